@@ -1,0 +1,2 @@
+// GraphBuilder and block helpers.
+export {};

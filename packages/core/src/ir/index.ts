@@ -1,0 +1,2 @@
+// IR utilities (clone, equality, printing).
+export {};

@@ -1,0 +1,2 @@
+// Op schemas (ONNX and leanformer domains), shape inference and reference kernels.
+export {};

@@ -1,0 +1,2 @@
+// Common passes.
+export {};
