@@ -13,3 +13,5 @@ export * from './backend.js';
 export * from './passes/pass.js';
 export * from './passes/index.js';
 export * from './builder/index.js';
+export * from './ops/leanformer/index.js';
+export * from './safetensors.js';

@@ -1,2 +1,3 @@
-// IR utilities (clone, equality, printing).
-export {};
+// IR utilities.
+export * from './equal.js';
+export * from './clone.js';
