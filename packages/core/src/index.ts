@@ -15,3 +15,4 @@ export * from './passes/index.js';
 export * from './builder/index.js';
 export * from './ops/leanformer/index.js';
 export * from './safetensors.js';
+export * from './analysis/index.js';
