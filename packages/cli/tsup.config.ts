@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   platform: 'node',
+  // Runtimes are loaded on demand by the backend table and must never be bundled in.
+  external: [/^@leanformer\//, 'onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common'],
 });

@@ -1,6 +1,6 @@
 import {
-  LeanformerError, isLeanformerError,
-  type Backend, type CompileOptions, type Executor, type ExecutorInfo, type Graph, type OrtEp, type RunOptions, type Tensor,
+  DTypes, LeanformerError, isLeanformerError,
+  type Backend, type DType, type Dim, type CompileOptions, type Executor, type ExecutorInfo, type Graph, type OrtEp, type RunOptions, type Tensor,
 } from '@leanformer/core';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import type { InferenceSession, OrtModule, OrtTensor } from './ort-types.js';
@@ -98,7 +98,7 @@ export class OrtBackend implements Backend {
    * Lowers `graph` for each preferred EP in turn and runs it on the first that accepts it.
    * Throws BACKEND_UNAVAILABLE (several EPs tried) or EXECUTION_FAILED (one EP) with every reason.
    */
-  async compile(graph: Graph, options: CompileOptions = {}): Promise<Executor & { readonly info: OrtExecutorInfo }> {
+  async compile(graph: Graph, options: CompileOptions = {}): Promise<OrtExecutor> {
     return this.open((ep) => {
       try {
         return encodeModel(lowerToOnnx(graph, { runtime: 'ort', ep }));
@@ -119,7 +119,7 @@ export class OrtBackend implements Backend {
    * const exe = await backend.createExecutorFromBytes('model.onnx');
    * ```
    */
-  async createExecutorFromBytes(model: Uint8Array | string, options: CompileOptions = {}): Promise<Executor & { readonly info: OrtExecutorInfo }> {
+  async createExecutorFromBytes(model: Uint8Array | string, options: CompileOptions = {}): Promise<OrtExecutor> {
     if (!(model instanceof Uint8Array) && typeof model !== 'string') throw new LeanformerError('INVALID_ARGUMENT', 'createExecutorFromBytes: model must be a Uint8Array of ONNX bytes or a path');
     return this.open(() => model, typeof model === 'string' ? `'${model}'` : `model (${model.byteLength} bytes)`, options.fetches);
   }
@@ -161,16 +161,35 @@ export class OrtBackend implements Backend {
   }
 }
 
+/** A model input as the ORT session declares it (dtype null: not a tensor, or a type the JS API lacks). */
+export interface OrtInputInfo {
+  readonly name: string;
+  readonly dtype: DType | null;
+  /** Static sizes, symbolic names, or null where unknown; null for non-tensor inputs. */
+  readonly shape: readonly Dim[] | null;
+}
+
+const BY_ORT_NAME: ReadonlyMap<string, DType> = new Map(Object.values(DTypes).filter((t) => t.ort !== null).map((t) => [t.ort!, t] as const));
+
 /** A live ORT session behind core's {@link Executor} interface. */
-class OrtExecutor implements Executor {
+export class OrtExecutor implements Executor {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The inputs as the loaded model declares them (what a caller needs to make feeds for a file it has not parsed). */
+  readonly inputs: readonly OrtInputInfo[];
   private session: InferenceSession | null;
 
+  /** @internal created by {@link OrtBackend}. */
   constructor(private readonly ort: OrtModule, session: InferenceSession, readonly info: OrtExecutorInfo, private readonly defaultFetches?: readonly string[]) {
     this.session = session;
     this.inputNames = Object.freeze([...session.inputNames]);
     this.outputNames = Object.freeze([...session.outputNames]);
+    const meta = (session as { inputMetadata?: readonly InferenceSession.ValueMetadata[] }).inputMetadata ?? [];
+    this.inputs = Object.freeze(this.inputNames.map((name) => {
+      const m = meta.find((x) => x.name === name);
+      if (!m || !m.isTensor) return { name, dtype: null, shape: null };
+      return { name, dtype: BY_ORT_NAME.get(m.type) ?? null, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && d ? d : null)) };
+    }));
   }
 
   /** Runs once. Preallocated `options.outputs` are passed to ORT as fetches and written in place (and returned as-is). */

@@ -1,0 +1,116 @@
+import { LeanformerError, type Tensor } from '@leanformer/core';
+import { cliBackend, cliBackendNames } from '../backends.js';
+import { outputMetrics } from '../compare.js';
+import { progress } from '../io.js';
+import { DEFAULT_SYMBOLIC_DIM, generateInputs, readTestDataSet, timeRuns } from '../model.js';
+import { prepareModel } from '../pipeline.js';
+import type { Command } from '../registry.js';
+
+/** One output in `leanformer run --json`. Error fields are null without expected outputs. */
+export interface RunOutput {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly maxAbsErr: number | null;
+  readonly maxRelErr: number | null;
+  readonly cosine: number | null;
+}
+
+/** What `leanformer run --json` prints. */
+export interface RunReport {
+  readonly backend: string;
+  readonly epUsed: string;
+  readonly msPerRun: number;
+  readonly outputs: readonly RunOutput[];
+}
+
+/** Parses a positive integer option; INVALID_ARGUMENT otherwise. */
+export function intOption(name: string, raw: unknown, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be an integer ≥ ${min}, got '${String(raw)}'`);
+  return n;
+}
+
+/** Parses `--dim name=N` occurrences. */
+function dimOptions(raw: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of (raw as string[] | undefined) ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(item);
+    if (!m || Number(m[2]) < 1) throw new LeanformerError('INVALID_ARGUMENT', `--dim takes name=N with N ≥ 1 (e.g. --dim seq=16), got '${item}'`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+function fmt(x: number | null, digits = 3): string { return x === null ? '-' : Number.isFinite(x) ? x.toExponential(digits - 1) : String(x); }
+
+/** `leanformer run <model.onnx> [--data <dir>] [--backend …] [--direct] [--repeat N] [--json]` */
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run an ONNX model through the IR (import, lower for the backend, run), or as-is with --direct.',
+  positionals: ['<model.onnx>'],
+  options: {
+    data: { type: 'string', arg: '<dir>', description: 'ONNX test data folder: input_0.pb, … and optional output_0.pb, … (TensorProto)' },
+    backend: { type: 'string', arg: '<name>', description: `one of ${cliBackendNames().join(', ')} (default ort-cpu)` },
+    direct: { type: 'boolean', description: "run the file's bytes as-is, without the IR (baseline)" },
+    repeat: { type: 'string', arg: '<N>', description: 'timed runs after one warm-up; msPerRun is their median (default 1)' },
+    seed: { type: 'string', arg: '<N>', description: 'seed of generated inputs when --data is absent (default 0)' },
+    dim: { type: 'string', multiple: true, arg: '<name=N>', description: `size of a symbolic dimension for generated inputs (default ${DEFAULT_SYMBOLIC_DIM})` },
+    threads: { type: 'string', arg: '<N>', description: 'intra-op threads (runtime default when absent)' },
+    json: { type: 'boolean', description: 'print one JSON object: { backend, epUsed, msPerRun, outputs: [{ name, shape, maxAbsErr, maxRelErr, cosine }] }' },
+  },
+  details: `Without --data, inputs are generated from the declared shapes: floats uniform in [-1, 1), integers in [0, 10),
+symbolic dimensions ${DEFAULT_SYMBOLIC_DIM} unless --dim says otherwise. With expected outputs, each output reports
+max abs error, max relative error (over non-zero expected values) and cosine similarity.
+Exit status: 0 when the model ran (whatever the errors), 1 when it could not, 2 on bad usage.`,
+  async run({ positionals, values, io }) {
+    const path = positionals[0]!;
+    const backendName = (values['backend'] as string | undefined) ?? 'ort-cpu';
+    const entry = cliBackend(backendName);
+    const repeat = intOption('repeat', values['repeat'], 1);
+    const seed = intOption('seed', values['seed'], 0, 0);
+    const threads = values['threads'] === undefined ? undefined : intOption('threads', values['threads'], 1);
+    const dims = dimOptions(values['dim']);
+    const backend = await entry.create(threads ? { threads } : {});
+    const { exe, inputs } = await prepareModel(path, backend, Boolean(values['direct']));
+    try {
+      let feeds: Record<string, Tensor>;
+      let expected: Record<string, Tensor> = {};
+      if (values['data'] !== undefined) {
+        const set = readTestDataSet(values['data'] as string, exe.inputNames, exe.outputNames);
+        feeds = set.inputs;
+        expected = set.expected;
+      } else {
+        feeds = generateInputs(inputs, { seed, dims });
+      }
+      const bar = progress(io, repeat, 'run');
+      const { msPerRun, outputs } = await timeRuns(exe, feeds, repeat, () => bar.tick());
+      bar.done();
+      const report: RunReport = {
+        backend: backendName,
+        epUsed: exe.info.device,
+        msPerRun,
+        outputs: exe.outputNames.filter((n) => outputs[n]).map((name) => {
+          const got = outputs[name]!;
+          const want = expected[name];
+          const m = want ? outputMetrics(got, want) : { maxAbsErr: null, maxRelErr: null, cosine: null };
+          return { name, shape: [...got.shape], ...m };
+        }),
+      };
+      if (values['json']) {
+        io.out(`${JSON.stringify(report)}\n`);
+      } else {
+        const fallbacks = (exe.info as { fallbacks?: readonly { ep: string; reason: string }[] }).fallbacks ?? [];
+        const lines = [
+          `${path} on ${backendName}${values['direct'] ? ' (direct)' : ''}: ran on ${exe.info.device}, ${msPerRun.toFixed(3)} ms/run (median of ${repeat})`,
+          ...fallbacks.map((f) => `  skipped ${f.ep}: ${f.reason}`),
+          ...report.outputs.map((o) => `  ${o.name} [${o.shape.join(', ')}]${expected[o.name] ? `  maxAbsErr ${fmt(o.maxAbsErr)}  maxRelErr ${fmt(o.maxRelErr)}  cosine ${o.cosine === null ? '-' : o.cosine.toFixed(6)}` : ''}`),
+        ];
+        io.out(lines.join('\n') + '\n');
+      }
+      return 0;
+    } finally {
+      await exe.dispose();
+    }
+  },
+};

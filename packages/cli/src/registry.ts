@@ -1,0 +1,61 @@
+import { LeanformerError } from '@leanformer/core';
+import type { Io } from './io.js';
+
+/** One option of a command, in `node:util` parseArgs terms plus help text. */
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly multiple?: boolean;
+  /** Placeholder shown in help, e.g. '<dir>'. */
+  readonly arg?: string;
+  readonly description: string;
+}
+
+/** What a command's `run` receives. */
+export interface CommandContext {
+  readonly positionals: readonly string[];
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  readonly io: Io;
+}
+
+/**
+ * A CLI command. Each command is one file that exports one of these and is listed in `commands/index.ts`;
+ * `main` does argument parsing, `--help`, and error reporting for all of them.
+ */
+export interface Command {
+  readonly name: string;
+  /** One line for `leanformer --help`. */
+  readonly summary: string;
+  /** Positional arguments, e.g. `['<model.onnx>']` (all required). */
+  readonly positionals: readonly string[];
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  /** Extra help text (what it prints, defaults). */
+  readonly details?: string;
+  /** Returns the exit code. Throw LeanformerError for anything the user must fix. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+const commands = new Map<string, Command>();
+
+/** Adds a command; a second command of the same name throws. */
+export function registerCommand(cmd: Command): void {
+  if (commands.has(cmd.name)) throw new LeanformerError('INVALID_ARGUMENT', `CLI command '${cmd.name}' is already registered`);
+  commands.set(cmd.name, cmd);
+}
+
+/** The command of this name, if registered. */
+export function getCommand(name: string): Command | undefined { return commands.get(name); }
+
+/** All commands, in registration order. */
+export function listCommands(): Command[] { return [...commands.values()]; }
+
+/** The `--help` text of one command. */
+export function commandHelp(cmd: Command): string {
+  const lines = [`Usage: leanformer ${cmd.name} ${cmd.positionals.join(' ')} [options]`, '', cmd.summary, '', 'Options:'];
+  const rows = Object.entries(cmd.options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`, o.description] as const);
+  rows.push(['-h, --help', 'show this help']);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [l, d] of rows) lines.push(`  ${l.padEnd(w)}  ${d}`);
+  if (cmd.details) lines.push('', cmd.details.trim());
+  return lines.join('\n') + '\n';
+}
