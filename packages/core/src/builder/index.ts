@@ -1,2 +1,4 @@
 // GraphBuilder and block helpers.
-export {};
+export * from './builder.js';
+export * from './rng.js';
+export * from './blocks.js';
