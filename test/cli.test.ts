@@ -1,0 +1,88 @@
+// End-to-end: the built `leanformer` binary as a user runs it. Needs a build first
+// (`npx nx run-many -t build`; the root `npm test` builds before testing).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(root, 'packages/cli/bin/leanformer.js');
+const DATA = '/usr/share/libonnx-testdata/data';
+const built = existsSync(join(root, 'packages/cli/dist/index.js'));
+const haveData = existsSync(DATA);
+
+function leanformer(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+if (!built) console.warn('cli e2e: skipped, packages/cli/dist is missing; run `npx nx run-many -t build` first');
+
+describe.skipIf(!built || !haveData)('leanformer CLI (built binary)', () => {
+  it('inspect --json summarises a model', () => {
+    const r = leanformer('inspect', `${DATA}/pytorch-converted/test_Linear/model.onnx`, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.ops).toMatchObject({ Gemm: 1 });
+    expect(j.parameters).toBe(8 * 10 + 8);
+    expect(j.initializerBytes).toEqual({ float32: (8 * 10 + 8) * 4 });
+    expect(j.inputs).toHaveLength(1);
+    expect(j.opsets['ai.onnx']).toBeGreaterThan(0);
+  });
+
+  it('run --data --json reports errors against the expected outputs, through the IR and direct', () => {
+    for (const extra of [[], ['--direct']]) {
+      const c = `${DATA}/node/test_matmul_2d`;
+      const r = leanformer('run', `${c}/model.onnx`, '--data', `${c}/test_data_set_0`, '--json', '--repeat', '2', ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j).toMatchObject({ backend: 'ort-cpu', epUsed: 'cpu' });
+      expect(j.outputs).toHaveLength(1);
+      expect(j.outputs[0].name).toBe('c');
+      expect(j.outputs[0].shape).toEqual([3, 3]);
+      expect(j.outputs[0].maxAbsErr).toBeLessThan(1e-5);
+      expect(j.outputs[0].cosine).toBeGreaterThan(0.99999);
+    }
+  });
+
+  it('conformance --json counts a folder of cases', () => {
+    const r = leanformer('conformance', `${DATA}/simple`, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.total).toBe(j.cases.length);
+    expect(j.passed + j.failed + j.errored).toBe(j.total);
+    expect(j.passed).toBeGreaterThan(0);
+    expect(j.cases[0]).toHaveProperty('status');
+  });
+
+  it('fails cleanly: missing file, garbage bytes, unknown backend, unknown command', () => {
+    const garbage = join(mkdtempSync(join(tmpdir(), 'leanformer-cli-')), 'garbage.onnx');
+    writeFileSync(garbage, Buffer.from('this is not an onnx model at all, just text bytes'));
+    const cases: [string[], number, RegExp][] = [
+      [['run', '/no/such/model.onnx'], 1, /^leanformer run: No such file: \/no\/such\/model\.onnx$/],
+      [['inspect', garbage], 1, /^leanformer inspect: /],
+      [['run', garbage, '--json'], 1, /^leanformer run: /],
+      [['run', garbage, '--direct'], 1, /^leanformer run: ONNX Runtime could not load/],
+      [['run', `${DATA}/node/test_abs/model.onnx`, '--backend', 'ort-metal'], 2, /Unknown backend 'ort-metal'; allowed: ort-cpu/],
+      [['quantise'], 2, /unknown command 'quantise'/],
+      [['conformance', '/no/such/dir'], 1, /No such folder: \/no\/such\/dir/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = leanformer(...args);
+      expect(r.code, args.join(' ')).toBe(code);
+      expect(r.stdout, args.join(' ')).toBe('');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0], args.join(' ')).toMatch(msg);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it('--help works for the tool and every command', () => {
+    expect(leanformer('--help').stdout).toMatch(/inspect[\s\S]*run[\s\S]*conformance/);
+    for (const c of ['inspect', 'run', 'conformance']) expect(leanformer(c, '--help').code).toBe(0);
+  });
+});
