@@ -1,1 +1,5 @@
-export {};
+// @leanformer/attention: attention patterns, reference kernels, the retrieval harness and the attention block builder.
+export * from './pattern.js';
+export * from './reference.js';
+export * from './rope.js';
+export * from './retrieval.js';
