@@ -16,3 +16,4 @@ export * from './builder/index.js';
 export * from './ops/leanformer/index.js';
 export * from './safetensors.js';
 export * from './analysis/index.js';
+export * from './ir/printer.js';
