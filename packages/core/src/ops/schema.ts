@@ -3,6 +3,7 @@ import type { AttributeType, Attribute } from '../ir/attribute.js';
 import type { Node } from '../ir/graph.js';
 import type { ValueType } from '../ir/types.js';
 import type { Tensor } from '../tensor.js';
+import { builtinSchemas } from './builtin.js';
 
 /** One formal input or output of an op. */
 export interface FormalParam {
@@ -62,8 +63,16 @@ function key(domain: string, name: string): string {
   return `${domain === 'ai.onnx' ? '' : domain}::${name}`;
 }
 
-/** Registers an op schema version. Registering the same `domain::name::since` twice throws. */
+/**
+ * Registers an op schema version. Registering the same `domain::name::since` twice throws
+ * (the built-in ONNX and com.microsoft schemas are loaded first, so they cannot be shadowed silently).
+ */
 export function registerSchema(schema: OpSchema): void {
+  ensureBuiltinSchemas();
+  addSchema(schema);
+}
+
+function addSchema(schema: OpSchema): void {
   const k = key(schema.domain, schema.name);
   const list = registry.get(k) ?? [];
   if (list.some((s) => s.since === schema.since)) {
@@ -74,8 +83,21 @@ export function registerSchema(schema: OpSchema): void {
   registry.set(k, list);
 }
 
+let builtinsLoaded = false;
+/**
+ * Loads the built-in schemas (ONNX default domain, ai.onnx.preview.training, com.microsoft) once.
+ * Called by every registry function, so registration never depends on a module side effect
+ * (core is `"sideEffects": false`; bundlers may drop unused imports).
+ */
+export function ensureBuiltinSchemas(): void {
+  if (builtinsLoaded) return;
+  builtinsLoaded = true;
+  for (const s of builtinSchemas()) addSchema(s);
+}
+
 /** The schema in force for `domain::name` at `opset` (the latest version with since ≤ opset), if any. */
 export function getSchema(domain: string, name: string, opset = Number.MAX_SAFE_INTEGER): OpSchema | undefined {
+  ensureBuiltinSchemas();
   const list = registry.get(key(domain, name));
   if (!list) return undefined;
   for (let i = list.length - 1; i >= 0; i--) if (list[i]!.since <= opset) return list[i];
@@ -84,5 +106,6 @@ export function getSchema(domain: string, name: string, opset = Number.MAX_SAFE_
 
 /** Every registered schema (all versions). */
 export function allSchemas(): OpSchema[] {
+  ensureBuiltinSchemas();
   return [...registry.values()].flat();
 }
