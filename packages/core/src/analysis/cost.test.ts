@@ -111,3 +111,16 @@ describe('analyzeGraph', () => {
     expect(formatCount(512)).toBe('512');
   });
 });
+
+describe('symbolic products', () => {
+  it('resolves dims written as products of names and integers', () => {
+    const g = new Graph('win');
+    const x = g.addInput('x', f32(['batch*4', 16, 49]));
+    const w = g.addInitializer('w', Tensor.zeros('float32', [49, 49]));
+    const y = g.addNode({ op: 'MatMul', inputs: [x, w] }).output();
+    y.type = f32(['batch*4', 16, 49]);
+    g.addOutput(y);
+    expect(analyzeGraph(g, { dims: { batch: 3 } }).flops).toBe(12 * 16 * 49 * 49);
+    expect(analyzeGraph(g, { dims: {} }).uncounted).toHaveLength(1);
+  });
+});

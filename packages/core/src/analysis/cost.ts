@@ -49,7 +49,10 @@ export interface GraphCost {
 
 /** Options of {@link analyzeGraph}. */
 export interface AnalyzeOptions {
-  /** Values for symbolic dims, e.g. `{ batch: 1 }`. Unbound symbolic dims make a node uncounted. */
+  /**
+   * Values for symbolic dims, e.g. `{ batch: 1 }`. A dim written as a product (`'batch*4'`, as
+   * window partitioning produces) is resolved factor by factor. Unbound dims make a node uncounted.
+   */
   dims?: Readonly<Record<string, number>>;
 }
 
@@ -130,8 +133,16 @@ function resolveShape(v: Value | null | undefined, dims: Readonly<Record<string,
   const out: number[] = [];
   for (const d of s as readonly Dim[]) {
     if (typeof d === 'number') out.push(d);
-    else if (typeof d === 'string' && typeof dims[d] === 'number') out.push(dims[d]!);
-    else return null;
+    else if (typeof d === 'string') {
+      // A symbolic dim is a name (`batch`) or a product of names and integers (`batch*4`).
+      let n = 1;
+      for (const f of d.split('*').map((s) => s.trim())) {
+        if (/^\d+$/.test(f)) n *= Number(f);
+        else if (typeof dims[f] === 'number') n *= dims[f]!;
+        else return null;
+      }
+      out.push(n);
+    } else return null;
   }
   return out;
 }

@@ -1,0 +1,255 @@
+import { LeanformerError, Tensor, type Value } from '@leanformer/core';
+import { add, concat, convNorm, flatten, globalAvgPool, linear, makeDivisible, matmul, batchNorm, relu, reshape, softmax, split, squeezeExcite, transpose, mul } from './layers.js';
+import type { ModelOptions, VisionModel } from './model.js';
+import { attr, dimOf, mulDim, Net, shapeOf } from './net.js';
+
+/**
+ * EfficientViT (MSRA, Liu et al. 2023): memory-efficient sandwich blocks
+ * (DWConv + FFN, cascaded group attention, DWConv + FFN), built with timm's
+ * `efficientvit_msra` module layout so parameter names are timm's state-dict keys.
+ */
+
+/** Per-stage settings of an EfficientViT variant (three stages). */
+export interface EfficientVitConfig {
+  readonly embedDim: readonly [number, number, number];
+  readonly keyDim: readonly [number, number, number];
+  readonly depth: readonly [number, number, number];
+  readonly numHeads: readonly [number, number, number];
+  readonly windowSize: readonly [number, number, number];
+  /** Kernel of the depthwise conv on Q, per head index. */
+  readonly kernels: readonly number[];
+}
+
+/** The M0–M5 configurations of the paper (Table 1) and timm. */
+export const EFFICIENTVIT_CONFIGS: Readonly<Record<'m0' | 'm1' | 'm2' | 'm3' | 'm4' | 'm5', EfficientVitConfig>> = Object.freeze({
+  m0: { embedDim: [64, 128, 192], keyDim: [16, 16, 16], depth: [1, 2, 3], numHeads: [4, 4, 4], windowSize: [7, 7, 7], kernels: [5, 5, 5, 5] },
+  m1: { embedDim: [128, 144, 192], keyDim: [16, 16, 16], depth: [1, 2, 3], numHeads: [2, 3, 3], windowSize: [7, 7, 7], kernels: [7, 5, 3, 3] },
+  m2: { embedDim: [128, 192, 224], keyDim: [16, 16, 16], depth: [1, 2, 3], numHeads: [4, 3, 2], windowSize: [7, 7, 7], kernels: [7, 5, 3, 3] },
+  m3: { embedDim: [128, 240, 320], keyDim: [16, 16, 16], depth: [1, 2, 3], numHeads: [4, 3, 4], windowSize: [7, 7, 7], kernels: [5, 5, 5, 5] },
+  m4: { embedDim: [128, 256, 384], keyDim: [16, 16, 16], depth: [1, 2, 3], numHeads: [4, 4, 4], windowSize: [7, 7, 7], kernels: [7, 5, 3, 3] },
+  m5: { embedDim: [192, 288, 384], keyDim: [16, 16, 16], depth: [1, 3, 4], numHeads: [3, 3, 4], windowSize: [7, 7, 7], kernels: [7, 5, 3, 3] },
+});
+
+/** EfficientViT variant names. */
+export type EfficientVitVariant = keyof typeof EFFICIENTVIT_CONFIGS;
+
+/** Settings of one cascaded group attention. */
+export interface CascadedGroupAttentionConfig {
+  readonly dim: number;
+  readonly keyDim: number;
+  readonly numHeads: number;
+  /** Value dim per head = attnRatio · keyDim. */
+  readonly attnRatio: number;
+  /** Side of the (square) token grid it attends over; sets the relative-position bias table. */
+  readonly resolution: number;
+  readonly kernels: readonly number[];
+}
+
+/** timm's relative-offset index table: offset (|dy|, |dx|) numbered by first appearance over point pairs. */
+export function attentionBiasIndex(resolution: number): { index: BigInt64Array; offsets: number } {
+  const pts: [number, number][] = [];
+  for (let i = 0; i < resolution; i++) for (let j = 0; j < resolution; j++) pts.push([i, j]);
+  const seen = new Map<number, number>();
+  const n = pts.length;
+  const index = new BigInt64Array(n * n);
+  let k = 0;
+  for (const p1 of pts) {
+    for (const p2 of pts) {
+      const key = Math.abs(p1[0] - p2[0]) * 100003 + Math.abs(p1[1] - p2[1]);
+      let id = seen.get(key);
+      if (id === undefined) { id = seen.size; seen.set(key, id); }
+      index[k++] = BigInt(id);
+    }
+  }
+  return { index, offsets: seen.size };
+}
+
+/**
+ * Cascaded group attention on x [B, C, r, r]: channels are split across heads; head j sees
+ * its split plus head j−1's output; Q goes through a depthwise conv; each head adds a learned
+ * relative-position bias; outputs are concatenated, passed through ReLU and a 1×1 ConvNorm.
+ *
+ * @example
+ * ```ts
+ * const y = cascadedGroupAttention(net, x, 'stages.0.blocks.0.mixer.m.attn',
+ *   { dim: 64, keyDim: 16, numHeads: 4, attnRatio: 1, resolution: 7, kernels: [5, 5, 5, 5] });
+ * ```
+ */
+export function cascadedGroupAttention(net: Net, x: Value, prefix: string, cfg: CascadedGroupAttentionConfig): Value {
+  const [b, c, h, w] = shapeOf(x);
+  if (c !== cfg.dim || h !== cfg.resolution || w !== cfg.resolution) {
+    throw new LeanformerError('SHAPE_MISMATCH', `${prefix}: expected [B, ${cfg.dim}, ${cfg.resolution}, ${cfg.resolution}], got [${shapeOf(x).join(', ')}]`);
+  }
+  if (cfg.dim % cfg.numHeads !== 0) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: dim ${cfg.dim} is not divisible by numHeads ${cfg.numHeads}`);
+  if (cfg.kernels.length < cfg.numHeads) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: ${cfg.kernels.length} kernels for ${cfg.numHeads} heads`);
+  const kd = cfg.keyDim;
+  const vd = Math.trunc(cfg.attnRatio * kd);
+  const r = cfg.resolution;
+  const n = r * r;
+  const { index, offsets } = attentionBiasIndex(r);
+  const biases = net.param(`${prefix}.attention_biases`, [cfg.numHeads, offsets], { kind: 'normal', std: 0.02 });
+  const idx = net.constant(new Tensor('int64', [n, n], index), `${prefix.replace(/\W/g, '_')}_bias_idx`);
+  const table = net.op('Gather', [biases, idx], { axis: attr.int(1) }, [cfg.numHeads, n, n]);
+  const headBias = split(net, table, 0, Array(cfg.numHeads).fill(1));
+  const chunks = split(net, x, 1, Array(cfg.numHeads).fill(cfg.dim / cfg.numHeads));
+  const scale = net.scalar(kd ** -0.5);
+  const outs: Value[] = [];
+  let feat = chunks[0]!;
+  for (let i = 0; i < cfg.numHeads; i++) {
+    if (i > 0) feat = add(net, feat, chunks[i]!);
+    const qkv = convNorm(net, feat, `${prefix}.qkvs.${i}`, { out: 2 * kd + vd, kernel: 1 });
+    let [q, k, v] = split(net, qkv, 1, [kd, kd, vd]) as [Value, Value, Value];
+    const kq = cfg.kernels[i]!;
+    q = convNorm(net, q, `${prefix}.dws.${i}`, { out: kd, kernel: kq, pad: Math.floor(kq / 2), groups: kd });
+    q = reshape(net, q, [0, kd, n], [b ?? null, kd, n]);
+    k = reshape(net, k, [0, kd, n], [b ?? null, kd, n]);
+    v = reshape(net, v, [0, vd, n], [b ?? null, vd, n]);
+    q = mul(net, q, scale);
+    let attn = matmul(net, transpose(net, q, [0, 2, 1]), k); // [B, N, N]
+    attn = softmax(net, add(net, attn, headBias[i]!));
+    feat = matmul(net, v, transpose(net, attn, [0, 2, 1])); // [B, vd, N]
+    feat = reshape(net, feat, [0, vd, r, r], [b ?? null, vd, r, r]);
+    outs.push(feat);
+  }
+  const y = relu(net, concat(net, outs, 1));
+  return convNorm(net, y, `${prefix}.proj.1`, { out: cfg.dim, kernel: 1, bnWeightInit: 0 });
+}
+
+/**
+ * Local window attention: partitions [B, C, H, W] into `window`×`window` windows (zero-padding
+ * the bottom/right edge when H or W is not a multiple), runs cascaded group attention per window
+ * and reverses the partition. Feature maps no larger than the window are attended whole.
+ */
+export function localWindowAttention(net: Net, x: Value, prefix: string, cfg: Omit<CascadedGroupAttentionConfig, 'resolution'> & { readonly window: number }): Value {
+  const [b, c, hh, ww] = shapeOf(x);
+  const H = hh as number;
+  const W = ww as number;
+  const C = c as number;
+  const win = cfg.window;
+  if (H <= win && W <= win) {
+    if (H !== W) throw new LeanformerError('NOT_SUPPORTED', `${prefix}: non-square ${H}×${W} maps smaller than the window are not supported`);
+    return cascadedGroupAttention(net, x, `${prefix}.attn`, { ...cfg, resolution: H });
+  }
+  const pb = (win - (H % win)) % win;
+  const pr = (win - (W % win)) % win;
+  const pH = H + pb;
+  const pW = W + pr;
+  let t = x;
+  if (pb || pr) t = net.op('Pad', [x, net.i64([0, 0, 0, 0, 0, 0, pb, pr])], { mode: attr.string('constant') }, [b ?? null, C, pH, pW]);
+  const nH = pH / win;
+  const nW = pW / win;
+  t = reshape(net, t, [-1, C, nH, win, nW, win], [b ?? null, C, nH, win, nW, win]);
+  t = transpose(net, t, [0, 2, 4, 1, 3, 5]);
+  t = reshape(net, t, [-1, C, win, win], [mulDim(b ?? null, nH * nW), C, win, win]);
+  t = cascadedGroupAttention(net, t, `${prefix}.attn`, { ...cfg, resolution: win });
+  t = reshape(net, t, [-1, nH, nW, C, win, win], [b ?? null, nH, nW, C, win, win]);
+  t = transpose(net, t, [0, 3, 1, 4, 2, 5]);
+  t = reshape(net, t, [-1, C, pH, pW], [b ?? null, C, pH, pW]);
+  if (pb || pr) t = net.op('Slice', [t, net.i64([0, 0]), net.i64([H, W]), net.i64([2, 3])], {}, [b ?? null, C, H, W]);
+  return t;
+}
+
+/** timm's ConvMlp: 1×1 ConvNorm → ReLU → 1×1 ConvNorm (BN weight init 0). */
+function convMlp(net: Net, x: Value, prefix: string, hidden: number): Value {
+  const c = dimOf(x, 1);
+  const h = relu(net, convNorm(net, x, `${prefix}.pw1`, { out: hidden, kernel: 1 }));
+  return convNorm(net, h, `${prefix}.pw2`, { out: c, kernel: 1, bnWeightInit: 0 });
+}
+
+/** Residual depthwise 3×3 ConvNorm (token interaction). */
+function dwResidual(net: Net, x: Value, prefix: string, bnWeightInit: number): Value {
+  const c = dimOf(x, 1);
+  return add(net, x, convNorm(net, x, prefix, { out: c, kernel: 3, pad: 1, groups: c, bnWeightInit }));
+}
+
+/** Settings of one EfficientViT block. */
+export interface EfficientVitBlockConfig extends Omit<CascadedGroupAttentionConfig, 'resolution' | 'dim'> {
+  readonly window: number;
+}
+
+/**
+ * One sandwich block: DWConv → FFN → cascaded group attention → DWConv → FFN, each residual.
+ *
+ * @example
+ * ```ts
+ * x = efficientVitBlock(net, x, 'stages.0.blocks.0', { keyDim: 16, numHeads: 4, attnRatio: 1, window: 7, kernels: [5, 5, 5, 5] });
+ * ```
+ */
+export function efficientVitBlock(net: Net, x: Value, prefix: string, cfg: EfficientVitBlockConfig): Value {
+  const dim = dimOf(x, 1);
+  x = dwResidual(net, x, `${prefix}.dw0.m`, 0);
+  x = add(net, x, convMlp(net, x, `${prefix}.ffn0.m`, dim * 2));
+  x = add(net, x, localWindowAttention(net, x, `${prefix}.mixer.m`, { ...cfg, dim }));
+  x = dwResidual(net, x, `${prefix}.dw1.m`, 0);
+  return add(net, x, convMlp(net, x, `${prefix}.ffn1.m`, dim * 2));
+}
+
+/** Stage downsampling: residual DW + FFN, PatchMerging (1×1 → DW 3×3 s2 → SE → 1×1), residual DW + FFN. */
+function subsample(net: Net, x: Value, prefix: string, outDim: number): Value {
+  const inDim = dimOf(x, 1);
+  x = dwResidual(net, x, `${prefix}.res1.0.m`, 1);
+  x = add(net, x, convMlp(net, x, `${prefix}.res1.1.m`, inDim * 2));
+  const hid = inDim * 4;
+  let t = relu(net, convNorm(net, x, `${prefix}.patchmerge.conv1`, { out: hid, kernel: 1 }));
+  t = relu(net, convNorm(net, t, `${prefix}.patchmerge.conv2`, { out: hid, kernel: 3, stride: 2, pad: 1, groups: hid }));
+  t = squeezeExcite(net, t, `${prefix}.patchmerge.se`, makeDivisible(hid * 0.25, 8, 0));
+  x = convNorm(net, t, `${prefix}.patchmerge.conv3`, { out: outDim, kernel: 1 });
+  x = dwResidual(net, x, `${prefix}.res2.0.m`, 1);
+  return add(net, x, convMlp(net, x, `${prefix}.res2.1.m`, outDim * 2));
+}
+
+/** Options of {@link efficientvit}. */
+export interface EfficientVitOptions extends ModelOptions {
+  /** Square input side (default 224; a multiple of 16). */
+  readonly imgSize?: number;
+  readonly inChans?: number;
+  /** Override the variant's configuration. */
+  readonly config?: EfficientVitConfig;
+}
+
+/**
+ * Builds EfficientViT-M0…M5 with a BN + linear classifier head, matching timm's
+ * `efficientvit_m*` structure and parameter names.
+ *
+ * @example
+ * ```ts
+ * const m = efficientvit('m0', { numClasses: 1000, seed: 1 });
+ * modelCost(m); // { params: 2.16e6…, flops: ~79e6 MACs }
+ * ```
+ */
+export function efficientvit(variant: EfficientVitVariant, options: EfficientVitOptions = {}): VisionModel {
+  const cfg = options.config ?? EFFICIENTVIT_CONFIGS[variant];
+  if (!cfg) throw new LeanformerError('INVALID_ARGUMENT', `efficientvit: unknown variant '${String(variant)}'; expected one of ${Object.keys(EFFICIENTVIT_CONFIGS).join(', ')}`);
+  const img = options.imgSize ?? 224;
+  const inChans = options.inChans ?? 3;
+  const numClasses = options.numClasses ?? 1000;
+  if (!Number.isInteger(img) || img < 16 || img % 16 !== 0) throw new LeanformerError('INVALID_ARGUMENT', `efficientvit: imgSize must be a positive multiple of 16, got ${img}`);
+  if (!Number.isInteger(numClasses) || numClasses < 0) throw new LeanformerError('INVALID_ARGUMENT', `efficientvit: numClasses must be a non-negative integer, got ${numClasses}`);
+  const name = `efficientvit_${variant}`;
+  const net = new Net(name, options.seed ?? 0);
+  const batch = options.batch ?? 'batch';
+  const input = net.input('input', [batch, inChans, img, img]);
+  const e0 = cfg.embedDim[0];
+  let x = relu(net, convNorm(net, input, 'patch_embed.conv1', { out: e0 / 8, kernel: 3, stride: 2, pad: 1 }));
+  x = relu(net, convNorm(net, x, 'patch_embed.conv2', { out: e0 / 4, kernel: 3, stride: 2, pad: 1 }));
+  x = relu(net, convNorm(net, x, 'patch_embed.conv3', { out: e0 / 2, kernel: 3, stride: 2, pad: 1 }));
+  x = convNorm(net, x, 'patch_embed.conv4', { out: e0, kernel: 3, stride: 2, pad: 1 });
+  for (let i = 0; i < 3; i++) {
+    const ed = cfg.embedDim[i]!;
+    if (i > 0) x = subsample(net, x, `stages.${i}.downsample`, ed);
+    const attnRatio = ed / (cfg.keyDim[i]! * cfg.numHeads[i]!);
+    for (let d = 0; d < cfg.depth[i]!; d++) {
+      x = efficientVitBlock(net, x, `stages.${i}.blocks.${d}`, {
+        keyDim: cfg.keyDim[i]!, numHeads: cfg.numHeads[i]!, attnRatio, window: cfg.windowSize[i]!, kernels: cfg.kernels,
+      });
+    }
+  }
+  let y = flatten(net, globalAvgPool(net, x));
+  let outputName = 'features';
+  if (numClasses > 0) {
+    y = linear(net, batchNorm(net, y, 'head.bn'), 'head.linear', numClasses, { std: 0.02 });
+    outputName = 'logits';
+  }
+  net.output(y, outputName);
+  return { name, graph: net.graph, inputName: 'input', inputShape: [batch, inChans, img, img], outputName };
+}
