@@ -1,1 +1,7 @@
-export {};
+// @leanformer/quant: weight quantization (RTN, HQQ, GPTQ, AWQ, SmoothQuant+, QServe W4A8),
+// 2:4 sparsity, and lossless DFloat11-style packing.
+export * from './blockwise.js';
+export * from './methods.js';
+export * from './dfloat11.js';
+export * from './synthetic.js';
+export { cosine, relativeError } from './linalg.js';

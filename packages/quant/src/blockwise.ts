@@ -1,0 +1,299 @@
+// Block-wise weight quantization along K (the reduction axis of `X·W`), and the
+// com.microsoft.MatMulNBits storage layout. The rounding follows ONNX Runtime's
+// MLAS BlockwiseQuantizer (the code behind onnxruntime.quantization's
+// MatMulNBitsQuantizer) so that RTN output is bit-identical to ORT's quantizer:
+//   asymmetric: range widened to include 0, scale = (max−min)/(2^b−1) in float32,
+//               zp = roundf(−min/scale) clamped to [0, 2^b−1];
+//   symmetric:  m = the signed value of largest magnitude, scale = m / −2^(b−1),
+//               zp = 2^(b−1) (the op's default), so m itself maps exactly to code 0;
+//   code q = clamp(roundf(w·(1/scale) + zp), 0, 2^b−1), all in float32; roundf
+//   rounds halves away from zero. Dequantized value: (q − zp)·scale.
+import { LeanformerError } from '@leanformer/core';
+
+/** Bits per weight code. MatMulNBits supports 2, 4 and 8; leanformer emits 4 and 8. */
+export type QuantBits = 4 | 8;
+
+/** How scales and zero points are chosen per block. */
+export interface BlockQuantOptions {
+  readonly bits: QuantBits;
+  /**
+   * Weights along K sharing one scale: a power of two ≥ 16 (MatMulNBits' rule). Per-channel
+   * quantization is `blockSize ≥ K` (one block per output column).
+   */
+  readonly blockSize: number;
+  /** Symmetric (zero point fixed at 2^(bits−1)) or asymmetric (zero point per block). Default false. */
+  readonly symmetric?: boolean;
+}
+
+/**
+ * A [K, N] weight quantized in blocks of `blockSize` along K, one set of parameters per
+ * (output column n, block b). Codes are unpacked here (one byte each) and padded to
+ * `kBlocks·blockSize` per column with the block's zero point (so padding dequantizes to 0).
+ */
+export interface QuantizedWeight {
+  readonly bits: QuantBits;
+  readonly blockSize: number;
+  readonly K: number;
+  readonly N: number;
+  readonly kBlocks: number;
+  /** Codes, [N, kBlocks·blockSize], values in [0, 2^bits−1]. */
+  readonly codes: Uint8Array;
+  /** Scales, [N, kBlocks] (float32; may be negative in the symmetric convention). */
+  readonly scales: Float32Array;
+  /**
+   * Zero points, [N, kBlocks]. Integer-valued for RTN/GPTQ/AWQ/QServe; HQQ produces
+   * fractional zero points (lowered as float zero points where the target allows).
+   * `null` means the default 2^(bits−1) (symmetric).
+   */
+  readonly zeroPoints: Float32Array | null;
+}
+
+const fr = Math.fround;
+
+/** C `roundf`: halves away from zero. */
+export function roundHalfAway(x: number): number {
+  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+}
+
+/** Number of K blocks and checks on the options; throws INVALID_ARGUMENT with the allowed values. */
+export function checkBlockOptions(K: number, N: number, o: BlockQuantOptions): number {
+  if (o.bits !== 4 && o.bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `bits must be 4 or 8, got ${o.bits}`, { details: { argument: 'bits', allowed: [4, 8] } });
+  const bs = o.blockSize;
+  if (!Number.isInteger(bs) || bs < 16 || (bs & (bs - 1)) !== 0) {
+    throw new LeanformerError('INVALID_ARGUMENT', `blockSize must be a power of two ≥ 16 (MatMulNBits), got ${bs}`, { details: { argument: 'blockSize' } });
+  }
+  if (!Number.isInteger(K) || !Number.isInteger(N) || K <= 0 || N <= 0) throw new LeanformerError('SHAPE_MISMATCH', `weight must be a non-empty [K, N] matrix, got [${K}, ${N}]`);
+  return Math.ceil(K / bs);
+}
+
+/** The smallest power-of-two block ≥ max(16, K): per-channel quantization in MatMulNBits form. */
+export function perChannelBlockSize(K: number): number {
+  let b = 16;
+  while (b < K) b *= 2;
+  return b;
+}
+
+/**
+ * Scale and zero point for one block from its range, exactly as ORT's quantizer computes them.
+ * Returns `[scale, zeroPoint]` (float32 values).
+ */
+export function rangeToScaleZp(min: number, max: number, bits: QuantBits, symmetric: boolean): [number, number] {
+  const qmax = (1 << bits) - 1;
+  const mid = 1 << (bits - 1);
+  if (symmetric) {
+    const m = Math.abs(max) > Math.abs(min) ? max : min;
+    return [fr(m / -mid), mid];
+  }
+  const lo = Math.min(min, 0);
+  const hi = Math.max(max, 0);
+  const scale = fr((hi - lo) / qmax);
+  let zpf = lo;
+  if (scale !== 0) zpf = fr(0 - fr(lo / scale));
+  const zp = zpf < 0 ? 0 : zpf > qmax ? qmax : roundHalfAway(zpf);
+  return [scale, zp];
+}
+
+/** The code of `w` under (scale, zp), ORT's float32 arithmetic. */
+export function quantizeValue(w: number, scale: number, zp: number, qmax: number): number {
+  const rs = scale !== 0 ? fr(1 / scale) : 0;
+  const q = roundHalfAway(fr(fr(w * rs) + zp));
+  return q < 0 ? 0 : q > qmax ? qmax : q;
+}
+
+/**
+ * Round-to-nearest block quantization of a row-major [K, N] float weight (the `B` of `X·B`).
+ *
+ * @example
+ * ```ts
+ * const q = quantizeRtn(w, 256, 64, { bits: 4, blockSize: 32 });
+ * const wq = dequantize(q); // Float32Array [256·64], row-major [K, N]
+ * ```
+ */
+export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQuantOptions): QuantizedWeight {
+  if (w.length !== K * N) throw new LeanformerError('SHAPE_MISMATCH', `quantizeRtn: weight has ${w.length} values, expected K·N = ${K}·${N}`);
+  const kBlocks = checkBlockOptions(K, N, opts);
+  const { bits, blockSize } = opts;
+  const symmetric = opts.symmetric ?? false;
+  const qmax = (1 << bits) - 1;
+  const kPad = kBlocks * blockSize;
+  const codes = new Uint8Array(N * kPad);
+  const scales = new Float32Array(N * kBlocks);
+  const zps = symmetric ? null : new Float32Array(N * kBlocks);
+  // Work on a transposed copy so each block is contiguous.
+  const wt = transposeKN(w, K, N);
+  for (let n = 0; n < N; n++) {
+    const row = n * K;
+    for (let b = 0; b < kBlocks; b++) {
+      const k0 = b * blockSize;
+      const k1 = Math.min(K, k0 + blockSize);
+      let min = Infinity;
+      let max = -Infinity;
+      for (let k = k0; k < k1; k++) {
+        const v = wt[row + k]!;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      const [scale, zp] = rangeToScaleZp(min, max, bits, symmetric);
+      scales[n * kBlocks + b] = scale;
+      if (zps) zps[n * kBlocks + b] = zp;
+      const rs = scale !== 0 ? fr(1 / scale) : 0;
+      const out = n * kPad;
+      for (let k = k0; k < k1; k++) {
+        const q = roundHalfAway(fr(fr(wt[row + k]! * rs) + zp));
+        codes[out + k] = q < 0 ? 0 : q > qmax ? qmax : q;
+      }
+      for (let k = k1; k < k0 + blockSize; k++) codes[out + k] = zp;
+    }
+  }
+  return { bits, blockSize, K, N, kBlocks, codes, scales, zeroPoints: zps };
+}
+
+/** Row-major [K, N] → [N, K]. */
+export function transposeKN(w: ArrayLike<number>, K: number, N: number): Float32Array {
+  const t = new Float32Array(K * N);
+  for (let k = 0; k < K; k++) {
+    const r = k * N;
+    for (let n = 0; n < N; n++) t[n * K + k] = w[r + n]!;
+  }
+  return t;
+}
+
+/** Zero point of block (n, b), with the symmetric default when absent. */
+export function zeroPointAt(q: QuantizedWeight, i: number): number {
+  return q.zeroPoints ? q.zeroPoints[i]! : 1 << (q.bits - 1);
+}
+
+/**
+ * Dequantizes to a row-major [K, N] float32 weight: `(code − zp)·scale` in float32, as
+ * MatMulNBits does.
+ */
+export function dequantize(q: QuantizedWeight): Float32Array {
+  const { K, N, kBlocks, blockSize } = q;
+  const kPad = kBlocks * blockSize;
+  const out = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const i = n * kBlocks + b;
+      const s = q.scales[i]!;
+      const z = zeroPointAt(q, i);
+      const k1 = Math.min(K, (b + 1) * blockSize);
+      for (let k = b * blockSize; k < k1; k++) out[k * N + n] = fr((q.codes[n * kPad + k]! - z) * s);
+    }
+  }
+  return out;
+}
+
+/** True when every zero point is an integer in [0, 2^bits−1] (storable as packed uint8). */
+export function hasIntegerZeroPoints(q: QuantizedWeight): boolean {
+  if (!q.zeroPoints) return true;
+  const qmax = (1 << q.bits) - 1;
+  for (const z of q.zeroPoints) if (!Number.isInteger(z) || z < 0 || z > qmax) return false;
+  return true;
+}
+
+/** The MatMulNBits initializers of a quantized weight. */
+export interface MatMulNBitsTensors {
+  /** B: uint8 [N, kBlocks, blockSize·bits/8], codes packed low bits first along K. */
+  readonly B: Uint8Array;
+  readonly bShape: readonly [number, number, number];
+  /** scales: float32 [N·kBlocks]. */
+  readonly scales: Float32Array;
+  /**
+   * zero_points: uint8 packed [N·ceil(kBlocks·bits/8)] (integer zero points), or float32
+   * [N·kBlocks] (fractional, HQQ). Null when symmetric (the op's default 2^(bits−1)).
+   */
+  readonly zeroPoints: Uint8Array | Float32Array | null;
+}
+
+/**
+ * Packs a quantized weight into com.microsoft.MatMulNBits inputs. Integer zero points are
+ * packed as uint8 (two 4-bit values per byte, low nibble = even block, per column padded to
+ * a whole byte); fractional ones stay float32 unless `forceUint8ZeroPoints` rounds them
+ * (WebGPU accepts only uint8 zero points).
+ */
+export function packMatMulNBits(q: QuantizedWeight, options: { forceUint8ZeroPoints?: boolean } = {}): MatMulNBitsTensors {
+  const { N, kBlocks, blockSize, bits } = q;
+  const blob = (blockSize * bits) / 8;
+  const kPad = kBlocks * blockSize;
+  const B = new Uint8Array(N * kBlocks * blob);
+  if (bits === 8) B.set(q.codes);
+  else {
+    for (let i = 0, o = 0; i < N * kPad; i += 2, o++) B[o] = (q.codes[i]! & 15) | ((q.codes[i + 1]! & 15) << 4);
+  }
+  let zeroPoints: Uint8Array | Float32Array | null = null;
+  if (q.zeroPoints) {
+    if (hasIntegerZeroPoints(q) || options.forceUint8ZeroPoints) {
+      const qmax = (1 << bits) - 1;
+      const perCol = Math.ceil((kBlocks * bits) / 8);
+      const zp = new Uint8Array(N * perCol);
+      for (let n = 0; n < N; n++) {
+        for (let b = 0; b < kBlocks; b++) {
+          let z = roundHalfAway(q.zeroPoints[n * kBlocks + b]!);
+          z = z < 0 ? 0 : z > qmax ? qmax : z;
+          if (bits === 8) zp[n * perCol + b] = z;
+          else zp[n * perCol + (b >> 1)]! |= z << ((b & 1) * 4);
+        }
+      }
+      zeroPoints = zp;
+    } else zeroPoints = Float32Array.from(q.zeroPoints);
+  }
+  return { B, bShape: [N, kBlocks, blob], scales: Float32Array.from(q.scales), zeroPoints };
+}
+
+/** Inverse of `packMatMulNBits` given K (so padding is known). */
+export function unpackMatMulNBits(t: { B: Uint8Array; scales: Float32Array; zeroPoints: Uint8Array | Float32Array | null }, K: number, N: number, bits: QuantBits, blockSize: number): QuantizedWeight {
+  const kBlocks = checkBlockOptions(K, N, { bits, blockSize });
+  const kPad = kBlocks * blockSize;
+  if (t.B.length !== (N * kPad * bits) / 8) throw new LeanformerError('SHAPE_MISMATCH', `MatMulNBits B has ${t.B.length} bytes; N=${N}, K=${K}, bits=${bits}, block_size=${blockSize} need ${(N * kPad * bits) / 8}`);
+  if (t.scales.length !== N * kBlocks) throw new LeanformerError('SHAPE_MISMATCH', `MatMulNBits scales has ${t.scales.length} values, need N·kBlocks = ${N * kBlocks}`);
+  const codes = new Uint8Array(N * kPad);
+  if (bits === 8) codes.set(t.B);
+  else for (let i = 0; i < t.B.length; i++) { codes[2 * i] = t.B[i]! & 15; codes[2 * i + 1] = t.B[i]! >> 4; }
+  let zeroPoints: Float32Array | null = null;
+  if (t.zeroPoints instanceof Float32Array) {
+    if (t.zeroPoints.length !== N * kBlocks) throw new LeanformerError('SHAPE_MISMATCH', `float zero_points has ${t.zeroPoints.length} values, need ${N * kBlocks}`);
+    zeroPoints = Float32Array.from(t.zeroPoints);
+  } else if (t.zeroPoints) {
+    const perCol = Math.ceil((kBlocks * bits) / 8);
+    if (t.zeroPoints.length !== N * perCol) throw new LeanformerError('SHAPE_MISMATCH', `packed zero_points has ${t.zeroPoints.length} bytes, need ${N * perCol}`);
+    zeroPoints = new Float32Array(N * kBlocks);
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b < kBlocks; b++) {
+        zeroPoints[n * kBlocks + b] = bits === 8 ? t.zeroPoints[n * perCol + b]! : (t.zeroPoints[n * perCol + (b >> 1)]! >> ((b & 1) * 4)) & 15;
+      }
+    }
+  }
+  return { bits, blockSize, K, N, kBlocks, codes, scales: Float32Array.from(t.scales), zeroPoints };
+}
+
+/** Bytes the packed form occupies (B + scales as float32 + zero points). */
+export function packedByteSize(q: QuantizedWeight): number {
+  const blob = (q.blockSize * q.bits) / 8;
+  let n = q.N * q.kBlocks * blob + q.N * q.kBlocks * 4;
+  if (q.zeroPoints) n += hasIntegerZeroPoints(q) ? q.N * Math.ceil((q.kBlocks * q.bits) / 8) : q.N * q.kBlocks * 4;
+  return n;
+}
+
+/**
+ * Quantizes values with given per-block parameters (used by GPTQ/AWQ/SmoothQuant after they
+ * choose parameters or transform the weight). `scales`/`zeroPoints` are [N, kBlocks].
+ */
+export function quantizeWithParams(w: Float32Array, K: number, N: number, bits: QuantBits, blockSize: number, scales: Float32Array, zeroPoints: Float32Array | null): QuantizedWeight {
+  const kBlocks = Math.ceil(K / blockSize);
+  const qmax = (1 << bits) - 1;
+  const mid = 1 << (bits - 1);
+  const kPad = kBlocks * blockSize;
+  const codes = new Uint8Array(N * kPad);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const i = n * kBlocks + b;
+      const s = scales[i]!;
+      const z = zeroPoints ? zeroPoints[i]! : mid;
+      const k1 = Math.min(K, (b + 1) * blockSize);
+      for (let k = b * blockSize; k < (b + 1) * blockSize; k++) {
+        codes[n * kPad + k] = k < k1 ? quantizeValue(w[k * N + n]!, s, z, qmax) : Math.round(z);
+      }
+    }
+  }
+  return { bits, blockSize, K, N, kBlocks, codes, scales: Float32Array.from(scales), zeroPoints: zeroPoints ? Float32Array.from(zeroPoints) : null };
+}
