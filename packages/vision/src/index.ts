@@ -6,3 +6,4 @@ export { modelCost } from './model.js';
 export type { VisionModel, ModelOptions } from './model.js';
 export * from './efficientvit.js';
 export * from './fasternet.js';
+export * from './timm.js';
