@@ -91,11 +91,15 @@ function seqLen1d(b: GraphBuilder, x: Value): Value {
   return b.opset >= 15 ? b.shape(x, 1, 2) : b.slice(b.shape(x), [1], [2]);
 }
 
+/** int64 `[seq]`: 0, 1, …, seq − 1 for the sequence axis (1) of `x`. */
+function positions(b: GraphBuilder, x: Value): Value {
+  return b.refine(b.range(0, b.squeeze(seqLen1d(b, x), [0]), 1), [x.shape?.[1] ?? null]);
+}
+
 /** bool `[seq, seq]`: true where key index > query index. */
 function causalMask(b: GraphBuilder, x: Value, shared?: SharedAttentionValues): Value {
   if (shared?.causalMask) return shared.causalMask;
-  const seq = b.squeeze(seqLen1d(b, x), [0]);
-  const idx = b.range(0, seq, 1);
+  const idx = positions(b, x);
   const mask = b.greater(b.unsqueeze(idx, [0]), b.unsqueeze(idx, [1]));
   if (shared) shared.causalMask = mask;
   return mask;
@@ -108,8 +112,7 @@ function ropeTables(b: GraphBuilder, x: Value, headDim: number, theta: number, s
   const half = headDim / 2;
   const invFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = theta ** (-(2 * i) / headDim);
-  const seq = b.squeeze(seqLen1d(b, x), [0]);
-  const pos = b.cast(b.range(0, seq, 1), 'float32');
+  const pos = b.cast(positions(b, x), 'float32');
   const angles = b.mul(b.unsqueeze(pos, [1]), b.constant(new Tensor('float32', [half], invFreq)));
   const tables = { cos: b.cos(angles), sin: b.sin(angles) };
   if (shared) (shared.rope ??= new Map()).set(key, tables);
@@ -333,7 +336,7 @@ export function transformerDecoder(cfg: TransformerDecoderConfig): Graph {
   const rope = cfg.rope ?? true;
   if (!rope) {
     const pos = b.param('model.embed_positions.weight', r.normalTensor([cfg.maxSeq ?? 2048, cfg.hidden], std));
-    h = b.add(h, b.slice(pos, [0], seqLen1d(b, ids), [0]));
+    h = b.add(h, b.refine(b.slice(pos, [0], seqLen1d(b, ids), [0]), [ids.shape![1]!, cfg.hidden]));
   }
   const shared: SharedAttentionValues = {};
   const normKind = cfg.norm ?? 'rms';
@@ -367,7 +370,8 @@ export function transformerEncoder(cfg: TransformerEncoderConfig): Graph {
   const ids = b.input('input_ids', 'int64', ['batch', 'seq']);
   const tok = b.gather(b.param('embeddings.word_embeddings.weight', r.normalTensor([cfg.vocabSize, cfg.hidden], std)), ids, 0);
   const posTable = b.param('embeddings.position_embeddings.weight', r.normalTensor([cfg.maxSeq ?? 512, cfg.hidden], std));
-  let h = norm(b, b.add(tok, b.slice(posTable, [0], seqLen1d(b, ids), [0])), 'layer', 'embeddings.LayerNorm', cfg.hidden, eps);
+  const pos = b.refine(b.slice(posTable, [0], seqLen1d(b, ids), [0]), [ids.shape![1]!, cfg.hidden]);
+  let h = norm(b, b.add(tok, pos), 'layer', 'embeddings.LayerNorm', cfg.hidden, eps);
   for (let i = 0; i < cfg.layers; i++) {
     h = decoderLayer(b, h, {
       prefix: `encoder.layer.${i}`, rng: r, initStd: std, hidden: cfg.hidden, heads: cfg.heads, ffn: cfg.ffn,
@@ -409,7 +413,8 @@ export function vit(cfg: VitConfig): Graph {
   // [b, hidden, H/P, W/P] → [b, n, hidden]
   const tokens = b.transpose(b.reshape(patches, [0, 0, -1]), [0, 2, 1]);
   const cls = b.param('embeddings.cls_token', r.normalTensor([1, 1, cfg.hidden], std));
-  const clsB = b.expand(cls, b.concat([b.opset >= 15 ? b.shape(px, 0, 1) : b.slice(b.shape(px), [0], [1]), b.int64([1, cfg.hidden])], 0));
+  const clsShape = b.concat([b.opset >= 15 ? b.shape(px, 0, 1) : b.slice(b.shape(px), [0], [1]), b.int64([1, cfg.hidden])], 0);
+  const clsB = b.refine(b.expand(cls, clsShape), [px.shape![0]!, 1, cfg.hidden]);
   let h = b.add(b.concat([clsB, tokens], 1), b.param('embeddings.position_embeddings', r.normalTensor([1, n + 1, cfg.hidden], std)));
   for (let i = 0; i < cfg.layers; i++) {
     h = decoderLayer(b, h, {

@@ -203,6 +203,27 @@ export class GraphBuilder {
     return g;
   }
 
+  /**
+   * States shape facts that op-by-op inference cannot derive, e.g. that a `Range(0, Shape(x)[1])`
+   * has length `x.shape[1]` ('seq'). Unknown dims take the given ones; a static conflict or a
+   * rank mismatch throws SHAPE_MISMATCH. Returns `v`.
+   */
+  refine(v: Value, shape: readonly Dim[]): Value {
+    const t = v.type;
+    if (t && t.kind !== 'tensor') throw new LeanformerError('INVALID_ARGUMENT', `refine: %${v.name} is a ${t.kind}, not a tensor`);
+    const cur = t?.shape;
+    if (cur && cur.length !== shape.length) throw new LeanformerError('SHAPE_MISMATCH', `refine: %${v.name} has rank ${cur.length}, not ${shape.length}`);
+    const merged = shape.map((d, i) => {
+      const c = cur ? cur[i]! : null;
+      if (c === null || c === d) return d ?? c;
+      if (d === null) return c;
+      if (typeof c === 'number' && typeof d === 'number') throw new LeanformerError('SHAPE_MISMATCH', `refine: %${v.name} dim ${i} is ${c}, not ${d}`);
+      return typeof c === 'number' ? c : d;
+    });
+    v.type = tensorType(t?.dtype ?? null, merged);
+    return v;
+  }
+
   // ---------------------------------------------------------------- generic op
 
   /**
