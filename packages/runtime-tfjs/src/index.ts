@@ -1,1 +1,8 @@
-export {};
+// @leanformer/runtime-tfjs: IR graphs as TensorFlow.js functions, for inference and training.
+export { TfjsBackend, TfjsExecutor, createTfjsBackend, feedsToTf, readValue, type TfjsBackendOptions } from './backend.js';
+export { CompiledGraph, unsupportedOps, type CompileGraphOptions } from './compile.js';
+export { registerBuiltinKernels } from "./kernels/index.js";
+export { tfDTypeOf, toTfTensor, fromTfData, type TfDType } from './dtypes.js';
+export { HostValue, HOST_MAX_ELEMENTS } from './host.js';
+export { KernelContext, registerKernel, registerHostKernel, getKernel, supportedOps, isHost, type Kernel, type HostKernel, type RValue } from './kernel.js';
+export { useTfjsBackend, type TfjsSetupOptions } from './setup.js';

@@ -1,0 +1,103 @@
+import { attr, DTypes, Graph, isLeanformerError, Tensor, tensorType } from '@leanformer/core';
+import { describe, expect, it } from 'vitest';
+import { createTfjsBackend } from './backend.js';
+import { tf } from './setup.js';
+
+const F = DTypes.float32;
+const I64 = DTypes.int64;
+
+/** y = softmax(reshape(x @ w + b, [shape(x)[0], -1])) with the shape computed in-graph. */
+function mlpGraph(w: number[], b: number[]): Graph {
+  const g = new Graph('mlp');
+  g.opsets.set('', 17);
+  const x = g.addInput('x', tensorType(F, ['batch', 3]));
+  const W = g.addInitializer('w', Tensor.from('float32', [3, 2], w));
+  const B = g.addInitializer('b', Tensor.from('float32', [2], b));
+  const mm = g.addNode({ op: 'MatMul', inputs: [x, W] }).output();
+  const add = g.addNode({ op: 'Add', inputs: [mm, B] }).output();
+  const shp = g.addNode({ op: 'Shape', inputs: [x] }).output();
+  const zero = g.addInitializer('zero', Tensor.from('int64', [1], [0n]));
+  const first = g.addNode({ op: 'Gather', inputs: [shp, zero], attrs: { axis: attr.int(0) } }).output();
+  const minus1 = g.addInitializer('m1', Tensor.from('int64', [1], [-1n]));
+  const target = g.addNode({ op: 'Concat', inputs: [first, minus1], attrs: { axis: attr.int(0) } }).output();
+  const r = g.addNode({ op: 'Reshape', inputs: [add, target] }).output();
+  const y = g.addNode({ op: 'Softmax', inputs: [r], attrs: { axis: attr.int(-1) }, outputs: ['y'] }).output();
+  g.addOutput(y);
+  const n = g.addNode({ op: 'Shape', inputs: [y], outputs: ['n'] }).output();
+  g.addOutput(n);
+  y.type = tensorType(F, ['batch', 2]);
+  n.type = tensorType(I64, [2]);
+  return g;
+}
+
+function reference(x: number[][], w: number[], b: number[]): number[][] {
+  return x.map((row) => {
+    const z = [0, 1].map((j) => row.reduce((s, xi, i) => s + xi * w[i * 2 + j]!, 0) + b[j]!);
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, c) => a + c, 0);
+    return e.map((v) => v / s);
+  });
+}
+
+describe('TfjsBackend (cpu)', () => {
+  it('runs a graph with in-graph shape arithmetic and matches a float64 reference', async () => {
+    const w = [0.5, -1, 2, 0.25, -0.75, 1.5];
+    const b = [0.1, -0.2];
+    const exe = await createTfjsBackend('cpu').compile(mlpGraph(w, b));
+    const xs = [[1, 2, 3], [-1, 0.5, 2], [0, 0, 0], [3, -2, 1]];
+    const out = await exe.run({ x: Tensor.from('float32', [4, 3], xs.flat()) });
+    const ref = reference(xs, w, b).flat();
+    const got = out.y!.toFloat32();
+    ref.forEach((r, i) => expect(Math.abs(got[i]! - r)).toBeLessThan(1e-6));
+    expect(out.n!.dtype).toBe(I64);
+    expect(out.n!.toArray()).toEqual([4n, 2n]);
+    await exe.dispose();
+  });
+
+  it('leaks no tensors across compile, runs and dispose', async () => {
+    const backend = createTfjsBackend('cpu');
+    await backend.ready();
+    const before = tf.memory().numTensors;
+    const exe = await backend.compile(mlpGraph([1, 2, 3, 4, 5, 6], [0, 0]));
+    const afterCompile = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await exe.run({ x: Tensor.from('float32', [2, 3], [1, 2, 3, 4, 5, 6]) });
+    expect(tf.memory().numTensors).toBe(afterCompile);
+    await exe.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('lists every unsupported op at compile time', async () => {
+    const g = new Graph('bad');
+    const x = g.addInput('x', tensorType(F, [2]));
+    const a = g.addNode({ op: 'FancyOp', inputs: [x] }).output();
+    const b = g.addNode({ op: 'Relu', inputs: [a] }).output();
+    const c = g.addNode({ op: 'Other', domain: 'com.example', inputs: [b] }).output();
+    g.addOutput(c);
+    try {
+      await createTfjsBackend('cpu').compile(g);
+      throw new Error('compiled');
+    } catch (e) {
+      expect(isLeanformerError(e, 'NOT_SUPPORTED')).toBe(true);
+      expect((e as Error).message).toContain('FancyOp, com.example::Other');
+    }
+  });
+
+  it('refuses int64 feeds outside the int32 range, and wrong shapes', async () => {
+    const g = new Graph('id');
+    const x = g.addInput('x', tensorType(I64, [2]));
+    const y = g.addNode({ op: 'Neg', inputs: [x], outputs: ['y'] }).output();
+    y.type = tensorType(I64, [2]);
+    g.addOutput(y);
+    const exe = await createTfjsBackend('cpu').compile(g);
+    const ok = await exe.run({ x: Tensor.from('int64', [2], [5n, -7n]) });
+    expect(ok.y!.toArray()).toEqual([-5n, 7n]);
+    await expect(exe.run({ x: Tensor.from('int64', [2], [2n ** 40n, 0n]) })).rejects.toThrow(/outside the int32 range/);
+    await expect(exe.run({ x: Tensor.from('int64', [3], [1n, 2n, 3n]) })).rejects.toThrow(/shape \[3\]/);
+    await exe.dispose();
+  });
+
+  it('names the package to install for an absent backend', async () => {
+    await expect(createTfjsBackend('tensorflow').ready()).rejects.toThrow(/npm install @tensorflow\/tfjs-node/);
+  });
+});

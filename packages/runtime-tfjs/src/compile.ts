@@ -1,0 +1,244 @@
+// Graph → a function of tfjs ops. Compilation resolves every node's kernel (failing with
+// the full list of unsupported ops), uploads initializers once, folds host-evaluable nodes
+// whose inputs are known (shape arithmetic, constants), and records when each value dies
+// so inference frees intermediates as soon as their last consumer has run.
+
+import { LeanformerError, type Graph, type Node, type Tensor, type Value } from '@leanformer/core';
+import type * as tfc from '@tensorflow/tfjs-core';
+import { tfDTypeOf, toTfTensor } from './dtypes.js';
+import { HostValue, HOST_MAX_ELEMENTS, INT64 } from './host.js';
+import { getHostKernel, getKernel, isHost, KernelContext, type HostKernel, type Kernel, type RValue } from './kernel.js';
+import { registerBuiltinKernels } from './kernels/index.js';
+
+/** Options for {@link compileGraph}. */
+export interface CompileGraphOptions {
+  /** Initializers that become `tf.Variable`s (trained); the rest are constants. Default: none. */
+  readonly trainable?: readonly string[] | ((v: Value) => boolean);
+  /** Values to compute (graph outputs by default). */
+  readonly fetches?: readonly string[];
+}
+
+let variableCounter = 0;
+
+interface Step {
+  readonly node: Node;
+  readonly kernel: Kernel | undefined;
+  readonly host: HostKernel | undefined;
+  /** Names whose last consumer is this step (freed after it in inference mode). */
+  readonly dying: readonly string[];
+}
+
+/** Every op in `graph` (recursively) without a kernel, as `op` or `domain::op`, sorted. */
+export function unsupportedOps(graph: Graph): string[] {
+  registerBuiltinKernels();
+  const missing = new Set<string>();
+  for (const n of graph.nodes) {
+    if (!getKernel(n.domain, n.op) && !getHostKernel(n.domain, n.op)) missing.add(n.qualifiedOp);
+  }
+  return [...missing].sort();
+}
+
+/**
+ * A graph compiled to tfjs ops. Owns its constant tensors and variables until `dispose()`.
+ * `execute` is synchronous and must run inside `tf.tidy` (or a gradient function) so that
+ * every intermediate is released.
+ */
+export class CompiledGraph {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Trainable initializers, by name. */
+  readonly variables: ReadonlyMap<string, tfc.Variable>;
+  private readonly constants = new Map<string, RValue>();
+  private readonly owned: tfc.Tensor[] = [];
+  private readonly steps: Step[] = [];
+  private readonly opset: number;
+  private disposed = false;
+
+  constructor(readonly tf: typeof tfc, readonly graph: Graph, options: CompileGraphOptions = {}) {
+    registerBuiltinKernels();
+    const missing = unsupportedOps(graph);
+    if (missing.length) {
+      throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}`, { details: { unsupported: missing } });
+    }
+    this.opset = graph.opsets.get('') ?? 21;
+    // Inputs that are also initializers (old ONNX style defaults) may be fed but need not be.
+    this.inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
+    this.outputNames = options.fetches ? [...options.fetches] : graph.outputs.map((v) => v.name);
+    const isTrainable = typeof options.trainable === 'function'
+      ? options.trainable
+      : ((set) => (v: Value) => set.has(v.name))(new Set(options.trainable ?? []));
+    for (const name of typeof options.trainable === 'object' ? options.trainable : []) {
+      if (!graph.initializers.has(name)) throw new LeanformerError('INVALID_ARGUMENT', `trainable '${name}' is not an initializer of graph '${graph.name}'`);
+    }
+    const vars = new Map<string, tfc.Variable>();
+    try {
+      for (const [name, v] of graph.initializers) {
+        const t = v.const!;
+        if (isTrainable(v)) {
+          if (tfDTypeOf(t.dtype) !== 'float32') throw new LeanformerError('INVALID_ARGUMENT', `trainable '${name}' is ${t.dtype.name}; only float initializers can be trained`);
+          const init = toTfTensor(tf, t, `initializer '${name}'`);
+          // tfjs variable names are global to the process: make them unique per compile.
+          const variable = tf.variable(init, true, `${name}__lf${++variableCounter}`);
+          init.dispose();
+          vars.set(name, variable);
+          this.owned.push(variable);
+          this.constants.set(name, variable);
+        } else if (t.size <= HOST_MAX_ELEMENTS && t.dtype.storage !== 'string') {
+          this.constants.set(name, HostValue.fromTensor(t));
+        } else {
+          const x = toTfTensor(tf, t, `initializer '${name}'`);
+          this.owned.push(x);
+          this.constants.set(name, x);
+        }
+      }
+      this.variables = vars;
+      this.plan();
+      this.prepareConstants();
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** Folds what is known at compile time and orders the rest. */
+  private plan(): void {
+    const known = (v: Value | null) => v === null || isHost(this.constants.get(v.name));
+    const pending: Node[] = [];
+    for (const node of this.graph.nodes) {
+      const host = getHostKernel(node.domain, node.op);
+      const staticShape = (node.op === 'Shape' || node.op === 'Size') && node.domain === '' && node.inputs[0]?.shape?.every((d) => typeof d === 'number');
+      if (host && (node.inputs.every(known) || staticShape)) {
+        const inputs = node.inputs.map((v) => (v ? (this.constants.get(v.name) ?? staticShapeValue(v)) : null));
+        const out = tryHost(this.tf, node, this.opset, inputs, host);
+        if (out) {
+          out.forEach((o, i) => { const v = node.outputs[i]; if (v && o) this.constants.set(v.name, o); });
+          continue;
+        }
+      }
+      pending.push(node);
+    }
+    // Last use of each value, so inference can free intermediates early.
+    const last = new Map<string, number>();
+    pending.forEach((n, i) => n.inputs.forEach((v) => { if (v) last.set(v.name, i); }));
+    const keep = new Set(this.outputNames);
+    const dying: string[][] = pending.map(() => []);
+    for (const [name, i] of last) if (!keep.has(name) && !this.constants.has(name)) dying[i]!.push(name);
+    pending.forEach((node, i) => this.steps.push({ node, kernel: getKernel(node.domain, node.op), host: getHostKernel(node.domain, node.op), dying: dying[i]! }));
+    for (const name of this.outputNames) {
+      if (!this.graph.lookup(name)) throw new LeanformerError('INVALID_ARGUMENT', `fetch '${name}' is not a value of graph '${this.graph.name}'`);
+    }
+  }
+
+  /** Number of nodes left to run after compile-time folding. */
+  get stepCount(): number { return this.steps.length; }
+
+  /**
+   * Runs the graph on tfjs tensors (or host values) keyed by input name. Synchronous; call
+   * inside `tf.tidy` or a gradient function. With `freeEarly`, intermediates are disposed
+   * after their last use (not allowed under a gradient tape, which still needs them).
+   */
+  execute(feeds: ReadonlyMap<string, RValue>, options: { fetches?: readonly string[]; freeEarly?: boolean } = {}): Map<string, RValue> {
+    if (this.disposed) throw new LeanformerError('INVALID_ARGUMENT', 'this compiled graph was disposed');
+    const { tf } = this;
+    const env = new Map<string, RValue>(this.constants);
+    for (const [k, v] of feeds) env.set(k, v);
+    for (const name of this.inputNames) {
+      if (!env.has(name)) throw new LeanformerError('INVALID_ARGUMENT', `missing feed '${name}'; graph '${this.graph.name}' needs: ${this.inputNames.join(', ')}`);
+    }
+    const protectedT = new Set<tfc.Tensor>();
+    for (const v of env.values()) if (!isHost(v)) protectedT.add(v);
+    const refs = new Map<tfc.Tensor, number>();
+    const freeEarly = options.freeEarly ?? false;
+    for (const step of this.steps) {
+      const node = step.node;
+      const inputs = node.inputs.map((v) => {
+        if (!v) return null;
+        const x = env.get(v.name);
+        if (x === undefined) throw new LeanformerError('INVALID_GRAPH', `${node.describe()} reads '${v.name}', which nothing computed before it (graph not topologically sorted?)`);
+        return x;
+      });
+      const scratch: tfc.Tensor[] = [];
+      let outs: readonly (RValue | null)[] | undefined;
+      try {
+        if (step.host) outs = tryHost(tf, node, this.opset, inputs, step.host, scratch);
+        if (!outs) {
+          if (!step.kernel) throw new LeanformerError('NOT_SUPPORTED', `${node.describe()}: no tfjs kernel, and the host form needs small host inputs`);
+          const kernel = step.kernel;
+          const call = (): (RValue | null)[] => {
+            const r = kernel(new KernelContext(tf, node, this.opset, inputs, scratch));
+            return Array.isArray(r) ? [...r] : [r as RValue];
+          };
+          if (freeEarly) {
+            // A scope per node frees the kernel's temporaries (and host uploads) right away.
+            let res: (RValue | null)[] = [];
+            tf.tidy(() => { res = call(); return res.filter((o): o is tfc.Tensor => o != null && !isHost(o)); });
+            outs = res;
+          } else outs = call();
+        }
+      } catch (e) {
+        if (e instanceof LeanformerError) throw e;
+        throw new LeanformerError('EXECUTION_FAILED', `${node.describe()} failed on tfjs: ${(e as Error).message}`, { cause: e, details: { op: node.op, node: node.name } });
+      }
+      node.outputs.forEach((v, i) => {
+        const o = outs![i];
+        if (!v) return;
+        if (o == null) throw new LeanformerError('EXECUTION_FAILED', `${node.describe()} did not produce output ${i} ('${v.name}')`);
+        env.set(v.name, o);
+        if (!isHost(o)) refs.set(o, (refs.get(o) ?? 0) + 1);
+      });
+      if (freeEarly) {
+        for (const name of step.dying) {
+          const x = env.get(name);
+          env.delete(name);
+          if (!x || isHost(x) || protectedT.has(x)) continue;
+          const n = (refs.get(x) ?? 1) - 1;
+          if (n <= 0) { refs.delete(x); x.dispose(); } else refs.set(x, n);
+        }
+      }
+    }
+    const out = new Map<string, RValue>();
+    for (const name of options.fetches ?? this.outputNames) {
+      const v = env.get(name);
+      if (v === undefined) throw new LeanformerError('INVALID_ARGUMENT', `fetch '${name}' was not computed`);
+      out.set(name, v);
+    }
+    return out;
+  }
+
+  /** Frees constants and variables. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.owned) t.dispose();
+    for (const v of this.constants.values()) if (isHost(v) && v.cached) { v.cached.dispose(); v.cached = undefined; }
+    this.owned.length = 0;
+    this.constants.clear();
+  }
+
+  /** Uploads a compile-time host constant once (kept until dispose) — used for constants fed to tfjs kernels. */
+  prepareConstants(): void {
+    for (const v of this.constants.values()) {
+      if (isHost(v) && !v.cached && v.dtype.storage !== 'string') {
+        try { v.cached = this.tf.keep(v.toTf(this.tf)); } catch { /* int64 beyond int32: stays host-only */ }
+      }
+    }
+  }
+}
+
+function staticShapeValue(v: Value): RValue {
+  // A stand-in carrying only the static shape (Shape/Size read nothing else).
+  const shape = v.shape!.map(Number);
+  return { shape, dtype: 'float32', rank: shape.length } as unknown as RValue;
+}
+
+function tryHost(tf: typeof tfc, node: Node, opset: number, inputs: readonly (RValue | null)[], host: HostKernel, scratch: tfc.Tensor[] = []): (RValue | null)[] | undefined {
+  const r = host(new KernelContext(tf, node, opset, inputs, scratch));
+  if (r === undefined) return undefined;
+  return r instanceof HostValue ? [r] : [...(r as (HostValue | null)[])];
+}
+
+/** The dtype used for host index outputs. */
+export const HOST_INDEX_DTYPE = INT64;
+
+/** Marker type for values fed by callers. */
+export type Feed = Tensor;

@@ -1,0 +1,19 @@
+// The built-in kernel tables, registered once into the registry in ../kernel.ts.
+import { registerHostKernel, registerKernel } from '../kernel.js';
+import { elementwiseHostKernels, elementwiseKernels } from './elementwise.js';
+import { nnKernels } from './nn.js';
+import { shapeHostKernels, shapeKernels } from './shape.js';
+
+let done = false;
+
+/** Registers the built-in kernels (idempotent). Called by the compiler before it looks kernels up. */
+export function registerBuiltinKernels(): void {
+  if (done) return;
+  done = true;
+  for (const table of [elementwiseKernels, shapeKernels, nnKernels]) {
+    for (const [op, k] of Object.entries(table)) registerKernel(op, k);
+  }
+  for (const table of [elementwiseHostKernels, shapeHostKernels]) {
+    for (const [op, k] of Object.entries(table)) registerHostKernel(op, k);
+  }
+}
