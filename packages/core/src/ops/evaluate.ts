@@ -1,0 +1,733 @@
+// Reference kernels for constant folding. Exact for data movement (any dtype, storage copied as is);
+// arithmetic runs in float64 and is then cast to the output dtype. Integer results that float64
+// cannot hold exactly (|x| > 2^53) are refused (undefined) rather than computed wrongly.
+import { DTypes, dtypeFromOnnx, type DType } from '../dtype.js';
+import { LeanformerError } from '../errors.js';
+import type { Node } from '../ir/graph.js';
+import { Tensor } from '../tensor.js';
+import { sliceDim } from './onnx/shape.js';
+import { broadcastIndex, fromF64, ints, isNumeric, rint, sizeOf, strides, take, toF64 } from './kernels-util.js';
+
+/** Options for {@link evaluateNode}. */
+export interface EvaluateOptions {
+  /** Largest output (elements) the evaluator will produce; larger results are refused. Default 1,048,576. */
+  readonly maxElements?: number;
+}
+
+interface Ctx { readonly node: Node; readonly opset: number; readonly maxElements: number }
+type Kernel = (ctx: Ctx, x: readonly (Tensor | undefined)[]) => Tensor[] | undefined;
+
+/** Thrown inside kernels to refuse folding (too large, unsupported case); evaluateNode returns undefined. */
+class Refuse extends Error {}
+const refuse = (): never => { throw new Refuse(); };
+
+function guard(ctx: Ctx, shape: readonly number[]): void {
+  if (sizeOf(shape) > ctx.maxElements) refuse();
+}
+
+/**
+ * Computes a node's outputs from constant inputs with reference (float64) kernels, for constant
+ * folding. Returns undefined when the op (or this use of it) is not supported, a required input is
+ * missing, or a result would exceed `maxElements`. Throws LeanformerError('EXECUTION_FAILED') when
+ * the inputs are invalid for the op (e.g. a Reshape to an incompatible size).
+ *
+ * @example
+ * ```ts
+ * const g = new Graph();
+ * const n = g.addNode({ op: 'Add', inputs: [g.addInput('a', null), g.addInput('b', null)] });
+ * evaluateNode(n, [Tensor.from('float32', [2], [1, 2]), Tensor.from('float32', [], [10])], 17);
+ * // [Tensor<float32>[2]] with values [11, 12]
+ * ```
+ */
+export function evaluateNode(node: Node, inputs: readonly (Tensor | undefined)[], opset: number, options: EvaluateOptions = {}): Tensor[] | undefined {
+  if (node.domain !== '') return undefined;
+  const k = KERNELS.get(node.op);
+  if (!k) return undefined;
+  for (let i = 0; i < node.inputs.length; i++) if (node.inputs[i] && !inputs[i]) return undefined;
+  const ctx: Ctx = { node, opset, maxElements: options.maxElements ?? 1 << 20 };
+  try {
+    const res = k(ctx, inputs);
+    if (res && res.some((t) => t.size > ctx.maxElements)) return undefined;
+    return res;
+  } catch (e) {
+    if (e instanceof Refuse) return undefined;
+    if (e instanceof LeanformerError && e.code === 'EXECUTION_FAILED') throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new LeanformerError('EXECUTION_FAILED', `evaluating ${node.describe()}: ${msg}`, { cause: e });
+  }
+}
+
+/** The ops evaluateNode implements (default domain). */
+export function evaluableOps(): string[] {
+  return [...KERNELS.keys()];
+}
+
+function fail(ctx: Ctx, msg: string): never {
+  throw new LeanformerError('EXECUTION_FAILED', `evaluating ${ctx.node.describe()}: ${msg}`);
+}
+
+const ai = (ctx: Ctx, name: string, d: number): number => Number(ctx.node.attr<number | bigint>(name, d));
+const ais = (ctx: Ctx, name: string): number[] | undefined => ctx.node.attr<readonly (number | bigint)[] | undefined>(name, undefined)?.map(Number);
+const af = (ctx: Ctx, name: string, d: number): number => ctx.node.attr<number>(name, d);
+const normAxis = (ctx: Ctx, a: number, r: number): number => {
+  if (a < -r || a >= r) fail(ctx, `axis ${a} is out of range for rank ${r}`);
+  return a < 0 ? a + r : a;
+};
+const i64 = (shape: readonly number[], values: readonly number[]): Tensor => Tensor.from(DTypes.int64, shape, values.map((v) => BigInt(v)));
+
+/** float64 values of an input, refusing dtypes that are not plain numbers or int64 beyond 2^53. */
+function f64(t: Tensor): Float64Array {
+  return toF64(t) ?? refuse();
+}
+
+/** Casts float64 results to `dtype`, refusing integer results that float64 did not hold exactly. */
+function result(dtype: DType, shape: readonly number[], v: Float64Array): Tensor {
+  if (dtype.isInteger) for (let i = 0; i < v.length; i++) if (Math.abs(v[i]!) > 9007199254740991) refuse();
+  return fromF64(dtype, shape, v);
+}
+
+// ---------------------------------------------------------------- element-wise
+
+function unaryK(f: (x: number, ctx: Ctx) => number, boolOut = false): Kernel {
+  return (ctx, [x]) => {
+    if (!isNumeric(x!.dtype)) return refuse();
+    const v = f64(x!);
+    const o = new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) o[i] = f(v[i]!, ctx);
+    return [result(boolOut ? DTypes.bool : x!.dtype, x!.shape, o)];
+  };
+}
+
+/** Element-wise n-ary op with broadcasting; `outType` picks the result dtype. */
+function naryK(f: (args: number[], ctx: Ctx, dtype: DType) => number, outType: 'first' | 'bool' = 'first'): Kernel {
+  return (ctx, xs) => {
+    const ins = xs.filter((t): t is Tensor => t !== undefined);
+    if (!ins.every((t) => isNumeric(t.dtype))) return refuse();
+    const vals = ins.map(f64);
+    let shape: number[] = [];
+    try { shape = broadcastIndexShape(ins.map((t) => t.shape)); } catch (e) { fail(ctx, (e as Error).message); }
+    guard(ctx, shape);
+    const { maps } = broadcastIndex(ins.map((t) => t.shape));
+    const n = sizeOf(shape);
+    const o = new Float64Array(n);
+    const args = new Array<number>(ins.length);
+    const dt = ins[0]!.dtype;
+    for (let k = 0; k < n; k++) {
+      for (let j = 0; j < ins.length; j++) args[j] = vals[j]![maps[j]![k]!]!;
+      o[k] = f(args, ctx, dt);
+    }
+    return [result(outType === 'bool' ? DTypes.bool : dt, shape, o)];
+  };
+}
+
+function broadcastIndexShape(shapes: readonly (readonly number[])[]): number[] {
+  let r = 0;
+  for (const s of shapes) r = Math.max(r, s.length);
+  const out = new Array<number>(r).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const j = i + r - s.length;
+      const d = s[i]!;
+      if (d === out[j] || d === 1) continue;
+      if (out[j] === 1) out[j] = d;
+      else throw new Error(`cannot broadcast shapes ${shapes.map((x) => `[${x.join(', ')}]`).join(' and ')}`);
+    }
+  }
+  return out;
+}
+
+function intDiv(a: number, b: number, dtype: DType): number {
+  if (!dtype.isInteger) return a / b;
+  if (b === 0) refuse(); // integer division by zero is undefined behaviour in ONNX
+  return Math.trunc(a / b);
+}
+
+function mod(a: number, b: number, fmod: boolean, dtype: DType): number {
+  if (fmod || dtype.isFloat) return a % b; // C fmod: sign of the dividend
+  if (b === 0) refuse();
+  const r = a % b;
+  return r !== 0 && (r < 0) !== (b < 0) ? r + b : r; // Python-style: sign of the divisor
+}
+
+/** erf with ~1e-12 absolute error: Taylor series below |x| = 4, asymptotic erfc above. */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (Number.isNaN(x)) return NaN;
+  if (ax < 4) {
+    let term = ax;
+    let sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 200; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * Math.min(1, (2 / Math.sqrt(Math.PI)) * sum);
+  }
+  if (ax > 6) return Math.sign(x);
+  const x2 = ax * ax;
+  const erfc = (Math.exp(-x2) / (ax * Math.sqrt(Math.PI))) * (1 - 1 / (2 * x2) + 3 / (4 * x2 * x2) - 15 / (8 * x2 * x2 * x2));
+  return Math.sign(x) * (1 - erfc);
+}
+
+const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+// ---------------------------------------------------------------- shape / data movement
+
+function reshapeTo(ctx: Ctx, x: Tensor, target: number[], allowzero: boolean): Tensor {
+  let infer = -1;
+  const shape = target.map((t, i) => {
+    if (t === -1) { if (infer >= 0) fail(ctx, 'more than one -1 in shape'); infer = i; return 1; }
+    if (t === 0 && !allowzero) { if (i >= x.shape.length) fail(ctx, `shape entry ${i} copies a dim the input (rank ${x.shape.length}) does not have`); return x.shape[i]!; }
+    if (t < -1) fail(ctx, `invalid shape entry ${t}`);
+    return t;
+  });
+  if (infer >= 0) {
+    const rest = sizeOf(shape);
+    if (rest === 0 || x.size % rest !== 0) fail(ctx, `cannot reshape [${x.shape.join(', ')}] to [${target.join(', ')}]`);
+    shape[infer] = x.size / rest;
+  }
+  if (sizeOf(shape) !== x.size) fail(ctx, `cannot reshape [${x.shape.join(', ')}] (${x.size} elements) to [${shape.join(', ')}]`);
+  return x.reshape(shape);
+}
+
+function transpose(x: Tensor, perm: readonly number[]): Tensor {
+  const shape = perm.map((p) => x.shape[p]!);
+  const st = strides(x.shape);
+  const pst = perm.map((p) => st[p]!);
+  const n = x.size;
+  const idx = new Int32Array(n);
+  const c = new Array<number>(shape.length).fill(0);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    idx[k] = off;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      c[d]!++; off += pst[d]!;
+      if (c[d]! < shape[d]!) break;
+      off -= pst[d]! * c[d]!; c[d] = 0;
+    }
+  }
+  return take(x, shape, idx);
+}
+
+/** Index map of a strided box: per axis a start and step, with output shape `shape`. */
+function boxIndex(inShape: readonly number[], shape: readonly number[], starts: readonly number[], steps: readonly number[]): Int32Array {
+  const st = strides(inShape);
+  const n = sizeOf(shape);
+  const idx = new Int32Array(n);
+  const c = new Array<number>(shape.length).fill(0);
+  for (let k = 0; k < n; k++) {
+    let off = 0;
+    for (let d = 0; d < shape.length; d++) off += (starts[d]! + c[d]! * steps[d]!) * st[d]!;
+    idx[k] = off;
+    for (let d = shape.length - 1; d >= 0; d--) { if (++c[d]! < shape[d]!) break; c[d] = 0; }
+  }
+  return idx;
+}
+
+function concat(ctx: Ctx, xs: Tensor[], axis: number): Tensor {
+  const r = xs[0]!.shape.length;
+  const ax = normAxis(ctx, axis, r);
+  const shape = [...xs[0]!.shape];
+  shape[ax] = 0;
+  for (const t of xs) {
+    if (t.shape.length !== r || t.dtype !== xs[0]!.dtype) fail(ctx, 'inputs must have the same rank and dtype');
+    t.shape.forEach((d, i) => { if (i !== ax && d !== shape[i]) fail(ctx, `dim ${i} differs: ${d} vs ${shape[i]}`); });
+    shape[ax] += t.shape[ax]!;
+  }
+  guard(ctx, shape);
+  // Concatenate storage via a joined index over a virtual stacked tensor.
+  const outer = sizeOf(shape.slice(0, ax));
+  const parts: { t: Tensor; inner: number }[] = xs.map((t) => ({ t, inner: sizeOf(t.shape.slice(ax)) }));
+  const offsets: number[] = [];
+  let total = 0;
+  for (const p of parts) { offsets.push(total); total += p.t.size; }
+  const joined = joinStorage(xs);
+  const idx: number[] = [];
+  for (let o = 0; o < outer; o++) parts.forEach((p, j) => { for (let i = 0; i < p.inner; i++) idx.push(offsets[j]! + o * p.inner + i); });
+  return take(joined, shape, idx);
+}
+
+/** A flat tensor holding all elements of `xs` one after the other (same dtype). */
+function joinStorage(xs: Tensor[]): Tensor {
+  const dt = xs[0]!.dtype;
+  const n = xs.reduce((s, t) => s + t.size, 0);
+  if (dt.isPacked) return Tensor.from(dt, [n], xs.flatMap((t) => Array.from(t.toFloat64())));
+  const first = xs[0]!.data;
+  if (Array.isArray(first)) return new Tensor(dt, [n], xs.flatMap((t) => t.data as string[]));
+  const C = first.constructor as new (len: number) => Float64Array;
+  const o = new C(n);
+  let off = 0;
+  for (const t of xs) { o.set(t.data as Float64Array, off); off += t.size; }
+  return new Tensor(dt, [n], o as unknown as Float64Array);
+}
+
+// ---------------------------------------------------------------- reductions
+
+function reduceAxes(ctx: Ctx, x: Tensor, axesIn: Tensor | undefined): number[] | null {
+  const r = x.shape.length;
+  let axes = ais(ctx, 'axes');
+  if (!axes && axesIn) axes = ints(axesIn);
+  if (!axes || axes.length === 0) {
+    if (ai(ctx, 'noop_with_empty_axes', 0) && (ctx.node.op !== 'ReduceSum' ? ctx.opset >= 18 : ctx.opset >= 13)) return null;
+    return x.shape.map((_, i) => i);
+  }
+  return axes.map((a) => normAxis(ctx, a, r));
+}
+
+/** Groups input elements by reduced position; calls `fold` on each output cell's values. */
+function reduceK(init: number, step: (acc: number, v: number) => number, finish: (acc: number, count: number) => number = (a) => a): Kernel {
+  return (ctx, [x, axesT]) => {
+    if (!isNumeric(x!.dtype)) return refuse();
+    const axes = reduceAxes(ctx, x!, axesT);
+    const keep = ai(ctx, 'keepdims', 1) !== 0;
+    const v = f64(x!);
+    if (axes === null) {
+      const o = new Float64Array(v.length);
+      for (let i = 0; i < v.length; i++) o[i] = finish(step(init, v[i]!), 1);
+      return [result(x!.dtype, x!.shape, o)];
+    }
+    const set = new Set(axes);
+    const outShapeKeep = x!.shape.map((d, i) => (set.has(i) ? 1 : d));
+    const ost = strides(outShapeKeep);
+    const acc = new Float64Array(sizeOf(outShapeKeep)).fill(init);
+    const count = x!.shape.reduce((p, d, i) => (set.has(i) ? p * d : p), 1);
+    const c = new Array<number>(x!.shape.length).fill(0);
+    for (let k = 0; k < v.length; k++) {
+      let o = 0;
+      for (let d = 0; d < c.length; d++) if (!set.has(d)) o += c[d]! * ost[d]!;
+      acc[o] = step(acc[o]!, v[k]!);
+      for (let d = c.length - 1; d >= 0; d--) { if (++c[d]! < x!.shape[d]!) break; c[d] = 0; }
+    }
+    for (let i = 0; i < acc.length; i++) acc[i] = finish(acc[i]!, count);
+    const shape = keep ? outShapeKeep : x!.shape.filter((_, i) => !set.has(i));
+    return [result(x!.dtype, shape, acc)];
+  };
+}
+
+function argK(max: boolean): Kernel {
+  return (ctx, [x]) => {
+    if (!isNumeric(x!.dtype)) return refuse();
+    const r = x!.shape.length;
+    const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
+    const keep = ai(ctx, 'keepdims', 1) !== 0;
+    const last = ai(ctx, 'select_last_index', 0) !== 0;
+    const v = f64(x!);
+    const outer = sizeOf(x!.shape.slice(0, axis));
+    const d = x!.shape[axis]!;
+    const inner = sizeOf(x!.shape.slice(axis + 1));
+    const res: number[] = [];
+    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
+      let best = 0;
+      let bv = v[o * d * inner + i]!;
+      for (let j = 1; j < d; j++) {
+        const y = v[o * d * inner + j * inner + i]!;
+        if (max ? y > bv || (last && y === bv) : y < bv || (last && y === bv)) { bv = y; best = j; }
+      }
+      res.push(best);
+    }
+    const shape = keep ? x!.shape.map((s, i) => (i === axis ? 1 : s)) : x!.shape.filter((_, i) => i !== axis);
+    return [i64(shape, res)];
+  };
+}
+
+// ---------------------------------------------------------------- softmax family
+
+function softmaxK(kind: 'softmax' | 'log' | 'hard'): Kernel {
+  return (ctx, [x]) => {
+    if (!x!.dtype.isFloat) return refuse();
+    const r = x!.shape.length;
+    const axis = normAxis(ctx, ai(ctx, 'axis', ctx.opset >= 13 ? -1 : 1), r);
+    const v = f64(x!);
+    // Before opset 13 the input is coerced to 2-D at `axis`; from 13 the op works along `axis`.
+    const outer = sizeOf(x!.shape.slice(0, axis));
+    const d = ctx.opset >= 13 ? x!.shape[axis]! : sizeOf(x!.shape.slice(axis));
+    const inner = ctx.opset >= 13 ? sizeOf(x!.shape.slice(axis + 1)) : 1;
+    const o = new Float64Array(v.length);
+    for (let b = 0; b < outer; b++) for (let i = 0; i < inner; i++) {
+      const at = (j: number) => b * d * inner + j * inner + i;
+      let m = -Infinity;
+      let arg = 0;
+      for (let j = 0; j < d; j++) if (v[at(j)]! > m) { m = v[at(j)]!; arg = j; }
+      if (kind === 'hard') { for (let j = 0; j < d; j++) o[at(j)] = j === arg ? 1 : 0; continue; }
+      let s = 0;
+      for (let j = 0; j < d; j++) s += Math.exp(v[at(j)]! - m);
+      for (let j = 0; j < d; j++) o[at(j)] = kind === 'log' ? v[at(j)]! - m - Math.log(s) : Math.exp(v[at(j)]! - m) / s;
+    }
+    return [result(x!.dtype, x!.shape, o)];
+  };
+}
+
+// ---------------------------------------------------------------- matmul
+
+function matmul(ctx: Ctx, a: Tensor, b: Tensor): Tensor {
+  if (!isNumeric(a.dtype) || !isNumeric(b.dtype)) refuse();
+  const A = a.shape.length === 1 ? [1, a.shape[0]!] : [...a.shape];
+  const B = b.shape.length === 1 ? [b.shape[0]!, 1] : [...b.shape];
+  const [m, k] = A.slice(-2) as [number, number];
+  const [k2, n] = B.slice(-2) as [number, number];
+  if (k !== k2) fail(ctx, `inner dims differ: [${a.shape.join(', ')}] × [${b.shape.join(', ')}]`);
+  let batch: number[] = [];
+  try { batch = broadcastIndexShape([A.slice(0, -2), B.slice(0, -2)]); } catch (e) { fail(ctx, (e as Error).message); }
+  const outShape = [...batch, ...(a.shape.length === 1 ? [] : [m]), ...(b.shape.length === 1 ? [] : [n])];
+  guard(ctx, outShape);
+  const { maps } = broadcastIndex([A.slice(0, -2), B.slice(0, -2)]);
+  const av = f64(a);
+  const bv = f64(b);
+  const nb = sizeOf(batch);
+  const o = new Float64Array(nb * m * n);
+  for (let p = 0; p < nb; p++) {
+    const ao = maps[0]![p]! * m * k;
+    const bo = maps[1]![p]! * k * n;
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let q = 0; q < k; q++) s += av[ao + i * k + q]! * bv[bo + q * n + j]!;
+      o[p * m * n + i * n + j] = s;
+    }
+  }
+  return result(a.dtype, outShape, o);
+}
+
+// ---------------------------------------------------------------- quantization
+
+/** Broadcasts a per-tensor, per-axis (1-D) or blocked scale/zero point to x's elements. */
+function quantParam(ctx: Ctx, x: Tensor, p: Tensor | undefined, fallback: number): (k: number) => number {
+  if (!p) return () => fallback;
+  const v = f64(p);
+  if (p.size === 1 && p.shape.length <= 1) return () => v[0]!;
+  const r = x.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', 1), r);
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const d = x.shape[axis]!;
+  const block = ai(ctx, 'block_size', 0);
+  if (p.shape.length === 1 && block === 0) {
+    if (p.shape[0] !== d) fail(ctx, `per-axis parameter has ${p.shape[0]} entries but axis ${axis} has ${d}`);
+    return (k) => v[Math.floor(k / inner) % d]!;
+  }
+  if (block > 0 && p.shape.length === r) {
+    const pst = strides(p.shape);
+    const xst = strides(x.shape);
+    return (k) => {
+      let off = 0;
+      for (let i = 0; i < r; i++) {
+        const c = Math.floor(k / xst[i]!) % x.shape[i]!;
+        off += (i === axis ? Math.floor(c / block) : c) * pst[i]!;
+      }
+      return v[off]!;
+    };
+  }
+  return fail(ctx, `unsupported scale/zero-point shape [${p.shape.join(', ')}] for input [${x.shape.join(', ')}]`);
+}
+
+const QRANGE: Partial<Record<string, [number, number]>> = {
+  uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767], int32: [-2147483648, 2147483647], uint4: [0, 15], int4: [-8, 7],
+};
+
+const quantizeK: Kernel = (ctx, [x, scale, zp]) => {
+  let dt: DType = zp?.dtype ?? DTypes.uint8;
+  const od = ai(ctx, 'output_dtype', 0);
+  if (!zp && od) dt = dtypeFromOnnx(od);
+  const range = QRANGE[dt.name];
+  const isF8 = dt.isFloat && dt.isBitPattern;
+  if (!range && !isF8) return refuse();
+  if (isF8 && ai(ctx, 'saturate', 1) === 0) return refuse();
+  const v = f64(x!);
+  const s = quantParam(ctx, x!, scale, 1);
+  const z = quantParam(ctx, x!, zp, 0);
+  const o = new Float64Array(v.length);
+  for (let k = 0; k < v.length; k++) {
+    if (isF8) { o[k] = v[k]! / s(k) + z(k); continue; } // rounding and saturation happen in the fp8 encoder
+    o[k] = Math.min(range![1], Math.max(range![0], rint(v[k]! / s(k)) + z(k)));
+  }
+  return [isF8 ? Tensor.from(dt, x!.shape, o) : result(dt, x!.shape, o)];
+};
+
+const dequantizeK: Kernel = (ctx, [x, scale, zp]) => {
+  const od = ai(ctx, 'output_dtype', 0);
+  const dt = od ? dtypeFromOnnx(od) : ctx.opset >= 19 ? scale!.dtype : DTypes.float32;
+  const v = f64(x!);
+  const s = quantParam(ctx, x!, scale, 1);
+  const z = quantParam(ctx, x!, zp, 0);
+  const o = new Float64Array(v.length);
+  for (let k = 0; k < v.length; k++) o[k] = (v[k]! - z(k)) * s(k);
+  return [result(dt, x!.shape, o)];
+};
+
+// ---------------------------------------------------------------- cast
+
+function parseOnnxFloat(s: string): number {
+  const t = s.trim().toLowerCase();
+  if (t === 'inf' || t === '+inf' || t === 'infinity' || t === '+infinity') return Infinity;
+  if (t === '-inf' || t === '-infinity') return -Infinity;
+  if (t === 'nan') return NaN;
+  return Number(t);
+}
+
+function cast(ctx: Ctx, x: Tensor, to: DType): Tensor {
+  if (to === x.dtype) return x;
+  if (to.storage === 'string' || to.storagePerElement !== 1) return refuse();
+  if (to.isBitPattern && to.bits === 8 && ai(ctx, 'saturate', 1) === 0) return refuse();
+  const d = x.data;
+  if (Array.isArray(d)) return fromF64(to, x.shape, d.map(parseOnnxFloat));
+  if (x.dtype.storagePerElement !== 1) return refuse();
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    if (to.storage === 'BigInt64Array' || to.storage === 'BigUint64Array') {
+      const vals = Array.from(d, (b) => (to.isSigned ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b)));
+      return Tensor.from(to, x.shape, vals);
+    }
+    if (to.isInteger || to === DTypes.bool) {
+      const vals = Array.from(d, (b) => Number(to === DTypes.bool ? (b !== 0n ? 1n : 0n) : BigInt.asIntN(32, b)));
+      return fromF64(to, x.shape, vals);
+    }
+    return fromF64(to, x.shape, Array.from(d, Number)); // Number(bigint) rounds to nearest
+  }
+  return fromF64(to, x.shape, x.toFloat64());
+}
+
+// ---------------------------------------------------------------- kernel table
+
+const KERNELS = new Map<string, Kernel>();
+const def = (names: string | string[], k: Kernel) => { for (const n of [names].flat()) KERNELS.set(n, k); };
+
+def('Constant', (ctx) => {
+  const n = ctx.node;
+  const a = n.attrs.get('value') ?? n.attrs.get('value_float') ?? n.attrs.get('value_floats') ?? n.attrs.get('value_int') ?? n.attrs.get('value_ints') ?? n.attrs.get('value_string') ?? n.attrs.get('value_strings');
+  if (!a) return undefined;
+  switch (a.type) {
+    case 'tensor': return [a.value];
+    case 'float': return [Tensor.from(DTypes.float32, [], [a.value])];
+    case 'floats': return [Tensor.from(DTypes.float32, [a.value.length], a.value)];
+    case 'int': return [Tensor.from(DTypes.int64, [], [BigInt(a.value)])];
+    case 'ints': return [Tensor.from(DTypes.int64, [a.value.length], a.value.map((v) => BigInt(v)))];
+    case 'string': return [Tensor.from(DTypes.string, [], [a.value])];
+    case 'strings': return [Tensor.from(DTypes.string, [a.value.length], a.value)];
+    default: return undefined;
+  }
+});
+def('Identity', (_c, [x]) => [x!]);
+def('Cast', (ctx, [x]) => [cast(ctx, x!, dtypeFromOnnx(ai(ctx, 'to', 1)))]);
+def('CastLike', (ctx, [x, like]) => [cast(ctx, x!, like!.dtype)]);
+def('Shape', (ctx, [x]) => {
+  const r = x!.shape.length;
+  const clamp = (v: number) => Math.min(r, Math.max(0, v < 0 ? v + r : v));
+  const s = clamp(ai(ctx, 'start', 0));
+  const e = clamp(ai(ctx, 'end', r));
+  return [i64([Math.max(0, e - s)], x!.shape.slice(s, Math.max(s, e)))];
+});
+def('Size', (_c, [x]) => [i64([], [x!.size])]);
+def('Reshape', (ctx, [x, shape]) => [reshapeTo(ctx, x!, shape ? ints(shape) : ais(ctx, 'shape') ?? fail(ctx, 'no shape'), ai(ctx, 'allowzero', 0) !== 0)]);
+def('Flatten', (ctx, [x]) => {
+  const r = x!.shape.length;
+  let axis = ai(ctx, 'axis', 1);
+  if (axis < -r || axis > r) fail(ctx, `axis ${axis} out of range for rank ${r}`);
+  if (axis < 0) axis += r;
+  return [x!.reshape([sizeOf(x!.shape.slice(0, axis)), sizeOf(x!.shape.slice(axis))])];
+});
+def('Squeeze', (ctx, [x, axesT]) => {
+  const axes = ais(ctx, 'axes') ?? (axesT ? ints(axesT) : undefined);
+  const r = x!.shape.length;
+  const set = new Set((axes ?? x!.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => normAxis(ctx, a, r)));
+  for (const i of set) if (x!.shape[i] !== 1) fail(ctx, `cannot squeeze axis ${i} of size ${x!.shape[i]}`);
+  return [x!.reshape(x!.shape.filter((_, i) => !set.has(i)))];
+});
+def('Unsqueeze', (ctx, [x, axesT]) => {
+  const axes = ais(ctx, 'axes') ?? (axesT ? ints(axesT) : fail(ctx, 'no axes'));
+  const r = x!.shape.length + axes.length;
+  const set = new Set(axes.map((a) => normAxis(ctx, a, r)));
+  if (set.size !== axes.length) fail(ctx, 'duplicate axes');
+  const shape: number[] = [];
+  let j = 0;
+  for (let i = 0; i < r; i++) shape.push(set.has(i) ? 1 : x!.shape[j++]!);
+  return [x!.reshape(shape)];
+});
+def('Transpose', (ctx, [x]) => {
+  const r = x!.shape.length;
+  const perm = (ais(ctx, 'perm') ?? x!.shape.map((_, i) => r - 1 - i)).map((p) => normAxis(ctx, p, r));
+  if (perm.length !== r || new Set(perm).size !== r) fail(ctx, `perm [${perm.join(', ')}] is not a permutation of ${r} axes`);
+  return [transpose(x!, perm)];
+});
+def('Concat', (ctx, xs) => [concat(ctx, xs.filter((t): t is Tensor => !!t), ai(ctx, 'axis', 0))]);
+def('Gather', (ctx, [x, ind]) => {
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
+  const idx = ints(ind!);
+  const d = x!.shape[axis]!;
+  const shape = [...x!.shape.slice(0, axis), ...ind!.shape, ...x!.shape.slice(axis + 1)];
+  guard(ctx, shape);
+  const outer = sizeOf(x!.shape.slice(0, axis));
+  const inner = sizeOf(x!.shape.slice(axis + 1));
+  const map: number[] = [];
+  for (let o = 0; o < outer; o++) for (const raw of idx) {
+    const j = raw < 0 ? raw + d : raw;
+    if (j < 0 || j >= d) fail(ctx, `index ${raw} is out of range for axis ${axis} of size ${d}`);
+    for (let i = 0; i < inner; i++) map.push((o * d + j) * inner + i);
+  }
+  return [take(x!, shape, map)];
+});
+def('Slice', (ctx, [x, st, en, ax, sp]) => {
+  const r = x!.shape.length;
+  const starts = ctx.opset < 10 ? ais(ctx, 'starts')! : ints(st!);
+  const ends = ctx.opset < 10 ? ais(ctx, 'ends')! : ints(en!);
+  const axes = (ctx.opset < 10 ? ais(ctx, 'axes') : ax ? ints(ax) : undefined) ?? starts.map((_, i) => i);
+  const steps = sp ? ints(sp) : starts.map(() => 1);
+  const s0 = new Array<number>(r).fill(0);
+  const step = new Array<number>(r).fill(1);
+  const shape = [...x!.shape];
+  axes.forEach((a, k) => {
+    const i = normAxis(ctx, a, r);
+    const d = x!.shape[i]!;
+    const stp = steps[k]!;
+    if (stp === 0) fail(ctx, 'steps must not be 0');
+    let s = starts[k]!;
+    s = s < 0 ? Math.max(s + d, stp < 0 ? -1 : 0) : Math.min(s, stp < 0 ? d - 1 : d);
+    s0[i] = s;
+    step[i] = stp;
+    shape[i] = sliceDim(d, starts[k]!, ends[k]!, stp);
+  });
+  return [take(x!, shape, boxIndex(x!.shape, shape, s0, step))];
+});
+def('Range', (ctx, [s, l, d]) => {
+  const [a, b, c] = [s!, l!, d!].map((t) => f64(t)[0]!) as [number, number, number];
+  if (c === 0) fail(ctx, 'delta must not be 0');
+  const n = Math.max(Math.ceil((b - a) / c), 0);
+  guard(ctx, [n]);
+  const o = new Float64Array(n);
+  for (let i = 0; i < n; i++) o[i] = a + i * c;
+  return [result(s!.dtype, [n], o)];
+});
+def('ConstantOfShape', (ctx, [shapeT]) => {
+  const shape = ints(shapeT!);
+  guard(ctx, shape);
+  const v = ctx.node.attr<Tensor | undefined>('value', undefined) ?? Tensor.from(DTypes.float32, [1], [0]);
+  return [take(v, shape, new Int32Array(sizeOf(shape)))];
+});
+def('Expand', (ctx, [x, shapeT]) => {
+  let shape: number[] = [];
+  try { shape = broadcastIndexShape([x!.shape, ints(shapeT!)]); } catch (e) { fail(ctx, (e as Error).message); }
+  guard(ctx, shape);
+  const { maps } = broadcastIndex([x!.shape, shape]);
+  return [take(x!, shape, maps[0]!)];
+});
+def('Tile', (ctx, [x, rep]) => {
+  const reps = ints(rep!);
+  if (reps.length !== x!.shape.length) fail(ctx, `repeats has ${reps.length} entries for rank ${x!.shape.length}`);
+  const shape = x!.shape.map((d, i) => d * reps[i]!);
+  guard(ctx, shape);
+  const st = strides(x!.shape);
+  const n = sizeOf(shape);
+  const idx = new Int32Array(n);
+  const c = new Array<number>(shape.length).fill(0);
+  for (let k = 0; k < n; k++) {
+    let off = 0;
+    for (let d = 0; d < shape.length; d++) off += (c[d]! % x!.shape[d]!) * st[d]!;
+    idx[k] = off;
+    for (let d = shape.length - 1; d >= 0; d--) { if (++c[d]! < shape[d]!) break; c[d] = 0; }
+  }
+  return [take(x!, shape, idx)];
+});
+def('Where', (ctx, [c, x, y]) => {
+  let shape: number[] = [];
+  try { shape = broadcastIndexShape([c!.shape, x!.shape, y!.shape]); } catch (e) { fail(ctx, (e as Error).message); }
+  guard(ctx, shape);
+  const { maps } = broadcastIndex([c!.shape, x!.shape, y!.shape]);
+  const cond = c!.data as Uint8Array;
+  const joined = joinStorage([x!, y!]);
+  const idx = new Int32Array(sizeOf(shape));
+  for (let k = 0; k < idx.length; k++) idx[k] = cond[maps[0]![k]!] ? maps[1]![k]! : x!.size + maps[2]![k]!;
+  return [take(joined, shape, idx)];
+});
+def('Split', (ctx, [x, splitT]) => {
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
+  const n = ctx.node.outputs.length;
+  const d = x!.shape[axis]!;
+  let sizes = ais(ctx, 'split') ?? (splitT ? ints(splitT) : undefined);
+  if (!sizes) {
+    if (ctx.node.attrs.has('num_outputs')) { const c = Math.ceil(d / n); sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(c, d - c * i))); }
+    else { if (d % n) fail(ctx, `dim ${d} does not split evenly into ${n}`); sizes = new Array<number>(n).fill(d / n); }
+  }
+  if (sizes.reduce((p, q) => p + q, 0) !== d) fail(ctx, `split [${sizes.join(', ')}] does not add up to ${d}`);
+  let start = 0;
+  return sizes.map((sz) => {
+    const shape = x!.shape.map((v, i) => (i === axis ? sz : v));
+    const s0 = x!.shape.map((_, i) => (i === axis ? start : 0));
+    start += sz;
+    return take(x!, shape, boxIndex(x!.shape, shape, s0, shape.map(() => 1)));
+  });
+});
+
+// comparisons and logic
+def('Equal', (ctx, xs) => {
+  if (xs[0]!.dtype === DTypes.string) {
+    const a = xs[0]!.data as string[];
+    const b = xs[1]!.data as string[];
+    const shape = broadcastIndexShape([xs[0]!.shape, xs[1]!.shape]);
+    const { maps } = broadcastIndex([xs[0]!.shape, xs[1]!.shape]);
+    return [Tensor.from(DTypes.bool, shape, Array.from(maps[0]!, (m, k) => (a[m] === b[maps[1]![k]!] ? 1 : 0)))];
+  }
+  return naryK(([a, b]) => (a === b ? 1 : 0), 'bool')(ctx, xs);
+});
+def('Less', naryK(([a, b]) => (a! < b! ? 1 : 0), 'bool'));
+def('Greater', naryK(([a, b]) => (a! > b! ? 1 : 0), 'bool'));
+def('LessOrEqual', naryK(([a, b]) => (a! <= b! ? 1 : 0), 'bool'));
+def('GreaterOrEqual', naryK(([a, b]) => (a! >= b! ? 1 : 0), 'bool'));
+def('And', naryK(([a, b]) => (a && b ? 1 : 0), 'bool'));
+def('Or', naryK(([a, b]) => (a || b ? 1 : 0), 'bool'));
+def('Xor', naryK(([a, b]) => (!a !== !b ? 1 : 0), 'bool'));
+def('Not', unaryK((x) => (x ? 0 : 1), true));
+
+// arithmetic
+def('Add', naryK(([a, b]) => a! + b!));
+def('Sub', naryK(([a, b]) => a! - b!));
+def('Mul', naryK(([a, b]) => a! * b!));
+def('Div', naryK(([a, b], _c, dt) => intDiv(a!, b!, dt)));
+def('Pow', naryK(([a, b]) => a! ** b!));
+def('Mod', naryK(([a, b], ctx, dt) => mod(a!, b!, ai(ctx, 'fmod', 0) !== 0, dt)));
+def('Max', naryK((v) => (v.some(Number.isNaN) ? NaN : Math.max(...v))));
+def('Min', naryK((v) => (v.some(Number.isNaN) ? NaN : Math.min(...v))));
+def('Sum', naryK((v) => v.reduce((p, q) => p + q, 0)));
+def('Mean', naryK((v) => v.reduce((p, q) => p + q, 0) / v.length));
+def('PRelu', naryK(([x, s]) => (x! < 0 ? x! * s! : x!)));
+
+// unary math and activations
+const U: Record<string, (x: number, ctx: Ctx) => number> = {
+  Neg: (x) => -x, Abs: Math.abs, Sqrt: Math.sqrt, Reciprocal: (x) => 1 / x, Exp: Math.exp, Log: Math.log,
+  Floor: Math.floor, Ceil: Math.ceil, Round: rint, Sign: (x) => (Number.isNaN(x) ? NaN : Math.sign(x)),
+  Sin: Math.sin, Cos: Math.cos, Tan: Math.tan, Asin: Math.asin, Acos: Math.acos, Atan: Math.atan,
+  Sinh: Math.sinh, Cosh: Math.cosh, Asinh: Math.asinh, Acosh: Math.acosh, Atanh: Math.atanh,
+  Relu: (x) => Math.max(0, x), Sigmoid: sigmoid, Tanh: Math.tanh, Erf: erf,
+  Softplus: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))), Softsign: (x) => x / (1 + Math.abs(x)),
+  LeakyRelu: (x, c) => (x >= 0 ? x : af(c, 'alpha', 0.01) * x),
+  Elu: (x, c) => (x >= 0 ? x : af(c, 'alpha', 1) * (Math.exp(x) - 1)),
+  Selu: (x, c) => af(c, 'gamma', 1.05070102214813232421875) * (x > 0 ? x : af(c, 'alpha', 1.67326319217681884765625) * (Math.exp(x) - 1)),
+  Celu: (x, c) => { const a = af(c, 'alpha', 1); return Math.max(0, x) + Math.min(0, a * (Math.exp(x / a) - 1)); },
+  ThresholdedRelu: (x, c) => (x > af(c, 'alpha', 1) ? x : 0),
+  HardSigmoid: (x, c) => Math.max(0, Math.min(1, af(c, 'alpha', 0.2) * x + af(c, 'beta', 0.5))),
+  HardSwish: (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)),
+};
+for (const [name, f] of Object.entries(U)) def(name, unaryK(f));
+def('IsNaN', unaryK((x) => (Number.isNaN(x) ? 1 : 0), true));
+def('IsInf', unaryK((x, c) => ((x === Infinity && ai(c, 'detect_positive', 1) !== 0) || (x === -Infinity && ai(c, 'detect_negative', 1) !== 0) ? 1 : 0), true));
+
+// reductions
+def('ReduceSum', reduceK(0, (a, v) => a + v));
+def('ReduceMean', reduceK(0, (a, v) => a + v, (a, n) => a / n));
+def('ReduceMax', reduceK(-Infinity, (a, v) => (Number.isNaN(a) || v > a || Number.isNaN(v) ? v : a)));
+def('ReduceMin', reduceK(Infinity, (a, v) => (Number.isNaN(a) || v < a || Number.isNaN(v) ? v : a)));
+def('ReduceProd', reduceK(1, (a, v) => a * v));
+def('ReduceL1', reduceK(0, (a, v) => a + Math.abs(v)));
+def('ReduceL2', reduceK(0, (a, v) => a + v * v, (a) => Math.sqrt(a)));
+def('ReduceSumSquare', reduceK(0, (a, v) => a + v * v));
+def('ReduceLogSum', reduceK(0, (a, v) => a + v, (a) => Math.log(a)));
+def('ReduceLogSumExp', reduceK(0, (a, v) => a + Math.exp(v), (a) => Math.log(a)));
+def(['ArgMax'], argK(true));
+def(['ArgMin'], argK(false));
+
+def('MatMul', (ctx, [a, b]) => [matmul(ctx, a!, b!)]);
+def('Softmax', softmaxK('softmax'));
+def('LogSoftmax', softmaxK('log'));
+def('Hardmax', softmaxK('hard'));
+def('QuantizeLinear', quantizeK);
+def('DequantizeLinear', dequantizeK);
+
