@@ -4,8 +4,8 @@ import { allowed, moaSpan, validatePattern, type AttentionPattern } from './patt
 /**
  * Inputs of one sequence's attention, heads-major:
  * `q [numHeads, qLen, headDim]`, `k`/`v [kvHeads, kLen, headDim]`. Query `i` sits at absolute
- * position `qOffset + i`; key `j` at `keyPositions[j]` (default `j`), so caches that dropped keys
- * (eviction) still mask by true positions. GQA: query head `h` reads kv head `floor(h / (numHeads / kvHeads))`.
+ * position `qOffset + i`; key `j` at `keyPositions[j]` (default `j`; or `keyPositions[g·kLen + j]` per kv head
+ * when it holds `kvHeads·kLen` entries), so caches that dropped keys (eviction) still mask by true positions. GQA: query head `h` reads kv head `floor(h / (numHeads / kvHeads))`.
  */
 export interface AttentionInputs {
   readonly q: Float32Array;
@@ -37,7 +37,7 @@ function checkInputs(a: AttentionInputs): void {
   if (H % G !== 0) throw new LeanformerError('INVALID_ARGUMENT', `attention: numHeads (${H}) must be a multiple of kvHeads (${G})`);
   if (a.q.length !== H * qLen * D) throw new LeanformerError('SHAPE_MISMATCH', `attention: q holds ${a.q.length} values, expected numHeads·qLen·headDim = ${H * qLen * D}`);
   if (a.k.length !== G * kLen * D || a.v.length !== G * kLen * D) throw new LeanformerError('SHAPE_MISMATCH', `attention: k/v hold ${a.k.length}/${a.v.length} values, expected kvHeads·kLen·headDim = ${G * kLen * D}`);
-  if (a.keyPositions && a.keyPositions.length !== kLen) throw new LeanformerError('SHAPE_MISMATCH', `attention: keyPositions has ${a.keyPositions.length} entries for ${kLen} keys`);
+  if (a.keyPositions && a.keyPositions.length !== kLen && a.keyPositions.length !== G * kLen) throw new LeanformerError('SHAPE_MISMATCH', `attention: keyPositions has ${a.keyPositions.length} entries; expected kLen (${kLen}) or kvHeads·kLen (${G * kLen})`);
   if (a.pattern) validatePattern(a.pattern, a.pattern.kind === 'moa' ? H : undefined);
 }
 
@@ -64,13 +64,15 @@ export function attentionReference(a: AttentionInputs, opts: { probs?: boolean }
   const s = new Float64Array(kLen);
   const keep = new Uint8Array(kLen);
   const group = H / G;
+  const perHead = !!pos && pos.length === G * kLen && G > 1;
   for (let h = 0; h < H; h++) {
     const g = Math.floor(h / group);
+    const pb = perHead ? g * kLen : 0;
     for (let i = 0; i < qLen; i++) {
       const qp = off + i;
       const qb = (h * qLen + i) * D;
       for (let j = 0; j < kLen; j++) {
-        const kp = pos ? pos[j]! : j;
+        const kp = pos ? pos[pb + j]! : j;
         keep[j] = allowed(p, h, qp, kp) ? 1 : 0;
         const kb = (g * kLen + j) * D;
         let dot = 0;
@@ -80,7 +82,7 @@ export function attentionReference(a: AttentionInputs, opts: { probs?: boolean }
       if (p.kind === 'topk' && p.topK > 0) {
         // Candidates: causally visible keys outside the window, ranked by score (ties: earlier key first).
         const cand: number[] = [];
-        for (let j = 0; j < kLen; j++) { const kp = pos ? pos[j]! : j; if (!keep[j] && kp <= qp) cand.push(j); }
+        for (let j = 0; j < kLen; j++) { const kp = pos ? pos[pb + j]! : j; if (!keep[j] && kp <= qp) cand.push(j); }
         cand.sort((x, y) => s[y]! - s[x]! || x - y);
         for (let t = 0; t < Math.min(p.topK, cand.length); t++) keep[cand[t]!] = 1;
       }

@@ -279,55 +279,71 @@ export function prefill(m: TinyDecoder, tokens: ArrayLike<number>, o: { patterns
   return o.probs ? { logits, kv, queries, probs } : { logits, kv, queries };
 }
 
-/** The new token's projections handed to a {@link KVProvider}: each `[heads, 1, headDim]`. */
+/** A chunk's projections handed to a {@link KVProvider}, for `n` new tokens at `position … position+n-1`. */
 export interface StepKV {
   readonly layer: number;
+  /** Absolute position of the first new token. */
   readonly position: number;
-  /** Post-RoPE query `[numHeads, headDim]`. */ readonly q: Float32Array;
-  /** Post-RoPE key `[kvHeads, headDim]`. */ readonly k: Float32Array;
-  /** Pre-RoPE key `[kvHeads, headDim]`. */ readonly kPre: Float32Array;
-  /** Value `[kvHeads, headDim]`. */ readonly v: Float32Array;
+  /** Number of new tokens. */
+  readonly n: number;
+  /** Post-RoPE queries `[numHeads, n, headDim]`. */ readonly q: Float32Array;
+  /** Post-RoPE keys `[kvHeads, n, headDim]`. */ readonly k: Float32Array;
+  /** Pre-RoPE keys `[kvHeads, n, headDim]`. */ readonly kPre: Float32Array;
+  /** Values `[kvHeads, n, headDim]`. */ readonly v: Float32Array;
 }
 
-/** The keys a decode step attends over (the new token included), from a cache of any kind. */
+/** The keys a chunk attends over (the new tokens included), from a cache of any kind. */
 export interface KVView {
   /** `[kvHeads, kLen, headDim]` */ readonly k: Float32Array;
   /** `[kvHeads, kLen, headDim]` */ readonly v: Float32Array;
   readonly kLen: number;
-  /** Absolute positions of the keys (default 0…kLen-1). */
+  /** Absolute positions of the keys: `kLen` entries, or `kvHeads·kLen` when heads kept different tokens (default 0…kLen-1). */
   readonly keyPositions?: ArrayLike<number>;
   /** Pattern applied on top (default dense). */
   readonly pattern?: AttentionPattern;
 }
 
-/** Appends a step's K/V to a cache and returns what the step should attend over. */
+/** Stores a chunk's K/V in a cache and returns what the chunk should attend over. */
 export type KVProvider = (step: StepKV) => KVView;
 
 /**
- * One decode step: embeds `token` at `position`, and per layer hands its q/k/v to `provider`
- * (which stores them however it likes — contiguous, paged, quantized, evicted, low-rank) and
- * attends over the view it returns. Returns the logits.
+ * Runs `tokens` (a prefill chunk, or one decode token) at positions `position…` against a cache:
+ * per layer it hands the chunk's q/k/v to `provider` (which stores them however it likes —
+ * contiguous, paged, quantized, evicted, low-rank) and attends over the view it returns, causally by
+ * absolute position. Returns the logits of the chunk's last token.
+ *
+ * @example
+ * ```ts
+ * const logits = forwardChunk(model, [tok], pos, (s) => cache.appendAndView(s));
+ * ```
  */
-export function decodeStep(m: TinyDecoder, token: number, position: number, provider: KVProvider): Float32Array {
-  const x = embedTokens(m, [token]);
+export function forwardChunk(m: TinyDecoder, tokens: ArrayLike<number>, position: number, provider: KVProvider): Float32Array {
+  const n = tokens.length;
+  if (n < 1) throw new LeanformerError('INVALID_ARGUMENT', 'forwardChunk: tokens must not be empty');
+  const x = embedTokens(m, tokens);
   m.layers.forEach((L, li) => {
     const { numHeads: H, kvHeads: G, headDim: D } = L;
-    const q = matmulRows(x, 1, m.dModel, L.wq, H * D);
-    const kPre = matmulRows(x, 1, m.dModel, L.wk, G * D);
-    const v = matmulRows(x, 1, m.dModel, L.wv, G * D);
+    const q = toHeads(matmulRows(x, n, m.dModel, L.wq, H * D), n, H, D);
+    const kPre = toHeads(matmulRows(x, n, m.dModel, L.wk, G * D), n, G, D);
+    const v = toHeads(matmulRows(x, n, m.dModel, L.wv, G * D), n, G, D);
     const k = kPre.slice();
-    if (L.ropeInvFreq) { applyRope(q, H, 1, D, L.ropeInvFreq, undefined, position); applyRope(k, G, 1, D, L.ropeInvFreq, undefined, position); }
-    const view = provider({ layer: li, position, q, k, kPre, v });
+    if (L.ropeInvFreq) { applyRope(q, H, n, D, L.ropeInvFreq, undefined, position); applyRope(k, G, n, D, L.ropeInvFreq, undefined, position); }
+    const view = provider({ layer: li, position, n, q, k, kPre, v });
     const { out } = attentionReference({
-      q, k: view.k, v: view.v, numHeads: H, kvHeads: G, headDim: D, qLen: 1, kLen: view.kLen, qOffset: position,
+      q, k: view.k, v: view.v, numHeads: H, kvHeads: G, headDim: D, qLen: n, kLen: view.kLen, qOffset: position,
       scale: 1 / Math.sqrt(D),
       ...(view.keyPositions ? { keyPositions: view.keyPositions } : {}),
       ...(view.pattern ? { pattern: view.pattern } : {}),
     });
-    const y = matmulRows(out, 1, H * D, L.wo, m.dModel);
+    const y = matmulRows(fromHeads(out, n, H, D), n, H * D, L.wo, m.dModel);
     for (let i = 0; i < x.length; i++) x[i] += y[i]!;
   });
-  return matmulRows(x, 1, m.dModel, m.unembed, m.vocab);
+  return matmulRows(x.subarray((n - 1) * m.dModel), 1, m.dModel, m.unembed, m.vocab);
+}
+
+/** One decode step: {@link forwardChunk} with a single token. */
+export function decodeStep(m: TinyDecoder, token: number, position: number, provider: KVProvider): Float32Array {
+  return forwardChunk(m, [token], position, provider);
 }
 
 /** Argmax over the model's answer ids. */

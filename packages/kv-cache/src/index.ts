@@ -1,1 +1,6 @@
-export {};
+// @leanformer/kv-cache: KV-cache managers, compression, scheduling and the decode loop.
+export * from './quant.js';
+export * from './managers.js';
+export * from './eviction.js';
+export * from './shadowkv.js';
+export * from './harness.js';

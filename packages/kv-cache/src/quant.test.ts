@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { float16BitsToFloat32 } from '@leanformer/core';
+import { cosine, dequantizeKV, kvBytesPerToken, quantizeKV } from './quant.js';
+
+function gauss(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
+  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
+}
+
+describe('KV quantization', () => {
+  for (const bits of [4, 8] as const) {
+    for (const groupSize of [16, 64]) {
+      it(`int${bits} group ${groupSize}: every element within half a step of the original`, () => {
+        const rows = 33, cols = 64;
+        const x = gauss(rows * cols, bits * 100 + groupSize);
+        const q = quantizeKV(x, rows, cols, { bits, groupSize });
+        const y = dequantizeKV(q);
+        const groups = cols / groupSize;
+        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+          const step = float16BitsToFloat32(q.scales[r * groups + Math.floor(c / groupSize)]!);
+          expect(Math.abs(y[r * cols + c]! - x[r * cols + c]!)).toBeLessThanOrEqual(step / 2 + 1e-3 * step + 1e-6);
+        }
+        expect(q.codes.length).toBe(bits === 8 ? rows * cols : (rows * cols) / 2);
+      });
+    }
+  }
+
+  it('a constant row round-trips exactly (zero scale)', () => {
+    const x = new Float32Array(8).fill(0.5);
+    expect([...dequantizeKV(quantizeKV(x, 1, 8, { bits: 4 }))]).toEqual([...x]);
+  });
+
+  it('bytes per token: int4 per-token over 64 channels = (32 + 4) per K and V, ratio 0.28 of fp16', () => {
+    expect(kvBytesPerToken(64, { bits: 4 })).toBe(72);
+    expect(kvBytesPerToken(64, 'float16')).toBe(256);
+    expect(kvBytesPerToken(64, { bits: 4, groupSize: 32 })).toBe(80);
+  });
+
+  it('rejects a group size that does not divide the row', () => {
+    expect(() => quantizeKV(new Float32Array(10), 1, 10, { bits: 4, groupSize: 4 })).toThrow(/groupSize/);
+  });
+
+  it('cosine of identical vectors is 1, of opposite −1', () => {
+    expect(cosine([1, 2, 3], [1, 2, 3])).toBeCloseTo(1, 12);
+    expect(cosine([1, 2, 3], [-1, -2, -3])).toBeCloseTo(-1, 12);
+  });
+});
