@@ -7,3 +7,5 @@ export type { VisionModel, ModelOptions } from './model.js';
 export * from './efficientvit.js';
 export * from './fasternet.js';
 export * from './timm.js';
+export * from './vit.js';
+export * from './hired.js';

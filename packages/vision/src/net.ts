@@ -118,11 +118,16 @@ export class Net {
     return this.constant(Tensor.from('float32', [], [value]), 'scalar');
   }
 
-  /** Adds a node with one output whose shape is `shape`. */
+  /** Adds a node with one float32 output whose shape is `shape`. */
   op(op: string, inputs: readonly (Value | null)[], attrs: Record<string, Attribute>, shape: Shape, name?: string): Value {
+    return this.opT(op, inputs, attrs, shape, 'float32', name);
+  }
+
+  /** Adds a node with one output of the given dtype and shape (int64 shape/index arithmetic). */
+  opT(op: string, inputs: readonly (Value | null)[], attrs: Record<string, Attribute>, shape: Shape, dtype: 'float32' | 'int64', name?: string): Value {
     const node = this.graph.addNode({ op, inputs, attrs, name: name ?? `${op}_${this.counter++}` });
     const out = node.output();
-    out.type = tensorType(DTypes.float32, shape);
+    out.type = tensorType(DTypes[dtype], shape);
     return out;
   }
 
