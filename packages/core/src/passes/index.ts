@@ -1,2 +1,10 @@
 // Common passes.
-export {};
+export * from './shape-inference.js';
+export * from './dce.js';
+export * from './constant-folding.js';
+export * from './cse.js';
+export * from './initializer-dedup.js';
+export * from './topological-sort.js';
+export * from './pattern-rewrite.js';
+export * from './fusions.js';
+export { NONDETERMINISTIC_OPS, implicitInputs, tensorsEqual } from './util.js';
