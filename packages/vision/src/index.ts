@@ -9,3 +9,5 @@ export * from './fasternet.js';
 export * from './timm.js';
 export * from './vit.js';
 export * from './hired.js';
+export * from './patnet.js';
+export * from './squeezetime.js';
