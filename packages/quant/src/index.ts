@@ -5,3 +5,5 @@ export * from './methods.js';
 export * from './dfloat11.js';
 export * from './synthetic.js';
 export { cosine, relativeError } from './linalg.js';
+export * from './calibration.js';
+export * from './quantize-model.js';

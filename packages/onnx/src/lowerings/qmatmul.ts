@@ -1,0 +1,177 @@
+// ONNX lowering of leanformer.QMatMul, per target. Which form each target gets is data
+// (QMATMUL_FORMS); each form is one function.
+//   matmulnbits  com.microsoft.MatMulNBits (ORT cpu, cuda, wasm, webgpu; webgpu: uint8 zero points)
+//   qdq          DequantizeLinear (int4/uint4/int8/uint8, blocked along K or per-channel) + MatMul;
+//                tensorrt takes the symmetric form only (no zero point)
+//   dynamic      int8 per-channel symmetric: DynamicQuantizeLinear(A) + MatMulInteger + rescale
+//                (ORT's dynamic W8A8 form)
+//   decompose    the core reference decomposition (unpack + dequantize + MatMul), e.g. tfjs
+import {
+  attr, buildDequantizedWeight, decomposeQMatMul, DTypes, float16BitsToFloat32, GraphBuilder, LeanformerError,
+  qmatmulAttrs, Tensor, type Node, type Target, type Value,
+} from '@leanformer/core';
+
+/** The ONNX forms QMatMul can take. */
+export type QMatMulForm = 'matmulnbits' | 'qdq' | 'dynamic' | 'decompose';
+
+/** Default form per target (`ort-<ep>` or `tfjs`). */
+export const QMATMUL_FORMS: Readonly<Record<string, QMatMulForm>> = Object.freeze({
+  'ort-cpu': 'matmulnbits',
+  'ort-cuda': 'matmulnbits',
+  'ort-wasm': 'matmulnbits',
+  'ort-webgpu': 'matmulnbits',
+  'ort-tensorrt': 'qdq',
+  tfjs: 'decompose',
+});
+
+/** Options of {@link lowerQMatMul}. */
+export interface QMatMulLoweringOptions {
+  /** Overrides the target's default form (e.g. 'qdq' or 'dynamic' for int8 on cpu). */
+  readonly form?: QMatMulForm;
+}
+
+function targetKey(t: Target): string { return t.runtime === 'ort' ? `ort-${t.ep}` : 'tfjs'; }
+
+function fail(node: Node, t: Target, why: string): never {
+  throw new LeanformerError('LOWERING_FAILED', `${node.describe()} cannot be lowered for ${targetKey(t)}: ${why}`, { details: { op: 'leanformer::QMatMul', target: targetKey(t) } });
+}
+
+/**
+ * Rewrites one leanformer.QMatMul node into the ONNX form for `target` (in place).
+ *
+ * @example
+ * ```ts
+ * for (const n of [...graph.nodes]) if (n.domain === 'leanformer' && n.op === 'QMatMul') lowerQMatMul(n, { runtime: 'ort', ep: 'cpu' });
+ * ```
+ */
+export function lowerQMatMul(node: Node, target: Target, options: QMatMulLoweringOptions = {}): void {
+  const form = options.form ?? QMATMUL_FORMS[targetKey(target)] ?? 'decompose';
+  switch (form) {
+    case 'matmulnbits': return toMatMulNBits(node, target);
+    case 'qdq': return toQdq(node, target);
+    case 'dynamic': return toDynamic(node, target);
+    case 'decompose': decomposeQMatMul(node); return;
+  }
+}
+
+function replace(node: Node, y: Value): void {
+  const g = node.graph;
+  const old = node.output(0);
+  y.type = old.type;
+  old.replaceAllUsesWith(y);
+  g.removeNode(node, true);
+  if (!g.lookup(old.name)) y.name = old.name;
+}
+
+function toMatMulNBits(node: Node, target: Target): void {
+  const a = qmatmulAttrs(node);
+  const zp = node.inputs[3] ?? null;
+  if (zp && zp.dtype !== DTypes.uint8 && target.runtime === 'ort' && target.ep === 'webgpu') {
+    fail(node, target, 'WebGPU MatMulNBits takes uint8 zero points only, and this weight has fractional (float) zero points (HQQ); quantize with target ort-webgpu, which rounds them');
+  }
+  const g = node.graph;
+  g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
+  const out = g.uniqueName(`${node.output(0).name}_nbits`);
+  const n = g.insertBefore(node, {
+    op: 'MatMulNBits', domain: 'com.microsoft', name: node.name,
+    inputs: [node.input(0), node.input(1), node.input(2), zp, null, node.inputs[4] ?? null],
+    outputs: [out],
+    attrs: { K: attr.int(a.K), N: attr.int(a.N), bits: attr.int(a.bits), block_size: attr.int(a.blockSize), accuracy_level: attr.int(a.accuracyLevel) },
+  });
+  // Trailing omitted optional inputs are dropped (g_idx stays an empty slot only when bias follows).
+  if (!node.inputs[4]) n.truncateInputs(zp ? 4 : 3);
+  replace(node, n.output(0));
+}
+
+/** Constant content of a QMatMul input, or a lowering error naming it. */
+function constOf(node: Node, i: number, what: string, target: Target): Tensor {
+  const v = node.inputs[i];
+  if (!v?.const) fail(node, target, `${what} must be a constant initializer for this form`);
+  return v.const;
+}
+
+function floats(t: Tensor): Float32Array {
+  return t.dtype === DTypes.float16 ? Float32Array.from(t.data as Uint16Array, (b) => float16BitsToFloat32(b)) : t.toFloat32();
+}
+
+/** Codes [N, kPad] and per-block zero points [N, kBlocks] (integers) from the constant inputs. */
+function readQuantized(node: Node, target: Target): { codes: Uint8Array; zps: Uint8Array | null; scales: Float32Array } {
+  const { N, bits, blockSize, kBlocks } = qmatmulAttrs(node);
+  const B = constOf(node, 1, 'B', target).data as Uint8Array;
+  const kPad = kBlocks * blockSize;
+  const codes = new Uint8Array(N * kPad);
+  if (bits === 8) codes.set(B);
+  else for (let i = 0; i < B.length; i++) { codes[2 * i] = B[i]! & 15; codes[2 * i + 1] = B[i]! >> 4; }
+  const scales = floats(constOf(node, 2, 'scales', target));
+  const zv = node.inputs[3];
+  let zps: Uint8Array | null = null;
+  if (zv) {
+    const zt = constOf(node, 3, 'zero_points', target);
+    if (zt.dtype !== DTypes.uint8) fail(node, target, 'fractional (float) zero points cannot be expressed by DequantizeLinear; use MatMulNBits or an integer-zero-point method');
+    const per = Math.ceil((kBlocks * bits) / 8);
+    zps = new Uint8Array(N * kBlocks);
+    const zb = zt.data as Uint8Array;
+    for (let n = 0; n < N; n++) for (let b = 0; b < kBlocks; b++) zps[n * kBlocks + b] = bits === 8 ? zb[n * per + b]! : (zb[n * per + (b >> 1)]! >> ((b & 1) * 4)) & 15;
+  }
+  return { codes, zps, scales };
+}
+
+function toQdq(node: Node, target: Target): void {
+  const { K, N, bits, blockSize, kBlocks } = qmatmulAttrs(node);
+  const { codes, zps, scales } = readQuantized(node, target);
+  const tensorrt = target.runtime === 'ort' && target.ep === 'tensorrt';
+  if (tensorrt && zps) fail(node, target, 'TensorRT takes symmetric (zero point 0) blocked DequantizeLinear weights only; quantize with --symmetric');
+  const g = node.graph;
+  const kPad = kBlocks * blockSize;
+  const mid = 1 << (bits - 1);
+  // Weight [K, N] along K blocks; symmetric → signed (code − mid) with no zero point.
+  const signed = !zps;
+  const wq = new Array<number>(K * N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) wq[k * N + n] = codes[n * kPad + k]! - (signed ? mid : 0);
+  const qType = bits === 4 ? (signed ? DTypes.int4 : DTypes.uint4) : signed ? DTypes.int8 : DTypes.uint8;
+  const dt = node.input(2).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
+  const perChannel = kBlocks === 1;
+  const scaleShape = perChannel ? [N] : [kBlocks, N];
+  const sc = new Array<number>(kBlocks * N);
+  for (let b = 0; b < kBlocks; b++) for (let n = 0; n < N; n++) sc[b * N + n] = scales[n * kBlocks + b]!;
+  const base = node.input(1).name;
+  const W = g.addInitializer(g.uniqueName(`${base}_qdq`), Tensor.from(qType, [K, N], wq));
+  const S = g.addInitializer(g.uniqueName(`${base}_qdq_scale`), Tensor.from(dt, scaleShape, sc));
+  let Z: Value | null = null;
+  if (zps) {
+    const z = new Array<number>(kBlocks * N);
+    for (let b = 0; b < kBlocks; b++) for (let n = 0; n < N; n++) z[b * N + n] = zps[n * kBlocks + b]!;
+    Z = g.addInitializer(g.uniqueName(`${base}_qdq_zp`), Tensor.from(qType, scaleShape, z));
+  }
+  // Blocked DequantizeLinear and 4-bit types need opset 21.
+  if ((g.opsets.get('') ?? 0) < 21 && (bits === 4 || !perChannel)) g.opsets.set('', 21);
+  const b = GraphBuilder.editing(g, node);
+  const w = b.op('DequantizeLinear', [W, S, Z], perChannel ? { axis: 1 } : { axis: 0, block_size: blockSize });
+  let y = b.matmul(node.input(0), w);
+  if (node.inputs[4]) y = b.add(y, node.input(4));
+  replace(node, y);
+}
+
+function toDynamic(node: Node, target: Target): void {
+  const { K, N, bits, kBlocks, blockSize } = qmatmulAttrs(node);
+  if (bits !== 8 || kBlocks !== 1 || node.inputs[3]) fail(node, target, 'the MatMulInteger form needs 8-bit, per-channel (block ≥ K), symmetric weights');
+  if (node.input(0).dtype !== DTypes.float32) fail(node, target, 'the MatMulInteger form needs float32 activations');
+  const { codes, scales } = readQuantized(node, target);
+  const g = node.graph;
+  const w = new Array<number>(K * N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) w[k * N + n] = codes[n * blockSize + k]! - 128;
+  const base = node.input(1).name;
+  const W = g.addInitializer(g.uniqueName(`${base}_s8`), Tensor.from('int8', [K, N], w));
+  const S = g.addInitializer(g.uniqueName(`${base}_s8_scale`), Tensor.from('float32', [N], scales));
+  const b = GraphBuilder.editing(g, node);
+  const [aq, as, az] = b.op('DynamicQuantizeLinear', [node.input(0)], {}, { outputs: 3 });
+  const acc = b.op('MatMulInteger', [aq!, W, az!, null]);
+  let y = b.mul(b.mul(b.cast(acc, 'float32'), as!), S);
+  if (node.inputs[4]) y = b.add(y, node.input(4));
+  replace(node, y);
+}
+
+/** The dequantized [K, N] weight of a QMatMul as standard ops (for lowerings that need it apart). */
+export function dequantizedWeightOf(node: Node): Value {
+  return buildDequantizedWeight(GraphBuilder.editing(node.graph, node), node);
+}

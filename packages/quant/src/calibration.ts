@@ -1,0 +1,109 @@
+// Calibration: runs a graph through any Backend with the values of interest added as graph
+// outputs (observers), and keeps per-channel statistics plus a bounded sample of rows.
+import { cloneGraph, LeanformerError, type Backend, type Graph, type Tensor } from '@leanformer/core';
+import { HessianAccumulator } from './methods.js';
+
+/** Calibration inputs: a backend to run the float model and the feeds to run it on. */
+export interface CalibrationData {
+  readonly backend: Backend;
+  /** One feed dictionary per batch, keyed by graph input name. */
+  readonly feeds: readonly Readonly<Record<string, Tensor>>[];
+  /** Rows (tokens) kept per observed value for the scale searches. Default 1024. */
+  readonly maxRows?: number;
+}
+
+/** Statistics of one activation, seen as rows of its last dimension K. */
+export interface ActivationStats {
+  readonly K: number;
+  /** Rows seen in total. */
+  readonly count: number;
+  /** max |x| per channel over all rows. */
+  readonly absMax: Float32Array;
+  /** mean |x| per channel over all rows. */
+  readonly meanAbs: Float32Array;
+  /** A sample of rows (evenly taken from every batch), row-major [rows, K]. */
+  readonly rows: Float32Array;
+  /** GPTQ Hessian over all rows, when asked for. */
+  readonly hessian?: HessianAccumulator;
+}
+
+class Observer {
+  count = 0;
+  readonly absMax: Float32Array;
+  readonly sumAbs: Float64Array;
+  readonly kept: Float32Array[] = [];
+  keptRows = 0;
+  constructor(readonly K: number, readonly perBatch: number, readonly maxRows: number, readonly hessian?: HessianAccumulator) {
+    this.absMax = new Float32Array(K);
+    this.sumAbs = new Float64Array(K);
+  }
+  add(x: Float32Array): void {
+    const K = this.K;
+    const M = x.length / K;
+    for (let m = 0; m < M; m++) {
+      for (let k = 0; k < K; k++) {
+        const a = Math.abs(x[m * K + k]!);
+        if (a > this.absMax[k]!) this.absMax[k] = a;
+        this.sumAbs[k]! += a;
+      }
+    }
+    this.count += M;
+    this.hessian?.add(x);
+    const take = Math.min(M, this.perBatch, this.maxRows - this.keptRows);
+    for (let i = 0; i < take; i++) {
+      const m = Math.floor((i * M) / take);
+      this.kept.push(x.slice(m * K, m * K + K));
+    }
+    this.keptRows += Math.max(0, take);
+  }
+  stats(): ActivationStats {
+    const rows = new Float32Array(this.keptRows * this.K);
+    this.kept.forEach((r, i) => rows.set(r, i * this.K));
+    return {
+      K: this.K, count: this.count, absMax: this.absMax, meanAbs: Float32Array.from(this.sumAbs, (s) => s / Math.max(1, this.count)),
+      rows, ...(this.hessian ? { hessian: this.hessian } : {}),
+    };
+  }
+}
+
+/**
+ * Runs `graph` on every calibration feed with the named values exposed as extra outputs, and
+ * returns their statistics. The graph itself is not changed (a clone is compiled).
+ *
+ * @example
+ * ```ts
+ * const stats = await collectActivationStats(graph, ['h1', 'h2'], { backend, feeds });
+ * stats.get('h1')!.absMax; // per-channel max |x|
+ * ```
+ */
+export async function collectActivationStats(graph: Graph, valueNames: readonly string[], calib: CalibrationData, options: { hessianFor?: ReadonlySet<string> } = {}): Promise<Map<string, ActivationStats>> {
+  if (calib.feeds.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'calibration needs at least one feed (batch of inputs)');
+  const g = cloneGraph(graph);
+  const names = [...new Set(valueNames)];
+  for (const n of names) {
+    const v = g.lookup(n);
+    if (!v) throw new LeanformerError('INVALID_ARGUMENT', `calibration: graph has no value named '${n}'`);
+    if (!v.isGraphOutput) g.addOutput(v);
+  }
+  const exe = await calib.backend.compile(g, { fetches: names });
+  const maxRows = calib.maxRows ?? 1024;
+  const perBatch = Math.max(1, Math.ceil(maxRows / calib.feeds.length));
+  const obs = new Map<string, Observer>();
+  try {
+    for (const feed of calib.feeds) {
+      const out = await exe.run(feed, { fetches: names });
+      for (const n of names) {
+        const t = out[n];
+        if (!t) throw new LeanformerError('EXECUTION_FAILED', `calibration: backend '${calib.backend.name}' returned no value for '${n}'`);
+        const K = t.shape[t.shape.length - 1] ?? 1;
+        let o = obs.get(n);
+        if (!o) { o = new Observer(K, perBatch, maxRows, options.hessianFor?.has(n) ? new HessianAccumulator(K) : undefined); obs.set(n, o); }
+        if (o.K !== K) throw new LeanformerError('SHAPE_MISMATCH', `calibration: '${n}' changed its last dimension between batches (${o.K} → ${K})`);
+        o.add(t.toFloat32());
+      }
+    }
+  } finally {
+    await exe.dispose();
+  }
+  return new Map([...obs].map(([n, o]) => [n, o.stats()]));
+}
