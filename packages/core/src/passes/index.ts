@@ -7,4 +7,5 @@ export * from './initializer-dedup.js';
 export * from './topological-sort.js';
 export * from './pattern-rewrite.js';
 export * from './fusions.js';
+export * from './decompose.js';
 export { NONDETERMINISTIC_OPS, implicitInputs, tensorsEqual } from './util.js';
