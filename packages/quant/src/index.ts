@@ -7,3 +7,4 @@ export * from './synthetic.js';
 export { cosine, relativeError } from './linalg.js';
 export * from './calibration.js';
 export * from './quantize-model.js';
+export * from './lfpack.js';

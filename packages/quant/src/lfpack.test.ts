@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { cloneGraph, DTypes, Graph, Tensor, tensorType, type Graph as G } from '@leanformer/core';
+import { isLfpack, lfpackStats, packModel, readLfpackManifest, unpackModel, type ModelCodec } from './lfpack.js';
+import { Rng, syntheticBf16Weights } from './synthetic.js';
+
+/**
+ * An in-memory ModelCodec (the container treats the ONNX part as opaque bytes): encode stores
+ * a deep copy under a numeric key, decode returns a copy. The ONNX codec is tested in
+ * @leanformer/onnx; here we test what the container adds.
+ */
+function memoryCodec(): ModelCodec {
+  const store: G[] = [];
+  return {
+    encode: (g) => { store.push(cloneGraph(g)); return new Uint8Array(new Uint32Array([store.length - 1]).buffer); },
+    decode: (b) => cloneGraph(store[new Uint32Array(b.slice().buffer)[0]!]!),
+  };
+}
+
+function model(): G {
+  const g = new Graph('m');
+  const x = g.addInput('x', tensorType(DTypes.float32, [1, 64]));
+  const rng = new Rng(1);
+  const w32 = g.addInitializer('w32', Tensor.from('float32', [64, 300], Array.from({ length: 64 * 300 }, () => rng.normal() * 0.02)));
+  g.addInitializer('wbf', new Tensor(DTypes.bfloat16, [512, 256], syntheticBf16Weights(512 * 256, 4)));
+  g.addInitializer('small', Tensor.from('float32', [3], [1, 2, 3]));
+  g.addOutput(g.addNode({ op: 'MatMul', inputs: [x, w32] }).output(0));
+  return g;
+}
+
+describe('.lfpack', () => {
+  it('restores every packed initializer bit-exactly and leaves small ones in the model', () => {
+    const g = model();
+    const codec = memoryCodec();
+    const bytes = packModel(g, codec);
+    expect(isLfpack(bytes)).toBe(true);
+    const m = readLfpackManifest(bytes);
+    expect(m.tensors.map((t) => t.name).sort()).toEqual(['w32', 'wbf']);
+    for (const t of m.tensors) expect(t.offset % 8).toBe(0);
+    const back = unpackModel(bytes, codec);
+    for (const name of ['w32', 'wbf', 'small']) {
+      const a = g.initializers.get(name)!.const!;
+      const b = back.initializers.get(name)!.const!;
+      expect(b.dtype).toBe(a.dtype);
+      expect(b.shape).toEqual(a.shape);
+      expect(Buffer.from(b.bytes()).equals(Buffer.from(a.bytes()))).toBe(true);
+    }
+    const s = lfpackStats(bytes);
+    expect(s.tensors).toBe(2);
+    expect(s.ratio).toBeLessThan(0.8);
+  });
+
+  it('rejects files that are not .lfpack or whose sections are out of range', () => {
+    const codec = memoryCodec();
+    expect(() => unpackModel(new Uint8Array(32), codec)).toThrow(/LFPK/);
+    const bytes = packModel(model(), codec);
+    expect(() => unpackModel(bytes.subarray(0, bytes.length - 100), codec)).toThrow(/outside the file/);
+  });
+});
