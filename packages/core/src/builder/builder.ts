@@ -2,9 +2,10 @@ import { LeanformerError } from '../errors.js';
 import { DTypes, dtype as lookupDType, type DType, type DTypeName } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import { Graph, Node, Value, normalizeDomain } from '../ir/graph.js';
-import { formatType, tensorType, type Dim, type ValueType } from '../ir/types.js';
+import { formatType, tensorType, type Dim } from '../ir/types.js';
 import type { Attribute, AttributeType } from '../ir/attribute.js';
-import { getSchema, type InferenceContext, type OpSchema } from '../ops/schema.js';
+import { getSchema, type OpSchema } from '../ops/schema.js';
+import { inferNode } from '../ops/infer.js';
 
 /** The ai.onnx opset a builder targets unless told otherwise. */
 export const DEFAULT_OPSET = 21;
@@ -261,7 +262,7 @@ export class GraphBuilder {
     const init = { op, domain, name: nodeName, inputs, outputs: names, attrs };
     const node = this.before ? this.graph.insertBefore(this.before, init) : this.graph.addNode(init);
     try {
-      const types = schema?.infer ? schema.infer(makeContext(node, schema, opset)) : [];
+      const types = inferNode(node, opset);
       node.outputs.forEach((v, i) => { if (v) v.type = types[i] ?? null; });
     } catch (e) {
       this.graph.removeNode(node, true);
@@ -680,28 +681,4 @@ function checkTypeConstraints(schema: OpSchema, op: string, inputs: readonly (Va
     }
     if (!prev) bound.set(ts, { dtype: dt, index: i });
   }
-}
-
-function makeContext(node: Node, schema: OpSchema, opset: number): InferenceContext {
-  return {
-    node,
-    opset,
-    inputTypes: node.inputs.map((v) => v?.type ?? null),
-    constInput: (i: number) => node.inputs[i]?.const,
-    attr<T>(name: string, fallback?: T): T {
-      const a = node.attrs.get(name);
-      if (a !== undefined) return a.value as T;
-      const d = schema.attributes?.[name]?.default;
-      return (d !== undefined ? d : fallback) as T;
-    },
-    fail(message: string): never {
-      throw new LeanformerError('SHAPE_INFERENCE', `${node.describe()}: ${message}`);
-    },
-  };
-}
-
-/** Output types of `node` by its schema's shape inference, or undefined when the op has none. @internal */
-export function inferNodeTypes(node: Node, opset: number): readonly (ValueType | null)[] | undefined {
-  const schema = getSchema(node.domain, node.op, opset);
-  return schema?.infer ? schema.infer(makeContext(node, schema, opset)) : undefined;
 }
