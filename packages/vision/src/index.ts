@@ -11,3 +11,5 @@ export * from './vit.js';
 export * from './hired.js';
 export * from './patnet.js';
 export * from './squeezetime.js';
+export * from './zoo.js';
+export * from './gpusq.js';
