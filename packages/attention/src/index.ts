@@ -3,3 +3,4 @@ export * from './pattern.js';
 export * from './reference.js';
 export * from './rope.js';
 export * from './retrieval.js';
+export * from './builder.js';

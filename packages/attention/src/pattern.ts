@@ -12,7 +12,7 @@ import { LeanformerError } from '@leanformer/core';
  *   `i - j < localBlocks` (local) or when `j` is a vertical column: `(j + 1 + offset_h) % verticalStride == 0`,
  *   where `offset_h = h % verticalStride` if `strided` (heads take turns over the columns) else 0.
  *   This is the local + vertical-stride layout of ORT's SparseAttention (Phi-3-small).
- * - `moa`: MoA elastic windows — head `h` sees the last `round(alpha_h + beta_h · L)` keys, where `L` is
+ * - `moa`: MoA elastic windows — head `h` sees the last `max(1, floor(alpha_h + beta_h · L))` keys, where `L` is
  *   the current sequence length (query position + 1). `spans.length` must equal the head count.
  * - `topk`: ALISA-style sparse window — the last `window` keys plus, per query and head, the `topK`
  *   earlier keys with the largest scores. Data dependent: {@link patternMask} cannot build it alone.
@@ -69,7 +69,7 @@ export function validatePattern(p: AttentionPattern, numHeads?: number): void {
 
 /** Span (number of most recent keys, ≥ 1) of a MoA head at sequence length `len`. */
 export function moaSpan(s: HeadSpan, len: number): number {
-  return Math.max(1, Math.round(s.alpha + s.beta * len));
+  return Math.max(1, Math.floor(s.alpha + s.beta * len));
 }
 
 /**

@@ -1,4 +1,5 @@
 // Schemas and reference decompositions of leanformer-domain ops. One file per op, added by the module that needs it.
 export {};
-export { QMATMUL_SCHEMA, ensureQMatMulSchema, decomposeQMatMul, buildDequantizedWeight, qmatmulAttrs, unpackCodes } from './qmatmul.js';
-export { QGATHER_SCHEMA, ensureQGatherSchema, decomposeQGather, qgatherAttrs } from './gather-quantized.js';
+export { QMATMUL_SCHEMA, ensureQMatMulSchema, decomposeQMatMul, qmatmulReference, buildDequantizedWeight, qmatmulAttrs, unpackCodes } from './qmatmul.js';
+export { QGATHER_SCHEMA, ensureQGatherSchema, decomposeQGather, qgatherReference, qgatherAttrs } from './gather-quantized.js';
+export { ATTENTION_SCHEMA, ATTENTION_PATTERNS, ensureAttentionSchema, attentionAttrs, decomposeAttention, canBlockAttention, type AttentionAttrs, type AttentionPatternName, type AttentionDecomposition } from './attention.js';
