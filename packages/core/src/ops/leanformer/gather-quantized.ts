@@ -17,6 +17,7 @@ import { GraphBuilder } from '../../builder/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { tensorType } from '../../ir/types.js';
 import { getSchema, registerSchema, type OpSchema } from '../schema.js';
+import { getDecomposition, registerDecomposition } from '../../passes/decompose.js';
 import { LEANFORMER_DOMAIN, unpackCodes } from './qmatmul.js';
 
 /** Schema of `leanformer::QGather` version 1. */
@@ -51,9 +52,10 @@ export const QGATHER_SCHEMA: OpSchema = {
   },
 };
 
-/** Registers the QGather schema once. */
+/** Registers the QGather schema and its reference decomposition once (idempotent). */
 export function ensureQGatherSchema(): void {
   if (!getSchema(LEANFORMER_DOMAIN, 'QGather')) registerSchema(QGATHER_SCHEMA);
+  if (!getDecomposition(LEANFORMER_DOMAIN, 'QGather')) registerDecomposition(LEANFORMER_DOMAIN, 'QGather', qgatherReference);
 }
 
 /** Reads and checks QGather's attributes and static sizes. */
@@ -82,13 +84,22 @@ export function qgatherAttrs(node: Node): { bits: number; blockSize: number; V: 
  */
 export function decomposeQGather(node: Node): Value {
   if (node.domain !== LEANFORMER_DOMAIN || node.op !== 'QGather') throw new LeanformerError('INVALID_ARGUMENT', `decomposeQGather: expected a leanformer::QGather node, got ${node.describe()}`);
+  const g = node.graph;
+  const y = qgatherReference(node, GraphBuilder.editing(g, node));
+  const old = node.output(0);
+  old.replaceAllUsesWith(y);
+  g.removeNode(node, true);
+  if (!g.lookup(old.name)) y.name = old.name;
+  return y;
+}
+
+/** The decomposition as a `DecompositionFn` (inserts before the node through `b`). */
+export function qgatherReference(node: Node, b: GraphBuilder): Value {
   const { bits, blockSize, D, blocks } = qgatherAttrs(node);
   const idxShape = node.input(1).shape;
   if (!idxShape) throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: indices need a known rank to decompose`);
   const r = idxShape.length;
   const keep = new Array<number>(r).fill(0); // Reshape 0 = copy that leading dim
-  const g = node.graph;
-  const b = GraphBuilder.editing(g, node);
   const dt = node.input(2).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
   const idx = node.input(1);
   const rows = b.gather(node.input(0), idx, 0);
@@ -102,10 +113,5 @@ export function decomposeQGather(node: Node): Value {
     const un = b.reshape(unpackCodes(b, b.gather(zpIn, idx, 0), bits, dt), [...keep, (per * 8) / bits]);
     zp = b.unsqueeze(b.slice(un, [0], [blocks], [r]), [-1]);
   } else zp = b.unsqueeze(b.gather(zpIn.dtype === dt ? zpIn : b.cast(zpIn, dt), idx, 0), [-1]);
-  const y = b.reshape(b.mul(b.sub(codes, zp), scales), [...keep, D]);
-  const old = node.output(0);
-  old.replaceAllUsesWith(y);
-  g.removeNode(node, true);
-  if (!g.lookup(old.name)) y.name = old.name;
-  return y;
+  return b.reshape(b.mul(b.sub(codes, zp), scales), [...keep, D]);
 }

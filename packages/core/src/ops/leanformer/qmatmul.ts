@@ -19,6 +19,7 @@ import { GraphBuilder } from '../../builder/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { tensorType } from '../../ir/types.js';
 import { getSchema, registerSchema, type InferenceContext, type OpSchema } from '../schema.js';
+import { getDecomposition, registerDecomposition } from '../../passes/decompose.js';
 
 /** The leanformer op domain. */
 export const LEANFORMER_DOMAIN = 'leanformer';
@@ -75,9 +76,21 @@ export const QMATMUL_SCHEMA: OpSchema = {
   },
 };
 
-/** Registers the QMatMul schema once (idempotent; core is side-effect free, so callers ask). */
+/**
+ * Registers the QMatMul schema and its reference decomposition once (idempotent; core is
+ * side-effect free, so callers ask).
+ */
 export function ensureQMatMulSchema(): void {
   if (!getSchema(LEANFORMER_DOMAIN, 'QMatMul')) registerSchema(QMATMUL_SCHEMA);
+  if (!getDecomposition(LEANFORMER_DOMAIN, 'QMatMul')) registerDecomposition(LEANFORMER_DOMAIN, 'QMatMul', qmatmulReference);
+}
+
+/** The decomposition as a `DecompositionFn`: builds `A · dequant(B) (+ bias)` with `b` (inserting before the node). */
+export function qmatmulReference(node: Node, b: GraphBuilder): Value {
+  const w = buildDequantizedWeight(b, node);
+  const y = b.matmul(node.input(0), w);
+  const bias = node.inputs[4] ?? null;
+  return bias ? b.add(y, bias) : y;
 }
 
 /**
@@ -140,11 +153,7 @@ export function buildDequantizedWeight(b: GraphBuilder, node: Node): Value {
 export function decomposeQMatMul(node: Node): Value {
   if (node.domain !== LEANFORMER_DOMAIN || node.op !== 'QMatMul') throw new LeanformerError('INVALID_ARGUMENT', `decomposeQMatMul: expected a leanformer::QMatMul node, got ${node.describe()}`);
   const g = node.graph;
-  const b = GraphBuilder.editing(g, node);
-  const w = buildDequantizedWeight(b, node);
-  let y = b.matmul(node.input(0), w);
-  const bias = node.inputs[4] ?? null;
-  if (bias) y = b.add(y, bias);
+  const y = qmatmulReference(node, GraphBuilder.editing(g, node));
   const old = node.output(0);
   old.replaceAllUsesWith(y);
   g.removeNode(node, true);
