@@ -3,6 +3,10 @@
 
 import { LeanformerError, type TfjsBackendName } from '@leanformer/core';
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's bundles carry no gradient functions (the @tensorflow/tfjs umbrella adds them);
+// training needs them, so they are registered here. The build bundles this entry (its files are
+// extensionless ESM that Node cannot load as is); they register into tfjs' process-global registry.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 
 /** Options that pick and configure the tfjs backend. */
 export interface TfjsSetupOptions {

@@ -2,7 +2,8 @@
 import { DTypes, dtypeFromOnnx } from '@leanformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { tfDTypeOf } from '../dtypes.js';
-import { HostValue, hostMap, normalize } from '../host.js';
+import { broadcastShape, HostValue, hostMap, normalize } from '../host.js';
+import { broadcastTo } from './nn.js';
 import type { HostKernel, Kernel, KernelContext } from '../kernel.js';
 
 type T = tfc.Tensor;
@@ -130,7 +131,10 @@ export const elementwiseKernels: Record<string, Kernel> = {
   Where: (c) => {
     const { tf } = c;
     const cond = c.t(0), a = c.t(1), b = c.t(2);
-    return tf.where(cond, a, b);
+    // tf.where broadcasts through BroadcastTo, whose gradient stops at rank 4; broadcast the
+    // branches here (differentiably) so any rank trains.
+    const shape = [cond.shape, a.shape, b.shape].reduce((x, y) => broadcastShape(x, y, 'Where'));
+    return tf.where(broadcastTo(tf, cond, shape), broadcastTo(tf, a, shape), broadcastTo(tf, b, shape));
   },
   Clip: (c) => {
     const { tf } = c;

@@ -6,12 +6,38 @@ import type { Kernel, KernelContext } from '../kernel.js';
 
 type T = tfc.Tensor;
 
+/**
+ * Differentiable broadcast at any rank: tfjs' BroadcastTo gradient goes through Tile's, which
+ * stops at rank 4, while Add's gradient sums over broadcast axes at any rank.
+ */
+export function broadcastTo(tf: typeof tfc, x: T, shape: readonly number[]): T {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  if (x.dtype !== 'float32') return tf.broadcastTo(x, [...shape]);
+  return tf.add(x, tf.zeros([...shape]));
+}
+
 function matmul(tf: typeof tfc, a: T, b: T): T {
   // numpy semantics: 1-D operands gain a dimension that is dropped afterwards.
   const a1 = a.rank === 1, b1 = b.rank === 1;
-  const A = a1 ? tf.reshape(a, [1, a.shape[0]!]) : a;
-  const B = b1 ? tf.reshape(b, [b.shape[0]!, 1]) : b;
-  let y = tf.matMul(A, B);
+  let A = a1 ? tf.reshape(a, [1, a.shape[0]!]) : a;
+  let B = b1 ? tf.reshape(b, [b.shape[0]!, 1]) : b;
+  let y: T;
+  if (B.rank === 2 && A.rank > 2) {
+    // [..., M, K] · [K, N] as one 2-D product: faster, and its gradient needs no broadcast reduction.
+    const lead = A.shape.slice(0, -1);
+    y = tf.reshape(tf.matMul(tf.reshape(A, [-1, A.shape[A.rank - 1]!]), B), [...lead, B.shape[1]!]);
+  } else {
+    // Broadcast batch dims explicitly: tfjs' BatchMatMul gradient does not sum over broadcast dims.
+    const ba = A.shape.slice(0, -2), bb = B.shape.slice(0, -2);
+    if (ba.length !== bb.length || ba.some((d, i) => d !== bb[i])) {
+      const n = Math.max(ba.length, bb.length);
+      const batch = Array.from({ length: n }, (_, i) => Math.max(ba[ba.length - n + i] ?? 1, bb[bb.length - n + i] ?? 1));
+      const expand = (t: T, lead: number[]) => broadcastTo(tf, tf.reshape(t, [...new Array<number>(n - lead.length).fill(1), ...t.shape]), [...batch, ...t.shape.slice(-2)]);
+      A = expand(A, ba);
+      B = expand(B, bb);
+    }
+    y = tf.matMul(A, B);
+  }
   if (a1 || b1) {
     const s = [...y.shape];
     if (b1) s.pop(); // [..., M, 1] → [..., M]
@@ -219,7 +245,7 @@ function argReduce(c: KernelContext, max: boolean): T {
   const n = x.shape[axis]!;
   if (last) x = tf.reverse(x, [axis]);
   let y: T = max ? tf.argMax(x, axis) : tf.argMin(x, axis);
-  if (last) y = tf.sub(n - 1, y);
+  if (last) y = tf.sub(tf.scalar(n - 1, 'int32'), y);
   return c.attr('keepdims', 1) ? tf.expandDims(y, axis) : y;
 }
 

@@ -3,6 +3,7 @@ import { DTypes, dtypeFromOnnx, LeanformerError, type DType } from '@leanformer/
 import type * as tfc from '@tensorflow/tfjs-core';
 import { tfDTypeOf } from '../dtypes.js';
 import { broadcastShape, HostValue, HOST_MAX_ELEMENTS, hostConcat, hostExpand, hostGather, hostReduce, hostSlice, hostTranspose, INT64, normalize } from '../host.js';
+import { broadcastTo } from './nn.js';
 import { isHost, type HostKernel, type Kernel, type KernelContext, type RValue } from '../kernel.js';
 
 type T = tfc.Tensor;
@@ -173,7 +174,7 @@ function sliceAxis(tf: typeof tfc, x: T, axis: number, start: number, size: numb
 
 function normIndices(tf: typeof tfc, idx: T, dim: number): T {
   const i = idx.dtype === 'int32' ? idx : tf.cast(idx, 'int32');
-  return tf.where(tf.less(i, 0), tf.add(i, dim), i);
+  return tf.where(tf.less(i, 0), tf.add(i, tf.scalar(dim, 'int32')), i);
 }
 
 function constantValue(c: KernelContext): { dt: DType; value: number } {
@@ -230,11 +231,11 @@ export const shapeKernels: Record<string, Kernel> = {
     const axis = c.axis(c.attr('axis', 0), r);
     const idx = normIndices(tf, c.t(1), x.shape[axis]!);
     const st = x.shape.map((_, i) => x.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-    let flat: T = tf.mul(idx, st[axis]!);
+    let flat: T = tf.mul(idx, tf.scalar(st[axis]!, 'int32'));
     for (let d = 0; d < r; d++) {
       if (d === axis) continue;
       const shape = idx.shape.map((_, i) => (i === d ? idx.shape[d]! : 1));
-      flat = tf.add(flat, tf.reshape(tf.mul(tf.range(0, idx.shape[d]!, 1, 'int32'), st[d]!), shape));
+      flat = tf.add(flat, tf.reshape(tf.mul(tf.range(0, idx.shape[d]!, 1, 'int32'), tf.scalar(st[d]!, 'int32')), shape));
     }
     return tf.gather(tf.reshape(x, [-1]), flat);
   },
@@ -250,7 +251,7 @@ export const shapeKernels: Record<string, Kernel> = {
   Expand: (c) => {
     const x = c.t(0);
     const target = broadcastShape(x.shape, c.ints(1)!, 'Expand');
-    return c.tf.broadcastTo(x.rank < target.length ? c.tf.reshape(x, [...new Array(target.length - x.rank).fill(1), ...x.shape]) : x, target);
+    return broadcastTo(c.tf, x.rank < target.length ? c.tf.reshape(x, [...new Array(target.length - x.rank).fill(1), ...x.shape]) : x, target);
   },
   Tile: (c) => c.tf.tile(c.t(0), c.ints(1)!),
   Pad: tfPad,

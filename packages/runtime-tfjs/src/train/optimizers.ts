@@ -69,7 +69,10 @@ abstract class Base implements Optimizer {
     if (!m) this.slots.set(kind, (m = new Map()));
     let v = m.get(name);
     if (!v) {
-      v = this.tf.variable(this.tf.zerosLike(like), false);
+      const zeros = this.tf.zerosLike(like);
+      v = this.tf.variable(zeros, false);
+      zeros.dispose(); // the variable holds its own reference to the data
+
       m.set(name, v);
     }
     return v;
