@@ -159,10 +159,12 @@ export interface DecoderGraphOptions {
   readonly kvCache?: boolean;
   /** Rows of the RoPE tables (maximum position + 1). Default 4096. */
   readonly maxLen?: number;
+  /** Batch dim of `tokens` (default 1; a symbolic name or a number). */
+  readonly batch?: number | string;
 }
 
 /**
- * The graph of a {@link TinyDecoder}: input `tokens` int64 `[1, S]`, output `logits` `[1, S, vocab]`,
+ * The graph of a {@link TinyDecoder}: input `tokens` int64 `[B, S]`, output `logits` `[B, S, vocab]`,
  * one {@link attentionBlock} per layer with the model's weights — so the constructed retrieval model
  * runs on any Backend (ORT, tfjs) and its attention can be lowered per target.
  *
@@ -173,12 +175,13 @@ export interface DecoderGraphOptions {
  */
 export function buildDecoderGraph(m: TinyDecoder, o: DecoderGraphOptions = {}): Graph {
   const b = new GraphBuilder('tiny_decoder');
-  const tokens = b.input('tokens', 'int64', [1, o.seqLen ?? 'seq']);
+  const batch = o.batch ?? 1;
+  const tokens = b.input('tokens', 'int64', [batch, o.seqLen ?? 'seq']);
   const emb = b.param('embed', new Tensor('float32', [m.vocab, m.dModel], m.embed));
   let x = b.gather(emb, tokens, 0); // [1,S,dModel]
   m.layers.forEach((L, li) => {
     const past = o.kvCache
-      ? { pastKey: b.input(`past_key_${li}`, 'float32', [1, L.kvHeads, 'past', L.headDim]), pastValue: b.input(`past_value_${li}`, 'float32', [1, L.kvHeads, 'past', L.headDim]) }
+      ? { pastKey: b.input(`past_key_${li}`, 'float32', [batch, L.kvHeads, 'past', L.headDim]), pastValue: b.input(`past_value_${li}`, 'float32', [batch, L.kvHeads, 'past', L.headDim]) }
       : {};
     const pattern = o.patterns?.[li];
     const r = attentionBlock(b, x, {

@@ -4,3 +4,5 @@ export * from './reference.js';
 export * from './rope.js';
 export * from './retrieval.js';
 export * from './builder.js';
+export * from './moa.js';
+export * from './lower.js';
