@@ -8,4 +8,5 @@ export * from './topological-sort.js';
 export * from './pattern-rewrite.js';
 export * from './fusions.js';
 export * from './decompose.js';
+export * from './presets.js';
 export { NONDETERMINISTIC_OPS, implicitInputs, tensorsEqual } from './util.js';
