@@ -8,3 +8,4 @@ export { cosine, relativeError } from './linalg.js';
 export * from './calibration.js';
 export * from './quantize-model.js';
 export * from './lfpack.js';
+export * from './bench.js';

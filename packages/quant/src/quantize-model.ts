@@ -43,6 +43,11 @@ export interface QuantizeOptions {
   /** GPTQ: act-order (default true) and damping (default 0.01). */
   readonly actOrder?: boolean;
   readonly damp?: number;
+  /**
+   * MatMulNBits accuracy_level: 0 keeps float compute (default); 4 lets ORT CPU quantize
+   * activations to int8 per block (fastest; QServe's W4A8 always uses 4).
+   */
+  readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** Progress callback (layer name, index, total). */
   readonly onLayer?: (name: string, index: number, total: number) => void;
 }
@@ -271,6 +276,8 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   if (CALIBRATED.has(method) && !options.calibration) throw new LeanformerError('INVALID_ARGUMENT', `method '${method}' needs calibration data (library: options.calibration = { backend, feeds }; CLI: --calib <dir> or --calib-random N)`, { details: { argument: 'calibration' } });
   const exclude = typeof options.exclude === 'string' ? new RegExp(options.exclude) : options.exclude;
   const forceUint8 = target.runtime === 'ort' && target.ep === 'webgpu';
+  const accLevel = options.accuracyLevel ?? 0;
+  if (![0, 1, 2, 3, 4].includes(accLevel)) throw new LeanformerError('INVALID_ARGUMENT', `accuracyLevel must be 0…4, got ${accLevel}`);
   const notes: string[] = [];
   if (target.runtime === 'ort' && target.ep === 'webgpu' && method === 'hqq') notes.push('ort-webgpu takes uint8 zero points only: HQQ\'s fractional zero points are rounded');
 
@@ -340,7 +347,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
         : quantizeSmoothQuantPlus(grp.map(asLinear), x, { ...qopts(grp[0]!.K), alpha: alphaFixed! });
       const input = applyInputScale(grp, res[0]!.inputScale, notes);
       grp.forEach((l, i) => {
-        emitQMatMul(l, res[i]!.weight, { forceUint8, accuracyLevel: 0, input }, notes);
+        emitQMatMul(l, res[i]!.weight, { forceUint8, accuracyLevel: accLevel, input }, notes);
         oldWeights.push(l.weight);
         quantized++;
         tick(l.weight.name);
@@ -349,7 +356,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   } else {
     for (const l of layers) {
       let q: QuantizedWeight;
-      let accuracyLevel = 0;
+      let accuracyLevel: number = accLevel;
       switch (method) {
         case 'rtn': q = quantizeRtn(l.w, l.K, l.N, qopts(l.K)); break;
         case 'hqq': q = quantizeHqq(l.w, l.K, l.N, qopts(l.K)); break;

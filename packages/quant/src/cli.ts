@@ -1,0 +1,263 @@
+// CLI command definitions for `leanformer quantize | sparsify | pack | unpack` and the
+// `bench quant` suite. They are plain objects shaped like @leanformer/cli's `Command`
+// (name, summary, positionals, options, details, run) so the CLI registers them without this
+// package depending on the CLI, the ONNX codec or a runtime: those arrive as `QuantCliDeps`.
+// Node-only (reads and writes files); import from '@leanformer/quant/cli'.
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DTypes, LeanformerError, parseTarget, Tensor, TARGET_NAMES, type Backend, type Graph, type Target, type TargetName,
+} from '@leanformer/core';
+import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
+import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
+import { Rng } from './synthetic.js';
+import { runQuantBench } from './bench.js';
+
+/** What the commands need from the rest of leanformer (the CLI passes these in). */
+export interface QuantCliDeps {
+  /** Reads an .onnx file into the IR (external data resolved). */
+  loadModel(path: string): Graph | Promise<Graph>;
+  /** Writes an IR graph (already lowered) as .onnx. */
+  saveModel(graph: Graph, path: string): void | Promise<void>;
+  /** Lowers leanformer ops for a target (`lowerToOnnx`). */
+  lowerToOnnx(graph: Graph, target: Target): Graph;
+  /** ONNX bytes ⇄ IR, for the .lfpack container. */
+  encodeModel(graph: Graph): Uint8Array;
+  decodeModel(bytes: Uint8Array): Graph;
+  /** Reads one serialized TensorProto (`input_0.pb`). */
+  readTensorFile(path: string): { name: string; tensor: Tensor };
+  /** A backend that runs the float model for calibration (ORT CPU). */
+  createBackend(): Backend | Promise<Backend>;
+}
+
+/** An option of a command (node:util parseArgs terms plus help). Mirrors @leanformer/cli's OptionSpec. */
+export interface QuantOptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly multiple?: boolean;
+  readonly arg?: string;
+  readonly description: string;
+}
+
+/** Mirrors @leanformer/cli's Command. */
+export interface QuantCommand {
+  readonly name: string;
+  readonly summary: string;
+  readonly positionals: readonly string[];
+  readonly options: Readonly<Record<string, QuantOptionSpec>>;
+  readonly details?: string;
+  run(ctx: { readonly positionals: readonly string[]; readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>; readonly io: { out(t: string): void; err(t: string): void } }): Promise<number>;
+}
+
+function need(values: Readonly<Record<string, unknown>>, name: string, usage: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new LeanformerError('INVALID_ARGUMENT', `missing -o/--${name}; usage: ${usage}`, { details: { argument: name } });
+  return v;
+}
+
+/** Writes through a temporary file and a rename, so readers never see half a file. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+/** Reads .onnx or .lfpack into the IR. */
+export async function readAnyModel(deps: QuantCliDeps, path: string): Promise<Graph> {
+  if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `No such file: ${path}`, { details: { path } });
+  const head = new Uint8Array(12);
+  const fd = readFileSync(path);
+  head.set(fd.subarray(0, 12));
+  if (isLfpack(head)) return unpackModel(fd, codecOf(deps));
+  return deps.loadModel(path);
+}
+
+function codecOf(deps: QuantCliDeps): ModelCodec { return { encode: deps.encodeModel, decode: deps.decodeModel }; }
+
+/** Sizes for symbolic dims when generating calibration inputs: batch-like 1, others 32 tokens. */
+function dimSize(name: string | null): number {
+  return name !== null && /batch|^n$|^b$/i.test(name) ? 1 : 32;
+}
+
+/**
+ * Random calibration feeds from the graph's declared inputs: floats ~ N(0, 1); integer inputs
+ * that index an embedding table are drawn from [0, rows) of that table, others from [0, 10).
+ */
+export function randomCalibrationFeeds(graph: Graph, count: number, seed = 0): Record<string, Tensor>[] {
+  const rng = new Rng(seed + 1);
+  const feeds: Record<string, Tensor>[] = [];
+  for (let i = 0; i < count; i++) {
+    const feed: Record<string, Tensor> = {};
+    for (const v of graph.inputs) {
+      if (v.isInitializer) continue;
+      const dt = v.dtype;
+      if (!dt || !v.shape) throw new LeanformerError('NOT_SUPPORTED', `--calib-random cannot generate input '${v.name}' (unknown dtype or rank); pass --calib <dir>`);
+      const shape = v.shape.map((d) => (typeof d === 'number' ? d : dimSize(d)));
+      const n = shape.reduce((a, b) => a * b, 1);
+      let hi = 10;
+      for (const u of v.uses) if (u.node.op === 'Gather' && u.index === 1 && u.node.inputs[0]?.const) hi = u.node.inputs[0].const.shape[0] ?? hi;
+      if (dt.isFloat) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => rng.normal()));
+      else if (dt === DTypes.bool) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => (rng.next() < 0.5 ? 0 : 1)));
+      else feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => { const x = Math.floor(rng.next() * hi); return dt === DTypes.int64 ? BigInt(x) : x; }));
+    }
+    feeds.push(feed);
+  }
+  return feeds;
+}
+
+/** Reads every `test_data_set_*` folder (or the folder itself) of ONNX test data as calibration feeds. */
+export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph): Record<string, Tensor>[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LeanformerError('IO_ERROR', `--calib: no such folder ${dir}`, { details: { path: dir } });
+  const sets = readdirSync(dir).filter((f) => /^test_data_set/.test(f) && statSync(join(dir, f)).isDirectory()).sort().map((f) => join(dir, f));
+  const folders = sets.length ? sets : [dir];
+  const names = graph.inputs.filter((v) => !v.isInitializer).map((v) => v.name);
+  const feeds: Record<string, Tensor>[] = [];
+  for (const f of folders) {
+    const files = readdirSync(f).map((x) => /^input_(\d+)\.pb$/.exec(x)).filter((m): m is RegExpExecArray => !!m).sort((a, b) => Number(a[1]) - Number(b[1]));
+    if (!files.length) continue;
+    const feed: Record<string, Tensor> = {};
+    files.forEach((m, i) => {
+      const { name, tensor } = deps.readTensorFile(join(f, m[0]));
+      feed[names.includes(name) ? name : names[i]!] = tensor;
+    });
+    feeds.push(feed);
+  }
+  if (!feeds.length) throw new LeanformerError('INVALID_ARGUMENT', `--calib: ${dir} holds no test_data_set folders with input_N.pb files`);
+  return feeds;
+}
+
+const QUANTIZE_USAGE = 'leanformer quantize <in.onnx> -o <out.onnx> --method rtn|hqq|gptq|awq|smoothquant|qserve --bits 4|8 [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--json]';
+
+function intOpt(name: string, raw: unknown, fallback: number, allowed?: readonly number[]): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || (allowed && !allowed.includes(n)) || n < 0) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be ${allowed ? `one of ${allowed.join(', ')}` : 'a non-negative integer'}, got '${String(raw)}'`, { details: { argument: name } });
+  return n;
+}
+
+/**
+ * The quant commands, ready for `registerCommand`.
+ *
+ * @example
+ * ```ts
+ * import { quantCommands } from '@leanformer/quant/cli';
+ * for (const c of quantCommands(deps)) registerCommand(c);
+ * ```
+ */
+export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
+  const quantize: QuantCommand = {
+    name: 'quantize',
+    summary: 'Quantize a model\'s weights (RTN, HQQ, GPTQ, AWQ, SmoothQuant+, QServe) and lower for a target.',
+    positionals: ['<in.onnx>'],
+    options: {
+      output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the quantized model' },
+      method: { type: 'string', arg: '<name>', description: `one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')} (also fp16, bf16: cast weights)` },
+      bits: { type: 'string', arg: '<4|8>', description: 'weight bits (default 4)' },
+      'block-size': { type: 'string', arg: '<N>', description: 'weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default 32; qserve 128)' },
+      symmetric: { type: 'boolean', description: 'symmetric codes (no zero points); implied by --target ort-tensorrt' },
+      target: { type: 'string', arg: '<target>', description: 'ort-cpu (default), ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm' },
+      calib: { type: 'string', arg: '<dir>', description: 'calibration inputs: a folder of test_data_set_* folders (input_N.pb)' },
+      'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
+      exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
+      json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
+    },
+    details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.`,
+    async run({ positionals, values, io }) {
+      const out = need(values, 'output', QUANTIZE_USAGE);
+      const method = values.method as string | undefined;
+      if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
+      const targetName = (values.target as string | undefined) ?? 'ort-cpu';
+      if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new LeanformerError('INVALID_ARGUMENT', `--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, { details: { argument: 'target' } });
+      const graph = await readAnyModel(deps, positionals[0]!);
+      if (values.calib !== undefined && values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'pass either --calib or --calib-random, not both');
+      let calibration;
+      if (values.calib !== undefined || values['calib-random'] !== undefined) {
+        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, intOpt('calib-random', values['calib-random'], 8));
+        calibration = { backend: await deps.createBackend(), feeds };
+      }
+      const { graph: q, report, notes } = await quantizeModel(graph, {
+        method: method as QuantMethod,
+        bits: intOpt('bits', values.bits, 4, [4, 8]) as 4 | 8,
+        blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'], 32, [0, 16, 32, 64, 128, 256]),
+        symmetric: values.symmetric === true ? true : undefined,
+        target: targetName as TargetName,
+        exclude: values.exclude as string | undefined,
+        calibration,
+      });
+      await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);
+      if (values.json) io.out(`${JSON.stringify(report)}\n`);
+      else {
+        io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
+        for (const n of notes) io.err(`note: ${n}\n`);
+      }
+      return 0;
+    },
+  };
+
+  const sparsify: QuantCommand = {
+    name: 'sparsify',
+    summary: '2:4 magnitude pruning of linear layers (two non-zeros in every four weights along K).',
+    positionals: ['<in.onnx>'],
+    options: {
+      output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the pruned model' },
+      pattern: { type: 'string', arg: '<2:4>', description: 'sparsity pattern (only 2:4)' },
+      json: { type: 'boolean', description: 'print { pattern, layersSparsified, sparsity, bytesBefore, bytesAfter, seconds, note }' },
+    },
+    async run({ positionals, values, io }) {
+      const usage = 'leanformer sparsify <in.onnx> -o <out.onnx> --pattern 2:4 [--json]';
+      const out = need(values, 'output', usage);
+      if (values.pattern !== '2:4') throw new LeanformerError('INVALID_ARGUMENT', `--pattern must be 2:4, got '${String(values.pattern ?? '')}'`, { details: { argument: 'pattern' } });
+      const { graph, report } = sparsifyModel(await readAnyModel(deps, positionals[0]!), { pattern: '2:4' });
+      await deps.saveModel(graph, out);
+      if (values.json) io.out(`${JSON.stringify(report)}\n`);
+      else io.out(`2:4 pruned ${report.layersSparsified} layers (${(report.sparsity * 100).toFixed(1)}% zeros) → ${out}\nnote: ${report.note}\n`);
+      return 0;
+    },
+  };
+
+  const pack: QuantCommand = {
+    name: 'pack',
+    summary: 'Lossless packing: entropy-code float weights (DFloat11-style) into an .lfpack file.',
+    positionals: ['<in.onnx>'],
+    options: {
+      output: { type: 'string', short: 'o', arg: '<out.lfpack>', description: 'where to write the .lfpack file' },
+      json: { type: 'boolean', description: 'print { tensors, rawBytes, packedBytes, ratio, fileBytes }' },
+    },
+    async run({ positionals, values, io }) {
+      const out = need(values, 'output', 'leanformer pack <in.onnx> -o <out.lfpack>');
+      const bytes = packModel(await readAnyModel(deps, positionals[0]!), codecOf(deps));
+      writeFileAtomic(out, bytes);
+      const s = lfpackStats(bytes);
+      if (values.json) io.out(`${JSON.stringify({ ...s, fileBytes: bytes.length })}\n`);
+      else io.out(`packed ${s.tensors} tensors: ${mb(s.rawBytes)} → ${mb(s.packedBytes)} (${s.ratio.toFixed(3)}×), file ${mb(bytes.length)} → ${out}\n`);
+      return 0;
+    },
+  };
+
+  const unpack: QuantCommand = {
+    name: 'unpack',
+    summary: 'Restore an .onnx model from an .lfpack file (bit-identical weights).',
+    positionals: ['<in.lfpack>'],
+    options: { output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the model' } },
+    async run({ positionals, values, io }) {
+      const out = need(values, 'output', 'leanformer unpack <in.lfpack> -o <out.onnx>');
+      const bytes = readFileSync(positionals[0]!);
+      await deps.saveModel(unpackModel(bytes, codecOf(deps)), out);
+      io.out(`unpacked → ${out}\n`);
+      return 0;
+    },
+  };
+  return [quantize, sparsify, pack, unpack];
+}
+
+function mb(n: number): string { return `${(n / 1e6).toFixed(2)} MB`; }
+
+/**
+ * `leanformer bench quant [--quick] --json`: runs the quant suite and prints
+ * `{ "suite": "quant", "metrics": { … } }`. `backend` times MatMulNBits against fp32 MatMul.
+ */
+export async function benchQuantCommand(deps: Pick<QuantCliDeps, 'createBackend' | 'encodeModel' | 'decodeModel'>, args: { quick?: boolean; json?: boolean }, io: { out(t: string): void }): Promise<number> {
+  const res = await runQuantBench({ quick: args.quick ?? false, backend: await deps.createBackend(), codec: { encode: deps.encodeModel, decode: deps.decodeModel } });
+  io.out(args.json ? `${JSON.stringify(res)}\n` : `${Object.entries(res.metrics).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
+  return 0;
+}
