@@ -101,3 +101,37 @@ describe('TfjsBackend (cpu)', () => {
     await expect(createTfjsBackend('tensorflow').ready()).rejects.toThrow(/npm install @tensorflow\/tfjs-node/);
   });
 });
+
+describe('leanformer ops', () => {
+  it('run through their core reference decompositions (QMatMul, 8-bit, float zero points)', async () => {
+    const { ensureQMatMulSchema } = await import('@leanformer/core') as unknown as { ensureQMatMulSchema?: () => void };
+    ensureQMatMulSchema?.();
+    const M = 2, K = 20, N = 3, bs = 16, kb = 2;
+    const codes = Array.from({ length: N * kb * bs }, (_, i) => (i * 37 + 11) % 256);
+    const scales = Array.from({ length: N * kb }, (_, i) => (i - 2.5) / 50);
+    const zps = Array.from({ length: N * kb }, (_, i) => 120 + i * 3.5);
+    const a = Array.from({ length: M * K }, (_, i) => ((i * 7) % 13) - 6);
+    const g = new Graph('q');
+    g.opsets.set('', 21);
+    g.opsets.set('leanformer', 1);
+    const A = g.addInput('A', tensorType(F, [M, K]));
+    const inputs = [A, g.addInitializer('B', Tensor.from('uint8', [N, kb, bs], codes)), g.addInitializer('scales', Tensor.from('float32', [N * kb], scales)), g.addInitializer('zp', Tensor.from('float32', [N * kb], zps))];
+    const node = g.addNode({ op: 'QMatMul', domain: 'leanformer', inputs, outputs: ['Y'], attrs: { K: attr.int(K), N: attr.int(N), bits: attr.int(8), block_size: attr.int(bs) } });
+    node.output(0).type = tensorType(F, [M, N]);
+    g.addOutput(node.output(0));
+    const exe = await createTfjsBackend('cpu').compile(g);
+    expect(g.nodes.map((n) => n.op)).toEqual(['QMatMul']); // the caller's graph is untouched
+    const y = (await exe.run({ A: Tensor.from('float32', [M, K], a) })).Y!.toFloat32();
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let ref = 0;
+        for (let k = 0; k < K; k++) {
+          const blk = Math.floor(k / bs);
+          ref += a[m * K + k]! * (codes[(n * kb + blk) * bs + (k % bs)]! - zps[n * kb + blk]!) * scales[n * kb + blk]!;
+        }
+        expect(Math.abs(y[m * N + n]! - ref)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref)));
+      }
+    }
+    await exe.dispose();
+  });
+});

@@ -3,7 +3,7 @@
 // whose inputs are known (shape arithmetic, constants), and records when each value dies
 // so inference frees intermediates as soon as their last consumer has run.
 
-import { LeanformerError, type Graph, type Node, type Tensor, type Value } from '@leanformer/core';
+import { cloneGraph, decompose, getDecomposition, LeanformerError, type Graph, type Node, type Tensor, type Value } from '@leanformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { tfDTypeOf, toTfTensor } from './dtypes.js';
 import { HostValue, HOST_MAX_ELEMENTS, INT64 } from './host.js';
@@ -26,6 +26,20 @@ interface Step {
   readonly host: HostKernel | undefined;
   /** Names whose last consumer is this step (freed after it in inference mode). */
   readonly dying: readonly string[];
+}
+
+const hasKernel = (n: Node) => !!(getKernel(n.domain, n.op) || getHostKernel(n.domain, n.op));
+
+/**
+ * The graph tfjs runs: ops without a tfjs kernel (e.g. `leanformer.*`) are replaced by their
+ * reference decompositions from core, on a copy so the caller's graph is left unchanged.
+ */
+export function lowerForTfjs(graph: Graph): Graph {
+  registerBuiltinKernels();
+  if (!graph.nodes.some((n) => !hasKernel(n) && getDecomposition(n.domain, n.op))) return graph;
+  const copy = cloneGraph(graph);
+  decompose({ filter: (n) => !hasKernel(n) }).run(copy, {});
+  return copy;
 }
 
 /** Every op in `graph` (recursively) without a kernel, as `op` or `domain::op`, sorted. */
@@ -54,8 +68,12 @@ export class CompiledGraph {
   private readonly opset: number;
   private disposed = false;
 
-  constructor(readonly tf: typeof tfc, readonly graph: Graph, options: CompileGraphOptions = {}) {
+  /** The graph that runs: the input graph, or a decomposed copy when it had ops without kernels. */
+  readonly graph: Graph;
+
+  constructor(readonly tf: typeof tfc, source: Graph, options: CompileGraphOptions = {}) {
     registerBuiltinKernels();
+    const graph = (this.graph = lowerForTfjs(source));
     const missing = unsupportedOps(graph);
     if (missing.length) {
       throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}`, { details: { unsupported: missing } });

@@ -1,6 +1,6 @@
 // @leanformer/runtime-tfjs: IR graphs as TensorFlow.js functions, for inference and training.
 export { TfjsBackend, TfjsExecutor, createTfjsBackend, feedsToTf, readValue, type TfjsBackendOptions } from './backend.js';
-export { CompiledGraph, unsupportedOps, type CompileGraphOptions } from './compile.js';
+export { CompiledGraph, unsupportedOps, lowerForTfjs, type CompileGraphOptions } from './compile.js';
 export { registerBuiltinKernels } from "./kernels/index.js";
 export { tfDTypeOf, toTfTensor, fromTfData, type TfDType } from './dtypes.js';
 export { HostValue, HOST_MAX_ELEMENTS } from './host.js';
