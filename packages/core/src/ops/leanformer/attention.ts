@@ -21,6 +21,7 @@ import { GraphBuilder } from '../../builder/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { tensorType, type Dim } from '../../ir/types.js';
 import { getSchema, registerSchema, type OpSchema } from '../schema.js';
+import { getDecomposition, registerDecomposition } from '../../passes/decompose.js';
 
 const DOMAIN = 'leanformer';
 
@@ -101,9 +102,18 @@ export const ATTENTION_SCHEMA: OpSchema = {
   },
 };
 
-/** Registers the Attention schema once (idempotent). */
+/**
+ * Registers the Attention schema and its reference decomposition (for core's `decompose` pass) once
+ * (idempotent). The registered decomposition picks the blocked form where it applies, else masked.
+ */
 export function ensureAttentionSchema(): void {
   if (!getSchema(DOMAIN, 'Attention')) registerSchema(ATTENTION_SCHEMA);
+  if (!getDecomposition(DOMAIN, 'Attention')) {
+    registerDecomposition(DOMAIN, 'Attention', (node, b) => {
+      const r = canBlockAttention(node) ? buildBlocked(b, node) : buildMasked(b, node);
+      return [r.y, node.outputs[1] ? r.presentK : null, node.outputs[2] ? r.presentV : null];
+    });
+  }
 }
 
 function bad(node: Node, msg: string): never {
