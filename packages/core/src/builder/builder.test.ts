@@ -135,6 +135,31 @@ describe('GraphBuilder', () => {
     expect(b.graph.nodes[0]!.attrs.get('axes')).toEqual({ type: 'ints', value: [-1] });
   });
 
+  it('names outputs: renames a node output, or adds an Identity for inputs and initializers', () => {
+    const b = new GraphBuilder('out');
+    const x = b.input('x', 'float32', [2]);
+    const r = b.relu(x);
+    expect(b.output(r, 'y').name).toBe('y');
+    const passthrough = b.output(x, 'x_copy');
+    expect(passthrough.producer!.op).toBe('Identity');
+    expect(passthrough.producer!.inputs).toEqual([x]);
+    expect(b.build().outputs.map((v) => v.name)).toEqual(['y', 'x_copy']);
+  });
+
+  it('edits an existing graph, inserting before a node so the order stays topological', () => {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['n', 4]);
+    const r = b.relu(x);
+    const out = b.output(b.neg(r), 'y');
+    const g = b.build();
+    const e = GraphBuilder.editing(g, out.producer!);
+    const s = e.sigmoid(r);
+    out.producer!.setInput(0, s);
+    expect(g.nodes.map((n) => n.op)).toEqual(['Relu', 'Sigmoid', 'Neg']);
+    expect(formatType(s.type)).toBe('float32[n, 4]');
+    expect(e.opset).toBe(21);
+  });
+
   it('refuses bad arguments with clear errors', () => {
     const b = new GraphBuilder('bad');
     const x = b.input('x', 'float32', [4]);
