@@ -93,6 +93,10 @@ describe('GraphBuilder', () => {
     expect(t(b.squeeze(b.unsqueeze(x, [1]), [1]))).toBe('float32[batch, seq, 8]');
     expect(t(b.reduceMean(x, [-1]))).toBe('float32[batch, seq, 1]');
     expect(t(b.reduceMean(x, [-1], false))).toBe('float32[batch, seq]');
+    expect(t(b.reduceSum(x, [1]))).toBe('float32[batch, 1, 8]');
+    expect(t(b.reduceMax(x))).toBe('float32[1, 1, 1]');
+    expect(t(b.max(b.abs(x), b.log(b.floor(x))))).toBe('float32[batch, seq, 8]');
+    expect(t(b.greaterOrEqual(x, 1))).toBe('bool[batch, seq, 8]');
     expect(t(b.cast(x, 'float16'))).toBe('float16[batch, seq, 8]');
     expect(t(b.shape(x))).toBe('int64[3]');
     expect(t(b.flatten(x, 2))).toMatch(/^float32\[.*, 8\]$/);

@@ -320,6 +320,18 @@ export class GraphBuilder {
   less(a: ValueLike, b: ValueLike): Value { return this.binary('Less', a, b); }
   /** `a == b` (bool). */
   equal(a: ValueLike, b: ValueLike): Value { return this.binary('Equal', a, b); }
+  /** `a >= b` (bool). */
+  greaterOrEqual(a: ValueLike, b: ValueLike): Value { return this.binary('GreaterOrEqual', a, b); }
+  /** Elementwise maximum of two values. */
+  max(a: ValueLike, b: ValueLike): Value { return this.binary('Max', a, b); }
+  /** Elementwise minimum of two values. */
+  min(a: ValueLike, b: ValueLike): Value { return this.binary('Min', a, b); }
+  /** `|x|`. */
+  abs(x: Value): Value { return this.op('Abs', [x]); }
+  /** Natural logarithm. */
+  log(x: Value): Value { return this.op('Log', [x]); }
+  /** `⌊x⌋`. */
+  floor(x: Value): Value { return this.op('Floor', [x]); }
   /** `-x`. */
   neg(x: Value): Value { return this.op('Neg', [x]); }
   /** `√x`. */
@@ -493,10 +505,17 @@ export class GraphBuilder {
   // ---------------------------------------------------------------- reductions
 
   /** Mean over `axes` (all when omitted), keeping reduced dims unless `keepdims` is false. */
-  reduceMean(x: Value, axes?: readonly number[], keepdims = true): Value {
+  reduceMean(x: Value, axes?: readonly number[], keepdims = true): Value { return this.reduce('ReduceMean', x, axes, keepdims); }
+  /** Sum over `axes` (all when omitted). */
+  reduceSum(x: Value, axes?: readonly number[], keepdims = true): Value { return this.reduce('ReduceSum', x, axes, keepdims); }
+  /** Maximum over `axes` (all when omitted). */
+  reduceMax(x: Value, axes?: readonly number[], keepdims = true): Value { return this.reduce('ReduceMax', x, axes, keepdims); }
+
+  /** A Reduce* op: axes as an input from the opset that moved them there (13 for ReduceSum, 18 for the rest), else an attribute. */
+  private reduce(op: string, x: Value, axes: readonly number[] | undefined, keepdims: boolean): Value {
     const kd = keepdims ? 1 : 0;
-    if (this.opset >= 18) return this.op('ReduceMean', axes ? [x, this.int64(axes)] : [x], { keepdims: kd });
-    return this.op('ReduceMean', [x], { axes, keepdims: kd });
+    if (this.opset >= (op === 'ReduceSum' ? 13 : 18)) return this.op(op, axes ? [x, this.int64(axes)] : [x], { keepdims: kd });
+    return this.op(op, [x], { axes, keepdims: kd });
   }
 
   // ---------------------------------------------------------------- convolution and pooling
