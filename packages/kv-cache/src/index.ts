@@ -4,3 +4,5 @@ export * from './managers.js';
 export * from './eviction.js';
 export * from './shadowkv.js';
 export * from './harness.js';
+export * from './prefix.js';
+export * from './scheduler.js';

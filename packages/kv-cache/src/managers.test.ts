@@ -14,7 +14,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 /** Prefill in chunks then decode token by token through a manager; returns the last logits. */
 function run(cache: KVCacheManager, tokens: Int32Array, chunk: number): Float32Array {
   const seq = cache.createSequence();
-  let logits = new Float32Array(0);
+  let logits: Float32Array = new Float32Array(0);
   for (let p = 0; p < tokens.length; p += chunk) {
     const part = tokens.subarray(p, Math.min(tokens.length, p + chunk));
     logits = forwardChunk(model, part, p, cacheProvider(cache, seq));
