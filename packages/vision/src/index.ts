@@ -2,7 +2,7 @@
 export { Net, numel, mulDim, shapeOf, dimOf, TIMM_TRANSPOSED } from './net.js';
 export type { Shape, Init } from './net.js';
 export * from './layers.js';
-export { modelCost } from './model.js';
+export { modelCost, cosineSimilarity } from './model.js';
 export type { VisionModel, ModelOptions } from './model.js';
 export * from './efficientvit.js';
 export * from './fasternet.js';
