@@ -1,0 +1,96 @@
+// Forward of one transformer decoder layer (LLaMA style: RMSNorm, causal MHA with RoPE,
+// SwiGLU MLP; fp32) built with @leanformer/core's GraphBuilder, timed on a tfjs backend and,
+// when --ort is given, on onnxruntime-node with the same graph in the same run. Prints JSON.
+//
+//   node packages/runtime-tfjs/bench/decoder-layer.mjs --backend webgpu --ort webgpu
+//   node packages/runtime-tfjs/bench/decoder-layer.mjs --backend wasm --batch 1 --seq 128 --hidden 512 --heads 8 --ffn 1408
+//
+// Flags: --backend cpu|wasm|webgpu|tensorflow (default webgpu), --batch 8 --seq 512 --hidden 1024
+// --heads 16 --ffn 2816 --warmup 3 --iters 10, --ort <ep> (cpu|webgpu) to time ORT as well.
+// Timing: "device" = iterations queued back to back with one readback at the end (what the
+// backend computes); "run" = TfjsExecutor.run per iteration (feeds uploaded, outputs read back).
+import { decoderLayer, GraphBuilder, rng, Tensor } from '@leanformer/core';
+import { createTfjsBackend } from '@leanformer/runtime-tfjs';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') || all[i + 1] === undefined ? 'true' : all[i + 1]]] : acc), []));
+const num = (k, d) => (args[k] === undefined ? d : Number(args[k]));
+const cfg = { backend: args.backend ?? 'webgpu', batch: num('batch', 8), seq: num('seq', 512), hidden: num('hidden', 1024), heads: num('heads', 16), ffn: num('ffn', 2816), warmup: num('warmup', 3), iters: num('iters', 10), ort: args.ort };
+
+function buildLayer() {
+  const b = new GraphBuilder('decoder_layer');
+  const x = b.input('x', 'float32', [cfg.batch, cfg.seq, cfg.hidden]);
+  const y = decoderLayer(b, x, { prefix: 'layer', rng: rng(0), hidden: cfg.hidden, heads: cfg.heads, ffn: cfg.ffn, norm: 'rms', mlp: 'swiglu', rope: true, causal: true, shared: {} });
+  b.output(y, 'y');
+  return b.build();
+}
+
+const stats = (ms) => { const s = [...ms].sort((a, b) => a - b); return { mean: ms.reduce((a, b) => a + b, 0) / ms.length, min: s[0], max: s[s.length - 1], median: s[Math.floor(s.length / 2)] }; };
+
+const graph = buildLayer();
+const n = cfg.batch * cfg.seq * cfg.hidden;
+const r = rng(1);
+const xData = new Float32Array(n);
+for (let i = 0; i < n; i++) xData[i] = r.normal();
+const x = new Tensor('float32', [cfg.batch, cfg.seq, cfg.hidden], xData);
+const tokens = cfg.batch * cfg.seq;
+// Matmul FLOPs: q,k,v,o (4·h²) + MLP (3·h·ffn) per token, plus QKᵀ and PV (2·seq·h per token).
+const flops = 2 * tokens * (4 * cfg.hidden * cfg.hidden + 3 * cfg.hidden * cfg.ffn) + 2 * 2 * cfg.batch * cfg.seq * cfg.seq * cfg.hidden;
+const result = { config: cfg, gflopPerForward: flops / 1e9 };
+
+const backend = createTfjsBackend(cfg.backend);
+const tf = await backend.ready();
+const t0 = performance.now();
+const exe = await backend.compile(graph);
+result.compileMs = performance.now() - t0;
+const compiled = exe.compiled;
+const feed = new Map([['x', tf.tensor(xData, [cfg.batch, cfg.seq, cfg.hidden], 'float32')]]);
+const forward = () => tf.tidy(() => compiled.execute(feed, { freeEarly: true }).get('y'));
+let t = performance.now();
+let first = forward();
+await first.data();
+first.dispose();
+result.tfjs = { backend: tf.getBackend(), firstMs: performance.now() - t };
+for (let i = 0; i < cfg.warmup; i++) { const y = forward(); await y.data(); y.dispose(); }
+const device = [];
+for (let i = 0; i < cfg.iters; i++) {
+  t = performance.now();
+  const y = forward();
+  await y.data();
+  device.push(performance.now() - t);
+  y.dispose();
+}
+const run = [];
+for (let i = 0; i < Math.min(cfg.iters, 5); i++) { t = performance.now(); await exe.run({ x }); run.push(performance.now() - t); }
+const d = stats(device);
+result.tfjs.deviceMs = d;
+result.tfjs.runMs = stats(run);
+result.tfjs.tokensPerSec = tokens / (d.median / 1000);
+result.tfjs.tflops = flops / (d.median / 1000) / 1e12;
+feed.get('x').dispose();
+await exe.dispose();
+
+if (cfg.ort) {
+  try {
+    const ort = await import('onnxruntime-node');
+    const onnx = await import('@leanformer/onnx');
+    const lowered = onnx.lowerToOnnx ? onnx.lowerToOnnx(graph, { runtime: 'ort', ep: cfg.ort }) : graph;
+    const bytes = onnx.encodeModel(lowered);
+    const s = await ort.InferenceSession.create(bytes, { executionProviders: [cfg.ort] });
+    const ox = new ort.Tensor('float32', xData, [cfg.batch, cfg.seq, cfg.hidden]);
+    t = performance.now();
+    await s.run({ x: ox });
+    const ortRes = { ep: cfg.ort, firstMs: performance.now() - t };
+    for (let i = 0; i < cfg.warmup; i++) await s.run({ x: ox });
+    const ms = [];
+    for (let i = 0; i < cfg.iters; i++) { t = performance.now(); await s.run({ x: ox }); ms.push(performance.now() - t); }
+    ortRes.runMs = stats(ms);
+    ortRes.tokensPerSec = tokens / (ortRes.runMs.median / 1000);
+    ortRes.note = 'host copies included (onnxruntime-node CPU tensors in and out)';
+    result.ort = ortRes;
+    result.ratioTfjsToOrt = result.tfjs.tokensPerSec / ortRes.tokensPerSec;
+  } catch (e) {
+    result.ort = { ep: cfg.ort, error: String(e?.message ?? e).slice(0, 500) };
+  }
+}
+console.log(JSON.stringify(result, null, 2));
+process.exit(0);
