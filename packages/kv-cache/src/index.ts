@@ -6,3 +6,4 @@ export * from './shadowkv.js';
 export * from './harness.js';
 export * from './prefix.js';
 export * from './scheduler.js';
+export * from './decode.js';

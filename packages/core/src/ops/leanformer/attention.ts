@@ -111,7 +111,7 @@ export function ensureAttentionSchema(): void {
   if (!getDecomposition(DOMAIN, 'Attention')) {
     registerDecomposition(DOMAIN, 'Attention', (node, b) => {
       const r = canBlockAttention(node) ? buildBlocked(b, node) : buildMasked(b, node);
-      return [r.y, node.outputs[1] ? r.presentK : null, node.outputs[2] ? r.presentV : null];
+      return [r.y, node.outputs[1] ? r.presentK : null, node.outputs[2] ? r.presentV : null].slice(0, Math.max(1, node.outputs.length));
     });
   }
 }

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples, rng } from '@leanformer/attention';
+import { createTfjsBackend } from '@leanformer/runtime-tfjs';
+import { generate, generateByRecomputation, sampleToken } from './decode.js';
+
+const model = buildRetrievalDecoder({ maxLen: 128 });
+const spec = { layers: 2, kvHeads: 2, headDim: 64 };
+
+describe('decode loop over a Backend', () => {
+  it('tfjs-cpu: the KV-cache loop produces the same tokens as full recomputation, first token = the answer', async () => {
+    const backend = createTfjsBackend('cpu');
+    const [ex] = makeRetrievalExamples({ length: 48, count: 1, seed: 8 });
+    const cached = await backend.compile(buildDecoderGraph(model, { kvCache: true, maxLen: 128 }));
+    const plain = await backend.compile(buildDecoderGraph(model, { maxLen: 128 }));
+    const r = await generate(cached, ex!.tokens, spec, { maxNewTokens: 6 });
+    const ref = await generateByRecomputation(plain, ex!.tokens, 6);
+    expect(r.tokens).toEqual(ref);
+    expect(r.tokens[0]).toBe(ex!.answer);
+    expect(r.stepMs.length).toBe(5);
+    await cached.dispose(); await plain.dispose();
+  });
+});
+
+describe('sampling', () => {
+  const logits = [0, 3, 1, 2.5, -1];
+  it('greedy picks the argmax; top-k with k=1 equals greedy', () => {
+    expect(sampleToken(logits, { kind: 'greedy' })).toBe(1);
+    for (let i = 0; i < 20; i++) expect(sampleToken(logits, { kind: 'top-k', k: 1 }, rng(i))).toBe(1);
+  });
+  it('top-k draws only from the k best, with frequencies near the renormalized softmax', () => {
+    const r = rng(3);
+    const counts = new Map<number, number>();
+    for (let i = 0; i < 4000; i++) { const t = sampleToken(logits, { kind: 'top-k', k: 2 }, r); counts.set(t, (counts.get(t) ?? 0) + 1); }
+    expect([...counts.keys()].sort()).toEqual([1, 3]);
+    const p1 = Math.exp(3) / (Math.exp(3) + Math.exp(2.5));
+    expect(Math.abs(counts.get(1)! / 4000 - p1)).toBeLessThan(0.03);
+  });
+  it('top-p keeps the smallest nucleus reaching p', () => {
+    const r = rng(5);
+    const seen = new Set<number>();
+    // softmax mass: token1 ≈ 0.53, token3 ≈ 0.32 → p = 0.8 needs {1, 3}.
+    for (let i = 0; i < 500; i++) seen.add(sampleToken(logits, { kind: 'top-p', p: 0.8 }, r));
+    expect([...seen].sort()).toEqual([1, 3]);
+    expect(() => sampleToken(logits, { kind: 'top-p', p: 0 })).toThrow(/0 < p ≤ 1/);
+  });
+});

@@ -1,0 +1,159 @@
+import { LeanformerError, Tensor, type Executor } from '@leanformer/core';
+import { rng } from '@leanformer/attention';
+
+/** How the next token is picked from the last position's logits. */
+export type Sampling =
+  | { readonly kind: 'greedy' }
+  | { readonly kind: 'top-k'; readonly k: number; readonly temperature?: number }
+  | { readonly kind: 'top-p'; readonly p: number; readonly temperature?: number };
+
+/**
+ * Picks a token id from `logits` (greedy, top-k or nucleus/top-p, with temperature), drawing
+ * uniform numbers from `random` (seed it for reproducibility).
+ *
+ * @example
+ * ```ts
+ * sampleToken(logits, { kind: 'top-p', p: 0.9, temperature: 0.8 }, rng(1));
+ * ```
+ */
+export function sampleToken(logits: ArrayLike<number>, s: Sampling, random: () => number = Math.random): number {
+  const n = logits.length;
+  if (n === 0) throw new LeanformerError('INVALID_ARGUMENT', 'sampleToken: empty logits');
+  if (s.kind === 'greedy') {
+    let b = 0;
+    for (let i = 1; i < n; i++) if (logits[i]! > logits[b]!) b = i;
+    return b;
+  }
+  const t = s.temperature ?? 1;
+  if (!(t > 0)) throw new LeanformerError('INVALID_ARGUMENT', `sampleToken: temperature must be > 0, got ${t}`);
+  const order = [...Array(n).keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
+  let keep: number;
+  if (s.kind === 'top-k') {
+    if (!Number.isInteger(s.k) || s.k < 1) throw new LeanformerError('INVALID_ARGUMENT', `sampleToken: top-k needs an integer k ≥ 1, got ${s.k}`);
+    keep = Math.min(s.k, n);
+  } else {
+    if (!(s.p > 0 && s.p <= 1)) throw new LeanformerError('INVALID_ARGUMENT', `sampleToken: top-p needs 0 < p ≤ 1, got ${s.p}`);
+    keep = n;
+  }
+  const max = logits[order[0]!]!;
+  const w = order.slice(0, keep).map((i) => Math.exp((logits[i]! - max) / t));
+  let z = w.reduce((a, b) => a + b, 0);
+  if (s.kind === 'top-p') {
+    // Smallest prefix of the sorted distribution whose mass reaches p.
+    let acc = 0, cut = 0;
+    while (cut < w.length) { acc += w[cut]! / z; cut++; if (acc >= s.p) break; }
+    w.length = cut;
+    z = w.reduce((a, b) => a + b, 0);
+  }
+  let u = random() * z;
+  for (let i = 0; i < w.length; i++) { u -= w[i]!; if (u <= 0) return order[i]!; }
+  return order[w.length - 1]!;
+}
+
+/** Geometry of the decoder graph's KV inputs/outputs (`past_key_<l>` `[1, kvHeads, P, headDim]`). */
+export interface DecoderKVSpec {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+/** Options of {@link generate}. */
+export interface GenerateOptions {
+  readonly maxNewTokens: number;
+  readonly sampling?: Sampling;
+  readonly seed?: number;
+  /** Stop after producing this token. */
+  readonly eos?: number;
+  /** KV capacity in tokens (prompt + generated); buffers are allocated once with it. Default prompt + maxNewTokens. */
+  readonly capacity?: number;
+}
+
+/** What {@link generate} returns. */
+export interface GenerateResult {
+  readonly tokens: number[];
+  /** Milliseconds of the prefill run and of each decode step. */
+  readonly prefillMs: number;
+  readonly stepMs: number[];
+}
+
+/**
+ * The decode loop over any `Executor` compiled from a KV-cache decoder graph (inputs `tokens` int64
+ * `[1, S]`, `past_key_<l>`/`past_value_<l>`; outputs `logits` `[1, S, V]`, `present_key_<l>`/
+ * `present_value_<l>`): one prefill run on the prompt, then one run per token. KV lives in two
+ * preallocated buffers per layer and tensor; each run reads the past from one and writes the present
+ * into the other through `RunOptions.outputs` (ping-pong, no allocation per step). Works with ORT
+ * (preallocated CPU fetches are written into) and tfjs (results are copied into them).
+ *
+ * @example
+ * ```ts
+ * const exe = await backend.compile(buildDecoderGraph(model, { kvCache: true }));
+ * const { tokens } = await generate(exe, prompt, { layers: 2, kvHeads: 2, headDim: 64 }, { maxNewTokens: 16 });
+ * ```
+ */
+export async function generate(exe: Executor, prompt: ArrayLike<number>, kv: DecoderKVSpec, o: GenerateOptions): Promise<GenerateResult> {
+  if (prompt.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'generate: prompt must not be empty');
+  if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1)) throw new LeanformerError('INVALID_ARGUMENT', `generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
+  const cap = o.capacity ?? prompt.length + o.maxNewTokens;
+  if (cap < prompt.length + o.maxNewTokens - 1) throw new LeanformerError('SIZE_LIMIT', `generate: capacity ${cap} cannot hold the prompt (${prompt.length}) and ${o.maxNewTokens} new tokens`);
+  const { layers, kvHeads: G, headDim: D } = kv;
+  const per = G * cap * D;
+  // buf[l][side][0 = key, 1 = value]
+  const buf = Array.from({ length: layers }, () => [0, 1].map(() => [new Float32Array(per), new Float32Array(per)]));
+  const view = (a: Float32Array, len: number): Tensor => new Tensor('float32', [1, G, len, D], a.subarray(0, G * len * D));
+  const random = rng(o.seed ?? 1);
+  const sampling = o.sampling ?? { kind: 'greedy' };
+  const out: number[] = [];
+  const stepMs: number[] = [];
+  let side = 0, past = 0, prefillMs = 0;
+  let input = Array.from(prompt);
+  for (let step = 0; step < o.maxNewTokens; step++) {
+    const S = input.length;
+    const feeds: Record<string, Tensor> = { tokens: new Tensor('int64', [1, S], BigInt64Array.from(input, (t) => BigInt(t))) };
+    const outputs: Record<string, Tensor> = {};
+    for (let l = 0; l < layers; l++) {
+      feeds[`past_key_${l}`] = view(buf[l]![side]![0]!, past);
+      feeds[`past_value_${l}`] = view(buf[l]![side]![1]!, past);
+      outputs[`present_key_${l}`] = view(buf[l]![1 - side]![0]!, past + S);
+      outputs[`present_value_${l}`] = view(buf[l]![1 - side]![1]!, past + S);
+    }
+    const t0 = performance.now();
+    const res = await exe.run(feeds, { outputs });
+    const ms = performance.now() - t0;
+    if (step === 0) prefillMs = ms; else stepMs.push(ms);
+    // Backends that return fresh tensors instead of writing into ours: copy (same layout).
+    for (let l = 0; l < layers; l++) {
+      for (const [name, dst] of [[`present_key_${l}`, outputs[`present_key_${l}`]!], [`present_value_${l}`, outputs[`present_value_${l}`]!]] as const) {
+        const got = res[name];
+        if (got && got !== dst && got.data !== dst.data) (dst.data as Float32Array).set(got.toFloat32());
+      }
+    }
+    const logits = res.logits;
+    if (!logits) throw new LeanformerError('EXECUTION_FAILED', "generate: the graph returned no 'logits'");
+    const V = logits.shape[logits.shape.length - 1]!;
+    const all = logits.toFloat32();
+    const tok = sampleToken(all.subarray((S - 1) * V, S * V), sampling, random);
+    out.push(tok);
+    past += S;
+    side = 1 - side;
+    input = [tok];
+    if (o.eos !== undefined && tok === o.eos) break;
+  }
+  return { tokens: out, prefillMs, stepMs };
+}
+
+/**
+ * Reference for {@link generate}: no cache — every step reruns the whole sequence through an executor
+ * of the plain decoder graph (inputs `tokens`, output `logits`). Greedy only (it checks exactness).
+ */
+export async function generateByRecomputation(exe: Executor, prompt: ArrayLike<number>, maxNewTokens: number): Promise<number[]> {
+  const seq = Array.from(prompt);
+  const out: number[] = [];
+  for (let i = 0; i < maxNewTokens; i++) {
+    const { logits } = await exe.run({ tokens: new Tensor('int64', [1, seq.length], BigInt64Array.from(seq, (t) => BigInt(t))) });
+    const V = logits!.shape[2]!;
+    const tok = sampleToken(logits!.toFloat32().subarray((seq.length - 1) * V), { kind: 'greedy' });
+    out.push(tok);
+    seq.push(tok);
+  }
+  return out;
+}
