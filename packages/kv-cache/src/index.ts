@@ -7,3 +7,4 @@ export * from './harness.js';
 export * from './prefix.js';
 export * from './scheduler.js';
 export * from './decode.js';
+export * from './acrosskv.js';
