@@ -43,3 +43,38 @@ describe('HiRED content scores and selection', () => {
     expect(Array.from(sel[1]!)).toEqual([1, 2, 3]);
   });
 });
+
+describe('HiRED selector in the graph', () => {
+  it('matches the host-side allocation and selection on tfjs-cpu', async () => {
+    const { Tensor } = await import('@leanformer/core');
+    const { createTfjsBackend } = await import('@leanformer/runtime-tfjs');
+    const { vit } = await import('./vit.js');
+    const { addHiredSelector } = await import('./hired.js');
+    const P = 5; // full view + 2×2 sub-images
+    const enc = vit('micro', { numClasses: 0, batch: P, seed: 21, exposeTokens: true, exposeClsAttention: [0, 3] });
+    addHiredSelector(enc, { budget: 40, grid: { rows: 2, cols: 2 }, initLayer: 0, finalLayer: 3, alpha: 0.3 });
+    const x = new Tensor('float32', [P, 3, 64, 64], Float32Array.from({ length: P * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.013) * Math.cos(i * 0.0007)));
+    const exe = await createTfjsBackend('cpu').compile(enc.graph);
+    const out = await exe.run({ input: x });
+    await exe.dispose();
+    const N = 64;
+    const aInit = out['cls_attn.0']!.toFloat32();
+    const aFin = out['cls_attn.3']!.toFloat32();
+    const tokens = out.tokens!.toFloat32();
+    const budgets = Array.from(out.hired_budgets!.toFloat32());
+    const host = hiredAllocate({ budget: 40, tokensPerPartition: N, contentScores: hiredContentScores(aInit.subarray(0, N), { rows: 2, cols: 2 }), alpha: 0.3 });
+    expect(budgets).toEqual([host.full, ...host.subImages]);
+    const sel = hiredSelect(Array.from({ length: P }, (_, p) => aFin.subarray(p * N, (p + 1) * N)), budgets);
+    const picked = out.hired_tokens!;
+    expect(picked.shape).toEqual([40, 64]);
+    // Same rows, partition by partition (the graph orders by score, the host by index).
+    const got = picked.toFloat32();
+    let r = 0;
+    for (let p = 0; p < P; p++) {
+      const want = new Set(Array.from(sel[p]!, (i) => tokens[(p * N + i) * 64]!));
+      const have = new Set<number>();
+      for (let k = 0; k < budgets[p]!; k++, r++) have.add(got[r * 64]!);
+      expect(have).toEqual(want);
+    }
+  });
+});
