@@ -97,6 +97,12 @@ describe('TfjsBackend (cpu)', () => {
     await exe.dispose();
   });
 
+  it('takes the backend name alone or inside an options object', () => {
+    expect(createTfjsBackend('wasm').name).toBe('tfjs-wasm');
+    expect(createTfjsBackend({ backend: 'cpu' }).device).toBe('cpu');
+    expect(() => createTfjsBackend('metal' as never)).toThrow(/allowed: cpu, wasm, webgpu, tensorflow/);
+  });
+
   it('names the package to install for an absent backend', async () => {
     await expect(createTfjsBackend('tensorflow').ready()).rejects.toThrow(/npm install @tensorflow\/tfjs-node/);
   });

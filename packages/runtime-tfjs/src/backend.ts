@@ -42,8 +42,23 @@ export class TfjsBackend implements Backend {
   }
 }
 
-/** Picks a tfjs backend by name: 'cpu' | 'wasm' | 'webgpu' | 'tensorflow'. */
-export function createTfjsBackend(name: TfjsBackendName, options: TfjsBackendOptions = {}): TfjsBackend {
+/**
+ * Picks a tfjs backend by name: 'cpu' | 'wasm' | 'webgpu' | 'tensorflow'. Also accepts one
+ * options object with the name as `backend` (the form the CLI's backend table calls).
+ * Nothing loads until the first compile (or `ready()`); an absent package then fails with
+ * BACKEND_UNAVAILABLE naming what to install.
+ *
+ * @example
+ * ```ts
+ * const cpu = createTfjsBackend('cpu');
+ * const wasm = createTfjsBackend({ backend: 'wasm', wasmPaths: '/static/tfjs/' });
+ * ```
+ */
+export function createTfjsBackend(name: TfjsBackendName | ({ readonly backend: TfjsBackendName } & TfjsBackendOptions), options: TfjsBackendOptions = {}): TfjsBackend {
+  if (typeof name === 'object' && name !== null) {
+    const { backend, ...rest } = name;
+    return new TfjsBackend(backend, { ...rest, ...options });
+  }
   return new TfjsBackend(name, options);
 }
 
