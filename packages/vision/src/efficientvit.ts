@@ -226,7 +226,7 @@ export function efficientvit(variant: EfficientVitVariant, options: EfficientVit
   if (!Number.isInteger(img) || img < 16 || img % 16 !== 0) throw new LeanformerError('INVALID_ARGUMENT', `efficientvit: imgSize must be a positive multiple of 16, got ${img}`);
   if (!Number.isInteger(numClasses) || numClasses < 0) throw new LeanformerError('INVALID_ARGUMENT', `efficientvit: numClasses must be a non-negative integer, got ${numClasses}`);
   const name = `efficientvit_${variant}`;
-  const net = new Net(name, options.seed ?? 0);
+  const net = new Net(name, options.seed ?? 0, 17, options.weights !== 'zeros');
   const batch = options.batch ?? 'batch';
   const input = net.input('input', [batch, inChans, img, img]);
   const e0 = cfg.embedDim[0];

@@ -106,7 +106,7 @@ export function fasternet(variant: FasterNetVariant, options: FasterNetOptions =
   if (!Number.isInteger(img) || img < stride || img % stride !== 0) throw new LeanformerError('INVALID_ARGUMENT', `fasternet: imgSize must be a positive multiple of ${stride}, got ${img}`);
   if (!Number.isInteger(numClasses) || numClasses < 0) throw new LeanformerError('INVALID_ARGUMENT', `fasternet: numClasses must be a non-negative integer, got ${numClasses}`);
   const name = `fasternet_${variant}`;
-  const net = new Net(name, options.seed ?? 0);
+  const net = new Net(name, options.seed ?? 0, 17, options.weights !== 'zeros');
   const batch = options.batch ?? 'batch';
   const input = net.input('input', [batch, inChans, img, img]);
   let x = conv2d(net, input, 'patch_embed.proj', { out: cfg.embedDim, kernel: cfg.patchSize, stride: cfg.patchSize });

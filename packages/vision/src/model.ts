@@ -21,6 +21,11 @@ export interface ModelOptions {
   readonly seed?: number;
   /** Batch dim of the input: a number or a symbolic name. Default `'batch'`. */
   readonly batch?: number | string;
+  /**
+   * 'seeded' (default) draws every parameter from the seeded generator; 'zeros' leaves random-init
+   * parameters at zero, for structure-only builds (counting params and MACs) that must be fast.
+   */
+  readonly weights?: 'seeded' | 'zeros';
 }
 
 /** Parameter and MAC ("FLOPs", as the papers count them) totals of a model at batch 1. */

@@ -57,7 +57,14 @@ export class Net {
   private spare: number | undefined;
   private counter = 0;
 
-  constructor(name: string, seed: number, opset = 17) {
+  /**
+   * @param seed  seed of the parameter initialisation
+   * @param opset ai.onnx opset of the graph
+   * @param random false fills random-initialised parameters with zeros (constant inits such as BN
+   *   weights are still set): for structure-only builds (counting), where drawing millions of
+   *   samples would dominate the build time
+   */
+  constructor(name: string, seed: number, opset = 17, private readonly random = true) {
     if (!Number.isInteger(seed)) throw new LeanformerError('INVALID_ARGUMENT', `seed must be an integer, got ${seed}`);
     this.graph = new Graph(name);
     this.graph.opsets.set('', opset);
@@ -85,6 +92,7 @@ export class Net {
   param(name: string, shape: readonly number[], init: Init): Value {
     const n = numel(shape);
     const data = new Float32Array(n);
+    if (!this.random && init.kind !== 'const') return this.graph.addInitializer(name, new Tensor('float32', shape, data));
     for (let i = 0; i < n; i++) {
       switch (init.kind) {
         case 'const': data[i] = init.value; break;

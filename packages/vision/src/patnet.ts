@@ -108,7 +108,7 @@ export function patnet(variant: PatNetVariant, options: ModelOptions & { imgSize
   const inChans = options.inChans ?? 3;
   if (!Number.isInteger(img) || img % 32 !== 0) throw new LeanformerError('INVALID_ARGUMENT', `patnet: imgSize must be a multiple of 32, got ${img}`);
   const name = `patnet_${variant}`;
-  const net = new Net(name, options.seed ?? 0);
+  const net = new Net(name, options.seed ?? 0, 17, options.weights !== 'zeros');
   const batch = options.batch ?? 'batch';
   const input = net.input('input', [batch, inChans, img, img]);
   let x = batchNorm(net, conv2d(net, input, 'patch_embed.proj', { out: cfg.embedDim, kernel: cfg.patchSize, stride: cfg.patchSize }), 'patch_embed.norm');

@@ -51,15 +51,15 @@ describe('builder shapes agree with core shape inference', () => {
 
 describe('video and attention variants', () => {
   it('SqueezeTime costs a fraction of the same-width 3-D conv baseline', () => {
-    const st = analyzeGraph(squeezetime(undefined, { numClasses: 400 }).graph, { dims: { batch: 1 } });
-    const c3 = analyzeGraph(conv3dBaseline(undefined, { numClasses: 400 }).graph, { dims: { batch: 1 } });
+    const st = analyzeGraph(squeezetime(undefined, { numClasses: 400, weights: 'zeros' }).graph, { dims: { batch: 1 } });
+    const c3 = analyzeGraph(conv3dBaseline(undefined, { numClasses: 400, weights: 'zeros' }).graph, { dims: { batch: 1 } });
     expect(st.uncounted).toEqual([]);
     expect(c3.flops / st.flops).toBeGreaterThan(5);
   });
 
   it('token drop reduces ViT MACs after the drop layer', () => {
-    const full = analyzeGraph(vit('small', { numClasses: 10 }).graph, { dims: { batch: 1 } });
-    const kept = analyzeGraph(vit('small', { numClasses: 10, tokenDrop: { afterLayer: 2, keep: 39 } }).graph, { dims: { batch: 1 } });
+    const full = analyzeGraph(vit('small', { numClasses: 10, weights: 'zeros' }).graph, { dims: { batch: 1 } });
+    const kept = analyzeGraph(vit('small', { numClasses: 10, weights: 'zeros', tokenDrop: { afterLayer: 2, keep: 39 } }).graph, { dims: { batch: 1 } });
     // 3 full blocks of 197 tokens, 9 blocks of 40 tokens: well under half the MACs.
     expect(kept.flops / full.flops).toBeLessThan(0.5);
     expect(kept.params).toBe(full.params);

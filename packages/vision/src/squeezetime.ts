@@ -70,7 +70,7 @@ function validate(cfg: SqueezeTimeConfig, who: string): { img: number; inChans: 
 export function squeezetime(cfg: SqueezeTimeConfig = SQUEEZETIME_DEFAULT, options: ModelOptions = {}): VisionModel {
   const { img, inChans } = validate(cfg, 'squeezetime');
   const numClasses = options.numClasses ?? 400;
-  const net = new Net('squeezetime', options.seed ?? 0);
+  const net = new Net('squeezetime', options.seed ?? 0, 17, options.weights !== 'zeros');
   const batch = options.batch ?? 'batch';
   const T = cfg.frames;
   const input = net.input('input', [batch, T, inChans, img, img]);
@@ -106,7 +106,7 @@ function conv3dBn(net: Net, x: Value, prefix: string, out: number, k: number, s:
 export function conv3dBaseline(cfg: SqueezeTimeConfig = SQUEEZETIME_DEFAULT, options: ModelOptions = {}): VisionModel {
   const { img, inChans } = validate(cfg, 'conv3dBaseline');
   const numClasses = options.numClasses ?? 400;
-  const net = new Net('conv3d_baseline', options.seed ?? 0);
+  const net = new Net('conv3d_baseline', options.seed ?? 0, 17, options.weights !== 'zeros');
   const batch = options.batch ?? 'batch';
   const T = cfg.frames;
   const input = net.input('input', [batch, T, inChans, img, img]);

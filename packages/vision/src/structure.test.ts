@@ -60,14 +60,14 @@ const FASTERNET_PAPER = { t0: [3.9e6, 0.34e9], t1: [7.6e6, 0.85e9], t2: [15.0e6,
 describe('EfficientViT structure', () => {
   it('M0 has exactly timm\'s parameter count for 1000 and for 10 classes', () => {
     for (const nc of [1000, 10]) {
-      const { params } = modelCost(efficientvit('m0', { numClasses: nc }));
+      const { params } = modelCost(efficientvit('m0', { numClasses: nc, weights: 'zeros' }));
       expect(params).toBe(timmEfficientVitParams(EFFICIENTVIT_CONFIGS.m0, nc));
     }
     expect(timmEfficientVitParams(EFFICIENTVIT_CONFIGS.m0, 1000)).toBe(2_349_436);
   });
 
   it.each(Object.keys(EFFICIENTVIT_PAPER) as (keyof typeof EFFICIENTVIT_PAPER)[])('%s: params match timm, MACs within 2 percent of the paper', (v) => {
-    const m = efficientvit(v);
+    const m = efficientvit(v, { weights: 'zeros' });
     const cost = analyzeGraph(m.graph, { dims: { batch: 1 } });
     expect(cost.uncounted).toEqual([]);
     expect(cost.params).toBe(timmEfficientVitParams(EFFICIENTVIT_CONFIGS[v], 1000));
@@ -85,7 +85,7 @@ describe('EfficientViT structure', () => {
   });
 
   it('sets a shape on every value and names parameters with timm keys', () => {
-    const m = efficientvit('m0', { numClasses: 10, batch: 2 });
+    const m = efficientvit('m0', { numClasses: 10, batch: 2, weights: 'zeros' });
     for (const n of m.graph.nodes) for (const o of n.outputs) expect(o?.shape, `${n.describe()}`).toBeTruthy();
     const names = [...m.graph.initializers.keys()];
     expect(names).toContain('stages.0.blocks.0.mixer.m.attn.qkvs.3.conv.weight');
@@ -103,15 +103,26 @@ describe('EfficientViT structure', () => {
 describe('FasterNet structure', () => {
   it('T0 has exactly timm\'s parameter count for 1000 and for 10 classes', () => {
     for (const nc of [1000, 10]) {
-      expect(modelCost(fasternet('t0', { numClasses: nc })).params).toBe(timmFasterNetParams(FASTERNET_CONFIGS.t0, nc));
+      expect(modelCost(fasternet('t0', { numClasses: nc, weights: 'zeros' })).params).toBe(timmFasterNetParams(FASTERNET_CONFIGS.t0, nc));
     }
   });
 
   it.each(Object.keys(FASTERNET_PAPER) as (keyof typeof FASTERNET_PAPER)[])('%s: MACs within 2 percent of the paper', (v) => {
-    const cost = analyzeGraph(fasternet(v).graph, { dims: { batch: 1 } });
+    const cost = analyzeGraph(fasternet(v, { weights: 'zeros' }).graph, { dims: { batch: 1 } });
     expect(cost.params).toBe(timmFasterNetParams(FASTERNET_CONFIGS[v], 1000));
     const [p, f] = FASTERNET_PAPER[v];
     expect(Math.abs(cost.params - p) / p).toBeLessThan(0.02);
     expect(Math.abs(cost.flops - f) / f).toBeLessThan(0.02);
+  });
+});
+
+describe('seeded initialisation', () => {
+  it('is reproducible per seed and different across seeds; zeros mode only skips the random draws', () => {
+    const w = (seed: number, weights?: 'zeros') => fasternet('t0', { numClasses: 10, seed, ...(weights ? { weights } : {}) }).graph.initializers.get('stages.0.blocks.0.mlp.0.weight')!.const!.toFloat32();
+    expect(Array.from(w(1))).toEqual(Array.from(w(1)));
+    expect(Array.from(w(1))).not.toEqual(Array.from(w(2)));
+    expect(w(1, 'zeros').every((v) => v === 0)).toBe(true);
+    const bn = fasternet('t0', { weights: 'zeros' }).graph.initializers.get('patch_embed.norm.running_var')!.const!.toFloat32();
+    expect(bn.every((v) => v === 1)).toBe(true);
   });
 });

@@ -113,7 +113,7 @@ export function vit(size: keyof typeof VIT_CONFIGS | 'custom', options: VitOptio
     if (!Number.isInteger(l) || l < 0 || l >= cfg.depth) throw new LeanformerError('INVALID_ARGUMENT', `vit: exposeClsAttention entry ${l} is not a block index in [0, ${cfg.depth - 1}]`);
   }
   const name = `vit_${size}`;
-  const net = new Net(name, options.seed ?? 0);
+  const net = new Net(name, options.seed ?? 0, 17, options.weights !== 'zeros');
   const batch = options.batch ?? 'batch';
   const inChans = cfg.inChans ?? 3;
   const D = cfg.embedDim;
