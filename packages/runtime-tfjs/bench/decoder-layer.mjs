@@ -44,7 +44,7 @@ const exe = await backend.compile(graph);
 result.compileMs = performance.now() - t0;
 const compiled = exe.compiled;
 const feed = new Map([['x', tf.tensor(xData, [cfg.batch, cfg.seq, cfg.hidden], 'float32')]]);
-const forward = () => tf.tidy(() => compiled.execute(feed, { freeEarly: true }).get('y'));
+const forward = () => tf.tidy(() => compiled.execute(feed).get('y'));
 let t = performance.now();
 let first = forward();
 await first.data();

@@ -116,7 +116,7 @@ export class TfjsExecutor implements Executor {
     let tfOut: Record<string, tfc.Tensor> = {};
     try {
       tfOut = tf.tidy(() => {
-        const res = this.compiled.execute(tfFeeds, { fetches, freeEarly: true });
+        const res = this.compiled.execute(tfFeeds, { fetches });
         const keep: Record<string, tfc.Tensor> = {};
         hostOut = new Map();
         for (const [k, v] of res) {

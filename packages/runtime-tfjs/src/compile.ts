@@ -152,10 +152,11 @@ export class CompiledGraph {
 
   /**
    * Runs the graph on tfjs tensors (or host values) keyed by input name. Synchronous; call
-   * inside `tf.tidy` or a gradient function. With `freeEarly`, intermediates are disposed
-   * after their last use (not allowed under a gradient tape, which still needs them).
+   * inside `tf.tidy` or a gradient function. For inference (the default) intermediates are
+   * disposed after their last use; with `training`, nothing is freed early (the gradient tape
+   * still needs it) and kernels use differentiable forms (explicit broadcasts).
    */
-  execute(feeds: ReadonlyMap<string, RValue>, options: { fetches?: readonly string[]; freeEarly?: boolean } = {}): Map<string, RValue> {
+  execute(feeds: ReadonlyMap<string, RValue>, options: { fetches?: readonly string[]; training?: boolean } = {}): Map<string, RValue> {
     if (this.disposed) throw new LeanformerError('INVALID_ARGUMENT', 'this compiled graph was disposed');
     const { tf } = this;
     const env = new Map<string, RValue>(this.constants);
@@ -166,7 +167,8 @@ export class CompiledGraph {
     const protectedT = new Set<tfc.Tensor>();
     for (const v of env.values()) if (!isHost(v)) protectedT.add(v);
     const refs = new Map<tfc.Tensor, number>();
-    const freeEarly = options.freeEarly ?? false;
+    const training = options.training ?? false;
+    const freeEarly = !training;
     for (const step of this.steps) {
       const node = step.node;
       const inputs = node.inputs.map((v) => {
@@ -183,7 +185,7 @@ export class CompiledGraph {
           if (!step.kernel) throw new LeanformerError('NOT_SUPPORTED', `${node.describe()}: no tfjs kernel, and the host form needs small host inputs`);
           const kernel = step.kernel;
           const call = (): (RValue | null)[] => {
-            const r = kernel(new KernelContext(tf, node, this.opset, inputs, scratch));
+            const r = kernel(new KernelContext(tf, node, this.opset, inputs, scratch, training));
             return Array.isArray(r) ? [...r] : [r as RValue];
           };
           if (freeEarly) {

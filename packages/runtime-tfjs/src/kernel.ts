@@ -24,6 +24,8 @@ export class KernelContext {
     readonly inputs: readonly (RValue | null)[],
     /** Tensors created for this call that the caller must dispose (host → tfjs uploads). */
     private readonly scratch: tfc.Tensor[],
+    /** True under a gradient tape: kernels pick differentiable forms over the fastest ones. */
+    readonly training = false,
   ) {}
 
   get op(): string { return this.node.op; }

@@ -131,6 +131,7 @@ export const elementwiseKernels: Record<string, Kernel> = {
   Where: (c) => {
     const { tf } = c;
     const cond = c.t(0), a = c.t(1), b = c.t(2);
+    if (!c.training) return tf.where(cond, a, b);
     // tf.where broadcasts through BroadcastTo, whose gradient stops at rank 4; broadcast the
     // branches here (differentiably) so any rank trains.
     const shape = [cond.shape, a.shape, b.shape].reduce((x, y) => broadcastShape(x, y, 'Where'));

@@ -16,7 +16,7 @@ export function broadcastTo(tf: typeof tfc, x: T, shape: readonly number[]): T {
   return tf.add(x, tf.zeros([...shape]));
 }
 
-function matmul(tf: typeof tfc, a: T, b: T): T {
+function matmul(tf: typeof tfc, a: T, b: T, training: boolean): T {
   // numpy semantics: 1-D operands gain a dimension that is dropped afterwards.
   const a1 = a.rank === 1, b1 = b.rank === 1;
   let A = a1 ? tf.reshape(a, [1, a.shape[0]!]) : a;
@@ -29,7 +29,7 @@ function matmul(tf: typeof tfc, a: T, b: T): T {
   } else {
     // Broadcast batch dims explicitly: tfjs' BatchMatMul gradient does not sum over broadcast dims.
     const ba = A.shape.slice(0, -2), bb = B.shape.slice(0, -2);
-    if (ba.length !== bb.length || ba.some((d, i) => d !== bb[i])) {
+    if (training && (ba.length !== bb.length || ba.some((d, i) => d !== bb[i]))) {
       const n = Math.max(ba.length, bb.length);
       const batch = Array.from({ length: n }, (_, i) => Math.max(ba[ba.length - n + i] ?? 1, bb[bb.length - n + i] ?? 1));
       const expand = (t: T, lead: number[]) => broadcastTo(tf, tf.reshape(t, [...new Array<number>(n - lead.length).fill(1), ...t.shape]), [...batch, ...t.shape.slice(-2)]);
@@ -250,7 +250,7 @@ function argReduce(c: KernelContext, max: boolean): T {
 }
 
 export const nnKernels: Record<string, Kernel> = {
-  MatMul: (c) => matmul(c.tf, c.t(0), c.t(1)),
+  MatMul: (c) => matmul(c.tf, c.t(0), c.t(1), c.training),
   Gemm: (c) => {
     const { tf } = c;
     const alpha = c.attr('alpha', 1.0), beta = c.attr('beta', 1.0);

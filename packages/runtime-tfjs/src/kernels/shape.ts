@@ -301,6 +301,33 @@ export const shapeKernels: Record<string, Kernel> = {
     for (let d = 0; d < x.rank; d++) for (const f of hits) out.push(Math.floor(f / st[d]!) % x.shape[d]!);
     return new HostValue(INT64, [x.rank, hits.length], out);
   },
+  ScatterND: (c) => {
+    const { tf } = c;
+    const x = c.t(0), idx = c.t(1), upd = c.t(2);
+    const red = c.attr('reduction', 'none');
+    if (red === 'none') return tf.tensorScatterUpdate(x, idx, upd);
+    if (red === 'add') return tf.add(x, tf.scatterND(idx, upd, x.shape));
+    return c.fail(`reduction '${red}' is not supported; allowed: none, add`);
+  },
+  ScatterElements: (c) => scatterElements(c),
+  Scatter: (c) => scatterElements(c),
+  OneHot: (c) => {
+    const { tf } = c;
+    const idx = c.t(0);
+    const depth = c.host(1)!.data[0]!;
+    const values = c.host(2)!;
+    const r = idx.rank + 1;
+    const axis = c.axis(c.attr('axis', -1), r);
+    const i = tf.cast(idx, 'int32');
+    const norm = tf.where(tf.less(i, 0), tf.add(i, tf.scalar(depth, 'int32')), i);
+    let y: T = tf.oneHot(tf.cast(norm, 'int32'), depth, 1, 0, 'int32');
+    if (axis !== r - 1) {
+      const perm = Array.from({ length: r }, (_, k) => (k < axis ? k : k === axis ? r - 1 : k - 1));
+      y = tf.transpose(y, perm);
+    }
+    const dt = tfDTypeOf(values.dtype);
+    return tf.where(tf.cast(y, 'bool'), tf.fill(y.shape, values.data[1]!, dt), tf.fill(y.shape, values.data[0]!, dt));
+  },
   Dropout: (c) => {
     const x = c.t(0);
     // Inference only: training_mode (opset 12+) must be false or absent.
@@ -310,6 +337,25 @@ export const shapeKernels: Record<string, Kernel> = {
     return out;
   },
 };
+
+/** ScatterElements as ScatterND: full coordinates from `indices` along `axis`, iota elsewhere. */
+function scatterElements(c: KernelContext): T {
+  const { tf } = c;
+  const x = c.t(0), upd = c.t(2);
+  const r = x.rank;
+  const axis = c.axis(c.attr('axis', 0), r);
+  const idx = normIndices(tf, c.t(1), x.shape[axis]!);
+  const coords: T[] = [];
+  for (let d = 0; d < r; d++) {
+    if (d === axis) coords.push(idx);
+    else coords.push(tf.add(tf.zerosLike(idx), tf.reshape(tf.range(0, idx.shape[d]!, 1, 'int32'), idx.shape.map((n, i) => (i === d ? n : 1)))));
+  }
+  const nd = tf.stack(coords, -1);
+  const red = c.attr('reduction', 'none');
+  if (red === 'none') return tf.tensorScatterUpdate(x, nd, upd);
+  if (red === 'add') return tf.add(x, tf.scatterND(nd, upd, x.shape));
+  return c.fail(`reduction '${red}' is not supported; allowed: none, add`);
+}
 
 function shapeOf(c: KernelContext): HostValue {
   const shape = c.shape(0);

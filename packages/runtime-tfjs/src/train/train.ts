@@ -150,7 +150,7 @@ export class Trainer {
     const byTfName = new Map([...compiled.variables].map(([ir, v]) => [v.name, ir]));
     try {
       const { value, grads } = tf.variableGrads(() => {
-        const outs = compiled.execute(feeds, { fetches: this.fetchNames });
+        const outs = compiled.execute(feeds, { fetches: this.fetchNames, training: true });
         const tensors = new Map<string, tfc.Tensor>();
         for (const [k, v] of outs) tensors.set(k, isHost(v) ? v.toTf(tf) : (v as tfc.Tensor));
         const loss = typeof this.options.loss === 'string' ? tensors.get(this.options.loss)! : this.options.loss(tensors, new Map([...feeds, ...extra]), tf);
