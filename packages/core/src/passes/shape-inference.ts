@@ -134,9 +134,12 @@ function prepareSubgraphs(node: Node, opsets: Map<string, number>, st: State): v
     body.inputs.forEach((v, i) => {
       if (v.type) return;
       const src = t(first + i);
-      if (i < nState || !src || src.kind !== 'tensor' || !src.shape) { if (i < nState && src) v.type = src; return; }
+      const batched = first === 1 ? 1 : 0; // Scan-8: outer values carry a leading batch dim
+      if (i < nState || !src || src.kind !== 'tensor' || !src.shape) {
+        if (i < nState && src) v.type = batched && src.kind === 'tensor' && src.shape ? tensorType(src.dtype, src.shape.slice(1)) : src;
+        return;
+      }
       const s = [...src.shape];
-      const batched = first === 1 ? 1 : 0;
       let ax = (axes?.[i - nState] ?? 0);
       if (ax < 0) ax += s.length - batched;
       s.splice(ax + batched, 1);

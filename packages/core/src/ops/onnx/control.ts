@@ -74,7 +74,12 @@ const scanInfer: InferFn = (ctx) => {
   const res: (ValueType | null)[] = [];
   for (let i = 0; i < ctx.node.outputs.length; i++) {
     const b = body.outputs[i]?.type ?? null;
-    if (i < nState) { res.push(b ?? ctx.inputTypes[first + i] ?? null); continue; }
+    if (i < nState) {
+      // Scan-8 carries a batch dim on every outer input and output that the body does not see.
+      if (batch8) res.push(b?.kind === 'tensor' && b.shape ? out(b.dtype, [s0?.[0] ?? null, ...b.shape]) : ctx.inputTypes[first + i] ?? null);
+      else res.push(b ?? ctx.inputTypes[first + i] ?? null);
+      continue;
+    }
     let axis = outAxes?.[i - nState] ?? 0;
     const rank = b?.kind === 'tensor' && b.shape ? b.shape.length + 1 : null;
     if (axis < 0 && rank !== null) axis += rank;
