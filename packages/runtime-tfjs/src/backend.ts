@@ -112,6 +112,7 @@ export class TfjsExecutor implements Executor {
     const graph = this.compiled.graph;
     const fetches = options.fetches ?? this.outputNames;
     const tfFeeds = feedsToTf(graph, this.inputNames, feeds);
+    const feedSet = new Set<tfc.Tensor>(tfFeeds.values());
     let hostOut = new Map<string, RValue>();
     let tfOut: Record<string, tfc.Tensor> = {};
     try {
@@ -121,7 +122,8 @@ export class TfjsExecutor implements Executor {
         hostOut = new Map();
         for (const [k, v] of res) {
           if (isHost(v)) hostOut.set(k, v);
-          else keep[k] = tfFeeds.get(k) === v ? tf.clone(v) : v;
+          // Outputs that alias a feed or a compiled constant are copied: those are disposed elsewhere.
+          else keep[k] = feedSet.has(v) || this.compiled.owns(v) ? tf.clone(v) : v;
         }
         return keep;
       });

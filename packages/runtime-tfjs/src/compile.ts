@@ -3,7 +3,7 @@
 // whose inputs are known (shape arithmetic, constants), and records when each value dies
 // so inference frees intermediates as soon as their last consumer has run.
 
-import { cloneGraph, decompose, getDecomposition, LeanformerError, type Graph, type Node, type Tensor, type Value } from '@leanformer/core';
+import { cloneGraph, decompose, getDecomposition, LeanformerError, type ValueType, type Graph, type Node, type Tensor, type Value } from '@leanformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { tfDTypeOf, toTfTensor } from './dtypes.js';
 import { HostValue, HOST_MAX_ELEMENTS, INT64 } from './host.js';
@@ -42,6 +42,25 @@ export function lowerForTfjs(graph: Graph): Graph {
   return copy;
 }
 
+/**
+ * Value types tfjs cannot hold that occur in `graph` (inputs, outputs, initializers, node
+ * outputs, Cast targets): e.g. `string tensors`, `sequence values`. Empty when all are fine.
+ */
+export function unsupportedTypes(graph: Graph): string[] {
+  const out = new Set<string>();
+  const check = (t: ValueType | null | undefined) => {
+    if (!t) return;
+    if (t.kind !== 'tensor') out.add(`${t.kind} values`);
+    else if (t.dtype && (t.dtype.storage === 'string' || t.dtype.storagePerElement !== 1)) out.add(`${t.dtype.name} tensors`);
+  };
+  for (const v of [...graph.inputs, ...graph.outputs, ...graph.initializers.values()]) check(v.type);
+  for (const n of graph.nodes) {
+    for (const o of n.outputs) check(o?.type);
+    if ((n.op === 'Cast' && n.domain === '') && n.attrs.get('to')?.value === 8) out.add('string tensors');
+  }
+  return [...out].sort();
+}
+
 /** Every op in `graph` (recursively) without a kernel, as `op` or `domain::op`, sorted. */
 export function unsupportedOps(graph: Graph): string[] {
   registerBuiltinKernels();
@@ -74,7 +93,7 @@ export class CompiledGraph {
   constructor(readonly tf: typeof tfc, source: Graph, options: CompileGraphOptions = {}) {
     registerBuiltinKernels();
     const graph = (this.graph = lowerForTfjs(source));
-    const missing = unsupportedOps(graph);
+    const missing = [...unsupportedOps(graph), ...unsupportedTypes(graph).map((t) => `(${t})`)];
     if (missing.length) {
       throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}`, { details: { unsupported: missing } });
     }
@@ -223,6 +242,12 @@ export class CompiledGraph {
       out.set(name, v);
     }
     return out;
+  }
+
+  /** True when `t` is one of this graph's constants or variables (owned until dispose). */
+  owns(t: tfc.Tensor): boolean {
+    for (const v of this.constants.values()) if (v === t || (isHost(v) && v.cached === t)) return true;
+    return false;
   }
 
   /** Frees constants and variables. */

@@ -4,7 +4,7 @@
 
 import { LeanformerError, type Graph, type Tensor } from '@leanformer/core';
 import { TfjsBackend } from './backend.js';
-import { unsupportedOps } from './compile.js';
+import { unsupportedOps, unsupportedTypes } from './compile.js';
 
 /** Tolerances of a conformance comparison: |got − want| ≤ atol + rtol·|want| for floats; ints and bools exact. */
 export interface Tolerance {
@@ -15,12 +15,15 @@ export interface Tolerance {
 /** ONNX's backend-test default (numpy.testing.assert_allclose with rtol 1e-3, atol 1e-7). */
 export const ONNX_DEFAULT_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-7 };
 
+/** Inputs (graph-input order) and expected outputs (graph-output order) of each data set. */
+export type DataSets = readonly { readonly inputs: readonly Tensor[]; readonly outputs: readonly Tensor[] }[];
+
 /** One decoded test case. */
 export interface ConformanceCase {
   readonly name: string;
   readonly graph: Graph;
-  /** Data sets: inputs in graph-input order, expected outputs in graph-output order. */
-  readonly dataSets: readonly { readonly inputs: readonly Tensor[]; readonly outputs: readonly Tensor[] }[];
+  /** Data sets: inputs in graph-input order, expected outputs in graph-output order (loaded lazily when a function). */
+  readonly dataSets: DataSets | (() => DataSets);
 }
 
 /** The outcome of one case. */
@@ -82,7 +85,8 @@ export async function runConformanceCases(cases: Iterable<ConformanceCase | { na
       results.push({ name: c.name, status: 'fail', reason: `could not load: ${(c.error as Error)?.message ?? String(c.error)}` });
       continue;
     }
-    const missing = unsupportedOps(c.graph);
+    // Unsupported ops, and value types tfjs has no form for (strings, sequences, optionals).
+    const missing = [...unsupportedOps(c.graph), ...unsupportedTypes(c.graph).map((t) => `(${t})`)];
     if (missing.length) {
       for (const op of missing) blocked[op] = (blocked[op] ?? 0) + 1;
       results.push({ name: c.name, status: 'unsupported', unsupportedOps: missing, reason: `no kernel for ${missing.join(', ')}` });
@@ -100,7 +104,8 @@ async function runCase(c: ConformanceCase, backend: TfjsBackend, tol: Tolerance)
   try {
     exe = await backend.compile(c.graph);
     const inputs = exe.inputNames;
-    for (const [k, ds] of c.dataSets.entries()) {
+    const sets = typeof c.dataSets === 'function' ? c.dataSets() : c.dataSets;
+    for (const [k, ds] of sets.entries()) {
       const feeds: Record<string, Tensor> = {};
       // Data sets give inputs in graph-input order; initializer-backed inputs may be omitted.
       const all = c.graph.inputs.map((v) => v.name);

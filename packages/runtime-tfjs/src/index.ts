@@ -1,6 +1,6 @@
 // @leanformer/runtime-tfjs: IR graphs as TensorFlow.js functions, for inference and training.
 export { TfjsBackend, TfjsExecutor, createTfjsBackend, feedsToTf, readValue, type TfjsBackendOptions } from './backend.js';
-export { CompiledGraph, unsupportedOps, lowerForTfjs, type CompileGraphOptions } from './compile.js';
+export { CompiledGraph, unsupportedOps, unsupportedTypes, lowerForTfjs, type CompileGraphOptions } from './compile.js';
 export { registerBuiltinKernels } from "./kernels/index.js";
 export { tfDTypeOf, toTfTensor, fromTfData, type TfDType } from './dtypes.js';
 export { HostValue, HOST_MAX_ELEMENTS } from './host.js';
@@ -10,4 +10,4 @@ export { Trainer, train, crossEntropyLoss, defaultTrainable, type TrainOptions, 
 export { createOptimizer, type Optimizer, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './train/optimizers.js';
 export { learningRate, type LrSchedule } from './train/schedule.js';
 export { syntheticSequenceTask, type SyntheticSequenceOptions } from './train/synthetic.js';
-export { runConformanceCases, compareTensors, ONNX_DEFAULT_TOLERANCE, type ConformanceCase, type CaseResult, type ConformanceSummary, type Tolerance } from './conformance.js';
+export { runConformanceCases, compareTensors, ONNX_DEFAULT_TOLERANCE, type ConformanceCase, type DataSets, type CaseResult, type ConformanceSummary, type Tolerance } from './conformance.js';

@@ -37,7 +37,7 @@ function* loadCases(dirs: readonly string[], o: TfjsConformanceOptions): Generat
         .filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
         .sort((a, b) => Number(a.slice(prefix.length, -3)) - Number(b.slice(prefix.length, -3)))
         .map((f) => o.decodeTensor(new Uint8Array(readFileSync(join(sd, f)))));
-      yield { name, graph, dataSets: sets.map((s) => ({ inputs: read(join(d, s), 'input_'), outputs: read(join(d, s), 'output_') })) };
+      yield { name, graph, dataSets: () => sets.map((s) => ({ inputs: read(join(d, s), 'input_'), outputs: read(join(d, s), 'output_') })) };
     } catch (error) {
       yield { name, error };
     }

@@ -267,10 +267,20 @@ export const nnKernels: Record<string, Kernel> = {
   BatchNormalization: (c) => {
     const { tf } = c;
     const x = c.t(0);
-    if (c.node.outputs.slice(1).some((o) => o)) c.fail('training outputs (running mean/var) are not supported');
     const shape = [x.shape[1]!, ...new Array<number>(Math.max(0, x.rank - 2)).fill(1)];
     const [scale, bias, mean, v] = [1, 2, 3, 4].map((i) => tf.reshape(c.t(i), shape));
-    const inv = tf.rsqrt(tf.add(v!, c.attr('epsilon', 1e-5)));
+    const eps = c.attr('epsilon', 1e-5);
+    if (c.attr('training_mode', 0)) {
+      // Training mode (opset 14+): normalize with batch statistics; update running stats with momentum.
+      const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+      const { mean: bm, variance: bv } = tf.moments(x, axes, true);
+      const y = tf.add(tf.mul(tf.mul(tf.sub(x, bm), tf.rsqrt(tf.add(bv, eps))), scale!), bias!);
+      const mom = c.attr('momentum', 0.9);
+      const run = (old: T, cur: T) => tf.reshape(tf.add(tf.mul(old, mom), tf.mul(cur, 1 - mom)), [x.shape[1]!]);
+      return [y, c.node.outputs[1] ? run(mean!, bm) : null, c.node.outputs[2] ? run(v!, bv) : null];
+    }
+    if (c.node.outputs.slice(1).some((o) => o)) c.fail('running mean/var outputs need training_mode=1');
+    const inv = tf.rsqrt(tf.add(v!, eps));
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean!), inv), scale!), bias!);
   },
   InstanceNormalization: (c) => {

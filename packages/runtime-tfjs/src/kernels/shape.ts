@@ -331,7 +331,10 @@ export const shapeKernels: Record<string, Kernel> = {
   Dropout: (c) => {
     const x = c.t(0);
     // Inference only: training_mode (opset 12+) must be false or absent.
-    if (c.opset >= 12 && c.has(2) && c.host(2)!.data[0]) c.fail('training_mode=true is not supported; leanformer trains with its own loop');
+    // training_mode with a non-zero ratio draws random masks, which leanformer does not do
+    // (its training loop is deterministic); a zero ratio is the identity either way.
+    const ratio = c.opset >= 12 ? (c.has(1) ? c.host(1)!.data[0]! : 0.5) : c.attr('ratio', 0.5);
+    if (c.opset >= 12 && c.has(2) && c.host(2)!.data[0] && ratio !== 0) c.fail('training_mode=true with a non-zero ratio (random dropout) is not supported');
     const out: (RValue | null)[] = [x];
     if (c.node.outputs[1]) out.push(c.tf.cast(c.tf.onesLike(x), 'bool'));
     return out;
