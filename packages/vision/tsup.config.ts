@@ -1,11 +1,14 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // index is browser-safe; cli (zoo and bench commands) is Node only and loads onnxruntime-node lazily.
+  entry: ['src/index.ts', 'src/cli.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'es2022',
   platform: 'neutral',
+  // Sibling packages stay imports (quant is used by gpusqVit), never bundled copies.
+  external: ['onnxruntime-node', 'onnxruntime-common', /^node:/, /^@leanformer\//],
 });

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Vision benchmark: our EfficientViT-M0 graph vs timm's own ONNX export on the same ONNX Runtime
+// (same EP, same threads), SqueezeTime vs a same-width 3-D conv net, HiRED 20% token keep on
+// ViT-Tiny, GPUSQ-ViT logit cosine. Prints one JSON object { suite, metrics, notes }.
+// Needs a build (`npx nx run-many -t build`) and, for the timm peer, the fixtures made by
+// packages/vision/fixtures/make_timm_fixtures.py.
+//
+//   node packages/vision/bench/vision.mjs [--quick] [--threads 2]
+//   GPU machine: node packages/vision/bench/vision.mjs --ep webgpu
+import { parseArgs } from 'node:util';
+import * as onnx from '@leanformer/onnx';
+import { runVisionBench } from '@leanformer/vision/cli';
+
+const { values } = parseArgs({ options: {
+  quick: { type: 'boolean', default: false }, ep: { type: 'string', default: 'cpu' }, threads: { type: 'string', default: '0' },
+} });
+if (values.ep !== 'cpu' && values.ep !== 'webgpu') throw new Error(`--ep must be cpu or webgpu, got ${values.ep}`);
+const threads = Number(values.threads);
+const result = await runVisionBench({ onnx, quick: values.quick, ep: values.ep, ...(threads > 0 ? { threads } : {}) });
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Graph } from '@leanformer/core';
+import { visionCommands, type OnnxApi } from './cli.js';
+
+/** Records what the commands ask of the ONNX codec; "encodes" a graph as its node count. */
+function fakeOnnx(): OnnxApi & { targets: string[] } {
+  const targets: string[] = [];
+  return {
+    targets,
+    lowerToOnnx: (g: Graph, t) => { targets.push(t.runtime === 'ort' ? `ort-${t.ep}` : `tfjs-${t.backend}`); return g; },
+    encodeModel: (g: Graph) => new TextEncoder().encode(`nodes=${g.nodes.length}`),
+  };
+}
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (t: string) => { out.push(t); }, err: (t: string) => { err.push(t); } } };
+}
+
+describe('vision CLI commands', () => {
+  it('zoo writes the lowered model atomically and prints the JSON report', async () => {
+    const onnx = fakeOnnx();
+    const [zoo] = visionCommands(onnx);
+    const dir = mkdtempSync(join(tmpdir(), 'lf-zoo-'));
+    const file = join(dir, 'm0.onnx');
+    const cap = io();
+    const code = await zoo!.run({ positionals: ['efficientvit_m0'], values: { output: file, 'num-classes': '10', json: true }, io: cap.io });
+    expect(code).toBe(0);
+    expect(onnx.targets).toEqual(['ort-cpu']);
+    expect(readFileSync(file, 'utf8')).toMatch(/^nodes=\d+$/);
+    expect(existsSync(`${file}.tmp-${process.pid}`)).toBe(false);
+    const report = JSON.parse(cap.out.join(''));
+    expect(Object.keys(report)).toEqual(['name', 'params', 'flops', 'inputShape']);
+    expect(report.name).toBe('efficientvit_m0');
+    expect(report.inputShape).toEqual([1, 3, 224, 224]);
+  });
+
+  it('zoo refuses a missing output path and a bad class count with clear messages', async () => {
+    const [zoo] = visionCommands(fakeOnnx());
+    await expect(zoo!.run({ positionals: ['efficientvit_m0'], values: {}, io: io().io })).rejects.toThrow(/-o <out.onnx> is required/);
+    await expect(zoo!.run({ positionals: ['efficientvit_m0'], values: { output: '/tmp/x.onnx', 'num-classes': 'ten' }, io: io().io })).rejects.toThrow(/--num-classes must be a non-negative integer, got 'ten'/);
+  });
+
+  it('bench vision validates --ep before loading anything', async () => {
+    const [, bench] = visionCommands(fakeOnnx());
+    expect(bench!.name).toBe('bench vision');
+    await expect(bench!.run({ positionals: [], values: { ep: 'cuda' }, io: io().io })).rejects.toThrow(/--ep must be cpu or webgpu/);
+  });
+});

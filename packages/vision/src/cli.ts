@@ -1,0 +1,121 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import { LeanformerError } from '@leanformer/core';
+import { runVisionBench, type OnnxApi } from './bench.js';
+import { zoo, zooNames } from './zoo.js';
+
+/**
+ * CLI commands of @leanformer/vision, as plain objects shaped like the CLI's `Command`
+ * (name, summary, positionals, options, run(ctx) → exit code), for the `leanformer` command
+ * registry to register. Node only.
+ */
+
+/** Where a command writes (the CLI's `Io`). */
+export interface VisionIo { out(text: string): void; err(text: string): void }
+
+/** What `run` receives (the CLI's `CommandContext`). */
+export interface VisionCommandContext {
+  readonly positionals: readonly string[];
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  readonly io: VisionIo;
+}
+
+/** A command definition. */
+export interface VisionCommand {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly positionals: readonly string[];
+  readonly options: Readonly<Record<string, { type: 'string' | 'boolean'; short?: string; arg?: string; description: string }>>;
+  readonly details?: string;
+  run(ctx: VisionCommandContext): Promise<number>;
+}
+
+export { runVisionBench, zoo, type OnnxApi };
+
+/** Writes bytes to `path` through a temporary file and a rename, so a crash never leaves half a file. */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+function intOption(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be a non-negative integer, got '${String(v)}'`);
+  return n;
+}
+
+/**
+ * `leanformer zoo <name> [--num-classes N] -o <out.onnx> [--json]`: builds a named model (seeded
+ * random init), writes it as ONNX for ORT CPU, and prints its parameter and MAC counts.
+ */
+export function zooCommand(onnx: OnnxApi): VisionCommand {
+  return {
+    name: 'zoo',
+    summary: 'Build a vision model (EfficientViT, FasterNet, PATNet, SqueezeTime, ViT) and write it as ONNX',
+    usage: 'leanformer zoo <name> [--num-classes N] -o <out.onnx> [--json]',
+    positionals: ['<name>'],
+    options: {
+      'num-classes': { type: 'string', arg: '<N>', description: 'classifier classes (default 1000; 400 for squeezetime; 0 = features)' },
+      output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the ONNX model' },
+      seed: { type: 'string', arg: '<n>', description: 'seed of the parameter initialisation (default 0)' },
+      json: { type: 'boolean', description: 'print { name, params, flops, inputShape } as JSON' },
+    },
+    details: `Models: ${zooNames().join(', ')}.\nflops are multiply-accumulates at batch 1, as the papers count them.`,
+    async run(ctx) {
+      const name = ctx.positionals[0];
+      if (!name) throw new LeanformerError('INVALID_ARGUMENT', `zoo: a model name is required; available: ${zooNames().join(', ')}`);
+      const out = ctx.values.output;
+      if (typeof out !== 'string' || !out) throw new LeanformerError('INVALID_ARGUMENT', 'zoo: -o <out.onnx> is required');
+      const numClasses = intOption(ctx.values['num-classes'], 'num-classes');
+      const seed = intOption(ctx.values.seed, 'seed');
+      const { graph, report } = zoo(name, { ...(numClasses !== undefined ? { numClasses } : {}), ...(seed !== undefined ? { seed } : {}) });
+      writeAtomic(out, onnx.encodeModel(onnx.lowerToOnnx(graph, { runtime: 'ort', ep: 'cpu' })));
+      if (ctx.values.json) ctx.io.out(`${JSON.stringify(report)}\n`);
+      else ctx.io.out(`${report.name}: ${(report.params / 1e6).toFixed(2)}M params, ${(report.flops / 1e6).toFixed(1)}M MACs at input [${report.inputShape.join(', ')}] → ${out}\n`);
+      return 0;
+    },
+  };
+}
+
+/** `leanformer bench vision [--quick] [--ep cpu|webgpu] [--threads N] --json`. */
+export function benchVisionCommand(onnx: OnnxApi): VisionCommand {
+  return {
+    name: 'bench vision',
+    summary: 'Vision benchmarks: EfficientViT-M0 vs timm ONNX on ORT, SqueezeTime vs 3-D conv, HiRED, GPUSQ-ViT',
+    usage: 'leanformer bench vision [--quick] [--ep cpu|webgpu] [--threads N] --json',
+    positionals: [],
+    options: {
+      quick: { type: 'boolean', description: 'fewer runs and smaller side models' },
+      ep: { type: 'string', arg: '<cpu|webgpu>', description: 'ORT execution provider for the speed comparison (default cpu)' },
+      threads: { type: 'string', arg: '<N>', description: 'intra-op threads for every session (default: ORT default)' },
+      json: { type: 'boolean', description: 'print { suite, metrics, notes } as JSON' },
+    },
+    async run(ctx) {
+      const ep = ctx.values.ep ?? 'cpu';
+      if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench vision: --ep must be cpu or webgpu, got '${String(ep)}'`);
+      const threads = intOption(ctx.values.threads, 'threads');
+      const r = await runVisionBench({ onnx, quick: Boolean(ctx.values.quick), ep, ...(threads ? { threads } : {}) });
+      if (ctx.values.json) ctx.io.out(`${JSON.stringify(r)}\n`);
+      else {
+        for (const [k, v] of Object.entries(r.metrics)) ctx.io.out(`${k.padEnd(36)} ${v === null ? 'n/a' : Number.isInteger(v) ? v : v.toFixed(4)}\n`);
+        for (const n of r.notes) ctx.io.err(`note: ${n}\n`);
+      }
+      return 0;
+    },
+  };
+}
+
+/**
+ * Every command this package contributes, bound to `@leanformer/onnx`.
+ *
+ * @example
+ * ```ts
+ * import * as onnx from '@leanformer/onnx';
+ * for (const c of visionCommands(onnx)) registerCommand(c);
+ * ```
+ */
+export function visionCommands(onnx: OnnxApi): VisionCommand[] {
+  return [zooCommand(onnx), benchVisionCommand(onnx)];
+}

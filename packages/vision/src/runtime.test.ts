@@ -1,0 +1,157 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyzeGraph, readSafetensors, Tensor, type Graph } from '@leanformer/core';
+import * as onnx from '@leanformer/onnx';
+import { createTfjsBackend } from '@leanformer/runtime-tfjs';
+import * as ort from 'onnxruntime-node';
+import { efficientvit } from './efficientvit.js';
+import { fasternet } from './fasternet.js';
+import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
+import { cosineSimilarity, type VisionModel } from './model.js';
+import { squeezetime } from './squeezetime.js';
+import { loadTimmSafetensors } from './timm.js';
+import { vit } from './vit.js';
+
+/*
+ * End-to-end runs on both backends: ORT CPU (onnxruntime-node, through @leanformer/onnx's
+ * lowering) and tfjs-cpu. The timm parity cases need the fixtures made on the GPU machine by
+ * packages/vision/fixtures/make_timm_fixtures.py; without them they are skipped, saying so.
+ */
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+// @leanformer/onnx is written concurrently; until its lowering lands, the ORT halves are skipped.
+const onnxApi = onnx as unknown as { encodeModel?: (g: Graph) => Uint8Array; lowerToOnnx?: (g: Graph, t: { runtime: 'ort'; ep: 'cpu' | 'tensorrt' }) => Graph };
+const ORT_READY = typeof onnxApi.encodeModel === 'function' && typeof onnxApi.lowerToOnnx === 'function';
+
+async function run(backend: 'ort' | 'tfjs', graph: Graph, input: Tensor): Promise<Record<string, Float32Array>> {
+  if (backend === 'ort') {
+    const bytes = onnxApi.encodeModel!(onnxApi.lowerToOnnx!(graph, { runtime: 'ort', ep: 'cpu' }));
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
+    try {
+      const out = await session.run({ [graph.inputs[0]!.name]: new ort.Tensor('float32', input.toFloat32(), [...input.shape]) });
+      return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from(v.data as ArrayLike<number>, Number)]));
+    } finally {
+      await session.release();
+    }
+  }
+  const exe = await createTfjsBackend('cpu').compile(graph);
+  try {
+    const out = await exe.run({ [graph.inputs[0]!.name]: input });
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, (v as Tensor).toFloat32()]));
+  } finally {
+    await exe.dispose();
+  }
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** The stated tolerance: 1e-4, relative to the output's scale when that exceeds 1. */
+const within = (diff: number, ref: ArrayLike<number>) => diff <= 1e-4 * Math.max(1, maxAbs(ref));
+
+function seededInput(shape: number[], seed: number): Tensor {
+  let s = seed >>> 0;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; data[i] = s / 4294967296 * 2 - 1; }
+  return new Tensor('float32', shape, data);
+}
+
+const PARITY: [string, (nc: number) => VisionModel][] = [
+  ['efficientvit_m0', (nc) => efficientvit('m0', { numClasses: nc })],
+  ['fasternet_t0', (nc) => fasternet('t0', { numClasses: nc })],
+];
+
+describe('output parity with timm (fixtures from make_timm_fixtures.py)', () => {
+  for (const [name, build] of PARITY) {
+    const have = existsSync(`${FIXTURES}${name}.safetensors`) && existsSync(`${FIXTURES}${name}.io.safetensors`) && existsSync(`${FIXTURES}${name}.json`);
+    const title = have ? name : `${name} (skipped: fixtures missing in packages/vision/fixtures — run make_timm_fixtures.py on the GPU machine)`;
+    it.skipIf(!have)(title, async () => {
+      const meta = JSON.parse(readFileSync(`${FIXTURES}${name}.json`, 'utf8')) as { num_classes: number; params: number };
+      const model = build(meta.num_classes);
+      expect(analyzeGraph(model.graph, { dims: { batch: 1 } }).params).toBe(meta.params);
+      const report = loadTimmSafetensors(model, new Uint8Array(readFileSync(`${FIXTURES}${name}.safetensors`)));
+      expect(report.missing).toEqual([]);
+      const io = readSafetensors(new Uint8Array(readFileSync(`${FIXTURES}${name}.io.safetensors`))).tensors;
+      const input = io.get('input')!;
+      const want = io.get('logits')!.toFloat32();
+      if (ORT_READY) {
+        const got = (await run('ort', model.graph, input))[model.outputName]!;
+        expect(within(maxDiff(got, want), want), `ORT max |diff| ${maxDiff(got, want)}`).toBe(true);
+      }
+      // tfjs-cpu is slow on full models: check the first image of the batch.
+      const first = new Tensor('float32', [1, ...input.shape.slice(1)], input.toFloat32().subarray(0, input.size / input.shape[0]!));
+      const got1 = (await run('tfjs', model.graph, first))[model.outputName]!;
+      const want1 = want.subarray(0, want.length / input.shape[0]!);
+      expect(within(maxDiff(got1, want1), want1), `tfjs max |diff| ${maxDiff(got1, want1)}`).toBe(true);
+    });
+  }
+});
+
+describe('SqueezeTime clip end to end', () => {
+  it('runs a (B, T, C, H, W) clip on tfjs-cpu and ORT CPU with the same logits', async () => {
+    const m = squeezetime({ frames: 4, imgSize: 32, widths: [16, 32], depths: [1, 1] }, { numClasses: 5, seed: 2 });
+    const clip = seededInput([2, 4, 3, 32, 32], 3);
+    const tf = (await run('tfjs', m.graph, clip)).logits!;
+    expect(tf.length).toBe(10);
+    expect(tf.every(Number.isFinite)).toBe(true);
+    if (ORT_READY) {
+      const ort = (await run('ort', m.graph, clip)).logits!;
+      expect(within(maxDiff(ort, tf), tf)).toBe(true);
+    }
+  });
+});
+
+describe('HiRED token drop inside the encoder', () => {
+  it('keeping every token reproduces the full model (attention is permutation-equivariant)', async () => {
+    const full = vit('micro', { numClasses: 10, seed: 4 });
+    const all = vit('micro', { numClasses: 10, seed: 4, tokenDrop: { afterLayer: 1, keep: 64 } });
+    const x = seededInput([2, 3, 64, 64], 8);
+    const a = (await run('tfjs', full.graph, x)).logits!;
+    const b = (await run('tfjs', all.graph, x)).logits!;
+    expect(within(maxDiff(a, b), a)).toBe(true);
+  });
+
+  it('keeping 20% of tokens after block 1 keeps the CLS embedding cosine ≥ 0.9 and saves MACs', async () => {
+    // Seeded random-init ViT-micro (64 patches, 4 blocks); measured minimum over 8 inputs: 0.95.
+    const full = vit('micro', { numClasses: 0, seed: 5 });
+    const drop = vit('micro', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 1, keep: 13 } });
+    const saving = 1 - analyzeGraph(drop.graph, { dims: { batch: 1 } }).flops / analyzeGraph(full.graph, { dims: { batch: 1 } }).flops;
+    expect(saving).toBeGreaterThan(0.35);
+    const backend = ORT_READY ? 'ort' : 'tfjs';
+    let min = 1;
+    for (let s = 0; s < 4; s++) {
+      const x = seededInput([1, 3, 64, 64], 30 + s);
+      min = Math.min(min, cosineSimilarity((await run(backend, full.graph, x)).features!, (await run(backend, drop.graph, x)).features!));
+    }
+    expect(min).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe.skipIf(!ORT_READY)('GPUSQ-ViT on ORT', () => {
+  it('lowers for ort-tensorrt with ONNX-domain ops only and runs on ORT CPU close to the dense model', async () => {
+    const dense = vit('micro', { numClasses: 10, seed: 9 });
+    const { model } = gpusqVit(dense);
+    const lowered = onnxApi.lowerToOnnx!(model.graph, { runtime: 'ort', ep: 'tensorrt' });
+    expect(tensorRtForeignOps(lowered)).toEqual([]);
+    expect(lowered.nodes.some((n) => n.op === 'DequantizeLinear')).toBe(true);
+    const x = seededInput([2, 3, 64, 64], 1);
+    const a = (await run('ort', dense.graph, x)).logits!;
+    const b = (await run('ort', model.graph, x)).logits!;
+    expect(b.every(Number.isFinite)).toBe(true);
+    // 2:4 pruning halves every block weight without fine-tuning; on random weights the logits
+    // still point the same way (measured ≈ 0.8–0.9): the bound checks the pipeline, not accuracy.
+    expect(cosineSimilarity(a, b)).toBeGreaterThan(0.5);
+  });
+});
