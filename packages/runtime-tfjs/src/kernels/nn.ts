@@ -249,7 +249,38 @@ function argReduce(c: KernelContext, max: boolean): T {
   return c.attr('keepdims', 1) ? tf.expandDims(y, axis) : y;
 }
 
+/**
+ * NegativeLogLikelihoodLoss on log-probabilities `[N, C, d…]` with int targets `[N, d…]`,
+ * optional class weights, `ignore_index`, and reduction none | sum | mean (weighted mean).
+ */
+function nll(c: KernelContext, logp: T, target: T, weight: T | null): T {
+  const { tf } = c;
+  const C = logp.shape[1]!;
+  const r = logp.rank;
+  const last = tf.transpose(logp, [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2), 1]); // [N, d…, C]
+  const t = tf.cast(target, 'int32');
+  const ignore = c.attr<number | undefined>('ignore_index', undefined);
+  const keep = ignore === undefined ? null : tf.notEqual(t, tf.scalar(ignore, 'int32'));
+  const safe = keep ? tf.where(keep, t, tf.zerosLike(t)) : t;
+  const picked = tf.sum(tf.mul(last, tf.oneHot(safe, C, 1, 0, 'float32')), -1);
+  let w: T = weight ? tf.gather(weight, safe) : tf.onesLike(picked);
+  if (keep) w = tf.mul(w, tf.cast(keep, 'float32'));
+  const loss = tf.neg(tf.mul(picked, w));
+  const red = c.attr('reduction', 'mean');
+  if (red === 'none') return loss;
+  if (red === 'sum') return tf.sum(loss);
+  if (red === 'mean') return tf.div(tf.sum(loss), tf.sum(w));
+  return c.fail(`reduction '${red}' is not supported; allowed: none, sum, mean`);
+}
+
 export const nnKernels: Record<string, Kernel> = {
+  NegativeLogLikelihoodLoss: (c) => nll(c, c.t(0), c.t(1), c.opt(2)),
+  SoftmaxCrossEntropyLoss: (c) => {
+    const { tf } = c;
+    const x = c.t(0);
+    const logp = x.rank === 2 ? tf.logSoftmax(x, -1) : logSoftmax(tf, x, 1);
+    return [nll(c, logp, c.t(1), c.opt(2)), c.node.outputs[1] ? logp : null];
+  },
   MatMul: (c) => matmul(c.tf, c.t(0), c.t(1), c.training),
   Gemm: (c) => {
     const { tf } = c;
