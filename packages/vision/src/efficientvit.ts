@@ -101,10 +101,11 @@ export function cascadedGroupAttention(net: Net, x: Value, prefix: string, cfg: 
     let [q, k, v] = split(net, qkv, 1, [kd, kd, vd]) as [Value, Value, Value];
     const kq = cfg.kernels[i]!;
     q = convNorm(net, q, `${prefix}.dws.${i}`, { out: kd, kernel: kq, pad: Math.floor(kq / 2), groups: kd });
+    // Scaling right after the conv + BN (not after the reshape) lets ORT fold it into the conv.
+    q = mul(net, q, scale);
     q = reshape(net, q, [0, kd, n], [b ?? null, kd, n]);
     k = reshape(net, k, [0, kd, n], [b ?? null, kd, n]);
     v = reshape(net, v, [0, vd, n], [b ?? null, vd, n]);
-    q = mul(net, q, scale);
     let attn = matmul(net, transpose(net, q, [0, 2, 1]), k); // [B, N, N]
     attn = softmax(net, add(net, attn, headBias[i]!));
     feat = matmul(net, v, transpose(net, attn, [0, 2, 1])); // [B, vd, N]
