@@ -10,7 +10,7 @@ import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
 import { cosineSimilarity, type VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
-import { loadTimmSafetensors } from './timm.js';
+import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
 import { vit } from './vit.js';
 
 /*
@@ -21,7 +21,7 @@ import { vit } from './vit.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 // @leanformer/onnx is written concurrently; until its lowering lands, the ORT halves are skipped.
-const onnxApi = onnx as unknown as { encodeModel?: (g: Graph) => Uint8Array; lowerToOnnx?: (g: Graph, t: { runtime: 'ort'; ep: 'cpu' | 'tensorrt' }) => Graph };
+const onnxApi = onnx as unknown as { encodeModel?: (g: Graph) => Uint8Array; decodeModel?: (b: Uint8Array) => Graph; lowerToOnnx?: (g: Graph, t: { runtime: 'ort'; ep: 'cpu' | 'tensorrt' }) => Graph };
 const ORT_READY = typeof onnxApi.encodeModel === 'function' && typeof onnxApi.lowerToOnnx === 'function';
 
 async function run(backend: 'ort' | 'tfjs', graph: Graph, input: Tensor): Promise<Record<string, Float32Array>> {
@@ -95,6 +95,24 @@ describe('output parity with timm (fixtures from make_timm_fixtures.py)', () => 
       const got1 = (await run('tfjs', model.graph, first))[model.outputName]!;
       const want1 = want.subarray(0, want.length / input.shape[0]!);
       expect(within(maxDiff(got1, want1), want1), `tfjs max |diff| ${maxDiff(got1, want1)}`).toBe(true);
+    });
+  }
+});
+
+describe('weights from the initializers of a timm ONNX export', () => {
+  for (const [name, build] of PARITY) {
+    const have = existsSync(`${FIXTURES}${name}.params.onnx`) && existsSync(`${FIXTURES}${name}.safetensors`) && typeof onnxApi.decodeModel === 'function';
+    it.skipIf(!have)(have ? name : `${name} (skipped: needs make_timm_fixtures.py --onnx-params and @leanformer/onnx decodeModel)`, () => {
+      const meta = JSON.parse(readFileSync(`${FIXTURES}${name}.json`, 'utf8')) as { num_classes: number };
+      const model = build(meta.num_classes);
+      const report = loadTimmOnnxInitializers(model, onnxApi.decodeModel!(new Uint8Array(readFileSync(`${FIXTURES}${name}.params.onnx`))));
+      expect(report.missing).toEqual([]);
+      const sd = readSafetensors(new Uint8Array(readFileSync(`${FIXTURES}${name}.safetensors`))).tensors;
+      for (const key of report.loaded) {
+        const v = model.graph.initializers.get(key)!;
+        expect(v.meta.get('leanformer.timm.transposed'), key).toBeUndefined(); // these models use Gemm heads only
+        expect(maxDiff(v.const!.toFloat32(), sd.get(key)!.toFloat32()), key).toBe(0);
+      }
     });
   }
 });
