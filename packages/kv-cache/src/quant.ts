@@ -5,6 +5,11 @@ export interface KVQuantConfig {
   readonly bits: 4 | 8;
   /** Channels per scale group within one token's head vector (default: the whole head, i.e. per-token per-head). */
   readonly groupSize?: number;
+  /**
+   * Search a clipped range per group (shrinking [min, max] towards its centre by each factor) and keep
+   * the one with the least squared error; e.g. `[1, 0.9, 0.8, 0.7]`. Default `[1]` (full range).
+   */
+  readonly clipSearch?: readonly number[];
 }
 
 /**
@@ -50,9 +55,22 @@ export function quantizeKV(x: Float32Array, rows: number, cols: number, cfg: KVQ
       const b = r * cols + g * gs;
       let lo = Infinity, hi = -Infinity;
       for (let i = 0; i < gs; i++) { const v = x[b + i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
-      const mn = h(lo);
-      let sc = h((hi - mn) / levels);
-      if (!(sc > 0)) sc = 0;
+      let bestErr = Infinity, bestMn = 0, bestSc = 0;
+      for (const f of cfg.clipSearch ?? [1]) {
+        const mid = (lo + hi) / 2, half = ((hi - lo) / 2) * f;
+        const mn = h(mid - half);
+        let sc = h((mid + half - mn) / levels);
+        if (!(sc > 0)) sc = 0;
+        let err = 0;
+        if ((cfg.clipSearch ?? [1]).length > 1) {
+          for (let i = 0; i < gs; i++) {
+            const c = sc === 0 ? 0 : Math.min(levels, Math.max(0, Math.round((x[b + i]! - mn) / sc)));
+            err += (mn + c * sc - x[b + i]!) ** 2;
+          }
+        }
+        if (err < bestErr) { bestErr = err; bestMn = mn; bestSc = sc; }
+      }
+      const mn = bestMn, sc = bestSc;
       scales[r * groups + g] = float32ToFloat16Bits(sc);
       mins[r * groups + g] = float32ToFloat16Bits(mn);
       for (let i = 0; i < gs; i++) {
@@ -101,4 +119,80 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let ab = 0, aa = 0, bb = 0;
   for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
   return aa === 0 || bb === 0 ? (aa === bb ? 1 : 0) : ab / Math.sqrt(aa * bb);
+}
+
+/**
+ * QServe's SmoothAttention for KV4: per kv head and channel `c`, `λ_c = max_t |K[t,c]|^alpha`
+ * (floored at 1e-5). Keys are stored as `K/λ` (flatter across channels, so per-token int4 loses less)
+ * and queries are multiplied by `λ` before the dot product, which leaves every score unchanged.
+ * `k` is `[heads, tokens, headDim]`; returns the smoothed keys and `lambda [heads, headDim]`.
+ *
+ * @example
+ * ```ts
+ * const { smoothed, lambda } = smoothKeys(k, 8, 1024, 64);
+ * ```
+ */
+export function smoothKeys(k: Float32Array, heads: number, tokens: number, headDim: number, alpha = 0.5): { smoothed: Float32Array; lambda: Float32Array } {
+  if (k.length !== heads * tokens * headDim) throw new LeanformerError('SHAPE_MISMATCH', `smoothKeys: k holds ${k.length} values, expected heads·tokens·headDim = ${heads * tokens * headDim}`);
+  const lambda = new Float32Array(heads * headDim);
+  const smoothed = new Float32Array(k.length);
+  for (let h = 0; h < heads; h++) {
+    for (let c = 0; c < headDim; c++) {
+      let m = 0;
+      for (let t = 0; t < tokens; t++) m = Math.max(m, Math.abs(k[(h * tokens + t) * headDim + c]!));
+      const l = Math.max(1e-5, m ** alpha);
+      lambda[h * headDim + c] = l;
+      for (let t = 0; t < tokens; t++) smoothed[(h * tokens + t) * headDim + c] = k[(h * tokens + t) * headDim + c]! / l;
+    }
+  }
+  return { smoothed, lambda };
+}
+
+/**
+ * KIVI-style key quantization: int4 per channel over groups of `tokenGroup` tokens (keys have
+ * outlier channels, so a scale per channel fits them better than a scale per token). `k` is
+ * `[heads, tokens, headDim]` with `tokens` a multiple of `tokenGroup` (a real cache keeps the
+ * incomplete last group in fp16 until it fills). Bytes per token equal per-token int4 when
+ * `tokenGroup = headDim`.
+ */
+export function quantizeKeysPerChannel(k: Float32Array, heads: number, tokens: number, headDim: number, tokenGroup = 64): QuantizedKV {
+  if (tokens % tokenGroup) throw new LeanformerError('INVALID_ARGUMENT', `quantizeKeysPerChannel: tokens (${tokens}) must be a multiple of tokenGroup (${tokenGroup})`);
+  const t = new Float32Array(k.length);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < tokens; i++) for (let c = 0; c < headDim; c++) t[(h * headDim + c) * tokens + i] = k[(h * tokens + i) * headDim + c]!;
+  return quantizeKV(t, heads * headDim, tokens, { bits: 4, groupSize: tokenGroup });
+}
+
+/** Inverse of {@link quantizeKeysPerChannel}: `[heads, tokens, headDim]`. */
+export function dequantizeKeysPerChannel(q: QuantizedKV, heads: number, tokens: number, headDim: number): Float32Array {
+  const t = dequantizeKV(q);
+  const k = new Float32Array(t.length);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < tokens; i++) for (let c = 0; c < headDim; c++) k[(h * tokens + i) * headDim + c] = t[(h * headDim + c) * tokens + i]!;
+  return k;
+}
+
+/**
+ * Multiplies each `headDim`-long row of `x` by the orthonormal Walsh–Hadamard matrix (in place;
+ * `headDim` a power of two). Rotating queries and keys by the same orthogonal matrix leaves every
+ * score unchanged and spreads outlier channels over the row, so per-token int4 keys lose less
+ * (QuaRot-style). In a graph the rotation folds into the q/k projection weights (post-RoPE it must
+ * be applied after RoPE, as here on cached keys).
+ *
+ * @example
+ * ```ts
+ * hadamardRotate(keys, 64); hadamardRotate(queries, 64);
+ * ```
+ */
+export function hadamardRotate(x: Float32Array, headDim: number): Float32Array {
+  if (!(headDim > 0 && (headDim & (headDim - 1)) === 0)) throw new LeanformerError('INVALID_ARGUMENT', `hadamardRotate: headDim must be a power of two, got ${headDim}`);
+  if (x.length % headDim) throw new LeanformerError('SHAPE_MISMATCH', `hadamardRotate: ${x.length} values are not whole rows of ${headDim}`);
+  const norm = 1 / Math.sqrt(headDim);
+  for (let b = 0; b < x.length; b += headDim) {
+    for (let h = 1; h < headDim; h *= 2) {
+      for (let i = 0; i < headDim; i += 2 * h) {
+        for (let j = i; j < i + h; j++) { const a = x[b + j]!, c = x[b + j + h]!; x[b + j] = a + c; x[b + j + h] = a - c; }
+      }
+    }
+    for (let i = 0; i < headDim; i++) x[b + i]! *= norm;
+  }
+  return x;
 }

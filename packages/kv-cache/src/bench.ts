@@ -1,0 +1,192 @@
+import { LeanformerError, Tensor, type Backend } from '@leanformer/core';
+import {
+  attentionDecompositionPass, attentionReference, buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples, rng,
+  type RetrievalExample, type TinyDecoder,
+} from '@leanformer/attention';
+import { acrossKVPass, kvCacheBytes } from './acrosskv.js';
+import { evaluateKVMethod, type KVMethod } from './harness.js';
+import { PagedKVCache } from './managers.js';
+import { prefillWithPrefixSharing, prefixSharingCost } from './prefix.js';
+import { cosine, dequantizeKeysPerChannel, dequantizeKV, hadamardRotate, quantizeKeysPerChannel, quantizeKV, smoothKeys } from './quant.js';
+import { serve, type ServeRequest } from './scheduler.js';
+
+/** A benchmark suite's result, as `leanformer bench … --json` prints it. */
+export interface KvBenchResult {
+  readonly suite: string;
+  readonly metrics: Record<string, number | string | null>;
+}
+
+function round(x: number, d = 3): number { const f = 10 ** d; return Math.round(x * f) / f; }
+
+function gaussian(n: number, r: () => number, scale: ArrayLike<number> | null = null, dim = 1): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => (scale ? scale[i % dim]! : 1) * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
+}
+
+/**
+ * int4 KV (per-token, per-head scales) vs float32 KV on Llama-like statistics: keys with per-channel
+ * scales spread log-normally (outlier channels), Gaussian values and queries; 8 kv heads × 64,
+ * `tokens` keys. Returns the bytes ratio (codes + fp16 scales and minimums ÷ fp16 K+V, from the
+ * actual buffers) and the mean cosine of attention outputs.
+ */
+export function measureInt4KV(o: { tokens?: number; heads?: number; headDim?: number; queries?: number; groupSize?: number; seed?: number; smooth?: boolean; keyAxis?: 'token' | 'channel'; rotate?: boolean; clipSearch?: readonly number[] } = {}): { bytesRatio: number; attnCosine: number; minCosine: number } {
+  const N = o.tokens ?? 1024, G = o.heads ?? 8, D = o.headDim ?? 64, Q = o.queries ?? 16;
+  const r = rng(o.seed ?? 11);
+  const chan = Float32Array.from({ length: D }, () => Math.exp(0.6 * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())));
+  const k = gaussian(G * N * D, r, chan, D), v = gaussian(G * N * D, r), q = gaussian(G * Q * D, r, chan, D);
+  const cfg = { bits: 4 as const, ...(o.groupSize ? { groupSize: o.groupSize } : {}), ...(o.clipSearch ? { clipSearch: o.clipSearch } : {}) };
+  // SmoothAttention: store K/λ, multiply queries by λ (scores unchanged); λ costs headDim fp16 per head, once.
+  const sm = o.smooth ? smoothKeys(k, G, N, D) : null;
+  let kStore = sm ? sm.smoothed : k;
+  let qUse = sm ? q.map((x, i) => x * sm.lambda[Math.floor(i / (Q * D)) * D + (i % D)]!) : q;
+  // Hadamard rotation of queries and keys: scores unchanged, outliers spread (folds into W_q/W_k offline).
+  if (o.rotate) { kStore = hadamardRotate(kStore.slice(), D); qUse = hadamardRotate(qUse.slice(), D); }
+  const kq = o.keyAxis === 'channel' ? quantizeKeysPerChannel(kStore, G, N, D, 64) : quantizeKV(kStore, G * N, D, cfg);
+  const vq = quantizeKV(v, G * N, D, cfg);
+  const bytes = [kq, vq].reduce((s, x) => s + x.codes.byteLength + x.scales.byteLength + x.mins.byteLength, 0) + (sm ? 2 * G * D : 0);
+  const fp16 = 2 * G * N * D * 2;
+  const ref = attentionReference({ q, k, v, numHeads: G, kvHeads: G, headDim: D, qLen: Q, kLen: N, qOffset: N - Q }).out;
+  const got = attentionReference({ q: qUse, k: o.keyAxis === 'channel' ? dequantizeKeysPerChannel(kq, G, N, D) : dequantizeKV(kq), v: dequantizeKV(vq), numHeads: G, kvHeads: G, headDim: D, qLen: Q, kLen: N, qOffset: N - Q }).out;
+  let sum = 0, min = 1;
+  for (let i = 0; i < G * Q; i++) { const c = cosine(ref.subarray(i * D, (i + 1) * D), got.subarray(i * D, (i + 1) * D)); sum += c; min = Math.min(min, c); }
+  return { bytesRatio: bytes / fp16, attnCosine: sum / (G * Q), minCosine: min };
+}
+
+/** Mixed serving workload: long-running decodes while long prompts arrive. */
+export function mixedWorkload(o: { quick?: boolean } = {}): ServeRequest[] {
+  const decodes = o.quick ? 3 : 4, prompts = o.quick ? 3 : 4, promptLen = o.quick ? 256 : 384;
+  const reqs: ServeRequest[] = [];
+  for (let i = 0; i < decodes; i++) reqs.push({ prompt: makeRetrievalExamples({ length: 48, count: 1, seed: 500 + i, pairs: 8 })[0]!.tokens, maxNewTokens: o.quick ? 48 : 96, arrival: 0 });
+  for (let i = 0; i < prompts; i++) reqs.push({ prompt: makeRetrievalExamples({ length: promptLen, count: 1, seed: 600 + i })[0]!.tokens, maxNewTokens: 8, arrival: 4 + 10 * i });
+  return reqs;
+}
+
+/**
+ * The `bench kv` suite: int4 KV bytes and attention fidelity; StreamingLLM / H2O / SnapKV / ShadowKV
+ * retrieval accuracy at a stated budget on the constructed retrieval decoder; AcrossKV cache bytes;
+ * chunked prefill p99 inter-token latency and throughput vs prefill-first on a mixed workload;
+ * prefix-sharing prefill tokens. With a `backend`, AcrossKV's retrieval accuracy (no distillation) is
+ * measured too.
+ *
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(await runKvBench({ quick: true })));
+ * ```
+ */
+export async function runKvBench(o: { quick?: boolean; backend?: Backend } = {}): Promise<KvBenchResult> {
+  const quick = !!o.quick;
+  const m: Record<string, number | string | null> = {};
+  // 1. int4 KV.
+  // int4 per-token asymmetric scales over Hadamard-rotated keys/queries (the configuration we
+  // recommend; the rotation folds into W_q/W_k), with plain per-token and SmoothAttention beside it.
+  const q4 = measureInt4KV({ rotate: true });
+  m.kv_int4_bytes_ratio = round(q4.bytesRatio, 4);
+  m.kv_int4_attn_cosine = round(q4.attnCosine, 4);
+  m.kv_int4_attn_cosine_min = round(q4.minCosine, 4);
+  m.kv_int4_plain_attn_cosine = round(measureInt4KV().attnCosine, 4);
+  m.kv_int4_smoothattention_attn_cosine = round(measureInt4KV({ smooth: true }).attnCosine, 4);
+  // 2. Retrieval under cache compression.
+  const len = quick ? 512 : 1024;
+  const count = quick ? 16 : 32;
+  const budget = len / 8;
+  const model = buildRetrievalDecoder({ maxLen: len + 8 });
+  const ex: RetrievalExample[] = makeRetrievalExamples({ length: len, count, seed: 42 });
+  const run = (method: KVMethod) => evaluateKVMethod(model, ex, method);
+  const full = run({ kind: 'full' });
+  m.kv_context_length = len;
+  m.kv_budget_tokens = budget;
+  m.full_retrieval_acc = full.accuracy;
+  const streaming = run({ kind: 'streaming', budget, sinks: 4 });
+  m.streaming_retrieval_acc = streaming.accuracy;
+  m.streaming_bytes_ratio = round(streaming.bytesRatio);
+  const h2o = run({ kind: 'h2o', budget });
+  m.h2o_retrieval_acc = h2o.accuracy;
+  m.h2o_bytes_ratio = round(h2o.bytesRatio);
+  const snap = run({ kind: 'snapkv', budget, window: 16 });
+  m.snapkv_retrieval_acc = snap.accuracy;
+  m.snapkv_bytes_ratio = round(snap.bytesRatio);
+  const int4 = run({ kind: 'quant', bits: 4 });
+  m.kv_int4_retrieval_acc = int4.accuracy;
+  const shadow = run({ kind: 'shadowkv', rank: 64, topChunks: 8, chunkSize: 8, local: 32, sinks: 4 });
+  m.shadowkv_retrieval_acc = shadow.accuracy;
+  m.shadowkv_bytes_ratio = round(shadow.bytesRatio);
+  // 3. AcrossKV: bytes from the rewritten graph; accuracy only with a backend.
+  const g = buildDecoderGraph(model, { kvCache: true, maxLen: len + 8 });
+  const before = kvCacheBytes(g, len);
+  acrossKVPass({ group: 2 }).run(g, {});
+  m.acrosskv_bytes_ratio = kvCacheBytes(g, len) / before;
+  m.acrosskv_retrieval_acc = o.backend ? await acrossKVAccuracy(o.backend, model, ex.slice(0, quick ? 4 : 8)) : null;
+  // 4. Chunked prefill vs prefill-first.
+  const shape = { layers: 2, kvHeads: 2, headDim: 64 };
+  const reqs = mixedWorkload({ quick });
+  const mk = () => new PagedKVCache(shape, { blockSize: 16, numBlocks: 1024 });
+  const base = serve(model, mk, reqs, { kind: 'prefill-first' });
+  const chunk = serve(model, mk, reqs, { kind: 'chunked', chunkTokens: 32 });
+  if (JSON.stringify(base.outputs) !== JSON.stringify(chunk.outputs)) throw new LeanformerError('EXECUTION_FAILED', 'bench kv: chunked prefill changed the generated tokens');
+  m.chunked_prefill_p99_itl_ratio = round(chunk.p99ItlMs / base.p99ItlMs);
+  m.chunked_prefill_throughput_ratio = round(chunk.tokensPerSecond / base.tokensPerSecond);
+  m.chunked_prefill_p99_itl_ms = round(chunk.p99ItlMs, 1);
+  m.prefill_first_p99_itl_ms = round(base.p99ItlMs, 1);
+  m.chunk_tokens = 32;
+  // 5. Prefix sharing: 8 requests = a shared 256-token system prompt + distinct questions; two share a sub-prefix.
+  const sys = makeRetrievalExamples({ length: quick ? 128 : 256, count: 1, seed: 77 })[0]!.tokens;
+  const prompts = Array.from({ length: 8 }, (_, i) => {
+    const q = makeRetrievalExamples({ length: 40, count: 1, seed: 80 + (i === 7 ? 6 : i), pairs: 8 })[0]!.tokens;
+    return Int32Array.from([...sys, ...(i === 7 ? q.subarray(0, 20) : q)]);
+  });
+  const cost = prefixSharingCost(prompts);
+  const shared = prefillWithPrefixSharing(model, new PagedKVCache(shape, { blockSize: 16, numBlocks: 1024 }), prompts);
+  if (shared.computedTokens !== cost.shared) throw new LeanformerError('EXECUTION_FAILED', 'bench kv: prefix-shared prefill computed an unexpected token count');
+  m.prefix_sharing_prefill_ratio = round(cost.ratio);
+  return { suite: 'kv', metrics: m };
+}
+
+async function acrossKVAccuracy(backend: Backend, model: TinyDecoder, ex: readonly RetrievalExample[]): Promise<number> {
+  const len = ex[0]!.tokens.length;
+  const g = buildDecoderGraph(model, { seqLen: len, maxLen: len + 8, batch: ex.length });
+  acrossKVPass().run(g, {});
+  attentionDecompositionPass().run(g, {});
+  const exe = await backend.compile(g);
+  try {
+    const tokens = new BigInt64Array(ex.length * len);
+    ex.forEach((e, i) => e.tokens.forEach((t, j) => { tokens[i * len + j] = BigInt(t); }));
+    const { logits } = await exe.run({ tokens: new Tensor('int64', [ex.length, len], tokens) });
+    const lg = logits!.toFloat32();
+    let ok = 0;
+    ex.forEach((e, i) => {
+      const off = (i * len + len - 1) * model.vocab;
+      let best = model.answerIds[0];
+      for (let t = model.answerIds[0]; t < model.answerIds[1]; t++) if (lg[off + t]! > lg[off + best]!) best = t;
+      if (best === e.answer) ok++;
+    });
+    return ok / ex.length;
+  } finally {
+    await exe.dispose();
+  }
+}
+
+/**
+ * `leanformer bench kv [--quick] [--json]` as a plain command object for @leanformer/cli's registry.
+ * `createBackend` (optional) runs the AcrossKV accuracy check.
+ */
+export function benchKvCommand(deps: { createBackend?: () => Backend | Promise<Backend> } = {}) {
+  return {
+    name: 'bench kv',
+    summary: 'KV-cache compression (int4, StreamingLLM, H2O, SnapKV, ShadowKV, AcrossKV), chunked prefill and prefix sharing',
+    positionals: [] as string[],
+    options: {
+      quick: { type: 'boolean' as const, description: 'shorter contexts and fewer examples' },
+      json: { type: 'boolean' as const, description: 'print { suite, metrics } as JSON' },
+    },
+    async run(ctx: { readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>; readonly io: { out(t: string): void; err(t: string): void } }): Promise<number> {
+      try {
+        const backend = deps.createBackend ? await deps.createBackend() : undefined;
+        const r = await runKvBench({ quick: !!ctx.values.quick, ...(backend ? { backend } : {}) });
+        ctx.io.out(ctx.values.json ? JSON.stringify(r) : Object.entries(r.metrics).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
+        return 0;
+      } catch (e) {
+        ctx.io.err(e instanceof LeanformerError ? `${e.code}: ${e.message}` : String(e));
+        return 1;
+      }
+    },
+  };
+}
