@@ -27,12 +27,15 @@ function matmul(tf: typeof tfc, a: T, b: T, training: boolean): T {
     const lead = A.shape.slice(0, -1);
     y = tf.reshape(tf.matMul(tf.reshape(A, [-1, A.shape[A.rank - 1]!]), B), [...lead, B.shape[1]!]);
   } else {
-    // Broadcast batch dims explicitly: tfjs' BatchMatMul gradient does not sum over broadcast dims.
+    // Broadcast batch dims explicitly: tfjs' BatchMatMul broadcasts only when one side's whole
+    // batch is 1 (per-dim broadcasts like [2,2,2,·,·]·[2,2,1,·,·] come out wrong), and its
+    // gradient does not sum over broadcast dims.
     const ba = A.shape.slice(0, -2), bb = B.shape.slice(0, -2);
-    if (training && (ba.length !== bb.length || ba.some((d, i) => d !== bb[i]))) {
+    if (ba.length !== bb.length || ba.some((d, i) => d !== bb[i])) {
       const n = Math.max(ba.length, bb.length);
       const batch = Array.from({ length: n }, (_, i) => Math.max(ba[ba.length - n + i] ?? 1, bb[bb.length - n + i] ?? 1));
-      const expand = (t: T, lead: number[]) => broadcastTo(tf, tf.reshape(t, [...new Array<number>(n - lead.length).fill(1), ...t.shape]), [...batch, ...t.shape.slice(-2)]);
+      const bcast = training ? (t: T, shape: number[]) => broadcastTo(tf, t, shape) : (t: T, shape: number[]) => (t.shape.join() === shape.join() ? t : tf.broadcastTo(t, shape));
+      const expand = (t: T, lead: number[]) => bcast(tf.reshape(t, [...new Array<number>(n - lead.length).fill(1), ...t.shape]), [...batch, ...t.shape.slice(-2)]);
       A = expand(A, ba);
       B = expand(B, bb);
     }
