@@ -111,6 +111,18 @@ export function constInts(ctx: InferenceContext, i: number): number[] | undefine
   return tensorInts(t);
 }
 
+/**
+ * Content of a shape-like input as dims: constant values when known, else symbolic content
+ * tracked by the caller (Shape → Gather → Concat chains), else undefined.
+ */
+export function shapeInts(ctx: InferenceContext, i: number): Dim[] | undefined {
+  if (!hasInput(ctx, i)) return undefined;
+  const c = constInts(ctx, i);
+  if (c) return c;
+  const s = ctx.shapeInput?.(i);
+  return s ? [...s] : undefined;
+}
+
 /** Normalises a possibly negative axis against `rank`; fails (via ctx) when out of range. */
 export function normAxis(ctx: InferenceContext, axis: number, rank: number, what = 'axis'): number {
   if (axis < -rank || axis >= rank) ctx.fail(`${what} ${axis} is out of range for rank ${rank} (allowed: ${-rank}..${rank - 1})`);

@@ -1,7 +1,7 @@
 // Per-node shape and type inference through the schema registry.
 import { LeanformerError, isLeanformerError } from '../errors.js';
 import type { Node } from '../ir/graph.js';
-import type { ValueType } from '../ir/types.js';
+import type { Dim, ValueType } from '../ir/types.js';
 import type { Tensor } from '../tensor.js';
 import { getSchema, type InferenceContext, type OpSchema } from './schema.js';
 
@@ -9,6 +9,8 @@ import { getSchema, type InferenceContext, type OpSchema } from './schema.js';
 export interface InferNodeOptions {
   /** Known constant content per input index (overrides `Value.const`), e.g. folded values. */
   readonly constInputs?: readonly (Tensor | undefined)[];
+  /** Symbolic content per input index of shape-like integer inputs (see InferenceContext.shapeInput). */
+  readonly shapeInputs?: readonly (readonly Dim[] | undefined)[];
   /** Types per input index to use instead of the input values' own types. */
   readonly inputTypes?: readonly (ValueType | null)[];
 }
@@ -48,6 +50,11 @@ export function inferNode(node: Node, opset: number, options: InferNodeOptions =
   return outTypes;
 }
 
+function tensorDims(t: Tensor): Dim[] {
+  const d = t.data as ArrayLike<number | bigint>;
+  return Array.from(d, Number);
+}
+
 function makeContext(node: Node, opset: number, schema: OpSchema, options: InferNodeOptions): InferenceContext {
   const inputTypes = options.inputTypes ?? node.inputs.map((v) => v?.type ?? null);
   return {
@@ -56,6 +63,11 @@ function makeContext(node: Node, opset: number, schema: OpSchema, options: Infer
     inputTypes,
     constInput(i: number): Tensor | undefined {
       return options.constInputs?.[i] ?? node.inputs[i]?.const;
+    },
+    shapeInput(i: number): readonly Dim[] | undefined {
+      const t = options.constInputs?.[i] ?? node.inputs[i]?.const;
+      if (t && !t.dtype.isFloat && t.shape.length <= 1 && t.dtype.storage !== 'string') return tensorDims(t);
+      return options.shapeInputs?.[i];
     },
     attr<T>(name: string, fallback?: T): T {
       const a = node.attrs.get(name);

@@ -1,7 +1,7 @@
 import { LeanformerError } from '../errors.js';
 import type { AttributeType, Attribute } from '../ir/attribute.js';
 import type { Node } from '../ir/graph.js';
-import type { ValueType } from '../ir/types.js';
+import type { Dim, ValueType } from '../ir/types.js';
 import type { Tensor } from '../tensor.js';
 import { builtinSchemas } from './builtin.js';
 
@@ -30,6 +30,12 @@ export interface InferenceContext {
   readonly inputTypes: readonly (ValueType | null)[];
   /** Constant content of input i when known (initializer or folded constant), else undefined. */
   constInput(i: number): Tensor | undefined;
+  /**
+   * Content of input i when it is a shape-like integer tensor (0-D or 1-D) whose elements are known
+   * as dims, possibly symbolic (e.g. `['batch', 12, 64]` from Shape → Gather → Concat). Optional:
+   * contexts that do not track symbolic values omit it.
+   */
+  shapeInput?(i: number): readonly Dim[] | undefined;
   /** Attribute value, or the schema default, or `fallback`. */
   attr<T = unknown>(name: string, fallback?: T): T;
   /** Throws a SHAPE_INFERENCE error naming the node. */

@@ -45,6 +45,35 @@ describe('inferShapes', () => {
     expect(tgt.const).toBeUndefined();
   });
 
+  it('tracks symbolic dims through Shape → Gather → Unsqueeze → Concat into Reshape and Expand', () => {
+    const g = new Graph('g');
+    g.opsets.set('', 13);
+    const x = g.addInput('x', f32(['batch', 'seq', 768]));
+    const shape = g.addNode({ op: 'Shape', inputs: [x], outputs: ['s'] }).output();
+    const dim = (i: number, name: string) => {
+      const d = g.addNode({ op: 'Gather', inputs: [shape, g.addInitializer(`i${i}`, Tensor.from('int64', [], [BigInt(i)]))], outputs: [name] }).output();
+      return g.addNode({ op: 'Unsqueeze', inputs: [d, g.addInitializer(`ax${i}`, i64([0]))], outputs: [`${name}_1d`] }).output();
+    };
+    const b = dim(0, 'b');
+    const s = dim(1, 'sq');
+    const heads = g.addNode({ op: 'Concat', inputs: [b, s, g.addInitializer('hd', i64([12, 64]))], attrs: { axis: attr.int(0) }, outputs: ['t'] }).output();
+    const y = g.addNode({ op: 'Reshape', inputs: [x, heads], outputs: ['y'] }).output();
+    const t = g.addNode({ op: 'Transpose', inputs: [y], attrs: { perm: attr.ints([0, 2, 1, 3]) }, outputs: ['yt'] }).output();
+    const back = g.addNode({ op: 'Concat', inputs: [b, g.addInitializer('m1', i64([-1])), g.addInitializer('c768', i64([768]))], attrs: { axis: attr.int(0) }, outputs: ['t2'] }).output();
+    const z = g.addNode({ op: 'Reshape', inputs: [t, back], outputs: ['z'] }).output();
+    const bs = g.addNode({ op: 'Mul', inputs: [b, s], outputs: ['bs'] }).output();
+    const flat = g.addNode({ op: 'Concat', inputs: [bs, g.addInitializer('c7', i64([768]))], attrs: { axis: attr.int(0) }, outputs: ['t3'] }).output();
+    const f = g.addNode({ op: 'Reshape', inputs: [x, flat], outputs: ['f'] }).output();
+    const mask = g.addNode({ op: 'Expand', inputs: [g.addInitializer('one', Tensor.from('bool', [1, 1], [1])), g.addNode({ op: 'Concat', inputs: [s, s], attrs: { axis: attr.int(0) }, outputs: ['ss'] }).output()], outputs: ['mask'] }).output();
+    inferShapes(g, { strict: true });
+    expect(formatType(heads.type)).toBe('int64[4]');
+    expect(formatType(y.type)).toBe('float32[batch, seq, 12, 64]');
+    expect(formatType(t.type)).toBe('float32[batch, 12, seq, 64]');
+    expect(formatType(z.type)).toBe('float32[batch, seq, 768]'); // symbols cancel, 12·64 / 768 = 1
+    expect(formatType(f.type)).toBe('float32[?, 768]'); // batch·seq has no name
+    expect(formatType(mask.type)).toBe('bool[seq, seq]');
+  });
+
   it('lists unknown ops and leaves their outputs untyped', () => {
     const g = new Graph('g');
     const x = g.addInput('x', f32([4]));

@@ -47,6 +47,7 @@ export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Inf
     strict: options.strict ?? false,
     maxConst: options.maxConstElements ?? 4096,
     consts: new Map(),
+    shapes: new Map(),
     result: { inferred: 0, unknownOps: [], warnings: [] },
     unknown: new Set(),
   };
@@ -80,6 +81,8 @@ interface State {
   readonly maxConst: number;
   /** Constant values computed on the side (never written into the graph). */
   readonly consts: Map<Value, Tensor>;
+  /** Symbolic content of shape-like integer values (Shape → Gather → Concat chains). */
+  readonly shapes: Map<Value, Dim[]>;
   readonly result: InferShapesResult;
   readonly unknown: Set<string>;
 }
@@ -103,9 +106,10 @@ function inferGraph(graph: Graph, opsets: Map<string, number>, st: State): void 
       continue;
     }
     const constInputs = node.inputs.map((v) => (v ? v.const ?? st.consts.get(v) : undefined));
+    const shapeInputs = node.inputs.map((v) => (v ? st.shapes.get(v) : undefined));
     let types: (ValueType | null)[];
     try {
-      types = inferNode(node, opset, { constInputs });
+      types = inferNode(node, opset, { constInputs, shapeInputs });
     } catch (e) {
       if (st.strict || !isLeanformerError(e)) throw e;
       st.result.warnings.push((e as Error).message);
@@ -113,7 +117,97 @@ function inferGraph(graph: Graph, opsets: Map<string, number>, st: State): void 
     }
     node.outputs.forEach((v, i) => { if (v) assign(v, types[i] ?? null, node, st); });
     foldOnTheSide(node, opset, constInputs, st);
+    propagateShapeValues(node, st);
   }
+}
+
+/** Content of a shape-like value as dims: constant ints, or tracked symbolic content. */
+function dimsOf(v: Value | null, st: State): Dim[] | undefined {
+  if (!v) return undefined;
+  const c = v.const ?? st.consts.get(v);
+  if (c) {
+    if (c.dtype.isFloat || c.dtype.storage === 'string' || c.shape.length > 1 || c.dtype.isPacked) return undefined;
+    return Array.from(c.data as ArrayLike<number | bigint>, Number);
+  }
+  return st.shapes.get(v);
+}
+
+const dimArith: Record<string, (a: Dim, b: Dim) => Dim> = {
+  Add: (a, b) => (typeof a === 'number' && typeof b === 'number' ? a + b : a === 0 ? b : b === 0 ? a : null),
+  Sub: (a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : b === 0 ? a : null),
+  Mul: (a, b) => (typeof a === 'number' && typeof b === 'number' ? a * b : a === 1 ? b : b === 1 ? a : null),
+  Div: (a, b) => (typeof a === 'number' && typeof b === 'number' ? Math.trunc(a / b) : b === 1 ? a : null),
+};
+
+/**
+ * Tracks symbolic dims through the small integer computations models use to build shapes
+ * (Shape, Gather, Concat, Slice, Unsqueeze, Squeeze, Cast, Identity, Add/Sub/Mul/Div), so that a
+ * later Reshape/Expand/ConstantOfShape sees e.g. ['batch', 'seq', 12, 64].
+ */
+function propagateShapeValues(node: Node, st: State): void {
+  if (node.domain !== '') return;
+  const outV = node.outputs[0];
+  if (!outV || outV.const || st.consts.has(outV)) return;
+  const ins = node.inputs;
+  let res: Dim[] | undefined;
+  switch (node.op) {
+    case 'Shape': {
+      const s = ins[0]?.shape;
+      if (!s) return;
+      const r = s.length;
+      const clamp = (x: number) => Math.min(r, Math.max(0, x < 0 ? x + r : x));
+      const start = clamp(Number(node.attr<number | bigint>('start', 0)));
+      const end = clamp(Number(node.attr<number | bigint>('end', r)));
+      res = s.slice(start, Math.max(start, end));
+      break;
+    }
+    case 'Identity': case 'Unsqueeze': case 'Squeeze': case 'Reshape': case 'Flatten':
+      res = dimsOf(ins[0] ?? null, st);
+      break;
+    case 'Cast': {
+      const to = Number(node.attr<number | bigint>('to', 0));
+      if (to === 6 || to === 7) res = dimsOf(ins[0] ?? null, st);
+      break;
+    }
+    case 'Gather': {
+      const data = dimsOf(ins[0] ?? null, st);
+      const idx = dimsOf(ins[1] ?? null, st);
+      if (!data || !idx || Number(node.attr<number | bigint>('axis', 0)) !== 0 || (ins[0]?.shape?.length ?? 1) !== 1) return;
+      if (!idx.every((i): i is number => typeof i === 'number')) return;
+      res = idx.map((i) => data[i < 0 ? i + data.length : i] ?? null);
+      break;
+    }
+    case 'Concat': {
+      const parts = ins.map((v) => dimsOf(v, st));
+      if (parts.some((p) => !p)) return;
+      res = parts.flatMap((p) => p!);
+      break;
+    }
+    case 'Slice': {
+      const data = dimsOf(ins[0] ?? null, st);
+      const [starts, ends, axes, steps] = [1, 2, 3, 4].map((i) => dimsOf(ins[i] ?? null, st));
+      if (!data || !starts || !ends || (axes && axes[0] !== 0 && axes[0] !== -1)) return;
+      const [b, e, k] = [starts[0], ends[0], steps?.[0] ?? 1];
+      if (typeof b !== 'number' || typeof e !== 'number' || typeof k !== 'number' || k === 0) return;
+      const n = data.length;
+      const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x < 0 ? x + n : x));
+      const from = clamp(b, k < 0 ? -1 : 0, k < 0 ? n - 1 : n);
+      const to = clamp(e, k < 0 ? -1 : 0, k < 0 ? n - 1 : n);
+      res = [];
+      for (let i = from; k > 0 ? i < to : i > to; i += k) res.push(data[i]!);
+      break;
+    }
+    default: {
+      const f = dimArith[node.op];
+      if (!f) return;
+      const a = dimsOf(ins[0] ?? null, st);
+      const c = dimsOf(ins[1] ?? null, st);
+      if (!a || !c || (a.length !== c.length && a.length !== 1 && c.length !== 1)) return;
+      const n = Math.max(a.length, c.length);
+      res = Array.from({ length: n }, (_, i) => f(a[a.length === 1 ? 0 : i]!, c[c.length === 1 ? 0 : i]!));
+    }
+  }
+  if (res && res.length <= 64) st.shapes.set(outV, res);
 }
 
 /** Types subgraph inputs from the node's inputs (Loop, Scan, SequenceMap), then infers the subgraphs. */

@@ -4,7 +4,7 @@ import type { Dim } from '../../ir/types.js';
 import type { Tensor } from '../../tensor.js';
 import {
   attrInt, attrInts, broadcastShapes, constInts, dimProduct, dtypeAttr, hasInput, I64,
-  inDtype, inShape, mergeDim, normAxis, out, sameAs, unknownShape,
+  inDtype, inShape, mergeDim, normAxis, out, sameAs, shapeInts, unknownShape,
 } from '../infer-util.js';
 import type { InferenceContext, InferFn, OpSchema } from '../schema.js';
 import { a, ALL, FLOAT, IDX, NUM, schemas, type OpDef } from './define.js';
@@ -33,10 +33,14 @@ const shapeInfer: InferFn = (ctx) => {
   return [out(I64, [Math.max(0, end - start)])];
 };
 
-/** Resolves a Reshape target (0 = copy unless allowzero, -1 = inferred) against the input shape. */
-export function reshapeTarget(ctx: InferenceContext, input: readonly Dim[] | null, target: number[], allowzero: boolean): Dim[] {
+/**
+ * Resolves a Reshape target against the input shape: 0 copies the input dim (unless allowzero),
+ * -1 is inferred, other numbers are sizes; symbolic or unknown (null) entries are taken as dims.
+ */
+export function reshapeTarget(ctx: InferenceContext, input: readonly Dim[] | null, target: readonly Dim[], allowzero: boolean): Dim[] {
   let inferAt = -1;
   const res: Dim[] = target.map((t, i) => {
+    if (typeof t !== 'number') return t;
     if (t === -1) {
       if (inferAt >= 0) ctx.fail('shape has more than one -1 entry');
       inferAt = i;
@@ -50,23 +54,23 @@ export function reshapeTarget(ctx: InferenceContext, input: readonly Dim[] | nul
     return t;
   });
   if (inferAt >= 0 && input) {
-    // Cancel equal symbolic dims between input and output, then divide what is left when all static.
-    const num = [...input];
-    const den = res.filter((_, i) => i !== inferAt);
-    for (let j = den.length - 1; j >= 0; j--) {
-      const d = den[j]!;
-      if (typeof d === 'number') continue;
-      const k = d === null ? -1 : num.indexOf(d);
-      if (k >= 0) { num.splice(k, 1); den.splice(j, 1); }
+    // Cancel equal symbols between input and output; the static parts divide. A single symbol
+    // left over with a static ratio of 1 is the inferred dim; anything else unknown stays null.
+    const numSyms = input.filter((d): d is string => typeof d === 'string');
+    const denSyms = res.filter((d, i): d is string => i !== inferAt && typeof d === 'string');
+    const hasNull = input.includes(null) || res.some((d, i) => i !== inferAt && d === null);
+    for (let j = denSyms.length - 1; j >= 0; j--) {
+      const k = numSyms.indexOf(denSyms[j]!);
+      if (k >= 0) { numSyms.splice(k, 1); denSyms.splice(j, 1); }
     }
-    const pn = dimProduct(num);
-    const pd = dimProduct(den);
-    if (pn !== null && pd !== null && pd !== 0) {
-      if (pn % pd !== 0) ctx.fail(`cannot reshape [${input.join(', ')}] to [${target.join(', ')}]: ${pn} is not divisible by ${pd}`);
-      res[inferAt] = pn / pd;
-    } else if (pn === 0) res[inferAt] = 0;
-  } else if (!input) {
-    // Copied dims are unknown too; the rank is still the target's length.
+    const pn = input.reduce<number>((p, d) => (typeof d === 'number' ? p * d : p), 1);
+    const pd = res.reduce<number>((p, d, i) => (i !== inferAt && typeof d === 'number' ? p * d : p), 1);
+    if (!hasNull && denSyms.length === 0 && pd !== 0) {
+      if (numSyms.length === 0) {
+        if (pn % pd !== 0) ctx.fail(`cannot reshape [${input.join(', ')}] to [${target.join(', ')}]: ${pn} is not divisible by ${pd}`);
+        res[inferAt] = pn / pd;
+      } else if (numSyms.length === 1 && pn === pd) res[inferAt] = numSyms[0]!;
+    } else if (!hasNull && pn === 0 && numSyms.length === 0 && pd !== 0) res[inferAt] = 0;
   }
   const pIn = input ? dimProduct(input) : null;
   const pOut = dimProduct(res);
@@ -77,7 +81,7 @@ export function reshapeTarget(ctx: InferenceContext, input: readonly Dim[] | nul
 const reshapeInfer: InferFn = (ctx) => {
   const dt = inDtype(ctx, 0);
   const attrShape = attrInts(ctx, 'shape');
-  const target = attrShape ?? constInts(ctx, 1);
+  const target = attrShape ?? shapeInts(ctx, 1);
   if (!target) return [out(dt, unknownShape(staticLength(ctx, 1)))];
   return [out(dt, reshapeTarget(ctx, inShape(ctx, 0), target, attrInt(ctx, 'allowzero', 0) !== 0))];
 };
@@ -237,7 +241,7 @@ const gatherNDInfer: InferFn = (ctx) => {
 
 const expandInfer: InferFn = (ctx) => {
   const dt = inDtype(ctx, 0);
-  const target = constInts(ctx, 1);
+  const target = shapeInts(ctx, 1);
   const s = inShape(ctx, 0);
   if (target) return [out(dt, broadcastShapes(s, target))];
   const n = staticLength(ctx, 1);
@@ -280,7 +284,7 @@ const padInfer: InferFn = (ctx) => {
 const constantOfShapeInfer: InferFn = (ctx) => {
   const v = ctx.attr<Tensor | undefined>('value', undefined);
   const dt = v ? v.dtype : DTypes.float32;
-  const shape = constInts(ctx, 0);
+  const shape = shapeInts(ctx, 0);
   return [out(dt, shape ?? unknownShape(staticLength(ctx, 0)))];
 };
 
