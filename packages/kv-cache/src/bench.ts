@@ -106,7 +106,7 @@ export async function runKvBench(o: { quick?: boolean; backend?: Backend } = {})
   m.snapkv_bytes_ratio = round(snap.bytesRatio);
   const int4 = run({ kind: 'quant', bits: 4 });
   m.kv_int4_retrieval_acc = int4.accuracy;
-  const shadow = run({ kind: 'shadowkv', rank: 64, topChunks: 8, chunkSize: 8, local: 32, sinks: 4 });
+  const shadow = run({ kind: 'shadowkv', rank: 64, energy: 0.9999, topChunks: 8, chunkSize: 8, local: 32, sinks: 4 });
   m.shadowkv_retrieval_acc = shadow.accuracy;
   m.shadowkv_bytes_ratio = round(shadow.bytesRatio);
   // 3. AcrossKV: bytes from the rewritten graph; accuracy only with a backend.

@@ -49,8 +49,10 @@ export function symmetricEigen(a: Float64Array, n: number, o: { maxSweeps?: numb
 
 /** ShadowKV settings. */
 export interface ShadowKVConfig {
-  /** Rank of the pre-RoPE key approximation (per layer, over all kv heads' channels). */
+  /** Rank of the pre-RoPE key approximation (per layer, over all kv heads' channels); the maximum when `energy` is set. */
   readonly rank: number;
+  /** Use the smallest rank ≤ `rank` whose singular values keep this fraction of ‖K‖² (e.g. 0.9999). */
+  readonly energy?: number;
   /** Tokens per chunk; one landmark (mean post-RoPE key) per chunk. Default 8. */
   readonly chunkSize?: number;
   /** Chunks fetched per decode step and kv head. */
@@ -93,7 +95,7 @@ export interface ShadowLayer {
  */
 export function buildShadowLayer(kv: LayerKV, kvHeads: number, headDim: number, cfg: ShadowKVConfig, ropeInvFreq?: Float64Array): ShadowLayer {
   const N = kv.len, G = kvHeads, D = headDim, C = G * D;
-  const r = cfg.rank;
+  let r = cfg.rank;
   if (!Number.isInteger(r) || r < 1 || r > C) throw new LeanformerError('INVALID_ARGUMENT', `ShadowKV: 'rank' must be an integer in [1, ${C}] (kvHeads·headDim), got ${r}`);
   const cs = cfg.chunkSize ?? 8;
   // Row-major pre-RoPE key matrix [N, C].
@@ -109,7 +111,13 @@ export function buildShadowLayer(kv: LayerKV, kvHeads: number, headDim: number, 
     }
   }
   for (let i = 0; i < C; i++) for (let j = 0; j < i; j++) gram[i * C + j] = gram[j * C + i]!;
-  const { vectors } = symmetricEigen(gram, C);
+  const { values, vectors } = symmetricEigen(gram, C);
+  if (cfg.energy !== undefined) {
+    const total = values.reduce((a, b) => a + Math.max(0, b), 0);
+    let acc = 0, need = 0;
+    while (need < r && acc < cfg.energy * total) acc += Math.max(0, values[need++]!);
+    r = Math.max(1, need);
+  }
   const basis = new Float32Array(C * r);
   for (let i = 0; i < C; i++) for (let j = 0; j < r; j++) basis[i * r + j] = vectors[i * C + j]!;
   const coeffs = new Float32Array(N * r);
