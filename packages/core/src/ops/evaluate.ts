@@ -731,3 +731,178 @@ def('Hardmax', softmaxK('hard'));
 def('QuantizeLinear', quantizeK);
 def('DequantizeLinear', dequantizeK);
 
+// ---------------------------------------------------------------- more kernels used by reference backends
+
+def('Gemm', (ctx, [a, b, c]) => {
+  const ta = ai(ctx, 'transA', 0) !== 0;
+  const tb = ai(ctx, 'transB', 0) !== 0;
+  if (a!.shape.length !== 2 || b!.shape.length !== 2) fail(ctx, 'A and B must be 2-D');
+  const A = ta ? transpose(a!, [1, 0]) : a!;
+  const B = tb ? transpose(b!, [1, 0]) : b!;
+  const y = matmul(ctx, A, B);
+  const alpha = af(ctx, 'alpha', 1);
+  const beta = af(ctx, 'beta', 1);
+  const yv = f64(y);
+  const cv = c ? f64(c) : undefined;
+  let cmap: Int32Array | undefined;
+  if (c) {
+    try { broadcastIndexShape([y.shape, c.shape]); } catch (e) { fail(ctx, (e as Error).message); }
+    cmap = broadcastIndex([c.shape, y.shape]).maps[0];
+  }
+  const o = new Float64Array(yv.length);
+  for (let i = 0; i < o.length; i++) o[i] = alpha * yv[i]! + (cv ? beta * cv[cmap![i]!]! : 0);
+  return [result(a!.dtype, y.shape, o)];
+});
+def('Clip', (ctx, [x, lo, hi]) => {
+  if (!isNumeric(x!.dtype)) return refuse();
+  const min = ctx.opset < 11 ? af(ctx, 'min', -Infinity) : lo ? f64(lo)[0]! : -Infinity;
+  const max = ctx.opset < 11 ? af(ctx, 'max', Infinity) : hi ? f64(hi)[0]! : Infinity;
+  const v = f64(x!);
+  const o = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) o[i] = Number.isNaN(v[i]!) ? NaN : Math.min(max, Math.max(min, v[i]!));
+  return [result(x!.dtype, x!.shape, o)];
+});
+def('Gelu', unaryK((x, c) => (c.node.attr<string>('approximate', 'none') === 'tanh'
+  ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
+  : 0.5 * x * (1 + erf(x / Math.SQRT2)))));
+def('Mish', unaryK((x) => x * Math.tanh(x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))));
+def('Shrink', unaryK((x, c) => { const l = af(c, 'lambd', 0.5); const b = af(c, 'bias', 0); return x < -l ? x + b : x > l ? x - b : 0; }));
+def('Dropout', (ctx, [x, ratio, training]) => {
+  // Inference semantics only: training mode with a non-zero ratio is random and is not folded.
+  if (training && (training.data as Uint8Array)[0] && (!ratio || f64(ratio)[0] !== 0)) return refuse();
+  if (ctx.opset < 12 && ai(ctx, 'is_test', 0) === 0 && ctx.opset < 7) return refuse();
+  const outs = [x!];
+  if (ctx.node.outputs.length > 1) outs.push(take(Tensor.from(DTypes.bool, [1], [1]), x!.shape, new Int32Array(x!.size)));
+  return outs;
+});
+def('GatherElements', (ctx, [x, ind]) => {
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
+  if (ind!.shape.length !== r) fail(ctx, 'indices must have the rank of data');
+  const idx = ints(ind!);
+  const xst = strides(x!.shape);
+  const ist = strides(ind!.shape);
+  const map = new Int32Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    let off = 0;
+    for (let d = 0; d < r; d++) {
+      let c = Math.floor(k / ist[d]!) % ind!.shape[d]!;
+      if (d === axis) {
+        c = idx[k]! < 0 ? idx[k]! + x!.shape[d]! : idx[k]!;
+        if (c < 0 || c >= x!.shape[d]!) fail(ctx, `index ${idx[k]} is out of range for axis ${axis} of size ${x!.shape[d]}`);
+      }
+      off += c * xst[d]!;
+    }
+    map[k] = off;
+  }
+  return [take(x!, ind!.shape, map)];
+});
+def('CumSum', (ctx, [x, axisT]) => {
+  if (!isNumeric(x!.dtype)) return refuse();
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ints(axisT!)[0]!, r);
+  const excl = ai(ctx, 'exclusive', 0) !== 0;
+  const rev = ai(ctx, 'reverse', 0) !== 0;
+  const v = f64(x!);
+  const outer = sizeOf(x!.shape.slice(0, axis));
+  const d = x!.shape[axis]!;
+  const inner = sizeOf(x!.shape.slice(axis + 1));
+  const o = new Float64Array(v.length);
+  for (let a = 0; a < outer; a++) for (let i = 0; i < inner; i++) {
+    let s = 0;
+    for (let jj = 0; jj < d; jj++) {
+      const j = rev ? d - 1 - jj : jj;
+      const at = (a * d + j) * inner + i;
+      if (excl) { o[at] = s; s += v[at]!; } else { s += v[at]!; o[at] = s; }
+    }
+  }
+  return [result(x!.dtype, x!.shape, o)];
+});
+def('Trilu', (ctx, [x, kT]) => {
+  const r = x!.shape.length;
+  if (r < 2) fail(ctx, 'input must have rank ≥ 2');
+  const k = kT ? ints(kT)[0]! : 0;
+  const upper = ai(ctx, 'upper', 1) !== 0;
+  const [n, m] = x!.shape.slice(-2) as [number, number];
+  const zeroAt = x!.size; // index of an appended zero element
+  const joined = joinStorage([x!, Tensor.zeros(x!.dtype, [1])]);
+  const map = new Int32Array(x!.size);
+  for (let p = 0; p < x!.size; p++) {
+    const j = p % m;
+    const i = Math.floor(p / m) % n;
+    const keep = upper ? j - i >= k : j - i <= k;
+    map[p] = keep ? p : zeroAt;
+  }
+  return [take(joined, x!.shape, map)];
+});
+def('LayerNormalization', (ctx, [x, scale, bias]) => {
+  if (!x!.dtype.isFloat) return refuse();
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', -1), r);
+  const eps = af(ctx, 'epsilon', 1e-5);
+  const outer = sizeOf(x!.shape.slice(0, axis));
+  const inner = sizeOf(x!.shape.slice(axis));
+  const v = f64(x!);
+  const { maps: [sm] } = broadcastIndex([scale!.shape, x!.shape.slice(axis)]);
+  const bm = bias ? broadcastIndex([bias.shape, x!.shape.slice(axis)]).maps[0] : undefined;
+  const sv = f64(scale!);
+  const bv = bias ? f64(bias) : undefined;
+  const o = new Float64Array(v.length);
+  const mean = new Float64Array(outer);
+  const inv = new Float64Array(outer);
+  for (let a = 0; a < outer; a++) {
+    let s = 0;
+    for (let i = 0; i < inner; i++) s += v[a * inner + i]!;
+    const mu = s / inner;
+    let q = 0;
+    for (let i = 0; i < inner; i++) q += (v[a * inner + i]! - mu) ** 2;
+    const rs = 1 / Math.sqrt(q / inner + eps);
+    mean[a] = mu;
+    inv[a] = rs;
+    for (let i = 0; i < inner; i++) o[a * inner + i] = (v[a * inner + i]! - mu) * rs * sv[sm![i]!]! + (bv ? bv[bm![i]!]! : 0);
+  }
+  const statShape = x!.shape.map((d, i) => (i < axis ? d : 1));
+  const stash = dtypeFromOnnx(ai(ctx, 'stash_type', 1));
+  return [result(x!.dtype, x!.shape, o), result(stash, statShape, mean), result(stash, statShape, inv)];
+});
+def('BatchNormalization', (ctx, [x, scale, b, mean, vr]) => {
+  // Inference mode only (training mode updates running statistics).
+  if (ai(ctx, 'training_mode', 0) !== 0 || ctx.node.outputs.filter(Boolean).length > 1 || !x!.dtype.isFloat) return refuse();
+  const eps = af(ctx, 'epsilon', 1e-5);
+  const c = x!.shape[1] ?? 1;
+  const inner = sizeOf(x!.shape.slice(2));
+  const [v, sv, bv, mv, vv] = [x!, scale!, b!, mean!, vr!].map(f64) as Float64Array[];
+  const o = new Float64Array(v!.length);
+  for (let k = 0; k < o.length; k++) {
+    const ch = Math.floor(k / inner) % c;
+    o[k] = ((v![k]! - mv![ch]!) / Math.sqrt(vv![ch]! + eps)) * sv![ch]! + bv![ch]!;
+  }
+  return [result(x!.dtype, x!.shape, o)];
+});
+def('EyeLike', (ctx, [x]) => {
+  const [n, m] = x!.shape as [number, number];
+  if (x!.shape.length !== 2) fail(ctx, 'input must be 2-D');
+  const k = ai(ctx, 'k', 0);
+  const dt = ctx.node.attrs.has('dtype') ? dtypeFromOnnx(ai(ctx, 'dtype', 1)) : x!.dtype;
+  const o = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) { const j = i + k; if (j >= 0 && j < m) o[i * m + j] = 1; }
+  return [result(dt, [n, m], o)];
+});
+def('OneHot', (ctx, [ind, depthT, values]) => {
+  const depth = Math.trunc(f64(depthT!)[0]!);
+  const r = ind!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', -1), r + 1);
+  const shape = [...ind!.shape];
+  shape.splice(axis, 0, depth);
+  guard(ctx, shape);
+  const idx = f64(ind!);
+  const outer = sizeOf(ind!.shape.slice(0, axis));
+  const inner = sizeOf(ind!.shape.slice(axis));
+  const map = new Int32Array(sizeOf(shape));
+  for (let a = 0; a < outer; a++) for (let d = 0; d < depth; d++) for (let i = 0; i < inner; i++) {
+    let j = Math.trunc(idx[a * inner + i]!);
+    if (j < 0) j += depth;
+    map[(a * depth + d) * inner + i] = j === d ? 1 : 0;
+  }
+  return [take(values!, shape, map)];
+});

@@ -31,6 +31,14 @@ const EVAL_REFUSED = {
   test_cast_FLOAT_to_STRING: 'float → string not folded',
   test_castlike_FLOAT_to_STRING: 'float → string not folded',
   test_castlike_FLOAT_to_STRING_expanded: 'float → string not folded',
+  // Training-mode BatchNormalization updates running statistics and training-mode Dropout is
+  // random: neither is a constant computation.
+  test_batchnorm_epsilon_training_mode: 'training mode',
+  test_batchnorm_example_training_mode: 'training mode',
+  test_training_dropout: 'random',
+  test_training_dropout_default: 'random',
+  test_training_dropout_default_mask: 'random',
+  test_training_dropout_mask: 'random',
 } as const;
 const INFER_FAIL = {} as const;
 
@@ -189,6 +197,6 @@ describe.skipIf(skip)('ONNX backend node tests', () => {
     expect(refused.sort()).toEqual(Object.keys(EVAL_REFUSED).sort());
     const passed = outcomes.filter((o) => o.evaluated === 'pass');
     console.info(`[onnx-node-conformance] evaluation: ${passed.length} cases pass over ${new Set(passed.map((o) => o.op)).size} ops`);
-    expect(passed.length).toBeGreaterThanOrEqual(440);
+    expect(passed.length).toBeGreaterThanOrEqual(528);
   });
 });
