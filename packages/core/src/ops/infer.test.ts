@@ -101,6 +101,22 @@ describe('inferNode', () => {
     expect(infer('SkipLayerNormalization', [f32(['b', 's', 768]), f32(['b', 's', 768]), f32([768])], {}, { domain: 'com.microsoft', opset: 1, outputs: 4 })).toEqual(['float32[b, s, 768]', 'float32[b, s, 1]', 'float32[b, s, 1]', 'float32[b, s, 768]']);
     expect(infer('GatherBlockQuantized', [tensorType(DTypes.uint8, [32000, 2048]), tensorType(DTypes.int64, ['b', 's']), tensorType(DTypes.float16, [32000, 128])], { block_size: attr.int(32) }, { domain: 'com.microsoft', opset: 1 })).toEqual(['float16[b, s, 4096]']);
   });
+  it('checks type constraints on request', () => {
+    const g = new Graph('t');
+    const a = g.addInput('a', f32([2]));
+    const h = g.addInput('h', tensorType(DTypes.float16, [2]));
+    const s = g.addInput('s', tensorType(DTypes.string, [2]));
+    const add = g.addNode({ op: 'Add', inputs: [a, h], outputs: ['y'] });
+    expect(inferNode(add, 17)[0]).not.toBeNull(); // unchecked by default
+    expect(() => inferNode(add, 17, { checkTypes: true })).toThrow(/inputs 0 and 1 are both of type T but have dtypes float32 and float16/);
+    const relu = g.addNode({ op: 'Relu', inputs: [s], outputs: ['r'] });
+    expect(() => inferNode(relu, 17, { checkTypes: true })).toThrow(/input 0 \('X'\) has dtype string; allowed for T: float16, float32/);
+    const cat = g.addNode({ op: 'Concat', inputs: [a, h], attrs: { axis: attr.int(0) }, outputs: ['c'] });
+    expect(() => inferNode(cat, 17, { checkTypes: true })).toThrow(/both of type T/);
+    const rs = g.addNode({ op: 'Reshape', inputs: [a, g.addInput('shp', tensorType(DTypes.int32, [1]))], outputs: ['rs'] });
+    expect(() => inferNode(rs, 17, { checkTypes: true })).toThrow(/input 1 \('shape'\) has dtype int32; allowed: int64/);
+  });
+
   it('gives nulls for ops without a schema', () => {
     expect(infer('NoSuchOp', [f32([1])], {}, { outputs: 2 })).toEqual(['?', '?']);
   });

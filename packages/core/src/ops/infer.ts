@@ -13,6 +13,11 @@ export interface InferNodeOptions {
   readonly shapeInputs?: readonly (readonly Dim[] | undefined)[];
   /** Types per input index to use instead of the input values' own types. */
   readonly inputTypes?: readonly (ValueType | null)[];
+  /**
+   * Also check input dtypes against the schema's type constraints (allowed dtypes, and one dtype
+   * per constraint across inputs). Default false; inferShapes turns it on in strict mode.
+   */
+  readonly checkTypes?: boolean;
 }
 
 /**
@@ -37,6 +42,7 @@ export function inferNode(node: Node, opset: number, options: InferNodeOptions =
   if (!schema?.infer) return new Array<ValueType | null>(n).fill(null);
   const ctx = makeContext(node, opset, schema, options);
   checkArity(ctx, schema);
+  if (options.checkTypes) checkTypeConstraints(ctx, schema);
   let res: readonly (ValueType | null)[];
   try {
     res = schema.infer(ctx);
@@ -94,4 +100,39 @@ function checkArity(ctx: InferenceContext, schema: OpSchema): void {
   for (const [name, spec] of Object.entries(schema.attributes ?? {})) {
     if (spec.required && !ctx.node.attrs.has(name)) ctx.fail(`required attribute '${name}' is missing`);
   }
+}
+
+const HETEROGENEOUS = new Set(['Loop', 'Scan', 'SequenceMap']);
+
+/** Formal (and its index) that node input i binds to (the last formal if it is variadic). */
+function formalFor(schema: OpSchema, i: number) {
+  const f = schema.inputs;
+  if (i < f.length) return f[i];
+  const last = f[f.length - 1];
+  return last?.option === 'variadic' ? last : undefined;
+}
+
+/** Input dtypes must be allowed by their constraint, and inputs sharing a constraint share a dtype. */
+function checkTypeConstraints(ctx: InferenceContext, schema: OpSchema): void {
+  const bound = new Map<string, { dtype: string; input: number }>();
+  ctx.inputTypes.forEach((t, i) => {
+    const f = formalFor(schema, i);
+    if (!f || !t || t.kind !== 'tensor' || !t.dtype) return;
+    const ts = f.typeStr ?? '';
+    const fixed = /^tensor\((\w+)\)$/.exec(ts);
+    const name = t.dtype.name;
+    if (fixed) {
+      const want = fixed[1] === 'float' ? 'float32' : fixed[1] === 'double' ? 'float64' : fixed[1]!;
+      if (want !== name) ctx.fail(`input ${i} ('${f.name}') has dtype ${name}; allowed: ${want}`);
+      return;
+    }
+    const allowed = schema.typeConstraints?.[ts];
+    if (!allowed) return;
+    if (!allowed.includes(name) && !allowed.includes('seq') && !allowed.includes('optional')) ctx.fail(`input ${i} ('${f.name}') has dtype ${name}; allowed for ${ts}: ${allowed.join(', ')}`);
+    // Loop/Scan/SequenceMap carry values of different types through one variadic formal.
+    if (f.option === 'variadic' && HETEROGENEOUS.has(ctx.node.op) && ctx.node.domain === '') return;
+    const prev = bound.get(ts);
+    if (prev && prev.dtype !== name) ctx.fail(`inputs ${prev.input} and ${i} are both of type ${ts} but have dtypes ${prev.dtype} and ${name}`);
+    if (!prev) bound.set(ts, { dtype: name, input: i });
+  });
 }

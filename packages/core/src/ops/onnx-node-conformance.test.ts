@@ -106,7 +106,7 @@ function runCase(dir: string, name: string, dec: Decoders): Outcome | null {
   const r: Outcome = { name, op: node.qualifiedOp, infer: 'noschema', fullyKnown: false, inferMsg: '', evaluated: 'na', evalMsg: '' };
   if (getSchema(node.domain, node.op, opset)) {
     try {
-      const types = inferNode(node, opset, { constInputs: consts });
+      const types = inferNode(node, opset, { constInputs: consts, checkTypes: true });
       const errs: string[] = [];
       let full = true;
       expected.forEach((want, i) => {

@@ -109,7 +109,7 @@ function inferGraph(graph: Graph, opsets: Map<string, number>, st: State): void 
     const shapeInputs = node.inputs.map((v) => (v ? st.shapes.get(v) : undefined));
     let types: (ValueType | null)[];
     try {
-      types = inferNode(node, opset, { constInputs, shapeInputs });
+      types = inferNode(node, opset, { constInputs, shapeInputs, checkTypes: st.strict });
     } catch (e) {
       if (st.strict || !isLeanformerError(e)) throw e;
       st.result.warnings.push((e as Error).message);
