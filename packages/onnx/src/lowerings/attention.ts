@@ -112,8 +112,10 @@ function toGqa(node: Node): void {
   const S = b.shape(q, 1, 2);
   const B = b.shape(q, 0, 1);
   const T = pk ? b.add(b.shape(pk, 2, 3), S) : S;
-  const total = b.cast(T, DTypes.int32);
-  const seqlens = b.cast(b.expand(b.sub(T, b.int64([1])), B), DTypes.int32);
+  // total_sequence_length is an int32 scalar. ReduceMax keeps ONNX shape inference from propagating
+  // the int64 Shape data into the int32 input (ORT's GQA shape inference rejects that).
+  const total = b.op('ReduceMax', [b.cast(T, DTypes.int32)], { keepdims: 0 });
+  const seqlens = b.op('ReduceMax', [b.unsqueeze(b.cast(b.expand(b.sub(T, b.int64([1])), B), DTypes.int32), [1]), b.int64([1])], { keepdims: 0 }); // [B]
   const D = Number(q.shape?.[2]) / a.numHeads;
   const n = g.insertBefore(node, {
     op: 'GroupQueryAttention', domain: 'com.microsoft', name: node.name,
@@ -122,8 +124,9 @@ function toGqa(node: Node): void {
     attrs: {
       num_heads: attr.int(a.numHeads), kv_num_heads: attr.int(a.kvNumHeads),
       scale: attr.float(a.scale > 0 ? a.scale : 1 / Math.sqrt(D)),
-      // ORT's local window counts the keys before the query: window w (self included) = local_window_size w − 1.
-      ...(a.pattern === 'window' ? { local_window_size: attr.int(a.window - 1) } : {}),
+      // Checked on onnxruntime-node 1.30 CPU (packages/attention/bench/gqa-check.ts): local_window_size = w
+      // gives exactly our window (q − k < w, the query itself included).
+      ...(a.pattern === 'window' ? { local_window_size: attr.int(a.window) } : {}),
     },
   });
   n.output(0).type = node.output(0).type;
