@@ -10,6 +10,7 @@ import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
 import { cosineSimilarity, type VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
+import { writeTestOnnx } from './testing/onnx-writer.js';
 import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
 import { vit } from './vit.js';
 
@@ -22,11 +23,13 @@ import { vit } from './vit.js';
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 // @leanformer/onnx is written concurrently; until its lowering lands, the ORT halves are skipped.
 const onnxApi = onnx as unknown as { encodeModel?: (g: Graph) => Uint8Array; decodeModel?: (b: Uint8Array) => Graph; lowerToOnnx?: (g: Graph, t: { runtime: 'ort'; ep: 'cpu' | 'tensorrt' }) => Graph };
-const ORT_READY = typeof onnxApi.encodeModel === 'function' && typeof onnxApi.lowerToOnnx === 'function';
+const LOWERING_READY = typeof onnxApi.encodeModel === 'function' && typeof onnxApi.lowerToOnnx === 'function';
+/** ONNX bytes for ORT CPU: @leanformer/onnx when present, else the test-only writer (standard ops only). */
+const toOnnx = (g: Graph): Uint8Array => (LOWERING_READY ? onnxApi.encodeModel!(onnxApi.lowerToOnnx!(g, { runtime: 'ort', ep: 'cpu' })) : writeTestOnnx(g));
 
 async function run(backend: 'ort' | 'tfjs', graph: Graph, input: Tensor): Promise<Record<string, Float32Array>> {
   if (backend === 'ort') {
-    const bytes = onnxApi.encodeModel!(onnxApi.lowerToOnnx!(graph, { runtime: 'ort', ep: 'cpu' }));
+    const bytes = toOnnx(graph);
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
     try {
       const out = await session.run({ [graph.inputs[0]!.name]: new ort.Tensor('float32', input.toFloat32(), [...input.shape]) });
@@ -86,10 +89,8 @@ describe('output parity with timm (fixtures from make_timm_fixtures.py)', () => 
       const io = readSafetensors(new Uint8Array(readFileSync(`${FIXTURES}${name}.io.safetensors`))).tensors;
       const input = io.get('input')!;
       const want = io.get('logits')!.toFloat32();
-      if (ORT_READY) {
-        const got = (await run('ort', model.graph, input))[model.outputName]!;
-        expect(within(maxDiff(got, want), want), `ORT max |diff| ${maxDiff(got, want)}`).toBe(true);
-      }
+      const got = (await run('ort', model.graph, input))[model.outputName]!;
+      expect(within(maxDiff(got, want), want), `ORT max |diff| ${maxDiff(got, want)}`).toBe(true);
       // tfjs-cpu is slow on full models: check the first image of the batch.
       const first = new Tensor('float32', [1, ...input.shape.slice(1)], input.toFloat32().subarray(0, input.size / input.shape[0]!));
       const got1 = (await run('tfjs', model.graph, first))[model.outputName]!;
@@ -117,6 +118,34 @@ describe('weights from the initializers of a timm ONNX export', () => {
   }
 });
 
+/** Seeded values in every parameter (BN variances positive), so no zero-initialised branch hides a bug. */
+function randomizeAll(graph: Graph, seed: number): void {
+  let s = seed >>> 0;
+  const rnd = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
+  for (const v of graph.initializers.values()) {
+    if (v.meta.get('leanformer.param') === false) continue;
+    const t = v.const!;
+    const fan = t.shape.length > 1 ? t.size / t.shape[0]! : 1;
+    const data = new Float32Array(t.size).map(() => (v.name.endsWith('running_var') ? 0.5 + rnd() : (rnd() * 2 - 1) * (t.shape.length > 1 ? 1.5 / Math.sqrt(fan) : 0.5)));
+    graph.setInitializer(v, new Tensor('float32', t.shape, data));
+  }
+}
+
+describe('ORT CPU and tfjs-cpu agree on the CNN/attention builders (all weights random)', () => {
+  it.each([
+    ['EfficientViT-M0 at 160 (padded 7×7 windows)', () => efficientvit('m0', { numClasses: 10, imgSize: 160 }), [1, 3, 160, 160]],
+    ['FasterNet-T0 at 64', () => fasternet('t0', { numClasses: 10, imgSize: 64 }), [1, 3, 64, 64]],
+  ] as const)('%s', async (_name, build, shape) => {
+    const g = build().graph;
+    randomizeAll(g, 17);
+    const x = seededInput([...shape], 4);
+    const a = (await run('ort', g, x)).logits!;
+    const b = (await run('tfjs', g, x)).logits!;
+    expect(maxAbs(a)).toBeGreaterThan(1e-3);
+    expect(within(maxDiff(a, b), a), `max |diff| ${maxDiff(a, b)} at scale ${maxAbs(a)}`).toBe(true);
+  });
+});
+
 describe('SqueezeTime clip end to end', () => {
   it('runs a (B, T, C, H, W) clip on tfjs-cpu and ORT CPU with the same logits', async () => {
     const m = squeezetime({ frames: 4, imgSize: 32, widths: [16, 32], depths: [1, 1] }, { numClasses: 5, seed: 2 });
@@ -124,10 +153,8 @@ describe('SqueezeTime clip end to end', () => {
     const tf = (await run('tfjs', m.graph, clip)).logits!;
     expect(tf.length).toBe(10);
     expect(tf.every(Number.isFinite)).toBe(true);
-    if (ORT_READY) {
-      const ort = (await run('ort', m.graph, clip)).logits!;
-      expect(within(maxDiff(ort, tf), tf)).toBe(true);
-    }
+    const onOrt = (await run('ort', m.graph, clip)).logits!;
+    expect(within(maxDiff(onOrt, tf), tf), `max |diff| ${maxDiff(onOrt, tf)}`).toBe(true);
   });
 });
 
@@ -147,7 +174,7 @@ describe('HiRED token drop inside the encoder', () => {
     const drop = vit('micro', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 1, keep: 13 } });
     const saving = 1 - analyzeGraph(drop.graph, { dims: { batch: 1 } }).flops / analyzeGraph(full.graph, { dims: { batch: 1 } }).flops;
     expect(saving).toBeGreaterThan(0.35);
-    const backend = ORT_READY ? 'ort' : 'tfjs';
+    const backend = 'ort';
     let min = 1;
     for (let s = 0; s < 4; s++) {
       const x = seededInput([1, 3, 64, 64], 30 + s);
@@ -157,7 +184,7 @@ describe('HiRED token drop inside the encoder', () => {
   });
 });
 
-describe.skipIf(!ORT_READY)('GPUSQ-ViT on ORT', () => {
+describe.skipIf(!LOWERING_READY)('GPUSQ-ViT on ORT (needs @leanformer/onnx lowering)', () => {
   it('lowers for ort-tensorrt with ONNX-domain ops only and runs on ORT CPU close to the dense model', async () => {
     const dense = vit('micro', { numClasses: 10, seed: 9 });
     const { model } = gpusqVit(dense);
