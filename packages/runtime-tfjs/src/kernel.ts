@@ -98,6 +98,9 @@ export class KernelContext {
     if (isHost(v)) return v.dtype;
     const declared = this.node.inputs[i]?.dtype;
     if (declared) return declared;
+    // Undeclared: a Cast producer still says which integer type the int32 values stand for.
+    const p = this.node.inputs[i]?.producer;
+    if (p && p.op === 'Cast' && p.domain === '' && p.attrs.has('to')) return dtypeFromOnnx(Number(p.attrs.get('to')!.value));
     const t = v?.dtype;
     return dtypeFromOnnx(t === 'float32' ? 1 : t === 'bool' ? 9 : 6);
   }

@@ -147,9 +147,42 @@ export const elementwiseKernels: Record<string, Kernel> = {
     if (c.has(2)) x = tf.minimum(x, c.t(2));
     return x;
   },
+  DequantizeLinear: (c) => {
+    const { tf } = c;
+    const x = tf.cast(c.t(0), 'float32');
+    const scale = quantParam(c, 1, x);
+    const zp = c.has(2) ? quantParam(c, 2, x) : null;
+    return tf.mul(zp ? tf.sub(x, tf.cast(zp, 'float32')) : x, scale);
+  },
+  QuantizeLinear: (c) => {
+    const { tf } = c;
+    const x = c.t(0);
+    const scale = quantParam(c, 1, x);
+    const out = c.has(2) ? c.dtype(2) : c.node.attrs.has('output_dtype') ? dtypeFromOnnx(c.attr('output_dtype')) : DTypes.uint8;
+    if (!out.isInteger || out.bits > 16) c.fail(`output type ${out.name} is not supported; allowed: int8, uint8, int16, uint16`);
+    const lo = out.isSigned ? -(2 ** (out.bits - 1)) : 0, hi = out.isSigned ? 2 ** (out.bits - 1) - 1 : 2 ** out.bits - 1;
+    // Round half to even (tf.round), add the zero point, saturate to the output type.
+    let q = tf.round(tf.div(x, scale));
+    if (c.has(2)) q = tf.add(q, tf.cast(quantParam(c, 2, x), 'float32'));
+    return tf.cast(tf.clipByValue(q, lo, hi), 'int32');
+  },
   Cast: (c) => castTo(c, dtypeFromOnnx(c.attr('to'))),
   CastLike: (c) => castTo(c, c.dtype(1)),
 };
+
+/** A Q/DQ scale or zero point shaped to broadcast against `x`: scalar, per-axis (1-D), or blocked (same rank). */
+function quantParam(c: KernelContext, i: number, x: T): T {
+  const { tf } = c;
+  const p = c.t(i);
+  if (p.rank === 0 || p.size === 1) return tf.reshape(p, []);
+  const axis = c.axis(c.attr('axis', 1), x.rank);
+  if (p.rank === 1) return tf.reshape(p, x.shape.map((d, k) => (k === axis ? d : 1)));
+  // Blocked (opset 21): p has x's rank with dim[axis] = ceil(x.dim / block_size).
+  const block = c.attr('block_size', 0);
+  if (!block) c.fail('a scale of the input\'s rank needs block_size');
+  const rep = tf.reshape(tf.tile(tf.expandDims(p, axis + 1), p.shape.map((_, k) => 1).concat([1]).map((v, k) => (k === axis + 1 ? block : 1))), p.shape.map((d, k) => (k === axis ? d * block : d)));
+  return tf.slice(rep, x.shape.map(() => 0), x.shape.map((d) => d));
+}
 
 function castTo(c: KernelContext, to: ReturnType<typeof dtypeFromOnnx>): T {
   const { tf } = c;
