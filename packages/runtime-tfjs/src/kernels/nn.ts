@@ -293,6 +293,17 @@ export const nnKernels: Record<string, Kernel> = {
     if (c.has(2) && beta !== 0) y = tf.add(y, beta === 1 ? c.t(2) : tf.mul(c.t(2), beta));
     return y;
   },
+  // tfjs' einsum covers up to two operands without ellipses; other equations fail at run time with its message.
+  Einsum: (c) => {
+    let eq = c.attr<string>('equation').replace(/\s+/g, '');
+    if (!eq.includes('->')) {
+      // Implicit output (numpy rules): the letters that occur once, in alphabetical order.
+      const counts = new Map<string, number>();
+      for (const ch of eq.replace(/[^a-zA-Z]/g, '')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+      eq = `${eq}->${[...counts].filter(([, n]) => n === 1).map(([ch]) => ch).sort().join('')}`;
+    }
+    return c.tf.einsum(eq, ...c.inputs.map((_, i) => c.t(i)));
+  },
   Conv: conv,
   MaxPool: (c) => pool(c, 'max'),
   AveragePool: (c) => pool(c, 'avg'),
