@@ -99,9 +99,25 @@ function unaryK(f: (x: number, ctx: Ctx) => number, boolOut = false): Kernel {
 }
 
 /** Element-wise n-ary op with broadcasting; `outType` picks the result dtype. */
+/**
+ * Pre-opset-7 binary ops broadcast B onto A from `axis` (legacy attributes); PRelu before 7 applies
+ * a 1-D slope per channel (axis 1). Both become numpy broadcasting after reshaping B.
+ */
+function legacyBroadcast(ctx: Ctx, ins: Tensor[]): Tensor[] {
+  if (ctx.opset >= 7 || ins.length !== 2) return ins;
+  const [a, b] = ins as [Tensor, Tensor];
+  let axis: number | undefined;
+  if (ctx.node.op === 'PRelu') axis = b.shape.length === 1 && a.shape.length >= 2 && b.shape[0] === a.shape[1] ? 1 : undefined;
+  else if (ai(ctx, 'broadcast', 0) !== 0 && ctx.node.attrs.has('axis')) axis = normAxis(ctx, ai(ctx, 'axis', 0), a.shape.length);
+  if (axis === undefined) return ins;
+  const trailing = a.shape.length - axis - b.shape.length;
+  if (trailing < 0) fail(ctx, `B of shape [${b.shape.join(', ')}] does not fit A of shape [${a.shape.join(', ')}] at axis ${axis}`);
+  return [a, b.reshape([...b.shape, ...new Array<number>(trailing).fill(1)])];
+}
+
 function naryK(f: (args: number[], ctx: Ctx, dtype: DType) => number, outType: 'first' | 'bool' = 'first'): Kernel {
   return (ctx, xs) => {
-    const ins = xs.filter((t): t is Tensor => t !== undefined);
+    const ins = legacyBroadcast(ctx, xs.filter((t): t is Tensor => t !== undefined));
     if (!ins.every((t) => isNumeric(t.dtype))) return refuse();
     const vals = ins.map(f64);
     let shape: number[] = [];

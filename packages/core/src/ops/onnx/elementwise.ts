@@ -6,8 +6,12 @@ import {
 import type { InferFn, OpSchema } from '../schema.js';
 import { a, ALL, FLOAT, INT, NUM, schemas, SIGNED, UINT, type OpDef } from './define.js';
 
-/** Output: input 0's dtype with all given inputs broadcast together. */
+/**
+ * Output: input 0's dtype with all given inputs broadcast together. Before opset 7, binary ops
+ * broadcast B onto A only (legacy `broadcast`/`axis` attributes), so the output has A's type.
+ */
 export const broadcastInfer: InferFn = (ctx) => {
+  if (ctx.opset < 7 && ctx.node.inputs.length === 2 && ctx.node.op !== 'Sum' && ctx.node.op !== 'Max' && ctx.node.op !== 'Min' && ctx.node.op !== 'Mean') return [ctx.inputTypes[0] ?? null];
   let shape: Dim[] | null = null;
   let dtype = null;
   let first = true;
@@ -92,7 +96,8 @@ const DEFS: OpDef[] = [
   { name: 'Pow', since: [1, 7, 12, 13, 15], inputs: ['X:T', 'Y:T1'], outputs: ['Z:T'], types: { T: NUM, T1: NUM }, infer: broadcastInfer },
   { ...binary('Mod', [10, 13]), attrs: { fmod: a.int(0) } },
   { ...binary('BitShift', [11], UINT), attrs: { direction: a.reqStr() } },
-  { name: 'PRelu', since: [1, 6, 7, 9, 16], inputs: ['X:T', 'slope:T'], outputs: ['Y:T'], types: { T: SIGNED }, infer: broadcastInfer },
+  // slope broadcasts onto X (unidirectionally; per channel before opset 7): Y has X's type.
+  { name: 'PRelu', since: [1, 6, 7, 9, 16], inputs: ['X:T', 'slope:T'], outputs: ['Y:T'], types: { T: SIGNED }, infer: sameAs(0) },
   binary('BitwiseAnd', [18], INT), binary('BitwiseOr', [18], INT), binary('BitwiseXor', [18], INT),
   // logic and comparison
   compare('And', [1, 7], ['bool']), compare('Or', [1, 7], ['bool']), compare('Xor', [1, 7], ['bool']),
