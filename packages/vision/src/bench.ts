@@ -136,7 +136,13 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
     notes.push(`timm peer missing: ${timmPath} (make it with packages/vision/fixtures/make_timm_fixtures.py)`);
   }
 
+  /** Runs one section; a failure becomes a note (and its metrics stay absent) instead of aborting the suite. */
+  const section = async (name: string, body: () => Promise<void>) => {
+    try { await body(); } catch (e) { notes.push(`${name} failed: ${e instanceof Error ? e.message : String(e)}`); metrics[`${name}_failed`] = 1; }
+  };
+
   // 2. SqueezeTime vs a 3-D conv baseline of the same widths; the clip runs end to end.
+  await section('squeezetime', async () => {
   const stCfg: SqueezeTimeConfig = quick ? { frames: 8, imgSize: 64, widths: [32, 64, 128, 256], depths: [1, 1, 1, 1] } : { frames: 16, imgSize: 112, widths: [64, 128, 256, 512], depths: [1, 1, 2, 1] };
   const st = squeezetime(stCfg, { numClasses: 400 });
   const c3 = conv3dBaseline(stCfg, { numClasses: 400 });
@@ -150,8 +156,10 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   const [stMs, c3Ms] = await timeAlternating(ort, [await session(ort, lowered(st.graph, 'cpu'), 'cpu', options.threads), await session(ort, lowered(c3.graph, 'cpu'), 'cpu', options.threads)], clip, clipShape, quick ? 3 : 10);
   metrics.squeezetime_cpu_ms = stMs!;
   metrics.conv3d_baseline_cpu_ms = c3Ms!;
+  });
 
   // 3. HiRED-style early drop on ViT-Tiny: keep 20% of patch tokens after block 2.
+  await section('hired', async () => {
   const keep = Math.round(0.2 * 196);
   const vFull = vit('tiny', { numClasses: 0, seed: 5 });
   const vDrop = vit('tiny', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 2, keep } });
@@ -166,8 +174,10 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
     minCos = Math.min(minCos, cosineSimilarity(await runOnce(ort, sFull, x, [1, 3, 224, 224]), await runOnce(ort, sDrop, x, [1, 3, 224, 224])));
   }
   metrics.hired_keep20_cls_cosine_min = minCos;
+  });
 
   // 4. GPUSQ-ViT: 2:4 + int8 linears; lowers for TensorRT (ONNX ops only) and runs on ORT CPU.
+  await section('gpusq', async () => {
   const dense = vit(quick ? 'micro' : 'tiny', { numClasses: 100, seed: 9 });
   const { model: sq, report } = gpusqVit(dense);
   metrics.gpusq_layers = report.layersSparsified;
@@ -182,5 +192,6 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
     cos = Math.min(cos, cosineSimilarity(await runOnce(ort, sd, x, [1, 3, size, size]), await runOnce(ort, ss, x, [1, 3, size, size])));
   }
   metrics.gpusq_logit_cosine_min = cos;
+  });
   return { suite: 'vision', metrics, notes };
 }
