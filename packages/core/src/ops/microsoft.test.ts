@@ -1,0 +1,114 @@
+// com.microsoft shape inference checked against ONNX Runtime 1.30 CPU: each op runs once on a
+// small model (encoded here with a minimal protobuf writer) and the output dims must equal inferNode's.
+import { describe, expect, it } from 'vitest';
+import { DTypes, type DType } from '../dtype.js';
+import { attr, type Attribute } from '../ir/attribute.js';
+import { Graph } from '../ir/graph.js';
+import { tensorType } from '../ir/types.js';
+import { Tensor } from '../tensor.js';
+import { inferNode } from './index.js';
+
+type Ort = typeof import('onnxruntime-node');
+let ort: Ort | undefined;
+try { ort = await import('onnxruntime-node'); } catch { ort = undefined; }
+
+// ---- minimal ModelProto writer (field numbers from onnx.proto) ----
+const enc = new TextEncoder();
+function varint(n: number | bigint): number[] {
+  let v = BigInt.asUintN(64, BigInt(n));
+  const out: number[] = [];
+  do { let b = Number(v & 0x7fn); v >>= 7n; if (v) b |= 0x80; out.push(b); } while (v);
+  return out;
+}
+const key = (field: number, wire: number) => varint((field << 3) | wire);
+const msg = (field: number, body: number[]) => [...key(field, 2), ...varint(body.length), ...body];
+const str = (field: number, s: string) => msg(field, [...enc.encode(s)]);
+const int = (field: number, n: number | bigint) => [...key(field, 0), ...varint(n)];
+const f32 = (field: number, x: number) => [...key(field, 5), ...new Uint8Array(new Float32Array([x]).buffer)];
+
+function attrProto(name: string, a: Attribute): number[] {
+  switch (a.type) {
+    case 'int': return [...str(1, name), ...int(20, 2), ...int(3, a.value)];
+    case 'float': return [...str(1, name), ...int(20, 1), ...f32(2, a.value)];
+    case 'ints': return [...str(1, name), ...int(20, 7), ...a.value.flatMap((v) => int(8, v))];
+    default: throw new Error(`attribute type ${a.type} not needed here`);
+  }
+}
+const typeProto = (dt: DType, shape: number[] | null) => msg(1, [...int(1, dt.onnx), ...(shape ? msg(2, shape.flatMap((d) => msg(1, int(1, d)))) : [])]);
+const valueInfo = (field: number, name: string, dt: DType, shape: number[] | null) => msg(field, [...str(1, name), ...msg(2, typeProto(dt, shape))]);
+
+interface Case { op: string; domain?: string; inputs: (Tensor | null)[]; outputs: (DType | null)[]; attrs?: Record<string, Attribute> }
+
+function encodeModel(c: Case): Uint8Array {
+  const ins = c.inputs.map((t, i) => (t ? `in${i}` : ''));
+  const outs = c.outputs.map((t, i) => (t ? `out${i}` : ''));
+  const node = [...ins.flatMap((n) => str(1, n)), ...outs.flatMap((n) => str(2, n)), ...str(4, c.op), ...str(7, c.domain ?? 'com.microsoft'),
+    ...Object.entries(c.attrs ?? {}).flatMap(([k, a]) => msg(5, attrProto(k, a)))];
+  const graph = [...msg(1, node), ...str(2, 'g'),
+    ...c.inputs.flatMap((t, i) => (t ? valueInfo(11, `in${i}`, t.dtype, [...t.shape]) : [])),
+    ...c.outputs.flatMap((t, i) => (t ? valueInfo(12, `out${i}`, t, null) : []))];
+  return new Uint8Array([...int(1, 10), ...msg(8, [...str(1, ''), ...int(2, 21)]), ...msg(8, [...str(1, 'com.microsoft'), ...int(2, 1)]), ...msg(7, graph)]);
+}
+
+/** Runs the case on ORT CPU and with inferNode (given constant inputs); returns both output shapes. */
+async function check(c: Case): Promise<void> {
+  const session = await ort!.InferenceSession.create(encodeModel(c), { executionProviders: ['cpu'] });
+  const feeds: Record<string, InstanceType<Ort['Tensor']>> = {};
+  c.inputs.forEach((t, i) => {
+    if (!t) return;
+    const d = t.data as Float32Array;
+    feeds[`in${i}`] = new ort!.Tensor(t.dtype.ort as 'float32', d, [...t.shape]);
+  });
+  const res = await session.run(feeds);
+  await session.release();
+  const g = new Graph('g');
+  const node = g.addNode({ op: c.op, domain: c.domain ?? 'com.microsoft', inputs: c.inputs.map((t, i) => (t ? g.addInput(`in${i}`, tensorType(t.dtype, t.shape)) : null)), outputs: c.outputs.map((t, i) => (t ? `out${i}` : null)), attrs: c.attrs ?? {} });
+  const types = inferNode(node, 1, { constInputs: c.inputs.map((t) => t ?? undefined), checkTypes: true });
+  c.outputs.forEach((dt, i) => {
+    if (!dt) return;
+    const got = res[`out${i}`]!;
+    const t = types[i];
+    expect(t && t.kind === 'tensor' ? { dtype: t.dtype?.name, shape: t.shape } : null, `${c.op} output ${i}`).toEqual({ dtype: dt.name, shape: [...got.dims] });
+  });
+}
+
+const rnd = (shape: number[], dt: DType = DTypes.float32) => Tensor.from(dt, shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (dt.isFloat ? Math.sin(i) : i % 7)));
+const F = DTypes.float32;
+
+describe.skipIf(!ort)('com.microsoft inference vs ONNX Runtime CPU', () => {
+  it('MatMulNBits', async () => {
+    await check({ op: 'MatMulNBits', inputs: [rnd([2, 3, 32]), rnd([8, 2, 8], DTypes.uint8), rnd([16])], outputs: [F], attrs: { K: attr.int(32), N: attr.int(8), bits: attr.int(4), block_size: attr.int(16) } });
+  });
+  it('GroupQueryAttention (prefill, with and without past)', async () => {
+    const i32 = (shape: number[], v: number[]) => Tensor.from('int32', shape, v);
+    const attrs = { num_heads: attr.int(4), kv_num_heads: attr.int(2) };
+    await check({ op: 'GroupQueryAttention', inputs: [rnd([1, 4, 64]), rnd([1, 4, 32]), rnd([1, 4, 32]), null, null, i32([1], [3]), i32([], [4])], outputs: [F, F, F], attrs });
+    await check({ op: 'GroupQueryAttention', inputs: [rnd([1, 1, 64]), rnd([1, 1, 32]), rnd([1, 1, 32]), rnd([1, 2, 4, 16]), rnd([1, 2, 4, 16]), i32([1], [4]), i32([], [5])], outputs: [F, F, F], attrs });
+  });
+  it('MultiHeadAttention', async () => {
+    await check({ op: 'MultiHeadAttention', inputs: [rnd([2, 3, 32]), rnd([2, 5, 32]), rnd([2, 5, 24])], outputs: [F], attrs: { num_heads: attr.int(4) } });
+  });
+  it('SkipLayerNormalization and SkipSimplifiedLayerNormalization', async () => {
+    await check({ op: 'SkipLayerNormalization', inputs: [rnd([2, 3, 8]), rnd([2, 3, 8]), rnd([8]), rnd([8])], outputs: [F, null, null, F] });
+    await check({ op: 'SkipSimplifiedLayerNormalization', inputs: [rnd([2, 3, 8]), rnd([2, 3, 8]), rnd([8])], outputs: [F, null, null, F] });
+  });
+  it('SimplifiedLayerNormalization (default domain, as ORT registers it)', async () => {
+    await check({ op: 'SimplifiedLayerNormalization', domain: '', inputs: [rnd([2, 3, 8]), rnd([8])], outputs: [F] });
+  });
+  it('Gelu, FastGelu, BiasGelu, QuickGelu', async () => {
+    await check({ op: 'Gelu', inputs: [rnd([2, 5])], outputs: [F] });
+    await check({ op: 'FastGelu', inputs: [rnd([2, 5]), rnd([5])], outputs: [F] });
+    await check({ op: 'BiasGelu', inputs: [rnd([2, 5]), rnd([5])], outputs: [F] });
+    await check({ op: 'QuickGelu', inputs: [rnd([2, 5])], outputs: [F], attrs: { alpha: attr.float(1.5) } });
+  });
+  it('RotaryEmbedding', async () => {
+    await check({ op: 'RotaryEmbedding', inputs: [rnd([1, 3, 32]), Tensor.from('int64', [1, 3], [0n, 1n, 2n]), rnd([8, 8]), rnd([8, 8])], outputs: [F], attrs: { num_heads: attr.int(2) } });
+  });
+  it('GatherBlockQuantized (uint8 packing two int4 per byte)', async () => {
+    await check({ op: 'GatherBlockQuantized', inputs: [rnd([16, 16], DTypes.uint8), Tensor.from('int64', [2, 3], [0n, 1n, 2n, 3n, 4n, 5n]), rnd([16, 1])], outputs: [F], attrs: { block_size: attr.int(32), quantize_axis: attr.int(1), gather_axis: attr.int(0) } });
+  });
+  it('DequantizeLinear / QuantizeLinear (com.microsoft)', async () => {
+    await check({ op: 'DequantizeLinear', inputs: [rnd([2, 4], DTypes.uint8), Tensor.from('float32', [], [0.5]), Tensor.from('uint8', [], [3])], outputs: [F] });
+    await check({ op: 'QuantizeLinear', inputs: [rnd([2, 4]), Tensor.from('float32', [], [0.5]), Tensor.from('int8', [], [0])], outputs: [DTypes.int8] });
+  });
+});
