@@ -23,7 +23,15 @@ export interface BlockQuantOptions {
   readonly blockSize: number;
   /** Symmetric (zero point fixed at 2^(bits−1)) or asymmetric (zero point per block). Default false. */
   readonly symmetric?: boolean;
+  /**
+   * Per-block clipping search: shrink the range by 1, 0.95, …, 0.75 and keep the factor with the
+   * least squared reconstruction error (AWQ's clipping step without activations). Off by default,
+   * since plain RTN matches ONNX Runtime's quantizer bit for bit.
+   */
+  readonly clip?: boolean;
 }
+
+const CLIP_FACTORS = [1, 0.95, 0.9, 0.85, 0.8, 0.75];
 
 /**
  * A [K, N] weight quantized in blocks of `blockSize` along K, one set of parameters per
@@ -133,7 +141,16 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQu
         if (v < min) min = v;
         if (v > max) max = v;
       }
-      const [scale, zp] = rangeToScaleZp(min, max, bits, symmetric);
+      let [scale, zp] = rangeToScaleZp(min, max, bits, symmetric);
+      if (opts.clip) {
+        let bestErr = Infinity;
+        for (const f of CLIP_FACTORS) {
+          const [s, z] = rangeToScaleZp(min * f, max * f, bits, symmetric);
+          let err = 0;
+          for (let k = k0; k < k1; k++) { const v = wt[row + k]!; err += (v - fr((quantizeValue(v, s, z, qmax) - z) * s)) ** 2; }
+          if (err < bestErr) { bestErr = err; scale = s; zp = z; }
+        }
+      }
       scales[n * kBlocks + b] = scale;
       if (zps) zps[n * kBlocks + b] = zp;
       const rs = scale !== 0 ? fr(1 / scale) : 0;

@@ -9,3 +9,4 @@ export * from './calibration.js';
 export * from './quantize-model.js';
 export * from './lfpack.js';
 export * from './bench.js';
+export * from './reference-backend.js';

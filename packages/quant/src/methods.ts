@@ -7,7 +7,7 @@ import {
   checkBlockOptions, dequantize, quantizeRtn, quantizeValue, rangeToScaleZp, roundHalfAway,
   type BlockQuantOptions, type QuantizedWeight,
 } from './blockwise.js';
-import { choleskyLower, spdInverse } from './linalg.js';
+import { choleskyLower, gram, matmul, spdInverse } from './linalg.js';
 
 function checkWeight(name: string, w: Float32Array, K: number, N: number): void {
   if (w.length !== K * N) throw new LeanformerError('SHAPE_MISMATCH', `${name}: weight has ${w.length} values, expected K·N = ${K}·${N}`);
@@ -191,7 +191,16 @@ export function quantizeGptq(w: Float32Array, K: number, N: number, hessian: Flo
     for (let n = 0; n < N; n++) {
       let min = Infinity, max = -Infinity;
       for (let k = k0; k < k1; k++) { const v = Math.fround(src[k * N + n]!); if (v < min) min = v; if (v > max) max = v; }
-      const [s, z] = rangeToScaleZp(min, max, bits, symmetric);
+      let [s, z] = rangeToScaleZp(min, max, bits, symmetric);
+      if (opts.clip) {
+        let bestErr = Infinity;
+        for (const f of [1, 0.95, 0.9, 0.85, 0.8, 0.75]) {
+          const [s2, z2] = rangeToScaleZp(min * f, max * f, bits, symmetric);
+          let err = 0;
+          for (let k = k0; k < k1; k++) { const v = Math.fround(src[k * N + n]!); err += (v - (quantizeValue(v, s2, z2, qmax) - z2) * s2) ** 2; }
+          if (err < bestErr) { bestErr = err; s = s2; z = z2; }
+        }
+      }
       scales[n * kBlocks + b] = s;
       if (zps) zps[n * kBlocks + b] = z;
     }
@@ -281,24 +290,22 @@ function effectiveWeight(layer: LinearWeight, s: Float64Array, opts: BlockQuantO
   return { q, eff };
 }
 
-/** ‖X·(Ŵ − W)‖² and ‖X·W‖² over calibration rows. */
-function outputError(x: Float32Array, M: number, K: number, w: Float32Array, eff: Float32Array, N: number): [number, number] {
-  const d = new Float64Array(K * N);
-  for (let i = 0; i < K * N; i++) d[i] = eff[i]! - w[i]!;
-  let e = 0, r = 0;
-  const yd = new Float64Array(N);
-  const yr = new Float64Array(N);
-  for (let m = 0; m < M; m++) {
-    yd.fill(0); yr.fill(0);
-    for (let k = 0; k < K; k++) {
-      const xv = x[m * K + k]!;
-      if (xv === 0) continue;
-      const o = k * N;
-      for (let n = 0; n < N; n++) { yd[n]! += xv * d[o + n]!; yr[n]! += xv * w[o + n]!; }
+/** Σ_n d_nᵀ·G·d_n for the columns d_n of a row-major [K, N] matrix: ‖X·D‖² given G = XᵀX. */
+function quadForm(g: Float64Array, d: ArrayLike<number>, K: number, N: number): number {
+  const col = new Float64Array(K);
+  let total = 0;
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) col[k] = d[k * N + n]!;
+    for (let i = 0; i < K; i++) {
+      const ci = col[i]!;
+      if (ci === 0) continue;
+      const r = i * K;
+      let acc = 0;
+      for (let j = 0; j < K; j++) acc += g[r + j]! * col[j]!;
+      total += ci * acc;
     }
-    for (let n = 0; n < N; n++) { e += yd[n]! ** 2; r += yr[n]! ** 2; }
   }
-  return [e, r];
+  return total;
 }
 
 function gridOf(steps: number): number[] {
@@ -307,28 +314,36 @@ function gridOf(steps: number): number[] {
 
 /** Shared search: for each α, scales s(α) for all layers (same input X), summed relative error. */
 function searchScales(layers: readonly LinearWeight[], x: Float32Array, K: number, alphas: readonly number[], scalesFor: (alpha: number) => Float64Array, opts: BlockQuantOptions): ScaledQuantizedWeight[] {
-  const all = checkActs('scale search', x, K);
-  // The error is measured on at most 256 evenly strided rows: the search compares candidates,
-  // and statistics (mean/max per channel) were already taken over all rows.
-  const M = Math.min(all, 256);
-  if (M < all) {
-    const sub = new Float32Array(M * K);
-    for (let i = 0; i < M; i++) sub.set(x.subarray(Math.floor((i * all) / M) * K, Math.floor((i * all) / M) * K + K), i * K);
-    x = sub;
-  }
+  const M = checkActs('scale search', x, K);
   for (const l of layers) { checkWeight('scale search', l.w, l.K, l.N); if (l.K !== K) throw new LeanformerError('SHAPE_MISMATCH', `layers sharing one input must have the same K (${K}), got ${l.K}`); }
+  // ‖X·D‖² = Σ_n d_nᵀ (XᵀX) d_n. For K ≤ 128 one Gram matrix over all rows makes each candidate
+  // O(K²N); wider layers use 128 evenly strided rows directly (O(128·K·N)), since the search
+  // only ranks candidates.
+  const SUB = 128;
+  let err: (d: ArrayLike<number>, N: number) => number;
+  if (K <= SUB) {
+    const g = gram(x, M, K);
+    err = (d, N) => quadForm(g, d, K, N);
+  } else {
+    const rows = Math.min(M, SUB);
+    const xs = new Float32Array(rows * K);
+    for (let i = 0; i < rows; i++) { const r = Math.floor((i * M) / rows); xs.set(x.subarray(r * K, r * K + K), i * K); }
+    err = (d, N) => { let e = 0; const y = matmul(xs, rows, K, d, N); for (const v of y) e += v * v; return e; };
+  }
+  const refs = layers.map((l) => err(l.w, l.N));
   let best: { alpha: number; err: number; res: { q: QuantizedWeight; e: number }[]; s: Float64Array } | null = null;
   for (const alpha of alphas) {
     const s = scalesFor(alpha);
     let total = 0;
     const res: { q: QuantizedWeight; e: number }[] = [];
-    for (const l of layers) {
+    layers.forEach((l, li) => {
       const { q, eff } = effectiveWeight(l, s, opts);
-      const [e, r] = outputError(x, M, K, l.w, eff, l.N);
-      const rel = r === 0 ? e : e / r;
+      for (let i = 0; i < eff.length; i++) eff[i] = eff[i]! - l.w[i]!;
+      const e = err(eff, l.N);
+      const rel = refs[li] === 0 ? e : e / refs[li]!;
       total += rel;
       res.push({ q, e: rel });
-    }
+    });
     if (!best || total < best.err - 1e-15) best = { alpha, err: total, res, s };
   }
   const inv = Float32Array.from(best!.s, (v) => 1 / v);

@@ -36,6 +36,14 @@ export interface QuantizeOptions {
   readonly target?: TargetName;
   /** Layers whose node name or weight name matches are left in float. */
   readonly exclude?: RegExp | string;
+  /** RTN/GPTQ/AWQ/SmoothQuant+: per-block clipping search (see BlockQuantOptions.clip). Default false. */
+  readonly clip?: boolean;
+  /**
+   * Bits of the "edge" layers: embedding gathers and LM heads (linear layers whose output is a
+   * graph output). Default 8 when bits is 4 (as GPTQ/AWQ tooling and llama.cpp's Q4_K_M keep
+   * the output layer wider: its error reaches the logits unattenuated); else `bits`.
+   */
+  readonly edgeBits?: QuantBits;
   /** Quantize Gather embeddings (to leanformer.QGather) too. Default true. */
   readonly quantizeEmbeddings?: boolean;
   /** Calibration data, required by gptq, awq and smoothquant. */
@@ -288,7 +296,11 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   const bytesBefore = initializerBytes(graph);
   const layers = findLinearLayers(g, exclude);
   const blockFor = (K: number): number => (blockArg === 0 ? perChannelBlockSize(K) : blockArg);
-  const qopts = (K: number) => ({ bits, blockSize: blockFor(K), symmetric });
+  const edgeBits: QuantBits = options.edgeBits ?? (bits === 4 ? 8 : bits);
+  if (edgeBits !== 4 && edgeBits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `edgeBits must be 4 or 8, got ${edgeBits}`);
+  const isEdge = (l: Linear): boolean => l.node.outputs[0]?.isGraphOutput === true;
+  const qopts = (K: number, lb: QuantBits = bits) => ({ bits: lb, blockSize: blockFor(K), symmetric, clip: options.clip ?? false });
+  const bitsOf = (l: Linear): QuantBits => (isEdge(l) ? edgeBits : bits);
   const oldWeights: Value[] = [];
   let done = 0;
   const total = layers.length;
@@ -328,6 +340,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   let quantized = 0;
   if (method === 'awq' || method === 'smoothquant') {
     const groups = groupByInput(layers);
+    const groupBits = (grp: readonly Linear[]): QuantBits => (grp.some(isEdge) ? edgeBits : bits);
     let alphaFixed: number | undefined;
     if (method === 'smoothquant') {
       // SmoothQuant+ searches one α for the whole model: the summed calibration output error of all layers.
@@ -335,7 +348,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       for (let i = 0; i <= 10; i++) {
         const alpha = i / 10;
         let err = 0;
-        for (const grp of groups) for (const r of quantizeSmoothQuantPlus(grp.map(asLinear), rowsOf(grp[0]!), { ...qopts(grp[0]!.K), alpha })) err += r.error;
+        for (const grp of groups) for (const r of quantizeSmoothQuantPlus(grp.map(asLinear), rowsOf(grp[0]!), { ...qopts(grp[0]!.K, groupBits(grp)), alpha })) err += r.error;
         if (err < best) { best = err; alphaFixed = alpha; }
       }
       notes.push(`smoothquant: model-wide α = ${alphaFixed}`);
@@ -343,8 +356,8 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     for (const grp of groups) {
       const x = rowsOf(grp[0]!);
       const res: ScaledQuantizedWeight[] = method === 'awq'
-        ? quantizeAwq(grp.map(asLinear), x, qopts(grp[0]!.K))
-        : quantizeSmoothQuantPlus(grp.map(asLinear), x, { ...qopts(grp[0]!.K), alpha: alphaFixed! });
+        ? quantizeAwq(grp.map(asLinear), x, qopts(grp[0]!.K, groupBits(grp)))
+        : quantizeSmoothQuantPlus(grp.map(asLinear), x, { ...qopts(grp[0]!.K, groupBits(grp)), alpha: alphaFixed! });
       const input = applyInputScale(grp, res[0]!.inputScale, notes);
       grp.forEach((l, i) => {
         emitQMatMul(l, res[i]!.weight, { forceUint8, accuracyLevel: accLevel, input }, notes);
@@ -358,14 +371,15 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       let q: QuantizedWeight;
       let accuracyLevel: number = accLevel;
       switch (method) {
-        case 'rtn': q = quantizeRtn(l.w, l.K, l.N, qopts(l.K)); break;
-        case 'hqq': q = quantizeHqq(l.w, l.K, l.N, qopts(l.K)); break;
+        case 'rtn': q = quantizeRtn(l.w, l.K, l.N, qopts(l.K, bitsOf(l))); break;
+        case 'hqq': q = quantizeHqq(l.w, l.K, l.N, qopts(l.K, bitsOf(l))); break;
         case 'gptq': {
           const s = stats.get(l.input.name)!;
-          q = quantizeGptq(l.w, l.K, l.N, s.hessian!.hessian(), { ...qopts(l.K), actOrder: options.actOrder ?? true, damp: options.damp ?? 0.01 });
+          q = quantizeGptq(l.w, l.K, l.N, s.hessian!.hessian(), { ...qopts(l.K, bitsOf(l)), actOrder: options.actOrder ?? true, damp: options.damp ?? 0.01 });
           break;
         }
         case 'qserve':
+          if (bitsOf(l) === 8) { q = quantizeRtn(l.w, l.K, l.N, qopts(l.K, 8)); break; }
           q = quantizeQServe(l.w, l.K, l.N, { blockSize: blockFor(l.K) }).weight;
           accuracyLevel = 4; // W4A8: int8 activations (MatMulNBits accuracy_level 4 on CPU)
           break;
@@ -385,21 +399,22 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       const bs = embBlock || perChannelBlockSize(e.D);
       if (e.D % bs !== 0) continue;
       const wt = transposeKN(e.table.const!.toFloat32(), e.V, e.D); // [D, V]: blocks along D per row
-      const q = method === 'hqq' ? quantizeHqq(wt, e.D, e.V, { bits, blockSize: bs }) : quantizeRtn(wt, e.D, e.V, { bits, blockSize: bs, symmetric });
+      const q = method === 'hqq' ? quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs }) : quantizeRtn(wt, e.D, e.V, { bits: edgeBits, blockSize: bs, symmetric, clip: options.clip ?? false });
       const t = packMatMulNBits(q, { forceUint8ZeroPoints: true });
       const dt = e.node.output(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
       const blocks = e.D / bs;
-      const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${bits}`), new Tensor(DTypes.uint8, [e.V, (e.D * bits) / 8], t.B));
+      const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${edgeBits}`), new Tensor(DTypes.uint8, [e.V, (e.D * edgeBits) / 8], t.B));
       const sc = g.addInitializer(g.uniqueName(`${e.table.name}_scales`), floatTensor(dt, [e.V, blocks], t.scales));
       const zp = t.zeroPoints ? g.addInitializer(g.uniqueName(`${e.table.name}_zp`), new Tensor(DTypes.uint8, [e.V, t.zeroPoints.length / e.V], t.zeroPoints as Uint8Array)) : null;
       if (method === 'hqq') notes.push(`${e.table.name}: HQQ zero points rounded to uint8 for the quantized gather`);
-      replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(bits), block_size: attr.int(bs) } });
+      replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(edgeBits), block_size: attr.int(bs) } });
       oldWeights.push(e.table);
       quantized++;
     }
   }
   dropUnused(g, oldWeights);
-  g.metadataProps.set('leanformer.quant', JSON.stringify({ method, bits, blockSize: blockArg, symmetric, target: targetName }));
+  if (edgeBits !== bits) notes.push(`embeddings and LM head quantized to ${edgeBits} bits (edgeBits); pass edgeBits: ${bits} to quantize them like the rest`);
+  g.metadataProps.set('leanformer.quant', JSON.stringify({ method, bits, edgeBits, blockSize: blockArg, symmetric, target: targetName }));
   return finish(g, method, bits, blockArg, targetName, quantized, bytesBefore, t0, notes);
 }
 

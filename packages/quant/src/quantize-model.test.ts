@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor, transformerDecoder, type Graph } from '@leanformer/core';
+import { cosine } from './linalg.js';
+import { quantizeModel, sparsifyModel } from './quantize-model.js';
+import { ReferenceBackend } from './reference-backend.js';
+import { randomCalibrationFeeds } from './cli.js';
+import { is24Sparse } from './methods.js';
+
+// A LLaMA-style decoder from the builder: RMSNorm, SwiGLU, RoPE, GQA; weights dominate its bytes.
+const cfg = { vocabSize: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, ffn: 256, seed: 3 };
+const model = transformerDecoder(cfg);
+const backend = new ReferenceBackend();
+const ids = (seed: number): Record<string, Tensor> => ({
+  input_ids: Tensor.from('int64', [1, 12], Array.from({ length: 12 }, (_, i) => BigInt((i * 37 + seed * 101) % cfg.vocabSize))),
+});
+
+async function logits(g: Graph, seed = 1): Promise<Float32Array> {
+  const exe = await backend.compile(g);
+  const V = Number(g.outputs[0]!.shape?.[2] ?? cfg.vocabSize);
+  const feed = { input_ids: Tensor.from('int64', [1, 12], Array.from({ length: 12 }, (_, i) => BigInt((i * 37 + seed * 101) % V))) };
+  return (await exe.run(feed)).logits!.toFloat32();
+}
+
+describe('quantizeModel on the builder decoder', () => {
+  it('rewrites every linear layer and the embedding, and reports the CLI JSON fields', async () => {
+    const { graph, report } = await quantizeModel(model, { method: 'rtn', bits: 4, blockSize: 32 });
+    expect(Object.keys(report).sort()).toEqual(['bits', 'blockSize', 'bytesAfter', 'bytesBefore', 'layersQuantized', 'method', 'seconds', 'target'].sort());
+    expect(graph.nodes.filter((n) => n.op === 'MatMul' && n.inputs[1]?.isInitializer)).toHaveLength(0);
+    // 7 projections per layer + lm_head, + the embedding gather
+    expect(report.layersQuantized).toBe(cfg.layers * 7 + 2);
+    expect(graph.nodes.filter((n) => n.op === 'QGather')).toHaveLength(1);
+    expect(model.nodes.some((n) => n.op === 'QMatMul')).toBe(false); // input untouched
+  });
+
+  it('int8 weight-only keeps output cosine ≥ 0.999; int4 block 32 ≥ 0.98 and ≤ 0.30× the bytes', async () => {
+    const ref = await logits(model);
+    const q8 = await quantizeModel(model, { method: 'rtn', bits: 8, blockSize: 0 });
+    expect(cosine(await logits(q8.graph), ref)).toBeGreaterThanOrEqual(0.999);
+    // Default: transformer blocks int4/32, embedding and LM head int8 (edgeBits).
+    const q4 = await quantizeModel(model, { method: 'rtn', bits: 4, blockSize: 32 });
+    expect(cosine(await logits(q4.graph), ref)).toBeGreaterThanOrEqual(0.98);
+    expect(q4.report.bytesAfter / q4.report.bytesBefore).toBeLessThanOrEqual(0.30);
+    // Everything int4: smaller still, and worse (random-init blocks compound error; see README).
+    const all4 = await quantizeModel(model, { method: 'rtn', bits: 4, blockSize: 32, edgeBits: 4 });
+    expect(all4.report.bytesAfter).toBeLessThan(q4.report.bytesAfter);
+    expect(cosine(await logits(all4.graph), ref)).toBeGreaterThanOrEqual(0.97);
+  });
+
+  it('runs the calibrated methods through a Backend and folds AWQ scales into the RMSNorm weights', async () => {
+    const small = transformerDecoder({ vocabSize: 256, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 128, seed: 5 });
+    const calibration = { backend, feeds: randomCalibrationFeeds(small, 4, 9) };
+    const ref = await logits(small);
+    for (const method of ['gptq', 'awq', 'smoothquant'] as const) {
+      const { graph, report, notes } = await quantizeModel(small, { method, bits: 4, blockSize: 32, calibration });
+      expect(report.layersQuantized).toBe(2 * 7 + 2);
+      expect(cosine(await logits(graph), ref)).toBeGreaterThanOrEqual(0.98);
+      if (method === 'awq') expect(notes.some((n) => /folded input scales/.test(n))).toBe(true);
+    }
+    await expect(quantizeModel(model, { method: 'gptq' })).rejects.toThrow(/needs calibration data/);
+  });
+
+  it('HQQ, QServe and fp16 casting produce working models', async () => {
+    const ref = await logits(model);
+    const h = await quantizeModel(model, { method: 'hqq', bits: 4, blockSize: 32 });
+    expect(cosine(await logits(h.graph), ref)).toBeGreaterThanOrEqual(0.98);
+    const qs = await quantizeModel(model, { method: 'qserve' });
+    expect(qs.graph.nodes.find((n) => n.op === 'QMatMul')!.attr('accuracy_level')).toBe(4);
+    expect(cosine(await logits(qs.graph), ref)).toBeGreaterThanOrEqual(0.97);
+    const f = await quantizeModel(model, { method: 'fp16' });
+    expect(cosine(await logits(f.graph), ref)).toBeGreaterThanOrEqual(0.9999);
+    expect(f.report.bytesAfter).toBeLessThan(f.report.bytesBefore * 0.6);
+  });
+
+  it('checks its options', async () => {
+    await expect(quantizeModel(model, { method: 'rtn', blockSize: 48 })).rejects.toThrow(/blockSize must be/);
+    await expect(quantizeModel(model, { method: 'qserve', bits: 8 })).rejects.toThrow(/4 bits/);
+    await expect(quantizeModel(model, { method: 'hqq', target: 'ort-tensorrt' })).rejects.toThrow(/tensorrt/);
+    const ex = await quantizeModel(model, { method: 'rtn', exclude: 'lm_head|mlp' });
+    expect(ex.report.layersQuantized).toBe(cfg.layers * 4 + 1);
+    await expect(quantizeModel(model, { method: 'rtn', edgeBits: 5 as 4 })).rejects.toThrow(/edgeBits/);
+  });
+});
+
+describe('sparsifyModel', () => {
+  it('prunes every linear layer to 2:4 and says the weights stay dense', async () => {
+    const { graph, report } = sparsifyModel(model, { pattern: '2:4' });
+    expect(report.layersSparsified).toBe(cfg.layers * 7 + 1);
+    expect(report.sparsity).toBeCloseTo(0.5, 5);
+    expect(report.note).toMatch(/dense/);
+    const w = graph.nodes.find((n) => n.op === 'MatMul' && n.inputs[1]?.isInitializer)!.input(1).const!;
+    expect(is24Sparse(w.toFloat32(), w.shape[0]!, w.shape[1]!)).toBe(true);
+    const q = sparsifyModel(model, { pattern: '2:4', quantize: { bits: 4 } });
+    expect(q.graph.nodes.find((n) => n.op === 'QMatMul')!.attr('sparsity')).toBe('2:4');
+  });
+});
+
+describe('randomCalibrationFeeds', () => {
+  it('draws token ids inside the embedding table', () => {
+    const feeds = randomCalibrationFeeds(model, 2);
+    expect(feeds).toHaveLength(2);
+    const t = feeds[0]!.input_ids!;
+    expect(t.shape).toEqual([1, 32]);
+    expect((t.data as BigInt64Array).every((v) => v >= 0n && v < BigInt(cfg.vocabSize))).toBe(true);
+  });
+});
