@@ -1,5 +1,6 @@
-// com.microsoft shape inference checked against ONNX Runtime 1.30 CPU: each op runs once on a
-// small model (encoded here with a minimal protobuf writer) and the output dims must equal inferNode's.
+// Shape inference checked against ONNX Runtime 1.30 CPU (com.microsoft transformer ops and default-domain
+// ops at opsets 18-23, which the ONNX backend node data does not reach): each op runs once on a small model
+// (encoded here with a minimal protobuf writer) and the output dims and dtypes must equal inferNode's.
 import { describe, expect, it } from 'vitest';
 import { DTypes, type DType } from '../dtype.js';
 import { attr, type Attribute } from '../ir/attribute.js';
@@ -31,13 +32,14 @@ function attrProto(name: string, a: Attribute): number[] {
     case 'int': return [...str(1, name), ...int(20, 2), ...int(3, a.value)];
     case 'float': return [...str(1, name), ...int(20, 1), ...f32(2, a.value)];
     case 'ints': return [...str(1, name), ...int(20, 7), ...a.value.flatMap((v) => int(8, v))];
+    case 'string': return [...str(1, name), ...int(20, 3), ...str(4, a.value)];
     default: throw new Error(`attribute type ${a.type} not needed here`);
   }
 }
 const typeProto = (dt: DType, shape: number[] | null) => msg(1, [...int(1, dt.onnx), ...(shape ? msg(2, shape.flatMap((d) => msg(1, int(1, d)))) : [])]);
 const valueInfo = (field: number, name: string, dt: DType, shape: number[] | null) => msg(field, [...str(1, name), ...msg(2, typeProto(dt, shape))]);
 
-interface Case { op: string; domain?: string; inputs: (Tensor | null)[]; outputs: (DType | null)[]; attrs?: Record<string, Attribute> }
+interface Case { op: string; domain?: string; inputs: (Tensor | null)[]; outputs: (DType | null)[]; attrs?: Record<string, Attribute>; opset?: number }
 
 function encodeModel(c: Case): Uint8Array {
   const ins = c.inputs.map((t, i) => (t ? `in${i}` : ''));
@@ -47,7 +49,7 @@ function encodeModel(c: Case): Uint8Array {
   const graph = [...msg(1, node), ...str(2, 'g'),
     ...c.inputs.flatMap((t, i) => (t ? valueInfo(11, `in${i}`, t.dtype, [...t.shape]) : [])),
     ...c.outputs.flatMap((t, i) => (t ? valueInfo(12, `out${i}`, t, null) : []))];
-  return new Uint8Array([...int(1, 10), ...msg(8, [...str(1, ''), ...int(2, 21)]), ...msg(8, [...str(1, 'com.microsoft'), ...int(2, 1)]), ...msg(7, graph)]);
+  return new Uint8Array([...int(1, 10), ...msg(8, [...str(1, ''), ...int(2, c.opset ?? 21)]), ...msg(8, [...str(1, 'com.microsoft'), ...int(2, 1)]), ...msg(7, graph)]);
 }
 
 /** Runs the case on ORT CPU and with inferNode (given constant inputs); returns both output shapes. */
@@ -63,7 +65,7 @@ async function check(c: Case): Promise<void> {
   await session.release();
   const g = new Graph('g');
   const node = g.addNode({ op: c.op, domain: c.domain ?? 'com.microsoft', inputs: c.inputs.map((t, i) => (t ? g.addInput(`in${i}`, tensorType(t.dtype, t.shape)) : null)), outputs: c.outputs.map((t, i) => (t ? `out${i}` : null)), attrs: c.attrs ?? {} });
-  const types = inferNode(node, 1, { constInputs: c.inputs.map((t) => t ?? undefined), checkTypes: true });
+  const types = inferNode(node, (c.domain ?? 'com.microsoft') === '' ? c.opset ?? 21 : 1, { constInputs: c.inputs.map((t) => t ?? undefined), checkTypes: true });
   c.outputs.forEach((dt, i) => {
     if (!dt) return;
     const got = res[`out${i}`]!;
@@ -110,5 +112,46 @@ describe.skipIf(!ort)('com.microsoft inference vs ONNX Runtime CPU', () => {
   it('DequantizeLinear / QuantizeLinear (com.microsoft)', async () => {
     await check({ op: 'DequantizeLinear', inputs: [rnd([2, 4], DTypes.uint8), Tensor.from('float32', [], [0.5]), Tensor.from('uint8', [], [3])], outputs: [F] });
     await check({ op: 'QuantizeLinear', inputs: [rnd([2, 4]), Tensor.from('float32', [], [0.5]), Tensor.from('int8', [], [0])], outputs: [DTypes.int8] });
+  });
+});
+
+const i64 = (v: number[], shape = [v.length]) => Tensor.from('int64', shape, v.map(BigInt));
+
+describe.skipIf(!ort)('default-domain inference at opsets 18-23 vs ONNX Runtime CPU', () => {
+  const d = (c: Omit<Case, 'domain'>) => check({ ...c, domain: '' });
+  it('Split-18 num_outputs (uneven), ReduceMean-18 axes input, Pad-18 axes', async () => {
+    await d({ op: 'Split', opset: 18, inputs: [rnd([7, 2])], outputs: [F, F, F], attrs: { num_outputs: attr.int(3) } });
+    await d({ op: 'ReduceMean', opset: 18, inputs: [rnd([2, 3, 4]), i64([1])], outputs: [F], attrs: { keepdims: attr.int(0) } });
+    await d({ op: 'Pad', opset: 18, inputs: [rnd([2, 3]), i64([1, 2]), null, i64([1])], outputs: [F] });
+  });
+  it('Resize-19 sizes with axes and keep_aspect_ratio_policy; scales', async () => {
+    await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 1, 4, 6]), null, null, i64([8, 8])], outputs: [F], attrs: { axes: attr.ints([2, 3]), keep_aspect_ratio_policy: attr.string('not_larger') } });
+    await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 1, 4, 6]), null, null, i64([8, 8])], outputs: [F], attrs: { axes: attr.ints([2, 3]), keep_aspect_ratio_policy: attr.string('not_smaller') } });
+    await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 2, 3, 5]), null, Tensor.from('float32', [4], [1, 1, 1.5, 0.6])], outputs: [F] });
+  });
+  it('GroupNormalization-21, RMSNormalization-23, Gelu-20, Mish, BitwiseAnd', async () => {
+    await d({ op: 'GroupNormalization', opset: 21, inputs: [rnd([2, 4, 3]), rnd([4]), rnd([4])], outputs: [F], attrs: { num_groups: attr.int(2) } });
+    await d({ op: 'RMSNormalization', opset: 23, inputs: [rnd([2, 3, 8]), rnd([8])], outputs: [F] });
+    await d({ op: 'Gelu', opset: 20, inputs: [rnd([2, 3])], outputs: [F], attrs: { approximate: attr.string('tanh') } });
+    await d({ op: 'Mish', opset: 18, inputs: [rnd([4])], outputs: [F] });
+    await d({ op: 'BitwiseAnd', opset: 18, inputs: [rnd([2, 1], DTypes.int32), rnd([3], DTypes.int32)], outputs: [DTypes.int32] });
+  });
+  it('Attention-23 and RotaryEmbedding-23', async () => {
+    await d({ op: 'Attention', opset: 23, inputs: [rnd([1, 2, 3, 8]), rnd([1, 2, 5, 8]), rnd([1, 2, 5, 6])], outputs: [F] });
+    await d({ op: 'Attention', opset: 23, inputs: [rnd([1, 3, 16]), rnd([1, 5, 8]), rnd([1, 5, 12])], outputs: [F], attrs: { q_num_heads: attr.int(2), kv_num_heads: attr.int(1) } });
+    await d({ op: 'RotaryEmbedding', opset: 23, inputs: [rnd([1, 2, 3, 8]), rnd([8, 4]), rnd([8, 4]), i64([0, 1, 2], [1, 3])], outputs: [F] });
+  });
+  it('DFT-20, CenterCropPad-18, AffineGrid-20, Col2Im-18', async () => {
+    await d({ op: 'DFT', opset: 20, inputs: [rnd([2, 8, 1])], outputs: [F] });
+    await d({ op: 'DFT', opset: 20, inputs: [rnd([2, 8, 1]), null, i64([1], [])], outputs: [F], attrs: { onesided: attr.int(1) } });
+    await d({ op: 'CenterCropPad', opset: 18, inputs: [rnd([5, 7]), i64([4, 9])], outputs: [F] });
+    await d({ op: 'AffineGrid', opset: 20, inputs: [rnd([2, 2, 3]), i64([2, 3, 4, 5])], outputs: [F] });
+    await d({ op: 'Col2Im', opset: 18, inputs: [rnd([1, 4, 9]), i64([4, 4]), i64([2, 2])], outputs: [F] });
+  });
+  it('blocked DequantizeLinear-21 and QuantizeLinear-21, ScatterND-18 reduction, Shape-21 start/end', async () => {
+    await d({ op: 'DequantizeLinear', opset: 21, inputs: [rnd([4, 8], DTypes.int8), rnd([4, 2]), null], outputs: [F], attrs: { axis: attr.int(1), block_size: attr.int(4) } });
+    await d({ op: 'QuantizeLinear', opset: 21, inputs: [rnd([4, 8]), rnd([4, 2]), Tensor.zeros('int8', [4, 2])], outputs: [DTypes.int8], attrs: { axis: attr.int(1), block_size: attr.int(4) } });
+    await d({ op: 'ScatterND', opset: 18, inputs: [rnd([4]), i64([1], [1, 1]), rnd([1])], outputs: [F], attrs: { reduction: attr.string('max') } });
+    await d({ op: 'Shape', opset: 21, inputs: [rnd([2, 3, 4, 5])], outputs: [DTypes.int64], attrs: { start: attr.int(1), end: attr.int(-1) } });
   });
 });
