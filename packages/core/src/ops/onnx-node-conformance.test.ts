@@ -1,6 +1,7 @@
 // Conformance against ONNX's backend node tests (/usr/share/libonnx-testdata/data/node): for every
 // single-node case whose op has a schema, inferNode's output types must match the shapes and dtypes
-// of test_data_set_0/output_N.pb; for every case whose op evaluateNode supports, its outputs must
+// of test_data_set_0/output_N.pb (input dtypes checked against the schema's type constraints too);
+// for every case whose op evaluateNode supports, its outputs must
 // match the data (rtol 1e-3, atol 1e-7 like ONNX; exact for integers, bools and strings).
 // Whole models (data/simple, pytorch-converted, pytorch-operator) check inferShapes end to end in
 // strict mode, and a node-by-node run of evaluateNode where every op is supported.
@@ -45,7 +46,15 @@ const EVAL_REFUSED = {
 } as const;
 const INFER_FAIL = {} as const;
 
-interface Decoders { decodeModel(bytes: Uint8Array): unknown; decodeTensor(bytes: Uint8Array): Tensor }
+interface Decoders { decodeModel(bytes: Uint8Array): unknown; decodeTensor(bytes: Uint8Array): unknown }
+
+/** decodeTensor may return the Tensor itself or `{ name, tensor }`. */
+function asTensor(x: unknown): Tensor {
+  if (x instanceof Tensor) return x;
+  const t = (x as { tensor?: unknown }).tensor;
+  if (t instanceof Tensor) return t;
+  throw new Error('decodeTensor returned neither a Tensor nor { tensor }');
+}
 interface Outcome { name: string; op: string; infer: 'pass' | 'fail' | 'noschema'; fullyKnown: boolean; inferMsg: string; evaluated: 'pass' | 'fail' | 'refused' | 'na'; evalMsg: string }
 
 function asGraph(m: unknown): Graph {
@@ -92,7 +101,7 @@ function runCase(dir: string, name: string, dec: Decoders): Outcome | null {
   const load = (file: string, declared: ValueType | null): Tensor | undefined => {
     if (!existsSync(join(data, file))) return undefined;
     let t: Tensor;
-    try { t = dec.decodeTensor(readFileSync(join(data, file))); } catch { return undefined; }
+    try { t = asTensor(dec.decodeTensor(readFileSync(join(data, file)))); } catch { return undefined; }
     if (t.dtype === DTypes.uint16 && declared?.kind === 'tensor' && declared.dtype === DTypes.bfloat16) t = new Tensor(DTypes.bfloat16, t.shape, t.data as Uint16Array);
     return t;
   };
@@ -220,7 +229,7 @@ describe.skipIf(skip)('ONNX test models (several nodes)', () => {
         if (!existsSync(join(dir, 'model.onnx'))) continue;
         const g = asGraph(dec.decodeModel(readFileSync(join(dir, 'model.onnx'))));
         const data = join(dir, 'test_data_set_0');
-        const load = (f: string) => { try { return dec.decodeTensor(readFileSync(join(data, f))); } catch { return undefined; } };
+        const load = (f: string) => { try { return asTensor(dec.decodeTensor(readFileSync(join(data, f)))); } catch { return undefined; } };
         const o: ModelOutcome = { name, inferErrors: [], unknownOps: [], evaluated: 'na', evalMsg: '' };
         const declared = g.outputs.map((v) => v.type);
         for (const v of produced(g)) v.type = null;
