@@ -2,6 +2,7 @@
 import { registerHostKernel, registerKernel } from '../kernel.js';
 import { elementwiseHostKernels, elementwiseKernels } from './elementwise.js';
 import { nnKernels } from './nn.js';
+import { resizeKernels } from './resize.js';
 import { shapeHostKernels, shapeKernels } from './shape.js';
 
 let done = false;
@@ -10,7 +11,7 @@ let done = false;
 export function registerBuiltinKernels(): void {
   if (done) return;
   done = true;
-  for (const table of [elementwiseKernels, shapeKernels, nnKernels]) {
+  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels]) {
     for (const [op, k] of Object.entries(table)) registerKernel(op, k);
   }
   for (const table of [elementwiseHostKernels, shapeHostKernels]) {
