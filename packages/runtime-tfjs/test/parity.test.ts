@@ -1,20 +1,13 @@
 // The same builder graphs on ONNX Runtime CPU and on tfjs-cpu must agree (relative 1e-4, fp32).
 import { Tensor, transformerDecoder, transformerEncoder, vit, type Graph } from '@leanformer/core';
+import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { createTfjsBackend } from '../src/backend.js';
-import { writeModel } from './onnx-writer.js';
 
-/** @leanformer/onnx's lowering and encoder when they are there; the test-only writer otherwise. */
-async function toOnnx(g: Graph): Promise<Uint8Array> {
-  try {
-    const onnx = (await import('@leanformer/onnx')) as Record<string, unknown>;
-    if (typeof onnx.encodeModel === 'function' && typeof onnx.lowerToOnnx === 'function') {
-      const lowered = (onnx.lowerToOnnx as (g: Graph, t: unknown) => Graph)(g, { runtime: 'ort', ep: 'cpu' });
-      return (onnx.encodeModel as (g: Graph) => Uint8Array)(lowered);
-    }
-  } catch { /* fall through */ }
-  return writeModel(g);
+/** The IR lowered for ORT CPU and encoded by @leanformer/onnx. */
+function toOnnx(g: Graph): Uint8Array {
+  return encodeModel(lowerToOnnx(g, { runtime: 'ort', ep: 'cpu' }));
 }
 
 /**
@@ -32,7 +25,7 @@ function relError(got: Float32Array, want: Float32Array): number {
 }
 
 async function ortRun(graph: Graph, feeds: Record<string, Tensor>): Promise<Map<string, Float32Array>> {
-  const session = await ort.InferenceSession.create(await toOnnx(graph), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
+  const session = await ort.InferenceSession.create(toOnnx(graph), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled' });
   const inputs: Record<string, ort.Tensor> = {};
   for (const [k, t] of Object.entries(feeds)) inputs[k] = new ort.Tensor(t.dtype.ort as 'float32', t.data as Float32Array, [...t.shape]);
   const out = await session.run(inputs);
