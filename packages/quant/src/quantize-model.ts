@@ -183,8 +183,10 @@ function emitQMatMul(l: Linear, q: QuantizedWeight, opts: { forceUint8: boolean;
   const g = l.node.graph;
   const dt = l.input.dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
   const hadFloatZp = q.zeroPoints !== null && q.zeroPoints.some((z) => !Number.isInteger(z));
-  const t = packMatMulNBits(q, { forceUint8ZeroPoints: opts.forceUint8 });
-  if (hadFloatZp && opts.forceUint8) notes.push(`${l.weight.name}: fractional zero points rounded to uint8 for the target`);
+  // ORT CPU runs 8-bit MatMulNBits only with uint8 zero points (float ones need its unpacked 2/4-bit path).
+  const force = opts.forceUint8 || q.bits === 8;
+  const t = packMatMulNBits(q, { forceUint8ZeroPoints: force });
+  if (hadFloatZp && force) notes.push(`${l.weight.name}: fractional zero points rounded to uint8 (${q.bits === 8 ? '8-bit MatMulNBits takes uint8 zero points' : 'the target takes uint8 zero points'})`);
   const base = l.weight.name;
   const B = g.addInitializer(g.uniqueName(`${base}_Q${q.bits}`), new Tensor(DTypes.uint8, t.bShape, t.B));
   const S = g.addInitializer(g.uniqueName(`${base}_scales`), floatTensor(dt, [t.scales.length], t.scales));

@@ -2,7 +2,10 @@
 // (QMATMUL_FORMS); each form is one function.
 //   matmulnbits  com.microsoft.MatMulNBits (ORT cpu, cuda, wasm, webgpu; webgpu: uint8 zero points)
 //   qdq          DequantizeLinear (int4/uint4/int8/uint8, blocked along K or per-channel) + MatMul;
-//                tensorrt takes the symmetric form only (no zero point)
+//                tensorrt takes the symmetric form only (no zero point). Note: ORT's CPU graph
+//                optimizer fuses blocked DQ + MatMul back into MatMulNBits with accuracy_level 4
+//                (int8 activations) unless optimizations are off, so outputs then differ by the
+//                activation-quantization error (measured 2e-3 of the output scale).
 //   dynamic      int8 per-channel symmetric: DynamicQuantizeLinear(A) + MatMulInteger + rescale
 //                (ORT's dynamic W8A8 form)
 //   decompose    the core reference decomposition (unpack + dequantize + MatMul), e.g. tfjs
@@ -68,6 +71,9 @@ function toMatMulNBits(node: Node, target: Target): void {
   const zp = node.inputs[3] ?? null;
   if (zp && zp.dtype !== DTypes.uint8 && target.runtime === 'ort' && target.ep === 'webgpu') {
     fail(node, target, 'WebGPU MatMulNBits takes uint8 zero points only, and this weight has fractional (float) zero points (HQQ); quantize with target ort-webgpu, which rounds them');
+  }
+  if (zp && zp.dtype !== DTypes.uint8 && a.bits === 8) {
+    fail(node, target, 'ONNX Runtime runs 8-bit MatMulNBits only with uint8 zero points (float zero points need its 2/4-bit unpacked path); round the zero points or use 4 bits');
   }
   const g = node.graph;
   g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
