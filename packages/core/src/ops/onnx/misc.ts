@@ -1,7 +1,7 @@
 // Signal processing, random generators, text ops, and the preview training optimizers.
 import { DTypes } from '../../dtype.js';
 import type { Dim, ValueType } from '../../ir/types.js';
-import { attrInt, attrInts, constInts, dtypeAttr, hasInput, inDtype, inShape, normAxis, out } from '../infer-util.js';
+import { attrInt, attrInts, broadcastShapes, constInts, dtypeAttr, hasInput, inDtype, inShape, normAxis, out } from '../infer-util.js';
 import type { InferFn, OpSchema } from '../schema.js';
 import { a, ALL, FLOAT, IDX, NUM, schemas, type OpDef } from './define.js';
 
@@ -92,6 +92,11 @@ const DEFS: OpDef[] = [
   { name: 'TfIdfVectorizer', since: [9], inputs: ['X:T'], outputs: ['Y:T1'], attrs: { max_gram_length: a.reqInt(), max_skip_count: a.reqInt(), min_gram_length: a.reqInt(), mode: a.reqStr(), ngram_counts: a.reqInts(), ngram_indexes: a.reqInts(), pool_int64s: a.ints(), pool_strings: a.strings(), weights: a.floats() }, types: { T: ['string', 'int32', 'int64'], T1: ['float32'] }, infer: tfidfInfer },
   { name: 'StringNormalizer', since: [10], inputs: ['X:tensor(string)'], outputs: ['Y:tensor(string)'], attrs: { case_change_action: a.str('NONE'), is_case_sensitive: a.int(0), locale: a.str(), stopwords: a.strings() }, infer: stringNormalizerInfer },
   { name: 'RegexFullMatch', since: [20], inputs: ['X:T1'], outputs: ['Y:T2'], attrs: { pattern: a.str() }, types: { T1: ['string'], T2: ['bool'] }, infer: (ctx) => [out(DTypes.bool, inShape(ctx, 0))] },
+  { name: 'StringConcat', since: [20], inputs: ['X:T', 'Y:T'], outputs: ['Z:T'], types: { T: ['string'] }, infer: (ctx) => [out(DTypes.string, broadcastShapes(inShape(ctx, 0), inShape(ctx, 1)))] },
+  { name: 'StringSplit', since: [20], inputs: ['X:T1'], outputs: ['Y:T2', 'Z:T3'], attrs: { delimiter: a.str(), maxsplit: a.int() }, types: { T1: ['string'], T2: ['string'], T3: ['int64'] }, infer: (ctx) => {
+    const s = inShape(ctx, 0);
+    return [out(DTypes.string, s ? [...s, null] : null), out(DTypes.int64, s)];
+  } },
   { name: 'Adagrad', domain: 'ai.onnx.preview.training', since: [1], inputs: ['R:T1', 'T:T2', 'inputs+:T3'], outputs: ['outputs+:T3'], attrs: { decay_factor: a.float(0), epsilon: a.float(1e-6), norm_coefficient: a.float(0) }, types: { T1: FLOAT, T2: ['int64'], T3: FLOAT }, infer: optimizerInfer(3, [0, 2]) },
   { name: 'Momentum', domain: 'ai.onnx.preview.training', since: [1], inputs: ['R:T1', 'T:T2', 'inputs+:T3'], outputs: ['outputs+:T3'], attrs: { alpha: a.reqFloat(), beta: a.reqFloat(), mode: a.reqStr(), norm_coefficient: a.reqFloat() }, types: { T1: FLOAT, T2: ['int64'], T3: FLOAT }, infer: optimizerInfer(3, [0, 2]) },
   { name: 'Adam', domain: 'ai.onnx.preview.training', since: [1], inputs: ['R:T1', 'T:T2', 'inputs+:T3'], outputs: ['outputs+:T3'], attrs: { alpha: a.float(0.9), beta: a.float(0.999), epsilon: a.float(1e-6), norm_coefficient: a.float(0), norm_coefficient_post: a.float(0) }, types: { T1: FLOAT, T2: ['int64'], T3: FLOAT }, infer: optimizerInfer(4, [0, 2, 3]) },

@@ -189,6 +189,13 @@ const DEFS: OpDef[] = [
   { name: 'GridSample', since: [16, 20, 22], inputs: ['X:T1', 'grid:T2'], outputs: ['Y:T1'], attrs: { align_corners: a.int(0), mode: a.str('linear'), padding_mode: a.str('zeros') }, types: { T1: NUM, T2: FLOAT }, infer: gridSampleInfer },
   { name: 'RoiAlign', since: [10, 16, 22], inputs: ['X:T1', 'rois:T1', 'batch_indices:T2'], outputs: ['Y:T1'], attrs: { coordinate_transformation_mode: a.str('half_pixel'), mode: a.str('avg'), output_height: a.int(1), output_width: a.int(1), sampling_ratio: a.int(0), spatial_scale: a.float(1) }, types: { T1: FLOAT, T2: ['int64'] }, infer: roiAlignInfer },
   { name: 'NonMaxSuppression', since: [10, 11], inputs: ['boxes:tensor(float)', 'scores:tensor(float)', 'max_output_boxes_per_class?:tensor(int64)', 'iou_threshold?:tensor(float)', 'score_threshold?:tensor(float)'], outputs: ['selected_indices:tensor(int64)'], attrs: { center_point_box: a.int(0) }, infer: () => [out(I64, [null, 3])] },
+  { name: 'MaxRoiPool', since: [1, 22], inputs: ['X:T', 'rois:T'], outputs: ['Y:T'], attrs: { pooled_shape: a.reqInts(), spatial_scale: a.float(1) }, types: { T: FLOAT }, infer: (ctx) => {
+    const x = inShape(ctx, 0);
+    const r = inShape(ctx, 1);
+    const p = attrInts(ctx, 'pooled_shape') ?? [];
+    return [out(inDtype(ctx, 0), [r ? r[0]! : null, x ? x[1]! : null, ...p])];
+  } },
+  { name: 'DeformConv', since: [19, 22], inputs: ['X:T', 'W:T', 'offset:T', 'B?:T', 'mask?:T'], outputs: ['Y:T'], attrs: { dilations: a.ints(), group: a.int(1), kernel_shape: a.ints(), offset_group: a.int(1), pads: a.ints(), strides: a.ints() }, types: { T: FLOAT }, infer: convInfer },
   { name: 'AffineGrid', since: [20], inputs: ['theta:T1', 'size:T2'], outputs: ['grid:T1'], attrs: { align_corners: a.int(0) }, types: { T1: FLOAT, T2: ['int64'] }, infer: (ctx) => {
     const size = constInts(ctx, 1);
     if (!size) return [out(inDtype(ctx, 0), null)];
