@@ -1,1 +1,237 @@
-export {};
+// Node-only entry: models on disk, with ONNX external data. Paths in external data are confined
+// to the model's folder; sizes are checked against the file before reading; outputs are written
+// to a temporary file and renamed, so a failed or interrupted save leaves no partial file.
+import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, writeSync, type PathLike } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LeanformerError, type Graph, type Tensor, type TensorSource } from '@leanformer/core';
+import { decodeModel, decodeTensor, encodeModel, type ExternalDataInfo } from './model.js';
+
+export interface LoadOptions {
+  /** 'eager' reads external tensors now; 'lazy' reads each on first access (default 'eager'). */
+  readonly externalData?: 'eager' | 'lazy';
+}
+
+function ioError(message: string, cause?: unknown): LeanformerError {
+  return new LeanformerError('IO_ERROR', message, { cause });
+}
+
+/**
+ * Checks that an external-data `location` stays inside `dir` and returns the file's real path.
+ * Refuses absolute paths, `..` segments and links that resolve outside the folder.
+ */
+export function resolveExternalPath(dir: string, location: string): string {
+  if (location === '' || isAbsolute(location) || /^[a-zA-Z]:/.test(location) || location.startsWith('\\')) {
+    throw new LeanformerError('UNSAFE_PATH', `External data location '${location}' must be a relative path inside the model's folder`);
+  }
+  if (location.split(/[\\/]/).some((seg) => seg === '..')) {
+    throw new LeanformerError('UNSAFE_PATH', `External data location '${location}' must not contain '..'`);
+  }
+  const root = realpathSync(dir);
+  let real: string;
+  try {
+    real = realpathSync(join(dir, location));
+  } catch (e) {
+    throw new LeanformerError('EXTERNAL_DATA', `External data file '${location}' not found beside the model in ${dir}`, { cause: e });
+  }
+  const rel = relative(root, real);
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new LeanformerError('UNSAFE_PATH', `External data location '${location}' resolves outside the model's folder (${real})`);
+  }
+  return real;
+}
+
+/** Reads `length` bytes at `offset` of an open file into a fresh buffer. */
+function readRange(fd: number, offset: number, length: number, what: string): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, out, done, Math.min(length - done, 1 << 30), offset + done);
+    if (n === 0) throw new LeanformerError('EXTERNAL_DATA', `${what}: file ended after ${done} of ${length} bytes`);
+    done += n;
+  }
+  return out;
+}
+
+/**
+ * Loads an ONNX model file, resolving external data beside it.
+ *
+ * @example
+ * ```ts
+ * const graph = await loadModel('model.onnx', { externalData: 'lazy' });
+ * ```
+ */
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<Graph> {
+  return loadModelSync(path, options);
+}
+
+/** Synchronous form of {@link loadModel}. */
+export function loadModelSync(path: string, options: LoadOptions = {}): Graph {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw ioError(`Cannot read model '${path}': ${(e as Error).message}`, e);
+  }
+  const dir = dirname(resolve(path));
+  const lazy = options.externalData === 'lazy';
+  const fds = new Map<string, { fd: number; size: number }>();
+  const open = (real: string) => {
+    let f = fds.get(real);
+    if (!f) {
+      const fd = openSync(real, 'r');
+      f = { fd, size: fstatSync(fd).size };
+      fds.set(real, f);
+    }
+    return f;
+  };
+  try {
+    return decodeModel(bytes, {
+      externalData: (info: ExternalDataInfo, expected: number, name: string): Uint8Array | TensorSource => {
+        const real = resolveExternalPath(dir, info.location);
+        const { fd, size } = open(real);
+        const length = info.length ?? size - info.offset;
+        if (length !== expected) throw new LeanformerError('EXTERNAL_DATA', `tensor '${name}': external data holds ${length} bytes, its shape needs ${expected}`);
+        if (info.offset + length > size) {
+          throw new LeanformerError('EXTERNAL_DATA', `tensor '${name}': bytes ${info.offset}..${info.offset + length} lie past the end of '${info.location}' (${size} bytes)`);
+        }
+        if (!lazy) return readRange(fd, info.offset, length, `tensor '${name}'`);
+        const location = { path: real, offset: info.offset, length };
+        return {
+          byteLength: length,
+          location,
+          load(): Uint8Array {
+            const lfd = openSync(real, 'r');
+            try { return readRange(lfd, location.offset, length, `tensor '${name}'`); } finally { closeSync(lfd); }
+          },
+        };
+      },
+    });
+  } finally {
+    for (const { fd } of fds.values()) closeSync(fd);
+  }
+}
+
+export interface SaveOptions {
+  /**
+   * Write initializers to a separate data file. `true` uses `<model file name>.data`; an object sets
+   * the file name (relative to the model) and the size below which tensors stay inline (default 1024 bytes).
+   * Without this option, models whose weights exceed ~1.9 GB are written with external data anyway
+   * (protobuf messages cannot exceed 2 GB).
+   */
+  readonly externalData?: boolean | { readonly location?: string; readonly sizeThreshold?: number };
+}
+
+const PROTOBUF_LIMIT = 1.9 * 1024 ** 3;
+const ALIGN = 64; // external tensors start on 64-byte boundaries (lets readers map them aligned)
+
+function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+/** Copies a lazy tensor's bytes from its source file in chunks, never holding it whole. */
+function copyFromSource(fd: number, src: NonNullable<TensorSource['location']>, position: number): void {
+  const sfd = openSync(src.path, 'r');
+  try {
+    const chunk = new Uint8Array(Math.min(src.length, 16 << 20));
+    for (let done = 0; done < src.length;) {
+      const n = readSync(sfd, chunk, 0, Math.min(chunk.length, src.length - done), src.offset + done);
+      if (n === 0) throw new LeanformerError('EXTERNAL_DATA', `Source file '${src.path}' ended early`);
+      writeAll(fd, chunk.subarray(0, n), position + done);
+      done += n;
+    }
+  } finally {
+    closeSync(sfd);
+  }
+}
+
+/**
+ * Saves a graph as an ONNX file (optionally with external data), atomically: everything is written
+ * to temporary files first and renamed into place only when complete.
+ *
+ * @example
+ * ```ts
+ * await saveModel(graph, 'out/model.onnx', { externalData: true }); // writes model.onnx + model.onnx.data
+ * ```
+ */
+export async function saveModel(graph: Graph, path: string, options: SaveOptions = {}): Promise<void> {
+  saveModelSync(graph, path, options);
+}
+
+/** Synchronous form of {@link saveModel}. */
+export function saveModelSync(graph: Graph, path: string, options: SaveOptions = {}): void {
+  const weights = [...graph.initializers.values()].reduce((n, v) => n + (v.const?.byteLength ?? 0), 0);
+  const ext = options.externalData ?? (weights > PROTOBUF_LIMIT ? true : false);
+  const tmpModel = tempPath(path);
+  const written: string[] = [];
+  try {
+    if (!ext) {
+      const bytes = encodeModel(graph);
+      const fd = openSync(tmpModel, 'w');
+      written.push(tmpModel);
+      try { writeAll(fd, bytes, 0); } finally { closeSync(fd); }
+    } else {
+      const cfg = typeof ext === 'object' ? ext : {};
+      const location = cfg.location ?? `${basename(path)}.data`;
+      if (isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
+        throw new LeanformerError('UNSAFE_PATH', `External data location '${location}' must be a relative path inside the model's folder`);
+      }
+      const threshold = cfg.sizeThreshold ?? 1024;
+      const dataPath = join(dirname(path), location);
+      const tmpData = tempPath(dataPath);
+      const dfd = openSync(tmpData, 'w');
+      written.push(tmpData);
+      let offset = 0;
+      try {
+        const bytes = encodeModel(graph, {
+          externalData: (tensor: Tensor, _name: string) => {
+            if (tensor.dtype.storage === 'string' || tensor.byteLength < threshold) return undefined;
+            offset = Math.ceil(offset / ALIGN) * ALIGN;
+            const at = offset;
+            const src = tensor.isLoaded ? undefined : tensor.lazySource?.location;
+            if (src) copyFromSource(dfd, src, at);
+            else writeAll(dfd, tensor.bytes(), at);
+            offset += tensor.byteLength;
+            return { location: location.split(sep).join('/'), offset: at, length: tensor.byteLength };
+          },
+        });
+        const mfd = openSync(tmpModel, 'w');
+        written.push(tmpModel);
+        try { writeAll(mfd, bytes, 0); } finally { closeSync(mfd); }
+      } finally {
+        closeSync(dfd);
+      }
+      renameSync(tmpData, dataPath);
+      written.splice(written.indexOf(tmpData), 1);
+    }
+    renameSync(tmpModel, path);
+    written.splice(written.indexOf(tmpModel), 1);
+  } catch (e) {
+    for (const f of written) rmSync(f, { force: true });
+    if (e instanceof LeanformerError) throw e;
+    throw ioError(`Cannot save model to '${path}': ${(e as Error).message}`, e);
+  }
+}
+
+/**
+ * Reads a serialized TensorProto file (e.g. `test_data_set_0/input_0.pb`).
+ *
+ * @example
+ * ```ts
+ * const { name, tensor } = readTensorFile('test_data_set_0/output_0.pb');
+ * ```
+ */
+export function readTensorFile(path: PathLike): { name: string; tensor: Tensor } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw ioError(`Cannot read tensor file '${String(path)}': ${(e as Error).message}`, e);
+  }
+  return decodeTensor(bytes);
+}
