@@ -99,6 +99,8 @@ describe('inferNode', () => {
     const gqa = infer('GroupQueryAttention', [f16(['b', 's', 4096]), f16(['b', 's', 1024]), f16(['b', 's', 1024]), f16(['b', 8, 'past', 128]), f16(['b', 8, 'past', 128]), tensorType(DTypes.int32, ['b']), tensorType(DTypes.int32, [])], { num_heads: attr.int(32), kv_num_heads: attr.int(8) }, { domain: 'com.microsoft', opset: 1, outputs: 3 });
     expect(gqa).toEqual(['float16[b, s, 4096]', 'float16[b, 8, ?, 128]', 'float16[b, 8, ?, 128]']);
     expect(infer('SkipLayerNormalization', [f32(['b', 's', 768]), f32(['b', 's', 768]), f32([768])], {}, { domain: 'com.microsoft', opset: 1, outputs: 4 })).toEqual(['float32[b, s, 768]', 'float32[b, s, 1]', 'float32[b, s, 1]', 'float32[b, s, 768]']);
+    const sa = infer('SparseAttention', [f16(['b', 's', 4096]), f16(['b', 's', 1024]), f16(['b', 's', 1024]), f16(['b', 8, 4096, 128]), f16(['b', 8, 4096, 128]), tensorType(DTypes.int32, [1, 33]), tensorType(DTypes.int32, [1, 528]), tensorType(DTypes.int32, []), tensorType(DTypes.int32, ['b'])], { num_heads: attr.int(32), kv_num_heads: attr.int(8), sparse_block_size: attr.int(64) }, { domain: 'com.microsoft', opset: 1, outputs: 3 });
+    expect(sa).toEqual(['float16[b, s, 4096]', 'float16[b, 8, 4096, 128]', 'float16[b, 8, 4096, 128]']); // present shares past's buffer
     expect(infer('GatherBlockQuantized', [tensorType(DTypes.uint8, [32000, 2048]), tensorType(DTypes.int64, ['b', 's']), tensorType(DTypes.float16, [32000, 128])], { block_size: attr.int(32) }, { domain: 'com.microsoft', opset: 1 })).toEqual(['float16[b, s, 4096]']);
   });
   it('checks type constraints on request', () => {

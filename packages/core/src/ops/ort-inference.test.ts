@@ -89,6 +89,8 @@ describe.skipIf(!ort)('com.microsoft inference vs ONNX Runtime CPU', () => {
     await check({ op: 'GroupQueryAttention', inputs: [rnd([1, 4, 64]), rnd([1, 4, 32]), rnd([1, 4, 32]), null, null, i32([1], [3]), i32([], [4])], outputs: [F, F, F], attrs });
     await check({ op: 'GroupQueryAttention', inputs: [rnd([1, 1, 64]), rnd([1, 1, 32]), rnd([1, 1, 32]), rnd([1, 2, 4, 16]), rnd([1, 2, 4, 16]), i32([1], [4]), i32([], [5])], outputs: [F, F, F], attrs });
   });
+  // SparseAttention is not run here: ORT CPU requires present_key/value to share past_key/value's
+  // buffer (IO binding), which a plain session.run cannot arrange; infer.test.ts covers its shapes.
   it('MultiHeadAttention', async () => {
     await check({ op: 'MultiHeadAttention', inputs: [rnd([2, 3, 32]), rnd([2, 5, 32]), rnd([2, 5, 24])], outputs: [F], attrs: { num_heads: attr.int(4) } });
   });
