@@ -8,7 +8,7 @@ const r = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => M
 const q = r(S * H * D, 1), k = r(S * H * D, 2), v = r(S * H * D, 3);
 const toHeads = (x: Float32Array) => { const y = new Float32Array(x.length); for (let t = 0; t < S; t++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) y[(h * S + t) * D + d] = x[(t * H + h) * D + d]!; return y; };
 const ref = attentionReference({ q: toHeads(q), k: toHeads(k), v: toHeads(v), numHeads: H, kvHeads: H, headDim: D, qLen: S, kLen: S, pattern: { kind: 'window', window: w } }).out;
-for (const form of ['gqa', 'blocked', 'masked'] as const) {
+for (const form of ['gqa', 'blocked', 'masked', 'blocked_mha'] as const) {
   const g = attentionLayerGraph({ seq: S, heads: H, headDim: D, pattern: { kind: 'window', window: w } });
   const exe = await ortCpuBackend({ form, chunkSize: 4 }).compile(g);
   const { y } = await exe.run({ q: new Tensor('float32', [1, S, H * D], q), k: new Tensor('float32', [1, S, H * D], k), v: new Tensor('float32', [1, S, H * D], v) });

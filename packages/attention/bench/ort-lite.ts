@@ -46,6 +46,9 @@ function attrProto(name: string, a: Attribute): Pb {
   }
 }
 
+/** Minimal ModelProto writer (see the file comment). */
+export function writeModelForBench(g: Graph): Uint8Array { return writeModel(g); }
+
 function writeModel(g: Graph): Uint8Array {
   const gp = new Pb().s(2, g.name);
   for (const n of g.nodes) {

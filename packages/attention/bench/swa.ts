@@ -17,7 +17,7 @@ function gaussian(n: number, seed: number): Float32Array {
 }
 const feeds = { q: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 1)), k: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 2)), v: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 3)) };
 const results: Record<string, number> = {};
-const run = async (label: string, pattern: 'dense' | 'window', form: 'gqa' | 'masked' | 'blocked', chunkSize?: number) => {
+const run = async (label: string, pattern: 'dense' | 'window', form: 'gqa' | 'masked' | 'blocked' | 'blocked_mha', chunkSize?: number) => {
   const g = attentionLayerGraph({ seq, heads, headDim, pattern: pattern === 'dense' ? { kind: 'dense' } : { kind: 'window', window } });
   const r = await timeGraph(ortCpuBackend({ form, ...(chunkSize ? { chunkSize } : {}) }), g, feeds, reps);
   results[`${label}_ms`] = Math.round(r.medianMs * 10) / 10;
@@ -26,11 +26,11 @@ const run = async (label: string, pattern: 'dense' | 'window', form: 'gqa' | 'ma
 };
 await run('gqa_dense', 'dense', 'gqa');
 const gqaWin = await run('gqa_window', 'window', 'gqa');
-let best = Infinity, bestChunk = 0, diff = 0;
-for (const c of [64, 128, 256, 512]) {
-  const out = await run(`blocked_window_c${c}`, 'window', 'blocked', c);
-  const ms = results[`blocked_window_c${c}_ms`]!;
-  if (ms < best) { best = ms; bestChunk = c; }
+let best = Infinity, bestChunk = 0, diff = 0, bestForm = '';
+for (const [form, c] of [['blocked', 64], ['blocked', 128], ['blocked', 256], ['blocked_mha', 64], ['blocked_mha', 128], ['blocked_mha', 256]] as const) {
+  const out = await run(`${form}_window_c${c}`, 'window', form, c);
+  const ms = results[`${form}_window_c${c}_ms`]!;
+  if (ms < best) { best = ms; bestChunk = c; bestForm = form; }
   let m = 0;
   for (let i = 0; i < out.length; i++) m = Math.max(m, Math.abs(out[i]! - gqaWin[i]!));
   diff = Math.max(diff, m);
@@ -40,4 +40,4 @@ results.gqa_window_vs_dense = Math.round((results.gqa_dense_ms! / results.gqa_wi
 results.swa_speedup = Math.round((results.gqa_dense_ms! / best) * 100) / 100;
 results.best_chunk = bestChunk;
 results.max_abs_diff_blocked_vs_gqa_window = diff;
-console.log(JSON.stringify({ seq, heads, head_dim: headDim, window, reps, ...results }));
+console.log(JSON.stringify({ seq, heads, head_dim: headDim, window, reps, best_form: bestForm, ...results, load_average: (await import('node:os')).loadavg()[0] }));

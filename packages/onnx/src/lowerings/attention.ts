@@ -5,13 +5,15 @@
 //   mha      com.microsoft.MultiHeadAttention, unidirectional; dense MHA (num_heads = kv_num_heads), no past
 //   masked   core's decomposition: full scores + boolean mask + Softmax (any pattern, any target)
 //   blocked  core's decomposition that never computes skipped scores (window, sinks_window, moa; no past)
+//   blocked_mha  queries in chunks as a batch, each chunk against its gathered window of keys, through
+//            com.microsoft.MultiHeadAttention with an additive bias (fused QK·softmax·V kernel; window; no past)
 import {
-  attentionAttrs, attr, canBlockAttention, decomposeAttention, DTypes, GraphBuilder, LeanformerError,
+  attentionAttrs, attr, canBlockAttention, tensorType, decomposeAttention, DTypes, GraphBuilder, LeanformerError,
   type Node, type Target, type Value,
 } from '@leanformer/core';
 
 /** The ONNX forms leanformer.Attention can take. */
-export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked';
+export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha';
 
 /**
  * Preferred forms per target and pattern, first applicable wins. ORT CPU: GroupQueryAttention with
@@ -56,6 +58,13 @@ export function attentionFormBlocker(node: Node, target: Target, form: Attention
       if (target.ep === 'cuda' && dt !== DTypes.float16) return 'the CUDA GroupQueryAttention kernel takes float16/bfloat16 only';
       if (Boolean(node.inputs[3]) !== Boolean(node.inputs[4])) return 'past_key and past_value must be given together';
       return null;
+    case 'blocked_mha':
+      if (target.runtime !== 'ort' || !['cpu', 'cuda', 'webgpu'].includes(target.ep)) return 'MultiHeadAttention runs on ORT cpu, cuda and webgpu only';
+      if (a.pattern !== 'window') return 'the blocked MultiHeadAttention form covers the window pattern';
+      if (a.numHeads !== a.kvNumHeads) return 'MultiHeadAttention needs num_heads = kv_num_heads';
+      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the blocked form is for prefill without past/present K/V';
+      if (typeof node.input(0).shape?.[2] !== 'number') return 'needs a static hidden size';
+      return null;
     case 'mha':
       if (target.runtime !== 'ort' || !['cpu', 'cuda', 'webgpu'].includes(target.ep)) return 'MultiHeadAttention runs on ORT cpu, cuda and webgpu only';
       if (a.pattern !== 'dense') return 'MultiHeadAttention is lowered for the dense pattern only';
@@ -89,6 +98,7 @@ export function lowerAttention(node: Node, target: Target, options: AttentionLow
     case 'blocked': decomposeAttention(node, { form: 'blocked', ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}) }); break;
     case 'gqa': toGqa(node); break;
     case 'mha': toMha(node); break;
+    case 'blocked_mha': toBlockedMha(node, options.chunkSize); break;
   }
   return form;
 }
@@ -145,4 +155,48 @@ function toMha(node: Node): void {
     attrs: { num_heads: attr.int(a.numHeads), unidirectional: attr.int(1), scale: attr.float(a.scale > 0 ? a.scale : 1 / Math.sqrt(D)) },
   });
   replaceOutputs(node, [n.output(0)]);
+}
+
+function toBlockedMha(node: Node, chunkSize?: number): void {
+  const a = attentionAttrs(node);
+  const g = node.graph;
+  const b = GraphBuilder.editing(g, node);
+  g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
+  const i64 = DTypes.int64, f32 = DTypes.float32;
+  const hid = Number(node.input(0).shape![2]);
+  const H = a.numHeads, D = hid / H, W = a.window;
+  const C = chunkSize ?? Math.max(16, Math.min(128, W));
+  const nb = Math.ceil((W - 1) / C);
+  const KW = (nb + 1) * C;
+  const S = b.shape(node.input(0), 1, 2);
+  const cC = b.int64([C]);
+  const pad = b.op('Mod', [b.sub(cC, b.op('Mod', [S, cC])), cC]);
+  const Sp = b.add(S, pad);
+  const nC = b.div(Sp, cC);
+  // Queries: [B,S,hid] → pad → [B·nC, C, hid]; keys/values: pad nb·C in front, gather each chunk's window → [B·nC, KW, hid].
+  const q = b.reshape(b.op('Pad', [node.input(0), b.concat([b.int64([0, 0, 0, 0]), pad, b.int64([0])], 0)]), [-1, C, hid]);
+  const cIdx = b.reshape(b.range(b.scalar(0, i64), b.squeeze(nC, [0]), b.scalar(1, i64)), [-1, 1]);
+  const jIdx = b.reshape(b.constant(Array.from({ length: KW }, (_, j) => j), i64, 'attn_j'), [1, KW]);
+  const widx = b.add(b.mul(cIdx, b.scalar(C, i64)), jIdx); // [nC,KW]
+  const kvPads = b.concat([b.int64([0, nb * C, 0, 0]), pad, b.int64([0])], 0);
+  const win = (x: Value): Value => b.reshape(b.gather(b.op('Pad', [x, kvPads]), widx, 1), [-1, KW, hid]);
+  // Bias [nC,1,C,KW] (batch rows are b·nC + c, so B > 1 tiles it): Δ = nb·C + i − j must be in [0, W), key position ≥ 0.
+  const iIdx = b.reshape(b.constant(Array.from({ length: C }, (_, i) => i), i64, 'attn_i'), [1, C, 1]);
+  const j3 = b.reshape(jIdx, [1, 1, KW]);
+  const delta = b.sub(b.add(iIdx, b.scalar(nb * C, i64)), j3);
+  const kpos = b.add(b.mul(b.reshape(cIdx, [-1, 1, 1]), b.scalar(C, i64)), b.sub(j3, b.scalar(nb * C, i64)));
+  const keep = b.op('And', [b.op('And', [b.op('GreaterOrEqual', [delta, b.scalar(0, i64)]), b.less(delta, b.scalar(W, i64))]), b.op('GreaterOrEqual', [kpos, b.scalar(0, i64)])]);
+  let bias = b.unsqueeze(b.where(keep, b.scalar(0, f32), b.scalar(-1e30, f32)), [1]); // [nC,1,C,KW]
+  const B = b.shape(node.input(0), 0, 1);
+  bias = b.reshape(b.expand(b.unsqueeze(bias, [0]), b.concat([B, b.int64([1, 1, 1, 1])], 0)), [-1, 1, C, KW]);
+  const n = g.insertBefore(node, {
+    op: 'MultiHeadAttention', domain: 'com.microsoft', name: node.name,
+    inputs: [q, win(node.input(1)), win(node.input(2)), null, null, bias],
+    outputs: [g.uniqueName(`${node.output(0).name}_bmha`)],
+    attrs: { num_heads: attr.int(H), scale: attr.float(a.scale > 0 ? a.scale : 1 / Math.sqrt(D)) },
+  });
+  n.output(0).type = tensorType(node.input(0).dtype, [null, C, hid]);
+  const B1 = b.reshape(n.output(0), b.concat([B, b.int64([-1, hid])], 0)); // [B, Sp, hid]
+  const out = b.slice(B1, b.int64([0]), S, [1]);
+  replaceOutputs(node, [out]);
 }

@@ -282,7 +282,7 @@ function buildBlocked(b: GraphBuilder, node: Node, chunkSize?: number): { y: Val
     const S = node.input(0).shape![1] as number;
     W = Math.max(...a.moaAlpha.map((al, h) => Math.max(1, Math.floor(al + a.moaBeta[h]! * S))));
   }
-  const C = chunkSize ?? Math.max(16, Math.min(256, W));
+  const C = chunkSize ?? Math.max(16, Math.min(128, W));
   if (!Number.isInteger(C) || C < 1) bad(node, `chunkSize must be a positive integer, got ${C}`);
   const nb = Math.ceil((W - 1) / C); // earlier chunks a query chunk can reach
   const KW = (nb + 1) * C;
@@ -292,28 +292,22 @@ function buildBlocked(b: GraphBuilder, node: Node, chunkSize?: number): { y: Val
   const Sp = b.add(S, pad);
   const z3 = b.int64([0, 0, 0]);
   const z1 = b.int64([0]);
-  // q: [B,G,r,S,D] → pad S → [B,G,r,nC,C,D]
-  const qp = b.op('Pad', [q5, b.concat([b.int64([0, 0, 0, 0, 0]), z3, pad, z1], 0)]);
-  const qc = b.reshape(qp, [0, G, r, -1, C, D]);
-  // k/v: [B,G,S,D] → pad nb·C in front, `pad` behind → windows [B,G,nC,KW,D]
-  const kvPads = b.concat([b.int64([0, 0, nb * C, 0, 0, 0]), pad, z1], 0);
-  const windows = (x: Value): Value => {
-    const xp = b.op('Pad', [x, kvPads]);
-    const parts: Value[] = [];
-    for (let o2 = 0; o2 <= nb; o2++) {
-      const sl = b.slice(xp, b.int64([o2 * C]), b.add(Sp, b.int64([o2 * C])), [2]);
-      parts.push(b.reshape(sl, [0, 0, -1, C, D]));
-    }
-    return parts.length === 1 ? parts[0]! : b.concat(parts, 3);
-  };
-  let kw = windows(k4), vw = windows(v4);
   const nC = b.div(Sp, cC); // [1]
-  // Chunk index c [nC,1,1] and within-chunk query index i [1,C,1]; query position c·C + i.
+  // q (scaled once here, not on the much larger score tensor): [B,G,r,S,D] → pad S → [B,G,r,nC,C,D]
+  const qp = b.op('Pad', [b.mul(q5, b.scalar(scale, dt)), b.concat([b.int64([0, 0, 0, 0, 0]), z3, pad, z1], 0)]);
+  const qc = b.reshape(qp, [0, G, r, -1, C, D]);
+  // Chunk index c [nC,1,1] and key index j within a window [1,1,KW].
   const cIdx = b.reshape(b.range(b.scalar(0, i64), b.squeeze(nC, [0]), b.scalar(1, i64)), [-1, 1, 1]);
+  const jIdx = b.reshape(b.constant(Array.from({ length: KW }, (_, j) => j), i64, 'attn_j'), [1, 1, KW]);
+  // k/v: [B,G,S,D] → pad nb·C in front and `pad` behind; the window of chunk c is padded rows
+  // c·C … c·C+KW−1 (one Gather with [nC, KW] indices; no per-offset slices and concat).
+  const kvPads = b.concat([b.int64([0, 0, nb * C, 0, 0, 0]), pad, z1], 0);
+  const widx = b.reshape(b.add(b.mul(cIdx, b.scalar(C, i64)), jIdx), [-1, KW]); // [nC,KW]
+  const windows = (x: Value): Value => b.gather(b.op('Pad', [x, kvPads]), widx, 2); // [B,G,nC,KW,D]
+  let kw = windows(k4), vw = windows(v4);
   const iIdx = b.constant(Array.from({ length: C }, (_, i) => i), i64, 'attn_i');
   const qposc = b.add(b.mul(cIdx, b.scalar(C, i64)), b.reshape(iIdx, [1, C, 1])); // [nC,C,1]
   // Window keys: key j of chunk c sits at (c − nb)·C + j; Δ = nb·C + i − j.
-  const jIdx = b.reshape(b.constant(Array.from({ length: KW }, (_, j) => j), i64, 'attn_j'), [1, 1, KW]);
   const delta = b.sub(b.add(b.reshape(iIdx, [1, C, 1]), b.scalar(nb * C, i64)), jIdx); // [1,C,KW]
   const kposw = b.add(b.mul(cIdx, b.scalar(C, i64)), b.sub(jIdx, b.scalar(nb * C, i64))); // [nC,1,KW]
   const and = (x: Value, y: Value): Value => b.op('And', [x, y]);
@@ -338,9 +332,13 @@ function buildBlocked(b: GraphBuilder, node: Node, chunkSize?: number): { y: Val
     const keepS = and(b.op('GreaterOrEqual', [dS, b.scalar(a.window, i64)]), b.op('GreaterOrEqual', [dS, b.scalar(0, i64)]));
     keep = b.concat([keepS, keepW], 2);
   }
-  const kT = b.unsqueeze(b.transpose(kw, [0, 1, 2, 4, 3]), [2]); // [B,G,1,nC,D,KW']
-  const scores = b.mul(b.matmul(qc, kT), b.scalar(scale, dt)); // [B,G,r,nC,C,KW']
-  const probs = b.softmax(b.where(keep, scores, b.scalar(-Infinity, dt)), -1);
+  // Additive bias (0 / −inf) on the small mask, then one broadcast Add on the scores: much cheaper than
+  // a broadcast Where over the score tensor.
+  const bias = b.where(keep, b.scalar(0, dt), b.scalar(-Infinity, dt));
+  // Unsqueeze before the Transpose of the last two axes, so ORT fuses Transpose + MatMul (transB).
+  const kT = b.transpose(b.unsqueeze(kw, [2]), [0, 1, 2, 3, 5, 4]); // [B,G,1,nC,D,KW']
+  const scores = b.add(b.matmul(qc, kT), bias); // [B,G,r,nC,C,KW']
+  const probs = b.softmax(scores, -1);
   const o6 = b.matmul(probs, b.unsqueeze(vw, [2])); // [B,G,r,nC,C,D]
   const o4 = b.slice(b.reshape(o6, [0, H, -1, D]), z1, S, [2]); // [B,H,S,D]
   const y = b.reshape(b.transpose(o4, [0, 2, 1, 3]), [0, 0, H * D]);
