@@ -1,5 +1,5 @@
 import { LeanformerError, Tensor, type Value } from '@leanformer/core';
-import { add, concat, convNorm, flatten, globalAvgPool, linear, makeDivisible, matmul, batchNorm, relu, reshape, softmax, split, squeezeExcite, transpose, mul } from './layers.js';
+import { add, concat, convNorm, flatten, globalAvgPool, linear, makeDivisible, matmul, batchNorm, pointwiseConvNorm1d, relu, reshape, softmax, split, squeezeExcite, transpose, mul } from './layers.js';
 import type { ModelOptions, VisionModel } from './model.js';
 import { attr, dimOf, mulDim, Net, shapeOf } from './net.js';
 
@@ -91,28 +91,29 @@ export function cascadedGroupAttention(net: Net, x: Value, prefix: string, cfg: 
   const idx = net.constant(new Tensor('int64', [n, n], index), `${prefix.replace(/\W/g, '_')}_bias_idx`);
   const table = net.op('Gather', [biases, idx], { axis: attr.int(1) }, [cfg.numHeads, n, n]);
   const headBias = split(net, table, 0, Array(cfg.numHeads).fill(1));
-  const chunks = split(net, x, 1, Array(cfg.numHeads).fill(cfg.dim / cfg.numHeads));
+  // Heads work on tokens [B, C, N]: the 1×1 convs run as 1-D convs and only Q's depthwise conv
+  // needs the spatial form, which saves reshapes and layout reorders per head on ORT.
+  const tokens = reshape(net, x, [0, cfg.dim, n], [b ?? null, cfg.dim, n]);
+  const chunks = split(net, tokens, 1, Array(cfg.numHeads).fill(cfg.dim / cfg.numHeads));
   const scale = net.scalar(kd ** -0.5);
   const outs: Value[] = [];
   let feat = chunks[0]!;
   for (let i = 0; i < cfg.numHeads; i++) {
     if (i > 0) feat = add(net, feat, chunks[i]!);
-    const qkv = convNorm(net, feat, `${prefix}.qkvs.${i}`, { out: 2 * kd + vd, kernel: 1 });
+    const qkv = pointwiseConvNorm1d(net, feat, `${prefix}.qkvs.${i}`, 2 * kd + vd);
     let [q, k, v] = split(net, qkv, 1, [kd, kd, vd]) as [Value, Value, Value];
     const kq = cfg.kernels[i]!;
+    q = reshape(net, q, [0, kd, r, r], [b ?? null, kd, r, r]);
     q = convNorm(net, q, `${prefix}.dws.${i}`, { out: kd, kernel: kq, pad: Math.floor(kq / 2), groups: kd });
     // Scaling right after the conv + BN (not after the reshape) lets ORT fold it into the conv.
     q = mul(net, q, scale);
     q = reshape(net, q, [0, kd, n], [b ?? null, kd, n]);
-    k = reshape(net, k, [0, kd, n], [b ?? null, kd, n]);
-    v = reshape(net, v, [0, vd, n], [b ?? null, vd, n]);
     let attn = matmul(net, transpose(net, q, [0, 2, 1]), k); // [B, N, N]
     attn = softmax(net, add(net, attn, headBias[i]!));
     feat = matmul(net, v, transpose(net, attn, [0, 2, 1])); // [B, vd, N]
-    feat = reshape(net, feat, [0, vd, r, r], [b ?? null, vd, r, r]);
     outs.push(feat);
   }
-  const y = relu(net, concat(net, outs, 1));
+  const y = reshape(net, relu(net, concat(net, outs, 1)), [0, vd * cfg.numHeads, r, r], [b ?? null, vd * cfg.numHeads, r, r]);
   return convNorm(net, y, `${prefix}.proj.1`, { out: cfg.dim, kernel: 1, bnWeightInit: 0 });
 }
 

@@ -60,6 +60,24 @@ export function convNorm(net: Net, x: Value, prefix: string, o: Omit<ConvOptions
   return batchNorm(net, conv2d(net, x, `${prefix}.conv`, { ...o, bias: false }), `${prefix}.bn`, o.bnWeightInit ?? 1);
 }
 
+/** Meta key on an initializer: the timm state-dict shape, when the graph stores the same elements in another shape. */
+export const TIMM_SHAPE = 'leanformer.timm.shape';
+
+/**
+ * A 1×1 ConvNorm applied to tokens x [B, C, N] as a 1-D convolution (timm's `ConvNorm` with
+ * ks=1 on a flattened map). The weight keeps timm's elements in shape [out, C, 1] and records
+ * timm's [out, C, 1, 1] under {@link TIMM_SHAPE}. Keeping attention inputs as tokens avoids
+ * reshapes and layout reorders per head on ORT.
+ */
+export function pointwiseConvNorm1d(net: Net, x: Value, prefix: string, out: number, bnWeightInit = 1): Value {
+  const [b, c, n] = shapeOf(x);
+  const C = c as number;
+  const w = net.param(`${prefix}.conv.weight`, [out, C, 1], { kind: 'normal', std: Math.sqrt(2 / C) });
+  w.meta.set(TIMM_SHAPE, [out, C, 1, 1]);
+  const y = net.op('Conv', [x, w], { kernel_shape: attr.ints([1]), strides: attr.ints([1]), pads: attr.ints([0, 0]), group: attr.int(1) }, [b ?? null, out, n ?? null]);
+  return batchNorm(net, y, `${prefix}.bn`, bnWeightInit);
+}
+
 /** Element-wise unary op keeping the shape. */
 export function unary(net: Net, op: 'Relu' | 'Sigmoid' | 'Erf' | 'Tanh' | 'Sqrt' | 'Exp', x: Value): Value {
   return net.op(op, [x], {}, shapeOf(x));

@@ -52,3 +52,15 @@ describe('timm weight loading', () => {
     expect(Array.from(m.graph.initializers.get('head.linear.bias')!.const!.toFloat32())).toEqual(Array.from({ length: 10 }, (_, i) => i / 4));
   });
 });
+
+describe('timm weight loading into 1-D conv layouts', () => {
+  it('accepts timm\'s [out, in, 1, 1] for the attention qkv convs stored as [out, in, 1]', () => {
+    const m = efficientvit('m0', { numClasses: 10 });
+    const key = 'stages.0.blocks.0.mixer.m.attn.qkvs.0.conv.weight';
+    expect(m.graph.initializers.get(key)!.const!.shape).toEqual([48, 16, 1]);
+    const t = new Tensor('float32', [48, 16, 1, 1], Float32Array.from({ length: 768 }, (_, i) => i));
+    loadTimmWeights(m, { [key]: t }, { strict: false });
+    expect(Array.from(m.graph.initializers.get(key)!.const!.toFloat32())).toEqual(Array.from(t.toFloat32()));
+    expect(() => loadTimmWeights(m, { [key]: new Tensor('float32', [48, 16, 1], new Float32Array(768)) }, { strict: false })).toThrow(/needs \[48, 16, 1, 1\]/);
+  });
+});

@@ -1,5 +1,6 @@
 import { LeanformerError, readSafetensors, Tensor, type Graph } from '@leanformer/core';
 import type { VisionModel } from './model.js';
+import { TIMM_SHAPE } from './layers.js';
 import { TIMM_TRANSPOSED } from './net.js';
 
 /**
@@ -61,9 +62,10 @@ export function loadTimmWeights(model: VisionModel | Graph, weights: ReadonlyMap
     if (!t.dtype.isFloat) throw new LeanformerError('INVALID_DTYPE', `loadTimmWeights: '${v.name}' is ${t.dtype.name}; expected a float tensor`);
     const transposed = v.meta.get(TIMM_TRANSPOSED) === true;
     const want = v.const!.shape;
-    const got = transposed ? [...t.shape].reverse() : t.shape;
-    if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
-      throw new LeanformerError('SHAPE_MISMATCH', `loadTimmWeights: '${v.name}' has shape [${t.shape.join(', ')}] in the state dict; the model needs [${(transposed ? [...want].reverse() : want).join(', ')}]`, { details: { name: v.name } });
+    // timm's shape: reversed for MatMul-layout linears, recorded for reshaped weights (1-D convs).
+    const timmShape = (v.meta.get(TIMM_SHAPE) as readonly number[] | undefined) ?? (transposed ? [...want].reverse() : want);
+    if (t.shape.length !== timmShape.length || t.shape.some((d, i) => d !== timmShape[i])) {
+      throw new LeanformerError('SHAPE_MISMATCH', `loadTimmWeights: '${v.name}' has shape [${t.shape.join(', ')}] in the state dict; the model needs [${timmShape.join(', ')}]`, { details: { name: v.name } });
     }
     const f32 = t.dtype.name === 'float32' ? t : new Tensor('float32', t.shape, t.toFloat32());
     graph.setInitializer(v, transposed ? transpose2d(f32) : new Tensor('float32', want, f32.data));
