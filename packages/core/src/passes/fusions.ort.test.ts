@@ -4,7 +4,9 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel } from '@leanformer/onnx';
 import type { Graph, Value } from '../index.js';
 import { GraphBuilder } from '../builder/builder.js';
-import { transformerDecoder, vit } from '../builder/blocks.js';
+import { transformerDecoder, transformerEncoder, vit } from '../builder/blocks.js';
+import { PassManager } from './pass.js';
+import { optimizationPasses } from './presets.js';
 import { rng } from '../builder/rng.js';
 import { deadCodeElimination } from './dce.js';
 import { geluFusion, layerNormFusion, rmsNormFusion, standardFusions } from './fusions.js';
@@ -90,5 +92,22 @@ describe('fusions on onnxruntime-node (fused output = unfused output within 1e-5
     const build = () => vit({ imageSize: 16, patch: 8, hidden: 32, layers: 2, heads: 4, numClasses: 5, seed: 3, opset: 16 });
     const px = new ort.Tensor('float32', rng(9).normalTensor([2, 3, 16, 16]).toFloat32(), [2, 3, 16, 16]);
     expect(await fusedVsUnfused(build, standardFusions, { pixel_values: px }, ['com.microsoft::Gelu'])).toBeLessThan(1e-5);
+  });
+
+  it('the whole optimizationPasses pipeline keeps decoder, encoder and ViT outputs', async () => {
+    const ids = new ort.Tensor('int64', BigInt64Array.from([3, 1, 4, 1, 5, 9, 2, 6].map(BigInt)), [2, 4]);
+    const px = new ort.Tensor('float32', rng(9).normalTensor([2, 3, 16, 16]).toFloat32(), [2, 3, 16, 16]);
+    const models: [() => Graph, Record<string, ort.Tensor>][] = [
+      [() => transformerDecoder({ vocabSize: 64, hidden: 32, layers: 2, heads: 4, kvHeads: 1, ffn: 64, seed: 5, initStd: 0.2 }), { input_ids: ids }],
+      [() => transformerEncoder({ vocabSize: 64, hidden: 32, layers: 2, heads: 4, ffn: 64, seed: 5, initStd: 0.2, opset: 16 }), { input_ids: ids }],
+      [() => vit({ imageSize: 16, patch: 4, hidden: 32, layers: 2, heads: 4, numClasses: 5, seed: 5 }), { pixel_values: px }],
+    ];
+    for (const [build, feeds] of models) {
+      const plain = build();
+      const opt = build();
+      expect(new PassManager(optimizationPasses(), { fixedPoint: true }).run(opt).modified).toBe(true);
+      expect(opt.nodes.length).toBeLessThan(plain.nodes.length);
+      expect(maxAbsDiff(await run(plain, feeds), await run(opt, feeds))).toBeLessThan(1e-5);
+    }
   });
 });
