@@ -5,6 +5,7 @@ import { quantizeModel, sparsifyModel } from './quantize-model.js';
 import { ReferenceBackend } from './reference-backend.js';
 import { randomCalibrationFeeds } from './cli.js';
 import { is24Sparse } from './methods.js';
+import { matmulStack } from './bench.js';
 
 // A LLaMA-style decoder from the builder: RMSNorm, SwiGLU, RoPE, GQA; weights dominate its bytes.
 const cfg = { vocabSize: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, ffn: 256, seed: 3 };
@@ -78,6 +79,20 @@ describe('quantizeModel on the builder decoder', () => {
     const ex = await quantizeModel(model, { method: 'rtn', exclude: 'lm_head|mlp' });
     expect(ex.report.layersQuantized).toBe(cfg.layers * 4 + 1);
     await expect(quantizeModel(model, { method: 'rtn', edgeBits: 5 as 4 })).rejects.toThrow(/edgeBits/);
+  });
+});
+
+describe('chained linear layers', () => {
+  it('rewrites MatMul → MatMul chains without dangling values (rtn and awq)', async () => {
+    const stack = matmulStack(64, 3, 2);
+    const x = { x: Tensor.from('float32', [1, 64], Array.from({ length: 64 }, (_, i) => Math.cos(i))) };
+    const run = async (g: Graph) => (await (await backend.compile(g)).run(x)).y!.toFloat32();
+    const ref = await run(stack);
+    for (const method of ['rtn', 'awq'] as const) {
+      const { graph } = await quantizeModel(stack, { method, bits: 8, blockSize: 32, calibration: { backend, feeds: [x] } });
+      for (const n of graph.nodes) for (const v of n.inputs) if (v && !v.isInitializer && !v.isGraphInput) expect(v.producer).not.toBeNull();
+      expect(cosine(await run(graph), ref)).toBeGreaterThan(0.999);
+    }
   });
 });
 

@@ -181,7 +181,7 @@ function dropUnused(graph: Graph, candidates: Iterable<Value>): void {
 /** Rewrites one linear layer to QMatMul with the quantized weight. */
 function emitQMatMul(l: Linear, q: QuantizedWeight, opts: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value }, notes: string[]): void {
   const g = l.node.graph;
-  const dt = l.input.dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
+  const dt = l.node.input(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
   const hadFloatZp = q.zeroPoints !== null && q.zeroPoints.some((z) => !Number.isInteger(z));
   // ORT CPU runs 8-bit MatMulNBits only with uint8 zero points (float ones need its unpacked 2/4-bit path).
   const force = opts.forceUint8 || q.bits === 8;
@@ -200,7 +200,8 @@ function emitQMatMul(l: Linear, q: QuantizedWeight, opts: { forceUint8: boolean;
   }
   replaceNode(l.node, {
     op: 'QMatMul', domain: 'leanformer', name: l.node.name,
-    inputs: [opts.input ?? l.input, B, S, Z, bias],
+    // The node's current input: an earlier rewrite may have replaced the value `l.input` held.
+    inputs: [opts.input ?? l.node.input(0), B, S, Z, bias],
     attrs: {
       K: attr.int(l.K), N: attr.int(l.N), bits: attr.int(q.bits), block_size: attr.int(q.blockSize),
       accuracy_level: attr.int(opts.accuracyLevel), ...(opts.sparsity ? { sparsity: attr.string(opts.sparsity) } : {}),
@@ -210,7 +211,7 @@ function emitQMatMul(l: Linear, q: QuantizedWeight, opts: { forceUint8: boolean;
 
 /** Writes `1/s` into the producer of X when it is a per-channel scale nobody else reads; else inserts a Mul. */
 function applyInputScale(group: readonly Linear[], inv: Float32Array, notes: string[]): Value {
-  const x = group[0]!.input;
+  const x = group[0]!.node.input(0);
   const g = x.graph;
   const nodes = new Set(group.map((l) => l.node));
   const onlyGroup = !x.isGraphOutput && x.uses.every((u) => nodes.has(u.node));

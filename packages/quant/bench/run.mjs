@@ -1,0 +1,25 @@
+// Bundles quant-bench.ts against the workspace sources (no build needed) and runs it.
+// Usage: node packages/quant/bench/run.mjs [--quick] [--layers=N]
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+// Inside the repo (dist/ is ignored) so onnxruntime-node resolves from the workspace node_modules.
+const out = join(root, 'packages/quant/dist/quant-bench.mjs');
+await build({
+  entryPoints: [join(root, 'packages/quant/bench/quant-bench.ts')],
+  bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'warning',
+  external: ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/*'],
+  alias: {
+    '@leanformer/runtime-ort/node': join(root, 'packages/runtime-ort/src/node.ts'),
+    '@leanformer/core': join(root, 'packages/core/src/index.ts'),
+    '@leanformer/onnx': join(root, 'packages/onnx/src/index.ts'),
+    '@leanformer/quant': join(root, 'packages/quant/src/index.ts'),
+  },
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  nodePaths: [join(root, 'node_modules')],
+});
+const r = spawnSync(process.execPath, ['--max-old-space-size=8192', out, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);
