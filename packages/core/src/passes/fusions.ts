@@ -88,6 +88,9 @@ function checkLayerNorm(m: Match): string | null {
     eps === undefined ? 'epsilon is not a scalar constant' : null,
     notVectorParam(m.value('gamma'), x, 'scale'),
     m.has('beta') ? notVectorParam(m.value('beta'), x, 'bias') : null,
+    // LayerNormalization takes X, Scale and B of one type T.
+    m.value('gamma').dtype !== x.dtype ? `scale is ${m.value('gamma').dtype?.name ?? 'of unknown dtype'} but x is ${x.dtype?.name}` : null,
+    m.has('beta') && m.value('beta').dtype !== x.dtype ? `bias is ${m.value('beta').dtype?.name ?? 'of unknown dtype'} but x is ${x.dtype?.name}` : null,
   );
 }
 

@@ -14,9 +14,13 @@ import { allGraphs } from './util.js';
  */
 export type Pattern = VarPattern | ConstPattern | NodePattern | AltPattern;
 
+/** Matches any value; binds it to `name`. */
 export interface VarPattern { readonly kind: 'var'; readonly name: string }
+/** Matches a value with constant content; binds it to `name`. */
 export interface ConstPattern { readonly kind: 'const'; readonly name: string }
+/** Matches the first of `options` that matches. */
 export interface AltPattern { readonly kind: 'alt'; readonly options: readonly Pattern[] }
+/** Matches a value produced by `domain::op` whose inputs match `inputs`. */
 export interface NodePattern {
   readonly kind: 'node';
   readonly op: string;
