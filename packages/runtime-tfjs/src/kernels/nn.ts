@@ -91,19 +91,22 @@ function convGeometry(c: KernelContext, spatial: number[], kernel: number[], cei
 }
 
 function conv(c: KernelContext): T {
-  const { tf } = c;
   const x = c.t(0), w = c.t(1);
+  if (x.rank < 3 || x.rank > 5) c.fail(`only 1-D, 2-D and 3-D convolutions are supported (input rank ${x.rank})`);
+  const g = convGeometry(c, x.shape.slice(2), w.shape.slice(2));
+  return convCore(c, x, w, c.opt(2), g.strides, g.dilations, g.pads, c.attr('group', 1));
+}
+
+/** NCHW convolution with explicit geometry (pads: begins then ends), any group count. */
+function convCore(c: KernelContext, x: T, w: T, bias: T | null, strides0: number[], dilations0: number[], pads0: number[], group: number): T {
+  const { tf } = c;
   const r = x.rank;
-  if (r < 3 || r > 5) c.fail(`only 1-D, 2-D and 3-D convolutions are supported (input rank ${r})`);
-  const group = c.attr('group', 1);
-  const kernel = w.shape.slice(2);
-  const g = convGeometry(c, x.shape.slice(2), kernel);
-  if (g.strides.some((s) => s > 1) && g.dilations.some((d) => d > 1)) c.fail('strides and dilations both above 1 are not supported by tfjs');
+  if (strides0.some((s) => s > 1) && dilations0.some((d) => d > 1)) c.fail('strides and dilations both above 1 are not supported by tfjs');
   // 1-D runs as 2-D with a unit height.
   const oneD = r === 3;
   let xs = tf.transpose(x, toNHWC(r));
   let ws = tf.transpose(w, [...Array.from({ length: r - 2 }, (_, i) => i + 2), 1, 0]); // [k..., Cin/g, Cout]
-  let { strides, dilations, pads } = g;
+  let strides = strides0, dilations = dilations0, pads = pads0;
   if (oneD) {
     xs = tf.expandDims(xs, 1);
     ws = tf.expandDims(ws, 0);
@@ -132,9 +135,66 @@ function conv(c: KernelContext): T {
     const wg = tf.split(ws, group, ws.rank - 1);
     y = tf.concat(xg.map((xi, i) => run(xi, wg[i]!)), xs.rank - 1);
   }
-  if (c.has(2)) y = tf.add(y, c.t(2));
+  if (bias) y = tf.add(y, bias);
   if (oneD) y = tf.squeeze(y, [1]);
   return tf.transpose(y, toNCHW(r));
+}
+
+/**
+ * ConvTranspose as a convolution: zeros inserted between input elements (stride), the input
+ * padded by dilation·(k−1) − pad (plus output_padding at the end; negative means crop), and the
+ * kernel flipped with its in/out channels swapped per group.
+ */
+function convTranspose(c: KernelContext): T {
+  const { tf } = c;
+  let x = c.t(0);
+  const w = c.t(1);
+  const r = x.rank;
+  if (r < 3 || r > 5) c.fail(`only 1-D, 2-D and 3-D transposed convolutions are supported (input rank ${r})`);
+  const n = r - 2;
+  const group = c.attr('group', 1);
+  const k = c.attr<number[] | undefined>('kernel_shape', undefined) ?? w.shape.slice(2);
+  const s = c.attr<number[] | undefined>('strides', undefined) ?? new Array<number>(n).fill(1);
+  const d = c.attr<number[] | undefined>('dilations', undefined) ?? new Array<number>(n).fill(1);
+  const op = c.attr<number[] | undefined>('output_padding', undefined) ?? new Array<number>(n).fill(0);
+  let pads = c.attr<number[] | undefined>('pads', undefined) ?? new Array<number>(2 * n).fill(0);
+  const auto = c.attr('auto_pad', 'NOTSET');
+  const outShape = c.attr<number[] | undefined>('output_shape', undefined);
+  const inS = x.shape.slice(2);
+  if (outShape || auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+    const want = outShape ? outShape.slice(-n) : inS.map((v, i) => v * s[i]!);
+    pads = new Array<number>(2 * n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const total = s[i]! * (inS[i]! - 1) + op[i]! + (k[i]! - 1) * d[i]! + 1 - want[i]!;
+      const half = Math.floor(total / 2);
+      if (auto === 'SAME_UPPER') { pads[i] = half; pads[i + n] = total - half; } else { pads[i] = total - half; pads[i + n] = half; }
+    }
+  } else if (auto === 'VALID') pads = new Array<number>(2 * n).fill(0);
+  for (let i = 0; i < n; i++) {
+    const a = i + 2;
+    if (s[i]! > 1) {
+      // Insert s−1 zeros after every element along axis a, then drop the trailing ones.
+      const len = x.shape[a]!;
+      const e = tf.expandDims(x, a + 1);
+      const padded = tf.pad(e, e.shape.map((_, j) => (j === a + 1 ? [0, s[i]! - 1] : [0, 0]) as [number, number]));
+      const merged = tf.reshape(padded, x.shape.map((v, j) => (j === a ? v * s[i]! : v)));
+      x = tf.slice(merged, x.shape.map(() => 0), x.shape.map((v, j) => (j === a ? (len - 1) * s[i]! + 1 : v)));
+    }
+  }
+  const begin = k.map((kk, i) => d[i]! * (kk - 1) - pads[i]!);
+  const end = k.map((kk, i) => d[i]! * (kk - 1) - pads[i + n]! + op[i]!);
+  if (begin.some((v) => v < 0) || end.some((v) => v < 0)) {
+    const b0 = x.shape.map((_, j) => (j < 2 ? 0 : Math.max(0, -begin[j - 2]!)));
+    const sz = x.shape.map((v, j) => (j < 2 ? v : v - b0[j]! - Math.max(0, -end[j - 2]!)));
+    x = tf.slice(x, b0, sz);
+  }
+  const cin = w.shape[0]!, coutG = w.shape[1]!;
+  const kernelAxes = Array.from({ length: n }, (_, i) => i + 3);
+  const wg = tf.reshape(w, [group, cin / group, coutG, ...w.shape.slice(2)]);
+  const wt = tf.reverse(tf.transpose(wg, [0, 2, 1, ...kernelAxes]), kernelAxes);
+  const wc = tf.reshape(wt, [group * coutG, cin / group, ...w.shape.slice(2)]);
+  const cpads = [...begin.map((v) => Math.max(0, v)), ...end.map((v) => Math.max(0, v))];
+  return convCore(c, x, wc, c.opt(2), new Array<number>(n).fill(1), d, cpads, group);
 }
 
 function pool(c: KernelContext, kind: 'max' | 'avg'): T {
@@ -305,6 +365,7 @@ export const nnKernels: Record<string, Kernel> = {
     return c.tf.einsum(eq, ...c.inputs.map((_, i) => c.t(i)));
   },
   Conv: conv,
+  ConvTranspose: convTranspose,
   MaxPool: (c) => pool(c, 'max'),
   AveragePool: (c) => pool(c, 'avg'),
   GlobalAveragePool: (c) => c.tf.mean(c.t(0), Array.from({ length: c.rank(0) - 2 }, (_, i) => i + 2), true),
