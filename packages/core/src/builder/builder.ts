@@ -79,6 +79,7 @@ export class GraphBuilder {
   private readonly before: Node | undefined;
   private readonly editing: boolean;
   private nodeCounter = 0;
+  private takenNames: Set<string> | undefined;
   private readonly scalars = new Map<string, Value>();
 
   constructor(name: string, options: GraphBuilderOptions = {}) {
@@ -284,9 +285,11 @@ export class GraphBuilder {
 
   private freshNodeName(op: string): string {
     if (!this.editing) return `${op}_${this.nodeCounter++}`;
-    const taken = new Set(this.graph.nodes.map((n) => n.name));
+    // Node names already in an edited graph, read once per builder.
+    const taken = (this.takenNames ??= new Set(this.graph.nodes.map((n) => n.name)));
     let n: string;
     do n = `${op}_${this.nodeCounter++}`; while (taken.has(n));
+    taken.add(n);
     return n;
   }
 
