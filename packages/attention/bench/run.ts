@@ -7,7 +7,7 @@ const args = new Set(process.argv.slice(2));
 let backend;
 if (!args.has('--no-ort')) {
   const { createOrtBackend } = await import('@leanformer/runtime-ort/node');
-  backend = createOrtBackend({ eps: ['cpu'] } as never);
+  backend = createOrtBackend({ eps: ['cpu'] });
 }
 const r = await runAttentionBench({ quick: args.has('--quick'), ...(backend ? { backend } : {}) });
 console.log(JSON.stringify(r));
