@@ -922,3 +922,234 @@ def('OneHot', (ctx, [ind, depthT, values]) => {
   }
   return [take(values!, shape, map)];
 });
+
+// ---------------------------------------------------------------- convolution, pooling, padding
+
+/** Per spatial axis: begin/end pads, following auto_pad (SAME_* split the total pad, extra at the end for UPPER). */
+function spatialPads(ctx: Ctx, inDims: readonly number[], kernel: readonly number[], stride: readonly number[], dil: readonly number[]): { begin: number[]; end: number[] } {
+  const n = inDims.length;
+  const autoPad = ctx.node.attr<string>('auto_pad', 'NOTSET');
+  const pads = ais(ctx, 'pads') ?? new Array<number>(2 * n).fill(0);
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    const begin: number[] = [];
+    const end: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const out = Math.ceil(inDims[i]! / stride[i]!);
+      const total = Math.max(0, (out - 1) * stride[i]! + (kernel[i]! - 1) * dil[i]! + 1 - inDims[i]!);
+      const small = Math.floor(total / 2);
+      begin.push(autoPad === 'SAME_UPPER' ? small : total - small);
+      end.push(autoPad === 'SAME_UPPER' ? total - small : small);
+    }
+    return { begin, end };
+  }
+  if (autoPad === 'VALID') return { begin: new Array<number>(n).fill(0), end: new Array<number>(n).fill(0) };
+  return { begin: pads.slice(0, n), end: pads.slice(n, 2 * n) };
+}
+
+/** Visits every multi-index of `shape` in row-major order. */
+function forEachIndex(shape: readonly number[], f: (idx: number[], flat: number) => void): void {
+  const n = sizeOf(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let k = 0; k < n; k++) {
+    f(idx, k);
+    for (let d = shape.length - 1; d >= 0; d--) { if (++idx[d]! < shape[d]!) break; idx[d] = 0; }
+  }
+}
+
+def('Conv', (ctx, [x, w, b]) => {
+  if (!x!.dtype.isFloat) return refuse();
+  const [N, C] = x!.shape as [number, number];
+  const inDims = x!.shape.slice(2);
+  const nsp = inDims.length;
+  const [M, Cg] = w!.shape as [number, number];
+  const kernel = ais(ctx, 'kernel_shape') ?? w!.shape.slice(2);
+  const stride = ais(ctx, 'strides') ?? new Array<number>(nsp).fill(1);
+  const dil = ais(ctx, 'dilations') ?? new Array<number>(nsp).fill(1);
+  const group = ai(ctx, 'group', 1);
+  if (Cg * group !== C || M % group !== 0) fail(ctx, `channels do not match: X has ${C}, W expects ${Cg}×group ${group}`);
+  const { begin, end } = spatialPads(ctx, inDims, kernel, stride, dil);
+  const outDims = inDims.map((d, i) => Math.floor((d + begin[i]! + end[i]! - ((kernel[i]! - 1) * dil[i]! + 1)) / stride[i]!) + 1);
+  const shape = [N, M, ...outDims];
+  guard(ctx, shape);
+  const xv = f64(x!);
+  const wv = f64(w!);
+  const bv = b ? f64(b) : undefined;
+  const xst = strides(x!.shape);
+  const kSize = sizeOf(kernel);
+  const kIdx: number[][] = [];
+  forEachIndex(kernel, (k) => kIdx.push([...k]));
+  const o = new Float64Array(sizeOf(shape));
+  const mPerG = M / group;
+  const pos = new Array<number>(nsp);
+  forEachIndex(shape, (idx, flat) => {
+    const [n, m] = idx as [number, number];
+    const g = Math.floor(m / mPerG);
+    let s = bv ? bv[m]! : 0;
+    for (let c = 0; c < Cg; c++) {
+      const xBase = n * xst[0]! + (g * Cg + c) * xst[1]!;
+      const wBase = (m * Cg + c) * kSize;
+      for (let kk = 0; kk < kSize; kk++) {
+        let off = xBase;
+        let inside = true;
+        for (let i = 0; i < nsp; i++) {
+          pos[i] = idx[i + 2]! * stride[i]! + kIdx[kk]![i]! * dil[i]! - begin[i]!;
+          if (pos[i]! < 0 || pos[i]! >= inDims[i]!) { inside = false; break; }
+          off += pos[i]! * xst[i + 2]!;
+        }
+        if (inside) s += xv[off]! * wv[wBase + kk]!;
+      }
+    }
+    o[flat] = s;
+  });
+  return [result(x!.dtype, shape, o)];
+});
+
+
+function poolK(kind: 'max' | 'avg' | 'lp'): Kernel {
+  return (ctx, [x]) => {
+    if (!x!.dtype.isFloat && kind !== 'max') return refuse();
+    if (!isNumeric(x!.dtype)) return refuse();
+    const [N, C] = x!.shape as [number, number];
+    const inDims = x!.shape.slice(2);
+    const nsp = inDims.length;
+    const kernel = ais(ctx, 'kernel_shape')!;
+    const stride = ais(ctx, 'strides') ?? new Array<number>(nsp).fill(1);
+    const dil = ais(ctx, 'dilations') ?? new Array<number>(nsp).fill(1);
+    const ceil = ai(ctx, 'ceil_mode', 0) !== 0;
+    const includePad = ai(ctx, 'count_include_pad', 0) !== 0;
+    const p = ai(ctx, 'p', 2);
+    const colMajor = ai(ctx, 'storage_order', 0) !== 0;
+    const { begin, end } = spatialPads(ctx, inDims, kernel, stride, dil);
+    const outDims = inDims.map((d, i) => {
+      const total = d + begin[i]! + end[i]! - ((kernel[i]! - 1) * dil[i]! + 1);
+      let o = (ceil ? Math.ceil(total / stride[i]!) : Math.floor(total / stride[i]!)) + 1;
+      if (ceil && (o - 1) * stride[i]! >= d + begin[i]!) o--; // no window may start in the end padding
+      return o;
+    });
+    const shape = [N, C, ...outDims];
+    guard(ctx, shape);
+    const xv = f64(x!);
+    const xst = strides(x!.shape);
+    const kIdx: number[][] = [];
+    forEachIndex(kernel, (k) => kIdx.push([...k]));
+    const o = new Float64Array(sizeOf(shape));
+    const ind = new Float64Array(kind === 'max' ? o.length : 0);
+    forEachIndex(shape, (idx, flat) => {
+      const base = idx[0]! * xst[0]! + idx[1]! * xst[1]!;
+      let acc = kind === 'max' ? -Infinity : 0;
+      let arg = -1;
+      let count = 0;
+      let padded = 0;
+      for (const k of kIdx) {
+        let off = base;
+        let inside = true;
+        let inPadded = true;
+        for (let i = 0; i < nsp; i++) {
+          const q = idx[i + 2]! * stride[i]! + k[i]! * dil[i]! - begin[i]!;
+          if (q < -begin[i]! || q >= inDims[i]! + end[i]!) inPadded = false;
+          if (q < 0 || q >= inDims[i]!) inside = false;
+          off += q * xst[i + 2]!;
+        }
+        if (inPadded) padded++;
+        if (!inside) continue;
+        const v = xv[off]!;
+        count++;
+        if (kind === 'max') { if (v > acc || arg < 0) { acc = v; arg = colMajor ? columnMajorIndex(off, x!.shape) : off; } } else if (kind === 'avg') acc += v; else acc += Math.abs(v) ** p;
+      }
+      o[flat] = kind === 'max' ? acc : kind === 'avg' ? acc / (includePad ? padded : count) : acc ** (1 / p);
+      if (kind === 'max') ind[flat] = arg;
+    });
+    const outs = [result(x!.dtype, shape, o)];
+    if (kind === 'max' && ctx.node.outputs.length > 1) outs.push(result(DTypes.int64, shape, ind));
+    return outs;
+  };
+}
+/** MaxPool Indices with storage_order 1: the spatial part of the flat index is column-major. */
+function columnMajorIndex(rowMajor: number, shape: readonly number[]): number {
+  const sp = shape.slice(2);
+  const plane = sizeOf(sp);
+  const nc = Math.floor(rowMajor / plane);
+  let rest = rowMajor % plane;
+  const coords = new Array<number>(sp.length);
+  for (let i = sp.length - 1; i >= 0; i--) { coords[i] = rest % sp[i]!; rest = Math.floor(rest / sp[i]!); }
+  let idx = 0;
+  let mul = 1;
+  for (let i = 0; i < sp.length; i++) { idx += coords[i]! * mul; mul *= sp[i]!; }
+  return nc * plane + idx;
+}
+def('MaxPool', poolK('max'));
+def('AveragePool', poolK('avg'));
+def('LpPool', poolK('lp'));
+def(['GlobalAveragePool', 'GlobalMaxPool'], (ctx, [x]) => {
+  if (!x!.dtype.isFloat) return refuse();
+  const [N, C] = x!.shape as [number, number];
+  const inner = sizeOf(x!.shape.slice(2));
+  const v = f64(x!);
+  const o = new Float64Array(N * C);
+  const max = ctx.node.op === 'GlobalMaxPool';
+  for (let k = 0; k < N * C; k++) {
+    let acc = max ? -Infinity : 0;
+    for (let i = 0; i < inner; i++) acc = max ? Math.max(acc, v[k * inner + i]!) : acc + v[k * inner + i]!;
+    o[k] = max ? acc : acc / inner;
+  }
+  return [result(x!.dtype, [N, C, ...x!.shape.slice(2).map(() => 1)], o)];
+});
+def('Pad', (ctx, [x, padsT, cval, axesT]) => {
+  const r = x!.shape.length;
+  const mode = ctx.node.attr<string>('mode', 'constant');
+  const raw = ais(ctx, 'pads') ?? ais(ctx, 'paddings') ?? (padsT ? ints(padsT) : fail(ctx, 'no pads'));
+  const axes = (axesT ? ints(axesT) : x!.shape.map((_, i) => i)).map((a) => normAxis(ctx, a, r));
+  if (raw.length !== 2 * axes.length) fail(ctx, `pads has ${raw.length} entries; expected ${2 * axes.length}`);
+  const begin = new Array<number>(r).fill(0);
+  const end = new Array<number>(r).fill(0);
+  axes.forEach((a, k) => { begin[a] = raw[k]!; end[a] = raw[k + axes.length]!; });
+  const shape = x!.shape.map((d, i) => d + begin[i]! + end[i]!);
+  if (shape.some((d) => d < 0)) fail(ctx, 'negative output dim');
+  guard(ctx, shape);
+  const xst = strides(x!.shape);
+  const padAt = x!.size; // index of the appended constant value
+  const value = cval ?? (ctx.opset < 11 ? Tensor.from(x!.dtype, [1], [af(ctx, 'value', 0)]) : Tensor.zeros(x!.dtype, [1]));
+  if (value.dtype !== x!.dtype) fail(ctx, 'constant_value must have the input dtype');
+  const joined = joinStorage([x!, value.reshape([value.size])]);
+  const map = new Int32Array(sizeOf(shape));
+  forEachIndex(shape, (idx, flat) => {
+    let off = 0;
+    for (let i = 0; i < r; i++) {
+      const d = x!.shape[i]!;
+      let q = idx[i]! - begin[i]!;
+      if (q < 0 || q >= d) {
+        if (mode === 'constant' || d === 0) { off = -1; break; }
+        if (mode === 'edge') q = q < 0 ? 0 : d - 1;
+        else if (mode === 'wrap') q = ((q % d) + d) % d;
+        else if (mode === 'reflect') {
+          if (d === 1) q = 0;
+          else { const period = 2 * (d - 1); q = ((q % period) + period) % period; if (q >= d) q = period - q; }
+        } else fail(ctx, `unsupported mode '${mode}'`);
+      }
+      off += q * xst[i]!;
+    }
+    map[flat] = off < 0 ? padAt : off;
+  });
+  return [take(joined, shape, map)];
+});
+def('InstanceNormalization', (ctx, [x, scale, b]) => {
+  if (!x!.dtype.isFloat) return refuse();
+  const [N, C] = x!.shape as [number, number];
+  const inner = sizeOf(x!.shape.slice(2));
+  const eps = af(ctx, 'epsilon', 1e-5);
+  const v = f64(x!);
+  const sv = f64(scale!);
+  const bv = f64(b!);
+  const o = new Float64Array(v.length);
+  for (let k = 0; k < N * C; k++) {
+    const c = k % C;
+    let s = 0;
+    for (let i = 0; i < inner; i++) s += v[k * inner + i]!;
+    const mu = s / inner;
+    let q = 0;
+    for (let i = 0; i < inner; i++) q += (v[k * inner + i]! - mu) ** 2;
+    const rs = 1 / Math.sqrt(q / inner + eps);
+    for (let i = 0; i < inner; i++) o[k * inner + i] = (v[k * inner + i]! - mu) * rs * sv[c]! + bv[c]!;
+  }
+  return [result(x!.dtype, x!.shape, o)];
+});
