@@ -5,7 +5,7 @@ import type { VisionModel } from './model.js';
 /**
  * GPUSQ-ViT (Yu et al. 2023) as a recipe over `@leanformer/quant`: every linear layer of a ViT
  * is pruned to the 2:4 pattern (two non-zeros in each group of four along K, by magnitude) and
- * the survivors are quantized to symmetric int8 (per output channel by default). Symmetric codes
+ * the survivors are quantized to symmetric int8 (blocks of 32 along K by default). Symmetric codes
  * make the result lowerable for ORT's TensorRT EP (blocked DequantizeLinear + MatMul, ONNX
  * domain only). The classifier head stays dense by default, as in the paper's deployment.
  * Accuracy here is a proxy (logit cosine vs the dense model); GPUSQ's distillation-based
@@ -16,7 +16,10 @@ import type { VisionModel } from './model.js';
 export interface GpusqOptions {
   /** Weight bits after pruning: 8 (default) or 4. */
   readonly bits?: 4 | 8;
-  /** Weights per scale along K (0 = per output channel, the default). */
+  /**
+   * Weights per scale along K (default 32, a block size every ORT kernel takes; 0 = one scale per
+   * output channel, which ORT's MatMulNBits refuses when K rounds up past 256).
+   */
   readonly blockSize?: number;
   /** Layers left dense (default: the classifier head, /^head/). */
   readonly exclude?: RegExp | string;
@@ -37,7 +40,7 @@ export function gpusqVit(model: VisionModel, options: GpusqOptions = {}): { mode
   const { graph, report } = sparsifyModel(model.graph, {
     pattern: '2:4',
     exclude: options.exclude ?? /^head/,
-    quantize: { bits, blockSize: options.blockSize ?? 0, symmetric: true },
+    quantize: { bits, blockSize: options.blockSize ?? 32, symmetric: true },
   });
   if (report.layersSparsified === 0) throw new LeanformerError('INVALID_ARGUMENT', `gpusqVit: '${model.name}' has no linear layer with K divisible by 4 to sparsify`);
   return { model: { ...model, name: `${model.name}_gpusq`, graph }, report };
