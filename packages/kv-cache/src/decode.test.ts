@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples, rng } from '@leanformer/attention';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
+import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { generate, generateByRecomputation, sampleToken } from './decode.js';
 
 const model = buildRetrievalDecoder({ maxLen: 128 });
@@ -18,6 +19,22 @@ describe('decode loop over a Backend', () => {
     expect(r.tokens[0]).toBe(ex!.answer);
     expect(r.stepMs.length).toBe(5);
     await cached.dispose(); await plain.dispose();
+  });
+});
+
+describe('decode loop over ORT CPU', () => {
+  it('GroupQueryAttention with past K/V in preallocated buffers: same tokens as recomputation and as tfjs', async () => {
+    const backend = createOrtBackend({ eps: ['cpu'] });
+    const [ex] = makeRetrievalExamples({ length: 64, count: 1, seed: 9 });
+    const cachedGraph = buildDecoderGraph(model, { kvCache: true, maxLen: 128 });
+    const cached = await backend.compile(cachedGraph);
+    const plain = await backend.compile(buildDecoderGraph(model, { maxLen: 128 }));
+    const r = await generate(cached, ex!.tokens, spec, { maxNewTokens: 8 });
+    expect(r.tokens).toEqual(await generateByRecomputation(plain, ex!.tokens, 8));
+    expect(r.tokens[0]).toBe(ex!.answer);
+    const tf = await createTfjsBackend('cpu').compile(buildDecoderGraph(model, { kvCache: true, maxLen: 128 }));
+    expect((await generate(tf, ex!.tokens, spec, { maxNewTokens: 8 })).tokens).toEqual(r.tokens);
+    await cached.dispose(); await plain.dispose(); await tf.dispose();
   });
 });
 
