@@ -22,7 +22,7 @@ export async function prepareModel(modelPath: string, backend: CliBackend, direc
     const declared = (exe as { inputs?: readonly InputSpec[] }).inputs;
     return { exe, inputs: declared ?? exe.inputNames.map((name) => ({ name, dtype: null, shape: null })) };
   }
-  const graph = loadModel(modelPath);
+  const graph = await loadModel(modelPath);
   const exe = await backend.backend.compile(graph);
   const specs = graphInputSpecs(graph).filter((s) => exe.inputNames.includes(s.name));
   return { exe, inputs: specs };

@@ -93,7 +93,7 @@ export const inspectCommand: Command = {
   async run({ positionals, values, io }) {
     const path = positionals[0]!;
     readModelBytes(path); // a clear IO_ERROR for missing paths and folders before the decoder sees them
-    const s = summarize(loadModel(path));
+    const s = summarize(await loadModel(path));
     io.out(values['json'] ? `${JSON.stringify(s)}\n` : formatSummary(path, s));
     return 0;
   },
