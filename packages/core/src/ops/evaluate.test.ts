@@ -39,7 +39,8 @@ describe('evaluateNode', () => {
   });
 
   it('returns undefined for unsupported ops or missing inputs', () => {
-    expect(run('Conv', [T('float32', [1], [1]), T('float32', [1], [1])])).toBeUndefined();
+    expect(run('ConvTranspose', [T('float32', [1, 1, 1], [1]), T('float32', [1, 1, 1], [1])])).toBeUndefined();
+    expect(() => run('Conv', [T('float32', [1], [1]), T('float32', [1], [1])])).toThrow(/X must have rank ≥ 3/);
     const g = new Graph('t');
     const n = g.addNode({ op: 'Add', inputs: [g.addInput('a', null), g.addInput('b', null)] });
     expect(evaluateNode(n, [T('float32', [1], [1]), undefined], 17)).toBeUndefined();
@@ -121,6 +122,33 @@ describe('evaluateNode', () => {
     const q4 = run('QuantizeLinear', [T('float32', [3], [-9, 3.5, 7]), T('float32', [], [1]), T('int4', [], [0])])![0]!;
     expect(q4.dtype).toBe(DTypes.int4);
     expect(vals(q4)).toEqual([-8, 4, 7]);
+  });
+
+  it('convolves and pools against a direct float64 reference', () => {
+    // 1×2×4×4 input, 3 output channels, 3×3 kernel, stride 2, pad 1, and a 2-group variant.
+    const x = Array.from({ length: 32 }, (_, i) => Math.cos(i * 0.7));
+    const w = Array.from({ length: 3 * 2 * 9 }, (_, i) => Math.sin(i * 0.3));
+    const y = run('Conv', [T('float64', [1, 2, 4, 4], x), T('float64', [3, 2, 3, 3], w), T('float64', [3], [0.5, -1, 2])], { strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) })![0]!;
+    expect(y.shape).toEqual([1, 3, 2, 2]);
+    const ref: number[] = [];
+    for (let m = 0; m < 3; m++) for (let oh = 0; oh < 2; oh++) for (let ow = 0; ow < 2; ow++) {
+      let s = [0.5, -1, 2][m]!;
+      for (let c = 0; c < 2; c++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
+        const h = oh * 2 + kh - 1;
+        const ww = ow * 2 + kw - 1;
+        if (h >= 0 && h < 4 && ww >= 0 && ww < 4) s += x[c * 16 + h * 4 + ww]! * w[((m * 2) + c) * 9 + kh * 3 + kw]!;
+      }
+      ref.push(s);
+    }
+    vals(y).forEach((v, i) => expect(v).toBeCloseTo(ref[i]!, 12));
+    const g = run('Conv', [T('float64', [1, 2, 4, 4], x), T('float64', [2, 1, 1, 1], [2, 3])], { group: attr.int(2) })![0]!;
+    expect(vals(g)).toEqual(x.map((v, i) => v * (i < 16 ? 2 : 3)));
+    const [mp, idx] = run('MaxPool', [T('float64', [1, 1, 4, 4], x.slice(0, 16))], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }, { outputs: 2 })!;
+    const refMax = [0, 2, 8, 10].map((o) => Math.max(x[o]!, x[o + 1]!, x[o + 4]!, x[o + 5]!));
+    expect(vals(mp)).toEqual(refMax);
+    expect(vals(idx)).toEqual([0, 2, 8, 10].map((o) => [o, o + 1, o + 4, o + 5].find((k) => x[k] === refMax[[0, 2, 8, 10].indexOf(o)])));
+    const pad = run('Pad', [T('int32', [3], [1, 2, 3]), i64([2, 1])], { mode: attr.string('reflect') })![0]!;
+    expect(vals(pad)).toEqual([3, 2, 1, 2, 3, 2]);
   });
 
   it('erf matches known values', () => {

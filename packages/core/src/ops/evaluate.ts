@@ -958,6 +958,7 @@ function forEachIndex(shape: readonly number[], f: (idx: number[], flat: number)
 
 def('Conv', (ctx, [x, w, b]) => {
   if (!x!.dtype.isFloat) return refuse();
+  if (x!.shape.length < 3 || w!.shape.length !== x!.shape.length) fail(ctx, `X must have rank ≥ 3 and W the same rank; got [${x!.shape.join(', ')}] and [${w!.shape.join(', ')}]`);
   const [N, C] = x!.shape as [number, number];
   const inDims = x!.shape.slice(2);
   const nsp = inDims.length;
@@ -1012,7 +1013,8 @@ function poolK(kind: 'max' | 'avg' | 'lp'): Kernel {
     const [N, C] = x!.shape as [number, number];
     const inDims = x!.shape.slice(2);
     const nsp = inDims.length;
-    const kernel = ais(ctx, 'kernel_shape')!;
+    const kernel = ais(ctx, 'kernel_shape') ?? fail(ctx, 'kernel_shape is required');
+    if (x!.shape.length < 3 || kernel.length !== nsp) fail(ctx, `X must have rank ≥ 3 with one kernel dim per spatial dim; got [${x!.shape.join(', ')}] and kernel [${kernel.join(', ')}]`);
     const stride = ais(ctx, 'strides') ?? new Array<number>(nsp).fill(1);
     const dil = ais(ctx, 'dilations') ?? new Array<number>(nsp).fill(1);
     const ceil = ai(ctx, 'ceil_mode', 0) !== 0;
