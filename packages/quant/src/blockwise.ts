@@ -127,39 +127,58 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQu
   const codes = new Uint8Array(N * kPad);
   const scales = new Float32Array(N * kBlocks);
   const zps = symmetric ? null : new Float32Array(N * kBlocks);
-  // Work on a transposed copy so each block is contiguous.
-  const wt = transposeKN(w, K, N);
-  for (let n = 0; n < N; n++) {
-    const row = n * K;
-    for (let b = 0; b < kBlocks; b++) {
-      const k0 = b * blockSize;
-      const k1 = Math.min(K, k0 + blockSize);
-      let min = Infinity;
-      let max = -Infinity;
-      for (let k = k0; k < k1; k++) {
-        const v = wt[row + k]!;
-        if (v < min) min = v;
-        if (v > max) max = v;
+  // One block of rows at a time, read row-major (contiguous), codes staged [rows, N] and then
+  // written per column, so neither side walks the matrix with a large stride.
+  const mn = new Float32Array(N);
+  const mx = new Float32Array(N);
+  const rs = new Float32Array(N);
+  const zpv = new Float32Array(N);
+  const stage = new Uint8Array(blockSize * N);
+  const col = new Float32Array(blockSize);
+  for (let b = 0; b < kBlocks; b++) {
+    const k0 = b * blockSize;
+    const k1 = Math.min(K, k0 + blockSize);
+    mn.fill(Infinity);
+    mx.fill(-Infinity);
+    for (let k = k0; k < k1; k++) {
+      const r = k * N;
+      for (let n = 0; n < N; n++) {
+        const v = w[r + n]!;
+        if (v < mn[n]!) mn[n] = v;
+        if (v > mx[n]!) mx[n] = v;
       }
-      let [scale, zp] = rangeToScaleZp(min, max, bits, symmetric);
+    }
+    for (let n = 0; n < N; n++) {
+      let [scale, zp] = rangeToScaleZp(mn[n]!, mx[n]!, bits, symmetric);
       if (opts.clip) {
+        for (let k = k0; k < k1; k++) col[k - k0] = w[k * N + n]!;
         let bestErr = Infinity;
         for (const f of CLIP_FACTORS) {
-          const [s, z] = rangeToScaleZp(min * f, max * f, bits, symmetric);
+          const [s2, z2] = rangeToScaleZp(mn[n]! * f, mx[n]! * f, bits, symmetric);
           let err = 0;
-          for (let k = k0; k < k1; k++) { const v = wt[row + k]!; err += (v - fr((quantizeValue(v, s, z, qmax) - z) * s)) ** 2; }
-          if (err < bestErr) { bestErr = err; scale = s; zp = z; }
+          for (let i = 0; i < k1 - k0; i++) { const v = col[i]!; err += (v - fr((quantizeValue(v, s2, z2, qmax) - z2) * s2)) ** 2; }
+          if (err < bestErr) { bestErr = err; scale = s2; zp = z2; }
         }
       }
       scales[n * kBlocks + b] = scale;
       if (zps) zps[n * kBlocks + b] = zp;
-      const rs = scale !== 0 ? fr(1 / scale) : 0;
-      const out = n * kPad;
-      for (let k = k0; k < k1; k++) {
-        const q = roundHalfAway(fr(fr(wt[row + k]! * rs) + zp));
-        codes[out + k] = q < 0 ? 0 : q > qmax ? qmax : q;
+      rs[n] = scale !== 0 ? fr(1 / scale) : 0;
+      zpv[n] = zp;
+    }
+    for (let k = k0; k < k1; k++) {
+      const r = k * N;
+      const o = (k - k0) * N;
+      for (let n = 0; n < N; n++) {
+        const x = fr(fr(w[r + n]! * rs[n]!) + zpv[n]!);
+        const q = x < 0 ? 0 : Math.floor(x + 0.5); // roundf for x ≥ 0; negatives clamp to 0 either way
+        stage[o + n] = q > qmax ? qmax : q;
       }
-      for (let k = k1; k < k0 + blockSize; k++) codes[out + k] = zp;
+    }
+    const rows = k1 - k0;
+    for (let n = 0; n < N; n++) {
+      const out = n * kPad + k0;
+      for (let i = 0; i < rows; i++) codes[out + i] = stage[i * N + n]!;
+      for (let i = rows; i < blockSize; i++) codes[out + i] = zpv[n]!;
     }
   }
   return { bits, blockSize, K, N, kBlocks, codes, scales, zeroPoints: zps };
