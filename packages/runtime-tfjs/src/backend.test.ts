@@ -97,6 +97,22 @@ describe('TfjsBackend (cpu)', () => {
     await exe.dispose();
   });
 
+  it('runs on wasm with the .wasm files of the installed package, matching cpu (executors share one process)', async () => {
+    const g = () => mlpGraph([0.5, -1, 2, 0.25, -0.75, 1.5], [0.1, -0.2]);
+    const x = Tensor.from('float32', [3, 3], [1, 2, 3, -1, 0.5, 2, 0, 4, -3]);
+    const cpu = await createTfjsBackend('cpu').compile(g());
+    const wasm = await createTfjsBackend('wasm').compile(g());
+    expect(wasm.info).toEqual({ backend: 'tfjs', device: 'wasm' });
+    const a = (await cpu.run({ x })).y!.toFloat32();
+    const b = (await wasm.run({ x })).y!.toFloat32();
+    expect(tf.getBackend()).toBe('wasm');
+    const a2 = (await cpu.run({ x })).y!.toFloat32();
+    expect(tf.getBackend()).toBe('cpu');
+    a.forEach((v, i) => { expect(Math.abs(v - b[i]!)).toBeLessThan(1e-6); expect(a2[i]).toBe(v); });
+    await cpu.dispose();
+    await wasm.dispose();
+  });
+
   it('takes the backend name alone or inside an options object', () => {
     expect(createTfjsBackend('wasm').name).toBe('tfjs-wasm');
     expect(createTfjsBackend({ backend: 'cpu' }).device).toBe('cpu');
