@@ -10,7 +10,6 @@ import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
 import { cosineSimilarity, type VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
-import { writeTestOnnx } from './testing/onnx-writer.js';
 import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
 import { vit } from './vit.js';
 
@@ -21,11 +20,8 @@ import { vit } from './vit.js';
  */
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
-// @leanformer/onnx is written concurrently; until its lowering lands, the ORT halves are skipped.
-const onnxApi = onnx as unknown as { encodeModel?: (g: Graph) => Uint8Array; decodeModel?: (b: Uint8Array) => Graph; lowerToOnnx?: (g: Graph, t: { runtime: 'ort'; ep: 'cpu' | 'tensorrt' }) => Graph };
-const LOWERING_READY = typeof onnxApi.encodeModel === 'function' && typeof onnxApi.lowerToOnnx === 'function';
-/** ONNX bytes for ORT CPU: @leanformer/onnx when present, else the test-only writer (standard ops only). */
-const toOnnx = (g: Graph): Uint8Array => (LOWERING_READY ? onnxApi.encodeModel!(onnxApi.lowerToOnnx!(g, { runtime: 'ort', ep: 'cpu' })) : writeTestOnnx(g));
+/** ONNX bytes for ORT CPU through @leanformer/onnx's lowering and encoder. */
+const toOnnx = (g: Graph): Uint8Array => onnx.encodeModel(onnx.lowerToOnnx(g, { runtime: 'ort', ep: 'cpu' }));
 
 async function run(backend: 'ort' | 'tfjs', graph: Graph, input: Tensor): Promise<Record<string, Float32Array>> {
   if (backend === 'ort') {
@@ -102,11 +98,11 @@ describe('output parity with timm (fixtures from make_timm_fixtures.py)', () => 
 
 describe('weights from the initializers of a timm ONNX export', () => {
   for (const [name, build] of PARITY) {
-    const have = existsSync(`${FIXTURES}${name}.params.onnx`) && existsSync(`${FIXTURES}${name}.safetensors`) && typeof onnxApi.decodeModel === 'function';
-    it.skipIf(!have)(have ? name : `${name} (skipped: needs make_timm_fixtures.py --onnx-params and @leanformer/onnx decodeModel)`, () => {
+    const have = existsSync(`${FIXTURES}${name}.params.onnx`) && existsSync(`${FIXTURES}${name}.safetensors`);
+    it.skipIf(!have)(have ? name : `${name} (skipped: needs the --onnx-params fixtures of make_timm_fixtures.py)`, () => {
       const meta = JSON.parse(readFileSync(`${FIXTURES}${name}.json`, 'utf8')) as { num_classes: number };
       const model = build(meta.num_classes);
-      const report = loadTimmOnnxInitializers(model, onnxApi.decodeModel!(new Uint8Array(readFileSync(`${FIXTURES}${name}.params.onnx`))));
+      const report = loadTimmOnnxInitializers(model, onnx.decodeModel(new Uint8Array(readFileSync(`${FIXTURES}${name}.params.onnx`))));
       expect(report.missing).toEqual([]);
       const sd = readSafetensors(new Uint8Array(readFileSync(`${FIXTURES}${name}.safetensors`))).tensors;
       for (const key of report.loaded) {
@@ -184,11 +180,11 @@ describe('HiRED token drop inside the encoder', () => {
   });
 });
 
-describe.skipIf(!LOWERING_READY)('GPUSQ-ViT on ORT (needs @leanformer/onnx lowering)', () => {
+describe('GPUSQ-ViT on ORT', () => {
   it('lowers for ort-tensorrt with ONNX-domain ops only and runs on ORT CPU close to the dense model', async () => {
     const dense = vit('micro', { numClasses: 10, seed: 9 });
     const { model } = gpusqVit(dense);
-    const lowered = onnxApi.lowerToOnnx!(model.graph, { runtime: 'ort', ep: 'tensorrt' });
+    const lowered = onnx.lowerToOnnx(model.graph, { runtime: 'ort', ep: 'tensorrt' });
     expect(tensorRtForeignOps(lowered)).toEqual([]);
     expect(lowered.nodes.some((n) => n.op === 'DequantizeLinear')).toBe(true);
     const x = seededInput([2, 3, 64, 64], 1);
