@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Graph } from '@leanformer/core';
+import * as onnx from '@leanformer/onnx';
+import * as ort from 'onnxruntime-node';
 import { visionCommands, type OnnxApi } from './cli.js';
 
 /** Records what the commands ask of the ONNX codec; "encodes" a graph as its node count. */
@@ -37,6 +39,18 @@ describe('vision CLI commands', () => {
     expect(Object.keys(report)).toEqual(['name', 'params', 'flops', 'inputShape']);
     expect(report.name).toBe('efficientvit_m0');
     expect(report.inputShape).toEqual([1, 3, 224, 224]);
+  });
+
+  it('zoo with the real codec writes a model onnxruntime-node runs', async () => {
+    const [zoo] = visionCommands(onnx);
+    const file = join(mkdtempSync(join(tmpdir(), 'lf-zoo-')), 'ft0.onnx');
+    const cap = io();
+    expect(await zoo!.run({ positionals: ['fasternet_t0'], values: { output: file, 'num-classes': '10' }, io: cap.io })).toBe(0);
+    expect(cap.out.join('')).toMatch(/^fasternet_t0: 2\.64M params, 334\.2M MACs at input \[1, 3, 224, 224\]/);
+    const s = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)));
+    const out = await s.run({ input: new ort.Tensor('float32', new Float32Array(3 * 224 * 224).fill(0.5), [1, 3, 224, 224]) });
+    expect(out.logits!.dims).toEqual([1, 10]);
+    await s.release();
   });
 
   it('zoo refuses a missing output path and a bad class count with clear messages', async () => {
