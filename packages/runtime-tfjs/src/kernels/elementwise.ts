@@ -147,6 +147,23 @@ export const elementwiseKernels: Record<string, Kernel> = {
     if (c.has(2)) x = tf.minimum(x, c.t(2));
     return x;
   },
+  // Unsigned shifts as exact integer arithmetic: x·2^y and floor(x / 2^y).
+  BitShift: (c) => {
+    const { tf } = c;
+    const x = c.t(0), y = c.t(1);
+    const p = tf.pow(tf.scalar(2, 'int32'), y);
+    return c.attr('direction', 'LEFT') === 'LEFT' ? tf.mul(x, p) : tf.floorDiv(x, p);
+  },
+  DynamicQuantizeLinear: (c) => {
+    const { tf } = c;
+    const x = c.t(0);
+    // uint8 range [0, 255]; the range always includes 0 so zero is exact.
+    const lo = tf.minimum(tf.min(x), 0), hi = tf.maximum(tf.max(x), 0);
+    const scale = tf.div(tf.sub(hi, lo), 255);
+    const zp = tf.clipByValue(tf.round(tf.div(tf.neg(lo), scale)), 0, 255);
+    const y = tf.clipByValue(tf.add(tf.round(tf.div(x, scale)), zp), 0, 255);
+    return [tf.cast(y, 'int32'), scale, tf.cast(zp, 'int32')];
+  },
   DequantizeLinear: (c) => {
     const { tf } = c;
     const x = tf.cast(c.t(0), 'float32');

@@ -328,6 +328,32 @@ export const shapeKernels: Record<string, Kernel> = {
     const dt = tfDTypeOf(values.dtype);
     return tf.where(tf.cast(y, 'bool'), tf.fill(y.shape, values.data[1]!, dt), tf.fill(y.shape, values.data[0]!, dt));
   },
+  Compress: (c) => {
+    const { tf } = c;
+    let x = c.t(0);
+    const cond = c.host(1)!.data;
+    const axisAttr = c.attr<number | undefined>('axis', undefined);
+    if (axisAttr === undefined) x = tf.reshape(x, [-1]);
+    const axis = axisAttr === undefined ? 0 : c.axis(axisAttr, x.rank);
+    const keep: number[] = [];
+    cond.forEach((v, i) => { if (v && i < x.shape[axis]!) keep.push(i); });
+    if (keep.length === 0) return tf.zeros(x.shape.map((d, i) => (i === axis ? 0 : d)), x.dtype);
+    return tf.gather(x, tf.tensor1d(keep, 'int32'), axis);
+  },
+  ReverseSequence: (c) => {
+    const { tf } = c;
+    const x = c.t(0);
+    const lens = c.host(1)!.data;
+    const ba = c.attr('batch_axis', 1), ta = c.attr('time_axis', 0);
+    const T_ = x.shape[ta]!;
+    // Per batch entry b: time index t reads t' = len_b − 1 − t for t < len_b, else t.
+    const parts = lens.map((len, b) => {
+      const idx = Array.from({ length: T_ }, (_, t) => (t < len ? len - 1 - t : t));
+      const slice = tf.slice(x, x.shape.map((_, i) => (i === ba ? b : 0)), x.shape.map((d, i) => (i === ba ? 1 : d)));
+      return tf.gather(slice, tf.tensor1d(idx, 'int32'), ta);
+    });
+    return tf.concat(parts, ba);
+  },
   Dropout: (c) => {
     const x = c.t(0);
     // Inference only: training_mode (opset 12+) must be false or absent.
