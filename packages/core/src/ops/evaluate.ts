@@ -452,9 +452,12 @@ const quantizeK: Kernel = (ctx, [x, scale, zp]) => {
   const s = quantParam(ctx, x!, scale, 1);
   const z = quantParam(ctx, x!, zp, 0);
   const o = new Float64Array(v.length);
+  // x / scale is computed in the input's precision (float32 unless float64) before rounding: a
+  // float64 quotient can fall on the other side of a .5 tie (e.g. 0.5 / fround(5/255)).
+  const q = x!.dtype === DTypes.float64 ? (a: number, b: number) => a / b : (a: number, b: number) => Math.fround(a / b);
   for (let k = 0; k < v.length; k++) {
-    if (isF8) { o[k] = v[k]! / s(k) + z(k); continue; } // rounding and saturation happen in the fp8 encoder
-    o[k] = Math.min(range![1], Math.max(range![0], rint(v[k]! / s(k)) + z(k)));
+    if (isF8) { o[k] = q(v[k]!, s(k)) + z(k); continue; } // rounding and saturation happen in the fp8 encoder
+    o[k] = Math.min(range![1], Math.max(range![0], rint(q(v[k]!, s(k))) + z(k)));
   }
   return [isF8 ? Tensor.from(dt, x!.shape, o) : result(dt, x!.shape, o)];
 };

@@ -1,7 +1,7 @@
 // Neural-network ops: MatMul/Gemm, convolution, pooling, recurrent cells, and other image/detection ops.
 import { DTypes } from '../../dtype.js';
 import type { Dim } from '../../ir/types.js';
-import { attrInt, attrInts, attrString, broadcastShapes, constInts, I64, inDtype, inShape, mergeDim, out, unknownShape } from '../infer-util.js';
+import { attrInt, attrInts, attrString, broadcastShapes, constInts, hasInput, I64, inDtype, inShape, mergeDim, out, unknownShape } from '../infer-util.js';
 import type { InferenceContext, InferFn, OpSchema } from '../schema.js';
 import { a, FLOAT, NUM, schemas, type OpDef } from './define.js';
 
@@ -124,6 +124,8 @@ const maxUnpoolInfer: InferFn = (ctx) => {
   const os = constInts(ctx, 2);
   if (os) return [out(dt, os)];
   if (!x) return [out(dt, null)];
+  // An output_shape input that is not constant decides the spatial dims at run time.
+  if (hasInput(ctx, 2)) return [out(dt, [x[0]!, x[1]!, ...x.slice(2).map(() => null)])];
   const n = x.length - 2;
   const k = attrInts(ctx, 'kernel_shape') ?? [];
   const strides = attrInts(ctx, 'strides') ?? new Array<number>(n).fill(1);
