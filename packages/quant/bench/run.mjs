@@ -1,5 +1,6 @@
 // Bundles quant-bench.ts against the workspace sources (no build needed) and runs it.
-// Usage: node packages/quant/bench/run.mjs [--quick] [--layers=N]
+// Usage: node packages/quant/bench/run.mjs [--quick] [--layers=N]      the quant bench (JSON)
+//        node packages/quant/bench/run.mjs export <dir>                  quantized models for Python ORT
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -7,15 +8,17 @@ import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 // Inside the repo (dist/ is ignored) so onnxruntime-node resolves from the workspace node_modules.
-const out = join(root, 'packages/quant/dist/quant-bench.mjs');
+const script = process.argv[2] === 'export' ? 'export-models' : 'quant-bench';
+const out = join(root, `packages/quant/dist/${script}.mjs`);
 await build({
-  entryPoints: [join(root, 'packages/quant/bench/quant-bench.ts')],
+  entryPoints: [join(root, `packages/quant/bench/${script}.ts`)],
   bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'warning',
   external: ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/*'],
   alias: {
     '@leanformer/runtime-ort/node': join(root, 'packages/runtime-ort/src/node.ts'),
     '@leanformer/core': join(root, 'packages/core/src/index.ts'),
     '@leanformer/onnx': join(root, 'packages/onnx/src/index.ts'),
+    '@leanformer/quant/cli': join(root, 'packages/quant/src/cli.ts'),
     '@leanformer/quant': join(root, 'packages/quant/src/index.ts'),
   },
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
