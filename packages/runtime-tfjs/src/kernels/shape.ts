@@ -240,13 +240,24 @@ export const shapeKernels: Record<string, Kernel> = {
     return tf.gather(tf.reshape(x, [-1]), flat);
   },
   GatherND: (c) => {
-    if (c.attr('batch_dims', 0) !== 0) c.fail('batch_dims other than 0 is not supported');
+    const { tf } = c;
     const x = c.t(0);
-    const idx = c.t(1);
+    let idx = tf.cast(c.t(1), 'int32');
+    const bd = c.attr('batch_dims', 0);
     const m = idx.shape[idx.rank - 1]!;
-    const dims = c.tf.tensor(x.shape.slice(0, m), [m], 'int32');
-    const i = c.tf.where(c.tf.less(idx, 0), c.tf.add(idx, dims), idx);
-    return c.tf.gatherND(x, i);
+    const dims = tf.tensor(x.shape.slice(bd, bd + m), [m], 'int32');
+    idx = tf.where(tf.less(idx, 0), tf.add(idx, dims), idx);
+    if (bd > 0) {
+      // Prepend the batch coordinates so one batch_dims=0 gather does the work.
+      const lead = idx.shape.slice(0, -1);
+      const coords: tfc.Tensor[] = [];
+      for (let d = 0; d < bd; d++) {
+        const iota = tf.reshape(tf.range(0, lead[d]!, 1, 'int32'), lead.map((n, i) => (i === d ? n : 1)).concat([1]));
+        coords.push(tf.add(iota, tf.zeros([...lead, 1], 'int32')));
+      }
+      idx = tf.concat([...coords, idx], -1);
+    }
+    return tf.gatherND(x, idx);
   },
   Expand: (c) => {
     const x = c.t(0);
@@ -307,7 +318,21 @@ export const shapeKernels: Record<string, Kernel> = {
     const red = c.attr('reduction', 'none');
     if (red === 'none') return tf.tensorScatterUpdate(x, idx, upd);
     if (red === 'add') return tf.add(x, tf.scatterND(idx, upd, x.shape));
-    return c.fail(`reduction '${red}' is not supported; allowed: none, add`);
+    if (red === 'mul' || red === 'max' || red === 'min') {
+      // Read-modify-write is exact only when no index repeats; repeated indices are refused.
+      const h = c.host(1)!;
+      const k = h.shape[h.rank - 1]!;
+      const seen = new Set<string>();
+      for (let i = 0; i < h.size; i += k) {
+        const key = h.data.slice(i, i + k).join(',');
+        if (seen.has(key)) c.fail(`reduction '${red}' with repeated indices is not supported`);
+        seen.add(key);
+      }
+      const cur = tf.gatherND(x, idx);
+      const v = red === 'mul' ? tf.mul(cur, upd) : red === 'max' ? tf.maximum(cur, upd) : tf.minimum(cur, upd);
+      return tf.tensorScatterUpdate(x, idx, v);
+    }
+    return c.fail(`reduction '${red}' is not supported; allowed: none, add, mul, max, min`);
   },
   ScatterElements: (c) => scatterElements(c),
   Scatter: (c) => scatterElements(c),
