@@ -5,7 +5,7 @@ import {
   Graph, LeanformerError, Tensor, byteSize, dtypeFromOnnx, normalizeDomain, shapeSize,
   type Attribute, type AttributeMap, type DType, type Dim, type FunctionDef, type ModelInfo, type Node, type TensorSource, type ValueType,
 } from '@leanformer/core';
-import { decodeMessage, encodeMessage, type Msg } from './proto/message.js';
+import { decodeMessage, encodeMessage, MSG_START, type Msg } from './proto/message.js';
 import * as P from './proto/onnx-proto.js';
 import { ATTR_TYPE } from './proto/onnx-proto.js';
 
@@ -24,6 +24,13 @@ export type ExternalDataResolver = (info: ExternalDataInfo, expectedBytes: numbe
 export interface DecodeOptions {
   /** Needed for models with external data; `loadModel` from '@leanformer/onnx/node' supplies one. */
   readonly externalData?: ExternalDataResolver;
+  /**
+   * Lets the decoder move each initializer's raw_data a few bytes back inside `bytes` (over its own,
+   * already parsed, tag and length prefix) so that it starts aligned and the tensor can be a
+   * zero-copy view instead of a copy. The caller gives `bytes` up: its contents change, and it can
+   * no longer be decoded again. `loadModel` sets this for the buffer it reads.
+   */
+  readonly mayMutateInput?: boolean;
 }
 
 /** Decides whether a tensor is written outside the model; returns where, or undefined to embed it. */
@@ -163,7 +170,7 @@ function dimToProto(d: Dim): Msg {
 // ---- tensors ----
 
 /** Decodes a TensorProto message into a Tensor; external data goes through `resolve`. */
-function tensorFromProto(t: Msg, resolve: ExternalDataResolver | undefined): Tensor {
+function tensorFromProto(t: Msg, resolve: ExternalDataResolver | undefined, alignInPlace = false): Tensor {
   const name = (t.name as string) ?? '';
   const dims = (t.dims as unknown[]).map((d) => {
     if (typeof d !== 'number' || d < 0) fail(`tensor '${name}': invalid dimension ${String(d)}`);
@@ -203,9 +210,29 @@ function tensorFromProto(t: Msg, resolve: ExternalDataResolver | undefined): Ten
   if (raw !== undefined && (raw.length > 0 || count === 0)) {
     const need = byteSize(dtype, count);
     if (raw.length !== need) fail(`tensor '${name}': raw_data has ${raw.length} bytes, ${dtype.name}[${dims.join(', ')}] needs ${need}`);
-    return Tensor.fromBytes(dtype, dims, raw);
+    return Tensor.fromBytes(dtype, dims, alignInPlace ? alignRawData(raw, dtype, (t as Record<symbol, unknown>)[MSG_START] as number | undefined) : raw);
   }
   return tensorFromTypedFields(t, dtype, dims, count, name);
+}
+
+const STORAGE_BYTES: Readonly<Record<string, number>> = {
+  Float64Array: 8, BigInt64Array: 8, BigUint64Array: 8, Float32Array: 4, Int32Array: 4, Uint32Array: 4, Int16Array: 2, Uint16Array: 2,
+};
+
+/**
+ * Moves a misaligned raw_data payload back to the previous aligned offset so Tensor.fromBytes can
+ * view it instead of copying. The bytes it moves over lie between the start of the TensorProto's
+ * field (`start`, an offset in the same ArrayBuffer) and the payload: tags, lengths, dims, data_type,
+ * name — all parsed into JS values already, never viewed (only string_data and raw_data are bytes
+ * fields, and a numeric tensor keeps neither). Returns the view unchanged when there is no room.
+ */
+function alignRawData(raw: Uint8Array, dtype: DType, start: number | undefined): Uint8Array {
+  const align = STORAGE_BYTES[dtype.storage] ?? 1;
+  const shift = raw.byteOffset % align;
+  if (shift === 0 || start === undefined || shift > raw.byteOffset - start) return raw;
+  const span = new Uint8Array(raw.buffer, raw.byteOffset - shift, raw.length + shift);
+  span.copyWithin(0, shift); // memmove; the payload's old last `shift` bytes are not viewed by anything
+  return span.subarray(0, raw.length);
 }
 
 function tensorFromTypedFields(t: Msg, dtype: DType, dims: number[], count: number, name: string): Tensor {
@@ -354,7 +381,7 @@ function graphFromProto(msg: Msg, parent: Graph | undefined, options: DecodeOpti
     const name = (t.name as string) ?? '';
     if (!name) fail(`graph '${g.name}': initializer without a name`);
     if (g.initializers.has(name)) fail(`graph '${g.name}': duplicate initializer '${name}'`);
-    const v = g.addInitializer(name, tensorFromProto(t, options.externalData));
+    const v = g.addInitializer(name, tensorFromProto(t, options.externalData, options.mayMutateInput));
     v.docString = (t.docString as string) ?? '';
   }
   for (const vi of msg.input as Msg[]) {

@@ -87,6 +87,7 @@ export function loadModelSync(path: string, options: LoadOptions = {}): Graph {
   };
   try {
     return decodeModel(bytes, {
+      mayMutateInput: true, // this buffer is ours: let misaligned weights move in place instead of being copied
       externalData: (info: ExternalDataInfo, expected: number, name: string): Uint8Array | TensorSource => {
         const real = resolveExternalPath(dir, info.location);
         const { fd, size } = open(real);

@@ -20,6 +20,13 @@ export interface MessageDef {
 /** A decoded message: field name → value (arrays for repeated fields, absent when not present). */
 export type Msg = Record<string, unknown>;
 
+/**
+ * Key under which a decoded sub-message records where its field began: the offset of its tag in the
+ * input's ArrayBuffer (comparable with the byteOffset of its bytes views), so a caller may reuse
+ * bytes it has finished parsing (see alignRawData in model.ts).
+ */
+export const MSG_START: unique symbol = Symbol('onnx.msgStart');
+
 const MAX_DEPTH = 96;
 const byNoCache = new WeakMap<MessageDef, Map<number, FieldDef>>();
 function fieldsByNo(def: MessageDef): Map<number, FieldDef> {
@@ -62,6 +69,7 @@ function decodeInto(def: MessageDef, r: Reader, depth: number): Msg {
   const fields = fieldsByNo(def);
   for (const f of def.fields) if (f.repeated) out[f.name] = [];
   while (r.pos < r.end) {
+    const tagAt = r.pos;
     const tag = r.uint();
     const no = Math.floor(tag / 8);
     const wire = tag & 7;
@@ -76,6 +84,7 @@ function decodeInto(def: MessageDef, r: Reader, depth: number): Msg {
       const outer = r.end;
       r.end = r.pos + len;
       const value = decodeInto(f.type, r, depth + 1);
+      (value as Record<symbol, unknown>)[MSG_START] = r.buf.byteOffset + tagAt;
       r.end = outer;
       if (f.repeated) (out[f.name] as unknown[]).push(value);
       else out[f.name] = value;
