@@ -7,7 +7,7 @@ import { formatType, tensorType, typesEqual, type Dim, type ValueType } from '..
 import { evaluateNode } from '../ops/evaluate.js';
 import { inferNode } from '../ops/infer.js';
 import { getSchema } from '../ops/schema.js';
-import type { Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import type { Pass } from './pass.js';
 
 /** Options for {@link inferShapes}. */
@@ -259,16 +259,25 @@ function getDT(name: 'int64' | 'bool') {
 function foldOnTheSide(node: Node, opset: number, constInputs: readonly (Tensor | undefined)[], st: State): void {
   if (st.maxConst <= 0 || node.domain !== '') return;
   const outs = node.outputs;
-  let inputs = constInputs;
   if (node.op === 'Shape' || node.op === 'Size') {
-    // Only the input's shape matters: fold when that shape is fully static.
+    // Only the input's shape matters: fold when that shape is fully static (symbolic shapes are
+    // tracked by propagateShapeValues instead).
     const s = node.inputs[0]?.shape;
-    if (!s || !s.every((d): d is number => typeof d === 'number')) return;
-    inputs = [{ shape: s, size: s.reduce((a, b) => a * b, 1) } as unknown as Tensor];
-  } else if (node.inputs.some((v, i) => v && !constInputs[i])) return;
+    const v = outs[0];
+    if (!v || !s || !s.every((d): d is number => typeof d === 'number')) return;
+    if (node.op === 'Size') { st.consts.set(v, Tensor.from(DTypes.int64, [], [BigInt(s.reduce((a, b) => a * b, 1))])); return; }
+    const r = s.length;
+    const clamp = (x: number) => Math.min(r, Math.max(0, x < 0 ? x + r : x));
+    const start = clamp(Number(node.attr<number | bigint>('start', 0)));
+    const end = clamp(Number(node.attr<number | bigint>('end', r)));
+    const dims = s.slice(start, Math.max(start, end));
+    st.consts.set(v, Tensor.from(DTypes.int64, [dims.length], dims.map((d) => BigInt(d))));
+    return;
+  }
+  if (node.inputs.some((v, i) => v && !constInputs[i])) return;
   let res: Tensor[] | undefined;
   try {
-    res = evaluateNode(node, inputs, opset, { maxElements: st.maxConst });
+    res = evaluateNode(node, constInputs, opset, { maxElements: st.maxConst });
   } catch {
     return; // the evaluator found the inputs invalid; inference already reported what it could
   }
