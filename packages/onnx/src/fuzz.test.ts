@@ -136,7 +136,7 @@ describe('decoder fuzzing', () => {
 
   it('refuses nesting deeper than the limit without exhausting the stack', () => {
     // GraphProto → NodeProto → AttributeProto → GraphProto … 2000 levels deep.
-    let inner = new Uint8Array(0);
+    let inner: Uint8Array = new Uint8Array(0);
     const wrap = (field: number, body: Uint8Array): Uint8Array => {
       const len: number[] = [];
       let n = body.length;
