@@ -67,6 +67,22 @@ describe('TfjsBackend (cpu)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('folds shape arithmetic at compile time when shapes are static', async () => {
+    const g = mlpGraph([1, 2, 3, 4, 5, 6], [0, 0]);
+    const dyn = await createTfjsBackend('cpu').compile(g);
+    // Symbolic batch: Shape → Gather → Concat run at run time, on the host.
+    expect(dyn.compiled.stepCount).toBe(g.nodes.length);
+    await dyn.dispose();
+    g.inputs[0]!.type = tensorType(F, [4, 3]);
+    g.outputs[0]!.type = tensorType(F, [4, 2]);
+    const stat = await createTfjsBackend('cpu').compile(g);
+    // Static batch: both Shapes, the Gather and the Concat fold; MatMul, Add, Reshape, Softmax remain.
+    expect(stat.compiled.stepCount).toBe(g.nodes.length - 4);
+    const out = await stat.run({ x: Tensor.from('float32', [4, 3], new Array(12).fill(1)) });
+    expect(out.n!.toArray()).toEqual([4n, 2n]);
+    await stat.dispose();
+  });
+
   it('lists every unsupported op at compile time', async () => {
     const g = new Graph('bad');
     const x = g.addInput('x', tensorType(F, [2]));
