@@ -1,6 +1,7 @@
 // Calibration: runs a graph through any Backend with the values of interest added as graph
 // outputs (observers), and keeps per-channel statistics plus a bounded sample of rows.
-import { cloneGraph, LeanformerError, type Backend, type Graph, type Tensor } from '@leanformer/core';
+import { cloneGraph, DTypes, LeanformerError, Tensor, type Backend, type Graph } from '@leanformer/core';
+import { Rng } from './synthetic.js';
 import { HessianAccumulator } from './methods.js';
 
 /** Calibration inputs: a backend to run the float model and the feeds to run it on. */
@@ -107,3 +108,35 @@ export async function collectActivationStats(graph: Graph, valueNames: readonly 
   }
   return new Map([...obs].map(([n, o]) => [n, o.stats()]));
 }
+
+/** Sizes for symbolic dims when generating calibration inputs: batch-like 1, others 32 tokens. */
+function dimSize(name: string | null): number {
+  return name !== null && /batch|^n$|^b$/i.test(name) ? 1 : 32;
+}
+
+/**
+ * Random calibration feeds from the graph's declared inputs: floats ~ N(0, 1); integer inputs
+ * that index an embedding table are drawn from [0, rows) of that table, others from [0, 10).
+ */
+export function randomCalibrationFeeds(graph: Graph, count: number, seed = 0): Record<string, Tensor>[] {
+  const rng = new Rng(seed + 1);
+  const feeds: Record<string, Tensor>[] = [];
+  for (let i = 0; i < count; i++) {
+    const feed: Record<string, Tensor> = {};
+    for (const v of graph.inputs) {
+      if (v.isInitializer) continue;
+      const dt = v.dtype;
+      if (!dt || !v.shape) throw new LeanformerError('NOT_SUPPORTED', `--calib-random cannot generate input '${v.name}' (unknown dtype or rank); pass --calib <dir>`);
+      const shape = v.shape.map((d) => (typeof d === 'number' ? d : dimSize(d)));
+      const n = shape.reduce((a, b) => a * b, 1);
+      let hi = 10;
+      for (const u of v.uses) if (u.node.op === 'Gather' && u.index === 1 && u.node.inputs[0]?.const) hi = u.node.inputs[0].const.shape[0] ?? hi;
+      if (dt.isFloat) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => rng.normal()));
+      else if (dt === DTypes.bool) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => (rng.next() < 0.5 ? 0 : 1)));
+      else feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => { const x = Math.floor(rng.next() * hi); return dt === DTypes.int64 ? BigInt(x) : x; }));
+    }
+    feeds.push(feed);
+  }
+  return feeds;
+}
+

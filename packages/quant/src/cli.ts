@@ -6,12 +6,14 @@
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DTypes, LeanformerError, parseTarget, Tensor, TARGET_NAMES, type Backend, type Graph, type Target, type TargetName,
+  LeanformerError, parseTarget, TARGET_NAMES, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
-import { Rng } from './synthetic.js';
+import { randomCalibrationFeeds } from './calibration.js';
 import { runQuantBench } from './bench.js';
+
+export { randomCalibrationFeeds };
 
 /** What the commands need from the rest of leanformer (the CLI passes these in). */
 export interface QuantCliDeps {
@@ -73,37 +75,6 @@ export async function readAnyModel(deps: QuantCliDeps, path: string): Promise<Gr
 }
 
 function codecOf(deps: QuantCliDeps): ModelCodec { return { encode: deps.encodeModel, decode: deps.decodeModel }; }
-
-/** Sizes for symbolic dims when generating calibration inputs: batch-like 1, others 32 tokens. */
-function dimSize(name: string | null): number {
-  return name !== null && /batch|^n$|^b$/i.test(name) ? 1 : 32;
-}
-
-/**
- * Random calibration feeds from the graph's declared inputs: floats ~ N(0, 1); integer inputs
- * that index an embedding table are drawn from [0, rows) of that table, others from [0, 10).
- */
-export function randomCalibrationFeeds(graph: Graph, count: number, seed = 0): Record<string, Tensor>[] {
-  const rng = new Rng(seed + 1);
-  const feeds: Record<string, Tensor>[] = [];
-  for (let i = 0; i < count; i++) {
-    const feed: Record<string, Tensor> = {};
-    for (const v of graph.inputs) {
-      if (v.isInitializer) continue;
-      const dt = v.dtype;
-      if (!dt || !v.shape) throw new LeanformerError('NOT_SUPPORTED', `--calib-random cannot generate input '${v.name}' (unknown dtype or rank); pass --calib <dir>`);
-      const shape = v.shape.map((d) => (typeof d === 'number' ? d : dimSize(d)));
-      const n = shape.reduce((a, b) => a * b, 1);
-      let hi = 10;
-      for (const u of v.uses) if (u.node.op === 'Gather' && u.index === 1 && u.node.inputs[0]?.const) hi = u.node.inputs[0].const.shape[0] ?? hi;
-      if (dt.isFloat) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => rng.normal()));
-      else if (dt === DTypes.bool) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => (rng.next() < 0.5 ? 0 : 1)));
-      else feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => { const x = Math.floor(rng.next() * hi); return dt === DTypes.int64 ? BigInt(x) : x; }));
-    }
-    feeds.push(feed);
-  }
-  return feeds;
-}
 
 /** Reads every `test_data_set_*` folder (or the folder itself) of ONNX test data as calibration feeds. */
 export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph): Record<string, Tensor>[] {

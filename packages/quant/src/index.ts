@@ -10,3 +10,4 @@ export * from './quantize-model.js';
 export * from './lfpack.js';
 export * from './bench.js';
 export * from './reference-backend.js';
+export * from './demo.js';

@@ -12,7 +12,7 @@ import { quantizeHqq } from './methods.js';
 import { quantizeModel } from './quantize-model.js';
 import { packModel, unpackModel } from './lfpack.js';
 import { ReferenceBackend } from './reference-backend.js';
-import { randomCalibrationFeeds } from './cli.js';
+import { randomCalibrationFeeds } from './calibration.js';
 import { Rng, syntheticWeight } from './synthetic.js';
 
 const ort = createOrtBackend();

@@ -3,7 +3,7 @@ import { Tensor, transformerDecoder, type Graph } from '@leanformer/core';
 import { cosine } from './linalg.js';
 import { quantizeModel, sparsifyModel } from './quantize-model.js';
 import { ReferenceBackend } from './reference-backend.js';
-import { randomCalibrationFeeds } from './cli.js';
+import { randomCalibrationFeeds } from './calibration.js';
 import { is24Sparse } from './methods.js';
 import { matmulStack } from './bench.js';
 
