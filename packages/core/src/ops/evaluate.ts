@@ -6,7 +6,7 @@ import { LeanformerError } from '../errors.js';
 import type { Node } from '../ir/graph.js';
 import { Tensor } from '../tensor.js';
 import { sliceDim } from './onnx/shape.js';
-import { broadcastIndex, fromF64, ints, isNumeric, rint, sizeOf, strides, take, toF64 } from './kernels-util.js';
+import { broadcastIndex, fromF64, iota, ints, isNumeric, rint, sizeOf, strides, take, toF64 } from './kernels-util.js';
 
 /** Options for {@link evaluateNode}. */
 export interface EvaluateOptions {
@@ -1157,4 +1157,194 @@ def('InstanceNormalization', (ctx, [x, scale, b]) => {
     for (let i = 0; i < inner; i++) o[k * inner + i] = (v[k * inner + i]! - mu) * rs * sv[c]! + bv[c]!;
   }
   return [result(x!.dtype, x!.shape, o)];
+});
+
+// ---------------------------------------------------------------- indexing, scatter, top-k, integer matmul
+
+def('GatherND', (ctx, [x, ind]) => {
+  const b = ai(ctx, 'batch_dims', 0);
+  const q = ind!.shape.length;
+  const last = ind!.shape[q - 1]!;
+  if (b + last > x!.shape.length) fail(ctx, `indices last dim ${last} plus batch_dims ${b} exceeds data rank ${x!.shape.length}`);
+  const shape = [...ind!.shape.slice(0, -1), ...x!.shape.slice(b + last)];
+  guard(ctx, shape);
+  const idx = ints(ind!);
+  const xst = strides(x!.shape);
+  const slice = sizeOf(x!.shape.slice(b + last));
+  const batchInner = sizeOf(ind!.shape.slice(b, -1)); // index tuples per batch entry
+  const map: number[] = [];
+  const tuples = idx.length / last;
+  for (let t = 0; t < tuples; t++) {
+    const batch = Math.floor(t / batchInner);
+    let off = 0;
+    let rest = batch;
+    for (let d = b - 1; d >= 0; d--) { off += (rest % x!.shape[d]!) * xst[d]!; rest = Math.floor(rest / x!.shape[d]!); }
+    for (let k = 0; k < last; k++) {
+      const dim = x!.shape[b + k]!;
+      let j = idx[t * last + k]!;
+      if (j < 0) j += dim;
+      if (j < 0 || j >= dim) fail(ctx, `index ${idx[t * last + k]} is out of range for dim ${b + k} of size ${dim}`);
+      off += j * xst[b + k]!;
+    }
+    for (let i = 0; i < slice; i++) map.push(off + i);
+  }
+  return [take(x!, shape, map)];
+});
+
+const REDUCE: Record<string, (a: number, b: number) => number> = {
+  none: (_a, b) => b, add: (a, b) => a + b, mul: (a, b) => a * b, max: Math.max, min: Math.min,
+};
+
+/** Writes `updates` into a float64 copy of `data` at flat offsets, with the ONNX reduction. */
+function scatterInto(ctx: Ctx, data: Tensor, offsets: ArrayLike<number>, updates: Tensor): Tensor {
+  const f = REDUCE[ctx.node.attr<string>('reduction', 'none')];
+  if (!f) fail(ctx, `unsupported reduction '${ctx.node.attr<string>('reduction', '')}'; allowed: none, add, mul, max, min`);
+  if (!isNumeric(data.dtype)) {
+    // Exact path for any dtype without reduction: index into data ++ updates.
+    if (ctx.node.attr<string>('reduction', 'none') !== 'none') return refuse();
+    const joined = joinStorage([data, updates.reshape([updates.size])]);
+    const map = iota(data.size);
+    for (let k = 0; k < offsets.length; k++) map[offsets[k]!] = data.size + k;
+    return take(joined, data.shape, map);
+  }
+  const o = f64(data).slice();
+  const u = f64(updates);
+  for (let k = 0; k < offsets.length; k++) o[offsets[k]!] = f(o[offsets[k]!]!, u[k]!);
+  return result(data.dtype, data.shape, o);
+}
+
+def(['ScatterElements', 'Scatter'], (ctx, [x, ind, upd]) => {
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
+  if (ind!.shape.join() !== upd!.shape.join()) fail(ctx, 'indices and updates must have the same shape');
+  const idx = ints(ind!);
+  const xst = strides(x!.shape);
+  const ist = strides(ind!.shape);
+  const offs = new Int32Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    let off = 0;
+    for (let d = 0; d < r; d++) {
+      let c = Math.floor(k / ist[d]!) % ind!.shape[d]!;
+      if (d === axis) {
+        c = idx[k]! < 0 ? idx[k]! + x!.shape[d]! : idx[k]!;
+        if (c < 0 || c >= x!.shape[d]!) fail(ctx, `index ${idx[k]} is out of range for axis ${axis} of size ${x!.shape[d]}`);
+      }
+      off += c * xst[d]!;
+    }
+    offs[k] = off;
+  }
+  return [scatterInto(ctx, x!, offs, upd!)];
+});
+
+def('ScatterND', (ctx, [x, ind, upd]) => {
+  const q = ind!.shape.length;
+  const last = ind!.shape[q - 1]!;
+  const idx = ints(ind!);
+  const xst = strides(x!.shape);
+  const slice = sizeOf(x!.shape.slice(last));
+  const tuples = idx.length / last;
+  if (upd!.size !== tuples * slice) fail(ctx, `updates has ${upd!.size} elements; expected ${tuples * slice}`);
+  const offs = new Int32Array(tuples * slice);
+  for (let t = 0; t < tuples; t++) {
+    let off = 0;
+    for (let k = 0; k < last; k++) {
+      const dim = x!.shape[k]!;
+      let j = idx[t * last + k]!;
+      if (j < 0) j += dim;
+      if (j < 0 || j >= dim) fail(ctx, `index ${idx[t * last + k]} is out of range for dim ${k} of size ${dim}`);
+      off += j * xst[k]!;
+    }
+    for (let i = 0; i < slice; i++) offs[t * slice + i] = off + i;
+  }
+  return [scatterInto(ctx, x!, offs, upd!)];
+});
+
+def('TopK', (ctx, [x, kT]) => {
+  if (!isNumeric(x!.dtype)) return refuse();
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', -1), r);
+  const k = ctx.opset < 10 ? ai(ctx, 'k', 1) : ints(kT!)[0]!;
+  const largest = ai(ctx, 'largest', 1) !== 0;
+  const d = x!.shape[axis]!;
+  if (k < 0 || k > d) fail(ctx, `k = ${k} is out of range for axis ${axis} of size ${d}`);
+  const outer = sizeOf(x!.shape.slice(0, axis));
+  const inner = sizeOf(x!.shape.slice(axis + 1));
+  const v = f64(x!);
+  const shape = x!.shape.map((s, i) => (i === axis ? k : s));
+  const vals = new Int32Array(sizeOf(shape));
+  const idxs = new Float64Array(sizeOf(shape));
+  const order = Array.from({ length: d }, (_, i) => i);
+  for (let a = 0; a < outer; a++) for (let i = 0; i < inner; i++) {
+    const at = (j: number) => (a * d + j) * inner + i;
+    // Ties keep the lower index first (ONNX: "the element with the lower index appears first").
+    order.sort((p, q) => { const diff = largest ? v[at(q)]! - v[at(p)]! : v[at(p)]! - v[at(q)]!; return diff !== 0 && !Number.isNaN(diff) ? diff : p - q; });
+    for (let j = 0; j < k; j++) { vals[(a * k + j) * inner + i] = at(order[j]!); idxs[(a * k + j) * inner + i] = order[j]!; }
+  }
+  return [take(x!, shape, vals), result(DTypes.int64, shape, idxs)];
+});
+
+/** Integer matmul with zero points (MatMulInteger), accumulated exactly in float64 (int32 range). */
+function zpShift(t: Tensor, zp: Tensor | undefined, axisFromEnd: number): Float64Array {
+  const v = f64(t).slice();
+  if (!zp) return v;
+  const z = f64(zp);
+  if (z.length === 1) { for (let i = 0; i < v.length; i++) v[i]! -= z[0]!; return v; }
+  // Per-row (A: second-to-last axis) or per-column (B: last axis) zero points.
+  const inner = axisFromEnd === 1 ? 1 : t.shape[t.shape.length - 1]!;
+  const d = t.shape[t.shape.length - axisFromEnd]!;
+  for (let i = 0; i < v.length; i++) v[i]! -= z[Math.floor(i / inner) % d]!;
+  return v;
+}
+def('MatMulInteger', (ctx, [a, b, az, bz]) => {
+  const av = zpShift(a!, az, 2);
+  const bv = zpShift(b!, bz, 1);
+  const y = matmul(ctx, new Tensor(DTypes.float64, a!.shape, av), new Tensor(DTypes.float64, b!.shape, bv));
+  return [result(DTypes.int32, y.shape, f64(y))];
+});
+def('QLinearMatMul', (ctx, [a, as, az, b, bs, bz, ys, yz]) => {
+  const av = zpShift(a!, az, 2);
+  const bv = zpShift(b!, bz, 1);
+  const y = matmul(ctx, new Tensor(DTypes.float64, a!.shape, av), new Tensor(DTypes.float64, b!.shape, bv));
+  const sa = f64(as!)[0]!;
+  const sb = f64(bs!)[0]!;
+  const sy = f64(ys!)[0]!;
+  if (as!.size !== 1 || bs!.size !== 1 || ys!.size !== 1) return refuse(); // per-axis scales: not folded
+  const range = QRANGE[yz!.dtype.name] ?? refuse();
+  const z = f64(yz!)[0]!;
+  const yv = f64(y).map((v) => Math.min(range[1], Math.max(range[0], rint(Math.fround((v * sa * sb) / sy)) + z)));
+  return [result(yz!.dtype, y.shape, yv)];
+});
+def('DynamicQuantizeLinear', (_ctx, [x]) => {
+  const v = f64(x!);
+  let lo = 0;
+  let hi = 0;
+  for (const e of v) { if (e < lo) lo = e; if (e > hi) hi = e; }
+  const scale = Math.fround((hi - lo) / 255);
+  const zp = scale === 0 ? 0 : Math.min(255, Math.max(0, rint(Math.fround(0 - Math.fround(lo / scale)))));
+  const q = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) q[i] = scale === 0 ? zp : Math.min(255, Math.max(0, rint(Math.fround(v[i]! / scale)) + zp));
+  return [result(DTypes.uint8, x!.shape, q), Tensor.from(DTypes.float32, [], [scale]), Tensor.from(DTypes.uint8, [], [zp])];
+});
+def(['SimplifiedLayerNormalization', 'RMSNormalization'], (ctx, [x, scale]) => {
+  if (!x!.dtype.isFloat) return refuse();
+  const r = x!.shape.length;
+  const axis = normAxis(ctx, ai(ctx, 'axis', -1), r);
+  const eps = af(ctx, 'epsilon', 1e-5);
+  const outer = sizeOf(x!.shape.slice(0, axis));
+  const inner = sizeOf(x!.shape.slice(axis));
+  const v = f64(x!);
+  const { maps: [sm] } = broadcastIndex([scale!.shape, x!.shape.slice(axis)]);
+  const sv = f64(scale!);
+  const o = new Float64Array(v.length);
+  const inv = new Float64Array(outer);
+  for (let a = 0; a < outer; a++) {
+    let q = 0;
+    for (let i = 0; i < inner; i++) q += v[a * inner + i]! ** 2;
+    const rs = 1 / Math.sqrt(q / inner + eps);
+    inv[a] = rs;
+    for (let i = 0; i < inner; i++) o[a * inner + i] = v[a * inner + i]! * rs * sv[sm![i]!]!;
+  }
+  const outs = [result(scale!.dtype, x!.shape, o)];
+  if (ctx.node.op === 'SimplifiedLayerNormalization') outs.push(result(dtypeFromOnnx(ai(ctx, 'stash_type', 1)), x!.shape.map((d, i) => (i < axis ? d : 1)), inv));
+  return outs;
 });
