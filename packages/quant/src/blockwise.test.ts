@@ -80,13 +80,15 @@ describe('quantizeRtn', () => {
 
   it('rejects block sizes MatMulNBits cannot express', () => {
     const w = new Float32Array(64);
-    expect(() => quantizeRtn(w, 64, 1, { bits: 4, blockSize: 24 })).toThrow(/power of two/);
+    expect(() => quantizeRtn(w, 64, 1, { bits: 4, blockSize: 24 })).toThrow(/16, 32, 64, 128 or 256/);
+    expect(() => quantizeRtn(w, 64, 1, { bits: 4, blockSize: 512 })).toThrow(/16, 32, 64, 128 or 256/);
     expect(() => quantizeRtn(w, 64, 1, { bits: 3 as QuantBits, blockSize: 32 })).toThrow(/bits must be 4 or 8/);
   });
 
   it('per-channel quantization is one block per output column', () => {
     expect(perChannelBlockSize(200)).toBe(256);
     expect(perChannelBlockSize(8)).toBe(16);
+    expect(perChannelBlockSize(344)).toBe(256); // ORT's MatMulNBits takes blocks up to 256
     const q = quantizeRtn(syntheticWeight(200, 3), 200, 3, { bits: 8, blockSize: perChannelBlockSize(200) });
     expect(q.kBlocks).toBe(1);
   });

@@ -67,17 +67,21 @@ export function roundHalfAway(x: number): number {
 export function checkBlockOptions(K: number, N: number, o: BlockQuantOptions): number {
   if (o.bits !== 4 && o.bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `bits must be 4 or 8, got ${o.bits}`, { details: { argument: 'bits', allowed: [4, 8] } });
   const bs = o.blockSize;
-  if (!Number.isInteger(bs) || bs < 16 || (bs & (bs - 1)) !== 0) {
-    throw new LeanformerError('INVALID_ARGUMENT', `blockSize must be a power of two ≥ 16 (MatMulNBits), got ${bs}`, { details: { argument: 'blockSize' } });
+  if (!Number.isInteger(bs) || bs < 16 || bs > 256 || (bs & (bs - 1)) !== 0) {
+    throw new LeanformerError('INVALID_ARGUMENT', `blockSize must be 16, 32, 64, 128 or 256 (MatMulNBits), got ${bs}`, { details: { argument: 'blockSize', allowed: [16, 32, 64, 128, 256] } });
   }
   if (!Number.isInteger(K) || !Number.isInteger(N) || K <= 0 || N <= 0) throw new LeanformerError('SHAPE_MISMATCH', `weight must be a non-empty [K, N] matrix, got [${K}, ${N}]`);
   return Math.ceil(K / bs);
 }
 
-/** The smallest power-of-two block ≥ max(16, K): per-channel quantization in MatMulNBits form. */
+/**
+ * "Per-channel" in MatMulNBits form: the smallest power-of-two block ≥ max(16, K), capped at
+ * 256 (the largest block ONNX Runtime's MatMulNBits kernels accept), so wider layers get
+ * several 256-wide blocks per output column.
+ */
 export function perChannelBlockSize(K: number): number {
   let b = 16;
-  while (b < K) b *= 2;
+  while (b < K && b < 256) b *= 2;
   return b;
 }
 

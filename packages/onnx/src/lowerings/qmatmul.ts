@@ -72,6 +72,7 @@ function toMatMulNBits(node: Node, target: Target): void {
   if (zp && zp.dtype !== DTypes.uint8 && target.runtime === 'ort' && target.ep === 'webgpu') {
     fail(node, target, 'WebGPU MatMulNBits takes uint8 zero points only, and this weight has fractional (float) zero points (HQQ); quantize with target ort-webgpu, which rounds them');
   }
+  if (a.blockSize > 256) fail(node, target, `MatMulNBits takes block_size 16…256, got ${a.blockSize}; use form 'qdq' or 'decompose'`);
   if (zp && zp.dtype !== DTypes.uint8 && a.bits === 8) {
     fail(node, target, 'ONNX Runtime runs 8-bit MatMulNBits only with uint8 zero points (float zero points need its 2/4-bit unpacked path); round the zero points or use 4 bits');
   }
