@@ -31,6 +31,10 @@ function guard(ctx: Ctx, shape: readonly number[]): void {
  * missing, or a result would exceed `maxElements`. Throws LeanformerError('EXECUTION_FAILED') when
  * the inputs are invalid for the op (e.g. a Reshape to an incompatible size).
  *
+ * Outputs may share storage with inputs (Identity, Reshape, Squeeze, …): treat tensors as immutable.
+ * Only the default domain is evaluated; `opset` selects version-dependent behaviour (e.g. Softmax's
+ * 2-D coercion before 13, attribute vs input axes, legacy broadcasting before 7).
+ *
  * @example
  * ```ts
  * const g = new Graph();
