@@ -1,47 +1,28 @@
 // Lowering: IR (with leanformer-domain ops) → a graph of ONNX / com.microsoft ops for one target.
-// Which form an op takes on which target is data held by each op's lowering; an op with no
-// lowering falls back to core's reference decomposition into standard ops.
+// Which form an op takes on which EP is data: the ONNX_LOWERINGS table (lowering-registry.ts),
+// seeded from lowerings/index.ts. An op the table does not lower for the target falls back to
+// core's reference decomposition into standard ops.
 import {
   LeanformerError, cloneGraph, decompose, getDecomposition, normalizeDomain,
   type Graph, type Node, type OrtEp, type Target,
 } from '@leanformer/core';
+import { getOnnxLowering, lowerFnFor, registerOnnxLowering } from './lowering-registry.js';
+import { BUILTIN_ONNX_LOWERINGS } from './lowerings/index.js';
 
-/** Rewrites one node in place (replacing it by other nodes) for `target`. */
-export type LowerFn = (node: Node, target: Target) => void;
+export { ONNX_LOWERINGS, getOnnxLowering, registerOnnxLowering } from './lowering-registry.js';
+export type { LowerFn, OnnxLowering } from './lowering-registry.js';
 
-/** How one op is lowered to ONNX. */
-export interface OnnxLowering {
-  readonly domain: string;
-  readonly op: string;
-  readonly lower: LowerFn;
-}
+// The built-in lowerings are data imported here (not registered as an import side effect), so a
+// bundler that drops unused modules cannot lose them while keeping lowerToOnnx.
+for (const l of BUILTIN_ONNX_LOWERINGS) registerOnnxLowering(l);
 
-const lowerings = new Map<string, OnnxLowering>();
-const key = (domain: string, op: string) => `${normalizeDomain(domain)}::${op}`;
-
-/**
- * Registers the ONNX lowering of a `domain::op` (typically a `leanformer` op). Registering the
- * same op twice throws.
- *
- * @example
- * ```ts
- * registerOnnxLowering({ domain: 'leanformer', op: 'QMatMul', lower: (node, target) => lowerQMatMul(node, target) });
- * ```
- */
-export function registerOnnxLowering(lowering: OnnxLowering): void {
-  const k = key(lowering.domain, lowering.op);
-  if (lowerings.has(k)) throw new LeanformerError('INVALID_ARGUMENT', `An ONNX lowering for ${k} is already registered`);
-  lowerings.set(k, lowering);
-}
-
-/** The registered lowering of `domain::op`, if any. */
-export function getOnnxLowering(domain: string, op: string): OnnxLowering | undefined {
-  return lowerings.get(key(domain, op));
-}
+/** The domain of ops that must be lowered (everything else passes through to ORT as is). */
+const LEANFORMER = 'leanformer';
+const ALL_EPS: readonly OrtEp[] = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'wasm'];
 
 /** Domains whose ops ONNX Runtime implements (contrib ops under com.microsoft). */
 const ORT_DOMAINS = new Set(['', 'ai.onnx.ml', 'com.microsoft', 'ai.onnx.preview.training', 'com.microsoft.nchwc']);
-/** Domains each EP can run; TensorRT takes only ai.onnx ops (others need an EP listed after it). */
+/** Domains each EP runs natively; TensorRT takes only ai.onnx ops (others need an EP listed after it). */
 const EP_DOMAINS: Readonly<Record<OrtEp, ReadonlySet<string>>> = {
   cpu: ORT_DOMAINS,
   cuda: new Set(['', 'com.microsoft']),
@@ -51,18 +32,62 @@ const EP_DOMAINS: Readonly<Record<OrtEp, ReadonlySet<string>>> = {
 };
 
 /**
- * Lists the nodes of a lowered graph that `ep` cannot run by domain (e.g. com.microsoft ops on
- * TensorRT), so callers can warn that ORT will place them on the next EP in the list.
+ * The ORT execution providers that can run `node` as it stands: by domain for ONNX and contrib
+ * ops (TensorRT takes ai.onnx only), and for a leanformer op the EPs it can be lowered for (all of
+ * them when it has a reference decomposition, which is standard ONNX). Ops of other domains
+ * (custom-op libraries) are assumed CPU-only. Lets the CLI warn before a session falls back.
+ *
+ * @example
+ * ```ts
+ * epsForNode(node); // e.g. ['cpu', 'cuda', 'webgpu', 'wasm'] for com.microsoft::MatMulNBits
+ * ```
  */
-export function nodesOutsideEp(graph: Graph, ep: OrtEp): Node[] {
-  const ok = EP_DOMAINS[ep];
-  return [...graph.allNodes()].filter((n) => !ok.has(n.domain));
+export function epsForNode(node: Node): OrtEp[] {
+  const domain = normalizeDomain(node.domain);
+  if (domain === LEANFORMER) {
+    if (getDecomposition(domain, node.op)) return [...ALL_EPS];
+    const l = getOnnxLowering(domain, node.op);
+    if (!l) return [];
+    return l.lower ? [...ALL_EPS] : ALL_EPS.filter((ep) => l.targets?.[ep]);
+  }
+  const eps = ALL_EPS.filter((ep) => EP_DOMAINS[ep].has(domain));
+  return eps.length ? eps : ['cpu'];
 }
 
 /**
- * Returns a copy of `graph` lowered for `target`: leanformer ops become the target's best ONNX
- * form (per their registered lowering) or their reference decomposition; standard ops pass
- * through. The input graph is never modified. Opset imports cover every domain used.
+ * Lists the nodes of a (lowered) graph, subgraphs included, that `ep` cannot run by domain (e.g.
+ * com.microsoft ops on TensorRT), so callers can warn that ORT will place them on the next EP.
+ */
+export function nodesOutsideEp(graph: Graph, ep: OrtEp): Node[] {
+  const ok = EP_DOMAINS[ep];
+  return [...graph.allNodes()].filter((n) => !ok.has(normalizeDomain(n.domain)));
+}
+
+const targetLabel = (t: Target) => (t.runtime === 'ort' ? `ort-${t.ep}` : `tfjs-${t.backend}`);
+
+/** Every graph reachable from `g`: itself, subgraphs, and model-local function bodies. */
+function graphsOf(g: Graph): Graph[] {
+  const out: Graph[] = [];
+  const visit = (x: Graph) => {
+    out.push(x);
+    for (const n of x.nodes) for (const a of n.attrs.values()) {
+      if (a.type === 'graph') visit(a.value);
+      else if (a.type === 'graphs') a.value.forEach(visit);
+    }
+  };
+  visit(g);
+  for (const f of g.model?.functions ?? []) visit(f.body);
+  return out;
+}
+
+/**
+ * Returns a copy of `graph` lowered for `target`: each op the lowering table covers for the target
+ * takes its form there; other leanformer ops become their reference decomposition; standard and
+ * unknown ops pass through. Repeats while lowerings or decompositions emit further leanformer ops.
+ * The input graph is never modified. Afterwards the opset imports name every domain in use
+ * (com.microsoft at version 1) and no longer name 'leanformer'.
+ *
+ * Throws LOWERING_FAILED naming the op and target when a leanformer op has neither.
  *
  * @example
  * ```ts
@@ -72,20 +97,44 @@ export function nodesOutsideEp(graph: Graph, ep: OrtEp): Node[] {
  */
 export function lowerToOnnx(graph: Graph, target: Target): Graph {
   const g = cloneGraph(graph);
-  for (const node of [...g.allNodes()]) {
-    const l = lowerings.get(key(node.domain, node.op));
-    if (l) l.lower(node, target);
+  const tried = new Set<Node>();
+  for (let round = 0; ; round++) {
+    let pending = false;
+    for (const sub of graphsOf(g)) {
+      for (const node of [...sub.nodes]) {
+        if (tried.has(node)) continue;
+        const fn = lowerFnFor(node, target);
+        if (!fn) continue;
+        tried.add(node);
+        pending = true;
+        fn(node, target);
+      }
+    }
+    // What the table did not (or declined to) lower falls back to the reference decomposition.
+    const leftover = (n: Node) => normalizeDomain(n.domain) === LEANFORMER && getDecomposition(n.domain, n.op) !== undefined;
+    if (graphsOf(g).some((s) => s.nodes.some(leftover))) {
+      for (const root of [g, ...(g.model?.functions ?? []).map((f) => f.body)]) decompose({ filter: leftover }).run(root, {});
+      pending = true;
+    }
+    if (!pending) break;
+    if (round >= 16) throw new LeanformerError('LOWERING_FAILED', `lowerToOnnx(${targetLabel(target)}): leanformer ops keep reappearing after 16 rounds of lowering (a lowering emits its own op?)`);
   }
-  // Whatever has no target form falls back to the reference decomposition.
-  decompose({ filter: (n) => n.domain === 'leanformer' && getDecomposition(n.domain, n.op) !== undefined }).run(g, {});
-  const left = [...g.allNodes()].filter((n) => n.domain === 'leanformer');
+  const left = graphsOf(g).flatMap((s) => s.nodes.filter((n) => normalizeDomain(n.domain) === LEANFORMER));
   if (left.length) {
-    const ops = [...new Set(left.map((n) => n.op))].join(', ');
-    throw new LeanformerError('LOWERING_FAILED', `No ONNX lowering or decomposition for leanformer op(s) ${ops} on target ${target.runtime === 'ort' ? `ort-${target.ep}` : `tfjs-${target.backend}`}`, { details: { ops } });
+    const ops = [...new Set(left.map((n) => n.op))];
+    throw new LeanformerError('LOWERING_FAILED',
+      `No ONNX lowering or reference decomposition for leanformer op${ops.length > 1 ? 's' : ''} ${ops.join(', ')} on target ${targetLabel(target)}; register one with registerOnnxLowering (@leanformer/onnx) or registerDecomposition (@leanformer/core)`,
+      { details: { ops, target: targetLabel(target) } });
   }
-  const used = new Set([...g.allNodes()].map((n) => n.domain));
-  g.opsets.delete('leanformer');
-  if (!g.opsets.has('')) g.opsets.set('', 21);
-  for (const d of used) if (!g.opsets.has(d)) g.opsets.set(d, d === 'com.microsoft' || d === 'com.microsoft.nchwc' ? 1 : d === 'ai.onnx.ml' ? 5 : 1);
+  fixOpsets(g);
   return g;
+}
+
+/** Opset imports: every domain used gets one (keeping versions already set); unused leanformer goes. */
+function fixOpsets(g: Graph): void {
+  const used = new Set<string>();
+  for (const s of graphsOf(g)) for (const n of s.nodes) used.add(normalizeDomain(n.domain));
+  if (!used.has(LEANFORMER)) g.opsets.delete(LEANFORMER);
+  if (!g.opsets.has('')) g.opsets.set('', 21);
+  for (const d of used) if (!g.opsets.has(d)) g.opsets.set(d, d === 'ai.onnx.ml' ? 5 : 1);
 }

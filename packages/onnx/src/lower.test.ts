@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import {
+  attr, cloneGraph, DTypes, Graph, graphDiff, LeanformerError, registerDecomposition, tensorType, type Node, type Target,
+} from '@leanformer/core';
+import { epsForNode, lowerToOnnx, nodesOutsideEp, ONNX_LOWERINGS, registerOnnxLowering } from './lower.js';
+
+const cpu: Target = { runtime: 'ort', ep: 'cpu' };
+const trt: Target = { runtime: 'ort', ep: 'tensorrt' };
+
+/** Replaces `node` by one node of `op` in `domain` with the same inputs and output names. */
+function swap(node: Node, op: string, domain = ''): void {
+  const g = node.graph;
+  const old = node.output();
+  const n = g.insertBefore(node, { op, domain, inputs: [...node.inputs], outputs: [g.uniqueName(`${old.name}_l`)] });
+  old.replaceAllUsesWith(n.output());
+  g.removeNode(node, true);
+}
+
+// Test-only ops, registered once for the whole file.
+registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', targets: { cpu: (n) => swap(n, 'FusedThing', 'com.microsoft'), cuda: (n) => swap(n, 'FusedThing', 'com.microsoft') } });
+registerDecomposition('leanformer', 'TestDecomposed', (node, b) => b.op('Relu', [node.input(0)]));
+registerOnnxLowering({ domain: 'leanformer', op: 'TestDeclines', lower: () => { /* leaves the node: falls back */ } });
+registerDecomposition('leanformer', 'TestDeclines', (node, b) => b.op('Neg', [node.input(0)]));
+registerOnnxLowering({ domain: 'leanformer', op: 'TestChain', lower: (n) => swap(n, 'TestFused', 'leanformer') }); // emits another leanformer op
+
+function model(op: string): Graph {
+  const g = new Graph('m');
+  g.opsets.set('', 21).set('leanformer', 1);
+  const x = g.addInput('x', tensorType(DTypes.float32, [2, 3]));
+  const a = g.addNode({ op: 'Abs', inputs: [x] }).output();
+  const y = g.addNode({ op, domain: 'leanformer', name: 'target_node', inputs: [a] }).output();
+  g.addOutput(g.addNode({ op: 'Identity', inputs: [y], outputs: ['y'] }).output());
+  return g;
+}
+
+describe('lowerToOnnx', () => {
+  it('applies the per-EP lowering, imports com.microsoft and leaves the input untouched', () => {
+    const g = model('TestFused');
+    const before = cloneGraph(g);
+    const low = lowerToOnnx(g, cpu);
+    expect(low.nodes.map((n) => n.qualifiedOp)).toEqual(['Abs', 'com.microsoft::FusedThing', 'Identity']);
+    expect(low.opsets.get('com.microsoft')).toBe(1);
+    expect(low.opsets.has('leanformer')).toBe(false);
+    expect(low.opsets.get('')).toBe(21);
+    expect(graphDiff(before, g)).toBeNull();
+  });
+
+  it('falls back to the reference decomposition where the table has no form', () => {
+    const low = lowerToOnnx(model('TestDecomposed'), trt);
+    expect(low.nodes.map((n) => n.op)).toEqual(['Abs', 'Relu', 'Identity']);
+    const declined = lowerToOnnx(model('TestDeclines'), cpu);
+    expect(declined.nodes.map((n) => n.op)).toEqual(['Abs', 'Neg', 'Identity']);
+  });
+
+  it('lowers ops that a lowering emits, and ops inside subgraphs', () => {
+    expect(lowerToOnnx(model('TestChain'), cpu).nodes.map((n) => n.qualifiedOp)).toEqual(['Abs', 'com.microsoft::FusedThing', 'Identity']);
+    const g = new Graph('outer');
+    const c = g.addInput('c', tensorType(DTypes.bool, []));
+    const x = g.addInput('x', tensorType(DTypes.float32, [1]));
+    const body = new Graph('then', g);
+    body.addOutput(body.addNode({ op: 'TestDecomposed', domain: 'leanformer', inputs: [x] }).output());
+    const other = new Graph('else', g);
+    other.addOutput(x);
+    g.addOutput(g.addNode({ op: 'If', inputs: [c], attrs: { then_branch: attr.graph(body), else_branch: attr.graph(other) } }).output());
+    const low = lowerToOnnx(g, cpu);
+    expect(low.nodes[0]!.attr<Graph>('then_branch').nodes.map((n) => n.op)).toEqual(['Relu']);
+  });
+
+  it('fails with LOWERING_FAILED naming the op and the target', () => {
+    let err: unknown;
+    try { lowerToOnnx(model('TestFused'), trt); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(LeanformerError);
+    expect((err as LeanformerError).code).toBe('LOWERING_FAILED');
+    expect((err as LeanformerError).message).toMatch(/TestFused.*ort-tensorrt/);
+    expect(() => lowerToOnnx(model('NoSuchOp'), cpu)).toThrowError(/NoSuchOp/);
+  });
+
+  it('passes standard and unknown-domain ops through', () => {
+    const g = new Graph('m');
+    const x = g.addInput('x', tensorType(DTypes.float32, [1]));
+    const y = g.addNode({ op: 'Custom', domain: 'com.example', inputs: [x] }).output();
+    g.addOutput(g.addNode({ op: 'Relu', inputs: [y] }).output());
+    const low = lowerToOnnx(g, trt);
+    expect(low.nodes.map((n) => n.qualifiedOp)).toEqual(['com.example::Custom', 'Relu']);
+    expect(low.opsets.get('com.example')).toBe(1);
+  });
+});
+
+describe('lowering table', () => {
+  it('is data keyed by domain::op, and refuses to cover an EP twice', () => {
+    expect(ONNX_LOWERINGS.get('leanformer::TestFused')?.targets?.cpu).toBeTypeOf('function');
+    expect(ONNX_LOWERINGS.has('leanformer::QMatMul')).toBe(true); // built-in entries from lowerings/index.ts
+    expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', targets: { cpu: () => {} } })).toThrowError(/already registered/);
+    registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', targets: { webgpu: (n) => swap(n, 'FusedThing', 'com.microsoft') } });
+    expect(Object.keys(ONNX_LOWERINGS.get('leanformer::TestFused')!.targets!).sort()).toEqual(['cpu', 'cuda', 'webgpu']);
+  });
+
+  it('reports which EPs can run a node', () => {
+    const g = model('TestFused');
+    const [abs, fused] = g.nodes;
+    expect(epsForNode(abs!)).toEqual(['cpu', 'cuda', 'tensorrt', 'webgpu', 'wasm']);
+    expect(epsForNode(fused!)).toEqual(expect.arrayContaining(['cpu', 'cuda']));
+    expect(epsForNode(fused!)).not.toContain('tensorrt');
+    expect(epsForNode(model('TestDecomposed').nodes[1]!)).toHaveLength(5); // decomposable anywhere
+    const low = lowerToOnnx(g, cpu);
+    expect(epsForNode(low.nodes[1]!)).not.toContain('tensorrt');
+    expect(nodesOutsideEp(low, 'tensorrt').map((n) => n.op)).toEqual(['FusedThing']);
+  });
+});
