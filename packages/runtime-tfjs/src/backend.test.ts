@@ -83,6 +83,16 @@ describe('TfjsBackend (cpu)', () => {
     await stat.dispose();
   });
 
+  it('writes into preallocated outputs and checks their type', async () => {
+    const exe = await createTfjsBackend('cpu').compile(mlpGraph([1, 0, 0, 1, 1, 1], [0, 0]));
+    const buf = Tensor.zeros('float32', [2, 2]);
+    const out = await exe.run({ x: Tensor.from('float32', [2, 3], [0, 0, 0, 1, 0, 0]) }, { outputs: { y: buf } });
+    expect(out.y).toBe(buf);
+    expect(Array.from(buf.toFloat32())).toEqual([0.5, 0.5, expect.closeTo(0.7310586, 6), expect.closeTo(0.2689414, 6)]);
+    await expect(exe.run({ x: Tensor.from('float32', [1, 3], [0, 0, 0]) }, { outputs: { y: buf } })).rejects.toThrow(/preallocated output 'y'/);
+    await exe.dispose();
+  });
+
   it('lists every unsupported op at compile time', async () => {
     const g = new Graph('bad');
     const x = g.addInput('x', tensorType(F, [2]));

@@ -1,4 +1,4 @@
-import { DTypes, LeanformerError, Tensor, type Backend, type CompileOptions, type Executor, type ExecutorInfo, type Graph, type RunOptions, type TfjsBackendName } from '@leanformer/core';
+import { LeanformerError, Tensor, type Backend, type CompileOptions, type Executor, type ExecutorInfo, type Graph, type RunOptions, type TfjsBackendName } from '@leanformer/core';
 import { CompiledGraph } from './compile.js';
 import { fromTfData, irDTypeOfTf, tfDTypeOf, toTfTensor } from './dtypes.js';
 import { isHost, type RValue } from './kernel.js';
@@ -154,6 +154,3 @@ export class TfjsExecutor implements Executor {
     this.compiled.dispose();
   }
 }
-
-/** float32 shorthand used in tests and examples. */
-export const F32 = DTypes.float32;

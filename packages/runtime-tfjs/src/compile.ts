@@ -3,10 +3,10 @@
 // whose inputs are known (shape arithmetic, constants), and records when each value dies
 // so inference frees intermediates as soon as their last consumer has run.
 
-import { cloneGraph, decompose, getDecomposition, LeanformerError, type ValueType, type Graph, type Node, type Tensor, type Value } from '@leanformer/core';
+import { cloneGraph, decompose, getDecomposition, LeanformerError, type ValueType, type Graph, type Node, type Value } from '@leanformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { tfDTypeOf, toTfTensor } from './dtypes.js';
-import { HostValue, HOST_MAX_ELEMENTS, INT64 } from './host.js';
+import { HostValue, HOST_MAX_ELEMENTS } from './host.js';
 import { getHostKernel, getKernel, isHost, KernelContext, type HostKernel, type Kernel, type RValue } from './kernel.js';
 import { registerBuiltinKernels } from './kernels/index.js';
 
@@ -281,9 +281,3 @@ function tryHost(tf: typeof tfc, node: Node, opset: number, inputs: readonly (RV
   if (r === undefined) return undefined;
   return r instanceof HostValue ? [r] : [...(r as (HostValue | null)[])];
 }
-
-/** The dtype used for host index outputs. */
-export const HOST_INDEX_DTYPE = INT64;
-
-/** Marker type for values fed by callers. */
-export type Feed = Tensor;
