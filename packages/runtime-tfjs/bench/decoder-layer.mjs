@@ -60,7 +60,8 @@ for (let i = 0; i < cfg.iters; i++) {
   y.dispose();
 }
 const run = [];
-for (let i = 0; i < Math.min(cfg.iters, 5); i++) { t = performance.now(); await exe.run({ x }); run.push(performance.now() - t); }
+let yTfjs;
+for (let i = 0; i < Math.min(cfg.iters, 5); i++) { t = performance.now(); yTfjs = (await exe.run({ x })).y; run.push(performance.now() - t); }
 const d = stats(device);
 result.tfjs.deviceMs = d;
 result.tfjs.runMs = stats(run);
@@ -84,6 +85,14 @@ if (cfg.ort) {
     const ms = [];
     for (let i = 0; i < cfg.iters; i++) { t = performance.now(); await s.run({ x: ox }); ms.push(performance.now() - t); }
     ortRes.runMs = stats(ms);
+    // Same graph, same input: the two runtimes must agree (max |a − b| relative to the output's RMS).
+    const yOrt = (await s.run({ x: ox })).y.data;
+    const yT = yTfjs.toFloat32();
+    let ss = 0, worst = 0;
+    for (let i = 0; i < yOrt.length; i++) ss += yOrt[i] * yOrt[i];
+    const rms = Math.sqrt(ss / yOrt.length);
+    for (let i = 0; i < yOrt.length; i++) worst = Math.max(worst, Math.abs(yT[i] - yOrt[i]) / rms);
+    ortRes.maxDiffOverRms = worst;
     ortRes.tokensPerSec = tokens / (ortRes.runMs.median / 1000);
     ortRes.note = 'host copies included (onnxruntime-node CPU tensors in and out)';
     result.ort = ortRes;
