@@ -35,10 +35,10 @@ const small = { frames: 4, imgSize: 32, widths: [16, 32], depths: [1, 1] };
 
 describe('builder shapes agree with core shape inference', () => {
   it.each([
-    ['efficientvit_m0', () => efficientvit('m0', { numClasses: 10, batch: 2 })],
-    ['efficientvit_m0 at 192 (padded windows)', () => efficientvit('m0', { numClasses: 10, imgSize: 192 })],
-    ['fasternet_t0', () => fasternet('t0', { numClasses: 10 })],
-    ['patnet_t0', () => patnet('t0', { numClasses: 10, imgSize: 64 })],
+    ['efficientvit_m0', () => efficientvit('m0', { numClasses: 10, batch: 2, weights: 'zeros' })],
+    ['efficientvit_m0 at 192 (padded windows)', () => efficientvit('m0', { numClasses: 10, imgSize: 192, weights: 'zeros' })],
+    ['fasternet_t0', () => fasternet('t0', { numClasses: 10, weights: 'zeros' })],
+    ['patnet_t0', () => patnet('t0', { numClasses: 10, imgSize: 64, weights: 'zeros' })],
     ['squeezetime', () => squeezetime(small, { numClasses: 5 })],
     ['conv3d baseline', () => conv3dBaseline(small, { numClasses: 5 })],
     ['vit micro with token drop', () => vit('micro', { numClasses: 10, exposeClsAttention: [0, 3], tokenDrop: { afterLayer: 1, keep: 13 } })],

@@ -118,7 +118,7 @@ describe('FasterNet structure', () => {
 
 describe('seeded initialisation', () => {
   it('is reproducible per seed and different across seeds; zeros mode only skips the random draws', () => {
-    const w = (seed: number, weights?: 'zeros') => fasternet('t0', { numClasses: 10, seed, ...(weights ? { weights } : {}) }).graph.initializers.get('stages.0.blocks.0.mlp.0.weight')!.const!.toFloat32();
+    const w = (seed: number, weights?: 'zeros') => efficientvit('m0', { numClasses: 10, seed, ...(weights ? { weights } : {}), config: { ...EFFICIENTVIT_CONFIGS.m0, depth: [1, 1, 1] } }).graph.initializers.get('stages.0.blocks.0.ffn0.m.pw1.conv.weight')!.const!.toFloat32();
     expect(Array.from(w(1))).toEqual(Array.from(w(1)));
     expect(Array.from(w(1))).not.toEqual(Array.from(w(2)));
     expect(w(1, 'zeros').every((v) => v === 0)).toBe(true);
