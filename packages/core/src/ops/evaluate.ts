@@ -1352,3 +1352,68 @@ def(['SimplifiedLayerNormalization', 'RMSNormalization'], (ctx, [x, scale]) => {
   if (ctx.node.op === 'SimplifiedLayerNormalization') outs.push(result(dtypeFromOnnx(ai(ctx, 'stash_type', 1)), x!.shape.map((d, i) => (i < axis ? d : 1)), inv));
   return outs;
 });
+
+def('ConvTranspose', (ctx, [x, w, b]) => {
+  if (!x!.dtype.isFloat) return refuse();
+  if (x!.shape.length < 3 || w!.shape.length !== x!.shape.length) fail(ctx, `X must have rank ≥ 3 and W the same rank; got [${x!.shape.join(', ')}] and [${w!.shape.join(', ')}]`);
+  const [N, C] = x!.shape as [number, number];
+  const inDims = x!.shape.slice(2);
+  const nsp = inDims.length;
+  const group = ai(ctx, 'group', 1);
+  const Mg = w!.shape[1]!;
+  const M = Mg * group;
+  const Cg = C / group;
+  if (w!.shape[0] !== C || !Number.isInteger(Cg)) fail(ctx, `W has ${w!.shape[0]} input channels; X has ${C} (group ${group})`);
+  const kernel = ais(ctx, 'kernel_shape') ?? w!.shape.slice(2);
+  const stride = ais(ctx, 'strides') ?? new Array<number>(nsp).fill(1);
+  const dil = ais(ctx, 'dilations') ?? new Array<number>(nsp).fill(1);
+  const opad = ais(ctx, 'output_padding') ?? new Array<number>(nsp).fill(0);
+  const autoPad = ctx.node.attr<string>('auto_pad', 'NOTSET');
+  let outShape = ais(ctx, 'output_shape')?.slice(-nsp);
+  let begin = ais(ctx, 'pads')?.slice(0, nsp) ?? new Array<number>(nsp).fill(0);
+  let end = ais(ctx, 'pads')?.slice(nsp) ?? new Array<number>(nsp).fill(0);
+  if (!outShape && (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER')) outShape = inDims.map((d, i) => d * stride[i]!);
+  if (outShape) {
+    // Pads follow from the requested output size (ONNX: explicit pads are ignored then).
+    const total = inDims.map((d, i) => stride[i]! * (d - 1) + opad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - outShape![i]!);
+    begin = total.map((t) => (autoPad === 'SAME_UPPER' ? Math.floor(t / 2) : t - Math.floor(t / 2)));
+    end = total.map((t, i) => t - begin[i]!);
+  } else {
+    outShape = inDims.map((d, i) => stride[i]! * (d - 1) + opad[i]! + (kernel[i]! - 1) * dil[i]! + 1 - begin[i]! - end[i]!);
+  }
+  const shape = [N, M, ...outShape];
+  guard(ctx, shape);
+  const xv = f64(x!);
+  const wv = f64(w!);
+  const o = new Float64Array(sizeOf(shape));
+  const ost = strides(shape);
+  const kSize = sizeOf(kernel);
+  const kIdx: number[][] = [];
+  forEachIndex(kernel, (k) => kIdx.push([...k]));
+  const inSize = sizeOf(inDims);
+  const inIdx: number[][] = [];
+  forEachIndex(inDims, (p) => inIdx.push([...p]));
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
+    const g = Math.floor(c / Cg);
+    for (let p = 0; p < inSize; p++) {
+      const xval = xv[(n * C + c) * inSize + p]!;
+      if (xval === 0) continue;
+      for (let m = 0; m < Mg; m++) {
+        const wBase = (c * Mg + m) * kSize;
+        const oBase = n * ost[0]! + (g * Mg + m) * ost[1]!;
+        for (let kk = 0; kk < kSize; kk++) {
+          let off = oBase;
+          let inside = true;
+          for (let i = 0; i < nsp; i++) {
+            const q = inIdx[p]![i]! * stride[i]! + kIdx[kk]![i]! * dil[i]! - begin[i]!;
+            if (q < 0 || q >= outShape[i]!) { inside = false; break; }
+            off += q * ost[i + 2]!;
+          }
+          if (inside) o[off]! += xval * wv[wBase + kk]!;
+        }
+      }
+    }
+  }
+  if (b) { const bv = f64(b); const plane = sizeOf(outShape); for (let k = 0; k < o.length; k++) o[k]! += bv[Math.floor(k / plane) % M]!; }
+  return [result(x!.dtype, shape, o)];
+});
