@@ -1,0 +1,80 @@
+// The CLI command objects, run with the real ONNX codec, file I/O and ORT backend (as
+// @leanformer/cli wires them), on a small builder decoder written to a temp folder.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor, transformerDecoder } from '@leanformer/core';
+import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
+import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
+import { createOrtBackend } from '@leanformer/runtime-ort/node';
+import { quantCommands, readAnyModel, type QuantCliDeps } from './cli.js';
+import { isLfpack } from './lfpack.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lf-quant-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const deps: QuantCliDeps = {
+  loadModel: (p) => loadModel(p), saveModel: (g, p) => saveModel(g, p), lowerToOnnx, encodeModel, decodeModel,
+  readTensorFile: (p) => readTensorFile(p), createBackend: () => createOrtBackend(),
+};
+const cmds = Object.fromEntries(quantCommands(deps).map((c) => [c.name, c]));
+const model = transformerDecoder({ vocabSize: 256, hidden: 64, layers: 1, heads: 4, ffn: 128, seed: 2 });
+const input = join(dir, 'in.onnx');
+writeFileSync(input, encodeModel(model));
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+async function logits(path: string): Promise<Float32Array> {
+  const exe = await createOrtBackend().compile(await readAnyModel(deps, path));
+  const y = (await exe.run({ input_ids: Tensor.from('int64', [1, 4], [1n, 2n, 3n, 4n]) })).logits!.toFloat32();
+  await exe.dispose();
+  return y;
+}
+
+describe('quant CLI commands', () => {
+  it('quantize --json prints exactly the documented keys and writes a model ORT runs', async () => {
+    const o = io();
+    const out = join(dir, 'q.onnx');
+    const code = await cmds.quantize!.run({ positionals: [input], values: { output: out, method: 'gptq', bits: '4', 'block-size': '32', 'calib-random': '2', json: true }, io: o.io });
+    expect(code).toBe(0);
+    const report = JSON.parse(o.out.join(''));
+    expect(Object.keys(report)).toEqual(['method', 'bits', 'blockSize', 'target', 'layersQuantized', 'bytesBefore', 'bytesAfter', 'seconds']);
+    expect(report).toMatchObject({ method: 'gptq', bits: 4, blockSize: 32, target: 'ort-cpu', layersQuantized: 9 });
+    const saved = decodeModel(readFileSync(out));
+    expect(saved.nodes.some((n) => n.op === 'MatMulNBits')).toBe(true);
+    expect((await logits(out)).length).toBe(4 * 256);
+  });
+
+  it('quantize names what is wrong', async () => {
+    const o = io();
+    await expect(cmds.quantize!.run({ positionals: [input], values: { output: join(dir, 'x.onnx'), method: 'nope' }, io: o.io })).rejects.toThrow(/--method must be one of/);
+    await expect(cmds.quantize!.run({ positionals: [input], values: { output: join(dir, 'x.onnx'), method: 'rtn', bits: '3' }, io: o.io })).rejects.toThrow(/--bits must be one of 4, 8/);
+    await expect(cmds.quantize!.run({ positionals: [input], values: { method: 'rtn' }, io: o.io })).rejects.toThrow(/missing -o/);
+    await expect(cmds.quantize!.run({ positionals: [input], values: { output: join(dir, 'x.onnx'), method: 'awq' }, io: o.io })).rejects.toThrow(/needs calibration data/);
+  });
+
+  it('pack → .lfpack → unpack restores identical weights, and .lfpack runs directly', async () => {
+    const packed = join(dir, 'm.lfpack');
+    const back = join(dir, 'back.onnx');
+    const o = io();
+    expect(await cmds.pack!.run({ positionals: [input], values: { output: packed, json: true }, io: o.io })).toBe(0);
+    expect(JSON.parse(o.out.join('')).ratio).toBeLessThan(0.9);
+    expect(isLfpack(readFileSync(packed))).toBe(true);
+    expect(await cmds.unpack!.run({ positionals: [packed], values: { output: back }, io: io().io })).toBe(0);
+    const a = decodeModel(readFileSync(input));
+    const b = decodeModel(readFileSync(back));
+    for (const [name, v] of a.initializers) expect(Buffer.from(b.initializers.get(name)!.const!.bytes()).equals(Buffer.from(v.const!.bytes()))).toBe(true);
+    expect(Array.from(await logits(packed))).toEqual(Array.from(await logits(input)));
+  });
+
+  it('sparsify --pattern 2:4 --json', async () => {
+    const o = io();
+    expect(await cmds.sparsify!.run({ positionals: [input], values: { output: join(dir, 's.onnx'), pattern: '2:4', json: true }, io: o.io })).toBe(0);
+    expect(JSON.parse(o.out.join(''))).toMatchObject({ pattern: '2:4', layersSparsified: 8 });
+    await expect(cmds.sparsify!.run({ positionals: [input], values: { output: join(dir, 's.onnx'), pattern: '1:4' }, io: o.io })).rejects.toThrow(/2:4/);
+  });
+});
