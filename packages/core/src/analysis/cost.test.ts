@@ -86,6 +86,19 @@ describe('analyzeGraph', () => {
     expect(cost.flops).toBe(32 * 64);
   });
 
+  it('counts leanformer.Attention as QKᵀ + PV MACs, with past keys, and flags sparse patterns as upper bounds', () => {
+    const g = new Graph('la');
+    const q = g.addInput('q', f32([2, 5, 64])); // B=2, S=5, H·D=64
+    const kv = g.addInput('kv', f32([2, 5, 32]));
+    const past = g.addInput('past', f32([2, 2, 7, 16])); // P=7
+    const y = g.addNode({ op: 'Attention', domain: 'leanformer', inputs: [q, kv, kv, past, past], outputs: ['y', 'pk', 'pv'], attrs: { num_heads: attr.int(4), kv_num_heads: attr.int(2), pattern: attr.string('window'), window: attr.int(4) } }).output();
+    y.type = f32([2, 5, 64]);
+    g.addOutput(y);
+    const cost = analyzeGraph(g);
+    expect(cost.flops).toBe(2 * 2 * 5 * (5 + 7) * 64);
+    expect(cost.approximate).toEqual(["leanformer::Attention node (pattern 'window' counted as dense)"]);
+  });
+
   it('lists attention kernels as uncounted rather than free', () => {
     const g = new Graph('attn');
     const q = g.addInput('q', f32([1, 8, 16]));

@@ -45,6 +45,11 @@ export interface GraphCost {
    * such as an attention kernel this pass does not model). Empty means `flops` is complete.
    */
   uncounted: string[];
+  /**
+   * Nodes counted by an upper bound: sparse-pattern attention (window, block-sparse, …) is
+   * counted as dense, since whether skipped scores are computed depends on the lowering.
+   */
+  approximate: string[];
 }
 
 /** Options of {@link analyzeGraph}. */
@@ -116,11 +121,34 @@ const MAC_OPS: Record<string, MacFn> = {
     return prod(out) * (Number(n.attr('transA', 0)) ? a[0]! : a[1]!);
   },
   Einsum: () => null,
+  // Attention: QKᵀ and PV, each B·H·S·T·D MACs (T = past + current keys).
+  'leanformer::Attention': (n, s) => {
+    const q = s(n.inputs[0]);
+    const k = s(n.inputs[1]);
+    const h = Number(n.attr('num_heads', 0));
+    if (!q || !k || q.length !== 3 || h <= 0) return null;
+    const [b, sq, hd] = q as [number, number, number];
+    const past = s(n.inputs[3]);
+    const t = k[1]! + (past && past.length === 4 ? past[2]! : 0);
+    return 2 * b * sq * t * hd;
+  },
+  Attention: (n, s) => {
+    const q = s(n.inputs[0]);
+    const k = s(n.inputs[1]);
+    if (!q || !k) return null;
+    if (q.length === 4 && k.length === 4) {
+      const past = s(n.inputs[4]);
+      const t = k[2]! + (past && past.length === 4 ? past[2]! : 0);
+      return 2 * q[0]! * q[1]! * q[2]! * t * q[3]!;
+    }
+    if (q.length === 3 && k.length === 3) return 2 * q[0]! * q[1]! * k[1]! * q[2]!;
+    return null;
+  },
 };
 
 /** Heavy ops whose cost this pass does not model: listed in `uncounted` rather than silently 0. */
-const HEAVY_UNMODELED = new Set(['Attention', 'com.microsoft::Attention', 'com.microsoft::MultiHeadAttention',
-  'com.microsoft::GroupQueryAttention', 'com.microsoft::SparseAttention', 'leanformer::Attention', 'Einsum', 'Loop', 'Scan', 'If']);
+const HEAVY_UNMODELED = new Set(['com.microsoft::Attention', 'com.microsoft::MultiHeadAttention',
+  'com.microsoft::GroupQueryAttention', 'com.microsoft::SparseAttention', 'Einsum', 'Loop', 'Scan', 'If']);
 
 /** Ops that move or reinterpret data without arithmetic; left out of `elementwise`. */
 const DATA_MOVEMENT = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity', 'Shape', 'Size',
@@ -203,6 +231,7 @@ export function analyzeGraph(graph: Graph, options: AnalyzeOptions = {}): GraphC
   let elementwise = 0;
   const byOp: Record<string, OpCost> = {};
   const uncounted: string[] = [];
+  const approximate: string[] = [];
   for (const node of graph.nodes) {
     const key = node.qualifiedOp;
     const entry = (byOp[key] ??= { count: 0, flops: 0 });
@@ -211,7 +240,12 @@ export function analyzeGraph(graph: Graph, options: AnalyzeOptions = {}): GraphC
     if (mac) {
       const m = mac(node, shape);
       if (m === null) uncounted.push(`${node.describe()} (shapes unknown)`);
-      else { entry.flops += m; flops += m; }
+      else {
+        entry.flops += m;
+        flops += m;
+        const pattern = key === 'leanformer::Attention' ? String(node.attr('pattern', 'dense')) : 'dense';
+        if (pattern !== 'dense') approximate.push(`${node.describe()} (pattern '${pattern}' counted as dense)`);
+      }
     } else if (HEAVY_UNMODELED.has(key)) {
       uncounted.push(`${node.describe()} (cost not modelled)`);
     } else if (!DATA_MOVEMENT.has(node.op)) {
@@ -219,7 +253,7 @@ export function analyzeGraph(graph: Graph, options: AnalyzeOptions = {}): GraphC
       if (out) elementwise += prod(out);
     }
   }
-  return { params, paramBytes, flops, elementwise, byOp, uncounted };
+  return { params, paramBytes, flops, elementwise, byOp, uncounted, approximate };
 }
 
 /** Formats a count with an SI suffix (`2.16M`, `79.3M`, `1.2G`). */
