@@ -183,3 +183,30 @@ describe('leanformer ops', () => {
     await exe.dispose();
   });
 });
+
+describe('integer kernels', () => {
+  it('MatMulInteger is exact when K·255² exceeds float32 integers (K split into exact chunks)', async () => {
+    const M = 2, K = 2000, N = 3;
+    const a = Array.from({ length: M * K }, (_, i) => (i * 97 + 13) % 256);
+    const b = Array.from({ length: K * N }, (_, i) => (i * 31 + 7) % 256);
+    const g = new Graph('mmi');
+    g.opsets.set('', 13);
+    const A = g.addInput('A', tensorType(DTypes.uint8, [M, K]));
+    const B = g.addInitializer('B', Tensor.from('uint8', [K, N], b));
+    const azp = g.addInitializer('azp', Tensor.from('uint8', [], [3]));
+    const y = g.addNode({ op: 'MatMulInteger', inputs: [A, B, azp], outputs: ['Y'] }).output();
+    y.type = tensorType(DTypes.int32, [M, N]);
+    g.addOutput(y);
+    const exe = await createTfjsBackend('cpu').compile(g);
+    const got = (await exe.run({ A: Tensor.from('uint8', [M, K], a) })).Y!.toArray();
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let ref = 0;
+        for (let k = 0; k < K; k++) ref += (a[m * K + k]! - 3) * b[k * N + n]!;
+        expect(got[m * N + n]).toBe(ref);
+      }
+    }
+    expect(Math.max(...(got as number[]).map(Math.abs))).toBeGreaterThan(2 ** 24); // beyond float32's exact integers
+    await exe.dispose();
+  });
+});

@@ -2,6 +2,7 @@
 import { registerHostKernel, registerKernel } from '../kernel.js';
 import { elementwiseHostKernels, elementwiseKernels } from './elementwise.js';
 import { nnKernels } from './nn.js';
+import { quantKernels } from './quant.js';
 import { resizeKernels } from './resize.js';
 import { shapeHostKernels, shapeKernels } from './shape.js';
 
@@ -11,7 +12,7 @@ let done = false;
 export function registerBuiltinKernels(): void {
   if (done) return;
   done = true;
-  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels]) {
+  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels, quantKernels]) {
     for (const [op, k] of Object.entries(table)) registerKernel(op, k);
   }
   for (const table of [elementwiseHostKernels, shapeHostKernels]) {

@@ -97,6 +97,12 @@ function conv(c: KernelContext): T {
   return convCore(c, x, w, c.opt(2), g.strides, g.dilations, g.pads, c.attr('group', 1));
 }
 
+/** Conv with the node's own geometry attributes on already-prepared float inputs (integer/QLinear convs). */
+export function convForQuant(c: KernelContext, x: T, w: T, bias: T | null): T {
+  const g = convGeometry(c, x.shape.slice(2), w.shape.slice(2));
+  return convCore(c, x, w, bias, g.strides, g.dilations, g.pads, c.attr('group', 1));
+}
+
 /** NCHW convolution with explicit geometry (pads: begins then ends), any group count. */
 function convCore(c: KernelContext, x: T, w: T, bias: T | null, strides0: number[], dilations0: number[], pads0: number[], group: number): T {
   const { tf } = c;
