@@ -113,14 +113,22 @@ export function loadModelSync(path: string, options: LoadOptions = {}): Graph {
   }
 }
 
+export interface ExternalDataOptions {
+  /** Data file name, relative to the model's folder (default `<model file name>.data`). */
+  readonly location?: string;
+  /** Tensors smaller than this many bytes stay inside the model (default 1024). */
+  readonly sizeThreshold?: number;
+  /** One data file for all tensors (default true); false writes one file per tensor, named after it. */
+  readonly allTensorsToOneFile?: boolean;
+}
+
 export interface SaveOptions {
   /**
-   * Write initializers to a separate data file. `true` uses `<model file name>.data`; an object sets
-   * the file name (relative to the model) and the size below which tensors stay inline (default 1024 bytes).
+   * Write initializers to separate data files: `true` for the defaults of {@link ExternalDataOptions}.
    * Without this option, models whose weights exceed ~1.9 GB are written with external data anyway
-   * (protobuf messages cannot exceed 2 GB).
+   * (protobuf messages cannot exceed 2 GB); `false` refuses such a model with SIZE_LIMIT.
    */
-  readonly externalData?: boolean | { readonly location?: string; readonly sizeThreshold?: number };
+  readonly externalData?: boolean | ExternalDataOptions;
 }
 
 const PROTOBUF_LIMIT = 1.9 * 1024 ** 3;
@@ -151,9 +159,26 @@ function copyFromSource(fd: number, src: NonNullable<TensorSource['location']>, 
   }
 }
 
+/** Refuses data-file names that would land outside the model's folder. */
+function checkLocation(location: string): void {
+  if (location === '' || isAbsolute(location) || /^[a-zA-Z]:/.test(location) || location.startsWith('\\') || location.split(/[\\/]/).includes('..')) {
+    throw new LeanformerError('UNSAFE_PATH', `External data location '${location}' must be a relative path inside the model's folder`);
+  }
+}
+
+/** A file name for one tensor's data (allTensorsToOneFile: false): its name, made safe and unique. */
+function tensorFileName(name: string, taken: Set<string>): string {
+  const base = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 180) || 'tensor';
+  let n = base;
+  for (let i = 1; taken.has(n.toLowerCase()); i++) n = `${base}_${i}`;
+  taken.add(n.toLowerCase());
+  return n;
+}
+
 /**
  * Saves a graph as an ONNX file (optionally with external data), atomically: everything is written
- * to temporary files first and renamed into place only when complete.
+ * to temporary files first and renamed into place only when complete, so a failed save leaves no
+ * partial file. Lazy tensors (loadModel's 'lazy' mode) are copied from their files in chunks.
  *
  * @example
  * ```ts
@@ -167,53 +192,62 @@ export async function saveModel(graph: Graph, path: string, options: SaveOptions
 /** Synchronous form of {@link saveModel}. */
 export function saveModelSync(graph: Graph, path: string, options: SaveOptions = {}): void {
   const weights = [...graph.initializers.values()].reduce((n, v) => n + (v.const?.byteLength ?? 0), 0);
-  const ext = options.externalData ?? (weights > PROTOBUF_LIMIT ? true : false);
+  const ext = options.externalData ?? weights > PROTOBUF_LIMIT;
+  const dir = dirname(path);
   const tmpModel = tempPath(path);
-  const written: string[] = [];
+  const temps: string[] = []; // every temporary file, removed on failure
+  const files = new Map<string, { tmp: string; fd: number; end: number }>(); // data files by location
+  const dataFile = (location: string) => {
+    let f = files.get(location);
+    if (!f) {
+      const tmp = tempPath(join(dir, location));
+      temps.push(tmp);
+      f = { tmp, fd: openSync(tmp, 'w'), end: 0 };
+      files.set(location, f);
+    }
+    return f;
+  };
   try {
+    let bytes: Uint8Array;
     if (!ext) {
-      const bytes = encodeModel(graph);
-      const fd = openSync(tmpModel, 'w');
-      written.push(tmpModel);
-      try { writeAll(fd, bytes, 0); } finally { closeSync(fd); }
+      bytes = encodeModel(graph);
     } else {
       const cfg = typeof ext === 'object' ? ext : {};
       const location = cfg.location ?? `${basename(path)}.data`;
-      if (isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
-        throw new LeanformerError('UNSAFE_PATH', `External data location '${location}' must be a relative path inside the model's folder`);
-      }
+      checkLocation(location);
       const threshold = cfg.sizeThreshold ?? 1024;
-      const dataPath = join(dirname(path), location);
-      const tmpData = tempPath(dataPath);
-      const dfd = openSync(tmpData, 'w');
-      written.push(tmpData);
-      let offset = 0;
+      const oneFile = cfg.allTensorsToOneFile ?? true;
+      const taken = new Set<string>([basename(path).toLowerCase()]);
       try {
-        const bytes = encodeModel(graph, {
-          externalData: (tensor: Tensor, _name: string) => {
+        bytes = encodeModel(graph, {
+          externalData: (tensor: Tensor, name: string) => {
             if (tensor.dtype.storage === 'string' || tensor.byteLength < threshold) return undefined;
-            offset = Math.ceil(offset / ALIGN) * ALIGN;
-            const at = offset;
+            const loc = oneFile ? location : tensorFileName(name, taken);
+            const f = dataFile(loc);
+            const at = Math.ceil(f.end / ALIGN) * ALIGN;
             const src = tensor.isLoaded ? undefined : tensor.lazySource?.location;
-            if (src) copyFromSource(dfd, src, at);
-            else writeAll(dfd, tensor.bytes(), at);
-            offset += tensor.byteLength;
-            return { location: location.split(sep).join('/'), offset: at, length: tensor.byteLength };
+            if (src) copyFromSource(f.fd, src, at);
+            else writeAll(f.fd, tensor.bytes(), at);
+            f.end = at + tensor.byteLength;
+            return { location: loc.split(sep).join('/'), offset: at, length: tensor.byteLength };
           },
         });
-        const mfd = openSync(tmpModel, 'w');
-        written.push(tmpModel);
-        try { writeAll(mfd, bytes, 0); } finally { closeSync(mfd); }
       } finally {
-        closeSync(dfd);
+        for (const f of files.values()) closeSync(f.fd);
       }
-      renameSync(tmpData, dataPath);
-      written.splice(written.indexOf(tmpData), 1);
+    }
+    const mfd = openSync(tmpModel, 'w');
+    temps.push(tmpModel);
+    try { writeAll(mfd, bytes, 0); } finally { closeSync(mfd); }
+    // Everything is on disk: rename into place, data files first so the model never points at nothing.
+    for (const [location, f] of files) {
+      renameSync(f.tmp, join(dir, location));
+      temps.splice(temps.indexOf(f.tmp), 1);
     }
     renameSync(tmpModel, path);
-    written.splice(written.indexOf(tmpModel), 1);
+    temps.splice(temps.indexOf(tmpModel), 1);
   } catch (e) {
-    for (const f of written) rmSync(f, { force: true });
+    for (const f of temps) rmSync(f, { force: true });
     if (e instanceof LeanformerError) throw e;
     throw ioError(`Cannot save model to '${path}': ${(e as Error).message}`, e);
   }

@@ -1,7 +1,11 @@
 // A small table-driven protobuf engine: messages are described as data (field number, name, type),
 // decoded into plain objects and encoded back with sizes computed first, so the output is written
 // once into a buffer of exactly the right size.
+import { LeanformerError } from '@leanformer/core';
 import { Reader, WireType, Writer, decodeError, stringBytes, varintSize } from './wire.js';
+
+/** Protobuf messages cannot exceed 2 GiB − 1 bytes (readers such as ONNX Runtime refuse larger ones). */
+export const PROTOBUF_MAX_BYTES = 2 ** 31 - 1;
 
 export type ScalarType = 'int64' | 'int32' | 'uint64' | 'string' | 'bytes' | 'float' | 'double';
 
@@ -142,9 +146,12 @@ const isPackable = (t: FieldDef['type']): t is 'int64' | 'int32' | 'uint64' | 'f
 export function encodeMessage(def: MessageDef, msg: Msg): Uint8Array {
   const sizes = new Map<Msg, number>();
   const total = sizeOf(def, msg, sizes);
+  if (total > PROTOBUF_MAX_BYTES) {
+    throw new LeanformerError('SIZE_LIMIT', `${def.name} would take ${total} bytes, over protobuf's 2 GiB message limit; keep the weights in external data (saveModel(graph, path, { externalData: true }) from '@leanformer/onnx/node')`, { details: { bytes: total } });
+  }
   const w = new Writer(new Uint8Array(total));
   writeMessage(def, msg, w, sizes);
-  if (w.pos !== total) throw new Error(`internal: encoded ${w.pos} bytes, expected ${total}`);
+  if (w.pos !== total) throw new LeanformerError('ENCODE_ERROR', `internal: encoded ${w.pos} bytes of ${def.name}, expected ${total}`);
   return w.buf;
 }
 
