@@ -353,6 +353,9 @@ export const shapeKernels: Record<string, Kernel> = {
     const dt = tfDTypeOf(values.dtype);
     return tf.where(tf.cast(y, 'bool'), tf.fill(y.shape, values.data[1]!, dt), tf.fill(y.shape, values.data[0]!, dt));
   },
+  HannWindow: (c) => windowFn(c, (x) => 0.5 - 0.5 * Math.cos(x)),
+  HammingWindow: (c) => windowFn(c, (x) => 25 / 46 - (21 / 46) * Math.cos(x)),
+  BlackmanWindow: (c) => windowFn(c, (x) => 0.42 - 0.5 * Math.cos(x) + 0.08 * Math.cos(2 * x)),
   Compress: (c) => {
     const { tf } = c;
     let x = c.t(0);
@@ -391,6 +394,15 @@ export const shapeKernels: Record<string, Kernel> = {
     return out;
   },
 };
+
+/** Window ops (opset 17): f(2πn / N′) for n < size, N′ = size (periodic) or size − 1 (symmetric). */
+function windowFn(c: KernelContext, f: (x: number) => number): RValue {
+  const n = c.host(0)!.data[0]!;
+  const denom = c.attr('periodic', 1) ? n : n - 1;
+  const dt = dtypeFromOnnx(c.attr('output_datatype', 1));
+  const vals = Array.from({ length: n }, (_, i) => normalize(dt, f((2 * Math.PI * i) / denom)));
+  return c.tf.tensor(vals, [n], tfDTypeOf(dt));
+}
 
 /** ScatterElements as ScatterND: full coordinates from `indices` along `axis`, iota elsewhere. */
 function scatterElements(c: KernelContext): T {
