@@ -22,14 +22,16 @@ if (!built) console.warn('cli e2e: skipped, packages/cli/dist is missing; run `n
 
 describe.skipIf(!built || !haveData)('leanformer CLI (built binary)', () => {
   it('inspect --json summarises a model', () => {
-    const r = leanformer('inspect', `${DATA}/pytorch-converted/test_Linear/model.onnx`, '--json');
+    // PyTorch's Conv2d(3, 4, kernel_size=(3, 2)) on a [2, 3, 7, 5] input: 4·3·3·2 weights + 4 biases.
+    const r = leanformer('inspect', `${DATA}/pytorch-converted/test_Conv2d/model.onnx`, '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.ops).toMatchObject({ Gemm: 1 });
-    expect(j.parameters).toBe(8 * 10 + 8);
-    expect(j.initializerBytes).toEqual({ float32: (8 * 10 + 8) * 4 });
-    expect(j.inputs).toHaveLength(1);
+    expect(j.ops).toEqual({ Conv: 1 });
+    expect(j.parameters).toBe(4 * 3 * 3 * 2 + 4);
+    expect(j.initializerBytes).toEqual({ float32: (4 * 3 * 3 * 2 + 4) * 4 });
+    expect(j.inputs).toEqual([{ name: '0', type: 'float32[2, 3, 7, 5]' }]);
+    expect(j.outputs).toEqual([{ name: '3', type: 'float32[2, 4, 5, 4]' }]);
     expect(j.opsets['ai.onnx']).toBeGreaterThan(0);
   });
 

@@ -1,8 +1,12 @@
 import { parseArgs } from 'node:util';
 import { LeanformerError } from '@leanformer/core';
-import './commands/index.js';
+import { builtinCommands } from './commands/index.js';
 import { processIo, type Io } from './io.js';
-import { commandHelp, getCommand, listCommands } from './registry.js';
+import { commandHelp, getCommand, listCommands, registerCommand } from './registry.js';
+
+// Registered here, in the entry module: a side-effect-only import would be dropped by bundlers
+// (the package is marked side-effect free).
+for (const c of builtinCommands) registerCommand(c);
 
 export { registerCommand, getCommand, listCommands, commandHelp } from './registry.js';
 export type { Command, CommandContext, OptionSpec } from './registry.js';
@@ -19,6 +23,7 @@ export type { InputSpec, TestDataSet } from './model.js';
 export { prepareModel } from './pipeline.js';
 export type { Prepared } from './pipeline.js';
 export { summarize, formatSummary } from './commands/inspect.js';
+export { builtinCommands } from './commands/index.js';
 export type { ModelSummary } from './commands/inspect.js';
 export type { RunReport, RunOutput } from './commands/run.js';
 

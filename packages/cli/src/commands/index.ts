@@ -1,10 +1,11 @@
 // The built-in commands, one file each. A new command (quantize, sparsify, pack, bench, …) is a file
-// exporting a `Command` plus one line here.
-import { registerCommand } from '../registry.js';
+// exporting a `Command` plus one entry here; src/index.ts registers the list.
+import type { Command } from '../registry.js';
 import { conformanceCommand } from './conformance.js';
 import { inspectCommand } from './inspect.js';
 import { runCommand } from './run.js';
 
-for (const c of [inspectCommand, runCommand, conformanceCommand]) registerCommand(c);
+/** The commands `leanformer` ships with, in help order. */
+export const builtinCommands: readonly Command[] = [inspectCommand, runCommand, conformanceCommand];
 
 export { conformanceCommand, inspectCommand, runCommand };
