@@ -1417,3 +1417,141 @@ def('ConvTranspose', (ctx, [x, w, b]) => {
   if (b) { const bv = f64(b); const plane = sizeOf(outShape); for (let k = 0; k < o.length; k++) o[k]! += bv[Math.floor(k / plane) % M]!; }
   return [result(x!.dtype, shape, o)];
 });
+
+// ---------------------------------------------------------------- Resize / Upsample
+
+/** ONNX Resize coefficient functions: weights over the n nearest source indices for a fractional offset. */
+function resizeCoeffs(mode: string, nearestMode: string, cubicA: number): (ratio: number) => number[] {
+  if (mode === 'nearest') {
+    return (r) => {
+      if (Number.isInteger(r)) return [0, 1];
+      switch (nearestMode) {
+        case 'round_prefer_ceil': return [r < 0.5 ? 1 : 0, r >= 0.5 ? 1 : 0];
+        case 'floor': return [1, 0];
+        case 'ceil': return [0, 1];
+        default: return [r <= 0.5 ? 1 : 0, r > 0.5 ? 1 : 0]; // round_prefer_floor
+      }
+    };
+  }
+  if (mode === 'linear') return (r) => [1 - r, r];
+  const A = cubicA;
+  return (r) => [
+    ((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A,
+    ((A + 2) * r - (A + 3)) * r * r + 1,
+    ((A + 2) * (1 - r) - (A + 3)) * (1 - r) * (1 - r) + 1,
+    ((A * (2 - r) - 5 * A) * (2 - r) + 8 * A) * (2 - r) - 4 * A,
+  ];
+}
+
+/** Per output index of one axis: source indices and weights (empty: extrapolation value). */
+function resizeAxis(ctx: Ctx, inLen: number, outLen: number, scale: number, roi: [number, number] | undefined, coeffs: (r: number) => number[], excludeOutside: boolean): { idx: number[]; w: number[] }[] {
+  const mode = ctx.opset < 11 ? 'asymmetric' : ctx.node.attr<string>('coordinate_transformation_mode', 'half_pixel');
+  const res: { idx: number[]; w: number[] }[] = [];
+  // ONNX maps coordinates with the real-valued output length scale·in (not the floored size).
+  const outF = scale * inLen;
+  for (let x = 0; x < outLen; x++) {
+    let xo: number;
+    switch (mode) {
+      case 'half_pixel': xo = (x + 0.5) / scale - 0.5; break;
+      case 'half_pixel_symmetric': {
+        const adj = outLen / outF;
+        xo = (inLen / 2) * (1 - adj) + (x + 0.5) / scale - 0.5;
+        break;
+      }
+      case 'pytorch_half_pixel': xo = outF !== 1 ? (x + 0.5) / scale - 0.5 : -0.5; break;
+      case 'align_corners': xo = outF === 1 ? 0 : (x * (inLen - 1)) / (outF - 1); break;
+      case 'asymmetric': xo = x / scale; break;
+      case 'tf_crop_and_resize': {
+        const [s, e] = roi ?? [0, 1];
+        xo = outF !== 1 ? s * (inLen - 1) + (x * (e - s) * (inLen - 1)) / (outF - 1) : 0.5 * (s + e) * (inLen - 1);
+        if (xo < 0 || xo > inLen - 1) { res.push({ idx: [], w: [] }); continue; }
+        break;
+      }
+      default: return fail(ctx, `unsupported coordinate_transformation_mode '${mode}'`);
+    }
+    const base = Math.floor(xo);
+    const ratio = xo - base === 0 ? 1 : xo - base;
+    const c = coeffs(ratio);
+    const n = c.length;
+    // The n nearest indices to xo (ties: lower index), over the edge-padded axis.
+    const first = n === 2 ? (xo - base === 0 ? base - 1 : base) : xo - base === 0 ? base - 2 : base - 1;
+    const idx: number[] = [];
+    const w: number[] = [];
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      const raw = first + j;
+      let wt = c[j]!;
+      if (excludeOutside && (raw < 0 || raw >= inLen)) wt = 0;
+      idx.push(Math.min(inLen - 1, Math.max(0, raw)));
+      w.push(wt);
+      sum += wt;
+    }
+    if (excludeOutside && sum !== 0) for (let j = 0; j < n; j++) w[j]! /= sum;
+    res.push({ idx, w });
+  }
+  return res;
+}
+
+def(['Resize', 'Upsample'], (ctx, xs) => {
+  const x = xs[0]!;
+  if (!x.dtype.isFloat && !(isNumeric(x.dtype))) return refuse();
+  if (ai(ctx, 'antialias', 0) !== 0) return refuse(); // antialiased filters are not implemented
+  const r = x.shape.length;
+  const isOld = ctx.node.op === 'Upsample' || ctx.opset < 11;
+  const roiT = isOld ? undefined : xs[1];
+  const scalesT = isOld ? xs[1] : xs[2];
+  const sizesT = isOld ? undefined : xs[3];
+  const axes = (ais(ctx, 'axes') ?? x.shape.map((_, i) => i)).map((a) => normAxis(ctx, a, r));
+  const scale = new Array<number>(r).fill(1);
+  const outShape = [...x.shape];
+  const attrScales = ctx.node.attr<readonly number[] | undefined>('scales', undefined);
+  if (sizesT && sizesT.size) {
+    const sizes = ints(sizesT);
+    const policy = ctx.node.attr<string>('keep_aspect_ratio_policy', 'stretch');
+    if (policy === 'stretch') axes.forEach((a, k) => { outShape[a] = sizes[k]!; scale[a] = sizes[k]! / x.shape[a]!; });
+    else {
+      const ratios = axes.map((a, k) => sizes[k]! / x.shape[a]!);
+      const s = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+      axes.forEach((a) => { scale[a] = s; outShape[a] = Math.round(s * x.shape[a]!); });
+    }
+  } else {
+    const sc = attrScales ?? (scalesT ? Array.from(scalesT.toFloat32()) : fail(ctx, 'needs scales or sizes'));
+    axes.forEach((a, k) => { scale[a] = sc[k]!; outShape[a] = Math.floor(x.shape[a]! * sc[k]! + 1e-9); });
+  }
+  guard(ctx, outShape);
+  const mode = ctx.node.attr<string>('mode', 'nearest');
+  if (mode !== 'nearest' && mode !== 'linear' && mode !== 'cubic') fail(ctx, `unsupported mode '${mode}'`);
+  const nearestMode = isOld ? 'floor' : ctx.node.attr<string>('nearest_mode', 'round_prefer_floor');
+  const coeffs = resizeCoeffs(mode, nearestMode, af(ctx, 'cubic_coeff_a', -0.75));
+  const roi = roiT && roiT.size ? Array.from(roiT.toFloat64()) : undefined;
+  const exclude = ai(ctx, 'exclude_outside', 0) !== 0;
+  const roiFor = (a: number): [number, number] | undefined => {
+    if (!roi) return undefined;
+    const k = roi.length === 2 * r ? a : axes.indexOf(a);
+    const n = roi.length / 2;
+    return [roi[k]!, roi[k + n]!];
+  };
+  const plans = x.shape.map((d, a) => resizeAxis(ctx, d, outShape[a]!, scale[a]!, roiFor(a), coeffs, exclude));
+  const extrapolation = af(ctx, 'extrapolation_value', 0);
+  const v = f64(x);
+  const xst = strides(x.shape);
+  const o = new Float64Array(sizeOf(outShape));
+  forEachIndex(outShape, (idx, flat) => {
+    const ps = idx.map((i, a) => plans[a]![i]!);
+    if (ps.some((p) => p.idx.length === 0)) { o[flat] = extrapolation; return; }
+    // Tensor product of the per-axis weights.
+    let acc = 0;
+    const pos = new Array<number>(r).fill(0);
+    for (;;) {
+      let wt = 1;
+      let off = 0;
+      for (let a = 0; a < r; a++) { wt *= ps[a]!.w[pos[a]!]!; off += ps[a]!.idx[pos[a]!]! * xst[a]!; }
+      if (wt !== 0) acc += wt * v[off]!;
+      let a = r - 1;
+      for (; a >= 0; a--) { if (++pos[a]! < ps[a]!.idx.length) break; pos[a] = 0; }
+      if (a < 0) break;
+    }
+    o[flat] = acc;
+  });
+  return [result(x.dtype, outShape, x.dtype.isInteger ? o.map((q) => rint(q)) : o)];
+});

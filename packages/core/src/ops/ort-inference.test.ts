@@ -148,6 +148,8 @@ describe.skipIf(!ort)('default-domain inference at opsets 18-23 vs ONNX Runtime 
     await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 1, 4, 6]), null, null, i64([8, 8])], outputs: [F], attrs: { axes: attr.ints([2, 3]), keep_aspect_ratio_policy: attr.string('not_larger') } });
     await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 1, 4, 6]), null, null, i64([8, 8])], outputs: [F], attrs: { axes: attr.ints([2, 3]), keep_aspect_ratio_policy: attr.string('not_smaller') } });
     await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 2, 3, 5]), null, Tensor.from('float32', [4], [1, 1, 1.5, 0.6])], outputs: [F] });
+    await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 2, 3, 5]), null, Tensor.from('float32', [4], [1, 1, 1.7, 0.6])], outputs: [F], attrs: { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel_symmetric') } });
+    await d({ op: 'Resize', opset: 19, inputs: [rnd([1, 1, 4, 4]), null, null, i64([3, 7])], outputs: [F], attrs: { mode: attr.string('cubic'), axes: attr.ints([2, 3]), exclude_outside: attr.int(1) } });
   });
   it('GroupNormalization-21, RMSNormalization-23, Gelu-20, Mish, BitwiseAnd', async () => {
     await d({ op: 'GroupNormalization', opset: 21, inputs: [rnd([2, 4, 3]), rnd([4]), rnd([4])], outputs: [F], attrs: { num_groups: attr.int(2) } });
