@@ -1461,6 +1461,7 @@ function resizeAxis(ctx: Ctx, inLen: number, outLen: number, scale: number, roi:
       case 'pytorch_half_pixel': xo = outF !== 1 ? (x + 0.5) / scale - 0.5 : -0.5; break;
       case 'align_corners': xo = outF === 1 ? 0 : (x * (inLen - 1)) / (outF - 1); break;
       case 'asymmetric': xo = x / scale; break;
+      case 'tf_half_pixel_for_nn': xo = (x + 0.5) / scale; break; // Resize-11/12 only
       case 'tf_crop_and_resize': {
         const [s, e] = roi ?? [0, 1];
         xo = outF !== 1 ? s * (inLen - 1) + (x * (e - s) * (inLen - 1)) / (outF - 1) : 0.5 * (s + e) * (inLen - 1);
