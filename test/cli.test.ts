@@ -65,8 +65,8 @@ describe.skipIf(!built || !haveData)('leanformer CLI (built binary)', () => {
     writeFileSync(garbage, Buffer.from('this is not an onnx model at all, just text bytes'));
     const cases: [string[], number, RegExp][] = [
       [['run', '/no/such/model.onnx'], 1, /^leanformer run: No such file: \/no\/such\/model\.onnx$/],
-      [['inspect', garbage], 1, /^leanformer inspect: /],
-      [['run', garbage, '--json'], 1, /^leanformer run: /],
+      [['inspect', garbage], 1, /^leanformer inspect: .*garbage.onnx is not a readable ONNX model: /],
+      [['run', garbage, '--json'], 1, /^leanformer run: .*garbage.onnx is not a readable ONNX model: /],
       [['run', garbage, '--direct'], 1, /^leanformer run: ONNX Runtime could not load/],
       [['run', `${DATA}/node/test_abs/model.onnx`, '--backend', 'ort-metal'], 2, /Unknown backend 'ort-metal'; allowed: ort-cpu/],
       [['quantise'], 2, /unknown command 'quantise'/],

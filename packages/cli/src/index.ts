@@ -20,7 +20,7 @@ export { mismatch, outputMetrics, ONNX_TOLERANCE } from './compare.js';
 export type { OutputMetrics, Tolerance } from './compare.js';
 export { generateInputs, readTestDataSet, seededRandom, timeRuns, DEFAULT_SYMBOLIC_DIM } from './model.js';
 export type { InputSpec, TestDataSet } from './model.js';
-export { prepareModel } from './pipeline.js';
+export { prepareModel, importModel } from './pipeline.js';
 export type { Prepared } from './pipeline.js';
 export { summarize, formatSummary } from './commands/inspect.js';
 export { builtinCommands } from './commands/index.js';

@@ -1,4 +1,4 @@
-import { LeanformerError, type Executor } from '@leanformer/core';
+import { LeanformerError, isLeanformerError, type Executor, type Graph } from '@leanformer/core';
 import { loadModel } from '@leanformer/onnx/node';
 import type { CliBackend } from './backends.js';
 import { graphInputSpecs, readModelBytes, type InputSpec } from './model.js';
@@ -15,15 +15,26 @@ export interface Prepared {
  * data), then `backend.compile` (lowering for the EP, export, session). Direct path: the file's bytes as-is.
  */
 export async function prepareModel(modelPath: string, backend: CliBackend, direct: boolean): Promise<Prepared> {
-  const bytes = readModelBytes(modelPath);
   if (direct) {
+    const bytes = readModelBytes(modelPath);
     if (!backend.direct) throw new LeanformerError('NOT_SUPPORTED', `--direct needs a runtime that reads ONNX files itself (an ort-* backend)`);
     const exe = await backend.direct(modelPath, bytes);
     const declared = (exe as { inputs?: readonly InputSpec[] }).inputs;
     return { exe, inputs: declared ?? exe.inputNames.map((name) => ({ name, dtype: null, shape: null })) };
   }
-  const graph = await loadModel(modelPath);
+  const graph = await importModel(modelPath);
   const exe = await backend.backend.compile(graph);
   const specs = graphInputSpecs(graph).filter((s) => exe.inputNames.includes(s.name));
   return { exe, inputs: specs };
+}
+
+/** `loadModel` with decode failures phrased for a user who may have passed the wrong file. */
+export async function importModel(modelPath: string): Promise<Graph> {
+  readModelBytes(modelPath); // a clear IO_ERROR for missing paths and folders first
+  try {
+    return await loadModel(modelPath);
+  } catch (e) {
+    if (isLeanformerError(e, 'DECODE_ERROR')) throw new LeanformerError('DECODE_ERROR', `${modelPath} is not a readable ONNX model: ${e.message}`, { cause: e });
+    throw e;
+  }
 }

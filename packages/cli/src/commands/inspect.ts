@@ -1,7 +1,6 @@
 import { formatType, type Graph } from '@leanformer/core';
-import { loadModel } from '@leanformer/onnx/node';
 import type { Command } from '../registry.js';
-import { readModelBytes } from '../model.js';
+import { importModel } from '../pipeline.js';
 
 /** What `leanformer inspect --json` prints. */
 export interface ModelSummary {
@@ -92,8 +91,7 @@ export const inspectCommand: Command = {
   options: { json: { type: 'boolean', description: 'print one JSON object instead of text' } },
   async run({ positionals, values, io }) {
     const path = positionals[0]!;
-    readModelBytes(path); // a clear IO_ERROR for missing paths and folders before the decoder sees them
-    const s = summarize(await loadModel(path));
+    const s = summarize(await importModel(path));
     io.out(values['json'] ? `${JSON.stringify(s)}\n` : formatSummary(path, s));
     return 0;
   },
