@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// ONNX import benchmark: decode throughput and peak memory of loading a synthetic ≥ 1 GB model
+// (weights inline as raw_data), measured in fresh child processes so that generating the model
+// does not pollute the numbers. With --big, also writes a > 2 GB model (external data, since a
+// protobuf message cannot exceed 2 GB), reads it back lazily and checks it equals the original.
+//
+//   npm run build && node packages/onnx/bench/import.mjs [--size-mb 1024] [--big]
+//
+// Prints one JSON object. Temporary files go to os.tmpdir() and are deleted afterwards.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Graph, Tensor, graphDiff, tensorType, DTypes } from '@leanformer/core';
+import { decodeModel } from '@leanformer/onnx';
+import { loadModel, saveModel } from '@leanformer/onnx/node';
+
+const SIDE = 4096; // weights are float32[4096, 4096] = 64 MiB each
+const LAYER_BYTES = SIDE * SIDE * 4;
+const args = process.argv.slice(2);
+const opt = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+
+/** A chain of MatMuls; every weight shares one storage (tensors are immutable), so generating costs 64 MiB. */
+function syntheticModel(layers) {
+  const g = new Graph('bench');
+  g.opsets.set('', 17);
+  g.model = { irVersion: 8, producerName: 'leanformer-bench', producerVersion: '1', domain: '', modelVersion: 1, docString: '', metadataProps: new Map(), functions: [], trainingInfo: [] };
+  const pattern = new Float32Array(SIDE * SIDE);
+  for (let i = 0; i < pattern.length; i++) pattern[i] = ((i * 2654435761) >>> 0) / 4294967296 - 0.5;
+  const shared = new Tensor('float32', [SIDE, SIDE], pattern);
+  let x = g.addInput('x', tensorType(DTypes.float32, ['batch', SIDE]));
+  for (let l = 0; l < layers; l++) {
+    const w = g.addInitializer(`layers.${l}.weight`, shared);
+    x = g.addNode({ op: 'MatMul', name: `matmul_${l}`, inputs: [x, w] }).output();
+  }
+  g.addOutput(x);
+  return { graph: g, pattern: new Uint8Array(pattern.buffer) };
+}
+
+/** Child: one measurement in a fresh process; prints JSON on stdout. */
+async function child(mode, path) {
+  const t0 = performance.now();
+  let graph;
+  let readMs = 0;
+  if (mode === 'decode') {
+    const bytes = readFileSync(path);
+    readMs = performance.now() - t0;
+    const t1 = performance.now();
+    graph = decodeModel(bytes, { mayMutateInput: true }); // as loadModel does: the buffer is ours
+    const decodeMs = performance.now() - t1;
+    report({ readMs, decodeMs });
+  } else {
+    graph = await loadModel(path);
+    report({ loadMs: performance.now() - t0 });
+  }
+  function report(times) {
+    const inits = [...graph.initializers.values()];
+    let copied = 0;
+    for (const v of inits) {
+      const b = v.const.bytes();
+      // A tensor is zero-copy when its bytes still live in the buffer that holds the whole file.
+      if (b.buffer.byteLength < statSync(path).size) copied += b.byteLength;
+    }
+    const first = inits[0].const.bytes();
+    process.stdout.write(JSON.stringify({
+      ...times,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      initializers: inits.length,
+      copiedBytes: copied,
+      firstWeightHead: Array.from(first.subarray(0, 8)),
+    }));
+  }
+}
+
+function runChild(mode, path) {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, path], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out);
+}
+
+async function main() {
+  const sizeMb = Number(opt('--size-mb', '1024'));
+  const layers = Math.max(1, Math.ceil((sizeMb * 1024 * 1024) / LAYER_BYTES));
+  if (layers * LAYER_BYTES > 1.9 * 1024 ** 3) throw new Error('--size-mb must stay under ~1.9 GB for an inline model (use --big for external data)');
+  const dir = mkdtempSync(join(tmpdir(), 'lf-onnx-bench-'));
+  const result = { node: process.version, platform: `${process.platform}-${process.arch}` };
+  try {
+    const { graph, pattern } = syntheticModel(layers);
+    const path = join(dir, 'model.onnx');
+    let t = performance.now();
+    await saveModel(graph, path);
+    result.writeMs = round(performance.now() - t);
+    const fileBytes = statSync(path).size;
+    result.fileBytes = fileBytes;
+    result.initializers = layers;
+
+    const dec = runChild('decode', path);
+    const load = runChild('load', path);
+    const expectHead = Array.from(pattern.subarray(0, 8));
+    if (JSON.stringify(dec.firstWeightHead) !== JSON.stringify(expectHead) || JSON.stringify(load.firstWeightHead) !== JSON.stringify(expectHead)) {
+      throw new Error('decoded weights differ from what was written');
+    }
+    result.decode = {
+      readMs: round(dec.readMs),
+      decodeMs: round(dec.decodeMs),
+      decodeMBps: round(fileBytes / 1e6 / (dec.decodeMs / 1000)),
+      copiedBytes: dec.copiedBytes,
+      maxRssBytes: dec.maxRssBytes,
+      rssOverFile: round(dec.maxRssBytes / fileBytes, 3),
+    };
+    result.loadModel = {
+      loadMs: round(load.loadMs),
+      loadMBps: round(fileBytes / 1e6 / (load.loadMs / 1000)),
+      copiedBytes: load.copiedBytes,
+      maxRssBytes: load.maxRssBytes,
+      rssOverFile: round(load.maxRssBytes / fileBytes, 3),
+    };
+    result.targets = { decodeMBps: 500, rssOverFile: 1.3 };
+    result.pass = result.decode.decodeMBps >= 500 && result.loadModel.rssOverFile <= 1.3;
+    rmSync(path, { force: true });
+
+    if (args.includes('--big')) {
+      const bigLayers = Math.ceil((2.1 * 1024 ** 3) / LAYER_BYTES); // > 2 GB of weights
+      const big = syntheticModel(bigLayers).graph;
+      const bigPath = join(dir, 'big.onnx');
+      t = performance.now();
+      await saveModel(big, bigPath); // over the protobuf limit: external data is chosen automatically
+      const writeMs = performance.now() - t;
+      const dataBytes = statSync(`${bigPath}.data`).size;
+      t = performance.now();
+      const back = await loadModel(bigPath, { externalData: 'lazy' });
+      const lazyLoadMs = performance.now() - t;
+      t = performance.now();
+      const diff = graphDiff(big, back); // reads every lazy tensor and compares bytes
+      const compareMs = performance.now() - t;
+      result.big = {
+        weightsBytes: bigLayers * LAYER_BYTES,
+        modelFileBytes: statSync(bigPath).size,
+        dataFileBytes: dataBytes,
+        writeMs: round(writeMs),
+        writeMBps: round(dataBytes / 1e6 / (writeMs / 1000)),
+        lazyLoadMs: round(lazyLoadMs),
+        readAndCompareMs: round(compareMs),
+        equal: diff === null,
+        ...(diff ? { diff } : {}),
+      };
+      result.pass &&= diff === null;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+function round(x, digits = 1) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+if (args[0] === '--child') await child(args[1], args[2]);
+else await main();
