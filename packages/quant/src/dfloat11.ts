@@ -217,6 +217,19 @@ export function decodeFloats(enc: Uint8Array, into?: Uint16Array | Uint32Array):
     for (let j = 0; j < span; j++) lut[first + j] = s | (l << 8);
   }
   if (kraft > 1 + 1e-12) throw new LeanformerError('DECODE_ERROR', 'packed tensor stream has an invalid code (lengths violate the Kraft inequality)');
+  // Two-symbol table: exponents average ~2.7 bits, so a 12-bit window usually holds two whole
+  // codes. Entry = sym1 | sym2 << 8 | (len1 + len2) << 16 | len1 << 21, with len2 = 0 when the
+  // second code does not fit (then only sym1 is taken).
+  const lut2 = new Uint32Array(1 << MAX_LEN);
+  for (let w = 0; w < lut2.length; w++) {
+    const e1 = lut[w]!;
+    const l1 = e1 >>> 8;
+    if (l1 === 0) continue;
+    const e2 = lut[(w << l1) & 0xfff]!;
+    const l2 = e2 >>> 8;
+    const two = l2 > 0 && l1 + l2 <= MAX_LEN;
+    lut2[w] = (e1 & 0xff) | ((two ? e2 & 0xff : 0) << 8) | ((two ? l1 + l2 : 0) << 16) | (l1 << 21);
+  }
   const out = into ?? (L.bits === 16 ? new Uint16Array(n) : new Uint32Array(n));
   if (out.length !== n) throw new LeanformerError('SHAPE_MISMATCH', `decode target holds ${out.length} elements, stream has ${n}`);
   const code = enc.subarray(codeStart, rawStart);
@@ -232,18 +245,29 @@ export function decodeFloats(enc: Uint8Array, into?: Uint16Array | Uint32Array):
     let bitPos = offsets[c]! * 8;
     const end = Math.min(n, (c + 1) * chunk);
     if (L.rawBits === 8 && L.bits === 16) {
-      // bfloat16 hot loop: a 16-bit refill keeps ≥ 12 bits buffered; one table lookup per
-      // element. Bits above the buffered count are garbage and masked away.
+      // bfloat16 hot loop: a 16-bit refill keeps ≥ 12 bits buffered; one table lookup yields
+      // one or two elements. Bits above the buffered count are garbage and masked away.
       const o16 = out as Uint16Array;
       let p = offsets[c]!;
       let buf = 0;
       let cnt = 0;
-      for (let i = c * chunk; i < end; i++) {
+      let i = c * chunk;
+      const last = end - 1;
+      while (i < end) {
         if (cnt < 12) { buf = (buf << 16) | (code[p]! << 8) | code[p + 1]!; p += 2; cnt += 16; }
-        const e = lut[(buf >>> (cnt - 12)) & 0xfff]!;
-        cnt -= e >>> 8;
+        const e = lut2[(buf >>> (cnt - 12)) & 0xfff]!;
         const r = raw[i]!;
         o16[i] = ((r & 0x80) << 8) | ((e & 0xff) << 7) | (r & 0x7f);
+        const both = (e >>> 16) & 31;
+        if (both !== 0 && i < last) {
+          const r2 = raw[i + 1]!;
+          o16[i + 1] = ((r2 & 0x80) << 8) | (((e >>> 8) & 0xff) << 7) | (r2 & 0x7f);
+          cnt -= both;
+          i += 2;
+        } else {
+          cnt -= e >>> 21;
+          i += 1;
+        }
       }
       if (p > limit + 3) throw new LeanformerError('DECODE_ERROR', 'packed tensor code stream ended early');
     } else {
