@@ -4,6 +4,7 @@ import { elementwiseHostKernels, elementwiseKernels } from './elementwise.js';
 import { nnKernels } from './nn.js';
 import { quantKernels } from './quant.js';
 import { resizeKernels } from './resize.js';
+import { rnnKernels } from './rnn.js';
 import { shapeHostKernels, shapeKernels } from './shape.js';
 
 let done = false;
@@ -12,7 +13,7 @@ let done = false;
 export function registerBuiltinKernels(): void {
   if (done) return;
   done = true;
-  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels, quantKernels]) {
+  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels, quantKernels, rnnKernels]) {
     for (const [op, k] of Object.entries(table)) registerKernel(op, k);
   }
   for (const table of [elementwiseHostKernels, shapeHostKernels]) {
