@@ -60,6 +60,9 @@ export async function runConformanceCase(c: ConformanceCase, backend: CliBackend
   }
   const { exe } = prepared;
   try {
+    // Test data of sequence/optional/map inputs is not a TensorProto; say so instead of a decoder error.
+    const nonTensor = prepared.inputs.filter((s) => !s.isTensor).map((s) => s.name);
+    if (nonTensor.length) return { name: c.name, status: 'errored', reason: `input ${nonTensor.map((n) => `'${n}'`).join(', ')} is not a tensor (sequence, optional or map); executors take tensor feeds only` };
     for (const s of sets) {
       let got: Record<string, Tensor>;
       let expected: Record<string, Tensor>;

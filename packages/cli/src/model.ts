@@ -11,11 +11,17 @@ export function readModelBytes(path: string): Uint8Array {
 }
 
 /** An input to generate: its name, dtype and declared (possibly symbolic) shape. */
-export interface InputSpec { readonly name: string; readonly dtype: DType | null; readonly shape: readonly Dim[] | null }
+export interface InputSpec {
+  readonly name: string;
+  readonly dtype: DType | null;
+  readonly shape: readonly Dim[] | null;
+  /** False for sequence, optional and map inputs (which executors cannot feed). */
+  readonly isTensor: boolean;
+}
 
 /** The graph inputs a caller must feed (inputs that are also initializers have defaults and are skipped). */
 export function graphInputSpecs(graph: Graph): InputSpec[] {
-  return graph.inputs.filter((v) => !v.isInitializer).map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape }));
+  return graph.inputs.filter((v) => !v.isInitializer).map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape, isTensor: v.type === null || v.type.kind === 'tensor' }));
 }
 
 /** What a symbolic or unknown dimension becomes when generating inputs, unless `--dim name=N` says otherwise. */
@@ -42,6 +48,7 @@ export function generateInputs(specs: readonly InputSpec[], options: { seed?: nu
   const rand = seededRandom(options.seed ?? 0);
   const out: Record<string, T> = {};
   for (const s of specs) {
+    if (!s.isTensor) throw new LeanformerError('NOT_SUPPORTED', `Cannot feed input '${s.name}': it is a sequence, optional or map; executors take tensor feeds only`);
     if (!s.dtype) throw new LeanformerError('NOT_SUPPORTED', `Cannot generate input '${s.name}': its element type is unknown or not a tensor; pass --data with a test data set`);
     if (!s.shape) throw new LeanformerError('NOT_SUPPORTED', `Cannot generate input '${s.name}': its rank is unknown; pass --data with a test data set`);
     const shape = s.shape.map((d) => (typeof d === 'number' ? d : (d !== null && options.dims?.[d]) || DEFAULT_SYMBOLIC_DIM));
@@ -85,7 +92,7 @@ export function readTestDataSet(dir: string, inputNames: readonly string[], outp
     return out;
   };
   const inputs = load(numbered(dir, 'input'), inputNames, 'input');
-  if (Object.keys(inputs).length === 0) throw new LeanformerError('IO_ERROR', `${dir} holds no input_N.pb files`);
+  if (Object.keys(inputs).length === 0 && inputNames.length > 0) throw new LeanformerError('IO_ERROR', `${dir} holds no input_N.pb files but the model has inputs (${inputNames.join(', ')})`);
   return { inputs, expected: load(numbered(dir, 'output'), outputNames, 'output') };
 }
 

@@ -19,8 +19,12 @@ export async function prepareModel(modelPath: string, backend: CliBackend, direc
     const bytes = readModelBytes(modelPath);
     if (!backend.direct) throw new LeanformerError('NOT_SUPPORTED', `--direct needs a runtime that reads ONNX files itself (an ort-* backend)`);
     const exe = await backend.direct(modelPath, bytes);
-    const declared = (exe as { inputs?: readonly InputSpec[] }).inputs;
-    return { exe, inputs: declared ?? exe.inputNames.map((name) => ({ name, dtype: null, shape: null })) };
+    // ORT declares non-tensor inputs without a shape; runtimes without metadata declare nothing.
+    const declared = (exe as { inputs?: readonly Omit<InputSpec, 'isTensor'>[] }).inputs;
+    const inputs = declared
+      ? declared.map((s) => ({ ...s, isTensor: s.shape !== null }))
+      : exe.inputNames.map((name) => ({ name, dtype: null, shape: null, isTensor: true }));
+    return { exe, inputs };
   }
   const graph = await importModel(modelPath);
   const exe = await backend.backend.compile(graph);
