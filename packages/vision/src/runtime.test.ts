@@ -12,6 +12,7 @@ import { cosineSimilarity, type VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
 import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
 import { vit } from './vit.js';
+import { addHiredSelector } from './hired.js';
 
 /*
  * End-to-end runs on both backends: ORT CPU (onnxruntime-node, through @leanformer/onnx's
@@ -177,6 +178,19 @@ describe('HiRED token drop inside the encoder', () => {
       min = Math.min(min, cosineSimilarity((await run(backend, full.graph, x)).features!, (await run(backend, drop.graph, x)).features!));
     }
     expect(min).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe('HiRED selector on both backends', () => {
+  it('gives the same budgets and tokens on ORT CPU and tfjs-cpu', async () => {
+    const enc = vit('micro', { numClasses: 0, batch: 5, seed: 23, exposeTokens: true, exposeClsAttention: [0, 3] });
+    addHiredSelector(enc, { budget: 48, grid: { rows: 2, cols: 2 }, initLayer: 0, finalLayer: 3 });
+    const x = seededInput([5, 3, 64, 64], 12);
+    const a = await run('ort', enc.graph, x);
+    const b = await run('tfjs', enc.graph, x);
+    expect(Array.from(a.hired_budgets!)).toEqual(Array.from(b.hired_budgets!));
+    expect(Array.from(a.hired_budgets!).reduce((p, q) => p + q, 0)).toBe(48);
+    expect(within(maxDiff(a.hired_tokens!, b.hired_tokens!), a.hired_tokens!)).toBe(true);
   });
 });
 
