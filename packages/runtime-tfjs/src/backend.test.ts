@@ -210,3 +210,29 @@ describe('integer kernels', () => {
     await exe.dispose();
   });
 });
+
+describe('run options', () => {
+  it('fetches intermediate values, which early freeing keeps alive', async () => {
+    const exe = await createTfjsBackend('cpu').compile(mlpGraph([1, 0, 0, 1, 1, 1], [0, 0]));
+    const mm = exe.compiled.graph.nodes.find((n) => n.op === 'MatMul')!.output(0).name;
+    const out = await exe.run({ x: Tensor.from('float32', [1, 3], [1, 2, 3]) }, { fetches: [mm, 'y'] });
+    expect(Array.from(out[mm]!.toFloat32())).toEqual([4, 5]);
+    expect(out.y!.shape).toEqual([1, 2]);
+    await exe.dispose();
+  });
+
+  it('does not fold through initializers that are also graph inputs (feedable defaults)', async () => {
+    const g = new Graph('defaults');
+    g.opsets.set('', 17);
+    const k = g.addInitializer('k', Tensor.from('int64', [1], [2n]));
+    g.inputs.push(k); // old-style: an input with a default value
+    const one = g.addInitializer('one', Tensor.from('int64', [1], [1n]));
+    const y = g.addNode({ op: 'Add', inputs: [k, one], outputs: ['y'] }).output();
+    y.type = tensorType(I64, [1]);
+    g.addOutput(y);
+    const exe = await createTfjsBackend('cpu').compile(g);
+    expect((await exe.run({})).y!.toArray()).toEqual([3n]);
+    expect((await exe.run({ k: Tensor.from('int64', [1], [41n]) })).y!.toArray()).toEqual([42n]);
+    await exe.dispose();
+  });
+});

@@ -139,7 +139,9 @@ export class CompiledGraph {
 
   /** Folds what is known at compile time and orders the rest. */
   private plan(): void {
-    const known = (v: Value | null) => v === null || isHost(this.constants.get(v.name));
+    // Initializers that are also graph inputs are defaults a feed may replace: never fold through them.
+    const fed = new Set(this.graph.inputs.map((v) => v.name));
+    const known = (v: Value | null) => v === null || (isHost(this.constants.get(v.name)) && !fed.has(v.name));
     const pending: Node[] = [];
     for (const node of this.graph.nodes) {
       const host = getHostKernel(node.domain, node.op);
@@ -188,6 +190,7 @@ export class CompiledGraph {
     const refs = new Map<tfc.Tensor, number>();
     const training = options.training ?? false;
     const freeEarly = !training;
+    const keepNames = new Set(options.fetches ?? this.outputNames);
     for (const step of this.steps) {
       const node = step.node;
       const inputs = node.inputs.map((v) => {
@@ -227,6 +230,7 @@ export class CompiledGraph {
       });
       if (freeEarly) {
         for (const name of step.dying) {
+          if (keepNames.has(name)) continue;
           const x = env.get(name);
           env.delete(name);
           if (!x || isHost(x) || protectedT.has(x)) continue;
