@@ -97,9 +97,13 @@ export function binary(net: Net, op: 'Add' | 'Mul' | 'Sub' | 'Div', a: Value, b:
   return net.op(op, [a, b], {}, out);
 }
 
+/** ReLU. */
 export const relu = (net: Net, x: Value) => unary(net, 'Relu', x);
+/** Logistic sigmoid. */
 export const sigmoid = (net: Net, x: Value) => unary(net, 'Sigmoid', x);
+/** Broadcasting addition. */
 export const add = (net: Net, a: Value, b: Value) => binary(net, 'Add', a, b);
+/** Broadcasting multiplication. */
 export const mul = (net: Net, a: Value, b: Value) => binary(net, 'Mul', a, b);
 
 /** Exact (erf) GELU as PyTorch's `nn.GELU()`: `0.5·x·(1 + erf(x/√2))`, in standard ops every runtime runs. */
