@@ -1,5 +1,5 @@
 import { LeanformerError, type Value } from '@leanformer/core';
-import { attr, dimOf, mulDim, type Net, type Shape, shapeOf, TIMM_TRANSPOSED } from './net.js';
+import { attr, dimOf, type Net, type Shape, shapeOf, TIMM_TRANSPOSED } from './net.js';
 
 /**
  * Layer helpers shared by the vision builders. Each takes the `Net`, the input value and a
@@ -218,4 +218,3 @@ export function makeDivisible(v: number, divisor = 8, roundLimit = 0): number {
   return n;
 }
 
-export { mulDim };
