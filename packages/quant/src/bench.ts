@@ -34,8 +34,10 @@ export interface QuantBenchResult {
     readonly quantize_seconds_per_gb: number;
     /** Packed bytes / bf16 bytes on LLM-like bf16 weights. */
     readonly pack_ratio: number;
-    /** Decode throughput of packed bf16 weights, MB of bf16 output per second. */
+    /** Decode throughput of packed bf16 weights, MB of bf16 output per second (wall clock, median). */
     readonly pack_decode_mb_per_s: number;
+    /** The same per second of this process's CPU time (robust to a busy machine); null outside Node. */
+    readonly pack_decode_mb_per_cpu_s: number | null;
     readonly layers: number;
     readonly width: number;
   };
@@ -111,13 +113,19 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
   const out = new Uint16Array(count);
   decodeFloats(enc, out); // warm-up
   const dec: number[] = [];
+  const decCpu: number[] = [];
+  const cpuMs = (): number => { const u = globalThis.process?.cpuUsage?.(); return u ? (u.user + u.system) / 1000 : NaN; };
   for (let i = 0; i < (quick ? 3 : 5); i++) {
+    const c = cpuMs();
     const t = performance.now();
     decodeFloats(enc, out);
     dec.push(performance.now() - t);
+    decCpu.push(cpuMs() - c);
   }
   dec.sort((a, b) => a - b);
+  decCpu.sort((a, b) => a - b);
   const decMs = dec[Math.floor(dec.length / 2)]!;
+  const decCpuMs = decCpu[Math.floor(decCpu.length / 2)]!;
   return {
     suite: 'quant',
     metrics: {
@@ -128,6 +136,7 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
       quantize_seconds_per_gb: round(quantSeconds / ((layers * width * width * 4) / 1e9), 2),
       pack_ratio: round(enc.length / bits.byteLength, 4),
       pack_decode_mb_per_s: round(bits.byteLength / 1e6 / (decMs / 1000), 1),
+      pack_decode_mb_per_cpu_s: Number.isFinite(decCpuMs) ? round(bits.byteLength / 1e6 / (decCpuMs / 1000), 1) : null,
       layers,
       width,
     },
