@@ -201,6 +201,40 @@ function resizeAxis(ctx: Ctx, inLen: number, outLen: number, scale: number, roi:
   return res;
 }
 
+/**
+ * NegativeLogLikelihoodLoss on float64 log-probabilities [N, C, d…] and targets [N, d…]: returns
+ * the per-element losses and the summed weights of the non-ignored targets (the "mean" divisor).
+ */
+function nllLoss(ctx: Ctx, logp: Float64Array, shape: readonly number[], target: Tensor, weight: Tensor | undefined): { losses: Float64Array; wsum: number } {
+  const [N, C] = shape as [number, number];
+  const inner = sizeOf(shape.slice(2));
+  if (target.shape.length !== shape.length - 1 || target.shape[0] !== N) fail(ctx, `target shape [${target.shape.join(', ')}] does not match input [${shape.join(', ')}]`);
+  const t = ints(target);
+  const w = weight ? f64(weight) : undefined;
+  const ignore = ctx.node.attrs.has('ignore_index') ? ai(ctx, 'ignore_index', 0) : undefined;
+  const losses = new Float64Array(N * inner);
+  let wsum = 0;
+  for (let n = 0; n < N; n++) for (let i = 0; i < inner; i++) {
+    const c = t[n * inner + i]!;
+    if (c === ignore) continue;
+    if (c < 0 || c >= C) fail(ctx, `target ${c} is out of range for ${C} classes`);
+    const wc = w ? w[c]! : 1;
+    losses[n * inner + i] = -logp[(n * C + c) * inner + i]! * wc;
+    wsum += wc;
+  }
+  return { losses, wsum };
+}
+
+/** Applies the loss reduction ('none' keeps the target's shape). */
+function reduceLoss(ctx: Ctx, losses: Float64Array, wsum: number, targetShape: readonly number[]): { shape: number[]; v: Float64Array } {
+  const reduction = ctx.node.attr<string>('reduction', 'mean');
+  if (reduction === 'none') return { shape: [...targetShape], v: losses };
+  const sum = losses.reduce((a, b) => a + b, 0);
+  if (reduction === 'sum') return { shape: [], v: Float64Array.of(sum) };
+  if (reduction !== 'mean') fail(ctx, `unsupported reduction '${reduction}'; allowed: none, sum, mean`);
+  return { shape: [], v: Float64Array.of(sum / wsum) };
+}
+
 /** Registers the nn kernels. */
 export function registerNnKernels(def: Def): void {
   def('MatMul', (ctx, [a, b]) => [matmul(ctx, a!, b!)]);
@@ -512,6 +546,35 @@ export function registerNnKernels(def: Def): void {
     }
     const outs = [result(scale!.dtype, x!.shape, o)];
     if (ctx.node.op === 'SimplifiedLayerNormalization') outs.push(result(dtypeFromOnnx(ai(ctx, 'stash_type', 1)), x!.shape.map((d, i) => (i < axis ? d : 1)), inv));
+    return outs;
+  });
+
+  def('NegativeLogLikelihoodLoss', (ctx, [x, target, weight]) => {
+    if (!x!.dtype.isFloat) return refuse();
+    const { losses, wsum } = nllLoss(ctx, f64(x!), x!.shape, target!, weight);
+    const { shape, v } = reduceLoss(ctx, losses, wsum, target!.shape);
+    return [result(x!.dtype, shape, v)];
+  });
+  def('SoftmaxCrossEntropyLoss', (ctx, [x, labels, weight]) => {
+    if (!x!.dtype.isFloat) return refuse();
+    // log_softmax over the class axis (1), in float64.
+    const [N, C] = x!.shape as [number, number];
+    const inner = sizeOf(x!.shape.slice(2));
+    const v = f64(x!);
+    const logp = new Float64Array(v.length);
+    for (let n = 0; n < N; n++) for (let i = 0; i < inner; i++) {
+      const at = (c: number) => (n * C + c) * inner + i;
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) m = Math.max(m, v[at(c)]!);
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += Math.exp(v[at(c)]! - m);
+      const lse = m + Math.log(sum);
+      for (let c = 0; c < C; c++) logp[at(c)] = v[at(c)]! - lse;
+    }
+    const { losses, wsum } = nllLoss(ctx, logp, x!.shape, labels!, weight);
+    const { shape, v: loss } = reduceLoss(ctx, losses, wsum, labels!.shape);
+    const outs = [result(x!.dtype, shape, loss)];
+    if (ctx.node.outputs.length > 1) outs.push(result(x!.dtype, x!.shape, logp));
     return outs;
   });
 }
