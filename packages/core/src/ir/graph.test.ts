@@ -27,6 +27,13 @@ describe('Graph', () => {
     expect(() => g.removeNode(n)).toThrowError(/still used/);
   });
 
+  it('gives each of several outputs its own name', () => {
+    const g = new Graph('g');
+    const x = g.addInput('x', null);
+    const split = g.addNode({ op: 'Split', inputs: [x], outputs: 3 });
+    expect(new Set(split.outputs.map((o) => o!.name)).size).toBe(3);
+  });
+
   it('keeps names unique', () => {
     const g = new Graph('g');
     g.addInput('a', null);

@@ -333,10 +333,11 @@ export class Graph {
    */
   addNode(init: NodeInit, at?: number): Node {
     const node = new Node(this, init);
+    // Names are reserved one by one (createValue registers each), so several outputs never collide.
     const outs = typeof init.outputs === 'number' || init.outputs === undefined
-      ? Array.from({ length: (init.outputs as number | undefined) ?? 1 }, () => this.uniqueName(`${init.name || init.op}_out`))
-      : init.outputs;
-    node._setOutputs(outs.map((n) => (n === null || n === '' ? null : this.createValue(n))));
+      ? Array.from({ length: (init.outputs as number | undefined) ?? 1 }, () => this.createValue(this.uniqueName(`${init.name || init.op}_out`)))
+      : init.outputs.map((n) => (n === null || n === '' ? null : this.createValue(n)));
+    node._setOutputs(outs);
     (init.inputs ?? []).forEach((v, i) => node.setInput(i, v));
     if (at === undefined) this._nodes.push(node);
     else this._nodes.splice(at, 0, node);
