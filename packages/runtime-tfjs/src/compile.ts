@@ -16,6 +16,8 @@ export interface CompileGraphOptions {
   readonly trainable?: readonly string[] | ((v: Value) => boolean);
   /** Values to compute (graph outputs by default). */
   readonly fetches?: readonly string[];
+  /** ai.onnx opset (default: the graph's own, else 21). Subgraphs inherit their parent's. */
+  readonly opset?: number;
 }
 
 let variableCounter = 0;
@@ -26,6 +28,30 @@ interface Step {
   readonly host: HostKernel | undefined;
   /** Names whose last consumer is this step (freed after it in inference mode). */
   readonly dying: readonly string[];
+  /** Values of this graph that the node's subgraphs read (If/Loop bodies), passed to the kernel. */
+  readonly outer: readonly string[];
+}
+
+/** Names a subgraph reads from enclosing scopes (recursively), in first-use order. */
+export function freeVariables(g: Graph): string[] {
+  const defined = new Set<string>([...g.inputs.map((v) => v.name), ...g.initializers.keys()]);
+  const out: string[] = [];
+  for (const n of g.nodes) {
+    const reads = [...n.inputs.filter((v): v is Value => !!v).map((v) => v.name)];
+    for (const sub of subgraphsOf(n)) reads.push(...freeVariables(sub));
+    for (const r of reads) if (!defined.has(r) && !out.includes(r)) out.push(r);
+    for (const o of n.outputs) if (o) defined.add(o.name);
+  }
+  return out;
+}
+
+function subgraphsOf(n: Node): Graph[] {
+  const out: Graph[] = [];
+  for (const a of n.attrs.values()) {
+    if (a.type === 'graph') out.push(a.value);
+    else if (a.type === 'graphs') out.push(...a.value);
+  }
+  return out;
 }
 
 const hasKernel = (n: Node) => !!(getKernel(n.domain, n.op) || getHostKernel(n.domain, n.op));
@@ -65,7 +91,8 @@ export function unsupportedTypes(graph: Graph): string[] {
 export function unsupportedOps(graph: Graph): string[] {
   registerBuiltinKernels();
   const missing = new Set<string>();
-  for (const n of graph.nodes) {
+  // Recursive: a Loop or If is only as supported as the ops in its bodies.
+  for (const n of graph.allNodes()) {
     if (!getKernel(n.domain, n.op) && !getHostKernel(n.domain, n.op)) missing.add(n.qualifiedOp);
   }
   return [...missing].sort();
@@ -84,6 +111,8 @@ export class CompiledGraph {
   private readonly constants = new Map<string, RValue>();
   private readonly owned: tfc.Tensor[] = [];
   private readonly steps: Step[] = [];
+  /** Compiled If/Loop bodies, by graph. */
+  readonly subgraphs = new Map<Graph, CompiledGraph>();
   private readonly opset: number;
   private disposed = false;
 
@@ -97,7 +126,7 @@ export class CompiledGraph {
     if (missing.length) {
       throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}`, { details: { unsupported: missing } });
     }
-    this.opset = graph.opsets.get('') ?? 21;
+    this.opset = options.opset ?? graph.opsets.get('') ?? 21;
     // Inputs that are also initializers (old ONNX style defaults) may be fed but need not be.
     this.inputNames = graph.inputs.filter((v) => !graph.initializers.has(v.name)).map((v) => v.name);
     this.outputNames = options.fetches ? [...options.fetches] : graph.outputs.map((v) => v.name);
@@ -156,13 +185,22 @@ export class CompiledGraph {
       }
       pending.push(node);
     }
-    // Last use of each value, so inference can free intermediates early.
+    // Subgraphs compile now, outside any tidy scope, so their constants live as long as this graph.
+    const outers = pending.map((node) => {
+      const subs = subgraphsOf(node);
+      for (const sg of subs) if (!this.subgraphs.has(sg)) this.subgraphs.set(sg, new CompiledGraph(this.tf, sg, { opset: this.opset }));
+      return subs.flatMap(freeVariables).filter((n, k, all) => all.indexOf(n) === k);
+    });
+    // Last use of each value (direct inputs and subgraph reads), so inference frees intermediates early.
     const last = new Map<string, number>();
-    pending.forEach((n, i) => n.inputs.forEach((v) => { if (v) last.set(v.name, i); }));
+    pending.forEach((n, i) => {
+      n.inputs.forEach((v) => { if (v) last.set(v.name, i); });
+      for (const name of outers[i]!) last.set(name, i);
+    });
     const keep = new Set(this.outputNames);
     const dying: string[][] = pending.map(() => []);
     for (const [name, i] of last) if (!keep.has(name) && !this.constants.has(name)) dying[i]!.push(name);
-    pending.forEach((node, i) => this.steps.push({ node, kernel: getKernel(node.domain, node.op), host: getHostKernel(node.domain, node.op), dying: dying[i]! }));
+    pending.forEach((node, i) => this.steps.push({ node, kernel: getKernel(node.domain, node.op), host: getHostKernel(node.domain, node.op), dying: dying[i]!, outer: outers[i]! }));
     for (const name of this.outputNames) {
       if (!this.graph.lookup(name)) throw new LeanformerError('INVALID_ARGUMENT', `fetch '${name}' is not a value of graph '${this.graph.name}'`);
     }
@@ -207,7 +245,14 @@ export class CompiledGraph {
           if (!step.kernel) throw new LeanformerError('NOT_SUPPORTED', `${node.describe()}: no tfjs kernel, and the host form needs small host inputs`);
           const kernel = step.kernel;
           const call = (): (RValue | null)[] => {
-            const r = kernel(new KernelContext(tf, node, this.opset, inputs, scratch, training));
+            const ctx = new KernelContext(tf, node, this.opset, inputs, scratch, training);
+            ctx.outer = new Map(step.outer.map((n) => [n, env.get(n)!]));
+            ctx.subgraph = (g) => {
+              const sub = this.subgraphs.get(g);
+              if (!sub) throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: subgraph '${g.name}' was not compiled`);
+              return sub;
+            };
+            const r = kernel(ctx);
             return Array.isArray(r) ? [...r] : [r as RValue];
           };
           if (freeEarly) {
@@ -259,6 +304,7 @@ export class CompiledGraph {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of this.owned) t.dispose();
+    for (const sub of this.subgraphs.values()) sub.dispose();
     for (const v of this.constants.values()) if (isHost(v) && v.cached) { v.cached.dispose(); v.cached = undefined; }
     this.owned.length = 0;
     this.constants.clear();

@@ -28,6 +28,11 @@ export class KernelContext {
     readonly training = false,
   ) {}
 
+  /** Values of the enclosing graph that this node's subgraphs read (If/Loop). */
+  outer: ReadonlyMap<string, RValue> = new Map();
+  /** The compiled form of one of this node's subgraphs. */
+  subgraph: (g: import('@leanformer/core').Graph) => import('./compile.js').CompiledGraph = () => this.fail('this node has no compiled subgraphs');
+
   get op(): string { return this.node.op; }
   get count(): number { return this.inputs.length; }
 

@@ -1,5 +1,6 @@
 // The built-in kernel tables, registered once into the registry in ../kernel.ts.
 import { registerHostKernel, registerKernel } from '../kernel.js';
+import { controlKernels } from './control.js';
 import { elementwiseHostKernels, elementwiseKernels } from './elementwise.js';
 import { nnKernels } from './nn.js';
 import { quantKernels } from './quant.js';
@@ -13,7 +14,7 @@ let done = false;
 export function registerBuiltinKernels(): void {
   if (done) return;
   done = true;
-  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels, quantKernels, rnnKernels]) {
+  for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels, quantKernels, rnnKernels, controlKernels]) {
     for (const [op, k] of Object.entries(table)) registerKernel(op, k);
   }
   for (const table of [elementwiseHostKernels, shapeHostKernels]) {
