@@ -205,4 +205,23 @@ export function registerElementwiseKernels(def: Def): void {
     if (ctx.node.outputs.length > 1) outs.push(take(Tensor.from(DTypes.bool, [1], [1]), x!.shape, new Int32Array(x!.size)));
     return outs;
   });
+
+  // Bitwise ops on integer values below 2^53 (float64 holds them exactly); results wrap to the dtype.
+  const bitwise = (f: (a: bigint, b: bigint) => bigint): Kernel => naryK(([a, b], _c, dt) => {
+    if (!dt.isInteger) return refuse();
+    return Number(f(BigInt(a!), BigInt(b!)));
+  });
+  def('BitShift', (ctx, xs) => {
+    const left = ctx.node.attr<string>('direction', '') === 'LEFT';
+    if (!left && ctx.node.attr<string>('direction', '') !== 'RIGHT') fail(ctx, "direction must be 'LEFT' or 'RIGHT'");
+    return naryK(([a, b], _c, dt) => {
+      const bits = BigInt(dt.bits);
+      const r = left ? BigInt(a!) << BigInt(b!) : BigInt(a!) >> BigInt(b!);
+      return Number(BigInt.asUintN(Number(bits), r));
+    })(ctx, xs);
+  });
+  def('BitwiseAnd', bitwise((a, b) => a & b));
+  def('BitwiseOr', bitwise((a, b) => a | b));
+  def('BitwiseXor', bitwise((a, b) => a ^ b));
+  def('BitwiseNot', unaryK((x) => Number(~BigInt(x))));
 }

@@ -577,4 +577,97 @@ export function registerNnKernels(def: Def): void {
     if (ctx.node.outputs.length > 1) outs.push(result(x!.dtype, x!.shape, logp));
     return outs;
   });
+
+  def('MeanVarianceNormalization', (ctx, [x]) => {
+    if (!x!.dtype.isFloat) return refuse();
+    const r = x!.shape.length;
+    const axes = new Set((ais(ctx, 'axes') ?? [0, 2, 3]).map((a) => normAxis(ctx, a, r)));
+    const v = f64(x!);
+    // Group elements by their position on the non-normalized axes.
+    const keyShape = x!.shape.map((d, i) => (axes.has(i) ? 1 : d));
+    const kst = strides(keyShape);
+    const groups = sizeOf(keyShape);
+    const sum = new Float64Array(groups);
+    const sq = new Float64Array(groups);
+    const count = sizeOf(x!.shape) / groups;
+    const keyOf = new Int32Array(v.length);
+    forEachIndex(x!.shape, (idx, flat) => {
+      let k = 0;
+      for (let d = 0; d < r; d++) if (!axes.has(d)) k += idx[d]! * kst[d]!;
+      keyOf[flat] = k;
+      sum[k]! += v[flat]!;
+    });
+    for (let i = 0; i < v.length; i++) sq[keyOf[i]!]! += (v[i]! - sum[keyOf[i]!]! / count) ** 2;
+    const o = new Float64Array(v.length);
+    for (let i = 0; i < v.length; i++) { const k = keyOf[i]!; o[i] = (v[i]! - sum[k]! / count) / (Math.sqrt(sq[k]! / count) + 1e-9); }
+    return [result(x!.dtype, x!.shape, o)];
+  });
+  def('LRN', (ctx, [x]) => {
+    if (!x!.dtype.isFloat) return refuse();
+    const size = ai(ctx, 'size', 1);
+    const alpha = af(ctx, 'alpha', 0.0001);
+    const beta = af(ctx, 'beta', 0.75);
+    const bias = af(ctx, 'bias', 1);
+    const [N, C] = x!.shape as [number, number];
+    const inner = sizeOf(x!.shape.slice(2));
+    const v = f64(x!);
+    const o = new Float64Array(v.length);
+    const lo = Math.floor((size - 1) / 2);
+    const hi = Math.ceil((size - 1) / 2);
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) {
+      let s = 0;
+      for (let j = Math.max(0, c - lo); j <= Math.min(C - 1, c + hi); j++) s += v[(n * C + j) * inner + i]! ** 2;
+      o[(n * C + c) * inner + i] = v[(n * C + c) * inner + i]! / (bias + (alpha / size) * s) ** beta;
+    }
+    return [result(x!.dtype, x!.shape, o)];
+  });
+  def('Einsum', (ctx, xs) => {
+    const ins = xs.filter((t): t is Tensor => t !== undefined);
+    if (!ins.every((t) => isNumeric(t.dtype))) return refuse();
+    const eq = ctx.node.attr<string>('equation', '').replace(/\s/g, '');
+    const [lhs, rhs] = eq.split('->') as [string, string | undefined];
+    const terms = lhs.split(',');
+    if (terms.length !== ins.length) fail(ctx, `equation has ${terms.length} operands for ${ins.length} inputs`);
+    // Expand '...' into fresh upper-case letters (right-aligned broadcast dims).
+    const ellRank = Math.max(0, ...terms.map((t, k) => (t.includes('...') ? ins[k]!.shape.length - t.replace('...', '').length : 0)));
+    const ellLetters = Array.from({ length: ellRank }, (_, i) => String.fromCharCode(65 + i)).join('');
+    const expand = (t: string, rank: number) => t.replace('...', ellLetters.slice(ellRank - (rank - t.replace('...', '').length)));
+    const full = terms.map((t, k) => expand(t, ins[k]!.shape.length));
+    const counts = new Map<string, number>();
+    for (const t of full) for (const c of t) counts.set(c, (counts.get(c) ?? 0) + 1);
+    const outTerm = rhs !== undefined ? rhs.replace('...', ellLetters) : ellLetters + [...counts].filter(([c, n]) => n === 1 && !ellLetters.includes(c)).map(([c]) => c).sort().join('');
+    const dims = new Map<string, number>();
+    full.forEach((t, k) => [...t].forEach((c, i) => {
+      const d = ins[k]!.shape[i]!;
+      const prev = dims.get(c);
+      if (prev === undefined || prev === 1) dims.set(c, d);
+      else if (d !== 1 && d !== prev) fail(ctx, `dimension '${c}' is ${prev} in one operand and ${d} in another`);
+    }));
+    const letters = [...new Set([...outTerm, ...full.join('')])];
+    const outShape = [...outTerm].map((c) => dims.get(c)!);
+    guard(ctx, outShape);
+    const sumLetters = letters.filter((c) => !outTerm.includes(c));
+    const sumShape = sumLetters.map((c) => dims.get(c)!);
+    const vals = ins.map(f64);
+    const sts = ins.map((t) => strides(t.shape));
+    const o = new Float64Array(sizeOf(outShape));
+    const pos = new Map<string, number>();
+    forEachIndex(outShape, (oi, flat) => {
+      [...outTerm].forEach((c, i) => pos.set(c, oi[i]!));
+      let acc = 0;
+      forEachIndex(sumShape, (si) => {
+        sumLetters.forEach((c, i) => pos.set(c, si[i]!));
+        let prod = 1;
+        for (let k = 0; k < ins.length; k++) {
+          let off = 0;
+          const t = full[k]!;
+          for (let i = 0; i < t.length; i++) off += (ins[k]!.shape[i] === 1 ? 0 : pos.get(t[i]!)!) * sts[k]![i]!;
+          prod *= vals[k]![off]!;
+        }
+        acc += prod;
+      });
+      o[flat] = acc;
+    });
+    return [result(ins[0]!.dtype, outShape, o)];
+  });
 }

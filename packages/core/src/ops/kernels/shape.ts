@@ -447,4 +447,68 @@ export function registerShapeKernels(def: Def): void {
     }
     return [scatterInto(ctx, x!, offs, upd!)];
   });
+
+  def('DepthToSpace', (ctx, [x]) => {
+    if (x!.shape.length !== 4) fail(ctx, 'input must have rank 4');
+    const [n, c, h, w] = x!.shape as [number, number, number, number];
+    const b = ai(ctx, 'blocksize', 1);
+    if (c % (b * b)) fail(ctx, `channels ${c} are not divisible by blocksize² ${b * b}`);
+    const dcr = ctx.node.attr<string>('mode', 'DCR') === 'DCR';
+    // DCR: [n, b, b, c/b², h, w] → [n, c/b², h, b, w, b]; CRD: [n, c/b², b, b, h, w] → same target.
+    const t = x!.reshape(dcr ? [n, b, b, c / (b * b), h, w] : [n, c / (b * b), b, b, h, w]);
+    const perm = dcr ? [0, 3, 4, 1, 5, 2] : [0, 1, 4, 2, 5, 3];
+    return [transpose(t, perm).reshape([n, c / (b * b), h * b, w * b])];
+  });
+  def('SpaceToDepth', (ctx, [x]) => {
+    if (x!.shape.length !== 4) fail(ctx, 'input must have rank 4');
+    const [n, c, h, w] = x!.shape as [number, number, number, number];
+    const b = ai(ctx, 'blocksize', 1);
+    if (h % b || w % b) fail(ctx, `spatial dims ${h}×${w} are not divisible by blocksize ${b}`);
+    const t = transpose(x!.reshape([n, c, h / b, b, w / b, b]), [0, 3, 5, 1, 2, 4]);
+    return [t.reshape([n, c * b * b, h / b, w / b])];
+  });
+  def('Compress', (ctx, [x, cond]) => {
+    const c = cond!.data as Uint8Array;
+    if (!ctx.node.attrs.has('axis')) {
+      const keep: number[] = [];
+      for (let i = 0; i < Math.min(c.length, x!.size); i++) if (c[i]) keep.push(i);
+      return [take(x!, [keep.length], keep)];
+    }
+    const r = x!.shape.length;
+    const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
+    const d = x!.shape[axis]!;
+    const sel: number[] = [];
+    for (let i = 0; i < Math.min(c.length, d); i++) if (c[i]) sel.push(i);
+    const outer = sizeOf(x!.shape.slice(0, axis));
+    const inner = sizeOf(x!.shape.slice(axis + 1));
+    const map: number[] = [];
+    for (let o = 0; o < outer; o++) for (const j of sel) for (let i = 0; i < inner; i++) map.push((o * d + j) * inner + i);
+    return [take(x!, x!.shape.map((v, i) => (i === axis ? sel.length : v)), map)];
+  });
+  def('NonZero', (_ctx, [x]) => {
+    if (!isNumeric(x!.dtype)) return refuse();
+    const v = f64(x!);
+    const st = strides(x!.shape);
+    const hits: number[] = [];
+    for (let i = 0; i < v.length; i++) if (v[i] !== 0) hits.push(i);
+    const r = x!.shape.length;
+    const o: number[] = new Array(r * hits.length);
+    hits.forEach((flat, k) => { for (let d = 0; d < r; d++) o[d * hits.length + k] = Math.floor(flat / st[d]!) % x!.shape[d]!; });
+    return [i64([r, hits.length], o)];
+  });
+  def('ReverseSequence', (ctx, [x, lens]) => {
+    const r = x!.shape.length;
+    const bAxis = normAxis(ctx, ai(ctx, 'batch_axis', 1), r);
+    const tAxis = normAxis(ctx, ai(ctx, 'time_axis', 0), r);
+    const L = ints(lens!);
+    const st = strides(x!.shape);
+    const map = new Int32Array(x!.size);
+    forEachIndex(x!.shape, (idx, flat) => {
+      const len = L[idx[bAxis]!]!;
+      const t = idx[tAxis]!;
+      const src = t < len ? len - 1 - t : t;
+      map[flat] = flat + (src - t) * st[tAxis]!;
+    });
+    return [take(x!, x!.shape, map)];
+  });
 }
