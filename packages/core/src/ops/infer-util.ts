@@ -88,9 +88,11 @@ export function attrInts(ctx: InferenceContext, name: string): number[] | undefi
   const v = ctx.attr<readonly (number | bigint)[] | undefined>(name, undefined);
   return v === undefined ? undefined : v.map(Number);
 }
+/** Float attribute, or the schema default, or `fallback`. */
 export function attrFloat(ctx: InferenceContext, name: string, fallback?: number): number | undefined {
   return ctx.attr<number | undefined>(name, fallback);
 }
+/** String attribute, or the schema default, or `fallback`. */
 export function attrString(ctx: InferenceContext, name: string, fallback?: string): string | undefined {
   return ctx.attr<string | undefined>(name, fallback);
 }
@@ -154,5 +156,7 @@ export function dimProduct(dims: readonly Dim[]): number | null {
   return p;
 }
 
+/** Shorthands for the fixed output dtypes of many ops. */
 export const I64 = DTypes.int64;
+/** @see I64 */
 export const BOOL = DTypes.bool;

@@ -11,6 +11,7 @@ export function strides(shape: readonly number[]): number[] {
   return s;
 }
 
+/** Number of elements of a static shape. */
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /**

@@ -17,27 +17,35 @@ export type Kernel = (ctx: Ctx, x: readonly (Tensor | undefined)[]) => Tensor[] 
 /** Thrown inside kernels to refuse folding (too large, unsupported case); evaluateNode returns undefined. */
 export class Refuse extends Error {}
 
+/** Refuses to fold (evaluateNode then returns undefined). */
 export const refuse = (): never => { throw new Refuse(); };
 
+/** Refuses outputs larger than the caller's element limit, before allocating them. */
 export function guard(ctx: Ctx, shape: readonly number[]): void {
   if (sizeOf(shape) > ctx.maxElements) refuse();
 }
 
+/** Throws EXECUTION_FAILED naming the node: the inputs are invalid for the op. */
 export function fail(ctx: Ctx, msg: string): never {
   throw new LeanformerError('EXECUTION_FAILED', `evaluating ${ctx.node.describe()}: ${msg}`);
 }
 
+/** Integer attribute (bigint converted), or `d`. */
 export const ai = (ctx: Ctx, name: string, d: number): number => Number(ctx.node.attr<number | bigint>(name, d));
 
+/** Integer-list attribute, or undefined. */
 export const ais = (ctx: Ctx, name: string): number[] | undefined => ctx.node.attr<readonly (number | bigint)[] | undefined>(name, undefined)?.map(Number);
 
+/** Float attribute, or `d`. */
 export const af = (ctx: Ctx, name: string, d: number): number => ctx.node.attr<number>(name, d);
 
+/** Normalises a possibly negative axis against rank `r`; fails when out of range. */
 export const normAxis = (ctx: Ctx, a: number, r: number): number => {
   if (a < -r || a >= r) fail(ctx, `axis ${a} is out of range for rank ${r}`);
   return a < 0 ? a + r : a;
 };
 
+/** An int64 tensor from plain numbers. */
 export const i64 = (shape: readonly number[], values: readonly number[]): Tensor => Tensor.from(DTypes.int64, shape, values.map((v) => BigInt(v)));
 
 /** float64 values of an input, refusing dtypes that are not plain numbers or int64 beyond 2^53. */
@@ -51,6 +59,7 @@ export function result(dtype: DType, shape: readonly number[], v: Float64Array):
   return fromF64(dtype, shape, v);
 }
 
+/** Numpy broadcast of static shapes; throws (plain Error, wrapped by callers) when incompatible. */
 export function broadcastIndexShape(shapes: readonly (readonly number[])[]): number[] {
   let r = 0;
   for (const s of shapes) r = Math.max(r, s.length);
@@ -81,6 +90,7 @@ export function joinStorage(xs: Tensor[]): Tensor {
   return new Tensor(dt, [n], o as unknown as Float64Array);
 }
 
+/** Permutes axes (any dtype; storage copied exactly). */
 export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   const shape = perm.map((p) => x.shape[p]!);
   const st = strides(x.shape);

@@ -4,6 +4,7 @@ import { Tensor } from '../../tensor.js';
 import { broadcastIndex, ints, isNumeric, rint, sizeOf, strides } from '../kernels-util.js';
 import { refuse, guard, fail, ai, ais, af, normAxis, f64, result, broadcastIndexShape, transpose, forEachIndex, type Ctx, type Kernel, type Def } from './common.js';
 
+/** numpy.matmul in float64 (1-D operands promoted, batch dims broadcast), cast to A's dtype. */
 export function matmul(ctx: Ctx, a: Tensor, b: Tensor): Tensor {
   if (!isNumeric(a.dtype) || !isNumeric(b.dtype)) refuse();
   const A = a.shape.length === 1 ? [1, a.shape[0]!] : [...a.shape];
