@@ -5,7 +5,26 @@ import {
   Graph, LeanformerError, Tensor, byteSize, dtypeFromOnnx, normalizeDomain, shapeSize,
   type Attribute, type AttributeMap, type DType, type Dim, type FunctionDef, type ModelInfo, type Node, type TensorSource, type ValueType,
 } from '@leanformer/core';
-import { decodeMessage, encodeMessage, MSG_START, type Msg } from './proto/message.js';
+import { decodeMessage, encodeMessage, MSG_START, UNKNOWN_FIELDS, unknownFields, type Msg } from './proto/message.js';
+
+/** `meta` keys holding protobuf fields this codec does not model, kept verbatim for the round trip. */
+export const META_UNKNOWN_FIELDS = 'onnx.unknownFields';
+export const META_UNKNOWN_MODEL_FIELDS = 'onnx.unknownModelFields';
+/** `meta` key of ModelProto.configuration (multi-device DeviceConfigurationProto messages, opaque). */
+export const META_CONFIGURATION = 'onnx.configuration';
+
+/** Copies a decoded message's unknown fields into `meta` (nothing when there are none). */
+function keepUnknown(msg: Msg, meta: Map<string, unknown>, key: string): void {
+  const u = unknownFields(msg);
+  if (u.length) meta.set(key, u);
+}
+
+/** Puts unknown fields kept in `meta` back on a message to encode. */
+function restoreUnknown(meta: Map<string, unknown>, key: string, msg: Msg): Msg {
+  const u = meta.get(key);
+  if (Array.isArray(u) && u.length) (msg as Record<symbol, unknown>)[UNKNOWN_FIELDS] = u;
+  return msg;
+}
 import * as P from './proto/onnx-proto.js';
 import { ATTR_TYPE } from './proto/onnx-proto.js';
 
@@ -97,6 +116,8 @@ function opsetMap(entries: unknown): Map<string, number> {
 function modelFromProto(msg: Msg, options: DecodeOptions): Graph {
   if (!msg.graph) fail('ModelProto has no graph');
   const graph = graphFromProto(msg.graph as Msg, undefined, options);
+  keepUnknown(msg, graph.meta, META_UNKNOWN_MODEL_FIELDS);
+  if ((msg.configuration as Uint8Array[]).length) graph.meta.set(META_CONFIGURATION, msg.configuration); // DeviceConfigurationProto, opaque
   for (const [d, v] of opsetMap(msg.opsetImport)) graph.opsets.set(d, v);
   const info: ModelInfo = {
     irVersion: num(msg.irVersion, 'ir_version'),
@@ -371,6 +392,7 @@ function attributeToProto(name: string, a: Attribute & { docString?: string }, o
 
 function graphFromProto(msg: Msg, parent: Graph | undefined, options: DecodeOptions, formalInputs: readonly string[] = []): Graph {
   const g = new Graph((msg.name as string) ?? '', parent);
+  keepUnknown(msg, g.meta, META_UNKNOWN_FIELDS);
   for (const name of formalInputs) g.addInput(name, null); // function bodies: formal parameters, untyped
   g.docString = (msg.docString as string) ?? '';
   for (const [k, v] of kv(msg.metadataProps)) g.metadataProps.set(k, v);
@@ -412,6 +434,7 @@ function graphFromProto(msg: Msg, parent: Graph | undefined, options: DecodeOpti
     });
     for (const [k, v] of kv(n.metadataProps)) node.metadataProps.set(k, v);
     if ((n.deviceConfigurations as Uint8Array[]).length) node.meta.set('onnx.deviceConfigurations', n.deviceConfigurations);
+    keepUnknown(n, node.meta, META_UNKNOWN_FIELDS);
     return node;
   });
   // Pass 2: attributes (subgraphs see every value of this graph) and inputs.
@@ -470,6 +493,7 @@ function graphToProto(g: Graph, opts: EncodeOptions): Msg {
     metadataProps: [...g.metadataProps].map(([key, value]) => ({ key, value })),
   };
   if (g.docString) msg.docString = g.docString;
+  restoreUnknown(g.meta, META_UNKNOWN_FIELDS, msg);
   for (const n of g.nodes) {
     for (const o of n.outputs) {
       if (o && o.type && !outputs.has(o) && !inputs.has(o)) (msg.valueInfo as Msg[]).push(valueInfo(o.name, o.type, o.docString));
@@ -491,6 +515,7 @@ function nodeToProto(n: Node, opts: EncodeOptions): Msg {
   if (n.domain) out.domain = n.domain;
   if (n.overload) out.overload = n.overload;
   if (n.docString) out.docString = n.docString;
+  restoreUnknown(n.meta, META_UNKNOWN_FIELDS, out);
   return out;
 }
 
@@ -567,8 +592,10 @@ export function encodeModel(graph: Graph, options: EncodeOptions = {}): Uint8Arr
     metadataProps: info ? [...info.metadataProps].map(([key, value]) => ({ key, value })) : [],
     trainingInfo: info?.trainingInfo ?? [],
     functions: (info?.functions ?? []).map((f) => functionToProto(f, options)),
+    configuration: (graph.meta.get(META_CONFIGURATION) as Uint8Array[] | undefined) ?? [],
   };
   for (const k of ['producerName', 'producerVersion', 'domain', 'docString'] as const) if (msg[k] === '') delete msg[k];
+  restoreUnknown(graph.meta, META_UNKNOWN_MODEL_FIELDS, msg);
   if (msg.modelVersion === 0) delete msg.modelVersion;
   try {
     return encodeMessage(P.ModelProto, msg);

@@ -31,6 +31,18 @@ export type Msg = Record<string, unknown>;
  */
 export const MSG_START: unique symbol = Symbol('onnx.msgStart');
 
+/**
+ * Key under which a decoded message keeps the fields its definition does not know (newer onnx.proto
+ * fields, vendor extensions), each as its raw tag + payload bytes (views). The encoder writes them
+ * back after the known fields, so they survive a round trip.
+ */
+export const UNKNOWN_FIELDS: unique symbol = Symbol('onnx.unknownFields');
+
+/** The unknown fields kept on a decoded message (empty when none). */
+export function unknownFields(msg: Msg): readonly Uint8Array[] {
+  return ((msg as Record<symbol, unknown>)[UNKNOWN_FIELDS] as Uint8Array[] | undefined) ?? [];
+}
+
 const MAX_DEPTH = 96;
 const byNoCache = new WeakMap<MessageDef, Map<number, FieldDef>>();
 function fieldsByNo(def: MessageDef): Map<number, FieldDef> {
@@ -79,7 +91,12 @@ function decodeInto(def: MessageDef, r: Reader, depth: number): Msg {
     const wire = tag & 7;
     if (no === 0) throw decodeError(`field number 0 in ${def.name} at byte ${r.pos}`);
     const f = fields.get(no);
-    if (!f) { r.skip(wire); continue; }
+    if (!f) {
+      r.skip(wire);
+      const rec = out as Record<symbol, Uint8Array[] | undefined>;
+      (rec[UNKNOWN_FIELDS] ??= []).push(r.buf.subarray(tagAt, r.pos));
+      continue;
+    }
     const want = expectedWire(f.type);
     if (typeof f.type === 'object') {
       if (wire !== WireType.Bytes) throw decodeError(`${def.name}.${f.name}: wire type ${wire}, expected a message`);
@@ -182,6 +199,7 @@ function sizeOf(def: MessageDef, msg: Msg, sizes: Map<Msg, number>): number {
       n += tagSize + scalarSize(f.type, v);
     }
   }
+  for (const b of unknownFields(msg)) n += b.length;
   sizes.set(msg, n);
   return n;
 }
@@ -227,4 +245,5 @@ function writeMessage(def: MessageDef, msg: Msg, w: Writer, sizes: Map<Msg, numb
       writeScalar(w, f.type, v);
     }
   }
+  for (const b of unknownFields(msg)) w.raw(b);
 }
