@@ -5,6 +5,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { transformerDecoder } from '@leanformer/core';
+import { saveModel } from '@leanformer/onnx/node';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -80,6 +82,20 @@ describe.skipIf(!built || !haveData)('leanformer CLI (built binary)', () => {
       expect(lines, args.join(' ')).toHaveLength(1);
       expect(lines[0], args.join(' ')).toMatch(msg);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it('quantize (from @leanformer/quant) writes a model that run and inspect read back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leanformer-cli-q-'));
+    await saveModel(transformerDecoder({ vocabSize: 256, hidden: 64, layers: 1, heads: 4, kvHeads: 2, ffn: 128, seed: 3 }), join(dir, 'dec.onnx'));
+    const q = leanformer('quantize', join(dir, 'dec.onnx'), '-o', join(dir, 'q4.onnx'), '--method', 'rtn', '--bits', '4');
+    expect(q.code, q.stderr).toBe(0);
+    const ins = JSON.parse(leanformer('inspect', join(dir, 'q4.onnx'), '--json').stdout);
+    expect(Object.keys(ins.ops)).toContain('com.microsoft::MatMulNBits');
+    for (const extra of [[], ['--direct']]) {
+      const r = leanformer('run', join(dir, 'q4.onnx'), '--dim', 'seq=5', '--json', ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).outputs[0]).toMatchObject({ name: 'logits', shape: [1, 5, 256] });
     }
   });
 

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { LeanformerError } from '@leanformer/core';
 import { builtinCommands } from './commands/index.js';
+import { loadAllExtensions, loadExtensionFor } from './commands/extensions.js';
 import { processIo, type Io } from './io.js';
 import { commandHelp, getCommand, listCommands, registerCommand } from './registry.js';
 
@@ -30,7 +31,7 @@ export type { RunReport, RunOutput } from './commands/run.js';
 /** Exit codes: 0 ran, 1 could not (bad file, bad model, runtime failure), 2 bad usage. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
 
-function globalHelp(): string {
+function globalHelp(unavailable: readonly string[]): string {
   const cmds = listCommands();
   const w = Math.max(...cmds.map((c) => c.name.length));
   return [
@@ -38,6 +39,7 @@ function globalHelp(): string {
     '',
     'Commands:',
     ...cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    ...(unavailable.length ? ['', 'Not available in this build:', ...unavailable.map((u) => `  ${u}`)] : []),
     '',
     "Run 'leanformer <command> --help' for a command's options.",
     '',
@@ -63,12 +65,17 @@ function oneLine(s: string): string { return s.replace(/\s*\n\s*/g, ' ').trim();
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.err : io.out)(globalHelp());
+    (name === undefined ? io.err : io.out)(globalHelp(await loadAllExtensions()));
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const cmd = getCommand(name);
-  const prefix = cmd ? `leanformer ${cmd.name}` : 'leanformer';
+  let cmd = getCommand(name);
+  let prefix = cmd ? `leanformer ${cmd.name}` : 'leanformer';
   try {
+    if (!cmd) {
+      await loadExtensionFor(name);
+      cmd = getCommand(name);
+      if (cmd) prefix = `leanformer ${cmd.name}`;
+    }
     if (!cmd) throw new UsageError(`unknown command '${name}'; commands: ${listCommands().map((c) => c.name).join(', ')} (see leanformer --help)`);
     if (rest.includes('--help') || rest.includes('-h')) { io.out(commandHelp(cmd)); return EXIT.ok; }
     let parsed;

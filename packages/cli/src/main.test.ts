@@ -24,6 +24,16 @@ describe('leanformer main', () => {
     expect((await cli()).code).toBe(2);
   });
 
+  it('loads extension commands (quantize, sparsify, pack, unpack) from @leanformer/quant on demand', async () => {
+    const h = await cli('quantize', '--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/^Usage: leanformer quantize <in.onnx> /);
+    expect((await cli('--help')).out).toMatch(/\n {2}quantize +\S/);
+    const bad = await cli('quantize', `${CASE}/model.onnx`);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^leanformer quantize: .*--(output|method)/);
+  });
+
   it('rejects bad usage with one line and exit 2', async () => {
     for (const argv of [['frobnicate'], ['run'], ['run', 'a.onnx', '--bogus'], ['run', CASE + '/model.onnx', '--backend', 'ort-metal'], ['run', 'a.onnx', 'b.onnx']]) {
       const r = await cli(...argv);
