@@ -42,6 +42,7 @@ export function outputMetrics(got: Tensor, expected: Tensor): OutputMetrics {
 
 /** ONNX's backend-test tolerances: `|got − expected| ≤ atol + rtol·|expected|` for floats; exact otherwise. */
 export interface Tolerance { readonly rtol: number; readonly atol: number }
+/** The tolerances ONNX's backend tests use (`onnx/backend/test/runner`): rtol 1e-3, atol 1e-7. */
 export const ONNX_TOLERANCE: Tolerance = Object.freeze({ rtol: 1e-3, atol: 1e-7 });
 
 /**

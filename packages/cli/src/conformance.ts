@@ -49,6 +49,15 @@ function oneLine(e: unknown): string {
 /**
  * Runs one case on `backend` (through the IR, or `direct`), every data set, compared with ONNX's
  * tolerances. Never throws for problems of the case itself: they come back as 'errored' with the reason.
+ *
+ * @example
+ * ```ts
+ * const backend = await cliBackend('ort-cpu').create({ threads: 1 });
+ * for (const c of findCases('/usr/share/libonnx-testdata/data/node')) {
+ *   const r = await runConformanceCase(c, backend);
+ *   if (r.status !== 'passed') console.log(r.name, r.status, r.reason);
+ * }
+ * ```
  */
 export async function runConformanceCase(c: ConformanceCase, backend: CliBackend, options: { direct?: boolean; tolerance?: Tolerance } = {}): Promise<CaseResult> {
   const sets = readdirSync(c.dir).filter((f) => f.startsWith('test_data_set_')).sort();

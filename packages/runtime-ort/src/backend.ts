@@ -223,6 +223,7 @@ export class OrtExecutor implements Executor {
     return out;
   }
 
+  /** Releases the ORT session; later `run` calls throw. Safe to call twice. */
   async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
