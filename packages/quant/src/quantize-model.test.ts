@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor, transformerDecoder, type Graph } from '@leanformer/core';
+import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder } from '@leanformer/core';
+import { syntheticWeight } from './synthetic.js';
 import { cosine } from './linalg.js';
 import { quantizeModel, sparsifyModel } from './quantize-model.js';
 import { ReferenceBackend } from './reference-backend.js';
@@ -93,6 +94,24 @@ describe('chained linear layers', () => {
       for (const n of graph.nodes) for (const v of n.inputs) if (v && !v.isInitializer && !v.isGraphInput) expect(v.producer).not.toBeNull();
       expect(cosine(await run(graph), ref)).toBeGreaterThan(0.999);
     }
+  });
+});
+
+describe('Gemm layers', () => {
+  it('quantizes Gemm (transB, bias [1, N]) like MatMul + bias', async () => {
+    const g = new Graph('gemm');
+    g.opsets.set('', 21);
+    const x = g.addInput('x', tensorType(DTypes.float32, [3, 48]));
+    const w = syntheticWeight(20, 48, 4); // B is [N=20, K=48] with transB
+    const n = g.addNode({ op: 'Gemm', inputs: [x, g.addInitializer('B', Tensor.from('float32', [20, 48], w)), g.addInitializer('C', Tensor.from('float32', [1, 20], Array.from({ length: 20 }, (_, i) => i / 10)))], outputs: ['y'], attrs: { transB: attr.int(1) } });
+    n.output(0).type = tensorType(DTypes.float32, [3, 20]);
+    g.addOutput(n.output(0));
+    const feed = { x: Tensor.from('float32', [3, 48], Array.from({ length: 144 }, (_, i) => Math.sin(i))) };
+    const run = async (m: Graph) => (await (await backend.compile(m)).run(feed)).y!.toFloat32();
+    const { graph, report } = await quantizeModel(g, { method: 'rtn', bits: 8, blockSize: 16 });
+    expect(report.layersQuantized).toBe(1);
+    expect(graph.nodes.map((m) => m.op)).toEqual(['QMatMul']);
+    expect(cosine(await run(graph), await run(g))).toBeGreaterThan(0.9999);
   });
 });
 
