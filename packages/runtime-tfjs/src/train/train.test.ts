@@ -147,6 +147,16 @@ describe('training a tiny decoder', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('trains on wasm too (embedding gradient through ScatterNd), matching cpu', async () => {
+    const opts = { loss: crossEntropyLoss('logits', 'labels'), data: task, steps: 3, optimizer: { type: 'adamw' as const, lr: 1e-2 } };
+    const cpu = await train(graph(), { ...opts, backend: 'cpu' });
+    const wasm = await train(graph(), { ...opts, backend: 'wasm' });
+    wasm.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]!)).toBeLessThan(1e-4));
+    const e1 = cpu.weights.get('model.embed_tokens.weight')!.toFloat32(), e2 = wasm.weights.get('model.embed_tokens.weight')!.toFloat32();
+    e1.forEach((v, i) => expect(Math.abs(v - e2[i]!)).toBeLessThan(1e-4));
+    await tf.setBackend('cpu');
+  });
+
   it('is deterministic, resumes from a checkpoint, and accumulates gradients', async () => {
     const opts = { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw' as const, lr: 5e-3 }, schedule: { type: 'linear-warmup' as const, warmupSteps: 2 } };
     const a = await train(graph(), { ...opts, data: task, steps: 4 });
