@@ -174,8 +174,8 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQu
       const o = (k - k0) * N;
       for (let n = 0; n < N; n++) {
         const x = fr(fr(w[r + n]! * rs[n]!) + zpv[n]!);
-        const q = x < 0 ? 0 : Math.floor(x + 0.5); // roundf for x ≥ 0; negatives clamp to 0 either way
-        stage[o + n] = q > qmax ? qmax : q;
+        // roundf for 0 ≤ x < qmax is truncation of x + 0.5; outside, the clamp decides
+        stage[o + n] = x < 0 ? 0 : x >= qmax ? qmax : (x + 0.5) | 0;
       }
     }
     const rows = k1 - k0;
