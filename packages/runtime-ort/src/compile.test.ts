@@ -56,3 +56,19 @@ describe('OrtBackend.compile (through the IR)', () => {
     await exe.dispose();
   });
 });
+
+describe('the ./web entry (onnxruntime-web, WebAssembly; also runs in Node)', () => {
+  it('compiles through the IR on wasm and agrees with onnxruntime-node CPU', async () => {
+    const { createOrtBackend: createWebBackend } = await import('./web.js');
+    const w = lcg(15, 21), bias = lcg(3, 22), xs = lcg(10, 23);
+    const web = await createWebBackend({ eps: ['wasm'] }).compile(tinyGraph(w, bias));
+    const cpu = await createOrtBackend().compile(tinyGraph(w, bias));
+    expect(web.info.device).toBe('wasm');
+    const x = Tensor.from('float32', [2, 5], xs);
+    const a = (await web.run({ x }))['y']!.toFloat32();
+    const b = (await cpu.run({ x }))['y']!.toFloat32();
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-6);
+    await web.dispose();
+    await cpu.dispose();
+  });
+});
