@@ -6,7 +6,8 @@
 //   node packages/runtime-tfjs/bench/decoder-layer.mjs --backend wasm --batch 1 --seq 128 --hidden 512 --heads 8 --ffn 1408
 //
 // Flags: --backend cpu|wasm|webgpu|tensorflow (default webgpu), --batch 8 --seq 512 --hidden 1024
-// --heads 16 --ffn 2816 --warmup 3 --iters 10, --ort <ep> (cpu|webgpu) to time ORT as well.
+// --heads 16 --ffn 2816 --warmup 3 --iters 10, --ort <ep> (cpu|webgpu) to time ORT as well,
+// --only ort to skip tfjs (e.g. to run ORT's Dawn and tfjs' dawn.node in separate processes).
 // Timing: "device" = iterations queued back to back with one readback at the end (what the
 // backend computes); "run" = TfjsExecutor.run per iteration (feeds uploaded, outputs read back).
 import { decoderLayer, GraphBuilder, rng, Tensor } from '@leanformer/core';
@@ -14,7 +15,7 @@ import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') || all[i + 1] === undefined ? 'true' : all[i + 1]]] : acc), []));
 const num = (k, d) => (args[k] === undefined ? d : Number(args[k]));
-const cfg = { backend: args.backend ?? 'webgpu', batch: num('batch', 8), seq: num('seq', 512), hidden: num('hidden', 1024), heads: num('heads', 16), ffn: num('ffn', 2816), warmup: num('warmup', 3), iters: num('iters', 10), ort: args.ort };
+const cfg = { only: args.only, backend: args.backend ?? 'webgpu', batch: num('batch', 8), seq: num('seq', 512), hidden: num('hidden', 1024), heads: num('heads', 16), ffn: num('ffn', 2816), warmup: num('warmup', 3), iters: num('iters', 10), ort: args.ort };
 
 function buildLayer() {
   const b = new GraphBuilder('decoder_layer');
@@ -37,6 +38,9 @@ const tokens = cfg.batch * cfg.seq;
 const flops = 2 * tokens * (4 * cfg.hidden * cfg.hidden + 3 * cfg.hidden * cfg.ffn) + 2 * 2 * cfg.batch * cfg.seq * cfg.seq * cfg.hidden;
 const result = { config: cfg, gflopPerForward: flops / 1e9 };
 
+let yTfjs;
+let t;
+if (cfg.only !== 'ort') {
 const backend = createTfjsBackend(cfg.backend);
 const tf = await backend.ready();
 const t0 = performance.now();
@@ -45,7 +49,7 @@ result.compileMs = performance.now() - t0;
 const compiled = exe.compiled;
 const feed = new Map([['x', tf.tensor(xData, [cfg.batch, cfg.seq, cfg.hidden], 'float32')]]);
 const forward = () => tf.tidy(() => compiled.execute(feed).get('y'));
-let t = performance.now();
+t = performance.now();
 let first = forward();
 await first.data();
 first.dispose();
@@ -60,7 +64,6 @@ for (let i = 0; i < cfg.iters; i++) {
   y.dispose();
 }
 const run = [];
-let yTfjs;
 for (let i = 0; i < Math.min(cfg.iters, 5); i++) { t = performance.now(); yTfjs = (await exe.run({ x })).y; run.push(performance.now() - t); }
 const d = stats(device);
 result.tfjs.deviceMs = d;
@@ -69,6 +72,7 @@ result.tfjs.tokensPerSec = tokens / (d.median / 1000);
 result.tfjs.tflops = flops / (d.median / 1000) / 1e12;
 feed.get('x').dispose();
 await exe.dispose();
+}
 
 if (cfg.ort) {
   try {
@@ -87,16 +91,16 @@ if (cfg.ort) {
     ortRes.runMs = stats(ms);
     // Same graph, same input: the two runtimes must agree (max |a − b| relative to the output's RMS).
     const yOrt = (await s.run({ x: ox })).y.data;
-    const yT = yTfjs.toFloat32();
+    const yT = yTfjs ? yTfjs.toFloat32() : yOrt;
     let ss = 0, worst = 0;
     for (let i = 0; i < yOrt.length; i++) ss += yOrt[i] * yOrt[i];
     const rms = Math.sqrt(ss / yOrt.length);
     for (let i = 0; i < yOrt.length; i++) worst = Math.max(worst, Math.abs(yT[i] - yOrt[i]) / rms);
-    ortRes.maxDiffOverRms = worst;
+    if (yTfjs) ortRes.maxDiffOverRms = worst;
     ortRes.tokensPerSec = tokens / (ortRes.runMs.median / 1000);
     ortRes.note = 'host copies included (onnxruntime-node CPU tensors in and out)';
     result.ort = ortRes;
-    result.ratioTfjsToOrt = result.tfjs.tokensPerSec / ortRes.tokensPerSec;
+    if (result.tfjs) result.ratioTfjsToOrt = result.tfjs.tokensPerSec / ortRes.tokensPerSec;
   } catch (e) {
     result.ort = { ep: cfg.ort, error: String(e?.message ?? e).slice(0, 500) };
   }
