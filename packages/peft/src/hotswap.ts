@@ -43,9 +43,9 @@ export function loraHotSwapGraph(graph: Graph, targets: TargetModules, naming?: 
     for (const u of uses) u.node.setInput(u.index, sum);
     if (outSlot >= 0) {
       const name = y.name;
-      g.renameValue(y, g.uniqueName(`${name}_base`));
+      y.name = g.uniqueName(`${name}_base`);
       g.setOutput(outSlot, sum);
-      g.renameValue(sum, name);
+      sum.name = name;
     }
     slots.push(slot);
   });

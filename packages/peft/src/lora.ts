@@ -12,7 +12,10 @@ export interface LoraConfig {
   readonly r: number;
   /** lora_alpha (default 8, PEFT's default). */
   readonly alpha?: number;
-  /** Dropout on the adapter's input while training (default 0). */
+  /**
+   * lora_dropout, kept in the config and adapter files (default 0). Training with dropout > 0 is
+   * refused by finetune: the tfjs training loop is deterministic and draws no dropout masks.
+   */
   readonly dropout?: number;
   /** rsLoRA scaling α/√r instead of α/r (default false). */
   readonly useRslora?: boolean;
@@ -105,17 +108,11 @@ function addAfter(g: Graph, node: Node, make: (b: GraphBuilder) => Value): Value
   for (const u of uses) u.node.setInput(u.index, sum);
   if (outSlot >= 0) {
     const name = y.name;
-    g.renameValue(y, g.uniqueName(`${name}_base`));
+    y.name = g.uniqueName(`${name}_base`);
     g.setOutput(outSlot, sum);
-    g.renameValue(sum, name);
+    sum.name = name;
   }
   return sum;
-}
-
-/** Options of {@link injectLora}. */
-export interface InjectLoraOptions {
-  /** Add Dropout on the adapter input when the config has dropout > 0 (default true; tfjs applies it only while training). */
-  readonly dropout?: boolean;
 }
 
 /**
@@ -131,7 +128,7 @@ export interface InjectLoraOptions {
  * const trained = adapterFromWeights(adapter, weights);
  * ```
  */
-export function injectLora(graph: Graph, adapters: LoraAdapter | readonly LoraAdapter[], options: InjectLoraOptions = {}): { graph: Graph; trainable: string[] } {
+export function injectLora(graph: Graph, adapters: LoraAdapter | readonly LoraAdapter[]): { graph: Graph; trainable: string[] } {
   const list = Array.isArray(adapters) ? (adapters as readonly LoraAdapter[]) : [adapters as LoraAdapter];
   const g = cloneGraph(graph);
   const linears = linearByModule(g);
@@ -141,15 +138,13 @@ export function injectLora(graph: Graph, adapters: LoraAdapter | readonly LoraAd
     checkAdapterName(ad.name);
     if (seen.has(ad.name)) throw new LeanformerError('INVALID_ARGUMENT', `injectLora: two adapters are named '${ad.name}'`);
     seen.add(ad.name);
-    const dropout = options.dropout ?? true ? ad.config.dropout ?? 0 : 0;
     for (const [module, w] of ad.modules) {
       const lin = linears.get(module);
       if (!lin) throw new LeanformerError('INVALID_ARGUMENT', `injectLora: adapter '${ad.name}' has weights for '${module}', which is not a linear layer of graph '${graph.name}'`);
       checkModuleShapes(ad.name, module, w, lin);
       const names = loraParamNames(module, ad.name);
       addAfter(g, lin.node, (b) => {
-        let x = lin.node.input(0);
-        if (dropout > 0) x = b.op('Dropout', [x, b.scalar(dropout)]);
+        const x = lin.node.input(0);
         const d = b.matmul(b.matmul(x, b.param(names.A, w.A)), b.param(names.B, w.B));
         return w.scaling === 1 ? d : b.mul(d, w.scaling);
       });
