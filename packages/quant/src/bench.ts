@@ -97,12 +97,12 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
   await fp32.dispose();
 
   const t0 = performance.now();
-  const q = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 4 });
+  const q = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 4, edgeBits: 4 });
   const quantSeconds = (performance.now() - t0) / 1000;
   const int4 = await options.backend.compile(q.graph);
   const int4Ms = await msPerRun(int4, feeds, runs);
   await int4.dispose();
-  const q0 = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 0 });
+  const q0 = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 0, edgeBits: 4 });
   const int4acc0 = await options.backend.compile(q0.graph);
   const int4Acc0Ms = await msPerRun(int4acc0, feeds, runs);
   await int4acc0.dispose();
