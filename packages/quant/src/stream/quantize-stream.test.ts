@@ -1,0 +1,99 @@
+// Streaming quantization against the in-memory quantizer: same packed bytes, same ORT outputs,
+// atomic outputs, and the input never touched.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
+import { loadModel, saveModel } from '@leanformer/onnx/node';
+import { LeanformerError, parseTarget } from '@leanformer/core';
+import { quantizeModel } from '../quantize-model.js';
+import { quantizeModelStreaming, type StreamDeps } from './quantize-stream.js';
+import { syntheticDecoderBytes, writeSyntheticDecoder } from './synthetic-decoder.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lf-stream-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const deps: StreamDeps = { loadModel, encodeModel, lowerToOnnx };
+const cfg = { layers: 2, hidden: 64, ffn: 176, vocab: 96, seed: 7 };
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+async function logits(path: string, ids: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(path);
+  try {
+    const r = await s.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]) });
+    return r.logits!.data as Float32Array;
+  } finally {
+    await s.release();
+  }
+}
+
+describe('writeSyntheticDecoder', () => {
+  it('writes the configured weights as external data and ORT runs the model', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'dec.onnx'), cfg, { encodeModel });
+    expect(f.weightBytes).toBe(syntheticDecoderBytes(cfg));
+    expect(readFileSync(f.model).length).toBeLessThan(64 << 10); // weights live in the data file
+    expect(readFileSync(f.data).length).toBeGreaterThanOrEqual(f.weightBytes);
+    const y = await logits(f.model, [1, 5, 9]);
+    expect(y.length).toBe(3 * cfg.vocab);
+    expect(y.every(Number.isFinite)).toBe(true);
+    // Same seed, same bytes.
+    const again = await writeSyntheticDecoder(join(dir, 'dec2.onnx'), cfg, { encodeModel });
+    expect(sha(again.data)).toBe(sha(f.data));
+  });
+});
+
+describe('quantizeModelStreaming', () => {
+  it('matches quantizeModel bit for bit (rtn int4, LM head int8) and leaves the input untouched', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'in.onnx'), cfg, { encodeModel });
+    const before = [sha(f.model), sha(f.data)];
+    const report = await quantizeModelStreaming(f.model, join(dir, 'q.onnx'), { method: 'rtn', bits: 4, blockSize: 32 }, deps);
+    expect(report.layersQuantized).toBe(cfg.layers * 7 + 1);
+    expect(report.bytesAfter / report.bytesBefore).toBeLessThan(0.25);
+    expect([sha(f.model), sha(f.data)]).toEqual(before);
+    expect(existsSync(join(dir, 'q.onnx.data'))).toBe(true);
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp-'))).toEqual([]);
+
+    // The in-memory path (embeddings left in float, as the streaming pass leaves them).
+    const { graph } = await quantizeModel(await loadModel(f.model), { method: 'rtn', bits: 4, blockSize: 32, quantizeEmbeddings: false });
+    await saveModel(lowerToOnnx(graph, parseTarget('ort-cpu')), join(dir, 'ref.onnx'), { externalData: true });
+    const a = await loadModel(join(dir, 'q.onnx'));
+    const b = await loadModel(join(dir, 'ref.onnx'));
+    const packed = (g: typeof a) => [...g.initializers.values()].filter((v) => v.name.includes('_Q')).map((v) => [v.name, createHash('sha256').update(v.const!.bytes()).digest('hex')]);
+    expect(packed(a).length).toBe(report.layersQuantized);
+    expect(packed(a)).toEqual(packed(b));
+    const ids = [3, 1, 4, 1, 5];
+    expect([...await logits(join(dir, 'q.onnx'), ids)]).toEqual([...await logits(join(dir, 'ref.onnx'), ids)]);
+    // And it stays close to the float model.
+    const yf = await logits(f.model, ids);
+    const yq = await logits(join(dir, 'q.onnx'), ids);
+    let err = 0, ref = 0;
+    for (let i = 0; i < yf.length; i++) { err += (yf[i]! - yq[i]!) ** 2; ref += yf[i]! ** 2; }
+    expect(Math.sqrt(err / ref)).toBeLessThan(0.1);
+  });
+
+  it('hqq streams too and ORT runs it', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'in-hqq.onnx'), cfg, { encodeModel });
+    const r = await quantizeModelStreaming(f.model, join(dir, 'hqq.onnx'), { method: 'hqq', bits: 4, blockSize: 32 }, deps);
+    expect(r.layersQuantized).toBe(cfg.layers * 7 + 1);
+    expect((await logits(join(dir, 'hqq.onnx'), [2, 7])).every(Number.isFinite)).toBe(true);
+  });
+
+  it('refuses calibration methods, tensorrt, and an output that is one of the input files', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'in-bad.onnx'), cfg, { encodeModel });
+    const code = async (p: Promise<unknown>) => { try { await p; return 'ok'; } catch (e) { return e instanceof LeanformerError ? e.code : String(e); } };
+    expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'gptq' as 'rtn' }, deps))).toBe('INVALID_ARGUMENT');
+    expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'rtn', target: 'ort-tensorrt' as 'ort-cpu' }, deps))).toBe('INVALID_ARGUMENT');
+    expect(await code(quantizeModelStreaming(f.model, f.model, { method: 'rtn' }, deps))).toBe('INVALID_ARGUMENT');
+    expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'rtn', dataLocation: 'in-bad.onnx.data' }, deps))).toBe('INVALID_ARGUMENT');
+    expect(existsSync(join(dir, 'x.onnx'))).toBe(false);
+  });
+
+  it('a failure late in the run (while encoding) leaves no output and no temporary file', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'in-fail.onnx'), cfg, { encodeModel });
+    const failing: StreamDeps = { ...deps, encodeModel: () => { throw new Error('disk full (simulated)'); } };
+    await expect(quantizeModelStreaming(f.model, join(dir, 'fail.onnx'), { method: 'rtn' }, failing)).rejects.toThrow(/disk full/);
+    expect(readdirSync(dir).filter((n) => n.startsWith('fail.onnx') || n.startsWith('.fail.onnx'))).toEqual([]);
+  });
+});
