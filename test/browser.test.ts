@@ -1,0 +1,166 @@
+// End-to-end: examples/browser in headless Chromium (Debian's chromium package, driven by
+// playwright-core). The page builds the demo model, quantizes it to int4 in a Web Worker, runs both
+// models on onnxruntime-web (wasm) and decodes an .lfpack download; this test checks the numbers it
+// reports against Node: the same model bytes, the same int4 bytes as `leanformer quantize`, and a
+// bit-exact .lfpack decode. It also writes examples/browser/screenshot.png (the README shows it).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '@leanformer/cli';
+import { decodeModel } from '@leanformer/onnx';
+import { createOrtBackend } from '@leanformer/runtime-ort/node';
+import { agreement, seededFeeds } from '../examples/browser/src/shared.js';
+import type { LfpackResult, LoadResult, QuantizeResultMsg } from '../examples/browser/src/protocol.js';
+
+/** What the page keeps on `window.leanformerReport` (see examples/browser/src/main.ts). */
+interface PageReport { load?: LoadResult; quantize?: Omit<QuantizeResultMsg, 'model'>; lfpack?: LfpackResult; error?: string }
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const CHROMIUM = process.env['LEANFORMER_CHROMIUM'] ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+const SCREENSHOT = join(root, 'examples/browser/screenshot.png');
+const VIEWPORT = { width: 1200, height: 900 };
+
+if (!haveChromium) console.warn(`browser e2e: skipped, ${CHROMIUM} is missing; install Debian's chromium package (apt-get install chromium) or set LEANFORMER_CHROMIUM`);
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Runs the `leanformer` CLI in-process (the same code as the binary) and captures its output. */
+async function leanformer(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const code = await main(argv, { out: (t) => { out += t; }, err: (t) => { err += t; }, stderrIsTTY: false });
+  return { code, out, err };
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (!sig.every((b, i) => bytes[i] === b)) throw new Error('not a PNG file');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: dv.getUint32(16), height: dv.getUint32(20) };
+}
+
+interface Server { url: string; models: { onnx: Uint8Array; lfpack: Uint8Array }; close(): Promise<void> }
+
+describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
+  let server: Server;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    const mod = (await import('../examples/browser/server.mjs')) as { startServer(o?: object): Promise<Server> };
+    server = await mod.startServer();
+    profile = mkdtempSync(join(tmpdir(), 'leanformer-chromium-'));
+    // A persistent context is how playwright takes a fresh --user-data-dir of our choosing.
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: VIEWPORT,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = context.pages()[0] ?? await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    // Bounded: the page may reach only its own server.
+    await context.route((u) => !u.href.startsWith(server.url), (r) => r.abort());
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('quantizes the built-in model to the bytes `leanformer quantize` writes, runs both on wasm, decodes .lfpack bit-exactly', async () => {
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-ready="true"]');
+
+    await page.click('#load-builtin');
+    await page.waitForSelector('#model-sha', { timeout: 30_000 });
+    await page.click('#quantize'); // defaults: RTN, 4 bits, block 32, target ort-wasm
+    await page.waitForSelector('#quant-sha, .bad', { timeout: 60_000 });
+    await page.click('#lfpack');
+    await page.waitForSelector('#lf-exact', { timeout: 30_000 });
+    const report = await page.evaluate(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport);
+    expect(report.error).toBeUndefined();
+
+    // The page's built-in model is byte-identical to the one Node builds (and the server serves).
+    const onnx = server.models.onnx;
+    expect(report.load!.sha256).toBe(sha256(onnx));
+    expect(report.load!.facts.fileBytes).toBe(onnx.length);
+    expect(report.load!.facts.inputs).toEqual(['input_ids int64[batch, seq]']);
+
+    // `leanformer quantize` in Node on that file gives the same bytes as the page.
+    let quantized = new Uint8Array();
+    const dir = mkdtempSync(join(tmpdir(), 'leanformer-browser-'));
+    try {
+      writeFileSync(join(dir, 'demo.onnx'), onnx);
+      const cli = await leanformer('quantize', join(dir, 'demo.onnx'), '-o', join(dir, 'demo-int4.onnx'), '--method', 'rtn', '--bits', '4', '--block-size', '32', '--target', 'ort-wasm', '--json');
+      expect(cli.code, cli.err).toBe(0);
+      const nodeBytes = readFileSync(join(dir, 'demo-int4.onnx'));
+      quantized = nodeBytes;
+      const q = report.quantize!;
+      expect(q.quantSha256).toBe(sha256(nodeBytes));
+      expect(q.quantBytes).toBe(nodeBytes.length);
+      const nodeReport = JSON.parse(cli.out) as { layersQuantized: number; bytesBefore: number; bytesAfter: number };
+      expect(q.report).toMatchObject({ method: 'rtn', bits: 4, blockSize: 32, target: 'ort-wasm', layersQuantized: nodeReport.layersQuantized, bytesBefore: nodeReport.bytesBefore, bytesAfter: nodeReport.bytesAfter });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    // Both ran on onnxruntime-web's WebAssembly EP, with real timings, and agree as int4 should.
+    const q = report.quantize!;
+    for (const t of [q.float, q.quant]) {
+      expect(t.ep).toBe('wasm');
+      expect(t.runs).toBe(10);
+      expect(t.meanMs).toBeGreaterThan(0);
+      expect(t.minMs).toBeLessThanOrEqual(t.meanMs);
+      expect(Number.isFinite(t.sessionMs)).toBe(true);
+    }
+    expect(q.quantBytes / q.floatBytes).toBeLessThan(0.25); // int4 weights with fp16 scales (int8 edge layers)
+    const [logits] = q.agreement;
+    expect(logits!.output).toBe('logits');
+    expect(logits!.shape).toEqual([1, 16, 512]);
+    expect(logits!.maxAbsDiff).toBeGreaterThan(0); // it really is a different (quantized) model …
+    expect(logits!.cosine).toBeGreaterThan(0.95); // … that still follows the float one
+    // onnxruntime-node CPU, fed the same seeded inputs, sees the same agreement: the wasm runs are right.
+    const ort = createOrtBackend({ eps: ['cpu'] });
+    const feeds = seededFeeds(decodeModel(onnx));
+    const outs = [];
+    for (const bytes of [onnx, quantized]) {
+      const exe = await ort.createExecutorFromBytes(bytes);
+      outs.push(await exe.run(feeds));
+      await exe.dispose();
+    }
+    const [nodeLogits] = agreement(outs[0]!, outs[1]!);
+    expect(Math.abs(nodeLogits!.cosine - logits!.cosine)).toBeLessThan(1e-4);
+    expect(Math.abs(nodeLogits!.top1 - logits!.top1)).toBeLessThanOrEqual(1 / 16); // one row of 16 may flip on a near tie
+
+    // .lfpack: the page's decode is bit-exact and the download is smaller than the plain file.
+    const lf = report.lfpack!;
+    expect(lf.bitExact).toBe(true);
+    expect(lf.mismatches).toEqual([]);
+    expect(lf.tensorsCompared).toBeGreaterThan(0);
+    expect(lf.decodedSha256).toBe(sha256(onnx));
+    expect(lf.lfpackBytes).toBe(server.models.lfpack.length);
+    expect(lf.plainBytes).toBe(onnx.length);
+    expect(lf.saving).toBeGreaterThan(0.1);
+    expect(await page.textContent('#lf-saving')).toBe(`${(lf.saving * 100).toFixed(1)}%`);
+
+    expect(consoleErrors).toEqual([]);
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const png = readFileSync(SCREENSHOT);
+    const size = pngSize(png);
+    expect(size.width).toBe(VIEWPORT.width);
+    expect(size.height).toBeGreaterThanOrEqual(VIEWPORT.height);
+    expect(statSync(SCREENSHOT).size).toBeGreaterThan(50_000);
+    console.log(`browser e2e: ${JSON.stringify({ float: q.float, quant: q.quant, floatBytes: q.floatBytes, quantBytes: q.quantBytes, quantizeMs: Math.round(q.quantizeMs), agreement: q.agreement, lfpack: { lfpackBytes: lf.lfpackBytes, plainBytes: lf.plainBytes, saving: lf.saving, decodeMs: lf.decodeMs } })}`);
+  }, 90_000);
+});
