@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '@leanformer/cli';
@@ -163,4 +164,58 @@ describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(50_000);
     console.log(`browser e2e: ${JSON.stringify({ float: q.float, quant: q.quant, floatBytes: q.floatBytes, quantBytes: q.quantBytes, quantizeMs: Math.round(q.quantizeMs), agreement: q.agreement, lfpack: { lfpackBytes: lf.lfpackBytes, plainBytes: lf.plainBytes, saving: lf.saving, decodeMs: lf.decodeMs } })}`);
   }, 90_000);
+
+  it('loads a model from a URL and from a file input; HQQ int4 runs (WebGPU asked for, wasm where the browser has no adapter)', async () => {
+    const onnx = server.models.onnx;
+    await page.fill('#load-url', '/models/demo.onnx');
+    await page.click('#load-url-btn');
+    await page.waitForFunction(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load?.source === '/models/demo.onnx');
+    const viaUrl = await page.evaluate(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load!);
+    expect(viaUrl.sha256).toBe(sha256(onnx));
+
+    await page.setInputFiles('#load-file', { name: 'picked.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(onnx) });
+    await page.waitForFunction(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load?.source === 'picked.onnx');
+    const viaFile = await page.evaluate(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load!);
+    expect(viaFile.sha256).toBe(sha256(onnx));
+    expect(viaFile.facts.params).toBe(viaUrl.facts.params);
+
+    await page.selectOption('#q-method', 'hqq');
+    await page.selectOption('#q-runs', '5');
+    await page.check('#q-webgpu');
+    await page.click('#quantize');
+    await page.waitForSelector('#quant-sha, .bad', { timeout: 60_000 });
+    const r = await page.evaluate(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport);
+    expect(r.error).toBeUndefined();
+    const q = r.quantize!;
+    expect(q.report).toMatchObject({ method: 'hqq', bits: 4, blockSize: 32 });
+    const gpu = await page.evaluate(async () => Boolean(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter().catch(() => null)));
+    expect(q.quant.ep).toBe(gpu ? 'webgpu' : 'wasm');
+    expect(q.quant.runs).toBe(5);
+    expect(q.agreement[0]!.cosine).toBeGreaterThan(0.95);
+    expect(consoleErrors).toEqual([]);
+    console.log(`browser e2e (hqq): ${JSON.stringify({ quant: q.quant, quantBytes: q.quantBytes, quantizeMs: Math.round(q.quantizeMs), agreement: q.agreement })}`);
+  }, 90_000);
+});
+
+// What a user's bundler sees: the built packages (dist, through their package.json exports and
+// browser fields, as installed from npm) bundle for a browser with no Node-only module inside.
+// @leanformer/quant's streaming quantizer imports node:fs at call time; its browser field maps
+// fs/path to nothing, so a browser bundle carries no Node module (and never calls that path).
+const built = ['core', 'onnx', 'quant', 'runtime-ort'].every((p) => existsSync(join(root, `packages/${p}/dist/index.js`))) && existsSync(join(root, 'packages/runtime-ort/dist/web.js'));
+if (!built) console.warn('browser bundle of dist: skipped, packages are not built; run `npx nx run-many -t build` first (npm test does)');
+
+describe.skipIf(!built)('built packages in a browser bundle', () => {
+  it('core, onnx, quant and runtime-ort/web bundle for the browser without Node-only modules', async () => {
+    const r = await build({
+      stdin: {
+        contents: "export * as core from '@leanformer/core'; export * as onnx from '@leanformer/onnx'; export * as quant from '@leanformer/quant'; export * as ort from '@leanformer/runtime-ort/web';",
+        resolveDir: root, loader: 'js',
+      },
+      bundle: true, write: false, platform: 'browser', format: 'esm', metafile: true, logLevel: 'silent',
+    });
+    const inputs = Object.keys(r.metafile!.inputs);
+    expect(inputs.filter((p) => /(^|[/:])(node:|onnxruntime-node)/.test(p) || (!p.includes('/') && !p.startsWith('(disabled)') && p !== '<stdin>'))).toEqual([]);
+    expect(inputs).toContain('node_modules/onnxruntime-web/dist/ort.bundle.min.mjs');
+    expect(inputs.some((p) => p.startsWith('packages/quant/dist/'))).toBe(true);
+  });
 });
