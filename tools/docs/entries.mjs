@@ -1,0 +1,31 @@
+// The public entries of every package, read from each package.json "exports": an export
+// `./x` whose types are `./dist/x.d.ts` is built from `src/x.ts` (tsup's one-entry-per-file
+// layout), so the docs and the undocumented-export check follow the exports map by themselves.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Lists `{ pkg, subpath, specifier, file }` for every package entry (file relative to ROOT).
+ * Throws when an exports target has no matching source file (the map and the sources disagree).
+ */
+export function packageEntries() {
+  const out = [];
+  for (const dir of readdirSync(join(ROOT, 'packages')).sort()) {
+    const pj = join(ROOT, 'packages', dir, 'package.json');
+    if (!existsSync(pj)) continue;
+    const { name, exports } = JSON.parse(readFileSync(pj, 'utf8'));
+    for (const [subpath, target] of Object.entries(exports ?? {})) {
+      if (typeof target !== 'object' || target === null || !target.types) continue; // ./package.json
+      const m = /^\.\/dist\/(.+)\.d\.ts$/.exec(target.types);
+      if (!m) throw new Error(`${name}: exports['${subpath}'].types is '${target.types}', expected ./dist/<entry>.d.ts`);
+      const file = `packages/${dir}/src/${m[1]}.ts`;
+      if (!existsSync(join(ROOT, file))) throw new Error(`${name}: exports['${subpath}'] has no source file ${file}`);
+      out.push({ pkg: name, subpath, specifier: subpath === '.' ? name : `${name}/${subpath.slice(2)}`, file });
+    }
+  }
+  return out;
+}
