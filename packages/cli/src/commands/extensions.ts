@@ -29,6 +29,15 @@ const EXTENSIONS: readonly Extension[] = [
       });
     },
   },
+  {
+    module: '@leanformer/vision/cli',
+    commands: ['zoo'],
+    async build(mod) {
+      const make = mod['zooCommand'];
+      if (typeof make !== 'function') throw new LeanformerError('NOT_SUPPORTED', '@leanformer/vision/cli does not export zooCommand');
+      return [(make as (o: unknown) => Command)({ decodeModel, encodeModel, lowerToOnnx })];
+    },
+  },
 ];
 
 const loaded = new Map<Extension, Promise<void>>();

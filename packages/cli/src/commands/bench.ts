@@ -1,0 +1,81 @@
+// `leanformer bench <suite> [--quick] [--json]`: each module's benchmark suite, loaded on first use.
+// A suite is a row of data: the package that owns it and how to call its runner with the CLI's
+// ONNX codec and ORT CPU backend. Every suite prints `{ "suite", "metrics": { … } }`.
+import { LeanformerError } from '@leanformer/core';
+import * as onnx from '@leanformer/onnx';
+import type { Command } from '../registry.js';
+
+interface BenchOptions { readonly quick: boolean; readonly ep: 'cpu' | 'webgpu'; readonly threads: number | undefined }
+type BenchResult = { suite: string; metrics: Record<string, unknown>; [k: string]: unknown };
+
+const ortCpu = async () => (await import('@leanformer/runtime-ort/node')).createOrtBackend({ eps: ['cpu'] });
+/** Imports with a computed specifier, so a CLI build without that module still starts. */
+const load = (spec: string): Promise<Record<string, unknown>> => import(/* @vite-ignore */ spec) as Promise<Record<string, unknown>>;
+
+function runner(mod: Record<string, unknown>, name: string, pkg: string): (o: unknown) => Promise<BenchResult> {
+  const fn = mod[name];
+  if (typeof fn !== 'function') throw new LeanformerError('NOT_SUPPORTED', `${pkg} does not export ${name}`);
+  return fn as (o: unknown) => Promise<BenchResult>;
+}
+
+/** The suites, by name: package, runner export, and how it is called. */
+export const BENCH_SUITES: Readonly<Record<string, { pkg: string; run(o: BenchOptions): Promise<BenchResult> }>> = {
+  quant: {
+    pkg: '@leanformer/quant',
+    run: async (o) => runner(await load('@leanformer/quant'), 'runQuantBench', '@leanformer/quant')({
+      quick: o.quick, backend: await ortCpu(), codec: { encode: onnx.encodeModel, decode: onnx.decodeModel },
+    }),
+  },
+  attention: {
+    pkg: '@leanformer/attention',
+    run: async (o) => runner(await load('@leanformer/attention'), 'runAttentionBench', '@leanformer/attention')({ quick: o.quick }),
+  },
+  kv: {
+    pkg: '@leanformer/kv-cache',
+    run: async (o) => runner(await load('@leanformer/kv-cache'), 'runKvBench', '@leanformer/kv-cache')({ quick: o.quick }),
+  },
+  peft: {
+    pkg: '@leanformer/peft',
+    run: async (o) => runner(await load('@leanformer/peft'), 'runPeftBench', '@leanformer/peft')({ quick: o.quick }),
+  },
+  vision: {
+    pkg: '@leanformer/vision',
+    run: async (o) => runner(await load('@leanformer/vision'), 'runVisionBench', '@leanformer/vision')({
+      onnx, quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}),
+    }),
+  },
+};
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: `Run a module's benchmark suite (${Object.keys(BENCH_SUITES).join(', ')}) and print its metrics`,
+  positionals: ['<suite>'],
+  options: {
+    quick: { type: 'boolean', description: 'smaller sizes and fewer runs (minutes → seconds)' },
+    json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … } }' },
+    ep: { type: 'string', arg: '<cpu|webgpu>', description: 'ORT execution provider where a suite compares on one (vision); default cpu' },
+    threads: { type: 'string', arg: '<N>', description: 'intra-op threads where a suite sets them (vision)' },
+  },
+  details: 'Benchmarks are not tests: they time real work on this machine and compare against a peer in the same run.',
+  async run(ctx) {
+    const name = ctx.positionals[0]!;
+    const suite = BENCH_SUITES[name];
+    if (!suite) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; available: ${Object.keys(BENCH_SUITES).join(', ')}`);
+    const ep = (ctx.values.ep as string | undefined) ?? 'cpu';
+    if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench: --ep must be cpu or webgpu, got '${ep}'`);
+    const threads = ctx.values.threads === undefined ? undefined : Number(ctx.values.threads);
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new LeanformerError('INVALID_ARGUMENT', `bench: --threads must be a positive integer, got '${String(ctx.values.threads)}'`);
+    let result: BenchResult;
+    try {
+      result = await suite.run({ quick: Boolean(ctx.values.quick), ep, threads });
+    } catch (e) {
+      if (e instanceof Error && 'code' in e && (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
+        throw new LeanformerError('BACKEND_UNAVAILABLE', `bench ${name} needs ${suite.pkg}, which is not built or installed`, { cause: e });
+      }
+      throw e;
+    }
+    if (ctx.values.json) ctx.io.out(`${JSON.stringify(result)}\n`);
+    else for (const [k, v] of Object.entries(result.metrics)) ctx.io.out(`${k.padEnd(36)} ${String(v)}\n`);
+    return 0;
+  },
+};
