@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 // Inside the repo (dist/ is ignored) so onnxruntime-node resolves from the workspace node_modules.
-const script = { export: 'export-models', demo: 'demo', table: 'table' }[process.argv[2] ?? ''] ?? 'quant-bench';
+const script = { export: 'export-models', demo: 'demo', table: 'table', int8: 'int8-speed' }[process.argv[2] ?? ''] ?? 'quant-bench';
 const out = join(root, `packages/quant/dist/${script}.mjs`);
 await build({
   entryPoints: [join(root, `packages/quant/bench/${script}.ts`)],

@@ -130,7 +130,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       calib: { type: 'string', arg: '<dir>', description: 'calibration inputs: a folder of test_data_set_* folders (input_N.pb)' },
       'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
       exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
-      'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute (default), 4 int8 activations (fastest on ORT CPU)' },
+      'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
     },
     details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.`,
@@ -154,7 +154,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
         symmetric: values.symmetric === true ? true : undefined,
         target: targetName as TargetName,
         exclude: values.exclude as string | undefined,
-        accuracyLevel: intOpt('accuracy-level', values['accuracy-level'], 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
+        accuracyLevel: values['accuracy-level'] === undefined ? undefined : intOpt('accuracy-level', values['accuracy-level'], 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
         calibration,
       });
       await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);

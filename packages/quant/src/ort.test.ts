@@ -156,6 +156,13 @@ describe('quantized builder decoder on onnxruntime-node', () => {
     }
   });
 
+  it('int8 per-channel on ORT CPU (default accuracy_level 4 for 8-bit) keeps cosine ≥ 0.999', async () => {
+    const { graph, notes } = await quantizeModel(model, { method: 'rtn', bits: 8, blockSize: 0 });
+    expect(graph.nodes.find((n) => n.op === 'QMatMul')!.attr('accuracy_level')).toBe(4);
+    expect(notes.some((n) => /accuracy_level 4/.test(n))).toBe(true);
+    expect(cosine(await run(graph), await run(model))).toBeGreaterThanOrEqual(0.999);
+  });
+
   it('calibrates gptq, awq and smoothquant through the ORT backend', async () => {
     const small = transformerDecoder({ vocabSize: 256, hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 128, seed: 5 });
     const f = { input_ids: Tensor.from('int64', [1, 12], Array.from({ length: 12 }, (_, i) => BigInt((i * 37 + 11) % 256))) };
