@@ -28,7 +28,7 @@ function gaussian(n: number, r: () => number, scale: ArrayLike<number> | null = 
  * `tokens` keys. Returns the bytes ratio (codes + fp16 scales and minimums ÷ fp16 K+V, from the
  * actual buffers) and the mean cosine of attention outputs.
  */
-export function measureInt4KV(o: { tokens?: number; heads?: number; headDim?: number; queries?: number; groupSize?: number; seed?: number; smooth?: boolean; keyAxis?: 'token' | 'channel'; rotate?: boolean; clipSearch?: readonly number[] } = {}): { bytesRatio: number; attnCosine: number; minCosine: number } {
+export function measureInt4KV(o: { tokens?: number; heads?: number; headDim?: number; queries?: number; groupSize?: number; seed?: number; smooth?: boolean; keyAxis?: 'token' | 'channel'; rotate?: boolean; clipSearch?: readonly number[]; keyGroup?: number } = {}): { bytesRatio: number; attnCosine: number; minCosine: number } {
   const N = o.tokens ?? 1024, G = o.heads ?? 8, D = o.headDim ?? 64, Q = o.queries ?? 16;
   const r = rng(o.seed ?? 11);
   const chan = Float32Array.from({ length: D }, () => Math.exp(0.6 * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())));
@@ -40,7 +40,8 @@ export function measureInt4KV(o: { tokens?: number; heads?: number; headDim?: nu
   let qUse = sm ? q.map((x, i) => x * sm.lambda[Math.floor(i / (Q * D)) * D + (i % D)]!) : q;
   // Hadamard rotation of queries and keys: scores unchanged, outliers spread (folds into W_q/W_k offline).
   if (o.rotate) { kStore = hadamardRotate(kStore.slice(), D); qUse = hadamardRotate(qUse.slice(), D); }
-  const kq = o.keyAxis === 'channel' ? quantizeKeysPerChannel(kStore, G, N, D, 64) : quantizeKV(kStore, G * N, D, cfg);
+  // keyGroup: tokens per scale group for per-channel keys, channels per group for per-token keys.
+  const kq = o.keyAxis === 'channel' ? quantizeKeysPerChannel(kStore, G, N, D, o.keyGroup ?? 64) : quantizeKV(kStore, G * N, D, { ...cfg, ...(o.keyGroup ? { groupSize: o.keyGroup } : {}) });
   const vq = quantizeKV(v, G * N, D, cfg);
   const bytes = [kq, vq].reduce((s, x) => s + x.codes.byteLength + x.scales.byteLength + x.mins.byteLength, 0) + (sm ? 2 * G * D : 0);
   const fp16 = 2 * G * N * D * 2;
@@ -76,17 +77,18 @@ export async function runKvBench(o: { quick?: boolean; backend?: Backend } = {})
   const quick = !!o.quick;
   const m: Record<string, number | string | null> = {};
   // 1. int4 KV.
-  // int4 KV: values per token, keys per channel over 64-token groups after a Hadamard rotation of
-  // queries and keys (folds into W_q/W_k); plain per-token int4 and SmoothAttention beside it.
-  // Mean over 5 random draws of the Llama-like K/V statistics (the cosine varies by draw).
-  const seeds = [1, 2, 3, 4, 5];
+  // int4 KV: values per token (fp16 scale + min per head vector), keys per channel over 32-token groups
+  // after a Hadamard rotation of queries and keys (folds into W_q/W_k). This configuration was chosen
+  // among 4 variants on draws 1–5 of the synthetic K/V; it is reported on held-out draws 6–10.
+  // Plain per-token int4 and SmoothAttention beside it, on the same draws.
+  const seeds = [6, 7, 8, 9, 10];
   const meanCos = (opt: Parameters<typeof measureInt4KV>[0]) => seeds.map((seed) => measureInt4KV({ ...opt, seed })).reduce((acc, r, _, all) => ({ bytesRatio: r.bytesRatio, attnCosine: acc.attnCosine + r.attnCosine / all.length, minCosine: Math.min(acc.minCosine, r.minCosine) }), { bytesRatio: 0, attnCosine: 0, minCosine: 1 });
-  const q4 = meanCos({ rotate: true, keyAxis: 'channel' });
+  const q4 = meanCos({ rotate: true, keyAxis: 'channel', keyGroup: 32 });
   m.kv_int4_bytes_ratio = round(q4.bytesRatio, 4);
   m.kv_int4_attn_cosine = round(q4.attnCosine, 4);
   m.kv_int4_attn_cosine_min = round(q4.minCosine, 4);
   m.kv_int4_plain_attn_cosine = round(meanCos({}).attnCosine, 4);
-  m.kv_int4_rotated_per_token_attn_cosine = round(meanCos({ rotate: true }).attnCosine, 4);
+  m.kv_int4_plain_bytes_ratio = round(meanCos({}).bytesRatio, 4);
   m.kv_int4_smoothattention_attn_cosine = round(meanCos({ smooth: true }).attnCosine, 4);
   // 2. Retrieval under cache compression.
   const len = quick ? 512 : 1024;
