@@ -88,7 +88,7 @@ async function loadModel(source: ModelSource, transfer: Transferable[] = []): Pr
 }
 
 function timingCells(t: RunTiming): string {
-  return `<td>${t.ep}</td><td class="num">${ms(t.sessionMs)}</td><td class="num">${ms(t.firstMs)}</td><td class="num">${ms(t.meanMs)}</td><td class="num">${ms(t.minMs)}</td>`;
+  return `<td>${t.ep}</td><td class="num">${ms(t.sessionMs)}</td><td class="num">${ms(t.firstMs)}</td><td class="num">${ms(t.meanMs)}</td><td class="num">${ms(t.medianMs)}</td><td class="num">${ms(t.minMs)}</td>`;
 }
 
 async function quantize(): Promise<void> {
@@ -105,7 +105,7 @@ async function quantize(): Promise<void> {
     window.leanformerReport.quantize = report;
     const url = URL.createObjectURL(new Blob([model as BlobPart], { type: 'application/octet-stream' }));
     const name = `${settings.method}-int${settings.bits}.onnx`;
-    const head = '<tr><th>model</th><th>file size</th><th>EP</th><th title="creating the session; the first one also instantiates onnxruntime-web\'s WebAssembly">session*</th><th>first run</th><th>mean</th><th>min</th></tr>';
+    const head = '<tr><th>model</th><th>file size</th><th>EP</th><th title="creating the session; the first one also instantiates onnxruntime-web\'s WebAssembly">session*</th><th>first run</th><th>mean</th><th>median</th><th>min</th></tr>';
     const rows = [
       `<tr><td>float32</td><td class="num">${bytes(r.floatBytes)}</td>${timingCells(r.float)}</tr>`,
       `<tr><td>${settings.method} int${settings.bits}</td><td class="num">${bytes(r.quantBytes)}</td>${timingCells(r.quant)}</tr>`,

@@ -21,6 +21,8 @@ export interface RunTiming {
   /** First run, reported apart from the timed runs (it pays for allocation). */
   readonly firstMs: number;
   readonly meanMs: number;
+  /** Median of the timed runs: steadier than the mean on a busy machine. */
+  readonly medianMs: number;
   readonly minMs: number;
   readonly runs: number;
 }

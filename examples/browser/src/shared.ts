@@ -1,7 +1,7 @@
 // What the page's worker and the Node-side server share: the built-in demo model, the quantization
 // call (the same library calls `leanformer quantize` makes), inspect-style facts, seeded inputs and
 // output agreement. Browser-safe: no Node-only import may appear here (the page bundles this file).
-import { analyzeGraph, parseTarget, Tensor, transformerDecoder, type Graph, type TargetName } from '@leanformer/core';
+import { analyzeGraph, parseTarget, Tensor, transformerDecoder, type Graph, type TargetName, type Value } from '@leanformer/core';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeReport } from '@leanformer/quant';
 
@@ -32,7 +32,8 @@ export const DEFAULT_QUANT: QuantSettings = Object.freeze({ method: 'rtn', bits:
 /**
  * Quantizes an ONNX model's bytes and returns the lowered model's bytes. This is the sequence the
  * CLI's `quantize` command runs (decode → quantizeModel → lowerToOnnx → encode) with the options it
- * passes when only --method/--bits/--block-size/--target are given, so both give the same bytes.
+ * passes when only --method/--bits/--block-size/--target are given (everything else left to the
+ * library's defaults), so both give the same bytes; the e2e test checks that they do.
  */
 export async function quantizeOnnx(
   bytes: Uint8Array,
@@ -41,7 +42,7 @@ export async function quantizeOnnx(
 ): Promise<{ bytes: Uint8Array; report: QuantizeReport; notes: string[] }> {
   const graph = decodeModel(bytes);
   const { graph: q, report, notes } = await quantizeModel(graph, {
-    method: s.method, bits: s.bits, blockSize: s.blockSize, target: s.target, accuracyLevel: 0, onLayer,
+    method: s.method, bits: s.bits, blockSize: s.blockSize, target: s.target, onLayer,
   });
   return { bytes: encodeModel(lowerToOnnx(q, parseTarget(s.target))), report, notes };
 }
@@ -60,8 +61,7 @@ export interface ModelFacts {
   readonly producer: string;
 }
 
-const typeOf = (v: { dtype?: { name: string } | undefined; shape?: readonly (number | string)[] | undefined }): string =>
-  `${v.dtype?.name ?? '?'}[${v.shape?.join(', ') ?? '?'}]`;
+const typeOf = (v: Value): string => `${v.dtype?.name ?? '?'}[${v.shape?.map((d) => d ?? '?').join(', ') ?? '?'}]`;
 
 /** Facts of a decoded model (counts from core's `analyzeGraph`). */
 export function modelFacts(graph: Graph, fileBytes: number): ModelFacts {
@@ -103,8 +103,8 @@ function rng(seed: number): () => number {
 export const SEQ = 16;
 
 /**
- * Seeded inputs for every graph input. Symbolic dims: 1 for names containing 'batch', {@link SEQ}
- * otherwise. Integer inputs get values in [0, 16) (valid token ids for any vocabulary of 16 or more),
+ * Seeded inputs for every graph input. Symbolic or unknown dims: 1 for names containing 'batch',
+ * {@link SEQ} otherwise. Integer inputs get values in [0, 16) (valid token ids for any vocabulary of 16 or more),
  * floats uniform in [-1, 1), bools a coin flip. Throws for input types it cannot make.
  */
 export function seededFeeds(graph: Graph, seed = 1): Record<string, Tensor> {
@@ -112,7 +112,7 @@ export function seededFeeds(graph: Graph, seed = 1): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   for (const v of graph.inputs.filter((x) => !x.isInitializer)) {
     if (!v.dtype || !v.shape) throw new Error(`input '${v.name}' has no declared type or shape; the page cannot make inputs for it`);
-    const shape = v.shape.map((d) => (typeof d === 'number' ? d : /batch/i.test(d) ? 1 : SEQ));
+    const shape = v.shape.map((d) => (typeof d === 'number' ? d : d !== null && /batch/i.test(d) ? 1 : SEQ));
     const n = shape.reduce((a, b) => a * b, 1);
     const dt = v.dtype.name;
     const vals = Array.from({ length: n }, () => r());
@@ -166,6 +166,6 @@ export function agreement(a: Record<string, Tensor>, b: Record<string, Tensor>):
 
 /** Lower-case hex SHA-256 (WebCrypto: browsers, workers and Node 20 alike). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -62,6 +62,12 @@ async function load(req: Extract<Request, { cmd: 'load' }>): Promise<LoadResult>
   return { source: name, sha256: await sha256Hex(bytes), facts: modelFacts(graph, bytes.length), decodeMs };
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Opens a session on onnxruntime-web and times `runs` runs after a first, untimed one. */
 async function time(id: number, label: string, bytes: Uint8Array, feeds: ReturnType<typeof seededFeeds>, runs: number, eps: readonly ('wasm' | 'webgpu')[]) {
   post({ id, type: 'progress', stage: `${label}: creating an onnxruntime-web session` });
@@ -82,7 +88,7 @@ async function time(id: number, label: string, bytes: Uint8Array, feeds: ReturnT
     }
     const timing: RunTiming = {
       ep: exe.info.device, sessionMs, firstMs, runs,
-      meanMs: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length), minMs: Math.min(...times),
+      meanMs: times.reduce((a, b) => a + b, 0) / times.length, medianMs: median(times), minMs: Math.min(...times),
     };
     return { outputs, timing };
   } finally {
@@ -93,6 +99,7 @@ async function time(id: number, label: string, bytes: Uint8Array, feeds: ReturnT
 async function quantize(req: Extract<Request, { cmd: 'quantize' }>, eps: readonly ('wasm' | 'webgpu')[]): Promise<QuantizeResultMsg> {
   if (!current) throw new Error('load a model first');
   const { settings, runs, id } = req;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got ${runs}`);
   const t0 = performance.now();
   const q = await quantizeOnnx(current.bytes, settings, (name, i, n) => post({ id, type: 'progress', stage: `quantizing ${name}`, fraction: (i + 1) / n }));
   const quantizeMs = performance.now() - t0;
