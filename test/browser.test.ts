@@ -167,6 +167,8 @@ describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
 
   it('loads a model from a URL and from a file input; HQQ int4 runs (WebGPU asked for, wasm where the browser has no adapter)', async () => {
     const onnx = server.models.onnx;
+    await page.goto(server.url); // a fresh page: this test does not depend on the one before
+    await page.waitForSelector('body[data-ready="true"]');
     await page.fill('#load-url', '/models/demo.onnx');
     await page.click('#load-url-btn');
     await page.waitForFunction(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load?.source === '/models/demo.onnx');
