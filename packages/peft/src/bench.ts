@@ -1,0 +1,204 @@
+// `leanformer bench peft`: hot-swap latency on ONNX Runtime, PaCA vs LoRA step time and peak
+// memory at equal trainable parameters, WeLore compression and loss, GaLore optimizer state.
+
+import { Tensor, transformerDecoder, type Backend, type Graph } from '@leanformer/core';
+import { createOptimizer, createTfjsBackend, crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
+import { finetune } from './finetune.js';
+import { LoraHotSwap } from './hotswap.js';
+import { svd } from './linalg.js';
+import { createLoraAdapter, injectLora, mergeLora, type LoraAdapter } from './lora.js';
+import { findLinearModules } from './naming.js';
+import { injectPaca, selectPartialConnections } from './paca.js';
+import { syntheticInstructionTask } from './task.js';
+import { registerPeftKernels } from './tfjs-kernels.js';
+import { welorePlan } from './welore.js';
+
+/** Options of {@link runPeftBench}. */
+export interface PeftBenchOptions {
+  /** Smaller models and fewer steps (CI, about a minute on 2 cores). */
+  readonly quick?: boolean;
+  /** Backend for the hot-swap measurement (default: onnxruntime-node CPU through @leanformer/runtime-ort/node). */
+  readonly backend?: Backend;
+}
+
+/** What `leanformer bench peft --json` prints. */
+export interface PeftBenchResult {
+  readonly suite: 'peft';
+  readonly metrics: Record<string, number>;
+  /** How each number was measured. */
+  readonly notes: Record<string, string>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/**
+ * A decoder whose linear weights have power-law singular spectra, as trained transformers do
+ * (WeLore's premise) — steep in attention, flat in the MLP — built from seeded random bases.
+ */
+function spectralDecoder(cfg: Parameters<typeof transformerDecoder>[0]): Graph {
+  const g = transformerDecoder(cfg);
+  let seed = 1;
+  for (const m of findLinearModules(g)) {
+    if (/lm_head/.test(m.module)) continue;
+    // Steep spectra in attention and in the last layer's MLP, nearly flat in the other MLPs.
+    const last = m.module.startsWith(`model.layers.${cfg.layers - 1}.`);
+    const decay = /self_attn/.test(m.module) ? 1.5 : last ? 1 : 0.1;
+    const { inFeatures: n, outFeatures: o } = m;
+    const rand = (len: number) => { const a = new Float64Array(len); for (let i = 0; i < len; i++) a[i] = Math.sin(++seed * 12.9898) * 43758.5453 % 1; return a; };
+    const U = svd(rand(n * n), n, n).U, V = svd(rand(o * o), o, o).U;
+    const k = Math.min(n, o);
+    const w = new Float32Array(n * o);
+    for (let r = 0; r < k; r++) {
+      const s = 0.6 * (r + 1) ** -decay;
+      for (let i = 0; i < n; i++) { const u = U[i * n + r]! * s; for (let j = 0; j < o; j++) w[i * o + j] += u * V[j * o + r]!; }
+    }
+    g.setInitializer(m.weight, new Tensor('float32', [n, o], w));
+  }
+  return g;
+}
+
+type StepFn = () => void;
+
+async function stepper(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>): Promise<{ tf: Awaited<ReturnType<typeof Trainer.create>>['tf']; step: StepFn; dispose(): void }> {
+  const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable });
+  const opt = createOptimizer(trainer.tf, { type: 'adamw', lr: 1e-3, weightDecay: 0 });
+  return {
+    tf: trainer.tf,
+    step: () => {
+      const { grads } = trainer.lossAndGrads(batch);
+      opt.apply(trainer.compiled.variables, grads, 1e-3);
+      for (const g of grads.values()) g.dispose();
+    },
+    dispose: () => { opt.dispose(); trainer.dispose(); },
+  };
+}
+
+/** Peak tfjs bytes over one training step (after a warm-up step), with only this model alive. */
+async function stepMemory(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>): Promise<{ peakBytes: number; stepBytes: number }> {
+  const s = await stepper(graph, trainable, batch);
+  try {
+    s.step();
+    const before = s.tf.memory().numBytes;
+    const prof = await s.tf.profile(() => { s.step(); });
+    return { peakBytes: prof.peakBytes, stepBytes: prof.peakBytes - before };
+  } finally {
+    s.dispose();
+  }
+}
+
+/** Median step times of two setups, measured alternately so machine load affects both alike. */
+async function interleavedStepMs(a: Parameters<typeof stepper>, b: Parameters<typeof stepper>, steps: number): Promise<[number, number]> {
+  const sa = await stepper(...a), sb = await stepper(...b);
+  try {
+    sa.step(); sb.step(); sa.step(); sb.step(); // warm-up: kernels and optimizer state allocated
+    const ta: number[] = [], tb: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      let t0 = performance.now(); sa.step(); ta.push(performance.now() - t0);
+      t0 = performance.now(); sb.step(); tb.push(performance.now() - t0);
+    }
+    return [median(ta), median(tb)];
+  } finally {
+    sa.dispose(); sb.dispose();
+  }
+}
+
+/**
+ * Runs the PEFT benchmark and returns `{ suite: 'peft', metrics, notes }`.
+ *
+ * @example
+ * ```ts
+ * const { metrics } = await runPeftBench({ quick: true });
+ * console.log(metrics.paca_step_time_ratio, metrics.hotswap_ms);
+ * ```
+ */
+export async function runPeftBench(options: PeftBenchOptions = {}): Promise<PeftBenchResult> {
+  const quick = options.quick ?? false;
+  registerPeftKernels();
+  await createTfjsBackend('cpu').ready();
+  const metrics: Record<string, number> = {};
+  const notes: Record<string, string> = {};
+
+  // --- Hot-swap on ORT: 3 adapters, round-robin per request, one session.
+  const backend = options.backend ?? (await import('@leanformer/runtime-ort/node')).createOrtBackend();
+  const hsCfg = quick ? { vocabSize: 256, hidden: 128, layers: 2, heads: 4, ffn: 256, seed: 1 } : { vocabSize: 1024, hidden: 256, layers: 4, heads: 8, ffn: 704, seed: 1 };
+  const base = transformerDecoder(hsCfg);
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  const adapters: LoraAdapter[] = [0, 1, 2].map((i) => {
+    const a = createLoraAdapter(base, { r: 8, alpha: 16, targetModules: targets, seed: i }, `a${i}`);
+    return { ...a, modules: new Map([...a.modules].map(([m, w]) => [m, { ...w, B: new Tensor('float32', w.B.shape, w.B.toFloat32().map((_, j) => 0.01 * Math.sin(j + i))) }])) };
+  });
+  const swap = await LoraHotSwap.create(base, backend, { targetModules: targets });
+  for (const a of adapters) swap.add(a);
+  const ids = Tensor.from('int64', [1, 32], Array.from({ length: 32 }, (_, i) => BigInt((i * 7) % hsCfg.vocabSize)));
+  const reqs = quick ? 30 : 90;
+  for (let i = 0; i < 3; i++) await swap.run({ input_ids: ids }, `a${i}`);
+  const hs: number[] = [];
+  for (let i = 0; i < reqs; i++) { const t0 = performance.now(); await swap.run({ input_ids: ids }, `a${i % 3}`); hs.push(performance.now() - t0); }
+  await swap.dispose();
+  const merged = await backend.compile(mergeLora(base, adapters[0]!));
+  for (let i = 0; i < 3; i++) await merged.run({ input_ids: ids });
+  const mt: number[] = [];
+  for (let i = 0; i < reqs; i++) { const t0 = performance.now(); await merged.run({ input_ids: ids }); mt.push(performance.now() - t0); }
+  await merged.dispose();
+  metrics.hotswap_ms = median(hs);
+  metrics.merged_ms = median(mt);
+  notes.hotswap_ms = `median latency of one request (batch 1, 32 tokens, ${hsCfg.layers}-layer d=${hsCfg.hidden} decoder) on ${backend.name}, switching among 3 rank-8 adapters on all 7 projections every request, one session; merged_ms: the same request on a merged model`;
+
+  // --- PaCA vs LoRA at equal trainable parameters, same model and batch.
+  // Wide layers and short sequences, so the linear layers (what PaCA and LoRA change) dominate the step.
+  const trCfg = quick ? { vocabSize: 64, hidden: 128, layers: 2, heads: 4, ffn: 256, seed: 2 } : { vocabSize: 128, hidden: 256, layers: 2, heads: 4, ffn: 512, seed: 2 };
+  const tb = transformerDecoder(trCfg);
+  const batch = syntheticInstructionTask({ vocab: trCfg.vocabSize, seqLen: 32, batch: quick ? 4 : 8, seed: 0 })(0, 0);
+  const r = 8;
+  const lora = injectLora(tb, createLoraAdapter(tb, { r, alpha: 16, targetModules: 'all-linear' }));
+  // k·out = r·(in + out) per matrix: the same trainable parameter count as LoRA.
+  const sel = new Map([...selectPartialConnections(tb, { targetModules: 'all-linear', k: 1, seed: 0 }).keys()].map((m) => {
+    const lin = findLinearModules(tb).find((l) => l.module === m)!;
+    const k = Math.round((r * (lin.inFeatures + lin.outFeatures)) / lin.outFeatures);
+    return [m, selectPartialConnections(tb, { targetModules: [m.split('.').pop()!], k, seed: 0 }).get(m)!] as const;
+  }));
+  const paca = injectPaca(tb, sel);
+  const count = (g: Graph, names: readonly string[]) => names.reduce((s, n) => s + g.initializers.get(n)!.const!.size, 0);
+  metrics.lora_trainable_params = count(lora.graph, lora.trainable);
+  metrics.paca_trainable_params = count(paca.graph, paca.trainable);
+  const steps = quick ? 5 : 15;
+  const memLora = await stepMemory(lora.graph, lora.trainable, batch);
+  const memPaca = await stepMemory(paca.graph, paca.trainable, batch);
+  const [loraMs, pacaMs] = await interleavedStepMs([lora.graph, lora.trainable, batch], [paca.graph, paca.trainable, batch], steps);
+  metrics.lora_step_ms = loraMs;
+  metrics.paca_step_ms = pacaMs;
+  metrics.paca_step_time_ratio = pacaMs / loraMs;
+  metrics.paca_peak_memory_ratio = memPaca.peakBytes / memLora.peakBytes;
+  metrics.paca_step_memory_ratio = memPaca.stepBytes / memLora.stepBytes;
+  metrics.lora_peak_bytes = memLora.peakBytes;
+  metrics.paca_peak_bytes = memPaca.peakBytes;
+  notes.paca = `tfjs-cpu, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW, medians of ${steps} steps each after 2 warm-up steps, LoRA and PaCA steps alternated so machine load affects both alike. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel: weights, optimizer state, activations, gradients) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
+
+  // --- WeLore and GaLore on the built-in task.
+  const ftCfg = quick ? { vocabSize: 32, hidden: 64, layers: 2, heads: 4, ffn: 128, seed: 3 } : { vocabSize: 48, hidden: 96, layers: 2, heads: 4, ffn: 192, seed: 3 };
+  const ft = spectralDecoder(ftCfg);
+  const task = { vocab: ftCfg.vocabSize, seqLen: 15, batch: 8 };
+  const data = syntheticInstructionTask({ ...task, seed: 1 });
+  const held = syntheticInstructionTask({ ...task, seed: 77 });
+  const ftSteps = quick ? 30 : 120;
+  const plan = welorePlan(ft, { targetModules: 'all-linear', compression: 0.5 });
+  const full = await finetune(ft, { method: 'full', data, steps: ftSteps, evalData: held, evalBatches: 4, lr: 3e-3 });
+  const wel = await finetune(ft, { method: 'welore', data, steps: ftSteps, evalData: held, evalBatches: 4, lr: 1e-2, welore: { plan } });
+  metrics.welore_compression = plan.compression;
+  metrics.welore_lrc_fraction = [...plan.modules.values()].filter((p) => p.lowRank).length / plan.modules.size;
+  const ranks = [...plan.modules.values()].map((p) => p.rank / Math.min(p.inFeatures, p.outFeatures));
+  metrics.welore_min_rank_ratio = Math.min(...ranks);
+  metrics.welore_max_rank_ratio = Math.max(...ranks);
+  metrics.welore_loss_ratio = wel.evalLossAfter! / full.evalLossAfter!;
+  metrics.full_eval_loss = full.evalLossAfter!;
+  metrics.welore_eval_loss = wel.evalLossAfter!;
+  notes.welore = `decoder with power-law singular spectra (steep in attention, flat in the MLP; a stand-in for a pretrained model), compression target 0.5 over all linear layers except lm_head; full fine-tune (every weight, AdamW 3e-3) vs WeLore (LRC factors only, AdamW 1e-2), ${ftSteps} steps each on the built-in instruction task, held-out loss on 4 batches of another seed`;
+  const gal = await finetune(ft, { method: 'galore', data, steps: quick ? 10 : 40, galore: { rank: 8, updateProjGap: 50 }, lr: 1e-2 });
+  const adam = await finetune(ft, { method: 'full', data, steps: 1, lr: 3e-3 });
+  metrics.galore_optimizer_state_ratio = gal.optimizerStateElements / adam.optimizerStateElements;
+  notes.galore = 'optimizer state elements (moments and projections) of GaLore rank 8 on every linear layer except lm_head and embeddings (AdamW on the rest) ÷ AdamW over the same weights';
+  return { suite: 'peft', metrics, notes };
+}
