@@ -11,3 +11,4 @@ export * from './galore.js';
 export * from './task.js';
 export * from './finetune.js';
 export { registerPeftKernels } from './tfjs-kernels.js';
+export * from './bench.js';
