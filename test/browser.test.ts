@@ -221,3 +221,15 @@ describe.skipIf(!built)('built packages in a browser bundle', () => {
     expect(inputs.some((p) => p.startsWith('packages/quant/dist/'))).toBe(true);
   });
 });
+
+describe("createOrtBackend's wasm options (@leanformer/runtime-ort/web)", () => {
+  it('sets onnxruntime-web env.wasm before the first session and refuses a bad thread count', async () => {
+    const web = await import('@leanformer/runtime-ort/web');
+    const ortWebModule = await import('onnxruntime-web');
+    web.createOrtBackend({ eps: ['wasm'], wasm: { wasmPaths: '/ort/', numThreads: 1, proxy: false } });
+    expect(ortWebModule.env.wasm.wasmPaths).toBe('/ort/');
+    expect(ortWebModule.env.wasm.numThreads).toBe(1);
+    expect(ortWebModule.env.wasm.proxy).toBe(false);
+    expect(() => web.createOrtBackend({ wasm: { numThreads: -1 } })).toThrow(/wasm\.numThreads must be a non-negative integer.*got -1/);
+  });
+});

@@ -1,6 +1,5 @@
 // The page's worker: everything heavy (decoding, quantizing, .lfpack decoding, ONNX Runtime sessions)
 // runs here, off the main thread, and reports progress as it goes (see protocol.ts).
-import * as ort from 'onnxruntime-web';
 import { isLeanformerError, type Graph } from '@leanformer/core';
 import { decodeModel, encodeModel } from '@leanformer/onnx';
 import { lfpackStats, unpackModel } from '@leanformer/quant';
@@ -9,10 +8,9 @@ import type { LfpackResult, LoadResult, QuantizeResultMsg, Reply, Request, RunTi
 import { agreement, demoModelBytes, modelFacts, quantizeOnnx, seededFeeds, sha256Hex } from './shared.js';
 
 // onnxruntime-web's .wasm binaries are served by examples/browser/server.mjs from the package's dist
-// folder under /ort/ (nothing is fetched from a CDN). One thread: no SharedArrayBuffer needed, and
-// latency is comparable between runs on a loaded machine.
-ort.env.wasm.wasmPaths = new URL('/ort/', self.location.href).href;
-ort.env.wasm.numThreads = 1;
+// folder under /ort/ (nothing is fetched from a CDN). One thread: no SharedArrayBuffer (and so no
+// COOP/COEP headers) needed, and latency is comparable between runs on a loaded machine.
+const WASM = { wasmPaths: new URL('/ort/', self.location.href).href, numThreads: 1 } as const;
 
 interface Loaded { readonly name: string; readonly bytes: Uint8Array; readonly graph: Graph }
 let current: Loaded | undefined;
@@ -71,7 +69,7 @@ function median(xs: number[]): number {
 /** Opens a session on onnxruntime-web and times `runs` runs after a first, untimed one. */
 async function time(id: number, label: string, bytes: Uint8Array, feeds: ReturnType<typeof seededFeeds>, runs: number, eps: readonly ('wasm' | 'webgpu')[]) {
   post({ id, type: 'progress', stage: `${label}: creating an onnxruntime-web session` });
-  const backend = createOrtBackend({ eps });
+  const backend = createOrtBackend({ eps, wasm: WASM });
   let t = performance.now();
   const exe = await backend.createExecutorFromBytes(bytes);
   const sessionMs = performance.now() - t;
