@@ -6,3 +6,6 @@ export { AtomicModelOutput } from './output.js';
 export type { NodeFs, Placement } from './output.js';
 export { writeSyntheticDecoder, syntheticDecoderBytes } from './synthetic-decoder.js';
 export type { SyntheticDecoderConfig, SyntheticDecoderFiles } from './synthetic-decoder.js';
+export { packModelStreaming, unpackModelStreaming } from './lfpack-stream.js';
+export type { StreamPackDeps, StreamPackReport, StreamUnpackDeps } from './lfpack-stream.js';
+export { ReuseReader, writtenTensor } from './output.js';

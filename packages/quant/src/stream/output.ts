@@ -4,7 +4,7 @@
 // dot-prefixed `*.tmp-*` files, never a file under a target name. Node-only: the node:fs module
 // is passed in by the caller (imported on demand) so this package's main entry stays
 // browser-safe.
-import { LeanformerError } from '@leanformer/core';
+import { LeanformerError, Tensor, type DType, type TensorSource } from '@leanformer/core';
 
 /** The slice of node:fs the streaming passes use. */
 export type NodeFs = typeof import('node:fs');
@@ -152,4 +152,49 @@ export class AtomicModelOutput {
     this.fs.rmSync(this.tmpData, { force: true });
     this.fs.rmSync(this.tmpModel, { force: true });
   }
+}
+
+/**
+ * Reads tensors and file ranges into one buffer that grows to the largest request and is then
+ * reused, so reading weight after weight costs the largest one's bytes, not their sum. A returned
+ * view is valid until the next read.
+ */
+export class ReuseReader {
+  private buf = new Uint8Array(0);
+  /** The largest read so far, in bytes. */
+  largest = 0;
+
+  constructor(private readonly fs: NodeFs) {}
+
+  /** `length` bytes at `offset` of `path`. */
+  range(path: string, offset: number, length: number, what: string): Uint8Array {
+    this.largest = Math.max(this.largest, length);
+    if (this.buf.length < length) this.buf = new Uint8Array(length);
+    const fd = this.fs.openSync(path, 'r');
+    try { return readExactly(this.fs, fd, this.buf, length, offset, what); } finally { this.fs.closeSync(fd); }
+  }
+
+  /** A tensor's bytes: read from its file location when it is lazy and unloaded, else its storage. */
+  tensor(t: Tensor, name: string): Uint8Array {
+    const loc = t.isLoaded ? undefined : t.lazySource?.location;
+    if (!loc) { this.largest = Math.max(this.largest, t.byteLength); return t.bytes(); }
+    return this.range(loc.path, loc.offset, loc.length, `tensor '${name}'`);
+  }
+}
+
+/**
+ * Appends `bytes` to `out`'s data file and returns a tensor that reads them back lazily from the
+ * temporary file; `placed` records where it went, for the encoder's placer.
+ */
+export function writtenTensor(fs: NodeFs, out: AtomicModelOutput, dtype: DType, shape: readonly number[], bytes: Uint8Array, placed: Map<Tensor, Placement>): Tensor {
+  const p = out.append(bytes);
+  const tmp = out.temporaryDataPath;
+  const source: TensorSource = {
+    byteLength: p.length,
+    location: { path: tmp, offset: p.offset, length: p.length },
+    load: () => { const fd = fs.openSync(tmp, 'r'); try { return readExactly(fs, fd, new Uint8Array(p.length), p.length, p.offset, 'written tensor'); } finally { fs.closeSync(fd); } },
+  };
+  const t = new Tensor(dtype, shape, source);
+  placed.set(t, p);
+  return t;
 }

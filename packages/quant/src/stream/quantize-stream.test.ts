@@ -63,6 +63,11 @@ describe('quantizeModelStreaming', () => {
     const packed = (g: typeof a) => [...g.initializers.values()].filter((v) => v.name.includes('_Q')).map((v) => [v.name, createHash('sha256').update(v.const!.bytes()).digest('hex')]);
     expect(packed(a).length).toBe(report.layersQuantized);
     expect(packed(a)).toEqual(packed(b));
+    // Every initializer (scales, zero points, copied float weights) and every node's attributes agree.
+    const all = (g: typeof a) => [...g.initializers.values()].map((v) => `${v.name} ${createHash('sha256').update(v.const!.bytes()).digest('hex')}`).sort();
+    expect(all(a)).toEqual(all(b));
+    const nodes = (g: typeof a) => g.nodes.map((n) => `${n.domain}::${n.op} ${JSON.stringify([...n.attrs])}`);
+    expect(nodes(a)).toEqual(nodes(b));
     const ids = [3, 1, 4, 1, 5];
     expect([...await logits(join(dir, 'q.onnx'), ids)]).toEqual([...await logits(join(dir, 'ref.onnx'), ids)]);
     // And it stays close to the float model.

@@ -7,11 +7,11 @@
 // quantizer's working arrays for that weight (codes: one byte per weight), and the graph.
 import {
   attr, cloneGraph, DTypes, ensureQMatMulSchema, float32ToFloat16Bits, LeanformerError, parseTarget, Tensor,
-  type Graph, type Node, type Target, type TensorSource, type Value,
+  type DType, type Graph, type Node, type Target, type Value,
 } from '@leanformer/core';
 import { packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
 import { quantizeHqq } from '../methods.js';
-import { AtomicModelOutput, readExactly, type NodeFs, type Placement } from './output.js';
+import { AtomicModelOutput, ReuseReader, writtenTensor, type NodeFs, type Placement } from './output.js';
 
 /** Decides where an initializer goes when the model is encoded (the shape of @leanformer/onnx's ExternalDataPlacer). */
 export type StreamPlacer = (tensor: Tensor, name: string) => Placement | undefined;
@@ -53,7 +53,11 @@ export interface StreamQuantizeOptions {
   readonly exclude?: RegExp | string;
   /** Bits of LM heads (linear layers whose output is a graph output). Default 8 when bits is 4, as quantizeModel. */
   readonly edgeBits?: QuantBits;
-  /** MatMulNBits accuracy_level (0 float compute, 4 int8 activations on ORT CPU). Default 0. */
+  /**
+   * MatMulNBits accuracy_level (0 float compute, 4 int8 activations on ORT CPU). Default as
+   * quantizeModel: 0 for 4-bit layers, 4 for 8-bit layers on ort-cpu/ort-wasm (ONNX Runtime's
+   * CPU kernel runs 8-bit weights at level 0 through a slow path).
+   */
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** Data file name beside the output model (default `<output file name>.data`). */
   readonly dataLocation?: string;
@@ -194,41 +198,27 @@ export async function quantizeModelStreaming(input: string, output: string, opti
   const notes: string[] = [];
   const placed = new Map<Tensor, Placement>();
   const out = new AtomicModelOutput(fs, outModel, dataLocation, path);
-  let largest = 0;
+  const reader = new ReuseReader(fs);
   try {
-    let scratch = new Uint8Array(0);
-    const readWeight = (t: Tensor, name: string): Uint8Array => {
-      largest = Math.max(largest, t.byteLength);
-      const loc = t.isLoaded ? undefined : t.lazySource?.location;
-      if (!loc) return t.bytes();
-      if (scratch.length < loc.length) scratch = new Uint8Array(loc.length); // grows to the largest weight, then reused
-      const fd = fs.openSync(loc.path, 'r');
-      try { return readExactly(fs, fd, scratch, loc.length, loc.offset, `weight '${name}'`); } finally { fs.closeSync(fd); }
-    };
-    const tmpPath = out.temporaryDataPath;
-    /** A tensor whose bytes are already in the output data file: the placer returns the spot. */
-    const written = (dtype: typeof DTypes.uint8 | typeof DTypes.float32 | typeof DTypes.float16, shape: readonly number[], bytes: Uint8Array): Tensor => {
-      const p = out.append(bytes);
-      const source: TensorSource = {
-        byteLength: p.length,
-        location: { path: tmpPath, offset: p.offset, length: p.length },
-        load: () => { const fd = fs.openSync(tmpPath, 'r'); try { return readExactly(fs, fd, new Uint8Array(p.length), p.length, p.offset, 'packed weight'); } finally { fs.closeSync(fd); } },
-      };
-      const t = new Tensor(dtype, shape, source);
-      placed.set(t, p);
-      return t;
-    };
-    const floats = (dt: typeof DTypes.float32 | typeof DTypes.float16, values: Float32Array): { dtype: typeof DTypes.float32 | typeof DTypes.float16; bytes: Uint8Array } => {
+    const written = (dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor => writtenTensor(fs, out, dtype, shape, bytes, placed);
+    const floats = (dt: typeof DTypes.float32 | typeof DTypes.float16, values: Float32Array): { dtype: DType; bytes: Uint8Array } => {
       if (dt === DTypes.float32) return { dtype: dt, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
       const h = Uint16Array.from(values, (v) => float32ToFloat16Bits(v));
       return { dtype: dt, bytes: new Uint8Array(h.buffer) };
     };
 
     const forceUint8 = target === 'ort-webgpu';
+    const cpuLike = target === 'ort-cpu' || target === 'ort-wasm';
+    let slow8 = false;
+    const accFor = (b: number): number => {
+      if (options.accuracyLevel !== undefined) return options.accuracyLevel;
+      if (b === 8 && cpuLike) { slow8 = true; return 4; }
+      return 0;
+    };
     let done = 0;
     for (const l of layers) {
       const wt = l.weight.const!;
-      const raw = readWeight(wt, l.weight.name);
+      const raw = reader.tensor(wt, l.weight.name);
       let w = wt.dtype === DTypes.float32
         ? new Float32Array(raw.buffer, raw.byteOffset, l.K * l.N)
         : Tensor.fromBytes(wt.dtype, wt.shape, raw.slice()).toFloat32();
@@ -255,12 +245,13 @@ export async function quantizeModelStreaming(input: string, output: string, opti
         bias = bt.shape.length === 1 && bt.dtype === dt ? l.bias : g.addInitializer(g.uniqueName(`${l.bias.name}_1d`), new Tensor(dt, [l.N], dt === DTypes.float32 ? bt.toFloat32() : Uint16Array.from(bt.toFloat32(), (v) => float32ToFloat16Bits(v))));
       }
       replaceWithQMatMul(l.node, [l.node.input(0), B, S, Z, bias], {
-        K: attr.int(l.K), N: attr.int(l.N), bits: attr.int(lb), block_size: attr.int(blockSize), accuracy_level: attr.int(options.accuracyLevel ?? 0),
+        K: attr.int(l.K), N: attr.int(l.N), bits: attr.int(lb), block_size: attr.int(blockSize), accuracy_level: attr.int(accFor(lb)),
       });
       wt.release();
       for (const v of [l.weight, l.bias]) if (v && v.isInitializer && v.uses.length === 0 && !v.isGraphOutput) g.removeInitializer(v);
       options.onLayer?.(l.weight.name, ++done, layers.length);
     }
+    if (slow8) notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass accuracyLevel: 0 to keep float compute');
     if (edgeBits !== bits && layers.some((l) => l.node.outputs[0]?.isGraphOutput)) notes.push(`LM head quantized to ${edgeBits} bits (edgeBits)`);
     g.metadataProps.set('leanformer.quant', JSON.stringify({ method: options.method, bits, edgeBits, blockSize: blockArg, symmetric: options.symmetric ?? false, target, streaming: true }));
 
@@ -274,14 +265,13 @@ export async function quantizeModelStreaming(input: string, output: string, opti
         if (p) return p;
         if (t.dtype.storage === 'string' || t.byteLength < threshold) return undefined;
         const loc = t.isLoaded ? undefined : t.lazySource?.location;
-        largest = Math.max(largest, Math.min(t.byteLength, chunk.length));
         return loc ? out.appendFromFile(loc.path, loc.offset, loc.length, chunk) : out.append(t.bytes());
       },
     });
     out.commit(modelBytes);
     return {
       method: options.method, bits, blockSize: blockArg, target, layersQuantized: layers.length, bytesBefore, bytesAfter,
-      largestTensorBytes: largest, model: outModel, data: out.dataBytes > 0 ? out.dataPath : null,
+      largestTensorBytes: reader.largest, model: outModel, data: out.dataBytes > 0 ? out.dataPath : null,
       seconds: Math.round((performance.now() - t0) / 10) / 100, notes,
     };
   } catch (e) {
