@@ -181,6 +181,14 @@ describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
     expect(viaFile.sha256).toBe(sha256(onnx));
     expect(viaFile.facts.params).toBe(viaUrl.facts.params);
 
+    // The model loader also takes .lfpack files: decoded in the page, the same model as the plain file.
+    await page.fill('#load-url', '/models/demo.lfpack');
+    await page.click('#load-url-btn');
+    await page.waitForFunction(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load?.source === '/models/demo.lfpack');
+    const viaPack = await page.evaluate(() => (window as unknown as { leanformerReport: PageReport }).leanformerReport.load!);
+    expect(viaPack.sha256).toBe(sha256(onnx));
+    expect(viaPack.downloadBytes).toBe(server.models.lfpack.length);
+
     await page.selectOption('#q-method', 'hqq');
     await page.selectOption('#q-runs', '5');
     await page.check('#q-webgpu');

@@ -71,7 +71,7 @@ async function loadModel(source: ModelSource, transfer: Transferable[] = []): Pr
     $('facts').innerHTML = table([
       ['source', esc(r.source)],
       ['graph', `${esc(f.name)}, ${f.nodes} nodes, ${(f.params / 1e6).toFixed(3)} M parameters${f.producer ? `, made by ${esc(f.producer)}` : ''}`],
-      ['file', `${bytes(f.fileBytes)}, decoded in ${ms(r.decodeMs)}`],
+      ['file', `${bytes(f.fileBytes)}${r.downloadBytes !== f.fileBytes ? ` as ONNX, read as ${bytes(r.downloadBytes)} of .lfpack` : ''}, decoded in ${ms(r.decodeMs)}`],
       ['weights', Object.entries(f.initializerBytes).map(([d, n]) => `${d} ${bytes(n)}`).join('; ')],
       ['inputs', esc(f.inputs.join('; '))],
       ['outputs', esc(f.outputs.join('; '))],

@@ -29,7 +29,10 @@ export interface RunTiming {
 
 export interface LoadResult {
   readonly source: string;
+  /** SHA-256 of the model's ONNX bytes (for an .lfpack file: of the decoded model). */
   readonly sha256: string;
+  /** Bytes read: the file, the download or the built bytes (an .lfpack file's own size). */
+  readonly downloadBytes: number;
   readonly facts: ModelFacts;
   readonly decodeMs: number;
 }

@@ -2,7 +2,7 @@
 // runs here, off the main thread, and reports progress as it goes (see protocol.ts).
 import { isLeanformerError, type Graph } from '@leanformer/core';
 import { decodeModel, encodeModel } from '@leanformer/onnx';
-import { lfpackStats, unpackModel } from '@leanformer/quant';
+import { isLfpack, lfpackStats, unpackModel } from '@leanformer/quant';
 import { createOrtBackend } from '@leanformer/runtime-ort/web';
 import type { LfpackResult, LoadResult, QuantizeResultMsg, Reply, Request, RunTiming } from './protocol.js';
 import { agreement, demoModelBytes, modelFacts, quantizeOnnx, seededFeeds, sha256Hex } from './shared.js';
@@ -52,12 +52,21 @@ async function load(req: Extract<Request, { cmd: 'load' }>): Promise<LoadResult>
     name = src.url;
     bytes = await download(req.id, src.url);
   }
-  post({ id: req.id, type: 'progress', stage: 'decoding ONNX' });
   const t0 = performance.now();
-  const graph = decodeModel(bytes);
+  let graph: Graph;
+  const downloadBytes = bytes.length;
+  if (isLfpack(bytes)) {
+    // An .lfpack file: decode its entropy-coded weights; from here on the model is its plain ONNX form.
+    post({ id: req.id, type: 'progress', stage: 'decoding .lfpack' });
+    graph = unpackModel(bytes, { encode: encodeModel, decode: decodeModel });
+    bytes = encodeModel(graph);
+  } else {
+    post({ id: req.id, type: 'progress', stage: 'decoding ONNX' });
+    graph = decodeModel(bytes);
+  }
   const decodeMs = performance.now() - t0;
   current = { name, bytes, graph };
-  return { source: name, sha256: await sha256Hex(bytes), facts: modelFacts(graph, bytes.length), decodeMs };
+  return { source: name, sha256: await sha256Hex(bytes), facts: modelFacts(graph, bytes.length), decodeMs, downloadBytes };
 }
 
 function median(xs: number[]): number {
