@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, transformerDecoder, type Graph } from '@leanformer/core';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
-import { crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
+import { createTfjsBackend, crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
 import {
-  exportPaca, finetune, injectPaca, pacaParamNames, registerPeftKernels, selectPartialConnections, svd,
+  exportPaca, finetune, GaLoreAdamW, injectPaca, pacaParamNames, registerPeftKernels, selectPartialConnections, svd,
   syntheticInstructionTask, weloreCompress, welorePlan,
 } from './index.js';
 
@@ -94,6 +94,42 @@ describe('WeLore', () => {
     const { graph, trainable } = weloreCompress(base, { targetModules: 'all-linear', compression: 0.3, plan });
     expect(trainable.length).toBe(2 * [...plan.modules.values()].filter((p) => p.lowRank).length);
     expect(graph.initializers.has('model.layers.0.self_attn.q_proj.weight')).toBe(false);
+    // ‖W − A·B‖_F equals the norm of the dropped singular values (the best rank-k approximation).
+    const q = 'model.layers.0.self_attn.q_proj';
+    const A = graph.initializers.get(`${q}.welore_A`)!.const!, B = graph.initializers.get(`${q}.welore_B`)!.const!;
+    const W = base.initializers.get(`${q}.weight`)!.const!.toFloat32();
+    const [n, k] = A.shape as [number, number], m = B.shape[1]!;
+    const a = A.toFloat32(), bb = B.toFloat32();
+    let err = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) { let s = 0; for (let t = 0; t < k; t++) s += a[i * k + t]! * bb[t * m + j]!; err += (W[i * m + j]! - s) ** 2; }
+    const S = plan.svds.get(q)!.S;
+    let dropped = 0;
+    for (let t = k; t < S.length; t++) dropped += S[t]! ** 2;
+    expect(Math.abs(Math.sqrt(err) - Math.sqrt(dropped))).toBeLessThan(1e-4 * (1 + Math.sqrt(dropped)) + 1e-5);
+  });
+});
+
+describe('GaLore', () => {
+  it('first step is W − lr·scale·P·sign(PᵀG) with P the top-r left singular vectors of G; state is r-sized', async () => {
+    const tf = await createTfjsBackend('cpu').ready();
+    const [n, m, r] = [6, 9, 2];
+    const G = Float32Array.from({ length: n * m }, (_, i) => Math.sin(i * 0.7) + 0.3 * Math.cos(i * 1.9));
+    const W0 = Float32Array.from({ length: n * m }, (_, i) => 0.1 * Math.cos(i));
+    const w = tf.variable(tf.tensor2d(W0, [n, m]));
+    const g = tf.tensor2d(G, [n, m]);
+    const opt = new GaLoreAdamW(tf, { lr: 0.1, rank: r, scale: 0.5, updateProjGap: 10, eps: 0 });
+    opt.apply(new Map([['w', w]]), new Map([['w', g]]), 0.1);
+    const { U, k } = svd(G, n, m);
+    const P = Array.from({ length: n }, (_, i) => [U[i * k]!, U[i * k + 1]!]);
+    const R = Array.from({ length: r }, (_, a) => Array.from({ length: m }, (_, j) => P.reduce((s, row, i) => s + row[a]! * G[i * m + j]!, 0)));
+    const got = w.dataSync();
+    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) {
+      const upd = P[i]!.reduce((s, p, a) => s + p * Math.sign(R[a]![j]!), 0);
+      expect(got[i * m + j]!).toBeCloseTo(W0[i * m + j]! - 0.1 * 0.5 * upd, 5);
+    }
+    // Signs of singular vectors are arbitrary; the product P·sign(PᵀG) is not, which is what was checked.
+    expect(opt.stateElements()).toBe(2 * r * m + n * r);
+    opt.dispose(); w.dispose(); g.dispose();
   });
 });
 

@@ -10,7 +10,7 @@ import {
 import type * as tfc from '@tensorflow/tfjs-core';
 import { GaLoreAdamW } from './galore.js';
 import { adapterFromWeights, createLoraAdapter, injectLora, mergeLora, type LoraAdapter } from './lora.js';
-import { type ModuleNaming, type TargetModules } from './naming.js';
+import { resolveNaming, selectModules, type ModuleNaming, type TargetModules } from './naming.js';
 import { exportPaca, injectPaca, selectPartialConnections } from './paca.js';
 import { registerPeftKernels } from './tfjs-kernels.js';
 import { weloreCompress, type WelorePlan } from './welore.js';
@@ -193,7 +193,7 @@ async function* stepBatches(data: FinetuneOptions['data'], start: number, steps:
  * - lora: adapters on the target layers (B = 0 at the start), merged into W at the end.
  * - paca: a seeded random subset of each target matrix's input connections, trained in place.
  * - welore: SVD-based compression to `welore.compression`, then the low-rank factors are tuned.
- * - galore: every weight trained with GaLore's projected AdamW on the target matrices.
+ * - galore: every weight trained; the target matrices with GaLore's projected AdamW, the rest with AdamW.
  * - full: every weight with AdamW (the reference).
  *
  * @example
@@ -217,8 +217,10 @@ export async function finetune(graph: Graph, o: FinetuneOptions): Promise<Finetu
   let opt: Optimizer;
   if (o.method === 'galore') {
     const rank = o.galore?.rank ?? 4;
+    // Projected: the target layers' weights (larger than the rank); every other weight gets AdamW.
+    const projected = new Set(selectModules(graph, o.targetModules ?? 'all-linear', resolveNaming(o.naming), 'finetune(galore)').map((m) => `${m.module}.weight`));
     opt = new GaLoreAdamW(tf, { lr, rank, updateProjGap: o.galore?.updateProjGap ?? 200, scale: o.galore?.scale ?? 0.25, weightDecay: o.weightDecay ?? 0,
-      project: (name, shape) => shape.length === 2 && name.endsWith('.weight') && !/embed|lm_head/.test(name) && Math.min(shape[0]!, shape[1]!) > rank });
+      project: (name, shape) => projected.has(name) && shape.length === 2 && Math.min(shape[0]!, shape[1]!) > rank });
   } else opt = createOptimizer(tf, { type: 'adamw', lr, weightDecay: o.weightDecay ?? 0 });
   const losses: number[] = [];
   const stepMs: number[] = [];
