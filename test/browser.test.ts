@@ -200,6 +200,7 @@ describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
     expect(q.report).toMatchObject({ method: 'hqq', bits: 4, blockSize: 32 });
     const gpu = await page.evaluate(async () => Boolean(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter().catch(() => null)));
     expect(q.quant.ep).toBe(gpu ? 'webgpu' : 'wasm');
+    expect(q.report.target).toBe(gpu ? 'ort-webgpu' : 'ort-wasm'); // WebGPU needs uint8 zero points
     expect(q.quant.runs).toBe(5);
     expect(q.agreement[0]!.cosine).toBeGreaterThan(0.95);
     expect(consoleErrors).toEqual([]);

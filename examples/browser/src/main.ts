@@ -27,7 +27,7 @@ worker.onmessage = (ev: MessageEvent<Reply>) => {
 worker.onerror = (ev) => fail(`the worker failed to start or crashed: ${ev.message || 'see the console'}`);
 
 type Body<R> = R extends unknown ? Omit<R, 'id'> : never;
-function call<T>(req: Body<Request> & { webgpu?: boolean }, transfer: Transferable[] = []): Promise<T> {
+function call<T>(req: Body<Request>, transfer: Transferable[] = []): Promise<T> {
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {
     pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
@@ -104,7 +104,7 @@ async function quantize(): Promise<void> {
     const { model, ...report } = r;
     window.leanformerReport.quantize = report;
     const url = URL.createObjectURL(new Blob([model as BlobPart], { type: 'application/octet-stream' }));
-    const name = `${settings.method}-int${settings.bits}.onnx`;
+    const name = `${settings.method}-int${settings.bits}-${r.settings.target}.onnx`;
     const head = '<tr><th>model</th><th>file size</th><th>EP</th><th title="creating the session; the first one also instantiates onnxruntime-web\'s WebAssembly">session*</th><th>first run</th><th>mean</th><th>median</th><th>min</th></tr>';
     const rows = [
       `<tr><td>float32</td><td class="num">${bytes(r.floatBytes)}</td>${timingCells(r.float)}</tr>`,
@@ -113,7 +113,7 @@ async function quantize(): Promise<void> {
     const agree = r.agreement.map((a) => `<tr><td>${esc(a.output)} [${a.shape.join(', ')}]</td><td class="num">${a.maxAbsDiff.toExponential(2)}</td><td class="num">${a.cosine.toFixed(5)}</td><td class="num">${(a.top1 * 100).toFixed(1)}%</td></tr>`).join('');
     $('quant').innerHTML = `
       <table id="quant-table">${head}${rows.join('')}</table>
-      <p>${r.report.layersQuantized} layers quantized in ${ms(r.quantizeMs)}; weights ${bytes(r.report.bytesBefore)} → ${bytes(r.report.bytesAfter)};
+      <p>${r.report.layersQuantized} layers quantized in ${ms(r.quantizeMs)} and lowered for ${r.settings.target}; weights ${bytes(r.report.bytesBefore)} → ${bytes(r.report.bytesAfter)};
         file ${(r.quantBytes / r.floatBytes).toFixed(3)}× the float file. Inputs: <span class="mono">${esc(r.feeds)}</span> (seeded), ${r.float.runs} timed runs each after an untimed first run.
         *The first session also instantiates onnxruntime-web's WebAssembly module.</p>
       <table><tr><th>output agreement</th><th>max |Δ|</th><th>cosine</th><th>same argmax</th></tr>${agree}</table>

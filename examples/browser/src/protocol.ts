@@ -10,7 +10,13 @@ export type ModelSource =
 
 export type Request =
   | { readonly id: number; readonly cmd: 'load'; readonly source: ModelSource }
-  | { readonly id: number; readonly cmd: 'quantize'; readonly settings: QuantSettings; readonly runs: number }
+  | {
+    readonly id: number; readonly cmd: 'quantize'; readonly settings: QuantSettings;
+    /** Timed runs per model (after one untimed first run). */
+    readonly runs: number;
+    /** Prefer WebGPU where the browser offers an adapter (WebAssembly otherwise); the model is then lowered for 'ort-webgpu'. */
+    readonly webgpu: boolean;
+  }
   | { readonly id: number; readonly cmd: 'lfpack'; readonly url: string; readonly plainUrl: string };
 
 /** Timings of one model on onnxruntime-web. */

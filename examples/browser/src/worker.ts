@@ -105,7 +105,10 @@ async function time(id: number, label: string, bytes: Uint8Array, feeds: ReturnT
 
 async function quantize(req: Extract<Request, { cmd: 'quantize' }>, eps: readonly ('wasm' | 'webgpu')[]): Promise<QuantizeResultMsg> {
   if (!current) throw new Error('load a model first');
-  const { settings, runs, id } = req;
+  const { runs, id } = req;
+  // WebGPU's MatMulNBits takes uint8 zero points only: lower for ort-webgpu when WebGPU may run the
+  // model (that form also runs on the WebAssembly fallback).
+  const settings = eps.includes('webgpu') ? { ...req.settings, target: 'ort-webgpu' as const } : req.settings;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got ${runs}`);
   const t0 = performance.now();
   const q = await quantizeOnnx(current.bytes, settings, (name, i, n) => post({ id, type: 'progress', stage: `quantizing ${name}`, fraction: (i + 1) / n }));
@@ -167,7 +170,7 @@ function availableEps(): Promise<readonly ('wasm' | 'webgpu')[]> {
   return epsPromise;
 }
 
-self.onmessage = async (ev: MessageEvent<Request & { webgpu?: boolean }>) => {
+self.onmessage = async (ev: MessageEvent<Request>) => {
   const req = ev.data;
   try {
     let result;
