@@ -1,7 +1,7 @@
 // Streaming passes over models stored with ONNX external data (Node-only at call time: node:fs
 // is imported when a pass runs, so importing this package stays browser-safe).
-export { quantizeModelStreaming } from './quantize-stream.js';
-export type { StreamDeps, StreamPlacer, StreamQuantMethod, StreamQuantizeOptions, StreamQuantizeReport, StreamTarget } from './quantize-stream.js';
+export { quantizeModelStreaming, sparsifyModelStreaming } from './quantize-stream.js';
+export type { StreamDeps, StreamPlacer, StreamQuantMethod, StreamQuantizeOptions, StreamQuantizeReport, StreamSparsifyOptions, StreamSparsifyReport, StreamTarget } from './quantize-stream.js';
 export { AtomicModelOutput } from './output.js';
 export type { NodeFs, Placement } from './output.js';
 export { writeSyntheticDecoder, syntheticDecoderBytes } from './synthetic-decoder.js';

@@ -46,6 +46,15 @@ export function readExactly(fs: NodeFs, fd: number, into: Uint8Array, length: nu
  * One model file plus one external-data file, written through temporaries. Append tensor bytes
  * with {@link AtomicModelOutput.append} (or copy them from another file), then
  * {@link AtomicModelOutput.commit} the model bytes; {@link AtomicModelOutput.abort} on failure.
+ *
+ * @example
+ * ```ts
+ * const out = new AtomicModelOutput(await import('node:fs'), '/abs/out.onnx', 'out.onnx.data', await import('node:path'));
+ * try {
+ *   const where = out.append(weightBytes); // { location: 'out.onnx.data', offset, length }
+ *   out.commit(encodeModel(graph, { externalData: (t) => (t === weight ? where : undefined) }));
+ * } catch (e) { out.abort(); throw e; }
+ * ```
  */
 export class AtomicModelOutput {
   /** The final model path and data path. */
@@ -158,6 +167,12 @@ export class AtomicModelOutput {
  * Reads tensors and file ranges into one buffer that grows to the largest request and is then
  * reused, so reading weight after weight costs the largest one's bytes, not their sum. A returned
  * view is valid until the next read.
+ *
+ * @example
+ * ```ts
+ * const reader = new ReuseReader(await import('node:fs'));
+ * for (const v of graph.initializers.values()) digest(reader.tensor(v.const!, v.name)); // one buffer throughout
+ * ```
  */
 export class ReuseReader {
   private buf = new Uint8Array(0);
@@ -185,6 +200,12 @@ export class ReuseReader {
 /**
  * Appends `bytes` to `out`'s data file and returns a tensor that reads them back lazily from the
  * temporary file; `placed` records where it went, for the encoder's placer.
+ *
+ * @example
+ * ```ts
+ * const t = writtenTensor(fs, out, DTypes.uint8, [n], packedBytes, placed);
+ * graph.addInitializer('w_q4', t); // encodeModel's placer then returns placed.get(t)
+ * ```
  */
 export function writtenTensor(fs: NodeFs, out: AtomicModelOutput, dtype: DType, shape: readonly number[], bytes: Uint8Array, placed: Map<Tensor, Placement>): Tensor {
   const p = out.append(bytes);

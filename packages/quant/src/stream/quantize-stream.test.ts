@@ -9,8 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { LeanformerError, parseTarget } from '@leanformer/core';
-import { quantizeModel } from '../quantize-model.js';
-import { quantizeModelStreaming, type StreamDeps } from './quantize-stream.js';
+import { quantizeModel, sparsifyModel } from '../quantize-model.js';
+import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps } from './quantize-stream.js';
 import { syntheticDecoderBytes, writeSyntheticDecoder } from './synthetic-decoder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-stream-'));
@@ -100,5 +100,28 @@ describe('quantizeModelStreaming', () => {
     const failing: StreamDeps = { ...deps, encodeModel: () => { throw new Error('disk full (simulated)'); } };
     await expect(quantizeModelStreaming(f.model, join(dir, 'fail.onnx'), { method: 'rtn' }, failing)).rejects.toThrow(/disk full/);
     expect(readdirSync(dir).filter((n) => n.startsWith('fail.onnx') || n.startsWith('.fail.onnx'))).toEqual([]);
+  });
+});
+
+describe('sparsifyModelStreaming', () => {
+  it('prunes 2:4 exactly as sparsifyModel, and the quantized form runs on ORT', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'in-sp.onnx'), cfg, { encodeModel });
+    const before = [sha(f.model), sha(f.data)];
+    const r = await sparsifyModelStreaming(f.model, join(dir, 'sp.onnx'), { pattern: '2:4' }, deps);
+    expect(r.layersSparsified).toBe(cfg.layers * 7 + 1);
+    expect(r.sparsity).toBe(0.5);
+    const ref = sparsifyModel(await loadModel(f.model), { pattern: '2:4' }).graph;
+    const got = await loadModel(join(dir, 'sp.onnx'));
+    const pruned = (g: typeof ref) => [...g.initializers.values()].filter((v) => v.name.endsWith('_2of4')).map((v) => `${v.name} ${createHash('sha256').update(v.const!.bytes()).digest('hex')}`).sort();
+    expect(pruned(got).length).toBe(r.layersSparsified);
+    expect(pruned(got)).toEqual(pruned(ref));
+    expect([sha(f.model), sha(f.data)]).toEqual(before);
+    expect((await logits(join(dir, 'sp.onnx'), [4, 2])).every(Number.isFinite)).toBe(true);
+
+    const rq = await sparsifyModelStreaming(f.model, join(dir, 'spq.onnx'), { pattern: '2:4', quantize: { bits: 4 } }, deps);
+    expect(rq.layersSparsified).toBe(cfg.layers * 7 + 1);
+    const gq = await loadModel(join(dir, 'spq.onnx'));
+    expect(gq.nodes.filter((n) => n.op === 'MatMulNBits').length).toBe(rq.layersSparsified);
+    expect((await logits(join(dir, 'spq.onnx'), [4, 2])).every(Number.isFinite)).toBe(true);
   });
 });

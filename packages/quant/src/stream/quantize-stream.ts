@@ -6,11 +6,12 @@
 // (see AtomicModelOutput). Peak memory is the largest weight (read into one reused buffer), the
 // quantizer's working arrays for that weight (codes: one byte per weight), and the graph.
 import {
-  attr, cloneGraph, DTypes, ensureQMatMulSchema, float32ToFloat16Bits, LeanformerError, parseTarget, Tensor,
-  type DType, type Graph, type Node, type Target, type Value,
+  attr, cloneGraph, DTypes, ensureQMatMulSchema, float32ToBfloat16Bits, float32ToFloat16Bits, LeanformerError, parseTarget, Tensor,
+  type Attribute, type DType, type Graph, type Node, type Target, type Value,
 } from '@leanformer/core';
 import { packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
-import { quantizeHqq } from '../methods.js';
+import { prune24, quantizeHqq } from '../methods.js';
+import { SPARSITY_NOTE } from '../quantize-model.js';
 import { AtomicModelOutput, ReuseReader, writtenTensor, type NodeFs, type Placement } from './output.js';
 
 /** Decides where an initializer goes when the model is encoded (the shape of @leanformer/onnx's ExternalDataPlacer). */
@@ -167,8 +168,132 @@ function checkOptions(o: StreamQuantizeOptions): { bits: QuantBits; edgeBits: Qu
  * ```
  */
 export async function quantizeModelStreaming(input: string, output: string, options: StreamQuantizeOptions, deps: StreamDeps): Promise<StreamQuantizeReport> {
-  const t0 = performance.now();
   const { bits, edgeBits, blockArg, target } = checkOptions(options);
+  const forceUint8 = target === 'ort-webgpu';
+  const cpuLike = target === 'ort-cpu' || target === 'ort-wasm';
+  let slow8 = false;
+  const accFor = (b: number): number => {
+    if (options.accuracyLevel !== undefined) return options.accuracyLevel;
+    if (b === 8 && cpuLike) { slow8 = true; return 4; }
+    return 0;
+  };
+  let count = 0;
+  const r = await runStreaming(input, output, options, deps, parseTarget(target), 'quantized model', (run, layers) => {
+    for (const l of layers) {
+      const w = run.readFloat(l);
+      const lb: QuantBits = l.node.outputs[0]?.isGraphOutput ? edgeBits : bits;
+      const blockSize = blockArg === 0 ? perChannelBlockSize(l.K) : blockArg;
+      const q: QuantizedWeight = options.method === 'rtn'
+        ? quantizeRtn(w, l.K, l.N, { bits: lb, blockSize, symmetric: options.symmetric ?? false, clip: options.clip ?? false })
+        : quantizeHqq(w, l.K, l.N, { bits: lb, blockSize });
+      run.emitQMatMul(l, q, { forceUint8, accuracyLevel: accFor(lb) });
+      count++;
+      options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
+    }
+    if (slow8) run.notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass accuracyLevel: 0 to keep float compute');
+    if (edgeBits !== bits && layers.some((l) => l.node.outputs[0]?.isGraphOutput)) run.notes.push(`LM head quantized to ${edgeBits} bits (edgeBits)`);
+    run.graph.metadataProps.set('leanformer.quant', JSON.stringify({ method: options.method, bits, edgeBits, blockSize: blockArg, symmetric: options.symmetric ?? false, target, streaming: true }));
+  });
+  return { method: options.method, bits, blockSize: blockArg, target, layersQuantized: count, ...r };
+}
+
+/** Options of {@link sparsifyModelStreaming}. */
+export interface StreamSparsifyOptions {
+  /** Only '2:4' (two non-zeros in every four weights along K). */
+  readonly pattern: '2:4';
+  readonly exclude?: RegExp | string;
+  /** Also quantize the surviving weights (RTN, MatMulNBits for ORT CPU). */
+  readonly quantize?: { readonly bits: QuantBits; readonly blockSize?: number; readonly symmetric?: boolean };
+  readonly dataLocation?: string;
+  readonly sizeThreshold?: number;
+  readonly onLayer?: (name: string, index: number, total: number) => void;
+}
+
+/** Result of {@link sparsifyModelStreaming}. */
+export interface StreamSparsifyReport {
+  readonly pattern: '2:4';
+  readonly layersSparsified: number;
+  /** Fraction of zero weights in the sparsified layers. */
+  readonly sparsity: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  readonly largestTensorBytes: number;
+  readonly model: string;
+  readonly data: string | null;
+  readonly seconds: number;
+  readonly notes: string[];
+}
+
+/**
+ * 2:4 magnitude pruning (as `sparsifyModel`) of a model on disk, one linear layer at a time:
+ * each weight is read, pruned and written back in its own dtype and layout (or, with `quantize`,
+ * as RTN MatMulNBits for ORT CPU), so memory follows the largest weight. Layers with K not
+ * divisible by 4 are copied unchanged. Outputs are written atomically (temporary names, renamed).
+ *
+ * @example
+ * ```ts
+ * const r = await sparsifyModelStreaming('big/model.onnx', 'out/model-2of4.onnx', { pattern: '2:4' },
+ *   { loadModel, encodeModel, lowerToOnnx });
+ * r.sparsity; // 0.5
+ * ```
+ */
+export async function sparsifyModelStreaming(input: string, output: string, options: StreamSparsifyOptions, deps: StreamDeps): Promise<StreamSparsifyReport> {
+  if (options.pattern !== '2:4') throw new LeanformerError('INVALID_ARGUMENT', `Unknown sparsity pattern '${String(options.pattern)}'; allowed: 2:4`, { details: { argument: 'pattern' } });
+  const qz = options.quantize;
+  if (qz && qz.bits !== 4 && qz.bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `quantize.bits must be 4 or 8, got ${String(qz.bits)}`, { details: { argument: 'quantize.bits' } });
+  let zeros = 0, total = 0, count = 0;
+  const r = await runStreaming(input, output, options, deps, qz ? parseTarget('ort-cpu') : null, 'sparsified model', (run, all) => {
+    const layers = all.filter((l) => l.K % 4 === 0);
+    for (const l of layers) {
+      const { pruned } = prune24(run.readFloat(l), l.K, l.N);
+      for (const v of pruned) if (v === 0) zeros++;
+      total += pruned.length;
+      if (qz) {
+        const bs = qz.blockSize ?? 32;
+        const q = quantizeRtn(pruned, l.K, l.N, { bits: qz.bits, blockSize: bs === 0 ? perChannelBlockSize(l.K) : bs, symmetric: qz.symmetric });
+        run.emitQMatMul(l, q, { forceUint8: false, accuracyLevel: qz.bits === 8 ? 4 : 0, sparsity: '2:4' });
+      } else {
+        const wt = l.weight.const!;
+        const data = l.transposed ? transposeKN(pruned, l.K, l.N) : pruned;
+        const bytes = wt.dtype === DTypes.float32 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+          : new Uint8Array(Uint16Array.from(data, (v) => (wt.dtype === DTypes.float16 ? float32ToFloat16Bits(v) : float32ToBfloat16Bits(v))).buffer);
+        const nw = run.graph.addInitializer(run.graph.uniqueName(`${l.weight.name}_2of4`), run.written(wt.dtype, wt.shape, bytes));
+        l.node.setInput(1, nw);
+        run.dropWeight(l);
+      }
+      count++;
+      options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
+    }
+    run.graph.metadataProps.set('leanformer.sparsity', '2:4');
+    if (qz) run.notes.push(SPARSITY_NOTE);
+  });
+  return { pattern: '2:4', layersSparsified: count, sparsity: total ? zeros / total : 0, ...r };
+}
+
+/** What a streaming pass body gets: the working graph and helpers that write as they go. */
+interface StreamRun {
+  readonly graph: Graph;
+  readonly notes: string[];
+  /** The layer's weight as row-major [K, N] float32 (a view into the reused buffer for float32 MatMul weights). */
+  readFloat(l: StreamLinear): Float32Array;
+  /** Writes bytes to the output data file now; the tensor reads them back lazily. */
+  written(dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor;
+  /** Replaces the layer by QMatMul over the packed weight (written now) and drops the float weight. */
+  emitQMatMul(l: StreamLinear, q: QuantizedWeight, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string }): void;
+  /** Releases the layer's float weight and removes it (and an unused bias) from the graph. */
+  dropWeight(l: StreamLinear): void;
+}
+
+/**
+ * The frame of every streaming pass: option and path checks, lazy load, the body (which writes
+ * layer by layer), lowering, encoding with every big initializer placed in the data file (copied
+ * by location in chunks when the body left it alone), and the atomic commit.
+ */
+async function runStreaming(
+  input: string, output: string, options: { exclude?: RegExp | string; dataLocation?: string; sizeThreshold?: number }, deps: StreamDeps,
+  lowerFor: Target | null, what: string, body: (run: StreamRun, layers: StreamLinear[]) => void,
+): Promise<{ bytesBefore: number; bytesAfter: number; largestTensorBytes: number; model: string; data: string | null; seconds: number; notes: string[] }> {
+  const t0 = performance.now();
   const fs: NodeFs = await import('node:fs');
   const path = await import('node:path');
   const outModel = path.resolve(output);
@@ -186,14 +311,13 @@ export async function quantizeModelStreaming(input: string, output: string, opti
   const inputs = new Set([real(input)]);
   for (const v of graph.initializers.values()) { const loc = v.const!.lazySource?.location; if (loc) inputs.add(real(loc.path)); }
   for (const p of [outModel, path.join(path.dirname(outModel), dataLocation)]) {
-    if (inputs.has(real(p))) throw new LeanformerError('INVALID_ARGUMENT', `Output ${p} is one of the input's files; write the quantized model elsewhere`, { details: { argument: 'output' } });
+    if (inputs.has(real(p))) throw new LeanformerError('INVALID_ARGUMENT', `Output ${p} is one of the input's files; write the ${what} elsewhere`, { details: { argument: 'output' } });
   }
 
   let bytesBefore = 0;
   for (const v of graph.initializers.values()) bytesBefore += v.const!.byteLength;
   ensureQMatMulSchema();
   const g = cloneGraph(graph); // shares the (lazy) tensors; the input graph is not changed
-  g.opsets.set('leanformer', Math.max(1, g.opsets.get('leanformer') ?? 1));
   const layers = findLinears(g, exclude);
   const notes: string[] = [];
   const placed = new Map<Tensor, Placement>();
@@ -206,56 +330,48 @@ export async function quantizeModelStreaming(input: string, output: string, opti
       const h = Uint16Array.from(values, (v) => float32ToFloat16Bits(v));
       return { dtype: dt, bytes: new Uint8Array(h.buffer) };
     };
-
-    const forceUint8 = target === 'ort-webgpu';
-    const cpuLike = target === 'ort-cpu' || target === 'ort-wasm';
-    let slow8 = false;
-    const accFor = (b: number): number => {
-      if (options.accuracyLevel !== undefined) return options.accuracyLevel;
-      if (b === 8 && cpuLike) { slow8 = true; return 4; }
-      return 0;
-    };
-    let done = 0;
-    for (const l of layers) {
-      const wt = l.weight.const!;
-      const raw = reader.tensor(wt, l.weight.name);
-      let w = wt.dtype === DTypes.float32
-        ? new Float32Array(raw.buffer, raw.byteOffset, l.K * l.N)
-        : Tensor.fromBytes(wt.dtype, wt.shape, raw.slice()).toFloat32();
-      if (l.transposed) w = transposeKN(w, l.N, l.K);
-      const lb: QuantBits = l.node.outputs[0]?.isGraphOutput ? edgeBits : bits;
-      const blockSize = blockArg === 0 ? perChannelBlockSize(l.K) : blockArg;
-      const q: QuantizedWeight = options.method === 'rtn'
-        ? quantizeRtn(w, l.K, l.N, { bits: lb, blockSize, symmetric: options.symmetric ?? false, clip: options.clip ?? false })
-        : quantizeHqq(w, l.K, l.N, { bits: lb, blockSize });
-      const force = forceUint8 || lb === 8;
-      if (force && q.zeroPoints?.some((z) => !Number.isInteger(z))) notes.push(`${l.weight.name}: fractional zero points rounded to uint8`);
-      const packed = packMatMulNBits(q, { forceUint8ZeroPoints: force });
-      const dt = l.node.input(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
-      const base = l.weight.name;
-      const B = g.addInitializer(g.uniqueName(`${base}_Q${lb}`), written(DTypes.uint8, packed.bShape, packed.B));
-      const sc = floats(dt, packed.scales);
-      const S = g.addInitializer(g.uniqueName(`${base}_scales`), written(sc.dtype, [packed.scales.length], sc.bytes));
-      let Z: Value | null = null;
-      if (packed.zeroPoints instanceof Uint8Array) Z = g.addInitializer(g.uniqueName(`${base}_zp`), written(DTypes.uint8, [packed.zeroPoints.length], packed.zeroPoints));
-      else if (packed.zeroPoints) { const z = floats(dt, packed.zeroPoints); Z = g.addInitializer(g.uniqueName(`${base}_zp`), written(z.dtype, [packed.zeroPoints.length], z.bytes)); }
-      let bias: Value | null = null;
-      if (l.bias) {
-        const bt = l.bias.const!;
-        bias = bt.shape.length === 1 && bt.dtype === dt ? l.bias : g.addInitializer(g.uniqueName(`${l.bias.name}_1d`), new Tensor(dt, [l.N], dt === DTypes.float32 ? bt.toFloat32() : Uint16Array.from(bt.toFloat32(), (v) => float32ToFloat16Bits(v))));
-      }
-      replaceWithQMatMul(l.node, [l.node.input(0), B, S, Z, bias], {
-        K: attr.int(l.K), N: attr.int(l.N), bits: attr.int(lb), block_size: attr.int(blockSize), accuracy_level: attr.int(accFor(lb)),
-      });
-      wt.release();
+    const dropWeight = (l: StreamLinear): void => {
+      l.weight.const!.release();
       for (const v of [l.weight, l.bias]) if (v && v.isInitializer && v.uses.length === 0 && !v.isGraphOutput) g.removeInitializer(v);
-      options.onLayer?.(l.weight.name, ++done, layers.length);
-    }
-    if (slow8) notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass accuracyLevel: 0 to keep float compute');
-    if (edgeBits !== bits && layers.some((l) => l.node.outputs[0]?.isGraphOutput)) notes.push(`LM head quantized to ${edgeBits} bits (edgeBits)`);
-    g.metadataProps.set('leanformer.quant', JSON.stringify({ method: options.method, bits, edgeBits, blockSize: blockArg, symmetric: options.symmetric ?? false, target, streaming: true }));
+    };
+    const run: StreamRun = {
+      graph: g, notes, written, dropWeight,
+      readFloat(l) {
+        const wt = l.weight.const!;
+        const raw = reader.tensor(wt, l.weight.name);
+        const w = wt.dtype === DTypes.float32
+          ? new Float32Array(raw.buffer, raw.byteOffset, l.K * l.N)
+          : Tensor.fromBytes(wt.dtype, wt.shape, raw.slice()).toFloat32();
+        return l.transposed ? transposeKN(w, l.N, l.K) : w;
+      },
+      emitQMatMul(l, q, o) {
+        g.opsets.set('leanformer', Math.max(1, g.opsets.get('leanformer') ?? 1));
+        const force = o.forceUint8 || q.bits === 8;
+        if (force && q.zeroPoints?.some((z) => !Number.isInteger(z))) notes.push(`${l.weight.name}: fractional zero points rounded to uint8`);
+        const packed = packMatMulNBits(q, { forceUint8ZeroPoints: force });
+        const dt = l.node.input(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
+        const base = l.weight.name;
+        const B = g.addInitializer(g.uniqueName(`${base}_Q${q.bits}`), written(DTypes.uint8, packed.bShape, packed.B));
+        const sc = floats(dt, packed.scales);
+        const S = g.addInitializer(g.uniqueName(`${base}_scales`), written(sc.dtype, [packed.scales.length], sc.bytes));
+        let Z: Value | null = null;
+        if (packed.zeroPoints instanceof Uint8Array) Z = g.addInitializer(g.uniqueName(`${base}_zp`), written(DTypes.uint8, [packed.zeroPoints.length], packed.zeroPoints));
+        else if (packed.zeroPoints) { const z = floats(dt, packed.zeroPoints); Z = g.addInitializer(g.uniqueName(`${base}_zp`), written(z.dtype, [packed.zeroPoints.length], z.bytes)); }
+        let bias: Value | null = null;
+        if (l.bias) {
+          const bt = l.bias.const!;
+          bias = bt.shape.length === 1 && bt.dtype === dt ? l.bias : g.addInitializer(g.uniqueName(`${l.bias.name}_1d`), new Tensor(dt, [l.N], dt === DTypes.float32 ? bt.toFloat32() : Uint16Array.from(bt.toFloat32(), (v) => float32ToFloat16Bits(v))));
+        }
+        replaceWithQMatMul(l.node, [l.node.input(0), B, S, Z, bias], {
+          K: attr.int(l.K), N: attr.int(l.N), bits: attr.int(q.bits), block_size: attr.int(q.blockSize), accuracy_level: attr.int(o.accuracyLevel),
+          ...(o.sparsity ? { sparsity: attr.string(o.sparsity) } : {}),
+        });
+        dropWeight(l);
+      },
+    };
+    body(run, layers);
 
-    const lowered = deps.lowerToOnnx(g, parseTarget(target));
+    const lowered = lowerFor ? deps.lowerToOnnx(g, lowerFor) : g;
     let bytesAfter = 0;
     for (const v of lowered.initializers.values()) bytesAfter += v.const!.byteLength;
     const chunk = new Uint8Array(16 << 20);
@@ -270,19 +386,18 @@ export async function quantizeModelStreaming(input: string, output: string, opti
     });
     out.commit(modelBytes);
     return {
-      method: options.method, bits, blockSize: blockArg, target, layersQuantized: layers.length, bytesBefore, bytesAfter,
-      largestTensorBytes: reader.largest, model: outModel, data: out.dataBytes > 0 ? out.dataPath : null,
+      bytesBefore, bytesAfter, largestTensorBytes: reader.largest, model: outModel, data: out.dataBytes > 0 ? out.dataPath : null,
       seconds: Math.round((performance.now() - t0) / 10) / 100, notes,
     };
   } catch (e) {
     out.abort();
     if (e instanceof LeanformerError) throw e;
-    throw new LeanformerError('IO_ERROR', `Streaming quantization of '${input}' to '${output}' failed: ${(e as Error).message}`, { cause: e });
+    throw new LeanformerError('IO_ERROR', `Streaming pass over '${input}' to '${output}' failed: ${(e as Error).message}`, { cause: e });
   }
 }
 
 /** Replaces `node` by a leanformer.QMatMul that takes over its output (name and type kept). */
-function replaceWithQMatMul(node: Node, inputs: (Value | null)[], attrs: Record<string, ReturnType<typeof attr.int>>): void {
+function replaceWithQMatMul(node: Node, inputs: (Value | null)[], attrs: Record<string, Attribute>): void {
   const g = node.graph;
   const old = node.output(0);
   const nn = g.insertBefore(node, { op: 'QMatMul', domain: 'leanformer', name: node.name, inputs, attrs, outputs: [g.uniqueName(`${old.name}_q`)] });

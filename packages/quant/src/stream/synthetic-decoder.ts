@@ -35,7 +35,14 @@ export interface SyntheticDecoderFiles {
   readonly output: string;
 }
 
-/** Weight bytes of a config, before writing anything (to size a model to a target). */
+/**
+ * Weight bytes of a config, before writing anything (to size a model to a target).
+ *
+ * @example
+ * ```ts
+ * syntheticDecoderBytes({ layers: 11, hidden: 4096, ffn: 11008, vocab: 8192 }); // 9_173_696_512 (8.54 GiB)
+ * ```
+ */
 export function syntheticDecoderBytes(c: SyntheticDecoderConfig): number {
   const perLayer = 4 * c.hidden * c.hidden + 3 * c.hidden * c.ffn + 4 * c.hidden;
   return 4 * (c.layers * perLayer + 2 * c.vocab * c.hidden + 2 * c.hidden);
