@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   platform: 'neutral',
+  // src/cli.ts uses node:fs; keep node built-ins external.
+  external: [/^node:/],
 });
