@@ -29,10 +29,11 @@ const mimeOf = (name) => MIME[name.slice(name.lastIndexOf('.'))] ?? 'application
 const common = { bundle: true, write: false, format: 'esm', tsconfig: join(root, 'tsconfig.base.json'), logLevel: 'silent', legalComments: 'none' };
 
 /**
- * Keeps Node-only modules out of the browser bundle. A static import of one (or of onnxruntime-node)
- * fails the build, naming the importer. A dynamic `import('node:fs')` inside a function that only
- * Node callers reach (quant's streaming quantizer over files) is left as a runtime import that the
- * page never executes; such sites are listed in `dynamicNodeImports`.
+ * Keeps Node-only modules out of the browser bundle: a static import of one (or of onnxruntime-node)
+ * fails the build, naming the importer. A dynamic `import('node:fs')` inside a function only Node
+ * callers reach (quant's streaming quantizer over files) is left to esbuild, which maps it to an
+ * empty module through that package's `browser` field, or fails the build where a package has no
+ * such mapping. Those sites are listed in `dynamicNodeImports`.
  */
 function nodeGuard(dynamicNodeImports) {
   const builtins = new Set(builtinModules);
@@ -45,7 +46,7 @@ function nodeGuard(dynamicNodeImports) {
         const where = `${args.importer.replace(`${root}/`, '')} imports '${args.path}'`;
         if (args.kind === 'dynamic-import' && args.path !== 'onnxruntime-node') {
           dynamicNodeImports.push(where);
-          return { path: args.path, external: true };
+          return undefined;
         }
         return { errors: [{ text: `Node-only module in the browser bundle: ${where}` }] };
       });
@@ -66,7 +67,7 @@ async function bundlePage(log) {
     minify: true,
     sourcemap: 'linked',
   });
-  if (dynamicNodeImports.length) log(`note: runtime-only Node imports left unresolved in the page bundle (never reached by the page): ${dynamicNodeImports.join('; ')}`);
+  if (dynamicNodeImports.length) log(`note: call-time Node imports mapped to empty modules by their package's browser field (never reached by the page): ${dynamicNodeImports.join('; ')}`);
   return Object.fromEntries(r.outputFiles.map((f) => [f.path, f.contents]));
 }
 
