@@ -131,10 +131,21 @@ export const elementwiseKernels: Record<string, Kernel> = {
   Where: (c) => {
     const { tf } = c;
     const cond = c.t(0), a = c.t(1), b = c.t(2);
+    const shape = [cond.shape, a.shape, b.shape].reduce((x, y) => broadcastShape(x, y, 'Where'));
+    if (shape.length > 4) {
+      // The webgpu backend's select kernel stops at rank 4: broadcast all three, select on flat
+      // views (rank 1), and restore the shape. Exact on every backend, differentiable.
+      // Broadcast by adding zeros of the same dtype (bool via int32): binary ops take any rank on every backend.
+      const flat = (t: typeof a) => {
+        const x = t.dtype === 'bool' ? tf.cast(t, 'int32') : t;
+        const full = tf.reshape(tf.add(x, tf.zeros([...shape], x.dtype)), [-1]);
+        return t.dtype === 'bool' ? tf.cast(full, 'bool') : full;
+      };
+      return tf.reshape(tf.where(flat(cond), flat(a), flat(b)), shape);
+    }
     if (!c.training) return tf.where(cond, a, b);
     // tf.where broadcasts through BroadcastTo, whose gradient stops at rank 4; broadcast the
     // branches here (differentiably) so any rank trains.
-    const shape = [cond.shape, a.shape, b.shape].reduce((x, y) => broadcastShape(x, y, 'Where'));
     return tf.where(broadcastTo(tf, cond, shape), broadcastTo(tf, a, shape), broadcastTo(tf, b, shape));
   },
   Clip: (c) => {
