@@ -46,7 +46,6 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } {
   return { width: dv.getUint32(16), height: dv.getUint32(20) };
 }
 
-
 describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
   let server: BrowserExampleServer;
   let context: BrowserContext;
