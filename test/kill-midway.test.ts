@@ -22,13 +22,18 @@ const CFG = { layers: 2, hidden: 1024, ffn: 2752, vocab: 2048, seed: 3 };
 const LAYERS = CFG.layers * 7 + 1;
 
 const CHILD = `
-const [input, output] = process.argv.slice(2);
-const { quantizeModelStreaming } = await import(${JSON.stringify(dist('packages/quant/dist/index.js'))});
+const [input, output, mode] = process.argv.slice(2);
+const { quantizeModelStreaming, packModelStreaming } = await import(${JSON.stringify(dist('packages/quant/dist/index.js'))});
 const { encodeModel, lowerToOnnx } = await import(${JSON.stringify(dist('packages/onnx/dist/index.js'))});
 const { loadModel } = await import(${JSON.stringify(dist('packages/onnx/dist/node.js'))});
-const r = await quantizeModelStreaming(input, output, { method: 'rtn', bits: 4, blockSize: 32,
-  onLayer: (name, i) => process.stdout.write('layer ' + i + '\\n') }, { loadModel, encodeModel, lowerToOnnx });
-process.stdout.write('done ' + r.layersQuantized + '\\n');
+const progress = (name, i) => process.stdout.write('layer ' + i + '\\n');
+if (mode === 'pack') {
+  const r = await packModelStreaming(input, output, { loadModel, encodeModel: (g) => encodeModel(g) }, { onTensor: progress });
+  process.stdout.write('done ' + r.tensors + '\\n');
+} else {
+  const r = await quantizeModelStreaming(input, output, { method: 'rtn', bits: 4, blockSize: 32, onLayer: progress }, { loadModel, encodeModel, lowerToOnnx });
+  process.stdout.write('done ' + r.layersQuantized + '\\n');
+}
 `;
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-kill-'));
@@ -49,9 +54,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Starts the child; kills it with SIGKILL once it reports `afterLayer` layers and `delayMs` more have passed. */
-function runAndKill(out: string, afterLayer: number, delayMs: number): Promise<{ killed: boolean; layersSeen: number; tempsAtKill: number }> {
+function runAndKill(out: string, afterLayer: number, delayMs: number, mode: 'quantize' | 'pack' = 'quantize'): Promise<{ killed: boolean; layersSeen: number; tempsAtKill: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, model, out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, model, out, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = 0;
     let armed = false;
     let tempsAtKill = 0;
@@ -95,6 +100,20 @@ describe.skipIf(!built)('SIGKILL midway through quantizeModelStreaming', () => {
     // What a killed run leaves is only dot-prefixed temporaries, never a target name.
     for (const n of readdirSync(dir)) expect(['child.mjs', 'in.onnx', 'in.onnx.data'].includes(n) || /^\.q\d\.onnx(\.data)?\.tmp-\d+-[0-9a-f]+$/.test(n), n).toBe(true);
   }, 120_000);
+
+  it('the streaming .lfpack pack, killed midway, leaves no .lfpack and the input unchanged', async () => {
+    const rng = new Rng(7);
+    let landed = 0;
+    for (let run = 0; run < 2; run++) {
+      const out = join(dir, `p${run}.lfpack`);
+      const r = await runAndKill(out, 1 + Math.floor(rng.next() * 12), Math.floor(rng.next() * 40), 'pack'); // 16 coded tensors
+      if (!r.killed) continue;
+      if (r.tempsAtKill > 0) landed++;
+      expect(existsSync(out), `run ${run}: ${out} exists after SIGKILL`).toBe(false);
+      expect([sha(model), sha(data)]).toEqual(hashes);
+    }
+    expect(landed).toBeGreaterThanOrEqual(1);
+  }, 90_000);
 
   it('an uninterrupted run beside the leftovers completes and writes both files, input unchanged', () => {
     const out = join(dir, 'q0.onnx');

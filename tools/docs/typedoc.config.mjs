@@ -17,5 +17,7 @@ const config = {
   // warnings (e.g. links it cannot resolve) are reported, not fatal.
   validation: { notExported: false, invalidLink: true, notDocumented: false },
   skipErrorChecking: true,
+  // The repository has no public remote yet, so source links would point nowhere.
+  disableSources: true,
 };
 export default config;

@@ -63,7 +63,10 @@ function tempBeside(path: typeof import('node:path'), target: string, tag: strin
  * r.packedBytes / r.rawBytes; // ≈ 0.69 for bf16 LLM weights
  * ```
  */
-export async function packModelStreaming(input: string, output: string, deps: StreamPackDeps, options: { minElements?: number } = {}): Promise<StreamPackReport> {
+export async function packModelStreaming(
+  input: string, output: string, deps: StreamPackDeps,
+  options: { minElements?: number; onTensor?: (name: string, index: number, total: number) => void } = {},
+): Promise<StreamPackReport> {
   const t0 = performance.now();
   const { fs, path } = await nodeModules();
   const minElements = options.minElements ?? 1024;
@@ -85,9 +88,9 @@ export async function packModelStreaming(input: string, output: string, deps: St
   try {
     sfd = fs.openSync(scratch, 'w+');
     let end = 0;
-    for (const v of g.initializers.values()) {
+    const packable = [...g.initializers.values()].filter((v) => PACKABLE.has(v.const!.dtype.name) && v.const!.size >= minElements);
+    for (const v of packable) {
       const t = v.const!;
-      if (!PACKABLE.has(t.dtype.name) || t.size < minElements) continue;
       const raw = reader.tensor(t, v.name);
       const bits = t.dtype === DTypes.float32 ? new Uint32Array(raw.buffer, raw.byteOffset, t.size) : new Uint16Array(raw.buffer, raw.byteOffset, t.size);
       const coded = encodeFloats(t.dtype.name as PackableFloat, bits);
@@ -98,6 +101,7 @@ export async function packModelStreaming(input: string, output: string, deps: St
       rawBytes += t.byteLength;
       t.release();
       g.setInitializer(v, Tensor.zeros(t.dtype, [0]));
+      options.onTensor?.(v.name, entries.length, packable.length);
     }
     const model = deps.encodeModel(g);
     // Offsets depend on the manifest's length, which depends on the offsets' digits: iterate to a fixed point.
