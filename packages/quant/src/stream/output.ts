@@ -73,7 +73,8 @@ export class AtomicModelOutput {
     this.dataLocation = dataLocation;
     const dir = path.dirname(modelPath);
     this.dataPath = path.join(dir, dataLocation);
-    this.tmpData = tempName(dir, dataLocation, path.sep);
+    // Beside the final data file (which may sit in a subfolder), so the rename stays in one folder.
+    this.tmpData = tempName(path.dirname(this.dataPath), path.basename(this.dataPath), path.sep);
     this.tmpModel = tempName(dir, path.basename(modelPath), path.sep);
     try {
       this.fd = fs.openSync(this.tmpData, 'w');

@@ -1,7 +1,7 @@
 // Streaming quantization against the in-memory quantizer: same packed bytes, same ORT outputs,
 // atomic outputs, and the input never touched.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,15 @@ describe('quantizeModelStreaming', () => {
     const r = await quantizeModelStreaming(f.model, join(dir, 'hqq.onnx'), { method: 'hqq', bits: 4, blockSize: 32 }, deps);
     expect(r.layersQuantized).toBe(cfg.layers * 7 + 1);
     expect((await logits(join(dir, 'hqq.onnx'), [2, 7])).every(Number.isFinite)).toBe(true);
+  });
+
+  it('writes the data file into a subfolder when dataLocation names one', async () => {
+    const f = await writeSyntheticDecoder(join(dir, 'in-sub.onnx'), cfg, { encodeModel });
+    mkdirSync(join(dir, 'weights'));
+    const r = await quantizeModelStreaming(f.model, join(dir, 'sub.onnx'), { method: 'rtn', dataLocation: 'weights/sub.bin' }, deps);
+    expect(r.data).toBe(join(dir, 'weights', 'sub.bin'));
+    expect(readdirSync(join(dir, 'weights'))).toEqual(['sub.bin']);
+    expect((await logits(join(dir, 'sub.onnx'), [1, 2])).every(Number.isFinite)).toBe(true);
   });
 
   it('refuses calibration methods, tensorrt, and an output that is one of the input files', async () => {
