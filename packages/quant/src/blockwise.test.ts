@@ -26,7 +26,7 @@ function reference(w: Float32Array, K: number, N: number, bits: number, bs: numb
         s = m / -mid; z = mid;
       } else {
         const lo = Math.min(0, ...vals), hi = Math.max(0, ...vals);
-        s = (hi - lo) / qmax;
+        s = Math.fround(Math.fround(hi - lo) / qmax);
         z = s === 0 ? 0 : Math.min(qmax, Math.max(0, Math.sign(-lo / s) * Math.round(Math.abs(-lo / s))));
       }
       scale[n * nb + b] = s;

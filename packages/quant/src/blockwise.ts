@@ -98,7 +98,7 @@ export function rangeToScaleZp(min: number, max: number, bits: QuantBits, symmet
   }
   const lo = Math.min(min, 0);
   const hi = Math.max(max, 0);
-  const scale = fr((hi - lo) / qmax);
+  const scale = fr(fr(hi - lo) / qmax); // float32 subtraction, then float32 division, as ORT computes it
   let zpf = lo;
   if (scale !== 0) zpf = fr(0 - fr(lo / scale));
   const zp = zpf < 0 ? 0 : zpf > qmax ? qmax : roundHalfAway(zpf);
@@ -182,7 +182,8 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQu
     for (let n = 0; n < N; n++) {
       const out = n * kPad + k0;
       for (let i = 0; i < rows; i++) codes[out + i] = stage[i * N + n]!;
-      for (let i = rows; i < blockSize; i++) codes[out + i] = zpv[n]!;
+      // Padding rows past K hold code 0, as ORT writes them (kernels never read them).
+      for (let i = rows; i < blockSize; i++) codes[out + i] = 0;
     }
   }
   return { bits, blockSize, K, N, kBlocks, codes, scales, zeroPoints: zps };
@@ -265,13 +266,17 @@ export function packMatMulNBits(q: QuantizedWeight, options: { forceUint8ZeroPoi
     if (hasIntegerZeroPoints(q) || options.forceUint8ZeroPoints) {
       const qmax = (1 << bits) - 1;
       const perCol = Math.ceil((kBlocks * bits) / 8);
-      const zp = new Uint8Array(N * perCol);
+      // 4-bit: an odd block count leaves a high nibble unused; ORT fills it with the default zero point 8.
+      const zp = new Uint8Array(N * perCol).fill(bits === 4 ? 0x88 : 0);
       for (let n = 0; n < N; n++) {
         for (let b = 0; b < kBlocks; b++) {
           let z = roundHalfAway(q.zeroPoints[n * kBlocks + b]!);
           z = z < 0 ? 0 : z > qmax ? qmax : z;
           if (bits === 8) zp[n * perCol + b] = z;
-          else zp[n * perCol + (b >> 1)]! |= z << ((b & 1) * 4);
+          else {
+            const at = n * perCol + (b >> 1), shift = (b & 1) * 4;
+            zp[at] = (zp[at]! & ~(15 << shift)) | (z << shift);
+          }
         }
       }
       zeroPoints = zp;
