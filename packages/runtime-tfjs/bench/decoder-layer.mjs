@@ -55,6 +55,18 @@ await first.data();
 first.dispose();
 result.tfjs = { backend: tf.getBackend(), firstMs: performance.now() - t };
 for (let i = 0; i < cfg.warmup; i++) { const y = forward(); await y.data(); y.dispose(); }
+if (args.profile) {
+  // Per-kernel time of one forward (tf.profile; kernel times need the backend's timer support).
+  const prof = await tf.profile(async () => { const y = forward(); await y.data(); y.dispose(); });
+  const byName = new Map();
+  for (const k of prof.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+    const e = byName.get(key) ?? { ms: 0, count: 0 };
+    e.ms += ms; e.count++; byName.set(key, e);
+  }
+  result.profile = [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25).map(([k, v]) => ({ kernel: k, ms: +v.ms.toFixed(2), count: v.count }));
+}
 const device = [];
 for (let i = 0; i < cfg.iters; i++) {
   t = performance.now();
@@ -62,6 +74,17 @@ for (let i = 0; i < cfg.iters; i++) {
   await y.data();
   device.push(performance.now() - t);
   y.dispose();
+}
+// Throughput as the GPU sees it: queue `iters` forwards and read back only the last one (the
+// same method as the shared matmul probe; PyTorch's number likewise excludes a host copy).
+{
+  t = performance.now();
+  let y;
+  for (let i = 0; i < cfg.iters; i++) { if (y) y.dispose(); y = forward(); }
+  await y.data();
+  y.dispose();
+  result.tfjs.pipelinedMs = (performance.now() - t) / cfg.iters;
+  result.tfjs.pipelinedTflops = flops / (result.tfjs.pipelinedMs / 1000) / 1e12;
 }
 const run = [];
 for (let i = 0; i < Math.min(cfg.iters, 5); i++) { t = performance.now(); yTfjs = (await exe.run({ x })).y; run.push(performance.now() - t); }
