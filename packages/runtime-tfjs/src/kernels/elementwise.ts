@@ -138,7 +138,7 @@ export const elementwiseKernels: Record<string, Kernel> = {
       // Broadcast by adding zeros of the same dtype (bool via int32): binary ops take any rank on every backend.
       const flat = (t: typeof a) => {
         const x = t.dtype === 'bool' ? tf.cast(t, 'int32') : t;
-        const full = tf.reshape(tf.add(x, tf.zeros([...shape], x.dtype)), [-1]);
+        const full = tf.reshape(tf.add(x, tf.fill([...shape], 0, x.dtype as 'float32' | 'int32')), [-1]); // fill: made on the device, no upload
         return t.dtype === 'bool' ? tf.cast(full, 'bool') : full;
       };
       return tf.reshape(tf.where(flat(cond), flat(a), flat(b)), shape);

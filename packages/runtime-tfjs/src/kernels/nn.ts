@@ -13,7 +13,8 @@ type T = tfc.Tensor;
 export function broadcastTo(tf: typeof tfc, x: T, shape: readonly number[]): T {
   if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
   if (x.dtype !== 'float32') return tf.broadcastTo(x, [...shape]);
-  return tf.add(x, tf.zeros([...shape]));
+  // tf.fill runs on the device; tf.zeros would build the zeros on the host and upload them every call.
+  return tf.add(x, tf.fill([...shape], 0));
 }
 
 function matmul(tf: typeof tfc, a: T, b: T, training: boolean): T {
