@@ -18,15 +18,27 @@ function pacaKernel(ctx: KernelContext): tfc.Tensor {
   const p = ctx.t(3);
   if (!idx) ctx.fail('idx is required');
   const [inF, outF] = w.shape as [number, number];
-  const rowMap = new Int32Array(inF);
-  for (let i = 0; i < inF; i++) rowMap[i] = i;
+  const seen = new Set<number>();
   idx.forEach((r, j) => {
-    if (!(r >= 0 && r < inF)) ctx.fail(`idx[${j}] = ${r} is outside [0, ${inF})`);
-    rowMap[r] = inF + j;
+    if (!(Number.isInteger(r) && r >= 0 && r < inF)) ctx.fail(`idx[${j}] = ${r} is outside [0, ${inF})`);
+    if (seen.has(r)) ctx.fail(`idx holds row ${r} twice; rows must be distinct`);
+    seen.add(r);
   });
-  // Index tensors are made where they are used (inside tidy scopes), since the backward pass
-  // runs after the forward scope has released everything it did not save.
-  const weff = (pp: tfc.Tensor) => tf.tidy(() => tf.gather(tf.concat([w, pp], 0), tf.tensor1d(rowMap, 'int32')));
+  // W' as row blocks of W and P joined by one concat (contiguous copies; a per-element gather is
+  // several times slower on tfjs-cpu). Rebuilt in the backward pass instead of being kept.
+  const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]!);
+  const weff = (pp: tfc.Tensor) => tf.tidy(() => {
+    const parts: tfc.Tensor[] = [];
+    let next = 0;
+    for (const j of order) {
+      const r = idx[j]!;
+      if (r > next) parts.push(tf.slice(w, [next, 0], [r - next, outF]));
+      parts.push(tf.slice(pp, [j, 0], [1, outF]));
+      next = r + 1;
+    }
+    if (next < inF) parts.push(tf.slice(w, [next, 0], [inF - next, outF]));
+    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+  });
   const lead = x.shape.slice(0, -1);
   if (!ctx.training) return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [-1, inF]), weff(p)), [...lead, outF]));
   const f = tf.customGrad(((xx: tfc.Tensor, pp: tfc.Tensor, save: (t: tfc.Tensor[]) => void) => {
