@@ -59,6 +59,21 @@ describe('PaCA', () => {
     expect(d).toBeLessThan(1e-5);
     expect(d0).toBeGreaterThan(1e-3);
   });
+
+  it('the tfjs kernel matches the reference decomposition (ORT) for unsorted rows', async () => {
+    registerPeftKernels();
+    const base = model();
+    const { graph } = injectPaca(base, new Map([['model.layers.0.mlp.down_proj', Int32Array.from([40, 3, 17, 0, 63])], ['model.layers.0.self_attn.q_proj', Int32Array.from([31, 2])]]));
+    for (const v of [...graph.initializers.values()].filter((x) => x.name.endsWith('.paca_P'))) {
+      graph.setInitializer(v, new Tensor('float32', v.const!.shape, v.const!.toFloat32().map((x, i) => x + 0.3 * Math.cos(i))));
+    }
+    const ids = syntheticInstructionTask({ ...task, seed: 4 })(0, 0).input_ids;
+    const run = async (b: { compile(g: Graph): Promise<{ run(f: Record<string, Tensor>): Promise<Record<string, Tensor>>; dispose(): Promise<void> }> }) => { const e = await b.compile(graph); try { return (await e.run({ input_ids: ids })).logits!.toFloat32(); } finally { await e.dispose(); } };
+    const [x, y] = [await run(createTfjsBackend('cpu')), await run(createOrtBackend())];
+    let d = 0;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i]! - y[i]!));
+    expect(d).toBeLessThan(1e-4);
+  });
 });
 
 describe('WeLore', () => {
