@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeModel } from '@leanformer/onnx';
-import { Rng, writeSyntheticDecoder } from '@leanformer/quant';
+import { Rng } from '@leanformer/quant';
+import { writeSyntheticDecoder } from '@leanformer/quant/node';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p: string) => pathToFileURL(join(root, p)).href;
@@ -23,7 +24,7 @@ const LAYERS = CFG.layers * 7 + 1;
 
 const CHILD = `
 const [input, output, mode] = process.argv.slice(2);
-const { quantizeModelStreaming, packModelStreaming } = await import(${JSON.stringify(dist('packages/quant/dist/index.js'))});
+const { quantizeModelStreaming, packModelStreaming } = await import(${JSON.stringify(dist('packages/quant/dist/node.js'))});
 const { encodeModel, lowerToOnnx } = await import(${JSON.stringify(dist('packages/onnx/dist/index.js'))});
 const { loadModel } = await import(${JSON.stringify(dist('packages/onnx/dist/node.js'))});
 const progress = (name, i) => process.stdout.write('layer ' + i + '\\n');

@@ -5,6 +5,7 @@ export type StorageKind =
   | 'Float32Array' | 'Float64Array' | 'Int8Array' | 'Uint8Array' | 'Int16Array' | 'Uint16Array'
   | 'Int32Array' | 'Uint32Array' | 'BigInt64Array' | 'BigUint64Array' | 'string';
 
+/** Names of the element types in the dtype table. */
 export type DTypeName =
   | 'float32' | 'float16' | 'bfloat16' | 'float64'
   | 'float8e4m3' | 'float8e4m3fnuz' | 'float8e5m2' | 'float8e5m2fnuz' | 'float8e8m0' | 'float4e2m1'

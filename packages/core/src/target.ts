@@ -12,6 +12,7 @@ export type Target =
 
 /** The CLI spellings of targets: `ort-cpu`, `ort-webgpu`, `tfjs-cpu`, … */
 export const TARGET_NAMES = ['ort-cpu', 'ort-cuda', 'ort-tensorrt', 'ort-webgpu', 'ort-wasm', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'tfjs-tensorflow'] as const;
+/** A target in its CLI spelling (`ort-cpu`, `tfjs-webgpu`, …). */
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** Parses `ort-cpu`-style names; throws INVALID_ARGUMENT listing the allowed names. */

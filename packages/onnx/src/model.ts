@@ -40,6 +40,7 @@ export interface ExternalDataInfo {
 /** Resolves an external tensor to its bytes (or a lazy source). Called by decodeModel per external tensor. */
 export type ExternalDataResolver = (info: ExternalDataInfo, expectedBytes: number, tensorName: string) => Uint8Array | TensorSource;
 
+/** Options of decodeModel / decodeTensor. */
 export interface DecodeOptions {
   /** Needed for models with external data; `loadModel` from '@leanformer/onnx/node' supplies one. */
   readonly externalData?: ExternalDataResolver;
@@ -55,6 +56,7 @@ export interface DecodeOptions {
 /** Decides whether a tensor is written outside the model; returns where, or undefined to embed it. */
 export type ExternalDataPlacer = (tensor: Tensor, name: string) => { location: string; offset: number; length: number } | undefined;
 
+/** Options of encodeModel. */
 export interface EncodeOptions {
   /** Called for each initializer; a returned location writes it as external data (the caller writes the bytes). */
   readonly externalData?: ExternalDataPlacer;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { LeanformerError, type Graph, type Tensor, type TensorSource } from '@leanformer/core';
 import { decodeModel, decodeTensor, encodeModel, type ExternalDataInfo } from './model.js';
 
+/** Options of loadModel. */
 export interface LoadOptions {
   /** 'eager' reads external tensors now; 'lazy' reads each on first access (default 'eager'). */
   readonly externalData?: 'eager' | 'lazy';
@@ -113,6 +114,7 @@ export function loadModelSync(path: string, options: LoadOptions = {}): Graph {
   }
 }
 
+/** Where saveModel writes external data and which tensors go there. */
 export interface ExternalDataOptions {
   /** Data file name, relative to the model's folder (default `<model file name>.data`). */
   readonly location?: string;
@@ -122,6 +124,7 @@ export interface ExternalDataOptions {
   readonly allTensorsToOneFile?: boolean;
 }
 
+/** Options of saveModel. */
 export interface SaveOptions {
   /**
    * Write initializers to separate data files: `true` for the defaults of {@link ExternalDataOptions}.

@@ -27,7 +27,7 @@ const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024); // maxRSS
 
 if (args.child === 'quantize') {
   const [input, output] = positionals;
-  const { quantizeModelStreaming } = await import('@leanformer/quant');
+  const { quantizeModelStreaming } = await import('@leanformer/quant/node');
   const { encodeModel, lowerToOnnx } = await import('@leanformer/onnx');
   const { loadModel } = await import('@leanformer/onnx/node');
   const report = await quantizeModelStreaming(input, output, { method: 'rtn', bits: 4, blockSize: 32 }, { loadModel, encodeModel, lowerToOnnx });
@@ -52,7 +52,7 @@ if (args.child === 'ort') {
 }
 
 const cfg = { layers: Number(args.layers), hidden: Number(args.hidden), ffn: Number(args.ffn), vocab: Number(args.vocab), seed: 1 };
-const { writeSyntheticDecoder, syntheticDecoderBytes } = await import('@leanformer/quant');
+const { writeSyntheticDecoder, syntheticDecoderBytes } = await import('@leanformer/quant/node');
 const { encodeModel } = await import('@leanformer/onnx');
 const dir = mkdtempSync(join(tmpdir(), 'lf-stream-8gb-'));
 const self = new URL(import.meta.url).pathname;

@@ -11,4 +11,3 @@ export * from './lfpack.js';
 export * from './bench.js';
 export * from './reference-backend.js';
 export * from './demo.js';
-export * from './stream/index.js';

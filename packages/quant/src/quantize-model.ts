@@ -17,6 +17,7 @@ import {
 
 /** Quantization methods. The CLI exposes the first six; fp16/bf16 cast weights without quantizing. */
 export type QuantMethod = 'rtn' | 'hqq' | 'gptq' | 'awq' | 'smoothquant' | 'qserve' | 'fp16' | 'bf16';
+/** The weight-quantization methods quantizeModel accepts. */
 export const QUANT_METHODS: readonly QuantMethod[] = ['rtn', 'hqq', 'gptq', 'awq', 'smoothquant', 'qserve', 'fp16', 'bf16'];
 const CALIBRATED: ReadonlySet<QuantMethod> = new Set(['gptq', 'awq', 'smoothquant']);
 

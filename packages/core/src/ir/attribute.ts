@@ -24,6 +24,7 @@ export type Attribute =
 /** Bytes of a message kept verbatim because the IR does not model it (e.g. sparse tensors). */
 export interface OpaqueBytes { readonly opaque: Uint8Array }
 
+/** The tag of an Attribute (`float`, `ints`, `graph`, …). */
 export type AttributeType = Attribute['type'];
 
 /** Attributes with optional doc strings, as a node carries them. */

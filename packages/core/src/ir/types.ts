@@ -11,6 +11,7 @@ export type ValueType =
   | { readonly kind: 'map'; readonly key: DType; readonly value: ValueType | null; readonly denotation?: string }
   | { readonly kind: 'optional'; readonly elem: ValueType | null; readonly denotation?: string };
 
+/** The tensor member of ValueType. */
 export type TensorType = Extract<ValueType, { kind: 'tensor' }>;
 
 /** Shorthand for a tensor type. */
@@ -36,6 +37,7 @@ export function typesEqual(a: ValueType | null, b: ValueType | null): boolean {
   }
 }
 
+/** Equality of shapes, dim by dim (null = unknown rank equals only unknown rank). */
 export function shapesEqual(a: readonly Dim[] | null, b: readonly Dim[] | null): boolean {
   if (a === b) return true;
   if (!a || !b || a.length !== b.length) return false;

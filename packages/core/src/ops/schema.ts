@@ -15,6 +15,7 @@ export interface FormalParam {
   readonly minArity?: number;
 }
 
+/** An attribute of an op schema: its type, and whether it is required or has a default. */
 export interface AttributeSpec {
   readonly type: AttributeType;
   readonly required?: boolean;

@@ -7,6 +7,7 @@ export interface PassContext {
   readonly [key: string]: unknown;
 }
 
+/** What a pass returns: the (possibly new) graph and whether anything changed. */
 export interface PassResult {
   readonly graph: Graph;
   /** True when the pass changed the graph. */

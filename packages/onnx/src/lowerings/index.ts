@@ -8,6 +8,7 @@ import { lowerAttention } from './attention.js';
 import { lowerQGather } from './gather-quantized.js';
 import { lowerQMatMul } from './qmatmul.js';
 
+/** The lowerings of the built-in leanformer ops (QMatMul, QGather, Attention), as data; lowerToOnnx consults them. */
 export const BUILTIN_ONNX_LOWERINGS: readonly OnnxLowering[] = [
   { domain: 'leanformer', op: 'QMatMul', lower: (node, target) => lowerQMatMul(node, target) },
   { domain: 'leanformer', op: 'QGather', lower: (node, target) => lowerQGather(node, target) },

@@ -27,6 +27,7 @@ const DOMAIN = 'leanformer';
 
 /** Pattern names of leanformer.Attention's `pattern` attribute. */
 export const ATTENTION_PATTERNS = ['dense', 'window', 'sinks_window', 'block_sparse', 'moa', 'topk'] as const;
+/** Names of the attention patterns leanformer.Attention takes (its `pattern` attribute). */
 export type AttentionPatternName = (typeof ATTENTION_PATTERNS)[number];
 
 /** The attributes of a leanformer.Attention node, read and checked. */
