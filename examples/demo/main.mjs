@@ -7,6 +7,7 @@
 import { Tensor, analyzeGraph, evaluateNode, transformerDecoder } from '@leanformer/core';
 import { encodeModel } from '@leanformer/onnx';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
+import { quantDemo } from '@leanformer/quant';
 
 const config = { vocabSize: 512, hidden: 128, layers: 4, heads: 4, kvHeads: 2, ffn: 344, seed: 7 };
 const prompt = [1, 17, 42, 99, 256, 3];
@@ -78,6 +79,12 @@ for (let i = 0; i < newTokens; i++) {
 }
 const msPerToken = (performance.now() - t1) / newTokens;
 console.log(`Greedy decode: [${prompt.join(', ')}] → [${tokens.slice(prompt.length).join(', ')}] (${msPerToken.toFixed(1)} ms/token)`);
+
+// 6. Weight quantization: size and error before/after, each model lowered for and run on ORT CPU.
+console.log('\nQuantization (weights; lowered for ORT CPU), logits vs fp32:');
+for (const r of await quantDemo({ graph, backend, feeds })) {
+  console.log(`  ${r.label.padEnd(22)} ${mib(r.bytes).padStart(10)} (${r.ratio.toFixed(3)}×)  cosine ${r.cosine.toFixed(5)}  max|Δ| ${r.maxAbsErr.toExponential(1)}  same next token ${(r.top1Agreement * 100).toFixed(0)}%`);
+}
 
 await exe.dispose();
 await direct.dispose();
