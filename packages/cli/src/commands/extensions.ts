@@ -38,6 +38,15 @@ const EXTENSIONS: readonly Extension[] = [
       return [(make as (o: unknown) => Command)({ decodeModel, encodeModel, lowerToOnnx })];
     },
   },
+  {
+    module: '@leanformer/peft/cli',
+    commands: ['finetune', 'lora'],
+    async build(mod) {
+      const make = mod['peftCommands'];
+      if (typeof make !== 'function') throw new LeanformerError('NOT_SUPPORTED', '@leanformer/peft/cli does not export peftCommands');
+      return (make as () => Command[])();
+    },
+  },
 ];
 
 const loaded = new Map<Extension, Promise<void>>();
