@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts', 'src/node.ts'],
+  // The worker script of createQuantWorkerPool lands in dist/workers/rtn-worker.js, which the pool
+  // finds relative to the built entry.
+  entry: { index: 'src/index.ts', cli: 'src/cli.ts', node: 'src/node.ts', 'workers/rtn-worker': 'src/workers/rtn-worker.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -10,4 +12,6 @@ export default defineConfig({
   platform: 'neutral',
   // src/cli.ts uses node:fs; keep node built-ins external.
   external: [/^node:/],
+  // import.meta.url in the CommonJS build (the pool locates its worker script with it).
+  shims: true,
 });

@@ -6,6 +6,7 @@ import { decodeFloats, encodeFloats } from './dfloat11.js';
 import { quantizeModel } from './quantize-model.js';
 import { Rng, syntheticBf16Weights } from './synthetic.js';
 import type { ModelCodec } from './lfpack.js';
+import type { QuantWorkerPool } from './workers/types.js';
 
 /** Options of {@link runQuantBench}. */
 export interface QuantBenchOptions {
@@ -18,6 +19,8 @@ export interface QuantBenchOptions {
   /** Layer width (default 4096) and count (default 8; quick: 2). */
   readonly width?: number;
   readonly layers?: number;
+  /** Quantizes on these worker threads (Node: createQuantWorkerPool from '@leanformer/quant/node'); default this thread. */
+  readonly pool?: QuantWorkerPool;
 }
 
 /** What `leanformer bench quant --json` prints. */
@@ -40,6 +43,8 @@ export interface QuantBenchResult {
     readonly pack_decode_mb_per_cpu_s: number | null;
     readonly layers: number;
     readonly width: number;
+    /** Threads that quantized (the pool's workers; 1 without a pool). */
+    readonly threads: number;
   };
 }
 
@@ -97,12 +102,13 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
   await fp32.dispose();
 
   const t0 = performance.now();
-  const q = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 4, edgeBits: 4 });
+  const pool = options.pool ? { pool: options.pool } : {};
+  const q = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 4, edgeBits: 4, ...pool });
   const quantSeconds = (performance.now() - t0) / 1000;
   const int4 = await options.backend.compile(q.graph);
   const int4Ms = await msPerRun(int4, feeds, runs);
   await int4.dispose();
-  const q0 = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 0, edgeBits: 4 });
+  const q0 = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 0, edgeBits: 4, ...pool });
   const int4acc0 = await options.backend.compile(q0.graph);
   const int4Acc0Ms = await msPerRun(int4acc0, feeds, runs);
   await int4acc0.dispose();
@@ -139,6 +145,7 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
       pack_decode_mb_per_cpu_s: Number.isFinite(decCpuMs) ? round(bits.byteLength / 1e6 / (decCpuMs / 1000), 1) : null,
       layers,
       width,
+      threads: options.pool?.threads ?? 1,
     },
   };
 }

@@ -7,8 +7,11 @@ import {
   float32ToFloat16Bits, LeanformerError, parseTarget, Tensor, type Graph, type Node, type TargetName, type Value,
 } from '@leanformer/core';
 import {
-  packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight,
+  packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type MatMulNBitsTensors, type QuantBits, type QuantizedWeight,
 } from './blockwise.js';
+import type { QuantWorkerPool, RtnJobResult } from './workers/types.js';
+
+export type { QuantWorkerPool, RtnJob, RtnJobResult } from './workers/types.js';
 import { collectActivationStats, type ActivationStats, type CalibrationData } from './calibration.js';
 import {
   prune24, quantizeAwq, quantizeGptq, quantizeHqq, quantizeQServe, quantizeSmoothQuantPlus,
@@ -62,6 +65,12 @@ export interface QuantizeOptions {
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** Progress callback (layer name, index, total). */
   readonly onLayer?: (name: string, index: number, total: number) => void;
+  /**
+   * Runs RTN off this thread (method 'rtn': linear layers and embeddings), several layers in
+   * flight and large ones split over all threads; the output is byte-identical. Node:
+   * `createQuantWorkerPool()` from '@leanformer/quant/node'. Default: quantize in this thread.
+   */
+  readonly pool?: QuantWorkerPool;
 }
 
 /** What `leanformer quantize --json` prints (exactly these keys). */
@@ -93,8 +102,21 @@ interface Linear {
   readonly bias: Value | null;
   readonly K: number;
   readonly N: number;
-  /** Row-major [K, N] float32 copy of the weight. */
+  /** Row-major [K, N] float32 copy of the weight (made on first read). */
   readonly w: Float32Array;
+}
+
+/** `l` with `w` computed on first read: a pooled RTN reads float32 weights in place and never needs the copy. */
+function lazyWeight<T extends object>(l: T, make: () => Float32Array): T & { readonly w: Float32Array } {
+  let w: Float32Array | undefined;
+  return Object.defineProperty(l, 'w', { get: () => (w ??= make()), enumerable: true }) as T & { readonly w: Float32Array };
+}
+
+/** The [K, N] float32 values of a layer's weight without a copy when its storage already is that, else `l.w`. */
+function weightView(l: Linear): Float32Array {
+  const t = l.weight.const!;
+  const transB = l.kind === 'gemm' && Number(l.node.attr('transB', 0)) !== 0;
+  return t.dtype === DTypes.float32 && !transB && t.data instanceof Float32Array ? t.data : l.w;
 }
 
 interface Embedding { readonly node: Node; readonly table: Value; readonly V: number; readonly D: number }
@@ -125,7 +147,7 @@ export function findLinearLayers(graph: Graph, exclude?: RegExp): Linear[] {
       if (!x || x.isInitializer || !isFloatWeight(wv) || wv.const!.shape.length !== 2) continue;
       if (matches(exclude, node.name, wv.name)) continue;
       const [K, N] = wv.const!.shape as [number, number];
-      out.push({ node, kind: 'matmul', input: x, weight: wv, bias: null, K, N, w: wv.const!.toFloat32() });
+      out.push(lazyWeight({ node, kind: 'matmul' as const, input: x, weight: wv, bias: null, K, N }, () => wv.const!.toFloat32()));
     } else if (node.op === 'Gemm') {
       const x = node.inputs[0];
       const wv = node.inputs[1];
@@ -138,8 +160,10 @@ export function findLinearLayers(graph: Graph, exclude?: RegExp): Linear[] {
       const [r, cdim] = wv.const!.shape as [number, number];
       const K = transB ? cdim : r;
       const N = transB ? r : cdim;
-      const raw = wv.const!.toFloat32();
-      out.push({ node, kind: 'gemm', input: x, weight: wv, bias: c, K, N, w: transB ? transposeKN(raw, N, K) : raw });
+      out.push(lazyWeight({ node, kind: 'gemm' as const, input: x, weight: wv, bias: c, K, N }, () => {
+        const raw = wv.const!.toFloat32();
+        return transB ? transposeKN(raw, N, K) : raw;
+      }));
     }
   }
   return out;
@@ -182,14 +206,17 @@ function dropUnused(graph: Graph, candidates: Iterable<Value>): void {
   for (const v of new Set(candidates)) if (v.isInitializer && v.uses.length === 0 && !v.isGraphOutput && !v.isGraphInput) graph.removeInitializer(v);
 }
 
+/** An RTN weight a worker pool already packed (RTN zero points are integers). */
+interface PackedRtn { readonly bits: QuantBits; readonly blockSize: number; readonly packed: MatMulNBitsTensors }
+
 /** Rewrites one linear layer to QMatMul with the quantized weight. */
-function emitQMatMul(l: Linear, q: QuantizedWeight, opts: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value }, notes: string[]): void {
+function emitQMatMul(l: Linear, q: QuantizedWeight | PackedRtn, opts: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value }, notes: string[]): void {
   const g = l.node.graph;
   const dt = l.node.input(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
-  const hadFloatZp = q.zeroPoints !== null && q.zeroPoints.some((z) => !Number.isInteger(z));
+  const hadFloatZp = !('packed' in q) && q.zeroPoints !== null && q.zeroPoints.some((z) => !Number.isInteger(z));
   // ORT CPU runs 8-bit MatMulNBits only with uint8 zero points (float ones need its unpacked 2/4-bit path).
   const force = opts.forceUint8 || q.bits === 8;
-  const t = packMatMulNBits(q, { forceUint8ZeroPoints: force });
+  const t = 'packed' in q ? q.packed : packMatMulNBits(q, { forceUint8ZeroPoints: force });
   if (hadFloatZp && force) notes.push(`${l.weight.name}: fractional zero points rounded to uint8 (${q.bits === 8 ? '8-bit MatMulNBits takes uint8 zero points' : 'the target takes uint8 zero points'})`);
   const base = l.weight.name;
   const B = g.addInitializer(g.uniqueName(`${base}_Q${q.bits}`), new Tensor(DTypes.uint8, t.bShape, t.B));
@@ -380,6 +407,18 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
         tick(l.weight.name);
       });
     }
+  } else if (method === 'rtn' && options.pool) {
+    const pool = options.pool;
+    await inFlight(layers, (l) => l.K * l.N * 4, (l) => {
+      const o = qopts(l.K, bitsOf(l));
+      return pool.quantizeRtn({ w: weightView(l), K: l.K, N: l.N, options: o, output: 'packed', forceUint8ZeroPoints: forceUint8 || o.bits === 8 });
+    }, (l, r) => {
+      const o = qopts(l.K, bitsOf(l));
+      emitQMatMul(l, { bits: o.bits, blockSize: o.blockSize, packed: r.packed! }, { forceUint8, accuracyLevel: accFor(o.bits) }, notes);
+      oldWeights.push(l.weight);
+      quantized++;
+      tick(l.weight.name);
+    });
   } else {
     for (const l of layers) {
       let q: QuantizedWeight;
@@ -413,8 +452,10 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       const bs = embBlock || perChannelBlockSize(e.D);
       if (e.D % bs !== 0) continue;
       const wt = transposeKN(e.table.const!.toFloat32(), e.V, e.D); // [D, V]: blocks along D per row
-      const q = method === 'hqq' ? quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs }) : quantizeRtn(wt, e.D, e.V, { bits: edgeBits, blockSize: bs, symmetric, clip: options.clip ?? false });
-      const t = packMatMulNBits(q, { forceUint8ZeroPoints: true });
+      const ro = { bits: edgeBits, blockSize: bs, symmetric, clip: options.clip ?? false };
+      const t = method === 'rtn' && options.pool
+        ? (await options.pool.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!
+        : packMatMulNBits(method === 'hqq' ? quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs }) : quantizeRtn(wt, e.D, e.V, ro), { forceUint8ZeroPoints: true });
       const dt = e.node.output(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
       const blocks = e.D / bs;
       const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${edgeBits}`), new Tensor(DTypes.uint8, [e.V, (e.D * edgeBits) / 8], t.B));
@@ -434,6 +475,32 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
 }
 
 function asLinear(l: Linear): LinearWeight { return { w: l.w, K: l.K, N: l.N }; }
+
+/** Input bytes a pool may hold in flight: enough for the next layers' copies to overlap the current ones' work. */
+const IN_FLIGHT_BYTES = 256 * 2 ** 20;
+
+/**
+ * Starts `start(item)` for items in order while their summed `bytes` stay within IN_FLIGHT_BYTES
+ * (always at least one), and hands each result to `done` in the items' order.
+ */
+async function inFlight<T>(items: readonly T[], bytes: (t: T) => number, start: (t: T) => Promise<RtnJobResult>, done: (t: T, r: RtnJobResult) => void): Promise<void> {
+  const pending: { item: T; bytes: number; result: Promise<RtnJobResult> }[] = [];
+  let held = 0;
+  let next = 0;
+  while (next < items.length || pending.length > 0) {
+    while (next < items.length && (pending.length === 0 || held + bytes(items[next]!) <= IN_FLIGHT_BYTES)) {
+      const item = items[next++]!;
+      const result = start(item);
+      result.catch(() => {}); // awaited below in order; this keeps a later layer's failure from being reported as unhandled first
+      pending.push({ item, bytes: bytes(item), result });
+      held += bytes(item);
+    }
+    const p = pending.shift()!;
+    const r = await p.result;
+    held -= p.bytes;
+    done(p.item, r);
+  }
+}
 
 function finish(g: Graph, method: QuantMethod, bits: number, blockSize: number, target: TargetName, layers: number, bytesBefore: number, t0: number, notes: string[]): QuantizeResult {
   const report: QuantizeReport = {

@@ -22,9 +22,16 @@ function runner(mod: Record<string, unknown>, name: string, pkg: string): (o: un
 export const BENCH_SUITES: Readonly<Record<string, { pkg: string; run(o: BenchOptions): Promise<BenchResult> }>> = {
   quant: {
     pkg: '@leanformer/quant',
-    run: async (o) => runner(await load('@leanformer/quant'), 'runQuantBench', '@leanformer/quant')({
-      quick: o.quick, backend: await ortCpu(), codec: { encode: onnx.encodeModel, decode: onnx.decodeModel },
-    }),
+    // RTN quantizes on worker threads (--threads N, default all cores); the pool is stopped after the run.
+    run: async (o) => {
+      const { createQuantWorkerPool } = await load('@leanformer/quant/node') as { createQuantWorkerPool(o?: { threads?: number }): { dispose(): Promise<void> } };
+      const pool = createQuantWorkerPool(o.threads ? { threads: o.threads } : {});
+      try {
+        return await runner(await load('@leanformer/quant'), 'runQuantBench', '@leanformer/quant')({
+          quick: o.quick, backend: await ortCpu(), codec: { encode: onnx.encodeModel, decode: onnx.decodeModel }, pool,
+        });
+      } finally { await pool.dispose(); }
+    },
   },
   attention: {
     pkg: '@leanformer/attention',
