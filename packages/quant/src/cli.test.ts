@@ -16,6 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const deps: QuantCliDeps = {
   loadModel: (p) => loadModel(p), saveModel: (g, p) => saveModel(g, p), lowerToOnnx, encodeModel, decodeModel,
   readTensorFile: (p) => readTensorFile(p), createBackend: () => createOrtBackend(),
+  stream: { loadModel: (p, o) => loadModel(p, o), encodeModel, lowerToOnnx },
 };
 const cmds = Object.fromEntries(quantCommands(deps).map((c) => [c.name, c]));
 const model = transformerDecoder({ vocabSize: 256, hidden: 64, layers: 1, heads: 4, ffn: 128, seed: 2 });
@@ -36,6 +37,25 @@ async function logits(path: string): Promise<Float32Array> {
 }
 
 describe('quant CLI commands', () => {
+  it('quantize --stream works tensor by tensor from external data and matches the in-memory result', async () => {
+    const extIn = join(dir, 'ext-in.onnx');
+    await saveModel(model, extIn, { externalData: { sizeThreshold: 0 } });
+    const o = io();
+    const args = { method: 'rtn', bits: '4', 'block-size': '32', json: true } as const;
+    expect(await cmds.quantize!.run({ positionals: [extIn], values: { ...args, output: join(dir, 'streamed.onnx'), stream: true }, io: o.io })).toBe(0);
+    const report = JSON.parse(o.out.join(''));
+    expect(report.layersQuantized).toBeGreaterThan(0);
+    expect(report.bytesAfter).toBeLessThan(report.bytesBefore * 0.5);
+    expect(readFileSync(join(dir, 'streamed.onnx.data')).length).toBeGreaterThan(0);
+    const streamed = await logits(join(dir, 'streamed.onnx'));
+    const ref = await logits(input);
+    let dot = 0, na = 0, nb = 0;
+    for (let i = 0; i < ref.length; i++) { dot += streamed[i]! * ref[i]!; na += streamed[i]! ** 2; nb += ref[i]! ** 2; }
+    expect(dot / Math.sqrt(na * nb)).toBeGreaterThan(0.98); // int4 vs fp32 logits
+    const bad = io();
+    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/--stream supports --method rtn or hqq/);
+  });
+
   it('quantize --json prints exactly the documented keys and writes a model ORT runs', async () => {
     const o = io();
     const out = join(dir, 'q.onnx');

@@ -12,6 +12,7 @@ import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from '
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { runQuantBench } from './bench.js';
+import { quantizeModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
 
 export { randomCalibrationFeeds };
 
@@ -30,6 +31,8 @@ export interface QuantCliDeps {
   readTensorFile(path: string): { name: string; tensor: Tensor };
   /** A backend that runs the float model for calibration (ORT CPU). */
   createBackend(): Backend | Promise<Backend>;
+  /** Lazy loading and placed encoding, for `quantize --stream` (models larger than memory). */
+  readonly stream?: StreamDeps;
 }
 
 /** An option of a command (node:util parseArgs terms plus help). Mirrors @leanformer/cli's OptionSpec. */
@@ -106,6 +109,29 @@ function intOpt(name: string, raw: unknown, fallback: number, allowed?: readonly
   return n;
 }
 
+
+/** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
+async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
+  if (!deps.stream) throw new LeanformerError('NOT_SUPPORTED', 'quantize --stream: this CLI build has no streaming I/O');
+  if (method !== 'rtn' && method !== 'hqq') throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, { details: { argument: 'method' } });
+  if (values.calib !== undefined || values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'quantize --stream takes no calibration data (rtn and hqq need none)');
+  const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
+  if (!streamTargets.includes(targetName)) throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, { details: { argument: 'target' } });
+  const r = await quantizeModelStreaming(input, out, {
+    method,
+    bits: intOpt('bits', values.bits as string | undefined, 4, [4, 8]) as 4 | 8,
+    blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'] as string, 32, [0, 16, 32, 64, 128, 256]),
+    symmetric: values.symmetric === true ? true : undefined,
+    target: targetName as StreamTarget,
+    exclude: values.exclude as string | undefined,
+    accuracyLevel: values['accuracy-level'] === undefined ? undefined : intOpt('accuracy-level', values['accuracy-level'] as string, 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
+  }, deps.stream);
+  const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
+  if (values.json) io.out(`${JSON.stringify(report)}\n`);
+  else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
+  return 0;
+}
+
 /**
  * The quant commands, ready for `registerCommand`.
  *
@@ -131,15 +157,17 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
       exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
       'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
+      stream: { type: 'boolean', description: 'process the model tensor by tensor with external data in and out (rtn, hqq; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight' },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
     },
-    details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.`,
+    details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.\n--stream writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
     async run({ positionals, values, io }) {
       const out = need(values, 'output', QUANTIZE_USAGE);
       const method = values.method as string | undefined;
       if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new LeanformerError('INVALID_ARGUMENT', `--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, { details: { argument: 'target' } });
+      if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, values, io);
       const graph = await readAnyModel(deps, positionals[0]!);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'pass either --calib or --calib-random, not both');
       let calibration;

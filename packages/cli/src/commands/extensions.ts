@@ -3,7 +3,7 @@
 // implementations of what they need (model I/O, lowering, a calibration backend).
 import { LeanformerError } from '@leanformer/core';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
-import { readTensorFile, saveModel } from '@leanformer/onnx/node';
+import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
 import { importModel } from '../pipeline.js';
 import { getCommand, registerCommand, type Command } from '../registry.js';
 
@@ -26,6 +26,7 @@ const EXTENSIONS: readonly Extension[] = [
         saveModel: (graph: Parameters<typeof saveModel>[0], path: string) => saveModel(graph, path),
         lowerToOnnx, encodeModel, decodeModel, readTensorFile,
         createBackend: async () => (await import('@leanformer/runtime-ort/node')).createOrtBackend({ eps: ['cpu'] }),
+        stream: { loadModel: (p: string, o: { externalData: 'lazy' }) => loadModel(p, o), encodeModel, lowerToOnnx },
       });
     },
   },
