@@ -476,19 +476,22 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
 
 function asLinear(l: Linear): LinearWeight { return { w: l.w, K: l.K, N: l.N }; }
 
-/** Input bytes a pool may hold in flight: enough for the next layers' copies to overlap the current ones' work. */
-const IN_FLIGHT_BYTES = 256 * 2 ** 20;
+/**
+ * Input bytes a pool may hold in flight beyond two layers: two are enough for the next layer's
+ * staging copy to overlap the current one's work; small layers go several at a time.
+ */
+const IN_FLIGHT_BYTES = 128 * 2 ** 20;
 
 /**
- * Starts `start(item)` for items in order while their summed `bytes` stay within IN_FLIGHT_BYTES
- * (always at least one), and hands each result to `done` in the items' order.
+ * Starts `start(item)` for items in order while at most two run or their summed `bytes` stay
+ * within IN_FLIGHT_BYTES, and hands each result to `done` in the items' order.
  */
 async function inFlight<T>(items: readonly T[], bytes: (t: T) => number, start: (t: T) => Promise<RtnJobResult>, done: (t: T, r: RtnJobResult) => void): Promise<void> {
   const pending: { item: T; bytes: number; result: Promise<RtnJobResult> }[] = [];
   let held = 0;
   let next = 0;
   while (next < items.length || pending.length > 0) {
-    while (next < items.length && (pending.length === 0 || held + bytes(items[next]!) <= IN_FLIGHT_BYTES)) {
+    while (next < items.length && (pending.length < 2 || held + bytes(items[next]!) <= IN_FLIGHT_BYTES)) {
       const item = items[next++]!;
       const result = start(item);
       result.catch(() => {}); // awaited below in order; this keeps a later layer's failure from being reported as unhandled first
