@@ -61,7 +61,7 @@ export const benchCommand: Command = {
     quick: { type: 'boolean', description: 'smaller sizes and fewer runs (minutes → seconds)' },
     json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … } }' },
     ep: { type: 'string', arg: '<cpu|webgpu>', description: 'ORT execution provider where a suite compares on one (vision); default cpu' },
-    threads: { type: 'string', arg: '<N>', description: 'intra-op threads where a suite sets them (vision)' },
+    threads: { type: 'string', arg: '<N>', description: 'threads where a suite uses them: quant (RTN worker pool; default all cores), vision (ORT intra-op)' },
   },
   details: 'Benchmarks are not tests: they time real work on this machine and compare against a peer in the same run.',
   async run(ctx) {
