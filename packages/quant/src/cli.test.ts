@@ -52,6 +52,16 @@ describe('quant CLI commands', () => {
     let dot = 0, na = 0, nb = 0;
     for (let i = 0; i < ref.length; i++) { dot += streamed[i]! * ref[i]!; na += streamed[i]! ** 2; nb += ref[i]! ** 2; }
     expect(dot / Math.sqrt(na * nb)).toBeGreaterThan(0.98); // int4 vs fp32 logits
+    // pack / unpack / sparsify stream the same way; the round trip restores every weight bit for bit.
+    const packed = join(dir, 'streamed.lfpack');
+    expect(await cmds.pack!.run({ positionals: [extIn], values: { output: packed, stream: true }, io: io().io })).toBe(0);
+    expect(isLfpack(readFileSync(packed))).toBe(true);
+    const restored = join(dir, 'restored.onnx');
+    expect(await cmds.unpack!.run({ positionals: [packed], values: { output: restored, stream: true }, io: io().io })).toBe(0);
+    const a = await loadModel(extIn), b = await loadModel(restored);
+    for (const [name, v] of a.initializers) expect(Buffer.from(b.initializers.get(name)!.const!.bytes()).equals(Buffer.from(v.const!.bytes())), name).toBe(true);
+    expect(await cmds.sparsify!.run({ positionals: [extIn], values: { output: join(dir, 'sparse.onnx'), pattern: '2:4', stream: true }, io: io().io })).toBe(0);
+    expect(readFileSync(join(dir, 'sparse.onnx.data')).length).toBeGreaterThan(0);
     const bad = io();
     await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/--stream supports --method rtn or hqq/);
   });

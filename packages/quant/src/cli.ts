@@ -12,7 +12,8 @@ import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from '
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { runQuantBench } from './bench.js';
-import { quantizeModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
+import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
+import { packModelStreaming, unpackModelStreaming } from './stream/lfpack-stream.js';
 
 export { randomCalibrationFeeds };
 
@@ -112,7 +113,6 @@ function intOpt(name: string, raw: unknown, fallback: number, allowed?: readonly
 
 /** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
 async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
-  if (!deps.stream) throw new LeanformerError('NOT_SUPPORTED', 'quantize --stream: this CLI build has no streaming I/O');
   if (method !== 'rtn' && method !== 'hqq') throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, { details: { argument: 'method' } });
   if (values.calib !== undefined || values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'quantize --stream takes no calibration data (rtn and hqq need none)');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
@@ -125,7 +125,7 @@ async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, 
     target: targetName as StreamTarget,
     exclude: values.exclude as string | undefined,
     accuracyLevel: values['accuracy-level'] === undefined ? undefined : intOpt('accuracy-level', values['accuracy-level'] as string, 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
-  }, deps.stream);
+  }, streamDeps(deps, 'quantize'));
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
@@ -202,12 +202,19 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     options: {
       output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the pruned model' },
       pattern: { type: 'string', arg: '<2:4>', description: 'sparsity pattern (only 2:4)' },
+      stream: { type: 'boolean', description: 'tensor by tensor with external data (models larger than memory)' },
       json: { type: 'boolean', description: 'print { pattern, layersSparsified, sparsity, bytesBefore, bytesAfter, seconds, note }' },
     },
     async run({ positionals, values, io }) {
       const usage = 'leanformer sparsify <in.onnx> -o <out.onnx> --pattern 2:4 [--json]';
       const out = need(values, 'output', usage);
       if (values.pattern !== '2:4') throw new LeanformerError('INVALID_ARGUMENT', `--pattern must be 2:4, got '${String(values.pattern ?? '')}'`, { details: { argument: 'pattern' } });
+      if (values.stream) {
+        const r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4' }, streamDeps(deps, 'sparsify'));
+        if (values.json) io.out(`${JSON.stringify(r)}\n`);
+        else io.out(`2:4 pruned ${r.layersSparsified} layers (streamed) → ${out}\n`);
+        return 0;
+      }
       const { graph, report } = sparsifyModel(await readAnyModel(deps, positionals[0]!), { pattern: '2:4' });
       await deps.saveModel(graph, out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
@@ -222,10 +229,18 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     positionals: ['<in.onnx>'],
     options: {
       output: { type: 'string', short: 'o', arg: '<out.lfpack>', description: 'where to write the .lfpack file' },
+      stream: { type: 'boolean', description: 'tensor by tensor with external data (models larger than memory)' },
       json: { type: 'boolean', description: 'print { tensors, rawBytes, packedBytes, ratio, fileBytes }' },
     },
     async run({ positionals, values, io }) {
       const out = need(values, 'output', 'leanformer pack <in.onnx> -o <out.lfpack>');
+      if (values.stream) {
+        const sd = streamDeps(deps, 'pack');
+        const r = await packModelStreaming(positionals[0]!, out, { loadModel: sd.loadModel, encodeModel: (g) => deps.encodeModel(g) });
+        if (values.json) io.out(`${JSON.stringify(r)}\n`);
+        else io.out(`packed ${r.tensors} tensors (streamed) → ${out}\n`);
+        return 0;
+      }
       const bytes = packModel(await readAnyModel(deps, positionals[0]!), codecOf(deps));
       writeFileAtomic(out, bytes);
       const s = lfpackStats(bytes);
@@ -239,9 +254,18 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     name: 'unpack',
     summary: 'Restore an .onnx model from an .lfpack file (bit-identical weights).',
     positionals: ['<in.lfpack>'],
-    options: { output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the model' } },
+    options: {
+      output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the model' },
+      stream: { type: 'boolean', description: 'write the weights to <out.onnx>.data tensor by tensor (models larger than memory)' },
+    },
     async run({ positionals, values, io }) {
       const out = need(values, 'output', 'leanformer unpack <in.lfpack> -o <out.onnx>');
+      if (values.stream) {
+        const sd = streamDeps(deps, 'unpack');
+        const r = await unpackModelStreaming(positionals[0]!, out, { decodeModel: (b) => deps.decodeModel(b), encodeModel: sd.encodeModel });
+        io.out(`unpacked ${r.tensors} tensors (streamed) → ${out}\n`);
+        return 0;
+      }
       const bytes = readFileSync(positionals[0]!);
       await deps.saveModel(unpackModel(bytes, codecOf(deps)), out);
       io.out(`unpacked → ${out}\n`);
@@ -252,6 +276,11 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
 }
 
 function mb(n: number): string { return `${(n / 1e6).toFixed(2)} MB`; }
+
+function streamDeps(deps: QuantCliDeps, command: string): StreamDeps {
+  if (!deps.stream) throw new LeanformerError('NOT_SUPPORTED', `${command} --stream: this CLI build has no streaming I/O`);
+  return deps.stream;
+}
 
 /**
  * `leanformer bench quant [--quick] --json`: runs the quant suite and prints
