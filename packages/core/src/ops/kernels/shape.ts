@@ -267,23 +267,7 @@ export function registerShapeKernels(def: Def): void {
     const r = x!.shape.length;
     const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
     if (ind!.shape.length !== r) fail(ctx, 'indices must have the rank of data');
-    const idx = ints(ind!);
-    const xst = strides(x!.shape);
-    const ist = strides(ind!.shape);
-    const map = new Int32Array(idx.length);
-    for (let k = 0; k < idx.length; k++) {
-      let off = 0;
-      for (let d = 0; d < r; d++) {
-        let c = Math.floor(k / ist[d]!) % ind!.shape[d]!;
-        if (d === axis) {
-          c = idx[k]! < 0 ? idx[k]! + x!.shape[d]! : idx[k]!;
-          if (c < 0 || c >= x!.shape[d]!) fail(ctx, `index ${idx[k]} is out of range for axis ${axis} of size ${x!.shape[d]}`);
-        }
-        off += c * xst[d]!;
-      }
-      map[k] = off;
-    }
-    return [take(x!, ind!.shape, map)];
+    return [take(x!, ind!.shape, elementOffsets(ctx, x!, ind!, axis))];
   });
 
   def('Trilu', (ctx, [x, kT]) => {
@@ -406,23 +390,7 @@ export function registerShapeKernels(def: Def): void {
     const r = x!.shape.length;
     const axis = normAxis(ctx, ai(ctx, 'axis', 0), r);
     if (ind!.shape.join() !== upd!.shape.join()) fail(ctx, 'indices and updates must have the same shape');
-    const idx = ints(ind!);
-    const xst = strides(x!.shape);
-    const ist = strides(ind!.shape);
-    const offs = new Int32Array(idx.length);
-    for (let k = 0; k < idx.length; k++) {
-      let off = 0;
-      for (let d = 0; d < r; d++) {
-        let c = Math.floor(k / ist[d]!) % ind!.shape[d]!;
-        if (d === axis) {
-          c = idx[k]! < 0 ? idx[k]! + x!.shape[d]! : idx[k]!;
-          if (c < 0 || c >= x!.shape[d]!) fail(ctx, `index ${idx[k]} is out of range for axis ${axis} of size ${x!.shape[d]}`);
-        }
-        off += c * xst[d]!;
-      }
-      offs[k] = off;
-    }
-    return [scatterInto(ctx, x!, offs, upd!)];
+    return [scatterInto(ctx, x!, elementOffsets(ctx, x!, ind!, axis), upd!)];
   });
 
   def('ScatterND', (ctx, [x, ind, upd]) => {
@@ -511,4 +479,30 @@ export function registerShapeKernels(def: Def): void {
     });
     return [take(x!, x!.shape, map)];
   });
+}
+
+/**
+ * GatherElements/ScatterElements addressing: for each element of `ind`, the flat offset into `x`
+ * of the element it names (its own coordinates, with `axis` replaced by the index; negative
+ * indices count from the end, out-of-range ones fail).
+ */
+function elementOffsets(ctx: Ctx, x: Tensor, ind: Tensor, axis: number): Int32Array {
+  const r = x.shape.length;
+  const idx = ints(ind);
+  const xst = strides(x.shape);
+  const ist = strides(ind.shape);
+  const offs = new Int32Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    let off = 0;
+    for (let d = 0; d < r; d++) {
+      let c = Math.floor(k / ist[d]!) % ind.shape[d]!;
+      if (d === axis) {
+        c = idx[k]! < 0 ? idx[k]! + x.shape[d]! : idx[k]!;
+        if (c < 0 || c >= x.shape[d]!) fail(ctx, `index ${idx[k]} is out of range for axis ${axis} of size ${x.shape[d]}`);
+      }
+      off += c * xst[d]!;
+    }
+    offs[k] = off;
+  }
+  return offs;
 }
