@@ -134,35 +134,4 @@ export async function runAttentionBench(o: { quick?: boolean; backend?: Backend;
   return { suite: 'attention', metrics };
 }
 
-/** Options of a bench command: `--quick`, `--json`. */
-export interface BenchCommandContext {
-  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
-  readonly io: { out(t: string): void; err(t: string): void };
-}
 
-/**
- * `leanformer bench attention [--quick] [--json]` as a plain command object for @leanformer/cli's
- * registry. `createBackend` supplies the ORT CPU backend (the CLI owns runtime packages).
- */
-export function benchAttentionCommand(deps: { createBackend?: () => Backend | Promise<Backend> }) {
-  return {
-    name: 'bench attention',
-    summary: 'Sliding-window speed-up at 8K (ORT CPU) and MoA vs uniform-window retrieval accuracy',
-    positionals: [] as string[],
-    options: {
-      quick: { type: 'boolean' as const, description: 'fewer repetitions and smaller retrieval sets' },
-      json: { type: 'boolean' as const, description: 'print { suite, metrics } as JSON' },
-    },
-    async run(ctx: BenchCommandContext): Promise<number> {
-      try {
-        const backend = deps.createBackend ? await deps.createBackend() : undefined;
-        const r = await runAttentionBench({ quick: !!ctx.values.quick, ...(backend ? { backend } : {}) });
-        ctx.io.out(ctx.values.json ? JSON.stringify(r) : Object.entries(r.metrics).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
-        return 0;
-      } catch (e) {
-        ctx.io.err(e instanceof LeanformerError ? `${e.code}: ${e.message}` : String(e));
-        return 1;
-      }
-    },
-  };
-}

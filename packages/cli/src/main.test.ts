@@ -44,6 +44,15 @@ describe('leanformer main', () => {
     expect((await cli('run', 'x.onnx', '--backend', 'ort-metal')).err).toMatch(/Unknown backend 'ort-metal'; allowed: ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, tfjs-cpu/);
   });
 
+  it('bench validates its suite and --ep before loading anything', async () => {
+    const ep = await cli('bench', 'vision', '--ep', 'cuda');
+    expect(ep.code).not.toBe(0);
+    expect(ep.err).toMatch(/--ep must be cpu or webgpu, got 'cuda'/);
+    const suite = await cli('bench', 'speed');
+    expect(suite.code).not.toBe(0);
+    expect(suite.err).toMatch(/unknown suite 'speed'; available: quant, attention, kv, peft, vision/);
+  });
+
   it('reports a missing file with exit 1 and no stack', async () => {
     const r = await cli('run', '/nonexistent/model.onnx', '--direct');
     expect(r.code).toBe(1);

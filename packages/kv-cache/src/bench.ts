@@ -170,29 +170,3 @@ async function acrossKVAccuracy(backend: Backend, model: TinyDecoder, ex: readon
   }
 }
 
-/**
- * `leanformer bench kv [--quick] [--json]` as a plain command object for @leanformer/cli's registry.
- * `createBackend` (optional) runs the AcrossKV accuracy check.
- */
-export function benchKvCommand(deps: { createBackend?: () => Backend | Promise<Backend> } = {}) {
-  return {
-    name: 'bench kv',
-    summary: 'KV-cache compression (int4, StreamingLLM, H2O, SnapKV, ShadowKV, AcrossKV), chunked prefill and prefix sharing',
-    positionals: [] as string[],
-    options: {
-      quick: { type: 'boolean' as const, description: 'shorter contexts and fewer examples' },
-      json: { type: 'boolean' as const, description: 'print { suite, metrics } as JSON' },
-    },
-    async run(ctx: { readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>; readonly io: { out(t: string): void; err(t: string): void } }): Promise<number> {
-      try {
-        const backend = deps.createBackend ? await deps.createBackend() : undefined;
-        const r = await runKvBench({ quick: !!ctx.values.quick, ...(backend ? { backend } : {}) });
-        ctx.io.out(ctx.values.json ? JSON.stringify(r) : Object.entries(r.metrics).map(([k, v]) => `${k}: ${String(v)}`).join('\n'));
-        return 0;
-      } catch (e) {
-        ctx.io.err(e instanceof LeanformerError ? `${e.code}: ${e.message}` : String(e));
-        return 1;
-      }
-    },
-  };
-}

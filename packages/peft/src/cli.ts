@@ -11,7 +11,6 @@ import { FINETUNE_METHODS, finetune, type FinetuneMethod } from './finetune.js';
 import { combineAdapters, injectLora, mergeLora, unmergeLora, type LoraAdapter } from './lora.js';
 import { fromPeftFiles, toPeftFiles } from './peft-format.js';
 import { syntheticInstructionTask, type InstructionBatch } from './task.js';
-import { runPeftBench } from './bench.js';
 
 /** Mirrors @leanformer/cli's OptionSpec. */
 export interface PeftOptionSpec {
@@ -239,13 +238,3 @@ export function peftCommands(): PeftCommand[] {
   return [finetuneCmd, lora];
 }
 
-/**
- * `leanformer bench peft [--quick] [--json]`: runs the peft suite and prints
- * `{ "suite": "peft", "metrics": { … }, "notes": { … } }` (or a table without --json).
- */
-export async function benchPeftCommand(args: { quick?: boolean; json?: boolean }, io: { out(t: string): void }): Promise<number> {
-  const res = await runPeftBench({ quick: args.quick });
-  if (args.json) io.out(JSON.stringify(res) + '\n');
-  else for (const [k, v] of Object.entries(res.metrics)) io.out(`${k.padEnd(32)} ${Number.isInteger(v) ? v : v.toPrecision(4)}\n`);
-  return 0;
-}

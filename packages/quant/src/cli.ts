@@ -1,5 +1,5 @@
-// CLI command definitions for `leanformer quantize | sparsify | pack | unpack` and the
-// `bench quant` suite. They are plain objects shaped like @leanformer/cli's `Command`
+// CLI command definitions for `leanformer quantize | sparsify | pack | unpack` (`bench quant` is
+// runQuantBench, called by the CLI's bench command). They are plain objects shaped like @leanformer/cli's `Command`
 // (name, summary, positionals, options, details, run) so the CLI registers them without this
 // package depending on the CLI, the ONNX codec or a runtime: those arrive as `QuantCliDeps`.
 // Node-only (reads and writes files); import from '@leanformer/quant/cli'.
@@ -11,7 +11,6 @@ import {
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
-import { runQuantBench } from './bench.js';
 import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
 import { packModelStreaming, unpackModelStreaming } from './stream/lfpack-stream.js';
 
@@ -282,12 +281,3 @@ function streamDeps(deps: QuantCliDeps, command: string): StreamDeps {
   return deps.stream;
 }
 
-/**
- * `leanformer bench quant [--quick] --json`: runs the quant suite and prints
- * `{ "suite": "quant", "metrics": { … } }`. `backend` times MatMulNBits against fp32 MatMul.
- */
-export async function benchQuantCommand(deps: Pick<QuantCliDeps, 'createBackend' | 'encodeModel' | 'decodeModel'>, args: { quick?: boolean; json?: boolean }, io: { out(t: string): void }): Promise<number> {
-  const res = await runQuantBench({ quick: args.quick ?? false, backend: await deps.createBackend(), codec: { encode: deps.encodeModel, decode: deps.decodeModel } });
-  io.out(args.json ? `${JSON.stringify(res)}\n` : `${Object.entries(res.metrics).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
-  return 0;
-}

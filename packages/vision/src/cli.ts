@@ -79,34 +79,6 @@ export function zooCommand(onnx: OnnxApi): VisionCommand {
   };
 }
 
-/** `leanformer bench vision [--quick] [--ep cpu|webgpu] [--threads N] --json`. */
-export function benchVisionCommand(onnx: OnnxApi): VisionCommand {
-  return {
-    name: 'bench vision',
-    summary: 'Vision benchmarks: EfficientViT-M0 vs timm ONNX on ORT, SqueezeTime vs 3-D conv, HiRED, GPUSQ-ViT',
-    usage: 'leanformer bench vision [--quick] [--ep cpu|webgpu] [--threads N] --json',
-    positionals: [],
-    options: {
-      quick: { type: 'boolean', description: 'fewer runs and smaller side models' },
-      ep: { type: 'string', arg: '<cpu|webgpu>', description: 'ORT execution provider for the speed comparison (default cpu)' },
-      threads: { type: 'string', arg: '<N>', description: 'intra-op threads for every session (default: ORT default)' },
-      json: { type: 'boolean', description: 'print { suite, metrics, notes } as JSON' },
-    },
-    async run(ctx) {
-      const ep = ctx.values.ep ?? 'cpu';
-      if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench vision: --ep must be cpu or webgpu, got '${String(ep)}'`);
-      const threads = intOption(ctx.values.threads, 'threads');
-      const r = await runVisionBench({ onnx, quick: Boolean(ctx.values.quick), ep, ...(threads ? { threads } : {}) });
-      if (ctx.values.json) ctx.io.out(`${JSON.stringify(r)}\n`);
-      else {
-        for (const [k, v] of Object.entries(r.metrics)) ctx.io.out(`${k.padEnd(36)} ${v === null ? 'n/a' : Number.isInteger(v) ? v : v.toFixed(4)}\n`);
-        for (const n of r.notes) ctx.io.err(`note: ${n}\n`);
-      }
-      return 0;
-    },
-  };
-}
-
 /**
  * Every command this package contributes, bound to `@leanformer/onnx`.
  *
@@ -117,5 +89,5 @@ export function benchVisionCommand(onnx: OnnxApi): VisionCommand {
  * ```
  */
 export function visionCommands(onnx: OnnxApi): VisionCommand[] {
-  return [zooCommand(onnx), benchVisionCommand(onnx)];
+  return [zooCommand(onnx)];
 }
