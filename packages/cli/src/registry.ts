@@ -1,39 +1,16 @@
-import { LeanformerError } from '@leanformer/core';
+import { LeanformerError, type CommandContext as CoreCommandContext, type CommandOption, type CommandSpec } from '@leanformer/core';
 import type { Io } from './io.js';
 
-/** One option of a command, in `node:util` parseArgs terms plus help text. */
-export interface OptionSpec {
-  readonly type: 'string' | 'boolean';
-  readonly short?: string;
-  readonly multiple?: boolean;
-  /** Placeholder shown in help, e.g. '<dir>'. */
-  readonly arg?: string;
-  readonly description: string;
-}
-
-/** What a command's `run` receives. */
-export interface CommandContext {
-  readonly positionals: readonly string[];
-  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
-  readonly io: Io;
-}
-
+/** One option of a command (core's CommandOption). */
+export type OptionSpec = CommandOption;
+/** What a command's `run` receives, with the CLI's Io (which also knows whether stderr is a terminal). */
+export type CommandContext = CoreCommandContext<Io>;
 /**
  * A CLI command. Each command is one file that exports one of these and is listed in `commands/index.ts`;
- * `main` does argument parsing, `--help`, and error reporting for all of them.
+ * `main` does argument parsing, `--help`, and error reporting for all of them. Modules' commands
+ * (core's CommandSpec) register as they are.
  */
-export interface Command {
-  readonly name: string;
-  /** One line for `leanformer --help`. */
-  readonly summary: string;
-  /** Positional arguments, e.g. `['<model.onnx>']` (all required). */
-  readonly positionals: readonly string[];
-  readonly options: Readonly<Record<string, OptionSpec>>;
-  /** Extra help text (what it prints, defaults). */
-  readonly details?: string;
-  /** Returns the exit code. Throw LeanformerError for anything the user must fix. */
-  run(ctx: CommandContext): Promise<number>;
-}
+export type Command = CommandSpec<Io>;
 
 const commands = new Map<string, Command>();
 

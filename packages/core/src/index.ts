@@ -17,3 +17,4 @@ export * from './ops/leanformer/index.js';
 export * from './safetensors.js';
 export * from './analysis/index.js';
 export * from './ir/printer.js';
+export * from './command.js';

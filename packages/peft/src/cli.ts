@@ -5,31 +5,17 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LeanformerError, Tensor, type Graph } from '@leanformer/core';
+import { LeanformerError, Tensor, type CommandOption, type CommandSpec, type Graph } from '@leanformer/core';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { FINETUNE_METHODS, finetune, type FinetuneMethod } from './finetune.js';
 import { combineAdapters, injectLora, mergeLora, unmergeLora, type LoraAdapter } from './lora.js';
 import { fromPeftFiles, toPeftFiles } from './peft-format.js';
 import { syntheticInstructionTask, type InstructionBatch } from './task.js';
 
-/** Mirrors @leanformer/cli's OptionSpec. */
-export interface PeftOptionSpec {
-  readonly type: 'string' | 'boolean';
-  readonly short?: string;
-  readonly multiple?: boolean;
-  readonly arg?: string;
-  readonly description: string;
-}
-
-/** Mirrors @leanformer/cli's Command. */
-export interface PeftCommand {
-  readonly name: string;
-  readonly summary: string;
-  readonly positionals: readonly string[];
-  readonly options: Readonly<Record<string, PeftOptionSpec>>;
-  readonly details?: string;
-  run(ctx: { readonly positionals: readonly string[]; readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>; readonly io: { out(t: string): void; err(t: string): void } }): Promise<number>;
-}
+/** An option of a peft command (core's CommandOption). */
+export type PeftOptionSpec = CommandOption;
+/** A peft command: core's CommandSpec, registered by @leanformer/cli as it is. */
+export type PeftCommand = CommandSpec;
 
 /** Writes through a temporary file and a rename, so readers never see half a file. */
 function writeAtomic(path: string, bytes: Uint8Array | string): void {

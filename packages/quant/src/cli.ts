@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  LeanformerError, parseTarget, TARGET_NAMES, type Tensor, type Backend, type Graph, type Target, type TargetName,
+  LeanformerError, parseTarget, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
@@ -35,24 +35,10 @@ export interface QuantCliDeps {
   readonly stream?: StreamDeps;
 }
 
-/** An option of a command (node:util parseArgs terms plus help). Mirrors @leanformer/cli's OptionSpec. */
-export interface QuantOptionSpec {
-  readonly type: 'string' | 'boolean';
-  readonly short?: string;
-  readonly multiple?: boolean;
-  readonly arg?: string;
-  readonly description: string;
-}
-
-/** Mirrors @leanformer/cli's Command. */
-export interface QuantCommand {
-  readonly name: string;
-  readonly summary: string;
-  readonly positionals: readonly string[];
-  readonly options: Readonly<Record<string, QuantOptionSpec>>;
-  readonly details?: string;
-  run(ctx: { readonly positionals: readonly string[]; readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>; readonly io: { out(t: string): void; err(t: string): void } }): Promise<number>;
-}
+/** An option of a quant command (core's CommandOption). */
+export type QuantOptionSpec = CommandOption;
+/** A quant command: core's CommandSpec, registered by @leanformer/cli as it is. */
+export type QuantCommand = CommandSpec;
 
 function need(values: Readonly<Record<string, unknown>>, name: string, usage: string): string {
   const v = values[name];

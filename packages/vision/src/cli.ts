@@ -1,5 +1,5 @@
 import { renameSync, writeFileSync } from 'node:fs';
-import { LeanformerError } from '@leanformer/core';
+import { LeanformerError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
 import { runVisionBench, type OnnxApi } from './bench.js';
 import { zoo, zooNames } from './zoo.js';
 
@@ -9,25 +9,13 @@ import { zoo, zooNames } from './zoo.js';
  * registry to register. Node only.
  */
 
-/** Where a command writes (the CLI's `Io`). */
-export interface VisionIo { out(text: string): void; err(text: string): void }
-
-/** What `run` receives (the CLI's `CommandContext`). */
-export interface VisionCommandContext {
-  readonly positionals: readonly string[];
-  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
-  readonly io: VisionIo;
-}
-
-/** A command definition. */
-export interface VisionCommand {
-  readonly name: string;
-  readonly summary: string;
+/** Where a command writes (core's CommandIo). */
+export type VisionIo = CommandIo;
+/** What `run` receives (core's CommandContext). */
+export type VisionCommandContext = CommandContext;
+/** A vision command: core's CommandSpec plus a one-line usage. */
+export interface VisionCommand extends CommandSpec {
   readonly usage: string;
-  readonly positionals: readonly string[];
-  readonly options: Readonly<Record<string, { type: 'string' | 'boolean'; short?: string; arg?: string; description: string }>>;
-  readonly details?: string;
-  run(ctx: VisionCommandContext): Promise<number>;
 }
 
 export { runVisionBench, zoo, type OnnxApi };
