@@ -5,16 +5,31 @@
 // Needs a build (`npx nx run-many -t build`) and, for the timm peer, the fixtures made by
 // packages/vision/fixtures/make_timm_fixtures.py.
 //
-//   node packages/vision/bench/vision.mjs [--quick] [--threads 2]
+//   node packages/vision/bench/vision.mjs [--quick] [--threads 2] [--runs 200]
 //   GPU machine: node packages/vision/bench/vision.mjs --ep webgpu
+//
+// Our M0 runs timm's state dict (`--timm-weights`; default: efficientvit_m0.safetensors beside
+// timm's export in the package's fixtures folder, else the committed one under
+// packages/vision/fixtures/ of the working directory, for runs from the repo root with the
+// package installed elsewhere, as on the GPU machine).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as onnx from '@leanformer/onnx';
 import { runVisionBench } from '@leanformer/vision/cli';
 
 const { values } = parseArgs({ options: {
   quick: { type: 'boolean', default: false }, ep: { type: 'string', default: 'cpu' }, threads: { type: 'string', default: '0' },
+  runs: { type: 'string' }, 'timm-weights': { type: 'string' },
 } });
 if (values.ep !== 'cpu' && values.ep !== 'webgpu') throw new Error(`--ep must be cpu or webgpu, got ${values.ep}`);
 const threads = Number(values.threads);
-const result = await runVisionBench({ onnx, quick: values.quick, ep: values.ep, ...(threads > 0 ? { threads } : {}) });
+const beside = fileURLToPath(new URL('../fixtures/efficientvit_m0.safetensors', import.meta.resolve('@leanformer/vision/cli')));
+const committed = resolve('packages/vision/fixtures/efficientvit_m0.safetensors');
+const timmWeights = values['timm-weights'] ?? (!existsSync(beside) && existsSync(committed) ? committed : undefined);
+const result = await runVisionBench({
+  onnx, quick: values.quick, ep: values.ep, ...(threads > 0 ? { threads } : {}),
+  ...(values.runs ? { runs: Number(values.runs) } : {}), ...(timmWeights ? { timmWeights } : {}),
+});
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -5,6 +5,7 @@ import { efficientvit } from './efficientvit.js';
 import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
 import { cosineSimilarity } from './model.js';
+import { loadTimmSafetensors } from './timm.js';
 import { conv3dBaseline, squeezetime, type SqueezeTimeConfig } from './squeezetime.js';
 import { vit } from './vit.js';
 
@@ -35,6 +36,14 @@ export interface VisionBenchOptions {
   readonly threads?: number;
   /** Folder holding `efficientvit_m0.timm.onnx` (default: the package's fixtures folder). */
   readonly fixturesDir?: string;
+  /**
+   * timm's state dict of the same model as the timm export (`efficientvit_m0.safetensors` from
+   * make_timm_fixtures.py), loaded into our graph so both sides run the same weights. Default:
+   * that file in `fixturesDir`.
+   */
+  readonly timmWeights?: string;
+  /** Timed rounds of the EfficientViT-M0 comparison (default 200; 20 with `quick`). */
+  readonly runs?: number;
 }
 
 /** Result of {@link runVisionBench}: flat numeric metrics (null where a peer was unavailable) and notes. */
@@ -46,11 +55,15 @@ export interface VisionBenchResult {
 
 type Ort = typeof import('onnxruntime-node');
 
-function median(xs: number[]): number {
+/** Quantile by linear interpolation between order statistics (q = 0.5: the median). */
+function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
 }
+
+const median = (xs: readonly number[]) => quantile(xs, 0.5);
 
 
 function seeded(n: number, seed: number): Float32Array {
@@ -76,18 +89,28 @@ async function runOnce(ort: Ort, s: Awaited<ReturnType<typeof session>>, input: 
   return out[s.outputNames[0]!]!.data as Float32Array;
 }
 
-/** Times sessions alternately (after a warm-up) and returns the median ms of each. */
-async function timeAlternating(ort: Ort, sessions: Awaited<ReturnType<typeof session>>[], input: Float32Array, shape: number[], runs: number): Promise<number[]> {
+/**
+ * Times sessions in interleaved rounds (after a warm-up), so load from elsewhere on the machine
+ * hits each alike; the order within a round rotates, so neither always runs on the other's warm
+ * caches. Returns every run's ms per session.
+ */
+async function timeInterleaved(ort: Ort, sessions: Awaited<ReturnType<typeof session>>[], input: Float32Array, shape: number[], runs: number): Promise<number[][]> {
   for (const s of sessions) for (let i = 0; i < 3; i++) await runOnce(ort, s, input, shape);
   const times = sessions.map(() => [] as number[]);
   for (let r = 0; r < runs; r++) {
-    for (const [i, s] of sessions.entries()) {
+    for (let j = 0; j < sessions.length; j++) {
+      const i = (j + r) % sessions.length;
       const t0 = performance.now();
-      await runOnce(ort, s, input, shape);
+      await runOnce(ort, sessions[i]!, input, shape);
       times[i]!.push(performance.now() - t0);
     }
   }
-  return times.map(median);
+  return times;
+}
+
+/** {@link timeInterleaved}, medians only. */
+async function timeAlternating(ort: Ort, sessions: Awaited<ReturnType<typeof session>>[], input: Float32Array, shape: number[], runs: number): Promise<number[]> {
+  return (await timeInterleaved(ort, sessions, input, shape, runs)).map(median);
 }
 
 /**
@@ -110,7 +133,11 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   const notes: string[] = [];
   const metrics: Record<string, number | null> = {};
 
-  // 1. EfficientViT-M0: ours vs timm's ONNX export (same ORT, same EP, same threads).
+  // 1. EfficientViT-M0: ours vs timm's ONNX export (same ORT, same EP, same threads), with the
+  // same weights on both sides: timm's state dict from the same fixture run. (With seeded
+  // random-init weights the comparison is of different models, and not only in name: random
+  // attention logits are large, softmax puts denormal probabilities into the attn·V MatMuls,
+  // and on x86 those run several times slower — that alone made ours ~15% slower.)
   const m0 = efficientvit('m0', { numClasses: 10, seed: 0 });
   const m0Cost = analyzeGraph(m0.graph, { dims: { batch: 1 } });
   metrics.efficientvit_m0_params = m0Cost.params;
@@ -118,19 +145,40 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   const t0 = analyzeGraph(fasternet('t0', { numClasses: 1000 }).graph, { dims: { batch: 1 } });
   metrics.fasternet_t0_params = t0.params;
   metrics.fasternet_t0_mflops = t0.flops / 1e6;
+  const dir = (options.fixturesDir ?? fileURLToPath(new URL('../fixtures/', import.meta.url))).replace(/\/?$/, '/');
+  const weightsPath = options.timmWeights ?? `${dir}efficientvit_m0.safetensors`;
+  const sameWeights = existsSync(weightsPath);
+  if (sameWeights) loadTimmSafetensors(m0, new Uint8Array(readFileSync(weightsPath)));
+  else notes.push(`timm state dict missing: ${weightsPath}; our M0 runs seeded random weights, so it is not the same model as timm's export and its attention is slowed by denormals (see bench.ts)`);
+  metrics.efficientvit_m0_same_weights = sameWeights ? 1 : 0;
   const img = seeded(3 * 224 * 224, 1);
   const ours = await session(ort, lowered(m0.graph, ep), ep, options.threads);
-  const dir = options.fixturesDir ?? fileURLToPath(new URL('../fixtures/', import.meta.url));
-  const timmPath = `${dir.replace(/\/?$/, '/')}efficientvit_m0.timm.onnx`;
+  const m0Runs = options.runs ?? (quick ? 20 : 200);
+  const timmPath = `${dir}efficientvit_m0.timm.onnx`;
+  const spread = (key: string, xs: readonly number[]) => {
+    metrics[`${key}_ms`] = median(xs);
+    metrics[`${key}_ms_p25`] = quantile(xs, 0.25);
+    metrics[`${key}_ms_p75`] = quantile(xs, 0.75);
+  };
   if (existsSync(timmPath)) {
     const timm = await session(ort, new Uint8Array(readFileSync(timmPath)), ep, options.threads);
-    const [oursMs, timmMs] = await timeAlternating(ort, [ours, timm], img, [1, 3, 224, 224], runs);
-    metrics.efficientvit_m0_ms = oursMs!;
-    metrics.efficientvit_m0_timm_onnx_ms = timmMs!;
-    metrics.efficientvit_m0_vs_timm_onnx = timmMs! / oursMs!;
+    if (sameWeights) {
+      const a = await runOnce(ort, ours, img, [1, 3, 224, 224]);
+      const b = await runOnce(ort, timm, img, [1, 3, 224, 224]);
+      metrics.efficientvit_m0_timm_max_abs_diff = a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+    }
+    const [oursT, timmT] = await timeInterleaved(ort, [ours, timm], img, [1, 3, 224, 224], m0Runs);
+    spread('efficientvit_m0', oursT!);
+    spread('efficientvit_m0_timm_onnx', timmT!);
+    metrics.efficientvit_m0_vs_timm_onnx = median(timmT!) / median(oursT!);
+    // Per-round ratios (each round runs both back to back): their spread says how settled the ratio is.
+    const ratios = oursT!.map((o, i) => timmT![i]! / o);
+    metrics.efficientvit_m0_vs_timm_onnx_p25 = quantile(ratios, 0.25);
+    metrics.efficientvit_m0_vs_timm_onnx_p75 = quantile(ratios, 0.75);
+    metrics.efficientvit_m0_runs = m0Runs;
   } else {
-    const [oursMs] = await timeAlternating(ort, [ours], img, [1, 3, 224, 224], runs);
-    metrics.efficientvit_m0_ms = oursMs!;
+    const [oursT] = await timeInterleaved(ort, [ours], img, [1, 3, 224, 224], m0Runs);
+    spread('efficientvit_m0', oursT!);
     metrics.efficientvit_m0_timm_onnx_ms = null;
     metrics.efficientvit_m0_vs_timm_onnx = null;
     notes.push(`timm peer missing: ${timmPath} (make it with packages/vision/fixtures/make_timm_fixtures.py)`);
