@@ -1,5 +1,6 @@
 // Bundles peft-bench.ts against the workspace sources (no build needed) and runs it.
 // Usage: node packages/peft/bench/run.mjs [--quick]      prints { suite: 'peft', metrics, notes } as JSON
+//        node packages/peft/bench/run.mjs --entry paca-profile [--quick|--wide]   per-kernel times of a LoRA and a PaCA step
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -7,9 +8,12 @@ import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 // Inside the package's dist/ (ignored) so onnxruntime-node and tfjs resolve from the workspace node_modules.
-const out = join(root, 'packages/peft/dist/peft-bench.mjs');
+const at = process.argv.indexOf('--entry');
+const entry = at >= 0 ? process.argv[at + 1] : 'peft-bench';
+const args = at >= 0 ? process.argv.filter((_, i) => i !== at && i !== at + 1).slice(2) : process.argv.slice(2);
+const out = join(root, `packages/peft/dist/${entry}.mjs`);
 await build({
-  entryPoints: [join(root, 'packages/peft/bench/peft-bench.ts')],
+  entryPoints: [join(root, `packages/peft/bench/${entry}.ts`)],
   bundle: true, platform: 'node', format: 'esm', outfile: out, logLevel: 'warning',
   // tfjs is bundled from its ESM sources (mainFields 'module' first) so that runtime-tfjs's
   // subpath import of the gradient registrations and the package entry share one engine.
@@ -25,5 +29,5 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   nodePaths: [join(root, 'node_modules')],
 });
-const r = spawnSync(process.execPath, ['--max-old-space-size=8192', out, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--max-old-space-size=8192', out, ...args], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);

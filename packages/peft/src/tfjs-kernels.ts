@@ -1,14 +1,106 @@
-// The tfjs kernel this package adds: leanformer.PaCALinear with PaCA's memory-saving backward.
+// The tfjs kernel this package adds: leanformer.PaCALinear with PaCA's cheap backward.
 
 import { ensurePaCALinearSchema } from '@leanformer/core';
 import { getKernel, registerBuiltinKernels, registerKernel, type KernelContext } from '@leanformer/runtime-tfjs';
 import type * as tfc from '@tensorflow/tfjs-core';
 
 /**
- * PaCALinear on tfjs. Inference: `X · W'`. Training: a custom gradient whose forward keeps only
- * `X[..., idx]` (k of `in` input features) for the backward pass, which computes
- * `dX = dY · W'ᵀ` and `dP = X[..., idx]ᵀ · dY` — no adapter matmuls, and no full weight gradient.
- * W' (W with rows idx replaced by P) is rebuilt in the backward pass rather than kept.
+ * The tfjs-level op behind PaCALinear in training: inputs `x` `[T, in]`, `w` `[in, out]` (frozen),
+ * `p` `[k, out]` (the trained rows), attribute `idx` (k distinct rows of w); outputs `y = x·W'`
+ * and `xP = x[:, idx]`, where W' is W with rows idx replaced by P. Its gradient is registered
+ * with tfjs so that each input's gradient is computed only when the tape asks for it (a
+ * `tf.customGrad` computes all of them): `dx = dy·W'ᵀ` only where something upstream is trained,
+ * `dp = xPᵀ·dy` from the saved `xP` (k of `in` input features; `x` itself is not kept), and never
+ * a gradient for `w`.
+ */
+const PACA_MATMUL = 'LeanformerPaCAMatMul';
+
+interface PacaAttrs { readonly idx: readonly number[] }
+
+/**
+ * W' = W with rows `idx` replaced by P, as a new tensor (W is left alone). On tfjs-cpu one copy
+ * of W plus k row writes on the host arrays (`dataSync` there returns the backend's array, no
+ * transfer). On other backends, row blocks of W and P joined by one concat, staying on the device.
+ */
+function effectiveWeight(tf: typeof tfc, w: tfc.Tensor, p: tfc.Tensor, idx: readonly number[]): tfc.Tensor {
+  const [inF, outF] = w.shape as [number, number];
+  if (tf.getBackend() === 'cpu') {
+    const out = new Float32Array(w.dataSync() as Float32Array);
+    const pd = p.dataSync() as Float32Array;
+    idx.forEach((r, j) => out.set(pd.subarray(j * outF, (j + 1) * outF), r * outF));
+    return tf.tensor2d(out, [inF, outF], 'float32');
+  }
+  return tf.tidy(() => {
+    const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]!);
+    const parts: tfc.Tensor[] = [];
+    let next = 0;
+    for (const j of order) {
+      const r = idx[j]!;
+      if (r > next) parts.push(tf.slice(w, [next, 0], [r - next, outF]));
+      parts.push(tf.slice(p, [j, 0], [1, outF]));
+      next = r + 1;
+    }
+    if (next < inF) parts.push(tf.slice(w, [next, 0], [inF - next, outF]));
+    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+  });
+}
+
+/** `x[:, idx]` of a 2-D `x`: on tfjs-cpu a host loop over the k columns, elsewhere `tf.gather`. */
+function selectedInputs(tf: typeof tfc, x: tfc.Tensor, idx: readonly number[]): tfc.Tensor {
+  const [T, inF] = x.shape as [number, number];
+  if (tf.getBackend() !== 'cpu') return tf.gather(x, tf.tensor1d(Int32Array.from(idx), 'int32'), 1);
+  const xd = x.dataSync() as Float32Array;
+  const k = idx.length;
+  const out = new Float32Array(T * k);
+  for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) out[t * k + j] = xd[t * inF + idx[j]!]!;
+  return tf.tensor2d(out, [T, k], 'float32');
+}
+
+/** Registers the PaCA matmul for the active tfjs backend, and its gradient (once per process). */
+function ensurePacaMatMul(tf: typeof tfc): void {
+  const backendName = tf.getBackend();
+  if (!tf.getKernel(PACA_MATMUL, backendName)) {
+    tf.registerKernel({
+      kernelName: PACA_MATMUL,
+      backendName,
+      // Runs below the tape (kernel depth > 0): W' and the gather are not recorded, so autograd
+      // sees one op with the gradient below, not a weight-sized scatter it would differentiate.
+      kernelFunc: ({ inputs, attrs }) => {
+        const { x, w, p } = inputs as unknown as Record<'x' | 'w' | 'p', tfc.Tensor>;
+        const { idx } = attrs as unknown as PacaAttrs;
+        return tf.tidy(() => {
+          const weff = effectiveWeight(tf, w, p, idx);
+          return [tf.matMul(x, weff), selectedInputs(tf, x, idx)];
+        }) as unknown as tfc.TensorInfo[];
+      },
+    });
+  }
+  if (!tf.getGradient(PACA_MATMUL)) {
+    tf.registerGradient({
+      kernelName: PACA_MATMUL,
+      inputsToSave: ['w', 'p'],
+      outputsToSave: [false, true],
+      gradFunc: (dys, saved, attrs) => {
+        const dy = (dys as tfc.Tensor[])[0]!;
+        const [w, p, xP] = saved as [tfc.Tensor, tfc.Tensor, tfc.Tensor];
+        const { idx } = attrs as unknown as PacaAttrs;
+        return {
+          // W' is rebuilt (one copy of W) rather than kept from the forward pass: no weight-sized
+          // tensor per layer lives from forward to backward.
+          x: () => tf.tidy(() => tf.matMul(dy, effectiveWeight(tf, w, p, idx), false, true)),
+          w: () => tf.zerosLike(w),
+          p: () => tf.matMul(xP, dy, true, false),
+        };
+      },
+    });
+  }
+}
+
+/**
+ * PaCALinear on tfjs. Inference: `X · W'`. Training: the PaCA matmul above — forward one matmul
+ * with W' (rebuilt from W and the current P each pass), backward `dX = dY · W'ᵀ` (when needed)
+ * and `dP = X[..., idx]ᵀ · dY`: no adapter matmuls, no full weight gradient, and only the k
+ * selected input features of X kept for the backward pass.
  */
 function pacaKernel(ctx: KernelContext): tfc.Tensor {
   const { tf } = ctx;
@@ -18,44 +110,19 @@ function pacaKernel(ctx: KernelContext): tfc.Tensor {
   const p = ctx.t(3);
   if (!idx) ctx.fail('idx is required');
   const [inF, outF] = w.shape as [number, number];
+  if (p.shape.length !== 2 || p.shape[0] !== idx.length || p.shape[1] !== outF) ctx.fail(`P must be [${idx.length}, ${outF}], got [${p.shape.join(', ')}]`);
   const seen = new Set<number>();
   idx.forEach((r, j) => {
     if (!(Number.isInteger(r) && r >= 0 && r < inF)) ctx.fail(`idx[${j}] = ${r} is outside [0, ${inF})`);
     if (seen.has(r)) ctx.fail(`idx holds row ${r} twice; rows must be distinct`);
     seen.add(r);
   });
-  // W' as row blocks of W and P joined by one concat (contiguous copies; a per-element gather is
-  // several times slower on tfjs-cpu). Rebuilt in the backward pass instead of being kept.
-  const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]!);
-  const weff = (pp: tfc.Tensor) => tf.tidy(() => {
-    const parts: tfc.Tensor[] = [];
-    let next = 0;
-    for (const j of order) {
-      const r = idx[j]!;
-      if (r > next) parts.push(tf.slice(w, [next, 0], [r - next, outF]));
-      parts.push(tf.slice(pp, [j, 0], [1, outF]));
-      next = r + 1;
-    }
-    if (next < inF) parts.push(tf.slice(w, [next, 0], [inF - next, outF]));
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
-  });
   const lead = x.shape.slice(0, -1);
-  if (!ctx.training) return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [-1, inF]), weff(p)), [...lead, outF]));
-  const f = tf.customGrad(((xx: tfc.Tensor, pp: tfc.Tensor, save: (t: tfc.Tensor[]) => void) => {
-    const x2 = tf.reshape(xx, [-1, inF]);
-    save([tf.gather(x2, tf.tensor1d(Int32Array.from(idx), 'int32'), 1)]);
-    const value = tf.reshape(tf.matMul(x2, weff(pp)), [...lead, outF]);
-    return {
-      value,
-      gradFunc: (dy: tfc.Tensor, saved: tfc.Tensor[]) => {
-        const dy2 = tf.reshape(dy, [-1, outF]);
-        const dx = tf.reshape(tf.matMul(dy2, weff(pp), false, true), xx.shape);
-        const dp = tf.matMul(saved[0]!, dy2, true, false);
-        return [dx, dp];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(x, p) as tfc.Tensor;
+  const x2 = tf.reshape(x, [-1, inF]);
+  if (!ctx.training) return tf.tidy(() => tf.reshape(tf.matMul(x2, effectiveWeight(tf, w, p, idx)), [...lead, outF]));
+  ensurePacaMatMul(tf);
+  const [y] = tf.engine().runKernel(PACA_MATMUL, { x: x2, w, p }, { idx } as unknown as tfc.NamedAttrMap) as tfc.Tensor[];
+  return tf.reshape(y!, [...lead, outF]);
 }
 
 /**
