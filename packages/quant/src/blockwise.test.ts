@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  dequantize, packMatMulNBits, perChannelBlockSize, quantizeRtn, unpackMatMulNBits, type QuantBits,
+  dequantize, packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, unpackMatMulNBits, type QuantBits,
 } from './blockwise.js';
 import { Rng, syntheticWeight } from './synthetic.js';
 
@@ -116,5 +116,48 @@ describe('packMatMulNBits', () => {
     const frac = { ...q, zeroPoints: Float32Array.from(q.zeroPoints!, (z) => z + 0.25) };
     expect(packMatMulNBits(frac).zeroPoints).toBeInstanceOf(Float32Array);
     expect(packMatMulNBits(frac, { forceUint8ZeroPoints: true }).zeroPoints).toBeInstanceOf(Uint8Array);
+  });
+});
+
+describe('quantizeRtnPacked', () => {
+  /** The two-step path on a copied column slice: the independent statement the fused kernel must equal byte for byte. */
+  const twoStep = (w: Float32Array, K: number, N: number, o: { bits: QuantBits; blockSize: number; symmetric?: boolean; clip?: boolean }, n0: number, n1: number) => {
+    const ns = n1 - n0;
+    const slice = new Float32Array(K * ns);
+    for (let k = 0; k < K; k++) slice.set(w.subarray(k * N + n0, k * N + n1), k * ns);
+    return packMatMulNBits(quantizeRtn(slice, K, ns, o));
+  };
+
+  it('equals packMatMulNBits(quantizeRtn(slice)) for 4/8 bits, (a)symmetric, clipping, ragged K and odd block counts', () => {
+    const rng = new Rng(11);
+    for (const [K, N] of [[96, 7], [100, 9], [33, 4], [256, 12]] as const) {
+      // Outliers and exact zeros, so clamping, zero ranges and ties are exercised too.
+      const w = Float32Array.from({ length: K * N }, (_, i) => (i % 17 === 0 ? 0 : i % 29 === 0 ? 8 * rng.normal() : rng.normal()));
+      for (const bits of [4, 8] as const) {
+        for (const blockSize of [16, 32, 64]) {
+          for (const symmetric of [false, true]) {
+            for (const clip of [false, true]) {
+              const o = { bits, blockSize, symmetric, clip };
+              for (const [n0, n1] of [[0, N], [1, N - 2], [N - 1, N]] as const) {
+                const a = quantizeRtnPacked(w, K, N, o, { n0, n1 });
+                const e = twoStep(w, K, N, o, n0, n1);
+                expect(a.bShape).toEqual(e.bShape);
+                expect(Buffer.from(a.B).equals(Buffer.from(e.B))).toBe(true);
+                expect(Buffer.from(a.scales.buffer).equals(Buffer.from(e.scales.buffer))).toBe(true);
+                if (e.zeroPoints === null) expect(a.zeroPoints).toBeNull();
+                else expect(Buffer.from(a.zeroPoints!.buffer).equals(Buffer.from((e.zeroPoints as Uint8Array).buffer))).toBe(true);
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('rejects a bad column range or weight length with the allowed values', () => {
+    const w = new Float32Array(64 * 4);
+    expect(() => quantizeRtnPacked(w, 64, 4, { bits: 4, blockSize: 32 }, { n0: 3, n1: 3 })).toThrow(/0 ≤ n0 < n1 ≤ N = 4/);
+    expect(() => quantizeRtnPacked(w, 64, 4, { bits: 4, blockSize: 32 }, { n0: 0, n1: 5 })).toThrow(/got \[0, 5\)/);
+    expect(() => quantizeRtnPacked(w, 64, 5, { bits: 4, blockSize: 32 })).toThrow(/expected K·N/);
   });
 });

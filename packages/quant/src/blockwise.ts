@@ -189,6 +189,122 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQu
   return { bits, blockSize, K, N, kBlocks, codes, scales, zeroPoints: zps };
 }
 
+/**
+ * RTN quantization straight into MatMulNBits' packed tensors, for output columns `n0 … n1−1` of a
+ * row-major [K, N] weight read in place: no column-slice copy and no unpacked code array. The bytes
+ * equal `packMatMulNBits(quantizeRtn(slice))` (RTN zero points are integers, so they pack as uint8);
+ * this is what `quantizeModel`'s RTN path and the worker pool emit.
+ *
+ * @example
+ * ```ts
+ * const { B, scales, zeroPoints } = quantizeRtnPacked(w, K, N, { bits: 4, blockSize: 32 }); // all columns
+ * const half = quantizeRtnPacked(w, K, N, { bits: 4, blockSize: 32 }, { n0: 0, n1: N / 2 });
+ * ```
+ */
+export function quantizeRtnPacked(w: Float32Array, K: number, N: number, opts: BlockQuantOptions, range: { readonly n0?: number; readonly n1?: number } = {}): MatMulNBitsTensors {
+  if (w.length !== K * N) throw new LeanformerError('SHAPE_MISMATCH', `quantizeRtnPacked: weight has ${w.length} values, expected K·N = ${K}·${N}`);
+  const kBlocks = checkBlockOptions(K, N, opts);
+  const n0 = range.n0 ?? 0, n1 = range.n1 ?? N;
+  if (!Number.isInteger(n0) || !Number.isInteger(n1) || n0 < 0 || n1 > N || n0 >= n1) {
+    throw new LeanformerError('INVALID_ARGUMENT', `quantizeRtnPacked: column range must satisfy 0 ≤ n0 < n1 ≤ N = ${N}, got [${n0}, ${n1})`, { details: { argument: 'range' } });
+  }
+  const { bits, blockSize } = opts;
+  const symmetric = opts.symmetric ?? false;
+  const qmax = (1 << bits) - 1;
+  const ns = n1 - n0;
+  const blob = (blockSize * bits) / 8;
+  const rowBytes = kBlocks * blob;
+  const B = new Uint8Array(ns * rowBytes);
+  const scales = new Float32Array(ns * kBlocks);
+  const perCol = Math.ceil((kBlocks * bits) / 8);
+  // 4-bit: an odd block count leaves a high nibble unused; ORT fills it with the default zero point 8.
+  const zps = symmetric ? null : new Uint8Array(ns * perCol).fill(bits === 4 ? 0x88 : 0);
+  const mn = new Float32Array(ns);
+  const mx = new Float32Array(ns);
+  // float32 values held as float64: reading them in the hot loop needs no conversion.
+  const rs = new Float64Array(ns);
+  const zpv = new Float64Array(ns);
+  const col = new Float32Array(blockSize);
+  const stage = new Uint8Array(blob * ns);
+  for (let b = 0; b < kBlocks; b++) {
+    const k0 = b * blockSize;
+    const k1 = Math.min(K, k0 + blockSize);
+    mn.fill(Infinity);
+    mx.fill(-Infinity);
+    for (let k = k0; k < k1; k++) {
+      const r = k * N + n0;
+      for (let j = 0; j < ns; j++) {
+        const v = w[r + j]!;
+        if (v < mn[j]!) mn[j] = v;
+        if (v > mx[j]!) mx[j] = v;
+      }
+    }
+    for (let j = 0; j < ns; j++) {
+      let [scale, zp] = rangeToScaleZp(mn[j]!, mx[j]!, bits, symmetric);
+      if (opts.clip) {
+        for (let k = k0; k < k1; k++) col[k - k0] = w[k * N + n0 + j]!;
+        let bestErr = Infinity;
+        for (const f of CLIP_FACTORS) {
+          const [s2, z2] = rangeToScaleZp(mn[j]! * f, mx[j]! * f, bits, symmetric);
+          let err = 0;
+          for (let i = 0; i < k1 - k0; i++) { const v = col[i]!; err += (v - fr((quantizeValue(v, s2, z2, qmax) - z2) * s2)) ** 2; }
+          if (err < bestErr) { bestErr = err; scale = s2; zp = z2; }
+        }
+      }
+      scales[j * kBlocks + b] = scale;
+      rs[j] = scale !== 0 ? fr(1 / scale) : 0;
+      zpv[j] = zp;
+      if (zps) {
+        if (bits === 8) zps[j * perCol + b] = zp;
+        else {
+          const at = j * perCol + (b >> 1), shift = (b & 1) * 4;
+          zps[at] = (zps[at]! & ~(15 << shift)) | (zp << shift);
+        }
+      }
+    }
+    // Codes as quantizeRtn computes them (roundf of 0 ≤ x < qmax is truncation of x + 0.5), packed
+    // into `stage` [blob, ns] while reading rows contiguously, then copied to column j's block b at
+    // j·rowBytes + b·blob. Bytes past K stay 0 (ORT's padding).
+    const rows = k1 - k0;
+    if (bits === 8) {
+      for (let i = 0; i < rows; i++) {
+        const r = (k0 + i) * N + n0;
+        const o = i * ns;
+        for (let j = 0; j < ns; j++) {
+          const x = fr(fr(w[r + j]! * rs[j]!) + zpv[j]!);
+          stage[o + j] = x < 0 ? 0 : x >= qmax ? qmax : (x + 0.5) | 0;
+        }
+      }
+    } else {
+      for (let i = 0; i < rows; i += 2) {
+        const r = (k0 + i) * N + n0;
+        const o = (i >> 1) * ns;
+        if (i + 1 < rows) {
+          for (let j = 0; j < ns; j++) {
+            const s = rs[j]!, z = zpv[j]!;
+            const x = fr(fr(w[r + j]! * s) + z);
+            const y = fr(fr(w[r + N + j]! * s) + z);
+            const lo = x < 0 ? 0 : x >= qmax ? qmax : (x + 0.5) | 0;
+            const hi = y < 0 ? 0 : y >= qmax ? qmax : (y + 0.5) | 0;
+            stage[o + j] = lo | (hi << 4);
+          }
+        } else {
+          for (let j = 0; j < ns; j++) {
+            const x = fr(fr(w[r + j]! * rs[j]!) + zpv[j]!);
+            stage[o + j] = x < 0 ? 0 : x >= qmax ? qmax : (x + 0.5) | 0;
+          }
+        }
+      }
+    }
+    const used = Math.ceil((rows * bits) / 8);
+    for (let j = 0; j < ns; j++) {
+      const d = j * rowBytes + b * blob;
+      for (let i = 0; i < used; i++) B[d + i] = stage[i * ns + j]!;
+    }
+  }
+  return { B, bShape: [ns, kBlocks, blob], scales, zeroPoints: zps };
+}
+
 /** Row-major [K, N] → [N, K]. */
 export function transposeKN(w: ArrayLike<number>, K: number, N: number): Float32Array {
   const t = new Float32Array(K * N);

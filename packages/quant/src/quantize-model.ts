@@ -7,7 +7,7 @@ import {
   float32ToFloat16Bits, LeanformerError, parseTarget, Tensor, type Graph, type Node, type TargetName, type Value,
 } from '@leanformer/core';
 import {
-  packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type MatMulNBitsTensors, type QuantBits, type QuantizedWeight,
+  packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type MatMulNBitsTensors, type QuantBits, type QuantizedWeight,
 } from './blockwise.js';
 import type { QuantWorkerPool, RtnJobResult } from './workers/types.js';
 
@@ -423,8 +423,16 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     for (const l of layers) {
       let q: QuantizedWeight;
       let accuracyLevel = -1;
+      if (method === 'rtn') {
+        // Straight to MatMulNBits bytes from the weight's own storage (the pool's path, on this thread).
+        const o = qopts(l.K, bitsOf(l));
+        emitQMatMul(l, { bits: o.bits, blockSize: o.blockSize, packed: quantizeRtnPacked(weightView(l), l.K, l.N, o) }, { forceUint8, accuracyLevel: accFor(o.bits) }, notes);
+        oldWeights.push(l.weight);
+        quantized++;
+        tick(l.weight.name);
+        continue;
+      }
       switch (method) {
-        case 'rtn': q = quantizeRtn(l.w, l.K, l.N, qopts(l.K, bitsOf(l))); break;
         case 'hqq': q = quantizeHqq(l.w, l.K, l.N, qopts(l.K, bitsOf(l))); break;
         case 'gptq': {
           const s = stats.get(l.input.name)!;
@@ -455,7 +463,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       const ro = { bits: edgeBits, blockSize: bs, symmetric, clip: options.clip ?? false };
       const t = method === 'rtn' && options.pool
         ? (await options.pool.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!
-        : packMatMulNBits(method === 'hqq' ? quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs }) : quantizeRtn(wt, e.D, e.V, ro), { forceUint8ZeroPoints: true });
+        : method === 'hqq' ? packMatMulNBits(quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs }), { forceUint8ZeroPoints: true }) : quantizeRtnPacked(wt, e.D, e.V, ro);
       const dt = e.node.output(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
       const blocks = e.D / bs;
       const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${edgeBits}`), new Tensor(DTypes.uint8, [e.V, (e.D * edgeBits) / 8], t.B));

@@ -3,7 +3,7 @@
 // the single-thread ones. Built by tsup to dist/workers/rtn-worker.js.
 import { parentPort } from 'node:worker_threads';
 import { LeanformerError } from '@leanformer/core';
-import { packMatMulNBits, quantizeRtn } from '../blockwise.js';
+import { packMatMulNBits, quantizeRtn, quantizeRtnPacked } from '../blockwise.js';
 import type { SliceReply, SliceRequest } from './protocol.js';
 
 /** Column-slice staging, kept between slices up to this many floats (64 MB). */
@@ -14,6 +14,12 @@ function run(m: SliceRequest): { reply: SliceReply; transfer: ArrayBuffer[] } {
   const { K, N, n0, n1 } = m;
   const ns = n1 - n0;
   const src = new Float32Array(m.buffer, m.byteOffset, K * N);
+  if (m.packed && !m.weight) {
+    // Packed output only: quantize the slice's columns in place straight into the packed bytes.
+    const p = quantizeRtnPacked(src, K, N, m.options, { n0, n1 });
+    const reply: SliceReply = { type: 'done', id: m.id, kBlocks: p.bShape[1], codes: null, scales: null, zeroPoints: null, B: p.B, packedScales: p.scales, packedZeroPoints: p.zeroPoints };
+    return { reply, transfer: [p.B.buffer, p.scales.buffer, ...(p.zeroPoints ? [p.zeroPoints.buffer] : [])] as ArrayBuffer[] };
+  }
   let w: Float32Array;
   if (ns === N) w = src; // whole weight: read the shared memory in place
   else {
