@@ -2,11 +2,13 @@
 // playwright-core). The page builds the demo model, quantizes it to int4 in a Web Worker, runs both
 // models on onnxruntime-web (wasm) and decodes an .lfpack download; this test checks the numbers it
 // reports against Node: the same model bytes, the same int4 bytes as `leanformer quantize`, and a
-// bit-exact .lfpack decode. It also writes examples/browser/screenshot.png (the README shows it).
+// bit-exact .lfpack decode. It takes a screenshot into a temp folder; LEANFORMER_UPDATE_SCREENSHOT=1
+// writes it to examples/browser/screenshot.png instead (the README shows that one), so a test run
+// leaves the working tree as it was.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -24,7 +26,9 @@ interface PageReport { load?: LoadResult; quantize?: Omit<QuantizeResultMsg, 'mo
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env['LEANFORMER_CHROMIUM'] ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-const SCREENSHOT = join(root, 'examples/browser/screenshot.png');
+const SCREENSHOT = process.env['LEANFORMER_UPDATE_SCREENSHOT'] === '1'
+  ? join(root, 'examples/browser/screenshot.png')
+  : join(mkdtempSync(join(tmpdir(), 'lf-browser-shot-')), 'screenshot.png');
 const VIEWPORT = { width: 1200, height: 900 };
 
 if (!haveChromium) console.warn(`browser e2e: skipped, ${CHROMIUM} is missing; install Debian's chromium package (apt-get install chromium) or set LEANFORMER_CHROMIUM`);
@@ -74,6 +78,7 @@ describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
     await context?.close();
     await server?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
+    if (!SCREENSHOT.startsWith(root)) rmSync(dirname(SCREENSHOT), { recursive: true, force: true });
   });
 
   it('quantizes the built-in model to the bytes `leanformer quantize` writes, runs both on wasm, decodes .lfpack bit-exactly', async () => {
