@@ -112,6 +112,59 @@ export function quantizeValue(w: number, scale: number, zp: number, qmax: number
   return q < 0 ? 0 : q > qmax ? qmax : q;
 }
 
+/** Scratch of {@link rtnBlockParams}, sized for `ns` columns and one block. */
+interface RtnBlockScratch {
+  readonly mn: Float32Array;
+  readonly mx: Float32Array;
+  /** Per column: scale, its float32 reciprocal (0 for a zero scale) and the zero point (float32 values held as float64). */
+  readonly scale: Float64Array;
+  readonly rs: Float64Array;
+  readonly zp: Float64Array;
+  readonly col: Float32Array;
+}
+
+function rtnBlockScratch(ns: number, blockSize: number): RtnBlockScratch {
+  return { mn: new Float32Array(ns), mx: new Float32Array(ns), scale: new Float64Array(ns), rs: new Float64Array(ns), zp: new Float64Array(ns), col: new Float32Array(blockSize) };
+}
+
+/**
+ * RTN parameters of rows k0 … k1−1 for columns n0 … n0+ns−1 of a row-major [·, N] weight: the
+ * block's range read row by row (contiguous), then ORT's scale and zero point per column, or the
+ * best clipped range when `opts.clip`. Written into `t.scale`, `t.rs`, `t.zp`.
+ */
+function rtnBlockParams(w: Float32Array, N: number, n0: number, ns: number, k0: number, k1: number, opts: BlockQuantOptions, t: RtnBlockScratch): void {
+  const { bits } = opts;
+  const symmetric = opts.symmetric ?? false;
+  const qmax = (1 << bits) - 1;
+  const { mn, mx, col } = t;
+  mn.fill(Infinity);
+  mx.fill(-Infinity);
+  for (let k = k0; k < k1; k++) {
+    const r = k * N + n0;
+    for (let j = 0; j < ns; j++) {
+      const v = w[r + j]!;
+      if (v < mn[j]!) mn[j] = v;
+      if (v > mx[j]!) mx[j] = v;
+    }
+  }
+  for (let j = 0; j < ns; j++) {
+    let [scale, zp] = rangeToScaleZp(mn[j]!, mx[j]!, bits, symmetric);
+    if (opts.clip) {
+      for (let k = k0; k < k1; k++) col[k - k0] = w[k * N + n0 + j]!;
+      let bestErr = Infinity;
+      for (const f of CLIP_FACTORS) {
+        const [s2, z2] = rangeToScaleZp(mn[j]! * f, mx[j]! * f, bits, symmetric);
+        let err = 0;
+        for (let i = 0; i < k1 - k0; i++) { const v = col[i]!; err += (v - fr((quantizeValue(v, s2, z2, qmax) - z2) * s2)) ** 2; }
+        if (err < bestErr) { bestErr = err; scale = s2; zp = z2; }
+      }
+    }
+    t.scale[j] = scale;
+    t.rs[j] = scale !== 0 ? fr(1 / scale) : 0;
+    t.zp[j] = zp;
+  }
+}
+
 /**
  * Round-to-nearest block quantization of a row-major [K, N] float weight (the `B` of `X·B`).
  *
@@ -125,55 +178,29 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, opts: BlockQu
   if (w.length !== K * N) throw new LeanformerError('SHAPE_MISMATCH', `quantizeRtn: weight has ${w.length} values, expected K·N = ${K}·${N}`);
   const kBlocks = checkBlockOptions(K, N, opts);
   const { bits, blockSize } = opts;
-  const symmetric = opts.symmetric ?? false;
   const qmax = (1 << bits) - 1;
   const kPad = kBlocks * blockSize;
   const codes = new Uint8Array(N * kPad);
   const scales = new Float32Array(N * kBlocks);
-  const zps = symmetric ? null : new Float32Array(N * kBlocks);
+  const zps = opts.symmetric ? null : new Float32Array(N * kBlocks);
   // One block of rows at a time, read row-major (contiguous), codes staged [rows, N] and then
   // written per column, so neither side walks the matrix with a large stride.
-  const mn = new Float32Array(N);
-  const mx = new Float32Array(N);
-  const rs = new Float32Array(N);
-  const zpv = new Float32Array(N);
+  const t = rtnBlockScratch(N, blockSize);
   const stage = new Uint8Array(blockSize * N);
-  const col = new Float32Array(blockSize);
   for (let b = 0; b < kBlocks; b++) {
     const k0 = b * blockSize;
     const k1 = Math.min(K, k0 + blockSize);
-    mn.fill(Infinity);
-    mx.fill(-Infinity);
-    for (let k = k0; k < k1; k++) {
-      const r = k * N;
-      for (let n = 0; n < N; n++) {
-        const v = w[r + n]!;
-        if (v < mn[n]!) mn[n] = v;
-        if (v > mx[n]!) mx[n] = v;
-      }
-    }
+    rtnBlockParams(w, N, 0, N, k0, k1, opts, t);
+    const { rs, zp } = t;
     for (let n = 0; n < N; n++) {
-      let [scale, zp] = rangeToScaleZp(mn[n]!, mx[n]!, bits, symmetric);
-      if (opts.clip) {
-        for (let k = k0; k < k1; k++) col[k - k0] = w[k * N + n]!;
-        let bestErr = Infinity;
-        for (const f of CLIP_FACTORS) {
-          const [s2, z2] = rangeToScaleZp(mn[n]! * f, mx[n]! * f, bits, symmetric);
-          let err = 0;
-          for (let i = 0; i < k1 - k0; i++) { const v = col[i]!; err += (v - fr((quantizeValue(v, s2, z2, qmax) - z2) * s2)) ** 2; }
-          if (err < bestErr) { bestErr = err; scale = s2; zp = z2; }
-        }
-      }
-      scales[n * kBlocks + b] = scale;
-      if (zps) zps[n * kBlocks + b] = zp;
-      rs[n] = scale !== 0 ? fr(1 / scale) : 0;
-      zpv[n] = zp;
+      scales[n * kBlocks + b] = t.scale[n]!;
+      if (zps) zps[n * kBlocks + b] = zp[n]!;
     }
     for (let k = k0; k < k1; k++) {
       const r = k * N;
       const o = (k - k0) * N;
       for (let n = 0; n < N; n++) {
-        const x = fr(fr(w[r + n]! * rs[n]!) + zpv[n]!);
+        const x = fr(fr(w[r + n]! * rs[n]!) + zp[n]!);
         // roundf for 0 ≤ x < qmax is truncation of x + 0.5; outside, the clamp decides
         stage[o + n] = x < 0 ? 0 : x >= qmax ? qmax : (x + 0.5) | 0;
       }
@@ -219,46 +246,21 @@ export function quantizeRtnPacked(w: Float32Array, K: number, N: number, opts: B
   const perCol = Math.ceil((kBlocks * bits) / 8);
   // 4-bit: an odd block count leaves a high nibble unused; ORT fills it with the default zero point 8.
   const zps = symmetric ? null : new Uint8Array(ns * perCol).fill(bits === 4 ? 0x88 : 0);
-  const mn = new Float32Array(ns);
-  const mx = new Float32Array(ns);
-  // float32 values held as float64: reading them in the hot loop needs no conversion.
-  const rs = new Float64Array(ns);
-  const zpv = new Float64Array(ns);
-  const col = new Float32Array(blockSize);
+  const t = rtnBlockScratch(ns, blockSize);
+  const { rs, zp: zpv } = t;
   const stage = new Uint8Array(blob * ns);
   for (let b = 0; b < kBlocks; b++) {
     const k0 = b * blockSize;
     const k1 = Math.min(K, k0 + blockSize);
-    mn.fill(Infinity);
-    mx.fill(-Infinity);
-    for (let k = k0; k < k1; k++) {
-      const r = k * N + n0;
-      for (let j = 0; j < ns; j++) {
-        const v = w[r + j]!;
-        if (v < mn[j]!) mn[j] = v;
-        if (v > mx[j]!) mx[j] = v;
-      }
-    }
+    rtnBlockParams(w, N, n0, ns, k0, k1, opts, t);
     for (let j = 0; j < ns; j++) {
-      let [scale, zp] = rangeToScaleZp(mn[j]!, mx[j]!, bits, symmetric);
-      if (opts.clip) {
-        for (let k = k0; k < k1; k++) col[k - k0] = w[k * N + n0 + j]!;
-        let bestErr = Infinity;
-        for (const f of CLIP_FACTORS) {
-          const [s2, z2] = rangeToScaleZp(mn[j]! * f, mx[j]! * f, bits, symmetric);
-          let err = 0;
-          for (let i = 0; i < k1 - k0; i++) { const v = col[i]!; err += (v - fr((quantizeValue(v, s2, z2, qmax) - z2) * s2)) ** 2; }
-          if (err < bestErr) { bestErr = err; scale = s2; zp = z2; }
-        }
-      }
-      scales[j * kBlocks + b] = scale;
-      rs[j] = scale !== 0 ? fr(1 / scale) : 0;
-      zpv[j] = zp;
+      scales[j * kBlocks + b] = t.scale[j]!;
       if (zps) {
-        if (bits === 8) zps[j * perCol + b] = zp;
+        const z = zpv[j]!;
+        if (bits === 8) zps[j * perCol + b] = z;
         else {
           const at = j * perCol + (b >> 1), shift = (b & 1) * 4;
-          zps[at] = (zps[at]! & ~(15 << shift)) | (zp << shift);
+          zps[at] = (zps[at]! & ~(15 << shift)) | (z << shift);
         }
       }
     }
