@@ -3,6 +3,8 @@ export * from './quant.js';
 export * from './managers.js';
 export * from './eviction.js';
 export * from './shadowkv.js';
+export * from './alisa.js';
+export * from './nosa.js';
 export * from './harness.js';
 export * from './prefix.js';
 export * from './scheduler.js';
