@@ -40,23 +40,55 @@ console.log('paca/lora median ratio', (med(times.paca!) / med(times.lora!)).toFi
 for (const [n, t] of Object.entries(cpu)) console.log(n, 'cpu ms', t.map((x) => x.toFixed(0)).join(' '), 'median', med(t).toFixed(1));
 console.log('paca/lora cpu median ratio', (med(cpu.paca!) / med(cpu.lora!)).toFixed(3));
 if (!process.argv.includes('--kernels')) process.exit(0);
+// Per-kernel times (tf.profile, 3 steps averaged). The PaCA op's nested forward matmul is listed
+// by tf.profile as well; it is counted once, under 'linear matmul', and the op's own row is the rest
+// (building W', selecting x_P, bookkeeping).
+const kSet = new Set([...sel.values()].map((i) => i.length));
+const category = (name: string, shapes: number[][]): string => {
+  if (name === 'LeanformerPaCAMatMul') return 'PaCA op own time (W′ copy, x_P)';
+  if (name === 'BatchMatMul') {
+    if (shapes.some((s) => s.length > 2)) return 'attention matmul';
+    if (shapes.some((s) => s.includes(r))) return 'LoRA adapter matmul';
+    if (shapes.some((s) => s.some((d) => kSet.has(d)))) return 'PaCA dP matmul';
+    return 'linear matmul (x·W, dY·Wᵀ)';
+  }
+  if (name === 'SplitV' || name === 'Concat') return 'RoPE split/concat';
+  return 'other (norms, softmax, elementwise, loss, AdamW)';
+};
+const perKey: Record<string, Map<string, { ms: number; count: number }>> = {};
+const perCat: Record<string, Map<string, number>> = {};
 for (const [n, s] of Object.entries(steps)) {
   const agg = new Map<string, { ms: number; count: number }>();
-  let total = 0;
-  for (let rep = 0; rep < 3; rep++) {
+  const cats = new Map<string, number>();
+  const reps = 3;
+  for (let rep = 0; rep < reps; rep++) {
     const prof = await tf.profile(() => { s(); });
-    for (const k of prof.kernels) {
-      const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    prof.kernels.forEach((k, i) => {
+      let ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      if (k.name === 'LeanformerPaCAMatMul') {
+        // Nested kernels finish (and are listed) before the op: its matmul is the nearest BatchMatMul above.
+        let j = i - 1;
+        while (j >= 0 && prof.kernels[j]!.name !== 'BatchMatMul') j--;
+        const inner = prof.kernels[j]!;
+        ms -= typeof inner.kernelTimeMs === 'number' ? inner.kernelTimeMs : 0;
+      }
       const key = `${k.name} ${k.inputShapes.map((x) => `[${x}]`).join('')}`;
       const a = agg.get(key) ?? { ms: 0, count: 0 };
-      a.ms += ms / 3; a.count += 1 / 3; total += ms / 3;
+      a.ms += ms / reps; a.count += 1 / reps;
       agg.set(key, a);
-    }
+      const c = category(k.name, k.inputShapes as number[][]);
+      cats.set(c, (cats.get(c) ?? 0) + ms / reps);
+    });
   }
-  const byName = new Map<string, number>();
-  for (const [k, a] of agg) byName.set(k.split(' ')[0]!, (byName.get(k.split(' ')[0]!) ?? 0) + a.ms);
-  console.log(`\n== ${n}: kernel total ${total.toFixed(1)} ms`);
-  console.log([...byName].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `  ${k.padEnd(24)} ${v.toFixed(1)}`).join('\n'));
-  console.log('  -- top shapes');
-  console.log([...agg].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25).map(([k, a]) => `  ${a.ms.toFixed(2).padStart(8)} ms x${a.count.toFixed(0)} ${k}`).join('\n'));
+  perKey[n] = agg; perCat[n] = cats;
 }
+const allCats = [...new Set([...perCat.lora!.keys(), ...perCat.paca!.keys()])];
+const tot = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+console.log(`\nkernel ms per step (tf.profile, ${cfg.layers}-layer d=${cfg.hidden} ffn=${cfg.ffn}, ${batch.input_ids!.shape.join('×')} tokens):`);
+console.log('| kernels | LoRA ms | PaCA ms |\n| --- | --- | --- |');
+for (const c of allCats.sort((a, b) => (perCat.lora!.get(b) ?? 0) - (perCat.lora!.get(a) ?? 0))) console.log(`| ${c} | ${(perCat.lora!.get(c) ?? 0).toFixed(1)} | ${(perCat.paca!.get(c) ?? 0).toFixed(1)} |`);
+console.log(`| total | ${tot(perCat.lora!).toFixed(1)} | ${tot(perCat.paca!).toFixed(1)} |`);
+console.log('\nkernels whose call count differs (LoRA − PaCA), ms per step:');
+const keys = new Set([...perKey.lora!.keys(), ...perKey.paca!.keys()]);
+const diffs = [...keys].map((k) => { const a = perKey.lora!.get(k) ?? { ms: 0, count: 0 }, b = perKey.paca!.get(k) ?? { ms: 0, count: 0 }; return { k, dc: a.count - b.count, a, b }; }).filter((d) => Math.abs(d.dc) > 0.5);
+for (const d of diffs.sort((x, y) => (y.a.ms - y.b.ms) - (x.a.ms - x.b.ms))) console.log(`  ${d.k.padEnd(44)} LoRA x${d.a.count.toFixed(0)} ${d.a.ms.toFixed(1)} ms   PaCA x${d.b.count.toFixed(0)} ${d.b.ms.toFixed(1)} ms`);

@@ -5,17 +5,18 @@ import { getKernel, registerBuiltinKernels, registerKernel, type KernelContext }
 import type * as tfc from '@tensorflow/tfjs-core';
 
 /**
- * The tfjs-level op behind PaCALinear in training: inputs `x` `[T, in]`, `w` `[in, out]` (frozen),
- * `p` `[k, out]` (the trained rows), attribute `idx` (k distinct rows of w); outputs `y = x·W'`
- * and `xP = x[:, idx]`, where W' is W with rows idx replaced by P. Its gradient is registered
- * with tfjs so that each input's gradient is computed only when the tape asks for it (a
- * `tf.customGrad` computes all of them): `dx = dy·W'ᵀ` only where something upstream is trained,
- * `dp = xPᵀ·dy` from the saved `xP` (k of `in` input features; `x` itself is not kept), and never
- * a gradient for `w`.
+ * The tfjs-level op behind PaCALinear in training: inputs `x` `[T, in]` and `p` `[k, out]` (the
+ * trained rows), attributes `idx` (k distinct rows) and `w` (the frozen `[in, out]` weight, held by
+ * reference: it is a constant that outlives the step, and not being an input it is never
+ * differentiated or cloned onto the tape); outputs `y = x·W'` and `xP = x[:, idx]`, where W' is W
+ * with rows idx replaced by P. Its gradient is registered with tfjs so that each input's gradient
+ * is computed only when the tape asks for it (a `tf.customGrad` computes all of them):
+ * `dx = dy·W'ᵀ` only where something upstream is trained, and `dp = xPᵀ·dy` from the saved `xP`
+ * (k of `in` input features; `x` itself is not kept).
  */
 const PACA_MATMUL = 'LeanformerPaCAMatMul';
 
-interface PacaAttrs { readonly idx: readonly number[] }
+interface PacaAttrs { readonly idx: readonly number[]; readonly w: tfc.Tensor }
 
 /**
  * W' = W with rows `idx` replaced by P, as a new tensor (W is left alone). On tfjs-cpu one copy
@@ -66,8 +67,8 @@ function ensurePacaMatMul(tf: typeof tfc): void {
       // Runs below the tape (kernel depth > 0): W' and the gather are not recorded, so autograd
       // sees one op with the gradient below, not a weight-sized scatter it would differentiate.
       kernelFunc: ({ inputs, attrs }) => {
-        const { x, w, p } = inputs as unknown as Record<'x' | 'w' | 'p', tfc.Tensor>;
-        const { idx } = attrs as unknown as PacaAttrs;
+        const { x, p } = inputs as unknown as Record<'x' | 'p', tfc.Tensor>;
+        const { idx, w } = attrs as unknown as PacaAttrs;
         return tf.tidy(() => {
           const weff = effectiveWeight(tf, w, p, idx);
           return [tf.matMul(x, weff), selectedInputs(tf, x, idx)];
@@ -78,17 +79,16 @@ function ensurePacaMatMul(tf: typeof tfc): void {
   if (!tf.getGradient(PACA_MATMUL)) {
     tf.registerGradient({
       kernelName: PACA_MATMUL,
-      inputsToSave: ['w', 'p'],
+      inputsToSave: ['p'],
       outputsToSave: [false, true],
       gradFunc: (dys, saved, attrs) => {
         const dy = (dys as tfc.Tensor[])[0]!;
-        const [w, p, xP] = saved as [tfc.Tensor, tfc.Tensor, tfc.Tensor];
-        const { idx } = attrs as unknown as PacaAttrs;
+        const [p, xP] = saved as [tfc.Tensor, tfc.Tensor];
+        const { idx, w } = attrs as unknown as PacaAttrs;
         return {
           // W' is rebuilt (one copy of W) rather than kept from the forward pass: no weight-sized
           // tensor per layer lives from forward to backward.
           x: () => tf.tidy(() => tf.matMul(dy, effectiveWeight(tf, w, p, idx), false, true)),
-          w: () => tf.zerosLike(w),
           p: () => tf.matMul(xP, dy, true, false),
         };
       },
@@ -121,7 +121,7 @@ function pacaKernel(ctx: KernelContext): tfc.Tensor {
   const x2 = tf.reshape(x, [-1, inF]);
   if (!ctx.training) return tf.tidy(() => tf.reshape(tf.matMul(x2, effectiveWeight(tf, w, p, idx)), [...lead, outF]));
   ensurePacaMatMul(tf);
-  const [y] = tf.engine().runKernel(PACA_MATMUL, { x: x2, w, p }, { idx } as unknown as tfc.NamedAttrMap) as tfc.Tensor[];
+  const [y] = tf.engine().runKernel(PACA_MATMUL, { x: x2, p }, { idx, w } as unknown as tfc.NamedAttrMap) as tfc.Tensor[];
   return tf.reshape(y!, [...lead, outF]);
 }
 
