@@ -80,20 +80,39 @@ export function cascadedGroupAttention(net: Net, x: Value, prefix: string, cfg: 
   if (c !== cfg.dim || h !== cfg.resolution || w !== cfg.resolution) {
     throw new LeanformerError('SHAPE_MISMATCH', `${prefix}: expected [B, ${cfg.dim}, ${cfg.resolution}, ${cfg.resolution}], got [${shapeOf(x).join(', ')}]`);
   }
+  const r = cfg.resolution;
+  const tokens = reshape(net, x, [0, cfg.dim, r * r], [b ?? null, cfg.dim, r * r]);
+  const heads = cascadedHeads(net, tokens, prefix, cfg);
+  const hd = dimOf(heads, 1);
+  return attentionProjection(net, reshape(net, heads, [0, hd, r, r], [b ?? null, hd, r, r]), prefix, cfg.dim);
+}
+
+/** The projection closing a cascaded group attention: 1×1 ConvNorm (BN weight init 0), timm's `proj.1`. */
+function attentionProjection(net: Net, heads: Value, prefix: string, dim: number): Value {
+  return convNorm(net, heads, `${prefix}.proj.1`, { out: dim, kernel: 1, bnWeightInit: 0 });
+}
+
+/**
+ * The heads of a cascaded group attention on tokens x [B, C, r·r] (the map flattened row-major):
+ * returns ReLU of the concatenated head outputs [B, vd·heads, r·r], before the projection.
+ * Heads work on tokens: the 1×1 qkv convs run as 1-D convs and only Q's depthwise conv sees the
+ * spatial map, which saves reshapes and layout reorders per head on ORT.
+ */
+function cascadedHeads(net: Net, tokens: Value, prefix: string, cfg: CascadedGroupAttentionConfig): Value {
+  const [b, c, nn] = shapeOf(tokens);
+  const r = cfg.resolution;
+  const n = r * r;
+  if (c !== cfg.dim || nn !== n) throw new LeanformerError('SHAPE_MISMATCH', `${prefix}: expected tokens [B, ${cfg.dim}, ${n}], got [${shapeOf(tokens).join(', ')}]`);
   if (cfg.dim % cfg.numHeads !== 0) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: dim ${cfg.dim} is not divisible by numHeads ${cfg.numHeads}`);
   if (cfg.kernels.length < cfg.numHeads) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: ${cfg.kernels.length} kernels for ${cfg.numHeads} heads`);
   const kd = cfg.keyDim;
   const vd = Math.trunc(cfg.attnRatio * kd);
-  const r = cfg.resolution;
-  const n = r * r;
   const { index, offsets } = attentionBiasIndex(r);
   const biases = net.param(`${prefix}.attention_biases`, [cfg.numHeads, offsets], { kind: 'normal', std: 0.02 });
   const idx = net.constant(new Tensor('int64', [n, n], index), `${prefix.replace(/\W/g, '_')}_bias_idx`);
+  // All-constant inputs: ORT folds the Gather and Split at session start.
   const table = net.op('Gather', [biases, idx], { axis: attr.int(1) }, [cfg.numHeads, n, n]);
   const headBias = split(net, table, 0, Array(cfg.numHeads).fill(1));
-  // Heads work on tokens [B, C, N]: the 1×1 convs run as 1-D convs and only Q's depthwise conv
-  // needs the spatial form, which saves reshapes and layout reorders per head on ORT.
-  const tokens = reshape(net, x, [0, cfg.dim, n], [b ?? null, cfg.dim, n]);
   const chunks = split(net, tokens, 1, Array(cfg.numHeads).fill(cfg.dim / cfg.numHeads));
   const scale = net.scalar(kd ** -0.5);
   const outs: Value[] = [];
@@ -113,14 +132,17 @@ export function cascadedGroupAttention(net: Net, x: Value, prefix: string, cfg: 
     feat = matmul(net, v, transpose(net, attn, [0, 2, 1])); // [B, vd, N]
     outs.push(feat);
   }
-  const y = reshape(net, relu(net, concat(net, outs, 1)), [0, vd * cfg.numHeads, r, r], [b ?? null, vd * cfg.numHeads, r, r]);
-  return convNorm(net, y, `${prefix}.proj.1`, { out: cfg.dim, kernel: 1, bnWeightInit: 0 });
+  return relu(net, concat(net, outs, 1));
 }
 
 /**
  * Local window attention: partitions [B, C, H, W] into `window`×`window` windows (zero-padding
  * the bottom/right edge when H or W is not a multiple), runs cascaded group attention per window
  * and reverses the partition. Feature maps no larger than the window are attended whole.
+ *
+ * The 1×1 projection (and the ReLU before it) act per pixel, so they run once on the reassembled
+ * map rather than per window — the same values, and on ORT the projection's conv then takes the
+ * block's residual add and keeps the stream in its blocked (NCHWc) layout, as in later stages.
  */
 export function localWindowAttention(net: Net, x: Value, prefix: string, cfg: Omit<CascadedGroupAttentionConfig, 'resolution'> & { readonly window: number }): Value {
   const [b, c, hh, ww] = shapeOf(x);
@@ -142,13 +164,15 @@ export function localWindowAttention(net: Net, x: Value, prefix: string, cfg: Om
   const nW = pW / win;
   t = reshape(net, t, [-1, C, nH, win, nW, win], [b ?? null, C, nH, win, nW, win]);
   t = transpose(net, t, [0, 2, 4, 1, 3, 5]);
-  t = reshape(net, t, [-1, C, win, win], [mulDim(b ?? null, nH * nW), C, win, win]);
-  t = cascadedGroupAttention(net, t, `${prefix}.attn`, { ...cfg, resolution: win });
-  t = reshape(net, t, [-1, nH, nW, C, win, win], [b ?? null, nH, nW, C, win, win]);
+  // Windows straight to tokens [B·nH·nW, C, win·win].
+  t = reshape(net, t, [-1, C, win * win], [mulDim(b ?? null, nH * nW), C, win * win]);
+  t = cascadedHeads(net, t, `${prefix}.attn`, { ...cfg, resolution: win });
+  const hd = dimOf(t, 1);
+  t = reshape(net, t, [-1, nH, nW, hd, win, win], [b ?? null, nH, nW, hd, win, win]);
   t = transpose(net, t, [0, 3, 1, 4, 2, 5]);
-  t = reshape(net, t, [-1, C, pH, pW], [b ?? null, C, pH, pW]);
-  if (pb || pr) t = net.op('Slice', [t, net.i64([0, 0]), net.i64([H, W]), net.i64([2, 3])], {}, [b ?? null, C, H, W]);
-  return t;
+  t = reshape(net, t, [-1, hd, pH, pW], [b ?? null, hd, pH, pW]);
+  if (pb || pr) t = net.op('Slice', [t, net.i64([0, 0]), net.i64([H, W]), net.i64([2, 3])], {}, [b ?? null, hd, H, W]);
+  return attentionProjection(net, t, `${prefix}.attn`, C);
 }
 
 /** timm's ConvMlp: 1×1 ConvNorm → ReLU → 1×1 ConvNorm (BN weight init 0). */
