@@ -12,16 +12,19 @@ const quick = process.argv.includes('--quick');
 const wide = process.argv.includes('--wide');
 registerPeftKernels();
 const tf = await createTfjsBackend('cpu').ready();
-const cfg = wide ? { vocabSize: 128, hidden: 512, layers: 1, heads: 8, ffn: 1024, seed: 2 } : quick ? { vocabSize: 64, hidden: 128, layers: 2, heads: 4, ffn: 256, seed: 2 } : { vocabSize: 128, hidden: 256, layers: 2, heads: 4, ffn: 512, seed: 2 };
+const cfg = wide ? { vocabSize: 256, hidden: 512, layers: 1, heads: 8, ffn: 1376, seed: 2 } : quick ? { vocabSize: 64, hidden: 128, layers: 2, heads: 4, ffn: 256, seed: 2 } : { vocabSize: 128, hidden: 256, layers: 2, heads: 4, ffn: 512, seed: 2 };
 const tb = transformerDecoder(cfg);
-const batch = syntheticInstructionTask({ vocab: cfg.vocabSize, seqLen: wide ? 128 : 32, batch: quick ? 4 : 8, seed: 0 })(0, 0);
+const batch = syntheticInstructionTask({ vocab: cfg.vocabSize, seqLen: wide ? 128 : 32, batch: wide ? 1 : quick ? 4 : 8, seed: 0 })(0, 0);
 const r = 8;
 const lora = injectLora(tb, createLoraAdapter(tb, { r, alpha: 16, targetModules: 'all-linear' }));
-const sel = new Map(findLinearModules(tb).map((lin) => {
+const targets = new Set(selectPartialConnections(tb, { targetModules: 'all-linear', k: 1 }).keys()); // LoRA's 'all-linear' too
+const sel = new Map(findLinearModules(tb).filter((lin) => targets.has(lin.module)).map((lin) => {
   const k = Math.round((r * (lin.inFeatures + lin.outFeatures)) / lin.outFeatures);
   return [lin.module, selectPartialConnections(tb, { targetModules: [lin.module.split('.').pop()!], k, seed: 0 }).get(lin.module)!] as const;
 }));
 const paca = injectPaca(tb, sel);
+const count = (g: Graph, names: readonly string[]) => names.reduce((a, n) => a + g.initializers.get(n)!.const!.size, 0);
+console.log('trainable params: LoRA', count(lora.graph, lora.trainable), 'PaCA', count(paca.graph, paca.trainable));
 
 async function stepper(graph: Graph, trainable: readonly string[], b: Record<string, Tensor>) {
   const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable });
@@ -33,7 +36,7 @@ for (const s of Object.values(steps)) { s(); s(); }
 const times: Record<string, number[]> = { lora: [], paca: [] };
 const cpu: Record<string, number[]> = { lora: [], paca: [] };
 const nSteps = Number(process.argv[process.argv.indexOf('--steps') + 1]) || 7;
-for (let i = 0; i < nSteps; i++) for (const [n, s] of Object.entries(steps)) { const c0 = process.cpuUsage(); const t0 = performance.now(); s(); times[n]!.push(performance.now() - t0); const c = process.cpuUsage(c0); cpu[n]!.push((c.user + c.system) / 1000); }
+for (let i = 0; i < nSteps; i++) for (const [n, s] of i % 2 ? Object.entries(steps).reverse() : Object.entries(steps)) { const c0 = process.cpuUsage(); const t0 = performance.now(); s(); times[n]!.push(performance.now() - t0); const c = process.cpuUsage(c0); cpu[n]!.push((c.user + c.system) / 1000); }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [n, t] of Object.entries(times)) console.log(n, 'step ms', t.map((x) => x.toFixed(0)).join(' '), 'median', med(t).toFixed(1));
 console.log('paca/lora median ratio', (med(times.paca!) / med(times.lora!)).toFixed(3), 'pairwise median', med(times.paca!.map((x, i) => x / times.lora![i]!)).toFixed(3));

@@ -89,20 +89,55 @@ async function stepMemory(graph: Graph, trainable: readonly string[], batch: Rec
   }
 }
 
-/** Median step times of two setups, measured alternately so machine load affects both alike. */
-async function interleavedStepMs(a: Parameters<typeof stepper>, b: Parameters<typeof stepper>, steps: number): Promise<[number, number]> {
+/** Process CPU time (user + system, ms) where the runtime reports it (Node), else NaN. */
+function cpuMs(): number {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  if (!p?.cpuUsage) return NaN;
+  const u = p.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+interface Interleaved {
+  /** Median wall time of a step (ms). */
+  readonly aMs: number;
+  readonly bMs: number;
+  /** Median over rounds of b's step time ÷ a's in the same round (wall clock). */
+  readonly ratio: number;
+  /** The same with process CPU time, which other jobs on the machine do not inflate. */
+  readonly cpuRatio: number;
+}
+
+/**
+ * Step times of two setups after two warm-up steps each, one step of each per round, the order
+ * alternating between rounds (a b, b a, …) so that neither always runs right after the other
+ * and load changes hit both alike. Ratios are taken within a round, then the median over rounds.
+ */
+async function interleavedSteps(a: Parameters<typeof stepper>, b: Parameters<typeof stepper>, rounds: number): Promise<Interleaved> {
   const sa = await stepper(...a), sb = await stepper(...b);
   try {
     sa.step(); sb.step(); sa.step(); sb.step(); // warm-up: kernels and optimizer state allocated
-    const ta: number[] = [], tb: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      let t0 = performance.now(); sa.step(); ta.push(performance.now() - t0);
-      t0 = performance.now(); sb.step(); tb.push(performance.now() - t0);
+    const wall = { a: [] as number[], b: [] as number[] }, cpu = { a: [] as number[], b: [] as number[] };
+    const time = (s: typeof sa, k: 'a' | 'b') => { const c0 = cpuMs(), t0 = performance.now(); s.step(); wall[k].push(performance.now() - t0); cpu[k].push(cpuMs() - c0); };
+    for (let i = 0; i < rounds; i++) {
+      if (i % 2 === 0) { time(sa, 'a'); time(sb, 'b'); } else { time(sb, 'b'); time(sa, 'a'); }
     }
-    return [median(ta), median(tb)];
+    const per = (x: number[], y: number[]) => median(y.map((v, i) => v / x[i]!));
+    return { aMs: median(wall.a), bMs: median(wall.b), ratio: per(wall.a, wall.b), cpuRatio: per(cpu.a, cpu.b) };
   } finally {
     sa.dispose(); sb.dispose();
   }
+}
+
+/** LoRA (rank r) and PaCA graphs of `graph` with equal trainable parameters: k = r·(in+out)/out rows per matrix. */
+function loraAndPaca(graph: Graph, r: number): { lora: ReturnType<typeof injectLora>; paca: ReturnType<typeof injectPaca> } {
+  const lora = injectLora(graph, createLoraAdapter(graph, { r, alpha: 2 * r, targetModules: 'all-linear' }));
+  // k·out = r·(in + out) per matrix: the same trainable parameter count as LoRA.
+  const targets = new Set(selectPartialConnections(graph, { targetModules: 'all-linear', k: 1 }).keys()); // LoRA's 'all-linear' too
+  const sel = new Map(findLinearModules(graph).filter((lin) => targets.has(lin.module)).map((lin) => {
+    const k = Math.round((r * (lin.inFeatures + lin.outFeatures)) / lin.outFeatures);
+    return [lin.module, selectPartialConnections(graph, { targetModules: [lin.module.split('.').pop()!], k, seed: 0 }).get(lin.module)!] as const;
+  }));
+  return { lora, paca: injectPaca(graph, sel) };
 }
 
 /**
@@ -153,29 +188,38 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
   const tb = transformerDecoder(trCfg);
   const batch = syntheticInstructionTask({ vocab: trCfg.vocabSize, seqLen: 32, batch: quick ? 4 : 8, seed: 0 })(0, 0);
   const r = 8;
-  const lora = injectLora(tb, createLoraAdapter(tb, { r, alpha: 16, targetModules: 'all-linear' }));
-  // k·out = r·(in + out) per matrix: the same trainable parameter count as LoRA.
-  const sel = new Map([...selectPartialConnections(tb, { targetModules: 'all-linear', k: 1, seed: 0 }).keys()].map((m) => {
-    const lin = findLinearModules(tb).find((l) => l.module === m)!;
-    const k = Math.round((r * (lin.inFeatures + lin.outFeatures)) / lin.outFeatures);
-    return [m, selectPartialConnections(tb, { targetModules: [m.split('.').pop()!], k, seed: 0 }).get(m)!] as const;
-  }));
-  const paca = injectPaca(tb, sel);
+  const { lora, paca } = loraAndPaca(tb, r);
   const count = (g: Graph, names: readonly string[]) => names.reduce((s, n) => s + g.initializers.get(n)!.const!.size, 0);
   metrics.lora_trainable_params = count(lora.graph, lora.trainable);
   metrics.paca_trainable_params = count(paca.graph, paca.trainable);
-  const steps = quick ? 5 : 15;
+  const rounds = quick ? 6 : 15;
   const memLora = await stepMemory(lora.graph, lora.trainable, batch);
   const memPaca = await stepMemory(paca.graph, paca.trainable, batch);
-  const [loraMs, pacaMs] = await interleavedStepMs([lora.graph, lora.trainable, batch], [paca.graph, paca.trainable, batch], steps);
-  metrics.lora_step_ms = loraMs;
-  metrics.paca_step_ms = pacaMs;
-  metrics.paca_step_time_ratio = pacaMs / loraMs;
+  const st = await interleavedSteps([lora.graph, lora.trainable, batch], [paca.graph, paca.trainable, batch], rounds);
+  metrics.lora_step_ms = st.aMs;
+  metrics.paca_step_ms = st.bMs;
+  metrics.paca_step_time_ratio = st.ratio;
+  metrics.paca_step_cpu_time_ratio = st.cpuRatio;
   metrics.paca_peak_memory_ratio = memPaca.peakBytes / memLora.peakBytes;
   metrics.paca_step_memory_ratio = memPaca.stepBytes / memLora.stepBytes;
   metrics.lora_peak_bytes = memLora.peakBytes;
   metrics.paca_peak_bytes = memPaca.peakBytes;
-  notes.paca = `tfjs-cpu, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW, medians of ${steps} steps each after 2 warm-up steps, LoRA and PaCA steps alternated so machine load affects both alike. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel: weights, optimizer state, activations, gradients) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
+  notes.paca = `tfjs-cpu, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW. Time: ${rounds} rounds after 2 warm-up steps each, one LoRA and one PaCA step per round in alternating order; paca_step_time_ratio is the median over rounds of PaCA ÷ LoRA wall time within the round, paca_step_cpu_time_ratio the same with process CPU time (not inflated by other jobs on the machine); lora_step_ms/paca_step_ms are median wall times. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel — weights, optimizer state, activations, gradients; tfjs counts every tensor handle, so a view or a tensor the tape keeps counts in full) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
+
+  if (!quick) {
+    // A more LLM-like shape: wider layers (d/r = 64, LLaMA's MLP ratio) and a longer sequence.
+    const wideCfg = { vocabSize: 256, hidden: 512, layers: 1, heads: 8, ffn: 1376, seed: 2 };
+    const wb = transformerDecoder(wideCfg);
+    const wbatch = syntheticInstructionTask({ vocab: wideCfg.vocabSize, seqLen: 128, batch: 1, seed: 0 })(0, 0);
+    const w = loraAndPaca(wb, r);
+    const wideRounds = 5;
+    const ws = await interleavedSteps([w.lora.graph, w.lora.trainable, wbatch], [w.paca.graph, w.paca.trainable, wbatch], wideRounds);
+    metrics.lora_step_ms_wide = ws.aMs;
+    metrics.paca_step_ms_wide = ws.bMs;
+    metrics.paca_step_time_ratio_wide = ws.ratio;
+    metrics.paca_step_cpu_time_ratio_wide = ws.cpuRatio;
+    notes.paca_wide = `as paca, on a ${wideCfg.layers}-layer d=${wideCfg.hidden} ffn=${wideCfg.ffn} decoder, batch ${wbatch.input_ids.shape.join('×')}, ${wideRounds} rounds`;
+  }
 
   // --- WeLore and GaLore on the built-in task.
   const ftCfg = quick ? { vocabSize: 32, hidden: 64, layers: 2, heads: 4, ffn: 128, seed: 3 } : { vocabSize: 48, hidden: 96, layers: 2, heads: 4, ffn: 192, seed: 3 };
