@@ -4,6 +4,7 @@
 // plus max |Δ| between the blocked output and GroupQueryAttention(local_window_size) as a check.
 import { Tensor } from '@leanformer/core';
 import { attentionLayerGraph, timeGraph } from '@leanformer/attention';
+import type { AttentionForm } from '../../onnx/src/lowerings/attention.js';
 import { ortCpuBackend } from './ort-lite.js';
 
 const argv = process.argv.slice(2);
@@ -17,7 +18,7 @@ function gaussian(n: number, seed: number): Float32Array {
 }
 const feeds = { q: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 1)), k: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 2)), v: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 3)) };
 const results: Record<string, number> = {};
-const run = async (label: string, pattern: 'dense' | 'window', form: 'gqa' | 'masked' | 'blocked' | 'blocked_mha', chunkSize?: number) => {
+const run = async (label: string, pattern: 'dense' | 'window', form: AttentionForm, chunkSize?: number) => {
   const g = attentionLayerGraph({ seq, heads, headDim, pattern: pattern === 'dense' ? { kind: 'dense' } : { kind: 'window', window } });
   const r = await timeGraph(ortCpuBackend({ form, ...(chunkSize ? { chunkSize } : {}) }), g, feeds, reps);
   results[`${label}_ms`] = Math.round(r.medianMs * 10) / 10;
@@ -27,7 +28,11 @@ const run = async (label: string, pattern: 'dense' | 'window', form: 'gqa' | 'ma
 await run('gqa_dense', 'dense', 'gqa');
 const gqaWin = await run('gqa_window', 'window', 'gqa');
 let best = Infinity, bestChunk = 0, diff = 0, bestForm = '';
-for (const [form, c] of [['blocked', 64], ['blocked', 128], ['blocked', 256], ['blocked_mha', 64], ['blocked_mha', 128], ['blocked_mha', 256]] as const) {
+// --forms chunked_gqa:128,blocked:128 picks the (form, chunk) pairs to time (default: all below).
+const allPairs: [AttentionForm, number][] = [['chunked_gqa', 64], ['chunked_gqa', 128], ['chunked_gqa', 256], ['chunked_gqa', 512], ['blocked', 64], ['blocked', 128], ['blocked', 256], ['blocked_mha', 64], ['blocked_mha', 128], ['blocked_mha', 256]];
+const formsArg = argv.indexOf('--forms');
+const pairs: [AttentionForm, number][] = formsArg >= 0 ? argv[formsArg + 1]!.split(',').map((p) => { const [f, c] = p.split(':'); return [f as AttentionForm, Number(c)]; }) : allPairs;
+for (const [form, c] of pairs) {
   const out = await run(`${form}_window_c${c}`, 'window', form, c);
   const ms = results[`${form}_window_c${c}_ms`]!;
   if (ms < best) { best = ms; bestChunk = c; bestForm = form; }

@@ -26,7 +26,7 @@ async function runForm(pattern: AttentionPattern, form: AttentionForm | 'table' 
 
 const cases: [AttentionPattern, (AttentionForm | 'table' | 'decompose')[]][] = [
   [{ kind: 'dense' }, ['gqa', 'mha', 'masked', 'table', 'decompose']],
-  [{ kind: 'window', window: 7 }, ['gqa', 'blocked_mha', 'blocked', 'masked', 'table', 'decompose']],
+  [{ kind: 'window', window: 7 }, ['gqa', 'chunked_gqa', 'scan_window', 'blocked_mha', 'blocked', 'masked', 'table', 'decompose']],
   [{ kind: 'sinks-window', sinks: 3, window: 5 }, ['blocked', 'masked', 'table']],
   [{ kind: 'block-sparse', blockSize: 4, localBlocks: 2, verticalStride: 3, strided: true }, ['masked', 'table']],
   [{ kind: 'moa', spans: [{ alpha: 2, beta: 0 }, { alpha: 3, beta: 0.25 }, { alpha: 0, beta: 1 }, { alpha: 5, beta: 0.5 }] }, ['blocked', 'masked']],

@@ -8,12 +8,12 @@
 //   blocked_mha  queries in chunks as a batch, each chunk against its gathered window of keys, through
 //            com.microsoft.MultiHeadAttention with an additive bias (fused QK·softmax·V kernel; window; no past)
 import {
-  attentionAttrs, attr, canBlockAttention, tensorType, decomposeAttention, DTypes, GraphBuilder, LeanformerError,
+  Graph, Tensor, attentionAttrs, attr, canBlockAttention, tensorType, decomposeAttention, DTypes, GraphBuilder, LeanformerError,
   type Node, type Target, type Value,
 } from '@leanformer/core';
 
 /** The ONNX forms leanformer.Attention can take. */
-export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha';
+export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha' | 'chunked_gqa' | 'scan_window';
 
 /**
  * Preferred forms per target and pattern, first applicable wins. ORT CPU: GroupQueryAttention with
@@ -30,6 +30,9 @@ export const ATTENTION_FORMS: Readonly<Record<string, Readonly<Record<string, re
   'ort-tensorrt': { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   tfjs: { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
 });
+
+/** Query chunk of the chunked GroupQueryAttention form (measured on ORT CPU, packages/attention/README.md). */
+export const CHUNKED_GQA_CHUNK = 128;
 
 /** Options of {@link lowerAttention}. */
 export interface AttentionLoweringOptions {
@@ -65,6 +68,18 @@ export function attentionFormBlocker(node: Node, target: Target, form: Attention
       if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the blocked form is for prefill without past/present K/V';
       if (typeof node.input(0).shape?.[2] !== 'number') return 'needs a static hidden size';
       return null;
+    case 'chunked_gqa':
+      if (target.runtime !== 'ort' || target.ep !== 'cpu') return 'the chunked GroupQueryAttention form is measured on ORT cpu only';
+      if (a.pattern !== 'window') return 'the chunked GroupQueryAttention form covers the window pattern';
+      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the chunked form is for prefill without past/present K/V';
+      if (!node.input(0).shape?.every((d) => typeof d === 'number') || typeof node.input(1).shape?.[2] !== 'number') return 'needs a static batch, sequence length and hidden sizes (chunks become GQA heads, an attribute)';
+      return null;
+    case 'scan_window':
+      if (target.runtime !== 'ort') return 'the Scan window form is measured on ORT only';
+      if (a.pattern !== 'window' || a.window < 2) return 'the Scan window form covers the window pattern (window ≥ 2)';
+      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the Scan window form is for prefill without past/present K/V';
+      if (!node.input(0).shape?.every((d) => typeof d === 'number') || typeof node.input(1).shape?.[2] !== 'number') return 'needs a static batch, sequence length and hidden sizes';
+      return null;
     case 'mha':
       if (target.runtime !== 'ort' || !['cpu', 'cuda', 'webgpu'].includes(target.ep)) return 'MultiHeadAttention runs on ORT cpu, cuda and webgpu only';
       if (a.pattern !== 'dense') return 'MultiHeadAttention is lowered for the dense pattern only';
@@ -99,6 +114,8 @@ export function lowerAttention(node: Node, target: Target, options: AttentionLow
     case 'gqa': toGqa(node); break;
     case 'mha': toMha(node); break;
     case 'blocked_mha': toBlockedMha(node, options.chunkSize); break;
+    case 'chunked_gqa': toChunkedGqa(node, options.chunkSize); break;
+    case 'scan_window': toScanWindow(node, options.chunkSize); break;
   }
   return form;
 }
@@ -200,4 +217,128 @@ function toBlockedMha(node: Node, chunkSize?: number): void {
   const B1 = b.reshape(n.output(0), b.concat([B, b.int64([-1, hid])], 0)); // [B, Sp, hid]
   const out = b.slice(B1, b.int64([0]), S, [1]);
   replaceOutputs(node, [out]);
+}
+
+/**
+ * Window attention as GroupQueryAttention over query chunks. ORT 1.30 CPU refuses batch > 1 when
+ * S > 1 with past ("batch_size must be 1 when sequence_length > 1 and past context is given"), so
+ * the chunks become heads instead of batch rows: the sequence (padded to Sp = max(⌈S/C⌉, nb+1)·C,
+ * nb = ⌈(W−1)/C⌉, P = nb·C) is split into
+ *   - the first P queries: one plain causal GQA (first prompt, local_window_size = W);
+ *   - every later chunk c of C queries: GQA's "subsequent prompt" with batch 1, where chunk c and
+ *     head h are head c·H + h (kv head c·G + g, so GQA's head grouping still holds), its new keys
+ *     are its own C keys and its past is the P keys just before it — all chunks have a full past,
+ *     so one seqlens_k (P + C − 1) serves them all.
+ * GQA's kernel then computes C × (P + C) scores per chunk and head instead of S × S.
+ */
+function toChunkedGqa(node: Node, chunkSize?: number): void {
+  const a = attentionAttrs(node);
+  const g = node.graph;
+  const b = GraphBuilder.editing(g, node);
+  g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
+  const i64 = DTypes.int64, i32 = DTypes.int32;
+  const [Bn, Sn, hid] = node.input(0).shape!.map(Number) as [number, number, number];
+  const kvHid = Number(node.input(1).shape![2]);
+  const H = a.numHeads, G = a.kvNumHeads, D = hid / H, W = a.window;
+  const C = chunkSize ?? CHUNKED_GQA_CHUNK;
+  const nb = Math.max(1, Math.ceil((W - 1) / C));
+  const P = nb * C;
+  const nC = Math.max(Math.ceil(Sn / C), nb + 1), nR = nC - nb;
+  const scale = attr.float(a.scale > 0 ? a.scale : 1 / Math.sqrt(D));
+  const pads = b.int64([0, 0, 0, 0, nC * C - Sn, 0]);
+  const [qp, kp, vp] = [0, 1, 2].map((i) => nC * C === Sn ? node.input(i) : b.op('Pad', [node.input(i), pads])) as [Value, Value, Value];
+  const gqa = (inputs: (Value | null)[], heads: number, kvHeads: number, tag: string): Value => {
+    const n = g.insertBefore(node, {
+      op: 'GroupQueryAttention', domain: 'com.microsoft', name: g.uniqueName(`${node.name || 'attn'}_${tag}`),
+      inputs,
+      outputs: [g.uniqueName(`${node.output(0).name}_${tag}`), g.uniqueName(`${node.output(0).name}_${tag}_pk`), g.uniqueName(`${node.output(0).name}_${tag}_pv`)],
+      attrs: { num_heads: attr.int(heads), kv_num_heads: attr.int(kvHeads), scale, local_window_size: attr.int(W) },
+    });
+    n.output(0).type = tensorType(node.input(0).dtype, inputs[0]!.shape);
+    n.output(1).type = n.output(2).type = tensorType(node.input(0).dtype, null);
+    return n.output(0);
+  };
+  // Head: the first P queries, causal over themselves.
+  const head = (x: Value): Value => b.slice(x, b.int64([0]), b.int64([P]), [1]);
+  const y0 = gqa([head(qp), head(kp), head(vp), null, null, b.constant(Array(Bn).fill(P - 1), i32, 'attn_seqlens'), b.constant(P, i32, 'attn_total')], H, G, 'cgqa0');
+  // Rest: [B, nR·C, h] → [1, C, (B·nR)·h], chunk-major then head.
+  const rest = (x: Value, h: number): Value => b.reshape(b.transpose(b.reshape(b.slice(x, b.int64([P]), b.int64([nC * C]), [1]), [Bn * nR, C, h]), [1, 0, 2]), [1, C, Bn * nR * h]);
+  // Past of rest-chunk r of batch row bi: positions r·C … r·C + P − 1, i.e. chunks r … r + nb − 1, as [1, (B·nR)·G, P, D].
+  const rows: number[] = [];
+  for (let bi = 0; bi < Bn; bi++) for (let r = 0; r < nR; r++) for (let gi = 0; gi < G; gi++) for (let j = 0; j < nb; j++) rows.push((bi * nC + r + j) * G + gi);
+  const rowIdx = b.constant(rows, i64, 'attn_past_rows');
+  const past = (x: Value): Value => {
+    const t = b.reshape(b.transpose(b.reshape(x, [Bn * nC, C, G, D]), [0, 2, 1, 3]), [Bn * nC * G, C * D]); // row (bi·nC + c)·G + g
+    return b.reshape(b.gather(t, rowIdx, 0), [1, Bn * nR * G, P, D]);
+  };
+  const y1 = gqa([rest(qp, hid), rest(kp, kvHid), rest(vp, kvHid), past(kp), past(vp), b.constant([P + C - 1], i32, 'attn_seqlens'), b.constant(P + C, i32, 'attn_total')], Bn * nR * H, Bn * nR * G, 'cgqa1');
+  const y1s = b.reshape(b.transpose(b.reshape(y1, [C, Bn * nR, hid]), [1, 0, 2]), [Bn, nR * C, hid]);
+  let y = b.concat([y0, y1s], 1);
+  if (nC * C !== Sn) y = b.slice(y, b.int64([0]), b.int64([Sn]), [1]);
+  replaceOutputs(node, [y]);
+}
+
+/**
+ * Window attention as an ONNX Scan over query chunks, so each step's scores ([B·G, r·C, P+C]) stay in
+ * cache instead of one [.., S, P+C] tensor going through memory. The loop state is the previous
+ * P = W − 1 keys (transposed) and values; each step appends its chunk's C keys/values, computes
+ * scores against those P + C keys, adds the band mask (plus, for the first chunks, a mask on slots
+ * before position 0), Softmax, MatMul with V, and keeps the last P keys for the next step.
+ */
+function toScanWindow(node: Node, chunkSize?: number): void {
+  const a = attentionAttrs(node);
+  const g = node.graph;
+  const b = GraphBuilder.editing(g, node);
+  const f32 = DTypes.float32;
+  const [Bn, Sn, hid] = node.input(0).shape!.map(Number) as [number, number, number];
+  const H = a.numHeads, G = a.kvNumHeads, r = H / G, D = hid / H, W = a.window;
+  const C = chunkSize ?? 64;
+  const P = W - 1;
+  const nC = Math.ceil(Sn / C), Sp = nC * C, BG = Bn * G;
+  const scale = a.scale > 0 ? a.scale : 1 / Math.sqrt(D);
+  const pad = (x: Value): Value => Sp === Sn ? x : b.op('Pad', [x, b.int64([0, 0, 0, 0, Sp - Sn, 0])]);
+  // Scan inputs, chunk-major: q [nC, B·G, r·C, D] (pre-scaled), kᵀ [nC, B·G, D, C], v [nC, B·G, C, D].
+  const qs = b.reshape(b.transpose(b.reshape(b.mul(pad(node.input(0)), b.scalar(scale, f32)), [Bn, nC, C, G, r, D]), [1, 0, 3, 4, 2, 5]), [nC, BG, r * C, D]);
+  const ks = b.reshape(b.transpose(b.reshape(pad(node.input(1)), [Bn, nC, C, G, D]), [1, 0, 3, 4, 2]), [nC, BG, D, C]);
+  const vs = b.reshape(b.transpose(b.reshape(pad(node.input(2)), [Bn, nC, C, G, D]), [1, 0, 3, 2, 4]), [nC, BG, C, D]);
+  // Per-chunk key-slot mask: slot t of chunk c holds position c·C − P + t; slots before 0 are masked.
+  const kb = new Float32Array(nC * (P + C));
+  for (let c = 0; c < nC; c++) for (let t = 0; t < P + C; t++) if (c * C - P + t < 0) kb[c * (P + C) + t] = -1e30;
+  const kbs = b.constant(new Tensor('float32', [nC, 1, P + C], kb), f32, 'attn_scan_kb');
+  // Band: query i (position c·C + i) sees slot t iff 0 ≤ i + P − t < W.
+  const band = new Float32Array(C * (P + C));
+  for (let i = 0; i < C; i++) for (let t = 0; t < P + C; t++) { const d = i + P - t; if (d < 0 || d >= W) band[i * (P + C) + t] = -1e30; }
+
+  const body = new Graph(g.uniqueName('attn_scan_body'), g);
+  const bb = new GraphBuilder(body.name, { graph: body });
+  const kst = bb.input(g.uniqueName('attn_k_state'), f32, [BG, D, P]);
+  const vst = bb.input(g.uniqueName('attn_v_state'), f32, [BG, P, D]);
+  const q = bb.input(g.uniqueName('attn_q_chunk'), f32, [BG, r * C, D]);
+  const k = bb.input(g.uniqueName('attn_k_chunk'), f32, [BG, D, C]);
+  const v = bb.input(g.uniqueName('attn_v_chunk'), f32, [BG, C, D]);
+  const kbc = bb.input(g.uniqueName('attn_kb_chunk'), f32, [1, P + C]);
+  const kall = bb.concat([kst, k], 2);
+  const vall = bb.concat([vst, v], 1);
+  const bias = bb.add(bb.constant(new Tensor('float32', [C, P + C], band), f32, g.uniqueName('attn_scan_band')), kbc); // [C, P+C]
+  const sc = bb.add(bb.reshape(bb.matmul(q, kall), [BG, r, C, P + C]), bias);
+  const o = bb.matmul(bb.reshape(bb.softmax(sc, -1), [BG, r * C, P + C]), vall); // [BG, r·C, D]
+  bb.output(bb.slice(kall, [C], [P + C], [2]), g.uniqueName('attn_k_state_out'));
+  bb.output(bb.slice(vall, [C], [P + C], [1]), g.uniqueName('attn_v_state_out'));
+  bb.output(o, g.uniqueName('attn_o_chunk'));
+
+  const k0 = b.op('ConstantOfShape', [b.int64([BG, D, P])], { value: attr.tensor(new Tensor('float32', [1], new Float32Array(1))) });
+  const v0 = b.op('ConstantOfShape', [b.int64([BG, P, D])], { value: attr.tensor(new Tensor('float32', [1], new Float32Array(1))) });
+  const n = g.insertBefore(node, {
+    op: 'Scan', domain: '', name: g.uniqueName(`${node.name || 'attn'}_scan`),
+    inputs: [k0, v0, qs, ks, vs, kbs],
+    outputs: [g.uniqueName('attn_k_final'), g.uniqueName('attn_v_final'), g.uniqueName('attn_scan_o')],
+    attrs: { body: attr.graph(body), num_scan_inputs: attr.int(4) },
+  });
+  n.output(0).type = tensorType(f32, [BG, D, P]);
+  n.output(1).type = tensorType(f32, [BG, P, D]);
+  n.output(2).type = tensorType(f32, [nC, BG, r * C, D]);
+  // [nC, B·G, r·C, D] → [B, nC, C, G, r, D] → [B, Sp, hid]
+  let y = b.reshape(b.transpose(b.reshape(n.output(2), [nC, Bn, G, r, C, D]), [1, 0, 4, 2, 3, 5]), [Bn, Sp, hid]);
+  if (Sp !== Sn) y = b.slice(y, b.int64([0]), b.int64([Sn]), [1]);
+  replaceOutputs(node, [y]);
 }
