@@ -39,9 +39,10 @@ export interface VisionBenchOptions {
   /**
    * timm's state dict of the same model as the timm export (`efficientvit_m0.safetensors` from
    * make_timm_fixtures.py), loaded into our graph so both sides run the same weights. Default:
-   * that file in `fixturesDir`.
+   * that file in `fixturesDir`. `false` keeps our seeded random weights (not the same model; for
+   * showing what that does to the timing).
    */
-  readonly timmWeights?: string;
+  readonly timmWeights?: string | false;
   /** Timed rounds of the EfficientViT-M0 comparison (default 200; 20 with `quick`). */
   readonly runs?: number;
 }
@@ -147,9 +148,9 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   metrics.fasternet_t0_mflops = t0.flops / 1e6;
   const dir = (options.fixturesDir ?? fileURLToPath(new URL('../fixtures/', import.meta.url))).replace(/\/?$/, '/');
   const weightsPath = options.timmWeights ?? `${dir}efficientvit_m0.safetensors`;
-  const sameWeights = existsSync(weightsPath);
+  const sameWeights = weightsPath !== false && existsSync(weightsPath);
   if (sameWeights) loadTimmSafetensors(m0, new Uint8Array(readFileSync(weightsPath)));
-  else notes.push(`timm state dict missing: ${weightsPath}; our M0 runs seeded random weights, so it is not the same model as timm's export and its attention is slowed by denormals (see bench.ts)`);
+  else notes.push(`${weightsPath === false ? 'seeded weights asked for' : `timm state dict missing: ${weightsPath}`}; our M0 runs seeded random weights, so it is not the same model as timm's export and its attention is slowed by denormals (see bench.ts)`);
   metrics.efficientvit_m0_same_weights = sameWeights ? 1 : 0;
   const img = seeded(3 * 224 * 224, 1);
   const ours = await session(ort, lowered(m0.graph, ep), ep, options.threads);
