@@ -42,4 +42,7 @@ await time('gqa_first_s640_n96', (b) => [gqa(b, [b.input('q', 'float32', [1, 640
 for (const [S, N] of [[640, 96], [2048, 8], [4096, 8], [128, 480], [64, 960]] as const) {
   await time(`gqa_first_s${S}_n${N}`, (b) => [gqa(b, [b.input('q', 'float32', [1, S, N * 64]), b.input('k', 'float32', [1, S, N * 64]), b.input('v', 'float32', [1, S, N * 64]), null, null, b.constant([S - 1], i32), b.constant(S, i32)], N, 0)], { q: [1, S, N * 64], k: [1, S, N * 64], v: [1, S, N * 64] });
 }
+// MLAS GEMM rate on one large product (2·1024³ flops ≈ 1.07 GMAC) and on the window's small batched shapes.
+await time('matmul_1024cubed', (b) => [b.matmul(b.input('a', 'float32', [1024, 1024]), b.input('w', 'float32', [1024, 1024]))], { a: [1024, 1024], w: [1024, 1024] });
+await time('matmul_8x64x64x576_x64', (b) => { let x = b.input('q', 'float32', [64, 8, 64, 64]); const k = b.input('k', 'float32', [64, 8, 64, 576]); return [b.reduceSum(b.matmul(x, k), [0, 1, 2, 3], false)]; }, { q: [64, 8, 64, 64], k: [64, 8, 64, 576] });
 console.log('load', (await import('node:os')).loadavg()[0]);

@@ -7,6 +7,10 @@
 //   blocked  core's decomposition that never computes skipped scores (window, sinks_window, moa; no past)
 //   blocked_mha  queries in chunks as a batch, each chunk against its gathered window of keys, through
 //            com.microsoft.MultiHeadAttention with an additive bias (fused QK·softmax·V kernel; window; no past)
+//   chunked_gqa  GroupQueryAttention over query chunks laid side by side as heads, each with its window's
+//            keys as past (window; no past; static shapes)
+//   scan_window  ONNX Scan over query chunks carrying the last window − 1 keys/values as state, so each
+//            step's scores stay in cache (window; no past; static shapes)
 import {
   Graph, Tensor, attentionAttrs, attr, canBlockAttention, tensorType, decomposeAttention, DTypes, GraphBuilder, LeanformerError,
   type Node, type Target, type Value,
@@ -17,19 +21,27 @@ export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha'
 
 /**
  * Preferred forms per target and pattern, first applicable wins. ORT CPU: GroupQueryAttention with
- * `local_window_size` computes the full QK product and masks (measured 0.81× the dense op at 8K), so
- * windows go to the blocked decomposition there; dense goes to GQA (the fastest dense form we measured).
+ * `local_window_size` still visits every key block up to the causal limit and masks (measured 0.8× the
+ * dense op at 8K), so windows go to the Scan form (static shapes) or the blocked decomposition at chunk
+ * 128 — equal within noise at 2 threads, Scan ahead at 1 (packages/attention/README.md); chunked GQA and
+ * blocked MHA measured slower. Dense goes to GQA (the fastest dense form we measured).
  * CUDA/WebGPU keep GQA for windows (their kernels skip out-of-window blocks; not measured here).
  * TensorRT takes ONNX-domain ops only; tfjs has no contrib ops.
  */
 export const ATTENTION_FORMS: Readonly<Record<string, Readonly<Record<string, readonly AttentionForm[]>>>> = Object.freeze({
-  'ort-cpu': { dense: ['gqa', 'masked'], window: ['blocked_mha', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
+  'ort-cpu': { dense: ['gqa', 'masked'], window: ['scan_window', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-cuda': { dense: ['gqa', 'masked'], window: ['gqa', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-webgpu': { dense: ['gqa', 'masked'], window: ['gqa', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-wasm': { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-tensorrt': { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   tfjs: { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
 });
+
+/** Query chunk of the blocked decomposition per target where measured (else core's default, min(256, window)). */
+export const BLOCKED_CHUNK: Readonly<Record<string, number>> = Object.freeze({ 'ort-cpu': 128 });
+
+/** Query chunk of the Scan window form (ORT CPU, window 512, 8K: 128 ≈ 64 > 256 > 32). */
+export const SCAN_WINDOW_CHUNK = 128;
 
 /** Query chunk of the chunked GroupQueryAttention form (measured on ORT CPU, packages/attention/README.md). */
 export const CHUNKED_GQA_CHUNK = 128;
@@ -110,7 +122,11 @@ export function lowerAttention(node: Node, target: Target, options: AttentionLow
   }
   switch (form) {
     case 'masked': decomposeAttention(node, { form: 'masked' }); break;
-    case 'blocked': decomposeAttention(node, { form: 'blocked', ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}) }); break;
+    case 'blocked': {
+      const chunkSize = options.chunkSize ?? BLOCKED_CHUNK[targetKey(target)];
+      decomposeAttention(node, { form: 'blocked', ...(chunkSize ? { chunkSize } : {}) });
+      break;
+    }
     case 'gqa': toGqa(node); break;
     case 'mha': toMha(node); break;
     case 'blocked_mha': toBlockedMha(node, options.chunkSize); break;
@@ -292,7 +308,7 @@ function toScanWindow(node: Node, chunkSize?: number): void {
   const f32 = DTypes.float32;
   const [Bn, Sn, hid] = node.input(0).shape!.map(Number) as [number, number, number];
   const H = a.numHeads, G = a.kvNumHeads, r = H / G, D = hid / H, W = a.window;
-  const C = chunkSize ?? 64;
+  const C = chunkSize ?? SCAN_WINDOW_CHUNK;
   const P = W - 1;
   const nC = Math.ceil(Sn / C), Sp = nC * C, BG = Bn * G;
   const scale = a.scale > 0 ? a.scale : 1 / Math.sqrt(D);
