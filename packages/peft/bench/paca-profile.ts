@@ -31,17 +31,47 @@ async function stepper(graph: Graph, trainable: readonly string[], b: Record<str
   const opt = createOptimizer(tf, { type: 'adamw', lr: 1e-3, weightDecay: 0 });
   return () => { const { grads } = trainer.lossAndGrads(b); opt.apply(trainer.compiled.variables, grads, 1e-3); for (const g of grads.values()) g.dispose(); };
 }
-const steps = { lora: await stepper(lora.graph, lora.trainable, batch), paca: await stepper(paca.graph, paca.trainable, batch) };
+if (process.argv.includes('--ort-first')) {
+  // What `bench peft` runs before this: onnxruntime-node sessions.
+  const { createOrtBackend } = await import('@leanformer/runtime-ort/node');
+  const exe = await createOrtBackend().compile(tb);
+  for (let i = 0; i < 50; i++) await exe.run({ input_ids: batch.input_ids! });
+  await exe.dispose();
+}
+if (process.argv.includes('--mem-first')) {
+  for (const [g, t] of [[lora.graph, lora.trainable], [paca.graph, paca.trainable]] as const) {
+    const st = await stepper(g, t, batch); st(); const prof = await tf.profile(() => { st(); }); console.log('peak bytes', prof.peakBytes);
+  }
+}
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const steps: Record<string, () => void> = only === 'paca' ? { paca: await stepper(paca.graph, paca.trainable, batch) } : only === 'lora' ? { lora: await stepper(lora.graph, lora.trainable, batch) } : { lora: await stepper(lora.graph, lora.trainable, batch), paca: await stepper(paca.graph, paca.trainable, batch) };
+if (only) {
+  for (const s of Object.values(steps)) { s(); s(); }
+  const t: number[] = [];
+  for (let i = 0; i < (Number(process.argv[process.argv.indexOf('--steps') + 1]) || 3); i++) { const t0 = performance.now(); Object.values(steps)[0]!(); t.push(performance.now() - t0); }
+  console.log(only, 'step ms', t.map((x) => x.toFixed(0)).join(' '));
+  process.exit(0);
+}
 for (const s of Object.values(steps)) { s(); s(); }
 const times: Record<string, number[]> = { lora: [], paca: [] };
+// Garbage-collection pauses, attributed to the step they fall in.
+const { PerformanceObserver } = await import('node:perf_hooks');
+const gcSpans: { start: number; dur: number }[] = [];
+new PerformanceObserver((l) => { for (const e of l.getEntries()) gcSpans.push({ start: e.startTime, dur: e.duration }); }).observe({ entryTypes: ['gc'] });
+const spans: Record<string, [number, number][]> = { lora: [], paca: [] };
 const cpu: Record<string, number[]> = { lora: [], paca: [] };
 const nSteps = Number(process.argv[process.argv.indexOf('--steps') + 1]) || 7;
-for (let i = 0; i < nSteps; i++) for (const [n, s] of i % 2 ? Object.entries(steps).reverse() : Object.entries(steps)) { const c0 = process.cpuUsage(); const t0 = performance.now(); s(); times[n]!.push(performance.now() - t0); const c = process.cpuUsage(c0); cpu[n]!.push((c.user + c.system) / 1000); }
+for (let i = 0; i < nSteps; i++) for (const [n, s] of i % 2 ? Object.entries(steps).reverse() : Object.entries(steps)) { const c0 = process.cpuUsage(); const t0 = performance.now(); s(); const t1 = performance.now(); spans[n]!.push([t0, t1]); times[n]!.push(t1 - t0); const c = process.cpuUsage(c0); cpu[n]!.push((c.user + c.system) / 1000); }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [n, t] of Object.entries(times)) console.log(n, 'step ms', t.map((x) => x.toFixed(0)).join(' '), 'median', med(t).toFixed(1));
 console.log('paca/lora median ratio', (med(times.paca!) / med(times.lora!)).toFixed(3), 'pairwise median', med(times.paca!.map((x, i) => x / times.lora![i]!)).toFixed(3));
 for (const [n, t] of Object.entries(cpu)) console.log(n, 'cpu ms', t.map((x) => x.toFixed(0)).join(' '), 'median', med(t).toFixed(1));
 console.log('paca/lora cpu median ratio', (med(cpu.paca!) / med(cpu.lora!)).toFixed(3));
+await new Promise((r) => setTimeout(r, 50));
+for (const [n, sp] of Object.entries(spans)) {
+  const gc = sp.map(([a, b]) => gcSpans.filter((g) => g.start >= a && g.start < b).reduce((x, g) => x + g.dur, 0));
+  console.log(n, 'gc ms per step', gc.map((x) => x.toFixed(0)).join(' '), 'median', med(gc).toFixed(1));
+}
 if (!process.argv.includes('--kernels')) process.exit(0);
 // Per-kernel times (tf.profile, 3 steps averaged). The PaCA op's nested forward matmul is listed
 // by tf.profile as well; it is counted once, under 'linear matmul', and the op's own row is the rest
