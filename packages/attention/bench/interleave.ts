@@ -9,18 +9,20 @@ import { ortCpuBackend } from './ort-lite.js';
 const argv = process.argv.slice(2);
 const arg = (n: string, d: string) => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1]! : d; };
 const seq = Number(arg('seq', '8192')), rounds = Number(arg('rounds', '7')), threads = Number(arg('threads', '0'));
+// --ftz: ORT session config session.set_denormal_as_zero = 1, for every session alike (dense included).
+const ftz = argv.includes('--ftz');
 const heads = 8, headDim = 64, window = 512, hid = heads * headDim;
 const rnd = (n: number, seed: number) => { let a = seed >>> 0; return Float32Array.from({ length: n }, () => { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; return a / 4294967296 * 4 - 2; }); };
 const feeds = { q: new Tensor('float32', [1, seq, hid], rnd(seq * hid, 1)), k: new Tensor('float32', [1, seq, hid], rnd(seq * hid, 2)), v: new Tensor('float32', [1, seq, hid], rnd(seq * hid, 3)) };
 // A form prefixed with `dense/` (e.g. dense/mha, dense/masked) runs the dense pattern: other dense forms vs the GQA baseline.
 const pairs = arg('forms', 'chunked_gqa:128').split(',').map((p) => { const [f, c] = p.split(':'); return [f as AttentionForm, Number(c ?? 0)] as const; });
 const exes: [string, Executor][] = [];
-exes.push(['gqa_dense', await ortCpuBackend({ form: 'gqa', ...(threads ? { threads } : {}) }).compile(attentionLayerGraph({ seq, heads, headDim, pattern: { kind: 'dense' } }))]);
+exes.push(['gqa_dense', await ortCpuBackend({ form: 'gqa', ...(threads ? { threads } : {}), ftz }).compile(attentionLayerGraph({ seq, heads, headDim, pattern: { kind: 'dense' } }))]);
 let ref: Float32Array | null = null;
 for (const [label, c] of pairs) {
   const dense = label.startsWith('dense/');
   const form = (dense ? label.slice(6) : label) as AttentionForm;
-  const exe = await ortCpuBackend({ form, ...(c ? { chunkSize: c } : {}), ...(threads ? { threads } : {}) }).compile(attentionLayerGraph({ seq, heads, headDim, pattern: dense ? { kind: 'dense' } : { kind: 'window', window } }));
+  const exe = await ortCpuBackend({ form, ...(c ? { chunkSize: c } : {}), ...(threads ? { threads } : {}), ftz }).compile(attentionLayerGraph({ seq, heads, headDim, pattern: dense ? { kind: 'dense' } : { kind: 'window', window } }));
   if (dense) { exes.push([label, exe]); continue; }
   const y = (await exe.run(feeds)).y!.toFloat32();
   let diff = 0;

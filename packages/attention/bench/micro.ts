@@ -8,9 +8,9 @@ const argv = process.argv.slice(2);
 const only = argv.indexOf('--only') >= 0 ? argv[argv.indexOf('--only') + 1]!.split(',') : null;
 const threads = argv.indexOf('--threads') >= 0 ? Number(argv[argv.indexOf('--threads') + 1]) : 0;
 const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
-async function time(label: string, build: (b: GraphBuilder) => Value[], feeds: Record<string, number[]>): Promise<void> {
+async function time(label: string, build: (b: GraphBuilder) => Value[], feeds: Record<string, number[]>, opset?: number): Promise<void> {
   if (only && !only.includes(label)) return;
-  const b = new GraphBuilder(label);
+  const b = new GraphBuilder(label, opset ? { opset } : {});
   const outs = build(b);
   outs.forEach((o, i) => b.output(o, `y${i}`));
   const s = await ort.InferenceSession.create(writeModelForBench(b.build()), { executionProviders: ['cpu'], ...(threads ? { intraOpNumThreads: threads } : {}) });
@@ -42,6 +42,8 @@ await time('gqa_first_s640_n96', (b) => [gqa(b, [b.input('q', 'float32', [1, 640
 for (const [S, N] of [[640, 96], [2048, 8], [4096, 8], [128, 480], [64, 960]] as const) {
   await time(`gqa_first_s${S}_n${N}`, (b) => [gqa(b, [b.input('q', 'float32', [1, S, N * 64]), b.input('k', 'float32', [1, S, N * 64]), b.input('v', 'float32', [1, S, N * 64]), null, null, b.constant([S - 1], i32), b.constant(S, i32)], N, 0)], { q: [1, S, N * 64], k: [1, S, N * 64], v: [1, S, N * 64] });
 }
+// Dense baseline check: ONNX Attention (opset 23), is_causal, 8 heads, 8K.
+await time('onnx_attention23_causal_8k', (b) => [b.op('Attention', [b.input('q', 'float32', [1, 8192, 512]), b.input('k', 'float32', [1, 8192, 512]), b.input('v', 'float32', [1, 8192, 512])], { is_causal: attr.int(1), q_num_heads: attr.int(8), kv_num_heads: attr.int(8) })], { q: [1, 8192, 512], k: [1, 8192, 512], v: [1, 8192, 512] }, 23);
 // MLAS GEMM rate on one large product (2·1024³ flops ≈ 1.07 GMAC) and on the window's small batched shapes.
 await time('matmul_1024cubed', (b) => [b.matmul(b.input('a', 'float32', [1024, 1024]), b.input('w', 'float32', [1024, 1024]))], { a: [1024, 1024], w: [1024, 1024] });
 await time('matmul_8x64x64x576_x64', (b) => { let x = b.input('q', 'float32', [64, 8, 64, 64]); const k = b.input('k', 'float32', [64, 8, 64, 576]); return [b.reduceSum(b.matmul(x, k), [0, 1, 2, 3], false)]; }, { q: [64, 8, 64, 64], k: [64, 8, 64, 576] });

@@ -78,12 +78,12 @@ async function encode(g: Graph): Promise<Uint8Array> {
 }
 
 /** ORT CPU as a core Backend; `form` forces the attention lowering form (default: the forms table). */
-export function ortCpuBackend(o: { form?: AttentionForm; chunkSize?: number; threads?: number } = {}): Backend {
+export function ortCpuBackend(o: { form?: AttentionForm; chunkSize?: number; threads?: number; ftz?: boolean } = {}): Backend {
   return {
     name: `ort-cpu${o.form ? `(${o.form})` : ''}`,
     async compile(graph: Graph): Promise<Executor> {
       for (const n of [...graph.nodes]) if (n.domain === 'leanformer' && n.op === 'Attention') lowerAttention(n, { runtime: 'ort', ep: 'cpu' }, { ...(o.form ? { form: o.form } : {}), ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}) });
-      const session = await ort.InferenceSession.create(await encode(graph), { executionProviders: ['cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) });
+      const session = await ort.InferenceSession.create(await encode(graph), { executionProviders: ['cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}), ...(o.ftz ? { extra: { session: { set_denormal_as_zero: '1' } } } : {}) });
       return {
         info: { backend: 'ort', device: 'cpu' },
         inputNames: session.inputNames,
