@@ -203,10 +203,11 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
     const count = (g: Graph, names: readonly string[]) => names.reduce((s, n) => s + g.initializers.get(n)!.const!.size, 0);
     metrics.lora_trainable_params = count(lora.graph, lora.trainable);
     metrics.paca_trainable_params = count(paca.graph, paca.trainable);
-    const rounds = quick ? 6 : 10;
+    const rounds = 10;
+    // Timing first: tf.profile (the memory measurement) leaves the process slower for a while after.
+    const st = await interleavedSteps([lora.graph, lora.trainable, batch], [paca.graph, paca.trainable, batch], rounds);
     const memLora = await stepMemory(lora.graph, lora.trainable, batch);
     const memPaca = await stepMemory(paca.graph, paca.trainable, batch);
-    const st = await interleavedSteps([lora.graph, lora.trainable, batch], [paca.graph, paca.trainable, batch], rounds);
     metrics.lora_step_ms = st.aMs;
     metrics.paca_step_ms = st.bMs;
     metrics.paca_step_time_ratio = st.ratio;
