@@ -89,21 +89,6 @@ export async function measureWindowSpeedup(backend: Backend, o: { seq?: number; 
   }
 }
 
-/**
- * ORT CPU through @leanformer/runtime-ort (OrtBackend + @leanformer/onnx's lowering table) when it is
- * installed, so `leanformer bench attention` measures `swa_speedup_8k` without being handed a backend;
- * null where it is not (browsers, installs without it). A computed specifier keeps it optional.
- */
-async function defaultOrtCpuBackend(): Promise<Backend | null> {
-  const spec = '@leanformer/runtime-ort/node';
-  try {
-    const m = (await import(/* @vite-ignore */ spec)) as { createOrtBackend?: (o: { eps: string[] }) => Backend };
-    return m.createOrtBackend ? m.createOrtBackend({ eps: ['cpu'] }) : null;
-  } catch {
-    return null;
-  }
-}
-
 function round(x: number, d = 1): number { const f = 10 ** d; return Math.round(x * f) / f; }
 
 /** Candidate elastic spans the MoA profiler chooses from (fractions of the length plus fixed local spans). */
@@ -153,7 +138,7 @@ export async function measureMoA(o: { quick?: boolean; density?: number } = {}):
  */
 export async function runAttentionBench(o: { quick?: boolean; backend?: Backend; seq?: number } = {}): Promise<BenchResult> {
   const metrics: Record<string, number | string | null> = {};
-  const backend = o.backend ?? await defaultOrtCpuBackend();
+  const backend = o.backend;
   if (backend) {
     const seq = o.seq ?? 8192;
     const s = await measureWindowSpeedup(backend, { seq, reps: o.quick ? 3 : 7 });
@@ -165,7 +150,7 @@ export async function runAttentionBench(o: { quick?: boolean; backend?: Backend;
     metrics.swa_backend = backend.name;
   } else {
     metrics.swa_speedup_8k = null;
-    metrics.swa_backend = 'none (pass an ORT CPU backend, or install @leanformer/runtime-ort)';
+    metrics.swa_backend = 'none (pass an ORT CPU backend)';
   }
   Object.assign(metrics, await measureMoA({ quick: !!o.quick }));
   return { suite: 'attention', metrics };

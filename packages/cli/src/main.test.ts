@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from './index.js';
+import { BENCH_SUITES, suiteRunner } from './commands/bench.js';
 
 const CASE = '/usr/share/libonnx-testdata/data/node/test_matmul_2d';
 
@@ -51,6 +52,13 @@ describe('leanformer main', () => {
     const suite = await cli('bench', 'speed');
     expect(suite.code).not.toBe(0);
     expect(suite.err).toMatch(/unknown suite 'speed'; available: quant, attention, kv, peft, vision/);
+  });
+
+  it("every bench suite's entry exports its runner (resolved as the CLI does, without running it)", async () => {
+    for (const [name, suite] of Object.entries(BENCH_SUITES)) {
+      await expect(suiteRunner(suite), name).resolves.toBeTypeOf('function');
+    }
+    await expect(suiteRunner({ ...BENCH_SUITES['vision']!, entry: '@leanformer/vision' })).rejects.toThrow(/@leanformer\/vision does not export runVisionBench/);
   });
 
   it('reports a missing file with exit 1 and no stack', async () => {

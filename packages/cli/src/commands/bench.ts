@@ -5,52 +5,51 @@ import { LeanformerError } from '@leanformer/core';
 import * as onnx from '@leanformer/onnx';
 import type { Command } from '../registry.js';
 
-interface BenchOptions { readonly quick: boolean; readonly ep: 'cpu' | 'webgpu'; readonly threads: number | undefined }
+export interface BenchOptions { readonly quick: boolean; readonly ep: 'cpu' | 'webgpu'; readonly threads: number | undefined }
 type BenchResult = { suite: string; metrics: Record<string, unknown>; [k: string]: unknown };
 
 const ortCpu = async () => (await import('@leanformer/runtime-ort/node')).createOrtBackend({ eps: ['cpu'] });
 /** Imports with a computed specifier, so a CLI build without that module still starts. */
 const load = (spec: string): Promise<Record<string, unknown>> => import(/* @vite-ignore */ spec) as Promise<Record<string, unknown>>;
 
-function runner(mod: Record<string, unknown>, name: string, pkg: string): (o: unknown) => Promise<BenchResult> {
-  const fn = mod[name];
-  if (typeof fn !== 'function') throw new LeanformerError('NOT_SUPPORTED', `${pkg} does not export ${name}`);
+/** Imports a suite's module and returns its runner, or says which export is missing. */
+export async function suiteRunner(suite: BenchSuite): Promise<(o: unknown) => Promise<BenchResult>> {
+  const fn = (await load(suite.entry))[suite.runner];
+  if (typeof fn !== 'function') throw new LeanformerError('NOT_SUPPORTED', `${suite.entry} does not export ${suite.runner}`);
   return fn as (o: unknown) => Promise<BenchResult>;
 }
 
-/** The suites, by name: package, runner export, and how it is called. */
-export const BENCH_SUITES: Readonly<Record<string, { pkg: string; run(o: BenchOptions): Promise<BenchResult> }>> = {
+/** A suite: the module entry that exports its runner, the runner's name, and how the CLI calls it. */
+export interface BenchSuite {
+  readonly entry: string;
+  readonly runner: string;
+  run(o: BenchOptions): Promise<BenchResult>;
+}
+
+const suite = (entry: string, runner: string, args: (o: BenchOptions) => Promise<unknown> | unknown): BenchSuite => {
+  const s: BenchSuite = { entry, runner, run: async (o) => (await suiteRunner(s))(await args(o)) };
+  return s;
+};
+
+/** The suites, by name. */
+export const BENCH_SUITES: Readonly<Record<string, BenchSuite>> = {
   quant: {
-    pkg: '@leanformer/quant',
+    entry: '@leanformer/quant',
+    runner: 'runQuantBench',
     // RTN quantizes on worker threads (--threads N, default all cores); the pool is stopped after the run.
-    run: async (o) => {
+    async run(o) {
       const { createQuantWorkerPool } = await load('@leanformer/quant/node') as { createQuantWorkerPool(o?: { threads?: number }): { dispose(): Promise<void> } };
       const pool = createQuantWorkerPool(o.threads ? { threads: o.threads } : {});
       try {
-        return await runner(await load('@leanformer/quant'), 'runQuantBench', '@leanformer/quant')({
-          quick: o.quick, backend: await ortCpu(), codec: { encode: onnx.encodeModel, decode: onnx.decodeModel }, pool,
-        });
+        return await (await suiteRunner(this))({ quick: o.quick, backend: await ortCpu(), codec: { encode: onnx.encodeModel, decode: onnx.decodeModel }, pool });
       } finally { await pool.dispose(); }
     },
   },
-  attention: {
-    pkg: '@leanformer/attention',
-    run: async (o) => runner(await load('@leanformer/attention'), 'runAttentionBench', '@leanformer/attention')({ quick: o.quick }),
-  },
-  kv: {
-    pkg: '@leanformer/kv-cache',
-    run: async (o) => runner(await load('@leanformer/kv-cache'), 'runKvBench', '@leanformer/kv-cache')({ quick: o.quick }),
-  },
-  peft: {
-    pkg: '@leanformer/peft',
-    run: async (o) => runner(await load('@leanformer/peft'), 'runPeftBench', '@leanformer/peft')({ quick: o.quick }),
-  },
-  vision: {
-    pkg: '@leanformer/vision',
-    run: async (o) => runner(await load('@leanformer/vision'), 'runVisionBench', '@leanformer/vision')({
-      onnx, quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}),
-    }),
-  },
+  attention: suite('@leanformer/attention', 'runAttentionBench', async (o) => ({ quick: o.quick, backend: await ortCpu() })),
+  kv: suite('@leanformer/kv-cache', 'runKvBench', (o) => ({ quick: o.quick })),
+  peft: suite('@leanformer/peft', 'runPeftBench', (o) => ({ quick: o.quick })),
+  // The vision bench reads timm fixtures from disk, so it lives in the Node-only cli entry.
+  vision: suite('@leanformer/vision/cli', 'runVisionBench', (o) => ({ onnx, quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}) })),
 };
 
 export const benchCommand: Command = {
@@ -77,7 +76,7 @@ export const benchCommand: Command = {
       result = await suite.run({ quick: Boolean(ctx.values.quick), ep, threads });
     } catch (e) {
       if (e instanceof Error && 'code' in e && (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-        throw new LeanformerError('BACKEND_UNAVAILABLE', `bench ${name} needs ${suite.pkg}, which is not built or installed`, { cause: e });
+        throw new LeanformerError('BACKEND_UNAVAILABLE', `bench ${name} needs ${suite.entry}, which is not built or installed`, { cause: e });
       }
       throw e;
     }
