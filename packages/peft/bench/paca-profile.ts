@@ -1,5 +1,8 @@
-// Per-kernel time of one LoRA and one PaCA training step (forward+backward+AdamW) on tfjs-cpu,
-// at equal trainable parameters. Run: node packages/peft/bench/run.mjs --entry paca-profile [--quick]
+// Step times and per-kernel times of LoRA and PaCA training steps (forward+backward+AdamW) on
+// tfjs-cpu at equal trainable parameters, the same shapes as `bench peft` (--wide: its full-mode
+// second shape). Run: node packages/peft/bench/run.mjs --entry paca-profile [--quick | --wide]
+//   [--steps N] [--kernels: tf.profile table by category] [--only lora|paca: one method, e.g. under
+//   node --cpu-prof on dist/paca-profile.mjs] [--ort-first | --mem-first: run what the bench runs before]
 import { transformerDecoder, type Graph, type Tensor } from '@leanformer/core';
 import { createOptimizer, createTfjsBackend, crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
 import { createLoraAdapter, injectLora } from '../src/lora.js';
