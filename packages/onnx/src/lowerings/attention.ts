@@ -22,14 +22,15 @@ export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha'
 /**
  * Preferred forms per target and pattern, first applicable wins. ORT CPU: GroupQueryAttention with
  * `local_window_size` still visits every key block up to the causal limit and masks (measured 0.8× the
- * dense op at 8K), so windows go to the Scan form (static shapes) or the blocked decomposition at chunk
- * 128 — equal within noise at 2 threads, Scan ahead at 1 (packages/attention/README.md); chunked GQA and
- * blocked MHA measured slower. Dense goes to GQA (the fastest dense form we measured).
+ * dense op at 8K), so windows go to the blocked decomposition at chunk 128: equal to the Scan form
+ * within noise at 2 threads and ahead of it with more (16-core host: 2.5× vs 1.7× over dense; 4
+ * threads: 3.6× vs 2.6×), since Scan runs its chunks one after another; Scan stays next (ahead at 1
+ * thread). Chunked GQA and blocked MHA measured slower (packages/attention/README.md). Dense goes to GQA (the fastest dense form we measured).
  * CUDA/WebGPU keep GQA for windows (their kernels skip out-of-window blocks; not measured here).
  * TensorRT takes ONNX-domain ops only; tfjs has no contrib ops.
  */
 export const ATTENTION_FORMS: Readonly<Record<string, Readonly<Record<string, readonly AttentionForm[]>>>> = Object.freeze({
-  'ort-cpu': { dense: ['gqa', 'masked'], window: ['scan_window', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
+  'ort-cpu': { dense: ['gqa', 'masked'], window: ['blocked', 'scan_window', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-cuda': { dense: ['gqa', 'masked'], window: ['gqa', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-webgpu': { dense: ['gqa', 'masked'], window: ['gqa', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
   'ort-wasm': { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
