@@ -1,7 +1,7 @@
 // What the page's worker and the Node-side server share: the built-in demo model, the quantization
 // call (the same library calls `leanformer quantize` makes), inspect-style facts, seeded inputs and
 // output agreement. Browser-safe: no Node-only import may appear here (the page bundles this file).
-import { analyzeGraph, parseTarget, Tensor, transformerDecoder, type Graph, type TargetName, type Value } from '@leanformer/core';
+import { analyzeGraph, parseTarget, rng, Tensor, transformerDecoder, type Graph, type TargetName, type Value } from '@leanformer/core';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeReport } from '@leanformer/quant';
 
@@ -87,18 +87,6 @@ export function modelFacts(graph: Graph, fileBytes: number): ModelFacts {
   };
 }
 
-/** A small deterministic PRNG (mulberry32), so the same inputs are fed before and after quantization. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The sequence length used for symbolic dims other than batch. */
 export const SEQ = 16;
 
@@ -115,7 +103,7 @@ export function seededFeeds(graph: Graph, seed = 1): Record<string, Tensor> {
     const shape = v.shape.map((d) => (typeof d === 'number' ? d : d !== null && /batch/i.test(d) ? 1 : SEQ));
     const n = shape.reduce((a, b) => a * b, 1);
     const dt = v.dtype.name;
-    const vals = Array.from({ length: n }, () => r());
+    const vals = Array.from({ length: n }, () => r.uniform());
     if (dt === 'int64') feeds[v.name] = Tensor.from('int64', shape, vals.map((x) => BigInt(Math.floor(x * 16))));
     else if (dt === 'int32' || dt === 'int8' || dt === 'uint8' || dt === 'int16') feeds[v.name] = Tensor.from(dt, shape, vals.map((x) => Math.floor(x * 16)));
     else if (dt === 'float32') feeds[v.name] = Tensor.from('float32', shape, vals.map((x) => x * 2 - 1));

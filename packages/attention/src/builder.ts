@@ -1,5 +1,5 @@
 import {
-  DTypes, GraphBuilder, LeanformerError, Tensor, ensureAttentionSchema, type AttrsInput, type Graph, type Value,
+  DTypes, GraphBuilder, LeanformerError, Tensor, ensureAttentionSchema, rng, type AttrsInput, type Graph, type Value,
 } from '@leanformer/core';
 import { validatePattern, type AttentionPattern } from './pattern.js';
 import { ropeCache } from './rope.js';
@@ -100,8 +100,9 @@ export interface AttentionBlockConfig {
 }
 
 function seeded(n: number, seed: number, std: number): Float32Array {
-  let a = seed >>> 0;
-  const r = (): number => { a = (a + 0x6d2b79f5) >>> 0; let t = Math.imul(a ^ (a >>> 15), a | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; };
+  const g = rng(seed);
+  // Half a step (2^-33) above core's uniform, exactly: u lies in (0, 1), so the log is finite.
+  const r = (): number => g.uniform() + 2 ** -33;
   return Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
 }
 

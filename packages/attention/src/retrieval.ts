@@ -1,4 +1,4 @@
-import { LeanformerError } from '@leanformer/core';
+import { LeanformerError, rng as seededRng } from '@leanformer/core';
 import type { AttentionPattern } from './pattern.js';
 import { attentionReference, sparseAttention } from './reference.js';
 import { applyRope } from './rope.js';
@@ -136,16 +136,19 @@ export interface RetrievalExample {
   readonly needlePos: number;
 }
 
-/** Small deterministic PRNG (mulberry32) so tasks are reproducible from a seed. */
+/**
+ * A seeded uniform [0, 1) source so tasks are reproducible from a seed: the uniform stream of core's
+ * `rng` (mulberry32) as a plain function.
+ *
+ * @example
+ * ```ts
+ * const r = rng(1);
+ * const coin = r() < 0.5;
+ * ```
+ */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = seededRng(seed);
+  return () => r.uniform();
 }
 
 /**

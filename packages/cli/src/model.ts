@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LeanformerError, Tensor, type DType, type Dim, type Executor, type Graph, type Tensor as T } from '@leanformer/core';
+import { LeanformerError, rng, Tensor, type DType, type Dim, type Executor, type Graph, type Tensor as T } from '@leanformer/core';
 import { readTensorFile } from '@leanformer/onnx/node';
 
 /** Reads a model file's bytes; a missing path or a folder is an IO_ERROR naming the path. */
@@ -27,16 +27,10 @@ export function graphInputSpecs(graph: Graph): InputSpec[] {
 /** What a symbolic or unknown dimension becomes when generating inputs, unless `--dim name=N` says otherwise. */
 export const DEFAULT_SYMBOLIC_DIM = 1;
 
-/** A small seeded generator (mulberry32): the same seed gives the same inputs on every machine. */
+/** Uniform [0, 1) draws from core's seeded `rng`: the same seed gives the same inputs on every machine. */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = rng(seed);
+  return () => r.uniform();
 }
 
 /**

@@ -3,24 +3,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attr, DTypes, Graph, LeanformerError, Tensor, tensorType } from '@leanformer/core';
+import { attr, DTypes, Graph, LeanformerError, rng, Tensor, tensorType } from '@leanformer/core';
 import { decodeModel, decodeTensor, encodeModel } from './model.js';
 
 const ROOT = '/usr/share/libonnx-testdata/data';
 const CASES = 12_000;
 const SEED = 0x1eaf0;
-
-/** mulberry32: a tiny deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A model with the features the corpus may lack: subgraphs, functions, string and typed-field tensors. */
 function synthetic(): Uint8Array {
@@ -108,7 +96,8 @@ describe('decoder fuzzing', () => {
   if (!existsSync(ROOT)) console.warn(`[onnx] ${ROOT} is missing (install Debian's libonnx-testdata): fuzzing a synthetic model only`);
 
   it(`throws only LeanformerError on ${CASES} mutated models (seed ${SEED})`, () => {
-    const rnd = prng(SEED);
+    const r = rng(SEED);
+    const rnd = (): number => r.uniform();
     const models = corpus();
     const tensors = tensorCorpus();
     const unexpected: string[] = [];

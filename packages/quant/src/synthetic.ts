@@ -2,20 +2,18 @@
 // demos: weights ~ N(0, σ²) with σ varying per output row (as in trained linears), and
 // activations with a few persistent outlier channels (the SmoothQuant/AWQ observation:
 // a handful of channels are 10–100× larger than the rest, on every token).
-import { float32ToBfloat16Bits } from '@leanformer/core';
+import { float32ToBfloat16Bits, rng, type Rng as CoreRng } from '@leanformer/core';
 
-/** A small, fast, seeded PRNG (mulberry32) with a Gaussian helper. */
+/**
+ * A seeded source with a Gaussian helper: uniforms from core's `rng`, and its own Box–Muller
+ * `normal()` (a different formula from core's `normal()`, kept so seeded data stays the same).
+ */
 export class Rng {
-  private s: number;
+  private readonly u: CoreRng;
   private spare: number | null = null;
-  constructor(seed = 1) { this.s = seed >>> 0; }
+  constructor(seed = 1) { this.u = rng(seed); }
   /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+  next(): number { return this.u.uniform(); }
   /** Standard normal (Box–Muller). */
   normal(): number {
     if (this.spare !== null) { const v = this.spare; this.spare = null; return v; }

@@ -1,4 +1,4 @@
-import { attr, DTypes, Graph, LeanformerError, Tensor, tensorType, type Attribute, type Dim, type Value } from '@leanformer/core';
+import { attr, DTypes, Graph, LeanformerError, rng, Tensor, tensorType, type Attribute, type Dim, type Rng, type Value } from '@leanformer/core';
 
 /**
  * Internal graph-building layer for the vision builders. It writes plain ONNX-domain
@@ -19,18 +19,6 @@ export type Init =
 
 /** Meta key on an initializer: the tensor is stored transposed relative to timm (2-D [in, out] vs [out, in]). */
 export const TIMM_TRANSPOSED = 'leanformer.timm.transposed';
-
-/** mulberry32: a small seeded generator, identical on every platform. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Product of a shape's static dims; throws on a symbolic dim (callers only ask for weight sizes). */
 export function numel(shape: Shape): number {
@@ -53,8 +41,7 @@ export function mulDim(d: Dim, k: number): Dim {
 /** Graph under construction plus a seeded initializer source. */
 export class Net {
   readonly graph: Graph;
-  private readonly rand: () => number;
-  private spare: number | undefined;
+  private readonly rng: Rng;
   private counter = 0;
 
   /**
@@ -72,15 +59,7 @@ export class Net {
       irVersion: 8, producerName: 'leanformer', producerVersion: '0.1.0', domain: '', modelVersion: 1,
       docString: '', metadataProps: new Map(), functions: [], trainingInfo: [],
     };
-    this.rand = mulberry32(seed);
-  }
-
-  private normal(): number {
-    if (this.spare !== undefined) { const s = this.spare; this.spare = undefined; return s; }
-    const r = Math.sqrt(-2 * Math.log(1 - this.rand()));
-    const th = 2 * Math.PI * this.rand();
-    this.spare = r * Math.sin(th);
-    return r * Math.cos(th);
+    this.rng = rng(seed);
   }
 
   /** A float32 graph input. */
@@ -96,11 +75,11 @@ export class Net {
     for (let i = 0; i < n; i++) {
       switch (init.kind) {
         case 'const': data[i] = init.value; break;
-        case 'normal': data[i] = (init.mean ?? 0) + init.std * this.normal(); break;
-        case 'uniform': data[i] = init.lo + (init.hi - init.lo) * this.rand(); break;
+        case 'normal': data[i] = (init.mean ?? 0) + init.std * this.rng.normal(); break;
+        case 'uniform': data[i] = init.lo + (init.hi - init.lo) * this.rng.uniform(); break;
         case 'trunc_normal': {
           let z: number;
-          do z = this.normal(); while (Math.abs(z) > 2);
+          do z = this.rng.normal(); while (Math.abs(z) > 2);
           data[i] = init.std * z;
           break;
         }
