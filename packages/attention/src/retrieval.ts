@@ -289,6 +289,12 @@ export interface StepKV {
   readonly position: number;
   /** Number of new tokens. */
   readonly n: number;
+  /**
+   * The layer's input `[n, dModel]`: the residual stream the q/k/v projections read (this decoder has no
+   * norms), so a provider can later recompute these tokens' K/V with {@link projectKV} (ALISA stores it).
+   * Borrowed: the layer's output is added into it after the provider returns, so copy what you keep.
+   */
+  readonly x: Float32Array;
   /** Post-RoPE queries `[numHeads, n, headDim]`. */ readonly q: Float32Array;
   /** Post-RoPE keys `[kvHeads, n, headDim]`. */ readonly k: Float32Array;
   /** Pre-RoPE keys `[kvHeads, n, headDim]`. */ readonly kPre: Float32Array;
@@ -304,6 +310,12 @@ export interface KVView {
   readonly keyPositions?: ArrayLike<number>;
   /** Pattern applied on top (default dense). */
   readonly pattern?: AttentionPattern;
+  /**
+   * The chunk's attention output `[numHeads, n, headDim]` when the provider attended itself (ALISA does:
+   * it ranks tokens by the attention probabilities); `k`/`v` then only say what was attended and
+   * {@link forwardChunk} takes this output as is.
+   */
+  readonly out?: Float32Array;
 }
 
 /** Stores a chunk's K/V in a cache and returns what the chunk should attend over. */
@@ -311,9 +323,10 @@ export type KVProvider = (step: StepKV) => KVView;
 
 /**
  * Runs `tokens` (a prefill chunk, or one decode token) at positions `position…` against a cache:
- * per layer it hands the chunk's q/k/v to `provider` (which stores them however it likes —
- * contiguous, paged, quantized, evicted, low-rank) and attends over the view it returns, causally by
- * absolute position. Returns the logits of the chunk's last token.
+ * per layer it hands the chunk's layer input and q/k/v to `provider` (which stores them however it
+ * likes — contiguous, paged, quantized, evicted, low-rank, or as inputs to recompute from) and attends
+ * over the view it returns, causally by absolute position (or takes the view's own `out`). Returns the
+ * logits of the chunk's last token.
  *
  * @example
  * ```ts
@@ -331,17 +344,39 @@ export function forwardChunk(m: TinyDecoder, tokens: ArrayLike<number>, position
     const v = toHeads(matmulRows(x, n, m.dModel, L.wv, G * D), n, G, D);
     const k = kPre.slice();
     if (L.ropeInvFreq) { applyRope(q, H, n, D, L.ropeInvFreq, undefined, position); applyRope(k, G, n, D, L.ropeInvFreq, undefined, position); }
-    const view = provider({ layer: li, position, n, q, k, kPre, v });
-    const { out } = attentionReference({
+    const view = provider({ layer: li, position, n, x, q, k, kPre, v });
+    if (view.out && view.out.length !== H * n * D) throw new LeanformerError('SHAPE_MISMATCH', `forwardChunk: layer ${li}'s provider returned an attention output of ${view.out.length} values, expected numHeads·n·headDim = ${H * n * D}`);
+    const out = view.out ?? attentionReference({
       q, k: view.k, v: view.v, numHeads: H, kvHeads: G, headDim: D, qLen: n, kLen: view.kLen, qOffset: position,
       scale: 1 / Math.sqrt(D),
       ...(view.keyPositions ? { keyPositions: view.keyPositions } : {}),
       ...(view.pattern ? { pattern: view.pattern } : {}),
-    });
+    }).out;
     const y = matmulRows(fromHeads(out, n, H, D), n, H * D, L.wo, m.dModel);
     for (let i = 0; i < x.length; i++) x[i] += y[i]!;
   });
   return matmulRows(x.subarray((n - 1) * m.dModel), 1, m.dModel, m.unembed, m.vocab);
+}
+
+/**
+ * K (post-RoPE) and V `[kvHeads, m, headDim]` of layer `layer` for `m` tokens from their layer inputs
+ * `x [m, dModel]` (what {@link StepKV} `x` held) at absolute `positions`: the same float32 arithmetic as
+ * the forward, so recomputed K/V equal the ones computed the first time.
+ *
+ * @example
+ * ```ts
+ * const { k, v } = projectKV(model, 1, storedInputs, [3, 17]);
+ * ```
+ */
+export function projectKV(m: TinyDecoder, layer: number, x: Float32Array, positions: ArrayLike<number>): { k: Float32Array; v: Float32Array } {
+  const L = m.layers[layer];
+  if (!L) throw new LeanformerError('INVALID_ARGUMENT', `projectKV: layer ${layer} does not exist (the model has ${m.layers.length})`);
+  const n = positions.length, { kvHeads: G, headDim: D } = L;
+  if (x.length !== n * m.dModel) throw new LeanformerError('SHAPE_MISMATCH', `projectKV: x holds ${x.length} values, expected positions·dModel = ${n * m.dModel}`);
+  const k = toHeads(matmulRows(x, n, m.dModel, L.wk, G * D), n, G, D);
+  const v = toHeads(matmulRows(x, n, m.dModel, L.wv, G * D), n, G, D);
+  if (L.ropeInvFreq) applyRope(k, G, n, D, L.ropeInvFreq, positions);
+  return { k, v };
 }
 
 /** One decode step: {@link forwardChunk} with a single token. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyRope, buildRetrievalDecoder, makeRetrievalExamples, prefill, rng, ropeInvFreq, type TinyDecoder } from '@leanformer/attention';
+import { applyRope, buildRetrievalDecoder, forwardChunk, makeRetrievalExamples, prefill, projectKV, rng, ropeInvFreq, type TinyDecoder } from '@leanformer/attention';
 import { AlisaSequence } from './alisa.js';
 import { evaluateKVMethods } from './harness.js';
 import { kvBytesPerToken } from './quant.js';
@@ -28,6 +28,22 @@ function randomDecoder(): TinyDecoder {
 }
 
 describe('ALISA', () => {
+  it('recompute basis: projectKV of the layer input a provider is handed gives the forward\'s K/V bit for bit', () => {
+    const model = randomDecoder();
+    const [ex] = makeRetrievalExamples({ length: 48, count: 1, seed: 2 });
+    const seen: { x: Float32Array; k: Float32Array; v: Float32Array; position: number; n: number }[] = [];
+    forwardChunk(model, ex!.tokens.subarray(20, 23), 20, (s) => {
+      seen.push({ x: s.x.slice(), k: s.k, v: s.v, position: s.position, n: s.n });
+      return { k: s.k, v: s.v, kLen: s.n, keyPositions: [20, 21, 22] };
+    });
+    expect(seen).toHaveLength(model.layers.length);
+    seen.forEach(({ x, k, v, position, n }, l) => {
+      const r = projectKV(model, l, x, Array.from({ length: n }, (_, i) => position + i));
+      expect(r.k).toEqual(k);
+      expect(r.v).toEqual(v);
+    });
+  });
+
   it('with the selection covering the context, decoding over a tiny cache + recompute equals dense attention', () => {
     const model = randomDecoder();
     const [ex] = makeRetrievalExamples({ length: 48, count: 1, seed: 3 });

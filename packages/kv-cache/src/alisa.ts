@@ -1,5 +1,5 @@
 import { LeanformerError } from '@leanformer/core';
-import { applyRope, attentionReference, sparseAttention, type DecoderLayerWeights, type TinyDecoder } from '@leanformer/attention';
+import { attentionReference, forwardChunk, projectKV, sparseAttention, type KVView, type StepKV, type TinyDecoder } from '@leanformer/attention';
 import { dequantizeKV, kvBytesPerToken, quantizeKV, type QuantizedKV } from './quant.js';
 
 /**
@@ -38,34 +38,6 @@ export interface AlisaStepStats {
   readonly cached: number;
   /** Bytes of those cached tokens' KV, all kv heads. */
   readonly cachedBytes: number;
-}
-
-/** `y [rows, out] = x [rows, in] · w [in, out]`, accumulated in float32 in the same order as the decoder's forward. */
-function matmul(x: Float32Array, rows: number, inDim: number, w: Float32Array, outDim: number): Float32Array {
-  const y = new Float32Array(rows * outDim);
-  for (let r = 0; r < rows; r++) {
-    for (let i = 0; i < inDim; i++) {
-      const a = x[r * inDim + i]!;
-      if (a === 0) continue;
-      const wb = i * outDim, yb = r * outDim;
-      for (let o = 0; o < outDim; o++) y[yb + o] += a * w[wb + o]!;
-    }
-  }
-  return y;
-}
-
-/** `[len, heads·D]` → `[heads, len, D]` */
-function toHeads(x: Float32Array, len: number, heads: number, D: number): Float32Array {
-  const y = new Float32Array(x.length);
-  for (let t = 0; t < len; t++) for (let h = 0; h < heads; h++) y.set(x.subarray((t * heads + h) * D, (t * heads + h + 1) * D), (h * len + t) * D);
-  return y;
-}
-
-/** `[heads, len, D]` → `[len, heads·D]` */
-function fromHeads(x: Float32Array, len: number, heads: number, D: number): Float32Array {
-  const y = new Float32Array(x.length);
-  for (let h = 0; h < heads; h++) for (let t = 0; t < len; t++) y.set(x.subarray((h * len + t) * D, (h * len + t + 1) * D), (t * heads + h) * D);
-  return y;
 }
 
 /** Indices of `cand` by score descending (ties: earlier position first). */
@@ -114,8 +86,6 @@ class AlisaLayer {
     }
   }
 
-  private get W(): DecoderLayerWeights { return this.model.layers[this.index]!; }
-
   /**
    * A copy with another cache budget/format: same stores, importance and length; the cache is filled
    * with the window and the most important tokens, their K/V recomputed (setup, not counted as a step).
@@ -155,16 +125,13 @@ class AlisaLayer {
 
   /** K (post-RoPE) and V `[G, m, D]` of stored tokens at `positions`, from their layer inputs. */
   private recompute(positions: number[]): { k: Float32Array; v: Float32Array } {
-    const m = positions.length, dm = this.model.dModel, { G, D } = this;
+    const m = positions.length, dm = this.model.dModel;
     const x = new Float32Array(m * dm);
     positions.forEach((p, i) => {
       if (this.index === 0) { const id = this.ids[p]!; x.set(this.model.embed.subarray(id * dm, (id + 1) * dm), i * dm); }
       else x.set(this.hidden.subarray(p * dm, (p + 1) * dm), i * dm);
     });
-    const k = toHeads(matmul(x, m, dm, this.W.wk, G * D), m, G, D);
-    const v = toHeads(matmul(x, m, dm, this.W.wv, G * D), m, G, D);
-    if (this.W.ropeInvFreq) applyRope(k, G, m, D, this.W.ropeInvFreq, positions);
-    return { k, v };
+    return projectKV(this.model, this.index, x, positions);
   }
 
   private readSlot(slot: number, g: number, kOut: Float32Array, vOut: Float32Array, off: number): void {
@@ -190,11 +157,12 @@ class AlisaLayer {
   }
 
   /**
-   * Attends `n` new tokens (layer input `x [n, dModel]`, projections `q/k/v`) at `position…`:
-   * `dense` attends over every token (the prefill); otherwise over window ∪ top-k. Returns the
-   * attention output `[H, n, D]`; caches the highest-priority selected tokens within the budget.
+   * The layer's `KVProvider` work for `n` new tokens (`tokens`, layer input `x [n, dModel]`,
+   * projections `q/k/v`) at `position…`: `dense` attends over every token (the prefill); otherwise over
+   * window ∪ top-k. Returns the attended K/V with the attention output `[H, n, D]` (computed here: the
+   * importance needs the probabilities); caches the highest-priority selected tokens within the budget.
    */
-  attend(x: Float32Array, tokens: ArrayLike<number>, position: number, n: number, q: Float32Array, k: Float32Array, v: Float32Array, dense: boolean): Float32Array {
+  attend({ x, position, n, q, k, v }: StepKV, tokens: ArrayLike<number>, dense: boolean): KVView {
     const { G, D, H } = this;
     if (position !== this.len) throw new LeanformerError('INVALID_ARGUMENT', `ALISA layer ${this.index}: tokens must arrive in order (expected position ${this.len}, got ${position})`);
     this.remember(x, tokens, n);
@@ -283,7 +251,7 @@ class AlisaLayer {
     }
     const stats: AlisaStepStats = { selected: S, recomputed: recomputeList.length, cached: this.slotOf.size, cachedBytes: this.cachedBytes() };
     this.last = { selected, q, x: x.slice(0, n * this.model.dModel), k: kv.k, v: kv.v, out, stats };
-    return out;
+    return { k: kv.k, v: kv.v, kLen: S, keyPositions: selected, out };
   }
 }
 
@@ -292,10 +260,9 @@ class AlisaLayer {
  * layer input; each decode step attends per layer over window ∪ top-k (sparse window attention),
  * reading cached KV, the new token's KV, or KV recomputed from the stored layer input — the
  * attention is the same as over the exact KV of the selected set (tested). The device cache holds
- * at most the budget; what does not fit is recomputed whenever selected.
- *
- * The decoder's forward is reproduced here (same float32 accumulation order) because recomputation
- * needs each layer's input, which `KVProvider` does not see.
+ * at most the budget; what does not fit is recomputed whenever selected. The decoder runs through
+ * `forwardChunk` with one provider per step: each layer stores the input it is handed
+ * (`StepKV.x`) and recomputes with `projectKV`.
  *
  * @example
  * ```ts
@@ -332,25 +299,7 @@ export class AlisaSequence {
   get length(): number { return this.layers[0]!.len; }
 
   private forward(tokens: ArrayLike<number>, position: number, dense: boolean): Float32Array {
-    const m = this.model, n = tokens.length;
-    if (n < 1) throw new LeanformerError('INVALID_ARGUMENT', 'ALISA: tokens must not be empty');
-    const x = new Float32Array(n * m.dModel);
-    for (let t = 0; t < n; t++) {
-      const id = tokens[t]!;
-      if (!Number.isInteger(id) || id < 0 || id >= m.vocab) throw new LeanformerError('INVALID_ARGUMENT', `ALISA: token ${id} at position ${position + t} is outside the vocabulary [0, ${m.vocab})`);
-      x.set(m.embed.subarray(id * m.dModel, (id + 1) * m.dModel), t * m.dModel);
-    }
-    m.layers.forEach((L, li) => {
-      const { numHeads: H, kvHeads: G, headDim: D } = L;
-      const q = toHeads(matmul(x, n, m.dModel, L.wq, H * D), n, H, D);
-      const k = toHeads(matmul(x, n, m.dModel, L.wk, G * D), n, G, D);
-      const v = toHeads(matmul(x, n, m.dModel, L.wv, G * D), n, G, D);
-      if (L.ropeInvFreq) { applyRope(q, H, n, D, L.ropeInvFreq, undefined, position); applyRope(k, G, n, D, L.ropeInvFreq, undefined, position); }
-      const out = this.layers[li]!.attend(x, tokens, position, n, q, k, v, dense);
-      const y = matmul(fromHeads(out, n, H, D), n, H * D, L.wo, m.dModel);
-      for (let i = 0; i < x.length; i++) x[i] += y[i]!;
-    });
-    return matmul(x.subarray((n - 1) * m.dModel), 1, m.dModel, m.unembed, m.vocab);
+    return forwardChunk(this.model, tokens, position, (s) => this.layers[s.layer]!.attend(s, tokens, dense));
   }
 
   /** Dense prefill of the prompt; fills the cache with its highest-priority tokens. Returns the last logits. */
