@@ -32,7 +32,7 @@ console.log('trainable params: LoRA', count(lora.graph, lora.trainable), 'PaCA',
 async function stepper(graph: Graph, trainable: readonly string[], b: Record<string, Tensor>) {
   const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable });
   const opt = createOptimizer(tf, { type: 'adamw', lr: 1e-3, weightDecay: 0 });
-  return () => { const { grads } = trainer.lossAndGrads(b); opt.apply(trainer.compiled.variables, grads, 1e-3); for (const g of grads.values()) g.dispose(); };
+  return async () => { const { grads } = await trainer.lossAndGrads(b); opt.apply(trainer.compiled.variables, grads, 1e-3); for (const g of grads.values()) g.dispose(); };
 }
 if (process.argv.includes('--ort-first')) {
   // What `bench peft` runs before this: onnxruntime-node sessions.
@@ -43,19 +43,19 @@ if (process.argv.includes('--ort-first')) {
 }
 if (process.argv.includes('--mem-first')) {
   for (const [g, t] of [[lora.graph, lora.trainable], [paca.graph, paca.trainable]] as const) {
-    const st = await stepper(g, t, batch); st(); const prof = await tf.profile(() => { st(); }); console.log('peak bytes', prof.peakBytes);
+    const st = await stepper(g, t, batch); await st(); const prof = await tf.profile(async () => { await st(); }); console.log('peak bytes', prof.peakBytes);
   }
 }
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const steps: Record<string, () => void> = only === 'paca' ? { paca: await stepper(paca.graph, paca.trainable, batch) } : only === 'lora' ? { lora: await stepper(lora.graph, lora.trainable, batch) } : { lora: await stepper(lora.graph, lora.trainable, batch), paca: await stepper(paca.graph, paca.trainable, batch) };
+const steps: Record<string, () => Promise<void>> = only === 'paca' ? { paca: await stepper(paca.graph, paca.trainable, batch) } : only === 'lora' ? { lora: await stepper(lora.graph, lora.trainable, batch) } : { lora: await stepper(lora.graph, lora.trainable, batch), paca: await stepper(paca.graph, paca.trainable, batch) };
 if (only) {
-  for (const s of Object.values(steps)) { s(); s(); }
+  for (const s of Object.values(steps)) { await s(); await s(); }
   const t: number[] = [];
-  for (let i = 0; i < (Number(process.argv[process.argv.indexOf('--steps') + 1]) || 3); i++) { const t0 = performance.now(); Object.values(steps)[0]!(); t.push(performance.now() - t0); }
+  for (let i = 0; i < (Number(process.argv[process.argv.indexOf('--steps') + 1]) || 3); i++) { const t0 = performance.now(); await Object.values(steps)[0]!(); t.push(performance.now() - t0); }
   console.log(only, 'step ms', t.map((x) => x.toFixed(0)).join(' '));
   process.exit(0);
 }
-for (const s of Object.values(steps)) { s(); s(); }
+for (const s of Object.values(steps)) { await s(); await s(); }
 const times: Record<string, number[]> = { lora: [], paca: [] };
 // Garbage-collection pauses, attributed to the step they fall in.
 const { PerformanceObserver } = await import('node:perf_hooks');
@@ -64,7 +64,7 @@ new PerformanceObserver((l) => { for (const e of l.getEntries()) gcSpans.push({ 
 const spans: Record<string, [number, number][]> = { lora: [], paca: [] };
 const cpu: Record<string, number[]> = { lora: [], paca: [] };
 const nSteps = Number(process.argv[process.argv.indexOf('--steps') + 1]) || 7;
-for (let i = 0; i < nSteps; i++) for (const [n, s] of i % 2 ? Object.entries(steps).reverse() : Object.entries(steps)) { const c0 = process.cpuUsage(); const t0 = performance.now(); s(); const t1 = performance.now(); spans[n]!.push([t0, t1]); times[n]!.push(t1 - t0); const c = process.cpuUsage(c0); cpu[n]!.push((c.user + c.system) / 1000); }
+for (let i = 0; i < nSteps; i++) for (const [n, s] of i % 2 ? Object.entries(steps).reverse() : Object.entries(steps)) { const c0 = process.cpuUsage(); const t0 = performance.now(); await s(); const t1 = performance.now(); spans[n]!.push([t0, t1]); times[n]!.push(t1 - t0); const c = process.cpuUsage(c0); cpu[n]!.push((c.user + c.system) / 1000); }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [n, t] of Object.entries(times)) console.log(n, 'step ms', t.map((x) => x.toFixed(0)).join(' '), 'median', med(t).toFixed(1));
 console.log('paca/lora median ratio', (med(times.paca!) / med(times.lora!)).toFixed(3), 'pairwise median', med(times.paca!.map((x, i) => x / times.lora![i]!)).toFixed(3));
@@ -98,7 +98,7 @@ for (const [n, s] of Object.entries(steps)) {
   const cats = new Map<string, number>();
   const reps = 3;
   for (let rep = 0; rep < reps; rep++) {
-    const prof = await tf.profile(() => { s(); });
+    const prof = await tf.profile(async () => { await s(); });
     prof.kernels.forEach((k, i) => {
       let ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
       if (k.name === 'LeanformerPaCAMatMul') {

@@ -21,6 +21,8 @@ export interface PeftBenchOptions {
   readonly only?: readonly PeftBenchSection[];
   /** Backend for the hot-swap measurement (default: onnxruntime-node CPU through @leanformer/runtime-ort/node). */
   readonly backend?: Backend;
+  /** tfjs backend that trains in the PaCA/LoRA, WeLore and GaLore sections (default 'cpu'; 'webgpu' needs a GPU). */
+  readonly tfjsBackend?: 'cpu' | 'wasm' | 'webgpu';
 }
 
 /** Sections of {@link runPeftBench}. */
@@ -65,17 +67,24 @@ function spectralDecoder(cfg: Parameters<typeof transformerDecoder>[0]): Graph {
   return g;
 }
 
-type StepFn = () => void;
+type StepFn = () => Promise<void>;
+
+/** The tfjs backend the training sections run on (set by runPeftBench). */
+let trainBackend: 'cpu' | 'wasm' | 'webgpu' = 'cpu';
 
 async function stepper(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>): Promise<{ tf: Awaited<ReturnType<typeof Trainer.create>>['tf']; step: StepFn; dispose(): void }> {
-  const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable });
+  const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable, backend: trainBackend });
   const opt = createOptimizer(trainer.tf, { type: 'adamw', lr: 1e-3, weightDecay: 0 });
+  // On an asynchronous backend (webgpu) a step ends when its optimizer update has run: reading one
+  // updated variable waits for the queue, so no step's work is charged to the next one.
+  const last = trainer.tf.getBackend() === 'cpu' ? null : trainer.compiled.variables.get(trainable[trainable.length - 1]!) ?? null;
   return {
     tf: trainer.tf,
-    step: () => {
-      const { grads } = trainer.lossAndGrads(batch);
+    step: async () => {
+      const { grads } = await trainer.lossAndGrads(batch);
       opt.apply(trainer.compiled.variables, grads, 1e-3);
       for (const g of grads.values()) g.dispose();
+      if (last) await last.data();
     },
     dispose: () => { opt.dispose(); trainer.dispose(); },
   };
@@ -85,9 +94,9 @@ async function stepper(graph: Graph, trainable: readonly string[], batch: Record
 async function stepMemory(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>): Promise<{ peakBytes: number; stepBytes: number }> {
   const s = await stepper(graph, trainable, batch);
   try {
-    s.step();
+    await s.step();
     const before = s.tf.memory().numBytes;
-    const prof = await s.tf.profile(() => { s.step(); });
+    const prof = await s.tf.profile(async () => { await s.step(); });
     return { peakBytes: prof.peakBytes, stepBytes: prof.peakBytes - before };
   } finally {
     s.dispose();
@@ -122,11 +131,11 @@ interface Interleaved {
 async function interleavedSteps(a: Parameters<typeof stepper>, b: Parameters<typeof stepper>, rounds: number): Promise<Interleaved> {
   const sa = await stepper(...a), sb = await stepper(...b);
   try {
-    sa.step(); sb.step(); sa.step(); sb.step(); // warm-up: kernels and optimizer state allocated
+    await sa.step(); await sb.step(); await sa.step(); await sb.step(); // warm-up: kernels and optimizer state allocated
     const wall = { a: [] as number[], b: [] as number[] }, cpu = { a: [] as number[], b: [] as number[] };
-    const time = (s: typeof sa, k: 'a' | 'b') => { const c0 = cpuMs(), t0 = performance.now(); s.step(); wall[k].push(performance.now() - t0); cpu[k].push(cpuMs() - c0); };
+    const time = async (s: typeof sa, k: 'a' | 'b') => { const c0 = cpuMs(), t0 = performance.now(); await s.step(); wall[k].push(performance.now() - t0); cpu[k].push(cpuMs() - c0); };
     for (let i = 0; i < rounds; i++) {
-      if (i % 2 === 0) { time(sa, 'a'); time(sb, 'b'); } else { time(sb, 'b'); time(sa, 'a'); }
+      if (i % 2 === 0) { await time(sa, 'a'); await time(sb, 'b'); } else { await time(sb, 'b'); await time(sa, 'a'); }
     }
     const per = (x: number[], y: number[]) => median(y.map((v, i) => v / x[i]!));
     return { aMs: median(wall.a), bMs: median(wall.b), ratio: per(wall.a, wall.b), cpuRatio: per(cpu.a, cpu.b), minRatio: Math.min(...wall.b) / Math.min(...wall.a) };
@@ -160,7 +169,8 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
   const quick = options.quick ?? false;
   const want = (section: PeftBenchSection) => !options.only || options.only.includes(section);
   registerPeftKernels();
-  await createTfjsBackend('cpu').ready();
+  trainBackend = options.tfjsBackend ?? 'cpu';
+  await createTfjsBackend(trainBackend).ready();
   const metrics: Record<string, number> = {};
   const notes: Record<string, string> = {};
 
@@ -217,7 +227,7 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
     metrics.paca_step_memory_ratio = memPaca.stepBytes / memLora.stepBytes;
     metrics.lora_peak_bytes = memLora.peakBytes;
     metrics.paca_peak_bytes = memPaca.peakBytes;
-    notes.paca = `tfjs-cpu, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW. Time: ${rounds} rounds after 2 warm-up steps each, one LoRA and one PaCA step per round in alternating order; paca_step_time_ratio is the median over rounds of PaCA ÷ LoRA wall time within the round, paca_step_cpu_time_ratio the same with process CPU time (less inflated by other jobs on the machine), paca_step_time_ratio_min the fastest PaCA step ÷ the fastest LoRA step; lora_step_ms/paca_step_ms are median wall times. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel — weights, optimizer state, activations, gradients; tfjs counts every tensor handle, so a view or a tensor the tape keeps counts in full) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
+    notes.paca = `tfjs-${trainBackend}, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW. Time: ${rounds} rounds after 2 warm-up steps each, one LoRA and one PaCA step per round in alternating order; paca_step_time_ratio is the median over rounds of PaCA ÷ LoRA wall time within the round, paca_step_cpu_time_ratio the same with process CPU time (less inflated by other jobs on the machine), paca_step_time_ratio_min the fastest PaCA step ÷ the fastest LoRA step; lora_step_ms/paca_step_ms are median wall times. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel — weights, optimizer state, activations, gradients; tfjs counts every tensor handle, so a view or a tensor the tape keeps counts in full) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
 
     if (!quick) {
       // A more LLM-like shape: wider layers (d/r = 64, LLaMA's MLP ratio) and a longer sequence.

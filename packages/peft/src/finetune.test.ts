@@ -21,8 +21,8 @@ describe('PaCA', () => {
     const t1 = await Trainer.create(graph, { loss, optimizer: { type: 'sgd', lr: 0 }, trainable });
     const full = await Trainer.create(base, { loss, optimizer: { type: 'sgd', lr: 0 }, trainable: [...sel.keys()].map((m) => `${m}.weight`) });
     try {
-      const a = t1.lossAndGrads(batch);
-      const b = full.lossAndGrads(batch);
+      const a = await t1.lossAndGrads(batch);
+      const b = await full.lossAndGrads(batch);
       expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-6);
       for (const [m, idx] of sel) {
         const dp = a.grads.get(pacaParamNames(m).P)!.dataSync();

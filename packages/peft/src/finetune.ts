@@ -229,12 +229,12 @@ export async function finetune(graph: Graph, o: FinetuneOptions): Promise<Finetu
     if (o.resumeFrom) step = restore(tf, o.resumeFrom, vars, opt, o.method);
     for await (const batch of stepBatches(o.data, step, o.steps)) {
       const t0 = performance.now();
-      const { loss, grads } = trainer.lossAndGrads(batch);
+      const { loss, grads } = await trainer.lossAndGrads(batch);
       if (!Number.isFinite(loss)) {
         for (const g of grads.values()) g.dispose();
         throw new LeanformerError('EXECUTION_FAILED', `finetune(${o.method}): loss is ${loss} at step ${step + 1}; lower lr`);
       }
-      if (o.clipGradNorm !== undefined) clip(tf, grads, o.clipGradNorm);
+      if (o.clipGradNorm !== undefined) await clip(tf, grads, o.clipGradNorm);
       const rate = learningRate(o.schedule ?? { type: 'constant' }, lr, step, o.steps);
       opt.apply(vars, grads, rate);
       for (const g of grads.values()) g.dispose();
@@ -263,9 +263,11 @@ export async function finetune(graph: Graph, o: FinetuneOptions): Promise<Finetu
   }
 }
 
-function clip(tf: typeof tfc, grads: Map<string, tfc.Tensor>, max: number): void {
+async function clip(tf: typeof tfc, grads: Map<string, tfc.Tensor>, max: number): Promise<void> {
   if (!(max > 0)) throw new LeanformerError('INVALID_ARGUMENT', `clipGradNorm must be > 0, got ${max}`);
-  const n = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))))).dataSync()[0]!;
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))));
+  const n = (await norm.data())[0]!;
+  norm.dispose();
   if (n <= max) return;
   for (const [k, g] of grads) { grads.set(k, tf.mul(g, max / (n + 1e-6))); g.dispose(); }
 }

@@ -52,7 +52,7 @@ describe.skipIf(!HAVE)('LoRA parity with PyTorch + PEFT (tiny LLaMA, one batch)'
         input_ids: Tensor.from('int64', [2, 8], exp.input_ids.flat().map(BigInt)),
         labels: Tensor.from('int64', [2, 8], exp.labels.flat().map(BigInt)),
       };
-      const { loss, grads } = trainer.lossAndGrads(batch);
+      const { loss, grads } = await trainer.lossAndGrads(batch);
       expect(Math.abs(loss - exp.loss) / Math.abs(exp.loss)).toBeLessThan(1e-4);
       const ref = readSafetensors(readFileSync(join(DIR, 'adapter_grads.safetensors'))).tensors;
       let worst = 0;

@@ -5,8 +5,9 @@ import { registerPeftKernels } from './tfjs-kernels.js';
 
 // x [2, 6, inF] → h = x·U (U trained, so the PaCA layer must return dX) → y = PaCALinear(h; W, idx, P)
 // → loss = Σ y ⊙ G, so dY = G. The float64 reference: dP = h[:, idx]ᵀ·G and dU = xᵀ·(G·W'ᵀ).
-describe('PaCALinear training kernel', () => {
-  it('dP and the input gradient equal a float64 reference within 1e-5 of the largest entry (measured ~5e-8), leaving no tensors behind', async () => {
+// tfjs-cpu builds W' on the host; other backends (wasm here, webgpu on a GPU) use W + Sᵀ·(P − W[idx]) on the device.
+describe.each(['cpu', 'wasm'] as const)('PaCALinear training kernel on tfjs-%s', (backend) => {
+  it('the loss, dP and the input gradient equal a float64 reference within 1e-5 of the largest entry (measured ~5e-8), leaving no tensors behind', async () => {
     registerPeftKernels();
     ensurePaCALinearSchema();
     const B = 2, S = 6, T = B * S, inF = 10, outF = 7;
@@ -22,11 +23,12 @@ describe('PaCALinear training kernel', () => {
     b.output(y, 'y');
     const trainer = await Trainer.create(b.build(), {
       loss: (outs, batch, tf) => tf.sum(tf.mul(outs.get('y')!, batch.get('g')!)),
-      optimizer: { type: 'sgd', lr: 0 }, trainable: ['U', 'P'],
+      optimizer: { type: 'sgd', lr: 0 }, trainable: ['U', 'P'], backend,
     });
     try {
+      expect(trainer.tf.getBackend()).toBe(backend);
       const tensorsBefore = trainer.tf.memory().numTensors;
-      const { grads } = trainer.lossAndGrads({ x: new Tensor('float32', [B, S, inF], x), g: new Tensor('float32', [B, S, outF], G) });
+      const { loss, grads } = await trainer.lossAndGrads({ x: new Tensor('float32', [B, S, inF], x), g: new Tensor('float32', [B, S, outF], G) });
       const dP = grads.get('P')!.dataSync(), dU = grads.get('U')!.dataSync();
       for (const g of grads.values()) g.dispose();
       expect(trainer.tf.memory().numTensors).toBe(tensorsBefore); // nothing of the step (W', x_P, saved tensors) is left behind
@@ -48,6 +50,14 @@ describe('PaCALinear training kernel', () => {
         for (let i = 0; i < ref.length; i++) { err = Math.max(err, Math.abs(got[i]! - ref[i]!)); scale = Math.max(scale, Math.abs(ref[i]!)); }
         return err / scale;
       };
+      let refLoss = 0, lossScale = 0;
+      for (let t = 0; t < T; t++) for (let c = 0; c < outF; c++) {
+        let yv = 0;
+        for (let i = 0; i < inF; i++) yv += h64[t * inF + i]! * Wp[i * outF + c]!;
+        refLoss += yv * G[t * outF + c]!;
+        lossScale += Math.abs(yv * G[t * outF + c]!);
+      }
+      expect(Math.abs(loss - refLoss) / lossScale).toBeLessThan(1e-5);
       expect(relErr(dP, refP)).toBeLessThan(1e-5);
       expect(relErr(dU, refU)).toBeLessThan(1e-5);
     } finally {

@@ -19,30 +19,31 @@ const PACA_MATMUL = 'LeanformerPaCAMatMul';
 interface PacaAttrs { readonly idx: readonly number[]; readonly w: tfc.Tensor }
 
 /**
- * W' = W with rows `idx` replaced by P, as a new tensor (W is left alone). On tfjs-cpu one copy
- * of W plus k row writes on the host arrays (`dataSync` there returns the backend's array, no
- * transfer). On other backends, row blocks of W and P joined by one concat, staying on the device.
+ * W' = W with rows `idx` replaced by P, as a new tensor (W is left alone): on tfjs-cpu one copy of
+ * W plus k row writes on the host arrays (`dataSync` there returns the backend's array, no
+ * transfer), measured cheapest there. Other backends never build W' (see {@link pacaProduct}).
  */
-function effectiveWeight(tf: typeof tfc, w: tfc.Tensor, p: tfc.Tensor, idx: readonly number[]): tfc.Tensor {
+function effectiveWeightCpu(tf: typeof tfc, w: tfc.Tensor, p: tfc.Tensor, idx: readonly number[]): tfc.Tensor {
   const [inF, outF] = w.shape as [number, number];
-  if (tf.getBackend() === 'cpu') {
-    const out = new Float32Array(w.dataSync() as Float32Array);
-    const pd = p.dataSync() as Float32Array;
-    idx.forEach((r, j) => out.set(pd.subarray(j * outF, (j + 1) * outF), r * outF));
-    return tf.tensor2d(out, [inF, outF], 'float32');
-  }
+  const out = new Float32Array(w.dataSync() as Float32Array);
+  const pd = p.dataSync() as Float32Array;
+  idx.forEach((r, j) => out.set(pd.subarray(j * outF, (j + 1) * outF), r * outF));
+  return tf.tensor2d(out, [inF, outF], 'float32');
+}
+
+/**
+ * `x·W'` and, for the backward pass, `dy·W'ᵀ`. tfjs-cpu: through W' built on the host. Elsewhere
+ * (webgpu, wasm) without building W', since W' = W + Sᵀ·(P − W[idx]): `x·W + x[:, idx]·(P − W[idx])`
+ * and `dy·Wᵀ + (dy·(P − W[idx])ᵀ)·S` — the full matmul plus k-wide ones, all on the device.
+ */
+function pacaProduct(tf: typeof tfc, w: tfc.Tensor, p: tfc.Tensor, idx: readonly number[], a: tfc.Tensor, transposed: boolean, aP?: tfc.Tensor): tfc.Tensor {
   return tf.tidy(() => {
-    const order = Array.from(idx.keys()).sort((a, b) => idx[a]! - idx[b]!);
-    const parts: tfc.Tensor[] = [];
-    let next = 0;
-    for (const j of order) {
-      const r = idx[j]!;
-      if (r > next) parts.push(tf.slice(w, [next, 0], [r - next, outF]));
-      parts.push(tf.slice(p, [j, 0], [1, outF]));
-      next = r + 1;
-    }
-    if (next < inF) parts.push(tf.slice(w, [next, 0], [inF - next, outF]));
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    if (tf.getBackend() === 'cpu') return tf.matMul(a, effectiveWeightCpu(tf, w, p, idx), false, transposed);
+    const rows = tf.tensor1d(Int32Array.from(idx), 'int32');
+    const delta = tf.sub(p, tf.gather(w, rows, 0)); // [k, out]
+    if (!transposed) return tf.add(tf.matMul(a, w), tf.matMul(aP ?? selectedInputs(tf, a, idx), delta));
+    const select = tf.cast(tf.oneHot(rows, w.shape[0]!), 'float32'); // S [k, in]
+    return tf.add(tf.matMul(a, w, false, true), tf.matMul(tf.matMul(a, delta, false, true), select));
   });
 }
 
@@ -70,8 +71,8 @@ function ensurePacaMatMul(tf: typeof tfc): void {
         const { x, p } = inputs as unknown as Record<'x' | 'p', tfc.Tensor>;
         const { idx, w } = attrs as unknown as PacaAttrs;
         return tf.tidy(() => {
-          const weff = effectiveWeight(tf, w, p, idx);
-          return [tf.matMul(x, weff), selectedInputs(tf, x, idx)];
+          const xP = selectedInputs(tf, x, idx);
+          return [pacaProduct(tf, w, p, idx, x, false, xP), xP];
         }) as unknown as tfc.TensorInfo[];
       },
     });
@@ -86,9 +87,9 @@ function ensurePacaMatMul(tf: typeof tfc): void {
         const [p, xP] = saved as [tfc.Tensor, tfc.Tensor];
         const { idx, w } = attrs as unknown as PacaAttrs;
         return {
-          // W' is rebuilt (one copy of W) rather than kept from the forward pass: no weight-sized
-          // tensor per layer lives from forward to backward.
-          x: () => tf.tidy(() => tf.matMul(dy, effectiveWeight(tf, w, p, idx), false, true)),
+          // W' is not kept from the forward pass: no weight-sized tensor per layer lives from
+          // forward to backward.
+          x: () => pacaProduct(tf, w, p, idx, dy, true),
           p: () => tf.matMul(xP, dy, true, false),
         };
       },
@@ -119,7 +120,7 @@ function pacaKernel(ctx: KernelContext): tfc.Tensor {
   });
   const lead = x.shape.slice(0, -1);
   const x2 = tf.reshape(x, [-1, inF]);
-  if (!ctx.training) return tf.tidy(() => tf.reshape(tf.matMul(x2, effectiveWeight(tf, w, p, idx)), [...lead, outF]));
+  if (!ctx.training) return tf.tidy(() => tf.reshape(pacaProduct(tf, w, p, idx, x2, false), [...lead, outF]));
   ensurePacaMatMul(tf);
   const [y] = tf.engine().runKernel(PACA_MATMUL, { x: x2, p }, { idx, w } as unknown as tfc.NamedAttrMap) as tfc.Tensor[];
   return tf.reshape(y!, [...lead, outF]);

@@ -51,7 +51,7 @@ describe('gradients', () => {
     const w: Record<string, number[]> = { W1: sample(15), b1: sample(5, 0.1), gamma: sample(5, 0.3).map((v) => v + 1), beta: sample(5, 0.1), W2: sample(15), t: sample(12, 0.3) };
     const x = sample(12);
     const trainer = await Trainer.create(smallGraph(w), { loss: 'loss', optimizer: { type: 'sgd', lr: 0 }, trainable: ['W1', 'b1', 'gamma', 'beta', 'W2'] });
-    const { loss, grads } = trainer.lossAndGrads({ x: Tensor.from('float32', [4, 3], x) });
+    const { loss, grads } = await trainer.lossAndGrads({ x: Tensor.from('float32', [4, 3], x) });
     expect(Math.abs(loss - reference(w, x))).toBeLessThan(1e-6);
     let checked = 0;
     for (const name of ['W1', 'b1', 'gamma', 'beta', 'W2']) {

@@ -136,8 +136,12 @@ export class Trainer {
   /** Optimizer steps taken. */
   get steps(): number { return this.stepCount; }
 
-  /** Loss and gradients (by initializer name) of one batch. The caller disposes the gradients. */
-  lossAndGrads(batch: TrainBatch): { loss: number; grads: Map<string, tfc.Tensor> } {
+  /**
+   * Loss and gradients (by initializer name) of one batch. The caller disposes the gradients.
+   * Asynchronous because the loss is read back with `data()`: tfjs-webgpu under Node has no
+   * synchronous readback (its `dataSync` needs a browser's OffscreenCanvas).
+   */
+  async lossAndGrads(batch: TrainBatch): Promise<{ loss: number; grads: Map<string, tfc.Tensor> }> {
     const { tf, compiled } = this;
     const graphFeeds: Record<string, Tensor> = {};
     const extra = new Map<string, tfc.Tensor>();
@@ -157,7 +161,7 @@ export class Trainer {
         if (loss.size !== 1) throw new LeanformerError('INVALID_ARGUMENT', `the loss must be a scalar, got shape [${loss.shape.join(', ')}]`);
         return tf.reshape(loss, []) as tfc.Scalar;
       }, varList);
-      const lossValue = value.dataSync()[0]!;
+      const lossValue = (await value.data())[0]!;
       value.dispose();
       const out = new Map<string, tfc.Tensor>();
       for (const [tfName, g] of Object.entries(grads)) out.set(byTfName.get(tfName)!, g);
@@ -178,7 +182,7 @@ export class Trainer {
     let sum: Map<string, tfc.Tensor> | undefined;
     let lossSum = 0;
     for (const b of microBatches) {
-      const { loss, grads } = this.lossAndGrads(b);
+      const { loss, grads } = await this.lossAndGrads(b);
       if (!Number.isFinite(loss)) {
         for (const g of grads.values()) g.dispose();
         for (const g of sum?.values() ?? []) g.dispose();
