@@ -54,9 +54,11 @@ for s in $steps; do case $s in
   attention) # Sliding window vs dense at 8K on this machine's ORT CPU.
     node_env
     step bench-attention; timeout 300 node -e "import('@leanformer/cli').then(m=>m.main(['bench','attention','--json'])).then(c=>process.exit(c))" > "$OUT/attention.json" 2>>"$R" ;;
-  peft)
+  peft) # PaCA vs LoRA training steps on tfjs-webgpu (bundle: `node packages/peft/bench/run.mjs --quick --only paca`
+    # makes packages/peft/dist/peft-bench.mjs; copy it to .gpuwork/peft/).
     node_env
-    step bench-peft; timeout 300 node -e "import('@leanformer/cli').then(m=>m.main(['bench','peft','--json'])).then(c=>process.exit(c))" > "$OUT/peft.json" 2>>"$R" ;;
+    step peft-paca-webgpu-quick; timeout 200 node --max-old-space-size=8192 .gpuwork/peft/peft-bench.mjs --quick --only paca --tfjs webgpu > "$OUT/peft_quick.json" 2>>"$R"
+    step peft-paca-webgpu; timeout 330 node --max-old-space-size=8192 .gpuwork/peft/peft-bench.mjs --only paca --tfjs webgpu > "$OUT/peft.json" 2>>"$R" ;;
   *) step "unknown step $s" ;;
 esac; done
 step done
