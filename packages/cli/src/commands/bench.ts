@@ -47,7 +47,7 @@ export const BENCH_SUITES: Readonly<Record<string, BenchSuite>> = {
   },
   attention: suite('@leanformer/attention', 'runAttentionBench', async (o) => ({ quick: o.quick, backend: await ortCpu() })),
   kv: suite('@leanformer/kv-cache', 'runKvBench', (o) => ({ quick: o.quick })),
-  peft: suite('@leanformer/peft', 'runPeftBench', (o) => ({ quick: o.quick })),
+  peft: suite('@leanformer/peft', 'runPeftBench', (o) => ({ quick: o.quick, tfjsBackend: o.ep })),
   // The vision bench reads timm fixtures from disk, so it lives in the Node-only cli entry.
   vision: suite('@leanformer/vision/cli', 'runVisionBench', (o) => ({ onnx, quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}) })),
 };
@@ -59,7 +59,7 @@ export const benchCommand: Command = {
   options: {
     quick: { type: 'boolean', description: 'smaller sizes and fewer runs (minutes → seconds)' },
     json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … } }' },
-    ep: { type: 'string', arg: '<cpu|webgpu>', description: 'ORT execution provider where a suite compares on one (vision); default cpu' },
+    ep: { type: 'string', arg: '<cpu|webgpu>', description: 'device: the ORT execution provider for vision, the tfjs backend that trains in peft; default cpu' },
     threads: { type: 'string', arg: '<N>', description: 'threads where a suite uses them: quant (RTN worker pool; default all cores), vision (ORT intra-op)' },
   },
   details: 'Benchmarks are not tests: they time real work on this machine and compare against a peer in the same run.',
