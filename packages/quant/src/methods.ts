@@ -132,18 +132,8 @@ export class HessianAccumulator {
   constructor(K: number) { this.K = K; this.h = new Float64Array(K * K); }
   /** Adds rows of activations (row-major [rows, K]). */
   add(x: Float32Array): void {
-    const K = this.K;
-    const M = checkActs('HessianAccumulator.add', x, K);
-    const row = new Float64Array(K);
-    for (let m = 0; m < M; m++) {
-      for (let k = 0; k < K; k++) row[k] = x[m * K + k]!;
-      for (let i = 0; i < K; i++) {
-        const xi = row[i]!;
-        if (xi === 0) continue;
-        const r = i * K;
-        for (let j = i; j < K; j++) this.h[r + j]! += xi * row[j]!;
-      }
-    }
+    const M = checkActs('HessianAccumulator.add', x, this.K);
+    gram(x, M, this.K, this.h); // upper triangle only; hessian() mirrors it
     this.rows += M;
   }
   /** Number of rows seen. */
