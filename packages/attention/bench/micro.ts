@@ -2,7 +2,7 @@
 //   sh packages/attention/bench/bundle.sh packages/attention/bench/micro.ts micro && node node_modules/.cache/lf-bench/micro.mjs
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, attr, DTypes, type Value } from '@leanformer/core';
-import { writeModelForBench } from './ort-lite.js';
+import { encodeModel } from '@leanformer/onnx';
 
 const argv = process.argv.slice(2);
 const only = argv.indexOf('--only') >= 0 ? argv[argv.indexOf('--only') + 1]!.split(',') : null;
@@ -13,7 +13,7 @@ async function time(label: string, build: (b: GraphBuilder) => Value[], feeds: R
   const b = new GraphBuilder(label, opset ? { opset } : {});
   const outs = build(b);
   outs.forEach((o, i) => b.output(o, `y${i}`));
-  const s = await ort.InferenceSession.create(writeModelForBench(b.build()), { executionProviders: ['cpu'], ...(threads ? { intraOpNumThreads: threads } : {}) });
+  const s = await ort.InferenceSession.create(encodeModel(b.build()), { executionProviders: ['cpu'], ...(threads ? { intraOpNumThreads: threads } : {}) });
   const f: Record<string, ort.Tensor> = {};
   for (const [k, shape] of Object.entries(feeds)) f[k] = new ort.Tensor('float32', fill(shape.reduce((x, y) => x * y, 1)), shape);
   await s.run(f);
