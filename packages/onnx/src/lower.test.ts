@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  attr, cloneGraph, DTypes, Graph, graphDiff, LeanformerError, registerDecomposition, tensorType, type Node, type Target,
+  attr, cloneGraph, DTypes, Graph, graphDiff, LeanformerError, registerDecomposition, Tensor, tensorType, type Node, type Target,
 } from '@leanformer/core';
 import { epsForNode, lowerToOnnx, nodesOutsideEp, ONNX_LOWERINGS, registerOnnxLowering } from './lower.js';
 
@@ -22,6 +22,15 @@ registerDecomposition('leanformer', 'TestDecomposed', (node, b) => b.op('Relu', 
 registerOnnxLowering({ domain: 'leanformer', op: 'TestDeclines', lower: () => { /* leaves the node: falls back */ } });
 registerDecomposition('leanformer', 'TestDeclines', (node, b) => b.op('Neg', [node.input(0)]));
 registerOnnxLowering({ domain: 'leanformer', op: 'TestChain', lower: (n) => swap(n, 'TestFused', 'leanformer') }); // emits another leanformer op
+// Re-encodes its weight input into a new initializer (as Q/DQ lowerings of packed weights do).
+registerOnnxLowering({ domain: 'leanformer', op: 'TestReencode', lower: (n) => {
+  const g = n.graph;
+  const w2 = g.addInitializer(g.uniqueName('w_reencoded'), n.input(1).const!);
+  const out = n.output();
+  const m = g.insertBefore(n, { op: 'Add', inputs: [n.input(0), w2], outputs: [g.uniqueName(`${out.name}_l`)] });
+  out.replaceAllUsesWith(m.output());
+  g.removeNode(n, true);
+} });
 
 function model(op: string): Graph {
   const g = new Graph('m');
@@ -43,6 +52,19 @@ describe('lowerToOnnx', () => {
     expect(low.opsets.has('leanformer')).toBe(false);
     expect(low.opsets.get('')).toBe(21);
     expect(graphDiff(before, g)).toBeNull();
+  });
+
+  it('drops the initializers lowering left unread, and keeps ones the model already carried unread', () => {
+    const g = new Graph('m');
+    g.opsets.set('', 21).set('leanformer', 1);
+    const x = g.addInput('x', tensorType(DTypes.float32, [3]));
+    const w = g.addInitializer('w', Tensor.from('float32', [3], [1, 2, 3]));
+    g.addInitializer('spare', Tensor.from('float32', [1], [0]));
+    g.addOutput(g.addNode({ op: 'TestReencode', domain: 'leanformer', inputs: [x, w], outputs: ['y'] }).output());
+    const low = lowerToOnnx(g, cpu);
+    expect(low.nodes.map((n) => n.op)).toEqual(['Add']);
+    expect([...low.initializers.keys()].sort()).toEqual(['spare', 'w_reencoded']);
+    expect([...g.initializers.keys()].sort()).toEqual(['spare', 'w']); // the input graph is untouched
   });
 
   it('falls back to the reference decomposition where the table has no form', () => {

@@ -97,6 +97,9 @@ function graphsOf(g: Graph): Graph[] {
  */
 export function lowerToOnnx(graph: Graph, target: Target): Graph {
   const g = cloneGraph(graph);
+  // Initializers some node reads now: the ones lowering leaves unread (e.g. packed int4 weights a
+  // Q/DQ form re-encoded) are dropped at the end; any the model already carried unread stay.
+  const readBefore = new Set([...g.initializers.values()].filter((v) => v.uses.length > 0));
   const tried = new Set<Node>();
   for (let round = 0; ; round++) {
     let pending = false;
@@ -126,6 +129,7 @@ export function lowerToOnnx(graph: Graph, target: Target): Graph {
       `No ONNX lowering or reference decomposition for leanformer op${ops.length > 1 ? 's' : ''} ${ops.join(', ')} on target ${targetLabel(target)}; register one with registerOnnxLowering (@leanformer/onnx) or registerDecomposition (@leanformer/core)`,
       { details: { ops, target: targetLabel(target) } });
   }
+  for (const v of readBefore) if (v.uses.length === 0 && !v.isGraphOutput && g.initializers.get(v.name) === v) g.removeInitializer(v);
   fixOpsets(g);
   return g;
 }
