@@ -21,7 +21,7 @@ export interface PeftBenchOptions {
   readonly only?: readonly PeftBenchSection[];
   /** Backend for the hot-swap measurement (default: onnxruntime-node CPU through @leanformer/runtime-ort/node). */
   readonly backend?: Backend;
-  /** tfjs backend that trains in the PaCA/LoRA, WeLore and GaLore sections (default 'cpu'; 'webgpu' needs a GPU). */
+  /** tfjs backend of the PaCA/LoRA step comparison (default 'cpu'; 'webgpu' needs a GPU). WeLore and GaLore fine-tune on tfjs-cpu. */
   readonly tfjsBackend?: 'cpu' | 'wasm' | 'webgpu';
 }
 

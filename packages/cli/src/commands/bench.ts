@@ -59,7 +59,7 @@ export const benchCommand: Command = {
   options: {
     quick: { type: 'boolean', description: 'smaller sizes and fewer runs (minutes → seconds)' },
     json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … } }' },
-    ep: { type: 'string', arg: '<cpu|webgpu>', description: 'device: the ORT execution provider for vision, the tfjs backend that trains in peft; default cpu' },
+    ep: { type: 'string', arg: '<cpu|webgpu>', description: "device: the ORT execution provider for vision, the tfjs backend of peft's PaCA/LoRA steps; default cpu" },
     threads: { type: 'string', arg: '<N>', description: 'threads where a suite uses them: quant (RTN worker pool; default all cores), vision (ORT intra-op)' },
   },
   details: 'Benchmarks are not tests: they time real work on this machine and compare against a peer in the same run.',
