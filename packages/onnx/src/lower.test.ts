@@ -26,6 +26,7 @@ registerOnnxLowering({ domain: 'leanformer', op: 'TestChain', lower: (n) => swap
 registerOnnxLowering({ domain: 'leanformer', op: 'TestReencode', lower: (n) => {
   const g = n.graph;
   const w2 = g.addInitializer(g.uniqueName('w_reencoded'), n.input(1).const!);
+  g.addInitializer(g.uniqueName('made_but_unused'), Tensor.from('int64', [1], [0n]));
   const out = n.output();
   const m = g.insertBefore(n, { op: 'Add', inputs: [n.input(0), w2], outputs: [g.uniqueName(`${out.name}_l`)] });
   out.replaceAllUsesWith(m.output());
@@ -54,7 +55,7 @@ describe('lowerToOnnx', () => {
     expect(graphDiff(before, g)).toBeNull();
   });
 
-  it('drops the initializers lowering left unread, and keeps ones the model already carried unread', () => {
+  it('drops the initializers lowering left unread or made unread, and keeps ones the model already carried unread', () => {
     const g = new Graph('m');
     g.opsets.set('', 21).set('leanformer', 1);
     const x = g.addInput('x', tensorType(DTypes.float32, [3]));

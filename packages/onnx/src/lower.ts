@@ -97,9 +97,10 @@ function graphsOf(g: Graph): Graph[] {
  */
 export function lowerToOnnx(graph: Graph, target: Target): Graph {
   const g = cloneGraph(graph);
-  // Initializers some node reads now: the ones lowering leaves unread (e.g. packed int4 weights a
-  // Q/DQ form re-encoded) are dropped at the end; any the model already carried unread stay.
-  const readBefore = new Set([...g.initializers.values()].filter((v) => v.uses.length > 0));
+  // Initializers no node reads at the end are dropped — ones lowering left unread (e.g. packed int4
+  // weights a Q/DQ form re-encoded) and ones a lowering made but did not use — except those the
+  // model already carried unread.
+  const unreadBefore = new Set([...g.initializers.values()].filter((v) => v.uses.length === 0));
   const tried = new Set<Node>();
   for (let round = 0; ; round++) {
     let pending = false;
@@ -129,7 +130,7 @@ export function lowerToOnnx(graph: Graph, target: Target): Graph {
       `No ONNX lowering or reference decomposition for leanformer op${ops.length > 1 ? 's' : ''} ${ops.join(', ')} on target ${targetLabel(target)}; register one with registerOnnxLowering (@leanformer/onnx) or registerDecomposition (@leanformer/core)`,
       { details: { ops, target: targetLabel(target) } });
   }
-  for (const v of readBefore) if (v.uses.length === 0 && !v.isGraphOutput && g.initializers.get(v.name) === v) g.removeInitializer(v);
+  for (const v of [...g.initializers.values()]) if (v.uses.length === 0 && !v.isGraphOutput && !unreadBefore.has(v)) g.removeInitializer(v);
   fixOpsets(g);
   return g;
 }
