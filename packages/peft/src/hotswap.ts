@@ -2,7 +2,8 @@
 // request, so one compiled session (e.g. onnxruntime-node) serves any number of adapters —
 // and the base model, through rank-1 zero weights — without being re-created.
 
-import { cloneGraph, GraphBuilder, LeanformerError, Tensor, type Backend, type Executor, type Graph, type RunOptions } from '@leanformer/core';
+import { cloneGraph, LeanformerError, Tensor, type Backend, type Executor, type Graph, type RunOptions } from '@leanformer/core';
+import { addAfter } from './graph-edit.js';
 import { combineAdapters, type LoraAdapter } from './lora.js';
 import { resolveNaming, selectModules, type ModuleNaming, type TargetModules } from './naming.js';
 
@@ -33,20 +34,11 @@ export function loraHotSwapGraph(graph: Graph, targets: TargetModules, naming?: 
   const mods = selectModules(g, targets, resolveNaming(naming), 'loraHotSwapGraph');
   mods.forEach((m, i) => {
     const slot: HotSwapSlot = { module: m.module, inFeatures: m.inFeatures, outFeatures: m.outFeatures, inputA: `lora.${m.module}.A`, inputB: `lora.${m.module}.B` };
-    const y = m.node.output(0);
-    const uses = [...y.uses];
-    const outSlot = g.outputs.indexOf(y);
-    const b = GraphBuilder.editing(g, g.nodes[g.nodes.indexOf(m.node) + 1]);
-    const a = b.input(slot.inputA, 'float32', [m.inFeatures, `lora_r${i}`]);
-    const bb = b.input(slot.inputB, 'float32', [`lora_r${i}`, m.outFeatures]);
-    const sum = b.add(y, b.matmul(b.matmul(m.node.input(0), a), bb));
-    for (const u of uses) u.node.setInput(u.index, sum);
-    if (outSlot >= 0) {
-      const name = y.name;
-      y.name = g.uniqueName(`${name}_base`);
-      g.setOutput(outSlot, sum);
-      sum.name = name;
-    }
+    addAfter(g, m.node, (b) => {
+      const a = b.input(slot.inputA, 'float32', [m.inFeatures, `lora_r${i}`]);
+      const bb = b.input(slot.inputB, 'float32', [`lora_r${i}`, m.outFeatures]);
+      return b.matmul(b.matmul(m.node.input(0), a), bb);
+    });
     slots.push(slot);
   });
   return { graph: g, slots };

@@ -3,7 +3,8 @@
 // with rsLoRA. Adapters are plain data (tensors per module); injecting one adds the branch
 // to a copy of the graph with standard ONNX ops, so every runtime trains or runs it.
 
-import { cloneGraph, GraphBuilder, LeanformerError, rng, Tensor, type Graph, type Node, type Value } from '@leanformer/core';
+import { cloneGraph, LeanformerError, rng, Tensor, type Graph } from '@leanformer/core';
+import { addAfter } from './graph-edit.js';
 import { LLAMA_NAMING, resolveNaming, selectModules, type LinearModule, type ModuleNaming, type TargetModules } from './naming.js';
 
 /** Configuration of a LoRA adapter (PEFT's LoraConfig, camel-cased). */
@@ -94,26 +95,6 @@ function linearByModule(graph: Graph): Map<string, LinearModule> {
   return new Map(selectModules(graph, /.*/, LLAMA_NAMING).map((m) => [m.module, m]));
 }
 
-/**
- * Inserts `make(b)`'s result as `y + make(b)` right after `node` (whose output is `y`), moving
- * every use of `y` (and its graph-output slot and name) to the sum.
- */
-function addAfter(g: Graph, node: Node, make: (b: GraphBuilder) => Value): Value {
-  const y = node.output(0);
-  const uses = [...y.uses];
-  const outSlot = g.outputs.indexOf(y);
-  const next = g.nodes[g.nodes.indexOf(node) + 1];
-  const b = GraphBuilder.editing(g, next);
-  const sum = b.add(y, make(b));
-  for (const u of uses) u.node.setInput(u.index, sum);
-  if (outSlot >= 0) {
-    const name = y.name;
-    y.name = g.uniqueName(`${name}_base`);
-    g.setOutput(outSlot, sum);
-    sum.name = name;
-  }
-  return sum;
-}
 
 /**
  * A copy of `graph` with each adapter's branch `+ s·(x·A)·B` added to its target layers; A and B
