@@ -206,6 +206,16 @@ function resizeAxis(ctx: Ctx, inLen: number, outLen: number, scale: number, roi:
  * NegativeLogLikelihoodLoss on float64 log-probabilities [N, C, d…] and targets [N, d…]: returns
  * the per-element losses and the summed weights of the non-ignored targets (the "mean" divisor).
  */
+/** Mean and 1/sqrt(variance + eps) of v[start … start+n−1] (two passes, float64). */
+function meanInvStd(v: Float64Array, start: number, n: number, eps: number): [number, number] {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += v[start + i]!;
+  const mu = s / n;
+  let q = 0;
+  for (let i = 0; i < n; i++) q += (v[start + i]! - mu) ** 2;
+  return [mu, 1 / Math.sqrt(q / n + eps)];
+}
+
 function nllLoss(ctx: Ctx, logp: Float64Array, shape: readonly number[], target: Tensor, weight: Tensor | undefined): { losses: Float64Array; wsum: number } {
   const [N, C] = shape as [number, number];
   const inner = sizeOf(shape.slice(2));
@@ -474,12 +484,7 @@ export function registerNnKernels(def: Def): void {
     const mean = new Float64Array(outer);
     const inv = new Float64Array(outer);
     for (let a = 0; a < outer; a++) {
-      let s = 0;
-      for (let i = 0; i < inner; i++) s += v[a * inner + i]!;
-      const mu = s / inner;
-      let q = 0;
-      for (let i = 0; i < inner; i++) q += (v[a * inner + i]! - mu) ** 2;
-      const rs = 1 / Math.sqrt(q / inner + eps);
+      const [mu, rs] = meanInvStd(v, a * inner, inner, eps);
       mean[a] = mu;
       inv[a] = rs;
       for (let i = 0; i < inner; i++) o[a * inner + i] = (v[a * inner + i]! - mu) * rs * sv[sm![i]!]! + (bv ? bv[bm![i]!]! : 0);
@@ -515,12 +520,7 @@ export function registerNnKernels(def: Def): void {
     const o = new Float64Array(v.length);
     for (let k = 0; k < N * C; k++) {
       const c = k % C;
-      let s = 0;
-      for (let i = 0; i < inner; i++) s += v[k * inner + i]!;
-      const mu = s / inner;
-      let q = 0;
-      for (let i = 0; i < inner; i++) q += (v[k * inner + i]! - mu) ** 2;
-      const rs = 1 / Math.sqrt(q / inner + eps);
+      const [mu, rs] = meanInvStd(v, k * inner, inner, eps);
       for (let i = 0; i < inner; i++) o[k * inner + i] = (v[k * inner + i]! - mu) * rs * sv[c]! + bv[c]!;
     }
     return [result(x!.dtype, x!.shape, o)];
