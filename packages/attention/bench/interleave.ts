@@ -1,6 +1,6 @@
 // Dense GQA vs window forms on ORT CPU, runs interleaved round-robin (robust to other load on a
 // shared box): prints per form min / median ms and the speed-up of mins and of medians over dense.
-//   sh packages/attention/bench/bundle.sh packages/attention/bench/interleave.ts il && node node_modules/.cache/lf-bench/il.mjs --forms chunked_gqa:128,blocked:128 [--rounds 7] [--seq 8192] [--threads N]
+//   sh tools/bench/bundle.sh packages/attention/bench/interleave.ts il && node node_modules/.cache/lf-bench/il.mjs --forms chunked_gqa:128,blocked:128 [--rounds 7] [--seq 8192] [--threads N]
 import { Tensor, type Executor } from '@leanformer/core';
 import { attentionLayerGraph } from '@leanformer/attention';
 import type { AttentionForm } from '../../onnx/src/lowerings/attention.js';

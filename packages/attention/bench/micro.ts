@@ -1,5 +1,5 @@
 // Micro-benchmarks of single ORT CPU kernels at the shapes the window forms use (8K, window 512).
-//   sh packages/attention/bench/bundle.sh packages/attention/bench/micro.ts micro && node node_modules/.cache/lf-bench/micro.mjs
+//   sh tools/bench/bundle.sh packages/attention/bench/micro.ts micro && node node_modules/.cache/lf-bench/micro.mjs
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, attr, DTypes, type Value } from '@leanformer/core';
 import { encodeModel } from '@leanformer/onnx';

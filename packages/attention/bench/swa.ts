@@ -1,5 +1,5 @@
 // Sliding window 512 vs dense attention at an 8K prefill on ORT CPU, per lowering form.
-//   sh packages/attention/bench/bundle.sh packages/attention/bench/swa.ts swa && node node_modules/.cache/lf-bench/swa.mjs [--seq 8192] [--reps 3] [--masked]
+//   sh tools/bench/bundle.sh packages/attention/bench/swa.ts swa && node node_modules/.cache/lf-bench/swa.mjs [--seq 8192] [--reps 3] [--masked]
 // Prints JSON: per form the median ms (after one warm-up run) and the speed-up over the dense GQA op,
 // plus max |Δ| between the blocked output and GroupQueryAttention(local_window_size) as a check.
 import { Tensor } from '@leanformer/core';

@@ -1,7 +1,7 @@
 // Checks ONNX Runtime's int8 KV-cache path of GroupQueryAttention on CPU: past K/V as int8 codes with
 // per-tensor scales (k_quant_type / v_quant_type PER_TENSOR, kv_cache_bit_width 8, scales as inputs
 // 12 and 13) against the float op fed the dequantized cache, and how it writes the new token.
-//   sh packages/kv-cache/bench/bundle.sh packages/kv-cache/bench/gqa-int8-kv-check.ts gqa8 && node node_modules/.cache/lf-bench/gqa8.mjs
+//   sh tools/bench/bundle.sh packages/kv-cache/bench/gqa-int8-kv-check.ts gqa8 && node node_modules/.cache/lf-bench/gqa8.mjs
 // Prints JSON { maxAbsDiff, newTokenCodesMatch, presentDtype }; exits 1 when the int8 op disagrees.
 import * as ort from 'onnxruntime-node';
 import { attr, DTypes, Graph, rng, tensorType } from '@leanformer/core';

@@ -1,6 +1,6 @@
 #!/usr/bin/env sh
 # Bundles a bench entry (TypeScript, workspace sources via tsconfig paths) into node_modules/.cache/lf-bench/<name>.mjs
-# so plain `node` runs it. Usage: sh packages/<pkg>/bench/bundle.sh <entry.ts> <name>
+# so plain `node` runs it (run from the repo root). Usage: sh tools/bench/bundle.sh <entry.ts> <name>
 set -e
 mkdir -p node_modules/.cache/lf-bench
 npx esbuild "$1" --bundle --platform=node --format=esm --target=node20 \
