@@ -407,31 +407,28 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
         tick(l.weight.name);
       });
     }
-  } else if (method === 'rtn' && options.pool) {
-    const pool = options.pool;
-    await inFlight(layers, (l) => l.K * l.N * 4, (l) => {
+  } else if (method === 'rtn') {
+    // Straight to MatMulNBits bytes from the weight's own storage, on the pool's workers or on this thread.
+    const emit = (l: Linear, packed: MatMulNBitsTensors): void => {
       const o = qopts(l.K, bitsOf(l));
-      return pool.quantizeRtn({ w: weightView(l), K: l.K, N: l.N, options: o, output: 'packed', forceUint8ZeroPoints: forceUint8 || o.bits === 8 });
-    }, (l, r) => {
-      const o = qopts(l.K, bitsOf(l));
-      emitQMatMul(l, { bits: o.bits, blockSize: o.blockSize, packed: r.packed! }, { forceUint8, accuracyLevel: accFor(o.bits) }, notes);
+      emitQMatMul(l, { bits: o.bits, blockSize: o.blockSize, packed }, { forceUint8, accuracyLevel: accFor(o.bits) }, notes);
       oldWeights.push(l.weight);
       quantized++;
       tick(l.weight.name);
-    });
+    };
+    const pool = options.pool;
+    if (pool) {
+      await inFlight(layers, (l) => l.K * l.N * 4, (l) => {
+        const o = qopts(l.K, bitsOf(l));
+        return pool.quantizeRtn({ w: weightView(l), K: l.K, N: l.N, options: o, output: 'packed', forceUint8ZeroPoints: forceUint8 || o.bits === 8 });
+      }, (l, r) => emit(l, r.packed!));
+    } else {
+      for (const l of layers) emit(l, quantizeRtnPacked(weightView(l), l.K, l.N, qopts(l.K, bitsOf(l))));
+    }
   } else {
     for (const l of layers) {
       let q: QuantizedWeight;
       let accuracyLevel = -1;
-      if (method === 'rtn') {
-        // Straight to MatMulNBits bytes from the weight's own storage (the pool's path, on this thread).
-        const o = qopts(l.K, bitsOf(l));
-        emitQMatMul(l, { bits: o.bits, blockSize: o.blockSize, packed: quantizeRtnPacked(weightView(l), l.K, l.N, o) }, { forceUint8, accuracyLevel: accFor(o.bits) }, notes);
-        oldWeights.push(l.weight);
-        quantized++;
-        tick(l.weight.name);
-        continue;
-      }
       switch (method) {
         case 'hqq': q = quantizeHqq(l.w, l.K, l.N, qopts(l.K, bitsOf(l))); break;
         case 'gptq': {
