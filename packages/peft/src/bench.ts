@@ -69,11 +69,10 @@ function spectralDecoder(cfg: Parameters<typeof transformerDecoder>[0]): Graph {
 
 type StepFn = () => Promise<void>;
 
-/** The tfjs backend the training sections run on (set by runPeftBench). */
-let trainBackend: 'cpu' | 'wasm' | 'webgpu' = 'cpu';
+type TrainDevice = NonNullable<PeftBenchOptions['tfjsBackend']>;
 
-async function stepper(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>): Promise<{ tf: Awaited<ReturnType<typeof Trainer.create>>['tf']; step: StepFn; dispose(): void }> {
-  const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable, backend: trainBackend });
+async function stepper(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>, device: TrainDevice): Promise<{ tf: Awaited<ReturnType<typeof Trainer.create>>['tf']; step: StepFn; dispose(): void }> {
+  const trainer = await Trainer.create(graph, { loss: crossEntropyLoss('logits', 'labels'), optimizer: { type: 'adamw', lr: 1e-3 }, trainable, backend: device });
   const opt = createOptimizer(trainer.tf, { type: 'adamw', lr: 1e-3, weightDecay: 0 });
   // On an asynchronous backend (webgpu) a step ends when its optimizer update has run: reading one
   // updated variable waits for the queue, so no step's work is charged to the next one.
@@ -91,8 +90,8 @@ async function stepper(graph: Graph, trainable: readonly string[], batch: Record
 }
 
 /** Peak tfjs bytes over one training step (after a warm-up step), with only this model alive. */
-async function stepMemory(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>): Promise<{ peakBytes: number; stepBytes: number }> {
-  const s = await stepper(graph, trainable, batch);
+async function stepMemory(graph: Graph, trainable: readonly string[], batch: Record<string, Tensor>, device: TrainDevice): Promise<{ peakBytes: number; stepBytes: number }> {
+  const s = await stepper(graph, trainable, batch, device);
   try {
     await s.step();
     const before = s.tf.memory().numBytes;
@@ -169,8 +168,8 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
   const quick = options.quick ?? false;
   const want = (section: PeftBenchSection) => !options.only || options.only.includes(section);
   registerPeftKernels();
-  trainBackend = options.tfjsBackend ?? 'cpu';
-  await createTfjsBackend(trainBackend).ready();
+  const device: TrainDevice = options.tfjsBackend ?? 'cpu';
+  await createTfjsBackend(device).ready();
   const metrics: Record<string, number> = {};
   const notes: Record<string, string> = {};
 
@@ -215,9 +214,9 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
     metrics.paca_trainable_params = count(paca.graph, paca.trainable);
     const rounds = 10;
     // Timing first: tf.profile (the memory measurement) leaves the process slower for a while after.
-    const st = await interleavedSteps([lora.graph, lora.trainable, batch], [paca.graph, paca.trainable, batch], rounds);
-    const memLora = await stepMemory(lora.graph, lora.trainable, batch);
-    const memPaca = await stepMemory(paca.graph, paca.trainable, batch);
+    const st = await interleavedSteps([lora.graph, lora.trainable, batch, device], [paca.graph, paca.trainable, batch, device], rounds);
+    const memLora = await stepMemory(lora.graph, lora.trainable, batch, device);
+    const memPaca = await stepMemory(paca.graph, paca.trainable, batch, device);
     metrics.lora_step_ms = st.aMs;
     metrics.paca_step_ms = st.bMs;
     metrics.paca_step_time_ratio = st.ratio;
@@ -227,7 +226,7 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
     metrics.paca_step_memory_ratio = memPaca.stepBytes / memLora.stepBytes;
     metrics.lora_peak_bytes = memLora.peakBytes;
     metrics.paca_peak_bytes = memPaca.peakBytes;
-    notes.paca = `tfjs-${trainBackend}, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW. Time: ${rounds} rounds after 2 warm-up steps each, one LoRA and one PaCA step per round in alternating order; paca_step_time_ratio is the median over rounds of PaCA ÷ LoRA wall time within the round, paca_step_cpu_time_ratio the same with process CPU time (less inflated by other jobs on the machine), paca_step_time_ratio_min the fastest PaCA step ÷ the fastest LoRA step; lora_step_ms/paca_step_ms are median wall times. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel — weights, optimizer state, activations, gradients; tfjs counts every tensor handle, so a view or a tensor the tape keeps counts in full) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
+    notes.paca = `tfjs-${device}, ${trCfg.layers}-layer d=${trCfg.hidden} decoder, batch ${batch.input_ids.shape.join('×')}, all linear layers; LoRA r=${r} vs PaCA k=r·(in+out)/out per matrix (equal trainable params); step = forward+backward+AdamW. Time: ${rounds} rounds after 2 warm-up steps each, one LoRA and one PaCA step per round in alternating order; paca_step_time_ratio is the median over rounds of PaCA ÷ LoRA wall time within the round, paca_step_cpu_time_ratio the same with process CPU time (less inflated by other jobs on the machine), paca_step_time_ratio_min the fastest PaCA step ÷ the fastest LoRA step; lora_step_ms/paca_step_ms are median wall times. Peak memory: tf.profile peakBytes (the high-water mark of tfjs-tracked tensor bytes after each kernel — weights, optimizer state, activations, gradients; tfjs counts every tensor handle, so a view or a tensor the tape keeps counts in full) over one step after a warm-up step, with only that model alive; paca_step_memory_ratio uses the peak minus the bytes held before the step (activations and gradients only)`;
 
     if (!quick) {
       // A more LLM-like shape: wider layers (d/r = 64, LLaMA's MLP ratio) and a longer sequence.
@@ -236,7 +235,7 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
       const wbatch = syntheticInstructionTask({ vocab: wideCfg.vocabSize, seqLen: 128, batch: 1, seed: 0 })(0, 0);
       const w = loraAndPaca(wb, r);
       const wideRounds = 5;
-      const ws = await interleavedSteps([w.lora.graph, w.lora.trainable, wbatch], [w.paca.graph, w.paca.trainable, wbatch], wideRounds);
+      const ws = await interleavedSteps([w.lora.graph, w.lora.trainable, wbatch, device], [w.paca.graph, w.paca.trainable, wbatch, device], wideRounds);
       metrics.lora_step_ms_wide = ws.aMs;
       metrics.paca_step_ms_wide = ws.bMs;
       metrics.paca_step_time_ratio_wide = ws.ratio;
