@@ -21,10 +21,8 @@ for (let i = 0; i < reps; i++) single.push(await time({}));
 const pool = createQuantWorkerPool({ threads, workerUrl: pathToFileURL(workerArg ?? join(process.cwd(), 'packages/quant/dist/rtn-worker.mjs')) });
 const pooled: number[] = [];
 try {
-  // Start the workers and run their code once on a small job (as the Python peer's clock starts
-  // after its import); the first timed run then still pays for fresh staging memory, as the peer's does.
-  const wK = 1024, wN = 128 * threads;
-  await pool.quantizeRtn({ w: new Float32Array(wK * wN).map((_, i) => Math.sin(i) * 0.02), K: wK, N: wN, options: { bits: 4, blockSize: 32 } });
+  // The first timed run then still pays for fresh staging memory, as the peer's does.
+  await pool.warmUp();
   for (let i = 0; i < reps; i++) pooled.push(await time({ pool }));
 } finally { await pool.dispose(); }
 const r = (x: number): number => Math.round(x * 1000) / 1000;

@@ -101,14 +101,9 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
   const fp32Ms = await msPerRun(fp32, feeds, runs);
   await fp32.dispose();
 
-  if (options.pool) {
-    // Warm-up outside the timing: one job large enough to reach every worker starts them and runs
-    // their code once — the pool's one-time start-up, as importing onnxruntime is for the Python
-    // peer (time_ort_quantizer.py starts its clock after the import).
-    const wK = 1024, wN = 128 * options.pool.threads;
-    const w = new Float32Array(wK * wN).map((_, i) => Math.sin(i) * 0.02);
-    await options.pool.quantizeRtn({ w, K: wK, N: wN, options: { bits: 4, blockSize: 32 } });
-  }
+  // The pool's start-up stays outside the timing, as importing onnxruntime does for the Python peer
+  // (time_ort_quantizer.py starts its clock after the import).
+  await options.pool?.warmUp();
   const t0 = performance.now();
   const pool = options.pool ? { pool: options.pool } : {};
   const q = await quantizeModel(g, { method: 'rtn', bits: 4, blockSize: 32, accuracyLevel: 4, edgeBits: 4, ...pool });

@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeanformerError, transformerDecoder } from '@leanformer/core';
-import { packMatMulNBits, quantizeRtn, type BlockQuantOptions } from '../blockwise.js';
+import { packMatMulNBits, quantizeRtn, quantizeRtnPacked, type BlockQuantOptions } from '../blockwise.js';
 import { quantizeModel } from '../quantize-model.js';
 import { Rng } from '../synthetic.js';
 import { createQuantWorkerPool } from './pool.js';
@@ -143,6 +143,15 @@ describe('createQuantWorkerPool: errors and disposal', () => {
     expect(await running).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('disposed') });
     await expect(pool.quantizeRtn({ w: weight(32, 8, 2), K: 32, N: 8, options: { bits: 4, blockSize: 32 } })).rejects.toMatchObject({ message: expect.stringContaining('disposed') });
     await pool.dispose();
+    await expect(pool.warmUp()).rejects.toMatchObject({ message: expect.stringContaining('disposed') });
+  });
+
+  it('warmUp runs one job over every thread and leaves the pool working', async () => {
+    const pool = makePool();
+    await pool.warmUp();
+    const w = weight(64, 8, 5);
+    expect((await pool.quantizeRtn({ w, K: 64, N: 8, options: { bits: 4, blockSize: 32 }, output: 'packed' })).packed!.B)
+      .toEqual(quantizeRtnPacked(w, 64, 8, { bits: 4, blockSize: 32 }).B);
   });
 });
 

@@ -224,7 +224,7 @@ export function createQuantWorkerPool(options: QuantWorkerPoolOptions = {}): Qua
     };
   }
 
-  return {
+  const pool: QuantWorkerPool = {
     threads,
     quantizeRtn(spec: RtnJob): Promise<RtnJobResult> {
       if (disposed) return Promise.reject(new LeanformerError('INVALID_ARGUMENT', 'QuantWorkerPool.quantizeRtn: the pool was disposed'));
@@ -245,6 +245,12 @@ export function createQuantWorkerPool(options: QuantWorkerPoolOptions = {}): Qua
         pump();
       });
     },
+    async warmUp(): Promise<void> {
+      // 128 columns per thread: one slice reaches every worker.
+      const K = 1024, N = 128 * threads;
+      const w = new Float32Array(K * N).map((_, i) => Math.sin(i) * 0.02);
+      await pool.quantizeRtn({ w, K, N, options: { bits: 4, blockSize: 32 }, output: 'packed' });
+    },
     async dispose(): Promise<void> {
       if (disposed) return;
       disposed = true;
@@ -255,4 +261,5 @@ export function createQuantWorkerPool(options: QuantWorkerPoolOptions = {}): Qua
       await Promise.all(slots.splice(0).map((s) => s.worker.terminate()));
     },
   };
+  return pool;
 }

@@ -46,6 +46,11 @@ export interface QuantWorkerPool {
   readonly threads: number;
   /** quantizeRtn (+ packMatMulNBits) of one weight; large weights are split by output channels over all threads. */
   quantizeRtn(job: RtnJob): Promise<RtnJobResult>;
+  /**
+   * Starts every worker and runs its code once on a small job: the pool's one-time start-up, so a
+   * timed run afterwards measures quantization only (as a Python peer's clock starts after its import).
+   */
+  warmUp(): Promise<void>;
   /** Stops the workers; jobs still running reject. Idempotent. */
   dispose(): Promise<void>;
 }
