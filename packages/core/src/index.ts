@@ -3,6 +3,7 @@ export * from './dtype.js';
 export * from './convert.js';
 export * from './tensor.js';
 export * from './target.js';
+export * from './ep-facts.js';
 export * from './ir/types.js';
 export * from './ir/attribute.js';
 export * from './ir/graph.js';

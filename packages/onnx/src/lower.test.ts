@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   attr, cloneGraph, DTypes, Graph, graphDiff, LeanformerError, registerDecomposition, Tensor, tensorType, type Node, type Target,
 } from '@leanformer/core';
-import { epsForNode, lowerToOnnx, nodesOutsideEp, ONNX_LOWERINGS, registerOnnxLowering } from './lower.js';
+import { epsForNode, explainLowering, lowerToOnnx, nodesOutsideEp, ONNX_LOWERINGS, registerOnnxLowering, type LoweringForm } from './lower.js';
 
 const cpu: Target = { runtime: 'ort', ep: 'cpu' };
 const trt: Target = { runtime: 'ort', ep: 'tensorrt' };
@@ -16,14 +16,18 @@ function swap(node: Node, op: string, domain = ''): void {
   g.removeNode(node, true);
 }
 
+/** A form that always applies and runs `fn`. */
+const always = (name: string, fn: (n: Node) => void): LoweringForm => ({ name, applies: () => null, lower: fn });
+
 // Test-only ops, registered once for the whole file.
-registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', targets: { cpu: (n) => swap(n, 'FusedThing', 'com.microsoft'), cuda: (n) => swap(n, 'FusedThing', 'com.microsoft') } });
+const fused = always('fused', (n) => swap(n, 'FusedThing', 'com.microsoft'));
+registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-cpu': [fused], 'ort-cuda': [fused] } });
 registerDecomposition('leanformer', 'TestDecomposed', (node, b) => b.op('Relu', [node.input(0)]));
-registerOnnxLowering({ domain: 'leanformer', op: 'TestDeclines', lower: () => { /* leaves the node: falls back */ } });
+registerOnnxLowering({ domain: 'leanformer', op: 'TestDeclines', forms: { 'ort-cpu': [{ name: 'picky', applies: () => 'declines every node', lower: () => { throw new Error('unreachable'); } }] } });
 registerDecomposition('leanformer', 'TestDeclines', (node, b) => b.op('Neg', [node.input(0)]));
-registerOnnxLowering({ domain: 'leanformer', op: 'TestChain', lower: (n) => swap(n, 'TestFused', 'leanformer') }); // emits another leanformer op
+registerOnnxLowering({ domain: 'leanformer', op: 'TestChain', forms: { 'ort-cpu': [always('chain', (n) => swap(n, 'TestFused', 'leanformer'))] } }); // emits another leanformer op
 // Re-encodes its weight input into a new initializer (as Q/DQ lowerings of packed weights do).
-registerOnnxLowering({ domain: 'leanformer', op: 'TestReencode', lower: (n) => {
+registerOnnxLowering({ domain: 'leanformer', op: 'TestReencode', forms: { 'ort-cpu': [always('reencode', (n) => {
   const g = n.graph;
   const w2 = g.addInitializer(g.uniqueName('w_reencoded'), n.input(1).const!);
   g.addInitializer(g.uniqueName('made_but_unused'), Tensor.from('int64', [1], [0n]));
@@ -31,7 +35,17 @@ registerOnnxLowering({ domain: 'leanformer', op: 'TestReencode', lower: (n) => {
   const m = g.insertBefore(n, { op: 'Add', inputs: [n.input(0), w2], outputs: [g.uniqueName(`${out.name}_l`)] });
   out.replaceAllUsesWith(m.output());
   g.removeNode(n, true);
-} });
+})] } });
+// Three forms: the first never applies, the second applies to nodes named 'target_node', the third always.
+registerDecomposition('leanformer', 'TestPick', (node, b) => b.op('Neg', [node.input(0)]));
+registerOnnxLowering({ domain: 'leanformer', op: 'TestPick', forms: { 'ort-cpu': [
+  { name: 'never', applies: () => 'needs something this node lacks', lower: () => { throw new Error('unreachable'); } },
+  { name: 'named', applies: (n) => (n.name === 'target_node' ? null : 'only for target_node'), lower: (n) => swap(n, 'Sigmoid') },
+  always('any', (n) => swap(n, 'Tanh')),
+] } });
+// A required form that refuses: lowering must stop with its reason, not fall back to the decomposition.
+registerDecomposition('leanformer', 'TestRequired', (node, b) => b.op('Neg', [node.input(0)]));
+registerOnnxLowering({ domain: 'leanformer', op: 'TestRequired', forms: { 'ort-tensorrt': [{ name: 'strict', required: true, applies: () => 'this EP needs symmetric weights', lower: () => { throw new Error('unreachable'); } }] } });
 
 function model(op: string): Graph {
   const g = new Graph('m');
@@ -110,12 +124,32 @@ describe('lowerToOnnx', () => {
 });
 
 describe('lowering table', () => {
-  it('is data keyed by domain::op, and refuses to cover an EP twice', () => {
-    expect(ONNX_LOWERINGS.get('leanformer::TestFused')?.targets?.cpu).toBeTypeOf('function');
-    expect(ONNX_LOWERINGS.has('leanformer::QMatMul')).toBe(true); // built-in entries from lowerings/index.ts
-    expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', targets: { cpu: () => {} } })).toThrowError(/already registered/);
-    registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', targets: { webgpu: (n) => swap(n, 'FusedThing', 'com.microsoft') } });
-    expect(Object.keys(ONNX_LOWERINGS.get('leanformer::TestFused')!.targets!).sort()).toEqual(['cpu', 'cuda', 'webgpu']);
+  it('is data keyed by domain::op with ordered forms per target, and refuses a form twice', () => {
+    expect(ONNX_LOWERINGS.get('leanformer::TestFused')?.forms['ort-cpu']?.map((f) => f.name)).toEqual(['fused']);
+    expect(ONNX_LOWERINGS.get('leanformer::QMatMul')?.forms['ort-tensorrt']?.map((f) => f.name)).toEqual(['qdq']); // built-in entries from lowerings/index.ts
+    expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-cpu': [always('fused', () => {})] } })).toThrowError(/form 'fused' for leanformer::TestFused on ort-cpu is already registered/);
+    expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-cpu': [always('reference', () => {})] } })).toThrowError(/reserved/);
+    expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-metal': [] } as never })).toThrowError(/unknown target 'ort-metal'; allowed: ort-cpu/);
+    registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-webgpu': [fused] } });
+    expect(Object.keys(ONNX_LOWERINGS.get('leanformer::TestFused')!.forms).sort()).toEqual(['ort-cpu', 'ort-cuda', 'ort-webgpu']);
+  });
+
+  it('takes the first form that applies and reports why each earlier one did not', () => {
+    expect(lowerToOnnx(model('TestPick'), cpu).nodes.map((n) => n.op)).toEqual(['Abs', 'Sigmoid', 'Identity']);
+    expect(explainLowering(model('TestPick'), cpu)).toEqual([{ node: 'target_node', op: 'leanformer::TestPick', form: 'named', skipped: [{ form: 'never', reason: 'needs something this node lacks' }] }]);
+    const other = model('TestPick');
+    other.nodes[1]!.name = 'elsewhere';
+    expect(lowerToOnnx(other, cpu).nodes.map((n) => n.op)).toEqual(['Abs', 'Tanh', 'Identity']);
+    expect(explainLowering(other, cpu)[0]!.skipped.map((s) => s.reason)).toEqual(['needs something this node lacks', 'only for target_node']);
+    // A target without forms goes to core's reference decomposition, the last form of every list.
+    expect(explainLowering(model('TestPick'), trt)).toEqual([{ node: 'target_node', op: 'leanformer::TestPick', form: 'reference', skipped: [] }]);
+    expect(lowerToOnnx(model('TestPick'), trt).nodes.map((n) => n.op)).toEqual(['Abs', 'Neg', 'Identity']);
+  });
+
+  it('a required form that does not apply stops lowering with its reason instead of falling back', () => {
+    expect(() => lowerToOnnx(model('TestRequired'), trt)).toThrowError(/target_node.*cannot be lowered for ort-tensorrt: form 'strict': this EP needs symmetric weights/);
+    expect(explainLowering(model('TestRequired'), trt)).toEqual([{ node: 'target_node', op: 'leanformer::TestRequired', form: null, skipped: [{ form: 'strict', reason: 'this EP needs symmetric weights' }], refusal: 'this EP needs symmetric weights' }]);
+    expect(lowerToOnnx(model('TestRequired'), cpu).nodes.map((n) => n.op)).toEqual(['Abs', 'Neg', 'Identity']); // not listed on cpu
   });
 
   it('reports which EPs can run a node', () => {

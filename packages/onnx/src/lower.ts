@@ -1,16 +1,16 @@
 // Lowering: IR (with leanformer-domain ops) → a graph of ONNX / com.microsoft ops for one target.
-// Which form an op takes on which EP is data: the ONNX_LOWERINGS table (lowering-registry.ts),
-// seeded from lowerings/index.ts. An op the table does not lower for the target falls back to
-// core's reference decomposition into standard ops.
+// Which form an op takes on which target is data: the capability table ONNX_LOWERINGS
+// (lowering-registry.ts), seeded from lowerings/index.ts. Each node takes the first form on its
+// target's list that applies; core's reference decomposition ends every list.
 import {
-  LeanformerError, cloneGraph, decompose, getDecomposition, normalizeDomain,
-  type Graph, type Node, type OrtEp, type Target,
+  EP_DOMAINS, LeanformerError, cloneGraph, getDecomposition, normalizeDomain, parseTarget,
+  type Graph, type Node, type OrtEp, type Target, type TargetName,
 } from '@leanformer/core';
-import { getOnnxLowering, lowerFnFor, registerOnnxLowering } from './lowering-registry.js';
+import { chooseForm, formsFor, loweringContext, registerOnnxLowering, REFERENCE_FORM_NAME, type SkippedForm } from './lowering-registry.js';
 import { BUILTIN_ONNX_LOWERINGS } from './lowerings/index.js';
 
-export { ONNX_LOWERINGS, getOnnxLowering, registerOnnxLowering } from './lowering-registry.js';
-export type { LowerFn, OnnxLowering } from './lowering-registry.js';
+export { ONNX_LOWERINGS, REFERENCE_FORM_NAME, chooseForm, formsFor, getOnnxLowering, loweringContext, lowerWithForm, registerOnnxLowering } from './lowering-registry.js';
+export type { FormChoice, LoweringContext, LoweringForm, OnnxLowering, SkippedForm } from './lowering-registry.js';
 
 // The built-in lowerings are data imported here (not registered as an import side effect), so a
 // bundler that drops unused modules cannot lose them while keeping lowerToOnnx.
@@ -19,17 +19,6 @@ for (const l of BUILTIN_ONNX_LOWERINGS) registerOnnxLowering(l);
 /** The domain of ops that must be lowered (everything else passes through to ORT as is). */
 const LEANFORMER = 'leanformer';
 const ALL_EPS: readonly OrtEp[] = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'wasm'];
-
-/** Domains whose ops ONNX Runtime implements (contrib ops under com.microsoft). */
-const ORT_DOMAINS = new Set(['', 'ai.onnx.ml', 'com.microsoft', 'ai.onnx.preview.training', 'com.microsoft.nchwc']);
-/** Domains each EP runs natively; TensorRT takes only ai.onnx ops (others need an EP listed after it). */
-const EP_DOMAINS: Readonly<Record<OrtEp, ReadonlySet<string>>> = {
-  cpu: ORT_DOMAINS,
-  cuda: new Set(['', 'com.microsoft']),
-  webgpu: new Set(['', 'com.microsoft']),
-  wasm: new Set(['', 'ai.onnx.ml', 'com.microsoft']),
-  tensorrt: new Set(['']),
-};
 
 /**
  * The ORT execution providers that can run `node` as it stands: by domain for ONNX and contrib
@@ -46,9 +35,7 @@ export function epsForNode(node: Node): OrtEp[] {
   const domain = normalizeDomain(node.domain);
   if (domain === LEANFORMER) {
     if (getDecomposition(domain, node.op)) return [...ALL_EPS];
-    const l = getOnnxLowering(domain, node.op);
-    if (!l) return [];
-    return l.lower ? [...ALL_EPS] : ALL_EPS.filter((ep) => l.targets?.[ep]);
+    return ALL_EPS.filter((ep) => formsFor(domain, node.op, { runtime: 'ort', ep }).length > 1);
   }
   const eps = ALL_EPS.filter((ep) => EP_DOMAINS[ep].has(domain));
   return eps.length ? eps : ['cpu'];
@@ -62,8 +49,6 @@ export function nodesOutsideEp(graph: Graph, ep: OrtEp): Node[] {
   const ok = EP_DOMAINS[ep];
   return [...graph.allNodes()].filter((n) => !ok.has(normalizeDomain(n.domain)));
 }
-
-const targetLabel = (t: Target) => (t.runtime === 'ort' ? `ort-${t.ep}` : `tfjs-${t.backend}`);
 
 /** Every graph reachable from `g`: itself, subgraphs, and model-local function bodies. */
 function graphsOf(g: Graph): Graph[] {
@@ -96,6 +81,7 @@ function graphsOf(g: Graph): Graph[] {
  * ```
  */
 export function lowerToOnnx(graph: Graph, target: Target): Graph {
+  const ctx = loweringContext(target);
   const g = cloneGraph(graph);
   // Initializers no node reads at the end are dropped — ones lowering left unread (e.g. packed int4
   // weights a Q/DQ form re-encoded) and ones a lowering made but did not use — except those the
@@ -104,35 +90,79 @@ export function lowerToOnnx(graph: Graph, target: Target): Graph {
   const tried = new Set<Node>();
   for (let round = 0; ; round++) {
     let pending = false;
+    const missing = new Set<string>();
     for (const sub of graphsOf(g)) {
       for (const node of [...sub.nodes]) {
-        if (tried.has(node)) continue;
-        const fn = lowerFnFor(node, target);
-        if (!fn) continue;
+        if (tried.has(node) || !formsFor(node.domain, node.op, target).length) continue;
         tried.add(node);
+        const c = chooseForm(node, ctx);
+        if (!c.form && normalizeDomain(node.domain) !== LEANFORMER) continue; // a standard op no form takes stays as it is
+        if (!c.form) {
+          const last = c.skipped[c.skipped.length - 1];
+          if (last && last.form !== REFERENCE_FORM_NAME) {
+            throw new LeanformerError('LOWERING_FAILED', `${node.describe()} cannot be lowered for ${ctx.targetName}: form '${last.form}': ${last.reason}`,
+              { details: { op: `${normalizeDomain(node.domain)}::${node.op}`, target: ctx.targetName, skipped: c.skipped } });
+          }
+          missing.add(node.op);
+          continue;
+        }
+        c.form.lower(node, ctx);
+        if (sub.nodes.includes(node)) throw new LeanformerError('LOWERING_FAILED', `${node.describe()}: lowering form '${c.form.name}' applied but left the node in place (a form must replace its node)`);
         pending = true;
-        fn(node, target);
       }
     }
-    // What the table did not (or declined to) lower falls back to the reference decomposition.
-    const leftover = (n: Node) => normalizeDomain(n.domain) === LEANFORMER && getDecomposition(n.domain, n.op) !== undefined;
-    if (graphsOf(g).some((s) => s.nodes.some(leftover))) {
-      for (const root of [g, ...(g.model?.functions ?? []).map((f) => f.body)]) decompose({ filter: leftover }).run(root, {});
-      pending = true;
+    if (missing.size) {
+      const ops = [...missing];
+      throw new LeanformerError('LOWERING_FAILED',
+        `No ONNX lowering or reference decomposition for leanformer op${ops.length > 1 ? 's' : ''} ${ops.join(', ')} on target ${ctx.targetName}; register one with registerOnnxLowering (@leanformer/onnx) or registerDecomposition (@leanformer/core)`,
+        { details: { ops, target: ctx.targetName } });
     }
     if (!pending) break;
-    if (round >= 16) throw new LeanformerError('LOWERING_FAILED', `lowerToOnnx(${targetLabel(target)}): leanformer ops keep reappearing after 16 rounds of lowering (a lowering emits its own op?)`);
-  }
-  const left = graphsOf(g).flatMap((s) => s.nodes.filter((n) => normalizeDomain(n.domain) === LEANFORMER));
-  if (left.length) {
-    const ops = [...new Set(left.map((n) => n.op))];
-    throw new LeanformerError('LOWERING_FAILED',
-      `No ONNX lowering or reference decomposition for leanformer op${ops.length > 1 ? 's' : ''} ${ops.join(', ')} on target ${targetLabel(target)}; register one with registerOnnxLowering (@leanformer/onnx) or registerDecomposition (@leanformer/core)`,
-      { details: { ops, target: targetLabel(target) } });
+    if (round >= 16) throw new LeanformerError('LOWERING_FAILED', `lowerToOnnx(${ctx.targetName}): leanformer ops keep reappearing after 16 rounds of lowering (a lowering emits its own op?)`);
   }
   for (const v of [...g.initializers.values()]) if (v.uses.length === 0 && !v.isGraphOutput && !unreadBefore.has(v)) g.removeInitializer(v);
   fixOpsets(g);
   return g;
+}
+
+/** How one node would be lowered: the form it takes and why each earlier form was passed over. */
+export interface NodeLowering {
+  /** Node name (or `op#index` for unnamed nodes). */
+  readonly node: string;
+  /** `domain::op`. */
+  readonly op: string;
+  /** The chosen form, or null when lowering would fail (then `refusal` says why). */
+  readonly form: string | null;
+  readonly skipped: readonly SkippedForm[];
+  readonly refusal?: string;
+}
+
+/**
+ * For each node of `graph` (subgraphs and functions included) that the capability table lowers on
+ * `target` — every leanformer op — the form {@link lowerToOnnx} picks for it and why each earlier
+ * form did not apply. Reads the graph as it is: forms that emit further leanformer ops (lowered in
+ * a later round) are not followed.
+ *
+ * @example
+ * ```ts
+ * explainLowering(graph, 'ort-tensorrt');
+ * // [{ node: 'layer0_q', op: 'leanformer::QMatMul', form: 'qdq', skipped: [] }, …]
+ * ```
+ */
+export function explainLowering(graph: Graph, target: Target | TargetName): NodeLowering[] {
+  const ctx = loweringContext(typeof target === 'string' ? parseTarget(target) : target);
+  const out: NodeLowering[] = [];
+  for (const sub of graphsOf(graph)) {
+    sub.nodes.forEach((node, i) => {
+      if (!formsFor(node.domain, node.op, ctx.target).length) return;
+      const c = chooseForm(node, ctx);
+      out.push({
+        node: node.name || `${node.op}#${i}`, op: `${normalizeDomain(node.domain)}::${node.op}`, form: c.form?.name ?? null, skipped: c.skipped,
+        ...(c.refusal !== undefined ? { refusal: c.refusal } : {}),
+      });
+    });
+  }
+  return out;
 }
 
 /** Opset imports: every domain used gets one (keeping versions already set); unused leanformer goes. */

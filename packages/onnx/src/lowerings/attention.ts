@@ -1,6 +1,6 @@
-// ONNX lowering of leanformer.Attention, per target. Which form each (target, pattern) gets is data
-// (ATTENTION_FORMS), chosen by measurement where we could measure (ORT CPU, see
-// packages/attention/bench and its README); each form is one function.
+// ONNX lowering of leanformer.Attention: its forms (each one object of the capability table, chosen
+// by measurement where we could measure — ORT CPU, see packages/attention/bench and its README) and
+// which targets list them (ATTENTION_LOWERING). EP facts come from core's ep-facts.
 //   gqa      com.microsoft.GroupQueryAttention (cpu, cuda, webgpu); dense, or window via local_window_size
 //   mha      com.microsoft.MultiHeadAttention, unidirectional; dense MHA (num_heads = kv_num_heads), no past
 //   masked   core's decomposition: full scores + boolean mask + Softmax (any pattern, any target)
@@ -11,35 +11,18 @@
 //            keys as past (window; no past; static shapes)
 //   scan_window  ONNX Scan over query chunks carrying the last window − 1 keys/values as state, so each
 //            step's scores stay in cache (window; no past; static shapes)
+//   reference    core's registered decomposition (blocked where it applies, else masked), last everywhere
 import {
-  Graph, Tensor, attentionAttrs, attr, canBlockAttention, tensorType, decomposeAttention, DTypes, GraphBuilder, LeanformerError,
-  type Node, type Target, type Value,
+  Graph, Tensor, attentionAttrs, attentionDtypeProblem, attr, canBlockAttention, contribKernelProblem, tensorType, decomposeAttention, DTypes, GraphBuilder,
+  type Node, type Target, type TargetName, type Value,
 } from '@leanformer/core';
+import { loweringContext, lowerWithForm, type LoweringContext, type LoweringForm, type OnnxLowering } from '../lowering-registry.js';
 
-/** The ONNX forms leanformer.Attention can take. */
-export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha' | 'chunked_gqa' | 'scan_window';
-
-/**
- * Preferred forms per target and pattern, first applicable wins. ORT CPU: GroupQueryAttention with
- * `local_window_size` still visits every key block up to the causal limit and masks (measured 0.8× the
- * dense op at 8K), so windows go to the blocked decomposition at chunk 128: equal to the Scan form
- * within noise at 2 threads and ahead of it with more (16-core host: 2.5× vs 1.7× over dense; 4
- * threads: 3.6× vs 2.6×), since Scan runs its chunks one after another; Scan stays next (ahead at 1
- * thread). Chunked GQA and blocked MHA measured slower (packages/attention/README.md). Dense goes to GQA (the fastest dense form we measured).
- * CUDA/WebGPU keep GQA for windows (their kernels skip out-of-window blocks; not measured here).
- * TensorRT takes ONNX-domain ops only; tfjs has no contrib ops.
- */
-export const ATTENTION_FORMS: Readonly<Record<string, Readonly<Record<string, readonly AttentionForm[]>>>> = Object.freeze({
-  'ort-cpu': { dense: ['gqa', 'masked'], window: ['blocked', 'scan_window', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
-  'ort-cuda': { dense: ['gqa', 'masked'], window: ['gqa', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
-  'ort-webgpu': { dense: ['gqa', 'masked'], window: ['gqa', 'blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
-  'ort-wasm': { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
-  'ort-tensorrt': { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
-  tfjs: { dense: ['masked'], window: ['blocked', 'masked'], sinks_window: ['blocked', 'masked'], moa: ['blocked', 'masked'], block_sparse: ['masked'], topk: ['masked'] },
-});
+/** The ONNX forms leanformer.Attention can take ('reference' is core's decomposition). */
+export type AttentionForm = 'gqa' | 'mha' | 'masked' | 'blocked' | 'blocked_mha' | 'chunked_gqa' | 'scan_window' | 'reference';
 
 /** Query chunk of the blocked decomposition per target where measured (else core's default, min(256, window)). */
-export const BLOCKED_CHUNK: Readonly<Record<string, number>> = Object.freeze({ 'ort-cpu': 128 });
+export const BLOCKED_CHUNK: Readonly<Partial<Record<TargetName, number>>> = Object.freeze({ 'ort-cpu': 128 });
 
 /** Query chunk of the Scan window form (ORT CPU, window 512, 8K: 128 ≈ 64 > 256 > 32). */
 export const SCAN_WINDOW_CHUNK = 128;
@@ -51,60 +34,110 @@ export const CHUNKED_GQA_CHUNK = 128;
 export interface AttentionLoweringOptions {
   /** Force a form (throws LOWERING_FAILED when it does not apply to the node). */
   readonly form?: AttentionForm;
-  /** Query chunk of the blocked form. */
+  /** Query chunk of the chunked forms (blocked, blocked_mha, chunked_gqa, scan_window). */
   readonly chunkSize?: number;
 }
 
-function targetKey(t: Target): string { return t.runtime === 'ort' ? `ort-${t.ep}` : 'tfjs'; }
-
-function fail(node: Node, t: Target, why: string): never {
-  throw new LeanformerError('LOWERING_FAILED', `${node.describe()} cannot be lowered for ${targetKey(t)}: ${why}`, { details: { op: 'leanformer::Attention', target: targetKey(t) } });
-}
+const noPast = (node: Node): boolean => !(node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]);
+const staticShapes = (node: Node): boolean => Boolean(node.input(0).shape?.every((d) => typeof d === 'number')) && typeof node.input(1).shape?.[2] === 'number';
 
 /** Why `form` does not apply to `node` on `target`, or null when it does. */
 export function attentionFormBlocker(node: Node, target: Target, form: AttentionForm): string | null {
   const a = attentionAttrs(node);
-  const dt = node.input(0).dtype;
   switch (form) {
-    case 'masked': return null;
+    case 'masked': case 'reference': return null;
     case 'blocked': return canBlockAttention(node) ? null : 'the blocked form needs a window, sinks_window or moa pattern (moa: static sequence length) and no past K/V';
     case 'gqa':
-      if (target.runtime !== 'ort' || !['cpu', 'cuda', 'webgpu'].includes(target.ep)) return 'GroupQueryAttention runs on ORT cpu, cuda and webgpu only';
       if (a.pattern !== 'dense' && a.pattern !== 'window') return `GroupQueryAttention has no '${a.pattern}' pattern (dense or local_window_size only)`;
-      if (target.ep === 'cuda' && dt !== DTypes.float16) return 'the CUDA GroupQueryAttention kernel takes float16/bfloat16 only';
-      if (Boolean(node.inputs[3]) !== Boolean(node.inputs[4])) return 'past_key and past_value must be given together';
-      return null;
+      return contribKernelProblem(target, 'GroupQueryAttention') ?? attentionDtypeProblem(target, node.input(0).dtype)
+        ?? (Boolean(node.inputs[3]) !== Boolean(node.inputs[4]) ? 'past_key and past_value must be given together' : null);
     case 'blocked_mha':
-      if (target.runtime !== 'ort' || !['cpu', 'cuda', 'webgpu'].includes(target.ep)) return 'MultiHeadAttention runs on ORT cpu, cuda and webgpu only';
       if (a.pattern !== 'window') return 'the blocked MultiHeadAttention form covers the window pattern';
       if (a.numHeads !== a.kvNumHeads) return 'MultiHeadAttention needs num_heads = kv_num_heads';
-      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the blocked form is for prefill without past/present K/V';
+      if (!noPast(node)) return 'the blocked form is for prefill without past/present K/V';
       if (typeof node.input(0).shape?.[2] !== 'number') return 'needs a static hidden size';
-      return null;
+      return contribKernelProblem(target, 'MultiHeadAttention');
     case 'chunked_gqa':
       if (target.runtime !== 'ort' || target.ep !== 'cpu') return 'the chunked GroupQueryAttention form is measured on ORT cpu only';
       if (a.pattern !== 'window') return 'the chunked GroupQueryAttention form covers the window pattern';
-      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the chunked form is for prefill without past/present K/V';
-      if (!node.input(0).shape?.every((d) => typeof d === 'number') || typeof node.input(1).shape?.[2] !== 'number') return 'needs a static batch, sequence length and hidden sizes (chunks become GQA heads, an attribute)';
+      if (!noPast(node)) return 'the chunked form is for prefill without past/present K/V';
+      if (!staticShapes(node)) return 'needs a static batch, sequence length and hidden sizes (chunks become GQA heads, an attribute)';
       return null;
     case 'scan_window':
       if (target.runtime !== 'ort') return 'the Scan window form is measured on ORT only';
       if (a.pattern !== 'window' || a.window < 2) return 'the Scan window form covers the window pattern (window ≥ 2)';
-      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the Scan window form is for prefill without past/present K/V';
-      if (!node.input(0).shape?.every((d) => typeof d === 'number') || typeof node.input(1).shape?.[2] !== 'number') return 'needs a static batch, sequence length and hidden sizes';
+      if (!noPast(node)) return 'the Scan window form is for prefill without past/present K/V';
+      if (!staticShapes(node)) return 'needs a static batch, sequence length and hidden sizes';
       return null;
     case 'mha':
-      if (target.runtime !== 'ort' || !['cpu', 'cuda', 'webgpu'].includes(target.ep)) return 'MultiHeadAttention runs on ORT cpu, cuda and webgpu only';
       if (a.pattern !== 'dense') return 'MultiHeadAttention is lowered for the dense pattern only';
       if (a.numHeads !== a.kvNumHeads) return 'MultiHeadAttention needs num_heads = kv_num_heads';
-      if (node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]) return 'the MultiHeadAttention form is used without past/present K/V';
-      return null;
+      if (!noPast(node)) return 'the MultiHeadAttention form is used without past/present K/V';
+      return contribKernelProblem(target, 'MultiHeadAttention');
   }
 }
 
+/** The lowering of `form` with an optional chunk size (the table's forms use the measured defaults). */
+function lowerAs(node: Node, ctx: LoweringContext, form: AttentionForm, chunkSize?: number): void {
+  switch (form) {
+    case 'masked': decomposeAttention(node, { form: 'masked' }); break;
+    case 'blocked': {
+      const c = chunkSize ?? BLOCKED_CHUNK[ctx.targetName];
+      decomposeAttention(node, { form: 'blocked', ...(c ? { chunkSize: c } : {}) });
+      break;
+    }
+    case 'gqa': toGqa(node); break;
+    case 'mha': toMha(node); break;
+    case 'blocked_mha': toBlockedMha(node, chunkSize); break;
+    case 'chunked_gqa': toChunkedGqa(node, chunkSize); break;
+    case 'scan_window': toScanWindow(node, chunkSize); break;
+    case 'reference': lowerWithForm(node, ctx, 'reference'); break;
+  }
+}
+
+function formOf(name: Exclude<AttentionForm, 'reference'>, chunkSize?: number, extra?: (node: Node, ctx: LoweringContext) => string | null): LoweringForm {
+  return {
+    name,
+    applies: (node, ctx) => attentionFormBlocker(node, ctx.target, name) ?? extra?.(node, ctx) ?? null,
+    lower: (node, ctx) => lowerAs(node, ctx, name, chunkSize),
+  };
+}
+
+const GQA = formOf('gqa');
 /**
- * Rewrites one leanformer.Attention node into the ONNX form for `target` (in place): the first form in
- * {@link ATTENTION_FORMS} for the target and pattern that applies, or `options.form`.
+ * ORT CPU: GroupQueryAttention with `local_window_size` still visits every key block up to the causal
+ * limit and masks (measured 0.8× the dense op at 8K), so on cpu GQA takes the dense pattern only and
+ * windows go to the blocked decomposition at chunk 128: equal to the Scan form within noise at 2
+ * threads and ahead of it with more (16-core host: 2.5× vs 1.7× over dense; 4 threads: 3.6× vs 2.6×),
+ * since Scan runs its chunks one after another; Scan stays next (ahead at 1 thread). Chunked GQA and
+ * blocked MHA measured slower (packages/attention/README.md), so no target lists them.
+ */
+const GQA_DENSE_CPU = formOf('gqa', undefined, (node) => (attentionAttrs(node).pattern === 'dense' ? null
+  : 'on ORT cpu GroupQueryAttention\'s local_window_size computes the full QK product, then masks (measured 0.81× the dense op at 8K): windows take the blocked forms'));
+const BLOCKED = formOf('blocked');
+const SCAN_WINDOW = formOf('scan_window');
+
+/**
+ * Attention's entry in the capability table, first applicable wins: dense goes to GQA (the fastest dense
+ * form we measured); CUDA/WebGPU keep GQA for windows (their kernels skip out-of-window blocks; not
+ * measured here); TensorRT takes ONNX-domain ops only and tfjs has no contrib ops, so they take the
+ * blocked decomposition where it applies; everything else ends in core's reference decomposition.
+ */
+export const ATTENTION_LOWERING: OnnxLowering = {
+  domain: 'leanformer', op: 'Attention',
+  forms: {
+    'ort-cpu': [GQA_DENSE_CPU, BLOCKED, SCAN_WINDOW],
+    'ort-cuda': [GQA, BLOCKED],
+    'ort-webgpu': [GQA, BLOCKED],
+    'ort-wasm': [BLOCKED],
+    'ort-tensorrt': [BLOCKED],
+    'tfjs-cpu': [BLOCKED], 'tfjs-wasm': [BLOCKED], 'tfjs-webgpu': [BLOCKED], 'tfjs-tensorflow': [BLOCKED],
+  },
+};
+
+/**
+ * Rewrites one leanformer.Attention node into the ONNX form for `target` (in place): the first form of
+ * the capability table that applies, or `options.form` (LOWERING_FAILED naming why when it does not apply).
  *
  * @example
  * ```ts
@@ -112,29 +145,9 @@ export function attentionFormBlocker(node: Node, target: Target, form: Attention
  * ```
  */
 export function lowerAttention(node: Node, target: Target, options: AttentionLoweringOptions = {}): AttentionForm {
-  const a = attentionAttrs(node);
-  let form = options.form;
-  if (form) {
-    const why = attentionFormBlocker(node, target, form);
-    if (why) fail(node, target, why);
-  } else {
-    const prefs = ATTENTION_FORMS[targetKey(target)]?.[a.pattern] ?? ['masked'];
-    form = prefs.find((f) => attentionFormBlocker(node, target, f) === null) ?? 'masked';
-  }
-  switch (form) {
-    case 'masked': decomposeAttention(node, { form: 'masked' }); break;
-    case 'blocked': {
-      const chunkSize = options.chunkSize ?? BLOCKED_CHUNK[targetKey(target)];
-      decomposeAttention(node, { form: 'blocked', ...(chunkSize ? { chunkSize } : {}) });
-      break;
-    }
-    case 'gqa': toGqa(node); break;
-    case 'mha': toMha(node); break;
-    case 'blocked_mha': toBlockedMha(node, options.chunkSize); break;
-    case 'chunked_gqa': toChunkedGqa(node, options.chunkSize); break;
-    case 'scan_window': toScanWindow(node, options.chunkSize); break;
-  }
-  return form;
+  const ctx = loweringContext(target);
+  const f = options.form;
+  return lowerWithForm(node, ctx, f === undefined || f === 'reference' ? f : formOf(f, options.chunkSize)) as AttentionForm;
 }
 
 function replaceOutputs(node: Node, news: readonly (Value | null)[]): void {

@@ -1,5 +1,5 @@
-// ONNX lowering of leanformer.QMatMul, per target. Which form each target gets is data
-// (QMATMUL_FORMS); each form is one function.
+// ONNX lowering of leanformer.QMatMul: its forms (each one object of the capability table) and
+// which targets list them (QMATMUL_LOWERING). EP facts come from core's ep-facts.
 //   matmulnbits  com.microsoft.MatMulNBits (ORT cpu, cuda, wasm, webgpu; webgpu: uint8 zero points)
 //   qdq          DequantizeLinear (int4/uint4/int8/uint8, blocked along K or per-channel) + MatMul;
 //                tensorrt takes the symmetric form only (no zero point). Note: ORT's CPU graph
@@ -7,54 +7,99 @@
 //                (int8 activations) unless optimizations are off, so outputs then differ by the
 //                activation-quantization error (measured 2e-3 of the output scale).
 //   dynamic      int8 per-channel symmetric: DynamicQuantizeLinear(A) + MatMulInteger + rescale
-//                (ORT's dynamic W8A8 form)
-//   decompose    the core reference decomposition (unpack + dequantize + MatMul), e.g. tfjs
+//                (ORT's dynamic W8A8 form; listed for no target, chosen with lowerQMatMul's `form`)
+//   reference    core's decomposition (unpack + dequantize + MatMul), last on every target (tfjs)
 import {
-  attr, buildDequantizedWeight, decomposeQMatMul, DTypes, float16BitsToFloat32, GraphBuilder, LeanformerError,
-  qmatmulAttrs, Tensor, type Node, type Target, type Value,
+  attr, buildDequantizedWeight, contribKernelProblem, DTypes, float16BitsToFloat32, GraphBuilder, LeanformerError,
+  qmatmulAttrs, symmetricOnly, Tensor, targetName, zeroPointProblem, type Node, type Target, type Value,
 } from '@leanformer/core';
+import { loweringContext, lowerWithForm, type LoweringForm, type OnnxLowering } from '../lowering-registry.js';
 
-/** The ONNX forms QMatMul can take. */
-export type QMatMulForm = 'matmulnbits' | 'qdq' | 'dynamic' | 'decompose';
-
-/** Default form per target (`ort-<ep>` or `tfjs`). */
-export const QMATMUL_FORMS: Readonly<Record<string, QMatMulForm>> = Object.freeze({
-  'ort-cpu': 'matmulnbits',
-  'ort-cuda': 'matmulnbits',
-  'ort-wasm': 'matmulnbits',
-  'ort-webgpu': 'matmulnbits',
-  'ort-tensorrt': 'qdq',
-  tfjs: 'decompose',
-});
+/** The ONNX forms QMatMul can take ('reference' is core's decomposition). */
+export type QMatMulForm = 'matmulnbits' | 'qdq' | 'dynamic' | 'reference';
 
 /** Options of {@link lowerQMatMul}. */
 export interface QMatMulLoweringOptions {
-  /** Overrides the target's default form (e.g. 'qdq' or 'dynamic' for int8 on cpu). */
+  /** Forces a form (e.g. 'qdq' or 'dynamic' for int8 on cpu); throws LOWERING_FAILED naming why when it does not apply. */
   readonly form?: QMatMulForm;
 }
 
-function targetKey(t: Target): string { return t.runtime === 'ort' ? `ort-${t.ep}` : 'tfjs'; }
-
 function fail(node: Node, t: Target, why: string): never {
-  throw new LeanformerError('LOWERING_FAILED', `${node.describe()} cannot be lowered for ${targetKey(t)}: ${why}`, { details: { op: 'leanformer::QMatMul', target: targetKey(t) } });
+  throw new LeanformerError('LOWERING_FAILED', `${node.describe()} cannot be lowered for ${targetName(t)}: ${why}`, { details: { op: 'leanformer::QMatMul', target: targetName(t) } });
 }
 
+/** Kind of a QMatMul's zero points: none (symmetric), integer (uint8, packed for 4 bits) or float (HQQ). */
+function zeroPointKind(node: Node): 'none' | 'integer' | 'float' {
+  const zp = node.inputs[3];
+  return !zp ? 'none' : zp.dtype === DTypes.uint8 ? 'integer' : 'float';
+}
+
+/** Why the constant inputs a repacking form reads are not constants, or null. */
+function constsProblem(node: Node): string | null {
+  const names = ['B', 'scales', 'zero_points'];
+  for (let i = 1; i <= 3; i++) if (node.inputs[i] && !node.inputs[i]!.const) return `${names[i - 1]} must be a constant initializer for this form`;
+  return null;
+}
+
+const MATMULNBITS: LoweringForm = {
+  name: 'matmulnbits',
+  applies(node, { target }) {
+    const k = zeroPointKind(node);
+    return contribKernelProblem(target, 'MatMulNBits') ?? (k === 'none' ? null : zeroPointProblem(target, qmatmulAttrs(node).bits, k));
+  },
+  lower: (node) => toMatMulNBits(node),
+};
+
+const QDQ: LoweringForm = {
+  name: 'qdq',
+  applies(node, { target }) {
+    const c = constsProblem(node);
+    if (c) return c;
+    const k = zeroPointKind(node);
+    if (k !== 'none' && symmetricOnly(target)) return zeroPointProblem(target, qmatmulAttrs(node).bits, k);
+    if (k === 'float') return 'fractional (float) zero points cannot be expressed by DequantizeLinear; use MatMulNBits or an integer-zero-point method';
+    return null;
+  },
+  lower: (node, ctx) => toQdq(node, ctx.target),
+};
+
+const DYNAMIC: LoweringForm = {
+  name: 'dynamic',
+  applies(node) {
+    const { bits, kBlocks } = qmatmulAttrs(node);
+    if (bits !== 8 || kBlocks !== 1 || node.inputs[3]) return 'the MatMulInteger form needs 8-bit, per-channel (block ≥ K), symmetric weights';
+    if (node.input(0).dtype !== DTypes.float32) return 'the MatMulInteger form needs float32 activations';
+    return constsProblem(node);
+  },
+  lower: (node, ctx) => toDynamic(node, ctx.target),
+};
+
+/** Every QMatMul form by name, for {@link lowerQMatMul}'s `form` option. */
+const FORMS: Readonly<Record<Exclude<QMatMulForm, 'reference'>, LoweringForm>> = { matmulnbits: MATMULNBITS, qdq: QDQ, dynamic: DYNAMIC };
+
+// Per-target order. A codebook (NF4) QMatMul lowering is one more LoweringForm: put it first in each
+// list below (its `applies` accepts codebook weights only; the forms after it refuse them).
+const nbitsTargets = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'] as const;
+/** QMatMul's entry in the capability table: MatMulNBits where ORT has it, TensorRT's symmetric Q/DQ (required: no float fallback), else the reference decomposition. */
+export const QMATMUL_LOWERING: OnnxLowering = {
+  domain: 'leanformer', op: 'QMatMul',
+  forms: {
+    ...Object.fromEntries(nbitsTargets.map((t) => [t, [MATMULNBITS]])),
+    'ort-tensorrt': [{ ...QDQ, required: true }],
+  },
+};
+
 /**
- * Rewrites one leanformer.QMatMul node into the ONNX form for `target` (in place).
+ * Rewrites one leanformer.QMatMul node into the ONNX form for `target` (in place): the first form of
+ * the capability table that applies, or `options.form` (LOWERING_FAILED naming why when it does not apply).
  *
  * @example
  * ```ts
  * for (const n of [...graph.nodes]) if (n.domain === 'leanformer' && n.op === 'QMatMul') lowerQMatMul(n, { runtime: 'ort', ep: 'cpu' });
  * ```
  */
-export function lowerQMatMul(node: Node, target: Target, options: QMatMulLoweringOptions = {}): void {
-  const form = options.form ?? QMATMUL_FORMS[targetKey(target)] ?? 'decompose';
-  switch (form) {
-    case 'matmulnbits': return toMatMulNBits(node, target);
-    case 'qdq': return toQdq(node, target);
-    case 'dynamic': return toDynamic(node, target);
-    case 'decompose': decomposeQMatMul(node); return;
-  }
+export function lowerQMatMul(node: Node, target: Target, options: QMatMulLoweringOptions = {}): QMatMulForm {
+  return lowerWithForm(node, loweringContext(target), options.form === undefined || options.form === 'reference' ? options.form : FORMS[options.form]) as QMatMulForm;
 }
 
 function replace(node: Node, y: Value): void {
@@ -66,16 +111,9 @@ function replace(node: Node, y: Value): void {
   if (!g.lookup(old.name)) y.name = old.name;
 }
 
-function toMatMulNBits(node: Node, target: Target): void {
+function toMatMulNBits(node: Node): void {
   const a = qmatmulAttrs(node);
   const zp = node.inputs[3] ?? null;
-  if (zp && zp.dtype !== DTypes.uint8 && target.runtime === 'ort' && target.ep === 'webgpu') {
-    fail(node, target, 'WebGPU MatMulNBits takes uint8 zero points only, and this weight has fractional (float) zero points (HQQ); quantize with target ort-webgpu, which rounds them');
-  }
-  if (a.blockSize > 256) fail(node, target, `MatMulNBits takes block_size 16…256, got ${a.blockSize}; use form 'qdq' or 'decompose'`);
-  if (zp && zp.dtype !== DTypes.uint8 && a.bits === 8) {
-    fail(node, target, 'ONNX Runtime runs 8-bit MatMulNBits only with uint8 zero points (float zero points need its 2/4-bit unpacked path); round the zero points or use 4 bits');
-  }
   const g = node.graph;
   g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
   const out = g.uniqueName(`${node.output(0).name}_nbits`);
@@ -113,8 +151,7 @@ function readQuantized(node: Node, target: Target): { codes: Uint8Array; zps: Ui
   const zv = node.inputs[3];
   let zps: Uint8Array | null = null;
   if (zv) {
-    const zt = constOf(node, 3, 'zero_points', target);
-    if (zt.dtype !== DTypes.uint8) fail(node, target, 'fractional (float) zero points cannot be expressed by DequantizeLinear; use MatMulNBits or an integer-zero-point method');
+    const zt = constOf(node, 3, 'zero_points', target); // uint8: the forms that read it refuse float zero points
     const per = Math.ceil((kBlocks * bits) / 8);
     zps = new Uint8Array(N * kBlocks);
     const zb = zt.data as Uint8Array;
@@ -126,8 +163,6 @@ function readQuantized(node: Node, target: Target): { codes: Uint8Array; zps: Ui
 function toQdq(node: Node, target: Target): void {
   const { K, N, bits, blockSize, kBlocks } = qmatmulAttrs(node);
   const { codes, zps, scales } = readQuantized(node, target);
-  const tensorrt = target.runtime === 'ort' && target.ep === 'tensorrt';
-  if (tensorrt && zps) fail(node, target, 'TensorRT takes symmetric (zero point 0) blocked DequantizeLinear weights only; quantize with --symmetric');
   const g = node.graph;
   const kPad = kBlocks * blockSize;
   const mid = 1 << (bits - 1);
@@ -160,9 +195,7 @@ function toQdq(node: Node, target: Target): void {
 }
 
 function toDynamic(node: Node, target: Target): void {
-  const { K, N, bits, kBlocks, blockSize } = qmatmulAttrs(node);
-  if (bits !== 8 || kBlocks !== 1 || node.inputs[3]) fail(node, target, 'the MatMulInteger form needs 8-bit, per-channel (block ≥ K), symmetric weights');
-  if (node.input(0).dtype !== DTypes.float32) fail(node, target, 'the MatMulInteger form needs float32 activations');
+  const { K, N, blockSize } = qmatmulAttrs(node);
   const { codes, scales } = readQuantized(node, target);
   const g = node.graph;
   const w = new Array<number>(K * N);

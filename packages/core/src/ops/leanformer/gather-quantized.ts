@@ -8,11 +8,12 @@
 //               [V, D/blockSize]; absent → 2^(bits−1)
 //   out[i…, d]  = (code[idx, d] − zp[idx, ⌊d/blockSize⌋]) · scale[idx, ⌊d/blockSize⌋]
 //   output      T [...I, D]
-// Attributes: bits (4 or 8), block_size (power of two ≥ 16, dividing D).
+// Attributes: bits (4 or 8), block_size (16…256, core's blockSizeProblem, dividing D).
 // This matches com.microsoft.GatherBlockQuantized with uint8 data, gather_axis 0 and
 // quantize_axis = last, so ORT targets lower it by renaming.
 import { LeanformerError } from '../../errors.js';
 import { DTypes } from '../../dtype.js';
+import { blockSizeProblem } from '../../ep-facts.js';
 import { GraphBuilder } from '../../builder/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { tensorType } from '../../ir/types.js';
@@ -39,7 +40,8 @@ export const QGATHER_SCHEMA: OpSchema = {
     const bits = Number(ctx.attr('bits', 4));
     const bs = Number(ctx.attr('block_size'));
     if (bits !== 4 && bits !== 8) ctx.fail(`bits must be 4 or 8, got ${bits}`);
-    if (!(bs >= 16) || (bs & (bs - 1)) !== 0) ctx.fail(`block_size must be a power of two ≥ 16, got ${bs}`);
+    const bsWhy = blockSizeProblem(bs);
+    if (bsWhy) ctx.fail(`block_size ${bsWhy}`);
     const data = ctx.inputTypes[0];
     const idx = ctx.inputTypes[1];
     const sc = ctx.inputTypes[2];
@@ -67,8 +69,8 @@ export function qgatherAttrs(node: Node): { bits: number; blockSize: number; V: 
     throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: data must have a static 2-D shape, got ${shape ? `[${shape.join(', ')}]` : 'unknown'}`);
   }
   const D = (shape[1] * 8) / bits;
-  if ((bits !== 4 && bits !== 8) || !(blockSize >= 16) || D % blockSize !== 0) {
-    throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: bits=${bits}, block_size=${blockSize}, width ${D} (bits 4|8, block_size a power of two dividing the width)`);
+  if ((bits !== 4 && bits !== 8) || blockSizeProblem(blockSize) || D % blockSize !== 0) {
+    throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: bits=${bits}, block_size=${blockSize}, width ${D} (bits 4|8, block_size 16, 32, 64, 128 or 256 dividing the width)`);
   }
   return { bits, blockSize, V: shape[0], D, blocks: D / blockSize };
 }

@@ -10,11 +10,12 @@
 //               [N·kBlocks] (fractional zero points, e.g. HQQ); absent → 2^(bits−1)
 //   W[k, n]     = (code[n, k] − zp[n, ⌊k/blockSize⌋]) · scale[n, ⌊k/blockSize⌋], k < K
 //   Y           = A · W (+ bias[N]); A is [..., K], Y is [..., N]
-// Attributes: K, N, bits (4 or 8), block_size (power of two ≥ 16), accuracy_level (a hint:
+// Attributes: K, N, bits (4 or 8), block_size (16…256, core's blockSizeProblem), accuracy_level (a hint:
 // 4 = int8 activations are acceptable, as QServe's W4A8), sparsity ('' or '2:4': the weight
 // was 2:4-pruned before quantization; informational).
 import { LeanformerError } from '../../errors.js';
 import { DTypes } from '../../dtype.js';
+import { blockSizeProblem } from '../../ep-facts.js';
 import { GraphBuilder } from '../../builder/builder.js';
 import type { Node, Value } from '../../ir/graph.js';
 import { tensorType } from '../../ir/types.js';
@@ -59,7 +60,8 @@ export const QMATMUL_SCHEMA: OpSchema = {
     const bits = intAttr(ctx, 'bits', 4);
     const bs = intAttr(ctx, 'block_size');
     if (bits !== 4 && bits !== 8) ctx.fail(`bits must be 4 or 8, got ${bits}`);
-    if (bs < 16 || (bs & (bs - 1)) !== 0) ctx.fail(`block_size must be a power of two ≥ 16, got ${bs}`);
+    const bsWhy = blockSizeProblem(bs);
+    if (bsWhy) ctx.fail(`block_size ${bsWhy}`);
     const a = ctx.inputTypes[0];
     const b = ctx.inputTypes[1];
     const kb = Math.ceil(K / bs);
@@ -112,8 +114,9 @@ export function qmatmulAttrs(node: Node): { K: number; N: number; bits: number; 
   const N = Number(node.attr('N'));
   const bits = Number(node.attr('bits', 4));
   const blockSize = Number(node.attr('block_size'));
-  if (!(K > 0 && N > 0) || (bits !== 4 && bits !== 8) || !(blockSize >= 16) || (blockSize & (blockSize - 1)) !== 0) {
-    throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: invalid attributes K=${K}, N=${N}, bits=${bits}, block_size=${blockSize} (bits 4|8, block_size a power of two ≥ 16)`);
+  const bsWhy = blockSizeProblem(blockSize);
+  if (!(K > 0 && N > 0) || (bits !== 4 && bits !== 8) || bsWhy) {
+    throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: invalid attributes K=${K}, N=${N}, bits=${bits}, block_size=${blockSize} (bits 4|8; block_size ${bsWhy ?? 'ok'})`);
   }
   return { K, N, bits, blockSize, kBlocks: Math.ceil(K / blockSize), accuracyLevel: Number(node.attr('accuracy_level', 0)), sparsity: String(node.attr('sparsity', '')) };
 }
