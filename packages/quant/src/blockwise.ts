@@ -8,7 +8,7 @@
 //               zp = 2^(b−1) (the op's default), so m itself maps exactly to code 0;
 //   code q = clamp(roundf(w·(1/scale) + zp), 0, 2^b−1), all in float32; roundf
 //   rounds halves away from zero. Dequantized value: (q − zp)·scale.
-import { LeanformerError } from '@leanformer/core';
+import { blockSizeProblem, LeanformerError, QUANT_BLOCK_SIZES } from '@leanformer/core';
 
 /** Bits per weight code. MatMulNBits supports 2, 4 and 8; leanformer emits 4 and 8. */
 export type QuantBits = 4 | 8;
@@ -67,9 +67,8 @@ export function roundHalfAway(x: number): number {
 export function checkBlockOptions(K: number, N: number, o: BlockQuantOptions): number {
   if (o.bits !== 4 && o.bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `bits must be 4 or 8, got ${o.bits}`, { details: { argument: 'bits', allowed: [4, 8] } });
   const bs = o.blockSize;
-  if (!Number.isInteger(bs) || bs < 16 || bs > 256 || (bs & (bs - 1)) !== 0) {
-    throw new LeanformerError('INVALID_ARGUMENT', `blockSize must be 16, 32, 64, 128 or 256 (MatMulNBits), got ${bs}`, { details: { argument: 'blockSize', allowed: [16, 32, 64, 128, 256] } });
-  }
+  const bsWhy = blockSizeProblem(bs);
+  if (bsWhy) throw new LeanformerError('INVALID_ARGUMENT', `blockSize ${bsWhy}`, { details: { argument: 'blockSize', allowed: QUANT_BLOCK_SIZES } });
   if (!Number.isInteger(K) || !Number.isInteger(N) || K <= 0 || N <= 0) throw new LeanformerError('SHAPE_MISMATCH', `weight must be a non-empty [K, N] matrix, got [${K}, ${N}]`);
   return Math.ceil(K / bs);
 }

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  LeanformerError, parseTarget, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
+  LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
@@ -105,7 +105,7 @@ async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, 
   const r = await quantizeModelStreaming(input, out, {
     method,
     bits: intOpt('bits', values.bits as string | undefined, 4, [4, 8]) as 4 | 8,
-    blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'] as string, 32, [0, 16, 32, 64, 128, 256]),
+    blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'] as string, 32, [0, ...QUANT_BLOCK_SIZES]),
     symmetric: values.symmetric === true ? true : undefined,
     target: targetName as StreamTarget,
     exclude: values.exclude as string | undefined,
@@ -163,7 +163,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const { graph: q, report, notes } = await quantizeModel(graph, {
         method: method as QuantMethod,
         bits: intOpt('bits', values.bits, 4, [4, 8]) as 4 | 8,
-        blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'], 32, [0, 16, 32, 64, 128, 256]),
+        blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'], 32, [0, ...QUANT_BLOCK_SIZES]),
         symmetric: values.symmetric === true ? true : undefined,
         target: targetName as TargetName,
         exclude: values.exclude as string | undefined,

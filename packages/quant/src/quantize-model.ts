@@ -4,7 +4,7 @@
 // form (MatMulNBits, DequantizeLinear + MatMul, …) happens later, in @leanformer/onnx.
 import {
   attr, cloneGraph, DTypes, ensureQGatherSchema, ensureQMatMulSchema, float32ToBfloat16Bits,
-  float32ToFloat16Bits, LeanformerError, parseTarget, Tensor, type Graph, type Node, type TargetName, type Value,
+  float32ToFloat16Bits, LeanformerError, parseTarget, Tensor, checkQuantForTarget, defaultAccuracyLevel, floatZeroPointsKept, symmetricOnly, type Graph, type Node, type TargetName, type Value,
 } from '@leanformer/core';
 import {
   packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type MatMulNBitsTensors, type QuantBits, type QuantizedWeight,
@@ -306,29 +306,26 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   if (bits !== 4 && bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `bits must be 4 or 8, got ${bits}`, { details: { argument: 'bits' } });
   if (method === 'qserve' && bits !== 4) throw new LeanformerError('INVALID_ARGUMENT', 'qserve quantizes weights to 4 bits (W4A8); use --bits 4');
   const blockArg = options.blockSize ?? (method === 'qserve' ? 128 : 32);
-  if (blockArg !== 0 && (!Number.isInteger(blockArg) || blockArg < 16 || blockArg > 256 || (blockArg & (blockArg - 1)) !== 0)) {
-    throw new LeanformerError('INVALID_ARGUMENT', `blockSize must be 16, 32, 64, 128 or 256 (or 0 for per-channel), got ${blockArg}`, { details: { argument: 'blockSize' } });
-  }
-  const tensorrt = target.runtime === 'ort' && target.ep === 'tensorrt';
-  if (tensorrt && options.symmetric === false) throw new LeanformerError('INVALID_ARGUMENT', 'ort-tensorrt takes symmetric blocked DequantizeLinear weights only; drop symmetric: false', { details: { argument: 'symmetric' } });
-  const symmetric = options.symmetric ?? tensorrt;
-  if (tensorrt && (method === 'hqq' || method === 'qserve')) throw new LeanformerError('INVALID_ARGUMENT', `${method} produces zero points, which ort-tensorrt's symmetric int4/int8 DequantizeLinear form cannot carry; use rtn, gptq, awq or smoothquant with --symmetric`);
+  const symmetric = options.symmetric ?? symmetricOnly(target);
+  // The block-size rule and the target's EP facts (core's ep-facts); hqq and qserve always carry zero points.
+  const epWhy = checkQuantForTarget(target, { bits, blockSize: blockArg, symmetric: symmetric && method !== 'hqq' && method !== 'qserve', zeroPoints: method === 'hqq' ? 'float' : 'integer' });
+  if (epWhy) throw new LeanformerError('INVALID_ARGUMENT', epWhy, { details: { argument: epWhy.startsWith('blockSize') ? 'blockSize' : 'symmetric' } });
   if (method === 'hqq' && symmetric) throw new LeanformerError('INVALID_ARGUMENT', 'hqq optimises zero points; it cannot be symmetric');
   if (method === 'qserve' && symmetric) throw new LeanformerError('INVALID_ARGUMENT', 'qserve uses asymmetric uint4 groups; it cannot be symmetric');
   if (CALIBRATED.has(method) && !options.calibration) throw new LeanformerError('INVALID_ARGUMENT', `method '${method}' needs calibration data (library: options.calibration = { backend, feeds }; CLI: --calib <dir> or --calib-random N)`, { details: { argument: 'calibration' } });
   const exclude = typeof options.exclude === 'string' ? new RegExp(options.exclude) : options.exclude;
-  const forceUint8 = target.runtime === 'ort' && target.ep === 'webgpu';
+  const forceUint8 = !floatZeroPointsKept(target, 4); // ort-webgpu: HQQ zero points rounded to uint8
   if (options.accuracyLevel !== undefined && ![0, 1, 2, 3, 4].includes(options.accuracyLevel)) throw new LeanformerError('INVALID_ARGUMENT', `accuracyLevel must be 0…4, got ${options.accuracyLevel}`);
-  const cpuLike = target.runtime === 'ort' && (target.ep === 'cpu' || target.ep === 'wasm');
   let slow8 = false;
   /** accuracy_level for a layer of `b` bits (see QuantizeOptions.accuracyLevel). */
   const accFor = (b: number): number => {
     if (options.accuracyLevel !== undefined) return options.accuracyLevel;
-    if (b === 8 && cpuLike) { slow8 = true; return 4; }
-    return 0;
+    const level = defaultAccuracyLevel(target, b);
+    if (level) slow8 = true;
+    return level;
   };
   const notes: string[] = [];
-  if (target.runtime === 'ort' && target.ep === 'webgpu' && method === 'hqq') notes.push('ort-webgpu takes uint8 zero points only: HQQ\'s fractional zero points are rounded');
+  if (forceUint8 && method === 'hqq') notes.push('ort-webgpu takes uint8 zero points only: HQQ\'s fractional zero points are rounded');
 
   ensureQMatMulSchema();
   ensureQGatherSchema();

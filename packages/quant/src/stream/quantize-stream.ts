@@ -6,7 +6,7 @@
 // (see AtomicModelOutput). Peak memory is the largest weight (read into one reused buffer), the
 // quantizer's working arrays for that weight (codes: one byte per weight), and the graph.
 import {
-  attr, cloneGraph, DTypes, ensureQMatMulSchema, float32ToBfloat16Bits, float32ToFloat16Bits, LeanformerError, parseTarget, Tensor,
+  attr, blockSizeProblem, cloneGraph, defaultAccuracyLevel, DTypes, ensureQMatMulSchema, float32ToBfloat16Bits, float32ToFloat16Bits, floatZeroPointsKept, LeanformerError, parseTarget, Tensor,
   type Attribute, type DType, type Graph, type Node, type Target, type Value,
 } from '@leanformer/core';
 import { packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
@@ -135,9 +135,8 @@ function checkOptions(o: StreamQuantizeOptions): { bits: QuantBits; edgeBits: Qu
   const edgeBits = o.edgeBits ?? (bits === 4 ? 8 : bits);
   if (edgeBits !== 4 && edgeBits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `edgeBits must be 4 or 8, got ${String(edgeBits)}`, { details: { argument: 'edgeBits' } });
   const blockArg = o.blockSize ?? 32;
-  if (blockArg !== 0 && (!Number.isInteger(blockArg) || blockArg < 16 || blockArg > 256 || (blockArg & (blockArg - 1)) !== 0)) {
-    throw new LeanformerError('INVALID_ARGUMENT', `blockSize must be 16, 32, 64, 128 or 256 (or 0 for per-channel), got ${blockArg}`, { details: { argument: 'blockSize' } });
-  }
+  const bsWhy = blockArg === 0 ? null : blockSizeProblem(blockArg);
+  if (bsWhy) throw new LeanformerError('INVALID_ARGUMENT', `blockSize ${bsWhy} (or 0 for per-channel)`, { details: { argument: 'blockSize' } });
   if (o.method === 'hqq' && o.symmetric) throw new LeanformerError('INVALID_ARGUMENT', 'hqq optimises zero points; it cannot be symmetric', { details: { argument: 'symmetric' } });
   const target = o.target ?? 'ort-cpu';
   if (!STREAM_TARGETS.includes(target)) {
@@ -169,13 +168,13 @@ function checkOptions(o: StreamQuantizeOptions): { bits: QuantBits; edgeBits: Qu
  */
 export async function quantizeModelStreaming(input: string, output: string, options: StreamQuantizeOptions, deps: StreamDeps): Promise<StreamQuantizeReport> {
   const { bits, edgeBits, blockArg, target } = checkOptions(options);
-  const forceUint8 = target === 'ort-webgpu';
-  const cpuLike = target === 'ort-cpu' || target === 'ort-wasm';
+  const forceUint8 = !floatZeroPointsKept(parseTarget(target), 4); // ort-webgpu: HQQ zero points rounded to uint8
   let slow8 = false;
   const accFor = (b: number): number => {
     if (options.accuracyLevel !== undefined) return options.accuracyLevel;
-    if (b === 8 && cpuLike) { slow8 = true; return 4; }
-    return 0;
+    const level = defaultAccuracyLevel(parseTarget(target), b);
+    if (level) slow8 = true;
+    return level;
   };
   let count = 0;
   const r = await runStreaming(input, output, options, deps, parseTarget(target), 'quantized model', (run, layers) => {
