@@ -1,4 +1,5 @@
-import { formatType, type Graph } from '@leanformer/core';
+import { formatType, parseTarget, targetName, type Graph, type Target } from '@leanformer/core';
+import { explainLowering, type NodeLowering } from '@leanformer/onnx';
 import type { Command } from '../registry.js';
 import { importModel } from '../pipeline.js';
 
@@ -83,15 +84,50 @@ export function formatSummary(path: string, s: ModelSummary): string {
   return lines.filter((l) => l !== '').join('\n') + '\n';
 }
 
-/** `leanformer inspect <model.onnx> [--json]` */
+/** What `leanformer inspect --lowering <target> --json` prints. */
+export interface LoweringReport {
+  readonly target: string;
+  /** One entry per node the capability table lowers (every leanformer op), in graph order. */
+  readonly nodes: readonly NodeLowering[];
+}
+
+/** The capability table's choice for every leanformer op node of `graph` on `target` (see explainLowering in @leanformer/onnx). */
+export function loweringReport(graph: Graph, target: Target): LoweringReport {
+  return { target: targetName(target), nodes: explainLowering(graph, target) };
+}
+
+/** The human form of a lowering report: one line per node with its form, then one line per skipped form. */
+export function formatLoweringReport(path: string, r: LoweringReport): string {
+  if (!r.nodes.length) return `${path}: no leanformer op nodes; the model runs on ${r.target} as it is\n`;
+  const lines = [`${path}: lowering for ${r.target} (${r.nodes.length} leanformer op node${r.nodes.length > 1 ? 's' : ''})`];
+  for (const n of r.nodes) {
+    lines.push(`${n.node} (${n.op}): ${n.form ?? `cannot be lowered: ${n.refusal ?? 'no form applies'}`}`);
+    for (const s of n.skipped) lines.push(`  skipped ${s.form}: ${s.reason}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `leanformer inspect <model.onnx> [--lowering <target>] [--json]` */
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'Summarise an ONNX model: ops and counts, parameters, initializer bytes by dtype, inputs/outputs, opsets.',
+  summary: 'Summarise an ONNX model: ops and counts, parameters, initializer bytes by dtype, inputs/outputs, opsets; or how its leanformer ops lower for a target.',
   positionals: ['<model.onnx>'],
-  options: { json: { type: 'boolean', description: 'print one JSON object instead of text' } },
+  options: {
+    json: { type: 'boolean', description: 'print one JSON object instead of text' },
+    lowering: { type: 'string', arg: '<target>', description: 'instead of the summary: for each leanformer op node, the lowering form chosen on <target> (ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, tfjs-cpu, …) and why each earlier form was skipped' },
+  },
   async run({ positionals, values, io }) {
     const path = positionals[0]!;
-    const s = summarize(await importModel(path));
+    const lowering = values['lowering'];
+    // The target is checked before the model is read, so a typo fails fast with the allowed names.
+    const target = typeof lowering === 'string' ? parseTarget(lowering) : null;
+    const graph = await importModel(path);
+    if (target) {
+      const r = loweringReport(graph, target);
+      io.out(values['json'] ? `${JSON.stringify(r)}\n` : formatLoweringReport(path, r));
+      return 0;
+    }
+    const s = summarize(graph);
     io.out(values['json'] ? `${JSON.stringify(s)}\n` : formatSummary(path, s));
     return 0;
   },
