@@ -60,7 +60,7 @@ export async function measureWindowSpeedup(backend: Backend, o: { seq?: number; 
     k: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 2)),
     v: new Tensor('float32', [1, seq, hid], gaussian(seq * hid, 3)),
   };
-  // The window op is left to the backend's lowering (ORT CPU: see ATTENTION_FORMS in @leanformer/onnx;
+  // The window op is left to the backend's lowering (ORT CPU: see ATTENTION_LOWERING in @leanformer/onnx;
   // tfjs: the blocked decomposition), unless `forceBlocked` forces core's blocked decomposition.
   const dense = await backend.compile(attentionLayerGraph({ seq, heads, headDim, pattern: { kind: 'dense' } }));
   const win = await backend.compile(attentionLayerGraph({ seq, heads, headDim, pattern: { kind: 'window', window }, form: o.forceBlocked ? 'blocked' : 'op', ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}) }));
