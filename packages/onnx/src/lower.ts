@@ -66,13 +66,16 @@ function graphsOf(g: Graph): Graph[] {
 }
 
 /**
- * Returns a copy of `graph` lowered for `target`: each op the lowering table covers for the target
- * takes its form there; other leanformer ops become their reference decomposition; standard and
- * unknown ops pass through. Repeats while lowerings or decompositions emit further leanformer ops.
- * The input graph is never modified. Afterwards the opset imports name every domain in use
- * (com.microsoft at version 1) and no longer name 'leanformer'.
+ * Returns a copy of `graph` lowered for `target`: each node whose op the capability table lists
+ * takes the first form on its target's list that applies (leanformer ops end in core's reference
+ * decomposition); standard and unknown ops no form takes pass through. Repeats while forms emit
+ * further leanformer ops. The input graph is never modified. Afterwards the opset imports name
+ * every domain in use (com.microsoft at version 1) and no longer name 'leanformer'.
+ * {@link explainLowering} reports the same choices without lowering.
  *
- * Throws LOWERING_FAILED naming the op and target when a leanformer op has neither.
+ * Throws LOWERING_FAILED naming the node, target and reason when a `required` form does not apply
+ * (asymmetric weights on ort-tensorrt), or naming the op when a leanformer op has no form and no
+ * decomposition.
  *
  * @example
  * ```ts
