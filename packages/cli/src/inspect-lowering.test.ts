@@ -35,8 +35,8 @@ let g: Graph;
 const files: Record<string, string> = {};
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lf-inspect-lowering-'));
-  for (const [name, symmetric] of [['asym', false], ['sym', true]] as const) {
-    const q = (await quantizeModel(decoderLayer(), { method: 'rtn', bits: 4, blockSize: 32, symmetric })).graph;
+  for (const [name, o] of [['asym', {}], ['sym', { symmetric: true }], ['hqq', { method: 'hqq' }], ['hqqWebgpu', { method: 'hqq', target: 'ort-webgpu' }]] as const) {
+    const q = (await quantizeModel(decoderLayer(), { method: 'rtn', bits: 4, blockSize: 32, ...o })).graph;
     if (name === 'asym') g = q;
     files[name] = join(dir, `${name}.onnx`);
     writeFileSync(files[name]!, encodeModel(q));
@@ -88,6 +88,15 @@ describe('leanformer inspect --lowering', () => {
     expect(byOp(asym, 'QMatMul').map((n) => [n.form, n.refusal, n.skipped])).toEqual(Array(4).fill([null, why, [{ form: 'qdq', reason: why }]]));
     expect(() => lowerToOnnx(g, { runtime: 'ort', ep: 'tensorrt' })).toThrowError(why);
     expect((await cli('inspect', '--lowering', 'ort-tensorrt', files['asym']!)).out).toMatch(/: cannot be lowered: ort-tensorrt takes symmetric .*\n {2}skipped qdq: ort-tensorrt takes symmetric/);
+  });
+
+  it('ort-webgpu: HQQ quantized for webgpu has uint8 zero points and takes MatMulNBits; HQQ for cpu (float zero points) is skipped with the uint8 fact', async () => {
+    expect(byOp(await report('ort-webgpu', files['hqqWebgpu']), 'QMatMul').map((n) => n.form)).toEqual(['matmulnbits', 'matmulnbits', 'matmulnbits', 'matmulnbits']);
+    const cpuHqq = byOp(await report('ort-webgpu', files['hqq']), 'QMatMul');
+    // The output projection is an 8-bit edge layer, whose zero points quant always rounds to uint8.
+    expect(cpuHqq.map((n) => n.form)).toEqual(['reference', 'reference', 'reference', 'matmulnbits']);
+    expect(cpuHqq[0]!.skipped).toEqual([{ form: 'matmulnbits', reason: expect.stringMatching(/^ort-webgpu's MatMulNBits takes uint8 zero points only/) }]);
+    expect(byOp(await report('ort-cpu', files['hqq']), 'QMatMul').map((n) => n.form)).toEqual(['matmulnbits', 'matmulnbits', 'matmulnbits', 'matmulnbits']);
   });
 
   it('rejects an unknown target with the allowed names', async () => {
