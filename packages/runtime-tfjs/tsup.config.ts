@@ -27,4 +27,14 @@ export default defineConfig([
     shims: true,
     noExternal,
   },
+  {
+    // Benchmarks (`leanformer bench tfjs-…`): they import the packages, this one included, by name.
+    entry: { bench: 'bench/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'node',
+    external: [/^@leanformer\//, /^@tensorflow\//, 'onnxruntime-node'],
+  },
 ]);

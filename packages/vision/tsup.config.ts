@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // index is browser-safe; cli (zoo and bench commands) is Node only and loads onnxruntime-node lazily.
-  entry: ['src/index.ts', 'src/cli.ts'],
+  entry: { index: 'src/index.ts', cli: 'src/cli.ts', bench: 'bench/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -16,6 +16,9 @@ node_env() {
   export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   node_ready=1
 }
+# The leanformer CLI from the carried packages. Imported from the repo root by name: a script inside
+# packages/cli would resolve its own package to packages/cli/dist, which is not carried.
+lf() { node --max-old-space-size=16000 --input-type=module -e "const { main } = await import('@leanformer/cli'); process.exit(await main(process.argv.slice(1)));" "$@"; }
 
 for s in $steps; do case $s in
   fixtures) # Python references and fixtures (committed under packages/*/fixtures).
@@ -26,39 +29,33 @@ for s in $steps; do case $s in
     cp /tmp/o/timm/efficientvit_m0.timm.onnx "$OUT/" ;;
   python-ort-check) # Our quantized models (.gpuwork/quant-models, carried) in Python onnxruntime.
     step python-ort-check; python3 packages/quant/fixtures/check_in_python_ort.py .gpuwork/quant-models > "$OUT/python_ort_check.jsonl" 2>&1; echo "rc=$?" >> "$R" ;;
-  quant-time) # RTN int4 quantize time: ORT's Python quantizer and ours, same model, interleaved
-    # (ours from the bundles in .gpuwork/quant, made here by `node packages/quant/bench/run.mjs rtn`).
+  quant-time) # RTN int4 quantize time: ORT's Python quantizer and ours, same model, interleaved.
     node_env
     for i in 1 2 3; do
       step ort-python-quantizer-$i; python3 packages/quant/fixtures/time_ort_quantizer.py --layers 8 --reps 5 2>/dev/null | tail -1 >> "$R"
-      step leanformer-rtn-$i; node --max-old-space-size=16000 .gpuwork/quant/rtn-speed.mjs --layers=8 --reps=5 --worker="$PWD/.gpuwork/quant/rtn-worker.mjs" >> "$R" 2>&1
+      step leanformer-rtn-$i; lf bench quant-rtn --param layers=8 --param reps=5 --json >> "$R" 2>&1
     done ;;
   bench-quant)
     node_env
-    step bench-quant; timeout 400 node -e "import('@leanformer/cli').then(m=>m.main(['bench','quant','--json'])).then(c=>process.exit(c))" >> "$R" 2>&1 ;;
+    step bench-quant; timeout 400 lf bench quant --json >> "$R" 2>&1 ;;
   tfjs) # tfjs WebGPU and ORT's WebGPU EP against PyTorch on one decoder layer.
     node_env
-    cp packages/runtime-tfjs/bench/decoder-layer.mjs ./_tfjs.mjs
-    step tfjs-webgpu+ort-webgpu; timeout 300 node _tfjs.mjs --backend webgpu --iters 20 --ort webgpu > "$OUT/tfjs_ort.json" 2>>"$R"
-    step torch; timeout 200 python3 packages/runtime-tfjs/bench/decoder_layer_torch.py > "$OUT/torch.json" 2>>"$R"
-    rm -f _tfjs.mjs ;;
+    step tfjs-webgpu+ort-webgpu; timeout 300 lf bench tfjs-decoder-layer --param backend=webgpu --param iters=20 --param ort=webgpu --json > "$OUT/tfjs_ort.json" 2>>"$R"
+    step torch; timeout 200 python3 packages/runtime-tfjs/bench/decoder_layer_torch.py > "$OUT/torch.json" 2>>"$R" ;;
   vision) # Our EfficientViT-M0 against timm's own ONNX export (made here), WebGPU EP and CPU EP.
     [ -f /tmp/o/timm/efficientvit_m0.timm.onnx ] || python3 packages/vision/fixtures/make_timm_fixtures.py --out /tmp/o/vision --onnx-out /tmp/o/timm 2>/dev/null >> "$R"
     node_env
     mkdir -p /tmp/lf/node_modules/@leanformer/vision/fixtures && cp /tmp/o/timm/efficientvit_m0.timm.onnx /tmp/lf/node_modules/@leanformer/vision/fixtures/
-    cp packages/vision/bench/vision.mjs ./_vision.mjs
-    step vision-webgpu; timeout 300 node _vision.mjs --ep webgpu > "$OUT/vision_webgpu.json" 2>>"$R"
-    step vision-cpu-1; timeout 300 node _vision.mjs --ep cpu --threads 1 > "$OUT/vision_cpu.json" 2>>"$R"
-    step vision-cpu-4; timeout 300 node _vision.mjs --ep cpu --threads 4 > "$OUT/vision_cpu4.json" 2>>"$R"
-    rm -f _vision.mjs ;;
+    step vision-webgpu; timeout 300 lf bench vision --ep webgpu --json > "$OUT/vision_webgpu.json" 2>>"$R"
+    step vision-cpu-1; timeout 300 lf bench vision --ep cpu --threads 1 --json > "$OUT/vision_cpu.json" 2>>"$R"
+    step vision-cpu-4; timeout 300 lf bench vision --ep cpu --threads 4 --json > "$OUT/vision_cpu4.json" 2>>"$R" ;;
   attention) # Sliding window vs dense at 8K on this machine's ORT CPU.
     node_env
-    step bench-attention; timeout 300 node -e "import('@leanformer/cli').then(m=>m.main(['bench','attention','--json'])).then(c=>process.exit(c))" > "$OUT/attention.json" 2>>"$R" ;;
-  peft) # PaCA vs LoRA training steps on tfjs-webgpu (bundle: `node packages/peft/bench/run.mjs --quick --only paca`
-    # makes packages/peft/dist/peft-bench.mjs; copy it to .gpuwork/peft/).
+    step bench-attention; timeout 300 lf bench attention --json > "$OUT/attention.json" 2>>"$R" ;;
+  peft) # PaCA vs LoRA training steps on tfjs-webgpu.
     node_env
-    step peft-paca-webgpu-quick; timeout 200 node --max-old-space-size=8192 .gpuwork/peft/peft-bench.mjs --quick --only paca --tfjs webgpu > "$OUT/peft_quick.json" 2>>"$R"
-    step peft-paca-webgpu; timeout 330 node --max-old-space-size=8192 .gpuwork/peft/peft-bench.mjs --only paca --tfjs webgpu > "$OUT/peft.json" 2>>"$R" ;;
+    step peft-paca-webgpu-quick; timeout 200 lf bench peft --quick --param only=paca --ep webgpu --json > "$OUT/peft_quick.json" 2>>"$R"
+    step peft-paca-webgpu; timeout 330 lf bench peft --param only=paca --ep webgpu --json > "$OUT/peft.json" 2>>"$R" ;;
   *) step "unknown step $s" ;;
 esac; done
 step done

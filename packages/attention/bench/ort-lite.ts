@@ -1,10 +1,9 @@
 // Bench-only ORT CPU backend: lowers leanformer.Attention with @leanformer/onnx's attention lowering
-// in a chosen form (OrtBackend always takes the forms table's choice), encodes the graph with
-// @leanformer/onnx and runs it on onnxruntime-node with the given threads / denormal setting.
+// in a chosen form (OrtBackend always takes the forms table's choice), encodes the graph and runs it
+// on onnxruntime-node with the given threads / denormal setting.
 import * as ort from 'onnxruntime-node';
 import { Tensor, type Backend, type Executor, type Graph } from '@leanformer/core';
-import { encodeModel } from '@leanformer/onnx';
-import { lowerAttention, type AttentionForm } from '../../onnx/src/lowerings/attention.js';
+import { encodeModel, lowerAttention, type AttentionForm } from '@leanformer/onnx';
 
 /** ORT CPU as a core Backend; `form` forces the attention lowering form (default: the forms table). */
 export function ortCpuBackend(o: { form?: AttentionForm; chunkSize?: number; threads?: number; ftz?: boolean } = {}): Backend {

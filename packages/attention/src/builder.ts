@@ -1,5 +1,5 @@
 import {
-  DTypes, GraphBuilder, LeanformerError, Tensor, ensureAttentionSchema, rng, type AttrsInput, type Graph, type Value,
+  DTypes, GraphBuilder, LeanformerError, Tensor, decomposeAttention, ensureAttentionSchema, rng, type AttrsInput, type Graph, type Value,
 } from '@leanformer/core';
 import { validatePattern, type AttentionPattern } from './pattern.js';
 import { ropeCache } from './rope.js';
@@ -198,4 +198,18 @@ export function buildDecoderGraph(m: TinyDecoder, o: DecoderGraphOptions = {}): 
   });
   b.output(b.matmul(x, b.param('unembed', new Tensor('float32', [m.dModel, m.vocab], m.unembed))), 'logits');
   return b.build();
+}
+
+/** One attention layer graph: inputs `q [1,N,H·D]`, `k`/`v [1,N,G·D]`, output `y`. */
+export function attentionLayerGraph(o: { seq: number; heads: number; kvHeads?: number; headDim: number; pattern: AttentionPattern; form?: 'op' | 'masked' | 'blocked'; chunkSize?: number }): Graph {
+  const G = o.kvHeads ?? o.heads;
+  const b = new GraphBuilder('attention_layer');
+  const q = b.input('q', 'float32', [1, o.seq, o.heads * o.headDim]);
+  const k = b.input('k', 'float32', [1, o.seq, G * o.headDim]);
+  const v = b.input('v', 'float32', [1, o.seq, G * o.headDim]);
+  const r = attentionOp(b, q, k, v, { numHeads: o.heads, kvHeads: G, pattern: o.pattern });
+  b.output(r.output, 'y');
+  const g = b.build();
+  if (o.form && o.form !== 'op') decomposeAttention(g.nodes.find((n) => n.op === 'Attention')!, { form: o.form, ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}) });
+  return g;
 }

@@ -6,4 +6,3 @@ export * from './retrieval.js';
 export * from './builder.js';
 export * from './moa.js';
 export * from './lower.js';
-export * from './bench.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, decompose } from '@leanformer/core';
 import { lowerAttention, type AttentionForm } from '@leanformer/onnx';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
-import { attentionLayerGraph } from './bench.js';
+import { attentionLayerGraph } from './builder.js';
 import type { AttentionPattern } from './pattern.js';
 import { attentionReference, maxAbsDiff } from './reference.js';
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from './index.js';
-import { BENCH_SUITES, suiteRunner } from './commands/bench.js';
 
 const CASE = '/usr/share/libonnx-testdata/data/node/test_matmul_2d';
 
@@ -43,22 +42,6 @@ describe('leanformer main', () => {
       expect(r.out).toBe('');
     }
     expect((await cli('run', 'x.onnx', '--backend', 'ort-metal')).err).toMatch(/Unknown backend 'ort-metal'; allowed: ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, tfjs-cpu/);
-  });
-
-  it('bench validates its suite and --ep before loading anything', async () => {
-    const ep = await cli('bench', 'vision', '--ep', 'cuda');
-    expect(ep.code).not.toBe(0);
-    expect(ep.err).toMatch(/--ep must be cpu or webgpu, got 'cuda'/);
-    const suite = await cli('bench', 'speed');
-    expect(suite.code).not.toBe(0);
-    expect(suite.err).toMatch(/unknown suite 'speed'; available: quant, attention, kv, peft, vision/);
-  });
-
-  it("every bench suite's entry exports its runner (resolved as the CLI does, without running it)", async () => {
-    for (const [name, suite] of Object.entries(BENCH_SUITES)) {
-      await expect(suiteRunner(suite), name).resolves.toBeTypeOf('function');
-    }
-    await expect(suiteRunner({ ...BENCH_SUITES['vision']!, entry: '@leanformer/vision' })).rejects.toThrow(/@leanformer\/vision does not export runVisionBench/);
   });
 
   it('reports a missing file with exit 1 and no stack', async () => {

@@ -19,3 +19,4 @@ export * from './safetensors.js';
 export * from './analysis/index.js';
 export * from './ir/printer.js';
 export * from './command.js';
+export * from './bench.js';

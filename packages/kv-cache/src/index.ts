@@ -10,4 +10,3 @@ export * from './prefix.js';
 export * from './scheduler.js';
 export * from './decode.js';
 export * from './acrosskv.js';
-export * from './bench.js';

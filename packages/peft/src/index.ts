@@ -11,4 +11,3 @@ export * from './galore.js';
 export * from './task.js';
 export * from './finetune.js';
 export { registerPeftKernels } from './tfjs-kernels.js';
-export * from './bench.js';

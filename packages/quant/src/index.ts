@@ -8,6 +8,5 @@ export { cosine, relativeError } from './linalg.js';
 export * from './calibration.js';
 export * from './quantize-model.js';
 export * from './lfpack.js';
-export * from './bench.js';
 export * from './reference-backend.js';
 export * from './demo.js';

@@ -6,7 +6,7 @@ import { quantizeModel, sparsifyModel } from './quantize-model.js';
 import { ReferenceBackend } from './reference-backend.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { is24Sparse } from './methods.js';
-import { matmulStack } from './bench.js';
+import { matmulStack } from './synthetic.js';
 
 // A LLaMA-style decoder from the builder: RMSNorm, SwiGLU, RoPE, GQA; weights dominate its bytes.
 const cfg = { vocabSize: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, ffn: 256, seed: 3 };

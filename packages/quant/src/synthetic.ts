@@ -2,7 +2,7 @@
 // demos: weights ~ N(0, σ²) with σ varying per output row (as in trained linears), and
 // activations with a few persistent outlier channels (the SmoothQuant/AWQ observation:
 // a handful of channels are 10–100× larger than the rest, on every token).
-import { float32ToBfloat16Bits, rng, type Rng as CoreRng } from '@leanformer/core';
+import { DTypes, float32ToBfloat16Bits, Graph, rng, Tensor, tensorType, type Rng as CoreRng } from '@leanformer/core';
 
 /**
  * A seeded source with a Gaussian helper: uniforms from core's `rng`, and its own Box–Muller
@@ -89,4 +89,22 @@ export function syntheticBf16Weights(count: number, seed = 3, std = 0.02): Uint1
     out[i] = float32ToBfloat16Bits(v);
   }
   return out;
+}
+
+/** A stack of `layers` MatMuls [1, w] · [w, w] with seeded N(0, 0.02) weights (the quant bench's model). */
+export function matmulStack(width: number, layers: number, seed = 1): Graph {
+  const g = new Graph('matmul_stack');
+  g.opsets.set('', 21);
+  let x = g.addInput('x', tensorType(DTypes.float32, [1, width]));
+  const rng = new Rng(seed);
+  for (let i = 0; i < layers; i++) {
+    const w = new Float32Array(width * width);
+    for (let j = 0; j < w.length; j++) w[j] = rng.normal() * 0.02;
+    const wv = g.addInitializer(`layers.${i}.weight`, new Tensor(DTypes.float32, [width, width], w));
+    const n = g.addNode({ op: 'MatMul', name: `layers.${i}`, inputs: [x, wv], outputs: [i === layers - 1 ? 'y' : `h${i}`] });
+    n.output(0).type = tensorType(DTypes.float32, [1, width]);
+    x = n.output(0);
+  }
+  g.addOutput(x);
+  return g;
 }

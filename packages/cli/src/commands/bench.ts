@@ -1,87 +1,125 @@
-// `leanformer bench <suite> [--quick] [--json]`: each module's benchmark suite, loaded on first use.
-// A suite is a row of data: the package that owns it and how to call its runner with the CLI's
-// ONNX codec and ORT CPU backend. Every suite prints `{ "suite", "metrics": { … } }`.
-import { LeanformerError } from '@leanformer/core';
-import * as onnx from '@leanformer/onnx';
+// `leanformer bench <suite> [--quick] [--json] [--param name=value …]`: the one entry to every benchmark.
+// Suites are data (core's BenchSuite) exported by each package's `./bench` subpath; a suite's name
+// starts with its package's prefix (`quant`, `quant-rtn`, `attention-swa`, …), so running one loads
+// only that package's benchmarks. `leanformer bench list` loads them all.
+import { LeanformerError, type BenchResult, type BenchSuite } from '@leanformer/core';
 import type { Command } from '../registry.js';
 
-export interface BenchOptions { readonly quick: boolean; readonly ep: 'cpu' | 'webgpu'; readonly threads: number | undefined }
-type BenchResult = { suite: string; metrics: Record<string, unknown>; [k: string]: unknown };
+/** Suite-name prefix → the package whose `./bench` entry holds those suites. */
+export const BENCH_PACKAGES: Readonly<Record<string, string>> = Object.freeze({
+  quant: '@leanformer/quant/bench',
+  attention: '@leanformer/attention/bench',
+  kv: '@leanformer/kv-cache/bench',
+  peft: '@leanformer/peft/bench',
+  vision: '@leanformer/vision/bench',
+  onnx: '@leanformer/onnx/bench',
+  ort: '@leanformer/runtime-ort/bench',
+  tfjs: '@leanformer/runtime-tfjs/bench',
+});
 
-const ortCpu = async () => (await import('@leanformer/runtime-ort/node')).createOrtBackend({ eps: ['cpu'] });
-/** Imports with a computed specifier, so a CLI build without that module still starts. */
+/** Imports with a computed specifier, so a CLI build without that package still starts. */
 const load = (spec: string): Promise<Record<string, unknown>> => import(/* @vite-ignore */ spec) as Promise<Record<string, unknown>>;
 
-/** Imports a suite's module and returns its runner, or says which export is missing. */
-export async function suiteRunner(suite: BenchSuite): Promise<(o: unknown) => Promise<BenchResult>> {
-  const fn = (await load(suite.entry))[suite.runner];
-  if (typeof fn !== 'function') throw new LeanformerError('NOT_SUPPORTED', `${suite.entry} does not export ${suite.runner}`);
-  return fn as (o: unknown) => Promise<BenchResult>;
+/** The suites exported by one bench entry; checks the entry's shape and that every name carries the prefix. */
+export async function loadBenchEntry(prefix: string): Promise<readonly BenchSuite[]> {
+  const entry = BENCH_PACKAGES[prefix];
+  if (!entry) throw new LeanformerError('INVALID_ARGUMENT', `bench: no package has suites named '${prefix}…'; prefixes: ${Object.keys(BENCH_PACKAGES).join(', ')}`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = await load(entry);
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && ['ERR_MODULE_NOT_FOUND', 'ERR_PACKAGE_PATH_NOT_EXPORTED'].includes(String((e as { code?: string }).code))) {
+      throw new LeanformerError('BACKEND_UNAVAILABLE', `bench: ${entry} is not built or installed`, { cause: e });
+    }
+    throw e;
+  }
+  const benches = mod['benches'];
+  if (!Array.isArray(benches)) throw new LeanformerError('NOT_SUPPORTED', `${entry} does not export a 'benches' list`);
+  for (const s of benches as BenchSuite[]) {
+    if (s.name !== prefix && !s.name.startsWith(`${prefix}-`)) throw new LeanformerError('NOT_SUPPORTED', `${entry}: suite '${s.name}' must be named '${prefix}' or '${prefix}-…'`);
+  }
+  return benches as BenchSuite[];
 }
 
-/** A suite: the module entry that exports its runner, the runner's name, and how the CLI calls it. */
-export interface BenchSuite {
-  readonly entry: string;
-  readonly runner: string;
-  run(o: BenchOptions): Promise<BenchResult>;
+/** Every suite of every package (packages that are not installed are skipped). */
+export async function listBenchSuites(): Promise<BenchSuite[]> {
+  const all: BenchSuite[] = [];
+  for (const prefix of Object.keys(BENCH_PACKAGES)) {
+    try { all.push(...await loadBenchEntry(prefix)); } catch (e) {
+      if (!(e instanceof LeanformerError && e.code === 'BACKEND_UNAVAILABLE')) throw e;
+    }
+  }
+  return all;
 }
 
-const suite = (entry: string, runner: string, args: (o: BenchOptions) => Promise<unknown> | unknown): BenchSuite => {
-  const s: BenchSuite = { entry, runner, run: async (o) => (await suiteRunner(s))(await args(o)) };
+/** The suite of this name. */
+export async function findBenchSuite(name: string): Promise<BenchSuite> {
+  const prefix = name.split('-')[0]!;
+  if (!BENCH_PACKAGES[prefix]) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; run 'leanformer bench list' for the suites`);
+  const suites = await loadBenchEntry(prefix);
+  const s = suites.find((x) => x.name === name);
+  if (!s) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; ${prefix} suites: ${suites.map((x) => x.name).join(', ')}`);
   return s;
-};
+}
 
-/** The suites, by name. */
-export const BENCH_SUITES: Readonly<Record<string, BenchSuite>> = {
-  quant: {
-    entry: '@leanformer/quant',
-    runner: 'runQuantBench',
-    // RTN quantizes on worker threads (--threads N, default all cores); the pool is stopped after the run.
-    async run(o) {
-      const { createQuantWorkerPool } = await load('@leanformer/quant/node') as { createQuantWorkerPool(o?: { threads?: number }): { dispose(): Promise<void> } };
-      const pool = createQuantWorkerPool(o.threads ? { threads: o.threads } : {});
-      try {
-        return await (await suiteRunner(this))({ quick: o.quick, backend: await ortCpu(), codec: { encode: onnx.encodeModel, decode: onnx.decodeModel }, pool });
-      } finally { await pool.dispose(); }
-    },
-  },
-  attention: suite('@leanformer/attention', 'runAttentionBench', async (o) => ({ quick: o.quick, backend: await ortCpu() })),
-  kv: suite('@leanformer/kv-cache', 'runKvBench', (o) => ({ quick: o.quick })),
-  peft: suite('@leanformer/peft', 'runPeftBench', (o) => ({ quick: o.quick, tfjsBackend: o.ep })),
-  // The vision bench reads timm fixtures from disk, so it lives in the Node-only cli entry.
-  vision: suite('@leanformer/vision/cli', 'runVisionBench', (o) => ({ onnx, quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}) })),
-};
+/** `--param name=value` pairs, checked against the suite's declared parameters. */
+export function benchParams(suite: BenchSuite, raw: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const known = Object.keys(suite.params ?? {});
+  for (const p of raw) {
+    const eq = p.indexOf('=');
+    const name = eq > 0 ? p.slice(0, eq) : '';
+    if (!name) throw new LeanformerError('INVALID_ARGUMENT', `bench: --param must be name=value, got '${p}'`, { details: { argument: 'param' } });
+    if (!known.includes(name)) {
+      throw new LeanformerError('INVALID_ARGUMENT', `bench ${suite.name}: unknown parameter '${name}'; ${known.length ? `allowed: ${known.join(', ')}` : 'this suite takes none'}`, { details: { argument: 'param' } });
+    }
+    out[name] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+function listText(suites: readonly BenchSuite[]): string {
+  const w = Math.max(...suites.map((s) => s.name.length));
+  const lines: string[] = [];
+  for (const s of suites) {
+    lines.push(`  ${s.name.padEnd(w)}  ${s.summary}`);
+    for (const [k, p] of Object.entries(s.params ?? {})) lines.push(`  ${''.padEnd(w)}    --param ${k}=…  ${p.description}${p.default !== undefined ? ` (default ${p.default})` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: `Run a module's benchmark suite (${Object.keys(BENCH_SUITES).join(', ')}) and print its metrics`,
+  summary: "Run a benchmark suite and print its metrics ('leanformer bench list' shows the suites)",
   positionals: ['<suite>'],
   options: {
     quick: { type: 'boolean', description: 'smaller sizes and fewer runs (minutes → seconds)' },
-    json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … } }' },
-    ep: { type: 'string', arg: '<cpu|webgpu>', description: "device: the ORT execution provider for vision, the tfjs backend of peft's PaCA/LoRA steps; default cpu" },
-    threads: { type: 'string', arg: '<N>', description: 'threads where a suite uses them: quant (RTN worker pool; default all cores), vision (ORT intra-op)' },
+    json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … }, … }' },
+    ep: { type: 'string', arg: '<cpu|webgpu>', description: 'device where a suite has a choice (ORT execution provider or tfjs backend); default cpu' },
+    threads: { type: 'string', arg: '<N>', description: 'threads where a suite uses them (ORT intra-op, the quantize worker pool)' },
+    param: { type: 'string', multiple: true, arg: '<name=value>', description: "a suite's own parameter (repeatable; 'leanformer bench list' names them)" },
   },
-  details: 'Benchmarks are not tests: they time real work on this machine and compare against a peer in the same run.',
+  details: 'Benchmarks are not tests: they time real work on this machine and compare against a peer in the same run.\n`leanformer bench list` prints every suite with its parameters.',
   async run(ctx) {
     const name = ctx.positionals[0]!;
-    const suite = BENCH_SUITES[name];
-    if (!suite) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; available: ${Object.keys(BENCH_SUITES).join(', ')}`);
-    const ep = (ctx.values.ep as string | undefined) ?? 'cpu';
-    if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench: --ep must be cpu or webgpu, got '${ep}'`);
-    const threads = ctx.values.threads === undefined ? undefined : Number(ctx.values.threads);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new LeanformerError('INVALID_ARGUMENT', `bench: --threads must be a positive integer, got '${String(ctx.values.threads)}'`);
-    let result: BenchResult;
-    try {
-      result = await suite.run({ quick: Boolean(ctx.values.quick), ep, threads });
-    } catch (e) {
-      if (e instanceof Error && 'code' in e && (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-        throw new LeanformerError('BACKEND_UNAVAILABLE', `bench ${name} needs ${suite.entry}, which is not built or installed`, { cause: e });
-      }
-      throw e;
+    if (name === 'list') {
+      const suites = await listBenchSuites();
+      ctx.io.out(ctx.values.json ? `${JSON.stringify(suites.map((s) => ({ name: s.name, summary: s.summary, params: s.params ?? {} })))}\n` : listText(suites));
+      return 0;
     }
+    // Flags first: a bad value fails before any package is loaded.
+    const ep = (ctx.values.ep as string | undefined) ?? 'cpu';
+    if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench: --ep must be cpu or webgpu, got '${ep}'`, { details: { argument: 'ep' } });
+    const rawThreads = ctx.values.threads as string | undefined;
+    if (rawThreads !== undefined && !/^[1-9]\d*$/.test(rawThreads)) throw new LeanformerError('INVALID_ARGUMENT', `bench: --threads must be a positive integer, got '${rawThreads}'`, { details: { argument: 'threads' } });
+    const suite = await findBenchSuite(name);
+    const params = benchParams(suite, (ctx.values.param as string[] | undefined) ?? []);
+    const result: BenchResult = await suite.run({
+      quick: Boolean(ctx.values.quick), ep, threads: rawThreads === undefined ? undefined : Number(rawThreads), params,
+      log: (t) => ctx.io.err(t),
+    });
     if (ctx.values.json) ctx.io.out(`${JSON.stringify(result)}\n`);
-    else for (const [k, v] of Object.entries(result.metrics)) ctx.io.out(`${k.padEnd(36)} ${String(v)}\n`);
+    else for (const [k, v] of Object.entries(result.metrics)) ctx.io.out(`${k.padEnd(36)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
     return 0;
   },
 };

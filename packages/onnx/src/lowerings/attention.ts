@@ -181,7 +181,7 @@ function toGqa(node: Node): void {
     attrs: {
       num_heads: attr.int(a.numHeads), kv_num_heads: attr.int(a.kvNumHeads),
       scale: attr.float(a.scale > 0 ? a.scale : 1 / Math.sqrt(D)),
-      // Checked on onnxruntime-node 1.30 CPU (packages/attention/bench/gqa-check.ts): local_window_size = w
+      // Checked on onnxruntime-node 1.30 CPU (`leanformer bench attention-gqa-check`): local_window_size = w
       // gives exactly our window (q − k < w, the query itself included).
       ...(a.pattern === 'window' ? { local_window_size: attr.int(a.window) } : {}),
     },

@@ -1,14 +1,9 @@
-import { LeanformerError, Tensor, type Backend } from '@leanformer/core';
+import { LeanformerError, Tensor, type Backend, type BenchSuite } from '@leanformer/core';
 import {
   attentionDecompositionPass, attentionReference, buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples, rng,
   type RetrievalExample, type TinyDecoder,
 } from '@leanformer/attention';
-import { acrossKVPass, kvCacheBytes } from './acrosskv.js';
-import { evaluateKVMethods, type KVMethod } from './harness.js';
-import { PagedKVCache } from './managers.js';
-import { prefillWithPrefixSharing, prefixSharingCost } from './prefix.js';
-import { cosine, dequantizeKeysPerChannel, dequantizeKV, hadamardRotate, quantizeKeysPerChannel, quantizeKV, smoothKeys } from './quant.js';
-import { serve, type ServeRequest } from './scheduler.js';
+import { acrossKVPass, kvCacheBytes, evaluateKVMethods, type KVMethod, PagedKVCache, prefillWithPrefixSharing, prefixSharingCost, cosine, dequantizeKeysPerChannel, dequantizeKV, hadamardRotate, quantizeKeysPerChannel, quantizeKV, smoothKeys, serve, type ServeRequest } from '@leanformer/kv-cache';
 
 /** A benchmark suite's result, as `leanformer bench … --json` prints it. */
 export interface KvBenchResult {
@@ -209,3 +204,11 @@ async function acrossKVAccuracy(backend: Backend, model: TinyDecoder, ex: readon
   }
 }
 
+
+export const kvSuite: BenchSuite = {
+  name: 'kv',
+  summary: 'int4/int8 KV bytes and attention cosine, eviction and ALISA/NOSA retrieval, AcrossKV, paged prefix sharing, scheduling',
+  async run(o) {
+    return runKvBench({ quick: o.quick });
+  },
+};

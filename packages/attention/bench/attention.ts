@@ -1,28 +1,12 @@
-import { GraphBuilder, LeanformerError, Tensor, decomposeAttention, type Backend, type Graph } from '@leanformer/core';
-import { attentionOp } from './builder.js';
-import { profileMoA, referenceEvaluator, windowForDensity } from './moa.js';
-import { patternDensity, type AttentionPattern, type HeadSpan } from './pattern.js';
-import { buildRetrievalDecoder, makeRetrievalExamples, retrievalAccuracy } from './retrieval.js';
+// `leanformer bench attention`: sliding window vs dense attention speed at an 8K prefill on ORT CPU
+// (the forms table's choice), and MoA vs a uniform window of the same density on the retrieval decoder.
+import { Tensor, benchInt, median, type Backend, type BenchResult, type BenchSuite, type Graph } from '@leanformer/core';
+import {
+  attentionLayerGraph, buildRetrievalDecoder, makeRetrievalExamples, patternDensity, profileMoA, referenceEvaluator, retrievalAccuracy, windowForDensity,
+  type AttentionPattern, type HeadSpan,
+} from '@leanformer/attention';
+import { createOrtBackend } from '@leanformer/runtime-ort/node';
 
-/** A benchmark suite's result, as `leanformer bench … --json` prints it. */
-export interface BenchResult {
-  readonly suite: string;
-  readonly metrics: Record<string, number | string | null>;
-}
-
-/** One attention layer graph: inputs `q [1,N,H·D]`, `k`/`v [1,N,G·D]`, output `y`. */
-export function attentionLayerGraph(o: { seq: number; heads: number; kvHeads?: number; headDim: number; pattern: AttentionPattern; form?: 'op' | 'masked' | 'blocked'; chunkSize?: number }): Graph {
-  const G = o.kvHeads ?? o.heads;
-  const b = new GraphBuilder('attention_layer');
-  const q = b.input('q', 'float32', [1, o.seq, o.heads * o.headDim]);
-  const k = b.input('k', 'float32', [1, o.seq, G * o.headDim]);
-  const v = b.input('v', 'float32', [1, o.seq, G * o.headDim]);
-  const r = attentionOp(b, q, k, v, { numHeads: o.heads, kvHeads: G, pattern: o.pattern });
-  b.output(r.output, 'y');
-  const g = b.build();
-  if (o.form && o.form !== 'op') decomposeAttention(g.nodes.find((n) => n.op === 'Attention')!, { form: o.form, ...(o.chunkSize ? { chunkSize: o.chunkSize } : {}) });
-  return g;
-}
 
 function gaussian(n: number, seed: number): Float32Array {
   let a = seed >>> 0;
@@ -76,7 +60,7 @@ export async function measureWindowSpeedup(backend: Backend, o: { seq?: number; 
       await win.run(feeds);
       tw.push(performance.now() - t);
     }
-    const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const med = median;
     return {
       seq, heads, head_dim: headDim, window,
       dense_ms: round(med(td)), window_ms: round(med(tw)),
@@ -127,14 +111,8 @@ export async function measureMoA(o: { quick?: boolean; density?: number } = {}):
 }
 
 /**
- * The `bench attention` suite. `backend` runs the speed measurement (pass ORT CPU for
- * `swa_speedup_8k`; without it that metric is null); quick mode lowers repetitions and retrieval sizes.
- *
- * @example
- * ```ts
- * const r = await runAttentionBench({ quick: true, backend: createOrtBackend({ eps: ['cpu'] }) });
- * console.log(JSON.stringify(r));
- * ```
+ * The `bench attention` figures. `backend` runs the speed measurement (ORT CPU for `swa_speedup_8k`;
+ * without it that metric is null); quick mode lowers repetitions and retrieval sizes.
  */
 export async function runAttentionBench(o: { quick?: boolean; backend?: Backend; seq?: number } = {}): Promise<BenchResult> {
   const metrics: Record<string, number | string | null> = {};
@@ -157,3 +135,13 @@ export async function runAttentionBench(o: { quick?: boolean; backend?: Backend;
 }
 
 
+
+export const attentionSuite: BenchSuite = {
+  name: 'attention',
+  summary: 'sliding window 512 vs dense attention at an 8K prefill on ORT CPU; MoA vs a uniform window at equal density',
+  params: { seq: { description: 'prefill length', default: '8192' } },
+  async run(o) {
+    const backend = createOrtBackend({ eps: ['cpu'], ...(o.threads ? { intraOpNumThreads: o.threads } : {}) });
+    return runAttentionBench({ quick: o.quick, backend, seq: benchInt(o.params, 'seq', 8192) });
+  },
+};

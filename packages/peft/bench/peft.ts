@@ -1,17 +1,9 @@
 // `leanformer bench peft`: hot-swap latency on ONNX Runtime, PaCA vs LoRA step time and peak
 // memory at equal trainable parameters, WeLore compression and loss, GaLore optimizer state.
 
-import { Tensor, transformerDecoder, type Backend, type Graph } from '@leanformer/core';
+import { Tensor, transformerDecoder, type Backend, type BenchSuite, type Graph } from '@leanformer/core';
 import { createOptimizer, createTfjsBackend, crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
-import { finetune } from './finetune.js';
-import { LoraHotSwap } from './hotswap.js';
-import { svd } from './linalg.js';
-import { createLoraAdapter, injectLora, mergeLora, type LoraAdapter } from './lora.js';
-import { findLinearModules } from './naming.js';
-import { injectPaca, selectPartialConnections } from './paca.js';
-import { syntheticInstructionTask } from './task.js';
-import { registerPeftKernels } from './tfjs-kernels.js';
-import { welorePlan } from './welore.js';
+import { finetune, LoraHotSwap, svd, createLoraAdapter, injectLora, mergeLora, type LoraAdapter, findLinearModules, injectPaca, selectPartialConnections, syntheticInstructionTask, registerPeftKernels, welorePlan } from '@leanformer/peft';
 
 /** Options of {@link runPeftBench}. */
 export interface PeftBenchOptions {
@@ -273,3 +265,12 @@ export async function runPeftBench(options: PeftBenchOptions = {}): Promise<Peft
 
   return { suite: 'peft', metrics, notes };
 }
+
+export const peftSuite: BenchSuite = {
+  name: 'peft',
+  summary: 'LoRA hot-swap latency on ORT, PaCA vs LoRA step time and memory (tfjs), WeLore, GaLore',
+  params: { only: { description: 'sections: hotswap,paca,welore', default: 'all' }, tfjs: { description: 'tfjs backend of the PaCA/LoRA steps: cpu, wasm or webgpu (default: --ep)' } },
+  async run(o) {
+    return runPeftBench({ quick: o.quick, tfjsBackend: o.ep, ...(o.params['only'] ? { only: o.params['only'].split(',') as PeftBenchSection[] } : {}), ...(o.params['tfjs'] ? { tfjsBackend: o.params['tfjs'] as 'cpu' | 'wasm' | 'webgpu' } : {}) });
+  },
+};

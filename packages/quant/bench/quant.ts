@@ -1,12 +1,10 @@
-// The quant benchmark suite (`leanformer bench quant`): int4 MatMulNBits decode speed vs fp32
-// on a stack of 4096×4096 layers at batch 1, RTN quantize throughput, and lossless packing
-// ratio and decode speed. The runtime comes in as a Backend (ORT CPU for the published numbers).
-import { DTypes, Graph, Tensor, tensorType, type Backend, type Executor } from '@leanformer/core';
-import { decodeFloats, encodeFloats } from './dfloat11.js';
-import { quantizeModel } from './quantize-model.js';
-import { Rng, syntheticBf16Weights } from './synthetic.js';
-import type { ModelCodec } from './lfpack.js';
-import type { QuantWorkerPool } from './workers/types.js';
+// `leanformer bench quant`: int4 MatMulNBits decode speed vs fp32 on a stack of 4096×4096 layers at
+// batch 1 on ORT CPU, RTN quantize throughput (on the worker pool), and lossless packing ratio and
+// decode speed.
+import { benchInt, median, Tensor, type Backend, type BenchSuite, type Executor } from '@leanformer/core';
+import { decodeFloats, encodeFloats, matmulStack, quantizeModel, syntheticBf16Weights, type QuantWorkerPool } from '@leanformer/quant';
+import { createQuantWorkerPool } from '@leanformer/quant/node';
+import { createOrtBackend } from '@leanformer/runtime-ort/node';
 
 /** Options of {@link runQuantBench}. */
 export interface QuantBenchOptions {
@@ -14,12 +12,10 @@ export interface QuantBenchOptions {
   readonly quick?: boolean;
   /** Runs the fp32 and int4 stacks (ORT CPU for the published numbers). */
   readonly backend: Backend;
-  /** Unused by the metrics today; kept so callers can pass the CLI's codec uniformly. */
-  readonly codec?: ModelCodec;
   /** Layer width (default 4096) and count (default 8; quick: 2). */
   readonly width?: number;
   readonly layers?: number;
-  /** Quantizes on these worker threads (Node: createQuantWorkerPool from '@leanformer/quant/node'); default this thread. */
+  /** Quantizes on these worker threads; default this thread. */
   readonly pool?: QuantWorkerPool;
 }
 
@@ -48,23 +44,6 @@ export interface QuantBenchResult {
   };
 }
 
-/** A stack of `layers` MatMuls [1, w] · [w, w] with seeded N(0, 0.02) weights. */
-export function matmulStack(width: number, layers: number, seed = 1): Graph {
-  const g = new Graph('matmul_stack');
-  g.opsets.set('', 21);
-  let x = g.addInput('x', tensorType(DTypes.float32, [1, width]));
-  const rng = new Rng(seed);
-  for (let i = 0; i < layers; i++) {
-    const w = new Float32Array(width * width);
-    for (let j = 0; j < w.length; j++) w[j] = rng.normal() * 0.02;
-    const wv = g.addInitializer(`layers.${i}.weight`, new Tensor(DTypes.float32, [width, width], w));
-    const n = g.addNode({ op: 'MatMul', name: `layers.${i}`, inputs: [x, wv], outputs: [i === layers - 1 ? 'y' : `h${i}`] });
-    n.output(0).type = tensorType(DTypes.float32, [1, width]);
-    x = n.output(0);
-  }
-  g.addOutput(x);
-  return g;
-}
 
 async function msPerRun(exe: Executor, feeds: Record<string, Tensor>, runs: number): Promise<number> {
   await exe.run(feeds); // warm-up, reported apart from the timed runs
@@ -74,21 +53,12 @@ async function msPerRun(exe: Executor, feeds: Record<string, Tensor>, runs: numb
     await exe.run(feeds);
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
-/**
- * Runs the suite.
- *
- * @example
- * ```ts
- * const res = await runQuantBench({ quick: true, backend: new OrtBackend({ ort }) });
- * console.log(JSON.stringify(res)); // { suite: 'quant', metrics: { int4_decode_speedup, … } }
- * ```
- */
+/** Runs the suite on the given backend (and pool). */
 export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBenchResult> {
   const quick = options.quick ?? false;
   const width = options.width ?? 4096;
@@ -131,10 +101,8 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
     dec.push(performance.now() - t);
     decCpu.push(cpuMs() - c);
   }
-  dec.sort((a, b) => a - b);
-  decCpu.sort((a, b) => a - b);
-  const decMs = dec[Math.floor(dec.length / 2)]!;
-  const decCpuMs = decCpu[Math.floor(decCpu.length / 2)]!;
+  const decMs = median(dec);
+  const decCpuMs = median(decCpu);
   return {
     suite: 'quant',
     metrics: {
@@ -152,3 +120,19 @@ export async function runQuantBench(options: QuantBenchOptions): Promise<QuantBe
     },
   };
 }
+
+/** The suite as the CLI runs it: ORT CPU, RTN on a worker pool of `--threads` (default all cores). */
+export const quantSuite: BenchSuite = {
+  name: 'quant',
+  summary: 'int4 MatMulNBits vs fp32 decode on ORT CPU, RTN quantize s/GB, lossless pack ratio and decode MB/s',
+  params: { layers: { description: 'MatMul layers of 4096² (quick: 2)', default: '8' }, width: { description: 'layer width', default: '4096' } },
+  async run(o) {
+    const pool = createQuantWorkerPool(o.threads ? { threads: o.threads } : {});
+    try {
+      return await runQuantBench({
+        quick: o.quick, backend: createOrtBackend({ eps: ['cpu'] }), pool,
+        width: benchInt(o.params, 'width', 4096), layers: benchInt(o.params, 'layers', o.quick ? 2 : 8),
+      });
+    } finally { await pool.dispose(); }
+  },
+};

@@ -1,0 +1,6 @@
+// The onnx package's benchmark suites (`leanformer bench <name>`; `leanformer bench list` shows all).
+import type { BenchSuite } from '@leanformer/core';
+import { importSuite } from './import.js';
+
+/** Every suite of this package, in the order `leanformer bench list` shows them. */
+export const benches: readonly BenchSuite[] = [importSuite];
