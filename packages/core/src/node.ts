@@ -10,8 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LeanformerError } from './errors.js';
 
-const live = new Set<string>();
-let handlersInstalled = false;
+// One registry per process, shared by every loaded copy of this module (ESM and CJS builds, or two
+// installs): one set of handlers, and the lone-listener test in onSignal stays true.
+interface TempRegistry { readonly live: Set<string>; installed: boolean }
+const REGISTRY = Symbol.for('@leanformer/core/node:temp-registry');
+const registry: TempRegistry = ((globalThis as Record<symbol, TempRegistry | undefined>)[REGISTRY] ??= { live: new Set(), installed: false });
+const live = registry.live;
 
 /** Removes every live temporary; never throws (runs from signal and exit handlers). */
 function removeLiveTemps(): void {
@@ -30,8 +34,8 @@ function onSignal(signal: NodeJS.Signals): void {
 
 /** Installed on the first registered temporary and kept for the process's life (see yieldForSignals). */
 function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
+  if (registry.installed) return;
+  registry.installed = true;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('exit', removeLiveTemps);
