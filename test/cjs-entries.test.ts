@@ -33,11 +33,12 @@ if (!built) console.warn('cjs-entries: skipped, some dist/*.cjs files are missin
 // One check per entry: `(m, ctx) => value`, where m is the require()d module. Each returns a small
 // JSON value the test compares against an expectation computed independently below.
 const CHECKS = String.raw`
-const assert = require('node:assert');
 const path = require('node:path');
 const fs = require('node:fs');
-const core = require('@leanformer/core');
-const onnx = require('@leanformer/onnx');
+// Resolves as a user's package would: node_modules/@leanformer/* and each exports map's "require".
+const req = require('node:module').createRequire(path.join(root, 'package.json'));
+const core = req('@leanformer/core');
+const onnx = req('@leanformer/onnx');
 const tiny = () => core.transformerDecoder({ vocabSize: 16, hidden: 8, layers: 1, heads: 2, ffn: 16, seed: 1 });
 const checks = {
   '@leanformer/core': (m) => [m.dtype('bfloat16').bits, m.dtypeFromOnnx(1).name],
@@ -69,7 +70,17 @@ const checks = {
     return Array.from(y.toFloat32());
   },
   '@leanformer/runtime-ort/web': (m) => typeof m.createOrtBackend === 'function' && typeof m.ortWeb.InferenceSession === 'function',
-  '@leanformer/runtime-tfjs': (m) => m.supportedOps().includes('MatMul'),
+  '@leanformer/runtime-tfjs': async (m) => {
+    const b = new m.TfjsBackend('cpu');
+    await b.ready();
+    const g = new core.GraphBuilder('tiny');
+    const x = g.input('x', 'float32', [2]);
+    g.output(g.op('Mul', [x, x]), 'y');
+    const exe = await b.compile(g.build());
+    const y = (await exe.run({ x: core.Tensor.from('float32', [2], [1.5, -2]) })).y;
+    await exe.dispose();
+    return Array.from(y.toFloat32());
+  },
   '@leanformer/runtime-tfjs/node': (m) => { const p = path.join(dir, 'ck.bin'); m.saveCheckpointFile(p, new Uint8Array([7, 8])); return Array.from(m.loadCheckpointFile(p)); },
   '@leanformer/vision': (m) => m.numel([2, 3, 4]),
   '@leanformer/vision/cli': async (m) => {
@@ -85,7 +96,8 @@ const checks = {
     const check = checks[spec];
     try {
       if (!check) throw new Error('no check for this entry: add one to test/cjs-entries.test.ts');
-      const m = require(file);
+      if (req.resolve(spec) !== file) throw new Error(spec + ' resolves to ' + req.resolve(spec) + ', not ' + file);
+      const m = req(spec);
       results[spec] = { ok: true, value: await check(m) };
     } catch (e) {
       results[spec] = { ok: false, error: String(e && e.message || e).split('\n')[0] };
@@ -111,7 +123,7 @@ const EXPECTED: Record<string, unknown> = {
   '@leanformer/runtime-ort': true,
   '@leanformer/runtime-ort/node': [3, -4],
   '@leanformer/runtime-ort/web': true,
-  '@leanformer/runtime-tfjs': true,
+  '@leanformer/runtime-tfjs': [2.25, 4],
   '@leanformer/runtime-tfjs/node': [7, 8],
   '@leanformer/vision': 24,
   '@leanformer/vision/cli': 'number',
@@ -120,12 +132,18 @@ const EXPECTED: Record<string, unknown> = {
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-cjs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// Entries known broken in CommonJS, each naming its issue; \`it.fails\` turns red once it is fixed, so
+// the entry is then removed here.
+const KNOWN_BROKEN: Record<string, string> = {
+  '@leanformer/vision/cli': 'issue 16 item 14: runVisionBench resolves its fixtures from import.meta.url, empty in CommonJS (Invalid URL)',
+};
+
 let results: Record<string, { ok: boolean; value?: unknown; error?: string }> = {};
 
 describe.skipIf(!built)('CommonJS entries (dist/*.cjs)', () => {
   beforeAll(() => {
     const script = join(dir, 'check.cjs');
-    writeFileSync(script, `const dir = ${JSON.stringify(dir)};\nconst entries = ${JSON.stringify(Object.fromEntries(entries))};\n${CHECKS}`);
+    writeFileSync(script, `const dir = ${JSON.stringify(dir)};\nconst root = ${JSON.stringify(root)};\nconst entries = ${JSON.stringify(Object.fromEntries(entries))};\n${CHECKS}`);
     const r = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     results = JSON.parse(r.stdout);
@@ -136,7 +154,7 @@ describe.skipIf(!built)('CommonJS entries (dist/*.cjs)', () => {
   });
 
   for (const spec of Object.keys(EXPECTED)) {
-    it(`require('${spec}') works and a function called through it gives the expected result`, () => {
+    (KNOWN_BROKEN[spec] ? it.fails : it)(`require('${spec}') works and a function called through it gives the expected result${KNOWN_BROKEN[spec] ? ` (known broken: ${KNOWN_BROKEN[spec]})` : ''}`, () => {
       expect(results[spec]).toEqual({ ok: true, value: EXPECTED[spec] });
     });
   }
