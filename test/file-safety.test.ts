@@ -55,7 +55,7 @@ const COMMANDS: Record<string, { input: () => string; argv: (input: string, out:
   'pack --stream': { input: () => model, argv: (i, o) => ['pack', i, '-o', o, '--stream'] },
   unpack: { input: () => lfpack, argv: (i, o) => ['unpack', i, '-o', o] },
   'unpack --stream': { input: () => lfpack, argv: (i, o) => ['unpack', i, '-o', o, '--stream'] },
-  finetune: { input: () => model, argv: (i, o) => ['finetune', i, '-o', o, '--method', 'lora', '--steps', '1', '--batch', '1', '--seq-len', '4', '--json'] },
+  finetune: { input: () => model, argv: (i, o) => ['finetune', i, '-o', o, '--method', 'lora', '--steps', '1', '--batch', '1', '--seq-len', '8', '--json'] },
   lora: { input: () => model, argv: (i, o) => ['lora', 'merge', i, '--adapter', adapter, '-o', o] },
 };
 
