@@ -16,6 +16,7 @@ export type LeanformerErrorCode =
   | 'UNSAFE_PATH'
   | 'SIZE_LIMIT'
   | 'IO_ERROR'
+  | 'OUTPUT_IS_INPUT'
   | 'BACKEND_UNAVAILABLE'
   | 'EXECUTION_FAILED'
   | 'NOT_SUPPORTED'

@@ -1,10 +1,10 @@
 // Node-only entry: models on disk, with ONNX external data. Paths in external data are confined
 // to the model's folder; sizes are checked against the file before reading; outputs are written
 // to a temporary file and renamed, so a failed or interrupted save leaves no partial file.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, writeSync, type PathLike } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync, writeSync, type PathLike } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { LeanformerError, type Graph, type Tensor, type TensorSource } from '@leanformer/core';
+import { commitTemp, createTempPath, discardTemp } from '@leanformer/core/node';
 import { decodeModel, decodeTensor, encodeModel, type ExternalDataInfo } from './model.js';
 
 /** Options of loadModel. */
@@ -137,10 +137,6 @@ export interface SaveOptions {
 const PROTOBUF_LIMIT = 1.9 * 1024 ** 3;
 const ALIGN = 64; // external tensors start on 64-byte boundaries (lets readers map them aligned)
 
-function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
-
 function writeAll(fd: number, bytes: Uint8Array, position: number): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
@@ -197,13 +193,13 @@ export function saveModelSync(graph: Graph, path: string, options: SaveOptions =
   const weights = [...graph.initializers.values()].reduce((n, v) => n + (v.const?.byteLength ?? 0), 0);
   const ext = options.externalData ?? weights > PROTOBUF_LIMIT;
   const dir = dirname(path);
-  const tmpModel = tempPath(path);
-  const temps: string[] = []; // every temporary file, removed on failure
+  const tmpModel = createTempPath(path);
+  const temps: string[] = [tmpModel]; // every temporary file (registered: removed on failure, SIGINT, SIGTERM)
   const files = new Map<string, { tmp: string; fd: number; end: number }>(); // data files by location
   const dataFile = (location: string) => {
     let f = files.get(location);
     if (!f) {
-      const tmp = tempPath(join(dir, location));
+      const tmp = createTempPath(join(dir, location));
       temps.push(tmp);
       f = { tmp, fd: openSync(tmp, 'w'), end: 0 };
       files.set(location, f);
@@ -240,19 +236,15 @@ export function saveModelSync(graph: Graph, path: string, options: SaveOptions =
       }
     }
     const mfd = openSync(tmpModel, 'w');
-    temps.push(tmpModel);
     try { writeAll(mfd, bytes, 0); } finally { closeSync(mfd); }
     // Everything is on disk: rename into place, data files first so the model never points at nothing.
-    for (const [location, f] of files) {
-      renameSync(f.tmp, join(dir, location));
-      temps.splice(temps.indexOf(f.tmp), 1);
-    }
-    renameSync(tmpModel, path);
-    temps.splice(temps.indexOf(tmpModel), 1);
+    for (const [location, f] of files) commitTemp(f.tmp, join(dir, location));
+    commitTemp(tmpModel, path);
   } catch (e) {
-    for (const f of temps) rmSync(f, { force: true });
     if (e instanceof LeanformerError) throw e;
     throw ioError(`Cannot save model to '${path}': ${(e as Error).message}`, e);
+  } finally {
+    for (const f of temps) discardTemp(f); // no-op for the committed ones
   }
 }
 

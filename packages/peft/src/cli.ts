@@ -3,9 +3,10 @@
 // the CLI registers them without this package depending on it. Node-only (reads and writes
 // files); import from '@leanformer/peft/cli'. `bench peft` is runPeftBench in the main entry.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LeanformerError, Tensor, type CommandOption, type CommandSpec, type Graph } from '@leanformer/core';
+import { LeanformerError, Tensor, type CommandOption, type CommandSpec } from '@leanformer/core';
+import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { FINETUNE_METHODS, finetune, type FinetuneMethod } from './finetune.js';
 import { combineAdapters, injectLora, mergeLora, unmergeLora, type LoraAdapter } from './lora.js';
@@ -16,20 +17,6 @@ import { syntheticInstructionTask, type InstructionBatch } from './task.js';
 export type PeftOptionSpec = CommandOption;
 /** A peft command: core's CommandSpec, registered by @leanformer/cli as it is. */
 export type PeftCommand = CommandSpec;
-
-/** Writes through a temporary file and a rename, so readers never see half a file. */
-function writeAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
-
-/** Saves a model through a temporary file and a rename. */
-async function saveAtomic(graph: Graph, path: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}.onnx`;
-  await saveModel(graph, tmp);
-  renameSync(tmp, path);
-}
 
 /**
  * Writes an adapter as a PEFT folder (adapter_model.safetensors + adapter_config.json).
@@ -42,8 +29,8 @@ async function saveAtomic(graph: Graph, path: string): Promise<void> {
 export function writeAdapterDir(dir: string, adapter: LoraAdapter, naming?: 'llama' | 'bert'): void {
   mkdirSync(dir, { recursive: true });
   const f = toPeftFiles(adapter, { naming });
-  writeAtomic(join(dir, 'adapter_model.safetensors'), f.safetensors);
-  writeAtomic(join(dir, 'adapter_config.json'), f.config);
+  writeFileAtomic(join(dir, 'adapter_model.safetensors'), f.safetensors);
+  writeFileAtomic(join(dir, 'adapter_config.json'), f.config);
 }
 
 /**
@@ -108,6 +95,23 @@ function readJsonl(path: string, batch: number): { train: (step: number, micro: 
   return { train: from(rows.slice(0, rows.length - nHeld)), held: from(rows.slice(rows.length - nHeld)) };
 }
 
+/**
+ * Checks every path finetune writes, before loading or training: -o and --checkpoint (folder exists
+ * and is writable), and that neither they nor the --adapter-out files are the model or --data.
+ * --resume may name the --checkpoint file: it is read whole before training and then replaced.
+ */
+function checkFinetuneOutputs(model: string, out: string, values: Readonly<Record<string, unknown>>): void {
+  const outputs = [out];
+  if (typeof values.checkpoint === 'string') outputs.push(values.checkpoint);
+  for (const p of outputs) checkOutputPath(p);
+  const adapterOut = values['adapter-out'];
+  if (typeof adapterOut === 'string') {
+    if (statSync(adapterOut, { throwIfNoEntry: false })?.isFile()) throw new LeanformerError('IO_ERROR', `--adapter-out '${adapterOut}' is a file; give a folder`, { details: { path: adapterOut } });
+    outputs.push(join(adapterOut, 'adapter_model.safetensors'), join(adapterOut, 'adapter_config.json'));
+  }
+  assertOutputsDistinct({ inputs: typeof values.data === 'string' ? [model, values.data] : [model], outputs });
+}
+
 const FINETUNE_USAGE = 'leanformer finetune <model.onnx> --method lora|paca|welore|galore|full -o <out.onnx> [--steps N] [--lr X] [--data <file.jsonl>] [--targets a,b] [--r N --alpha X --rslora] [--ratio X] [--compression X] [--rank N] [--adapter-out <dir>] [--checkpoint <file>] [--resume <file>] [--json]';
 const LORA_USAGE = 'leanformer lora merge|unmerge|apply <model.onnx> --adapter <dir> [--adapter <dir> … --weights w1,w2] -o <out.onnx> [--naming llama|bert]';
 
@@ -152,6 +156,7 @@ export function peftCommands(): PeftCommand[] {
       const out = need(values, 'output', FINETUNE_USAGE);
       const method = values.method as string | undefined;
       if (!method || !(FINETUNE_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${FINETUNE_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
+      checkFinetuneOutputs(positionals[0]!, out, values);
       const graph = await loadModel(positionals[0]!);
       const emb = [...graph.initializers.values()].find((v) => /embed_tokens\.weight$|word_embeddings\.weight$/.test(v.name));
       const steps = num(values, 'steps', 100, true)!;
@@ -177,11 +182,11 @@ export function peftCommands(): PeftCommand[] {
         paca: { ratio: num(values, 'ratio', 0.125) }, welore: { compression: num(values, 'compression', 0.5) }, galore: { rank: num(values, 'rank', 4, true) },
         resumeFrom: typeof values.resume === 'string' ? readFileSync(values.resume) : undefined,
         checkpointEvery: ckPath ? num(values, 'checkpoint-every', 50, true) : undefined,
-        onCheckpoint: ckPath ? (bytes) => writeAtomic(ckPath, bytes) : undefined,
+        onCheckpoint: ckPath ? (bytes) => writeFileAtomic(ckPath, bytes) : undefined,
         onProgress: values.json ? undefined : (p) => { if (p.step === 1 || p.step % 10 === 0 || p.step === p.steps) io.err(`step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`); },
       });
-      await saveAtomic(res.graph, out);
-      if (ckPath) writeAtomic(ckPath, res.checkpoint);
+      await saveModel(res.graph, out); // atomic: saveModel writes a temporary and renames it
+      if (ckPath) writeFileAtomic(ckPath, res.checkpoint);
       if (res.adapter && typeof values['adapter-out'] === 'string') writeAdapterDir(values['adapter-out'], res.adapter, naming);
       const summary = {
         method, steps: res.losses.length, trainableParams: res.trainableParams, lossFirst: res.losses[0], lossLast: res.losses[res.losses.length - 1],
@@ -209,6 +214,8 @@ export function peftCommands(): PeftCommand[] {
       const out = need(values, 'output', LORA_USAGE);
       const dirs = (values.adapter as string[] | undefined) ?? [];
       if (!dirs.length) throw new LeanformerError('INVALID_ARGUMENT', `lora ${action}: give at least one --adapter <dir>; usage: ${LORA_USAGE}`, { details: { argument: 'adapter' } });
+      checkOutputPath(out);
+      assertOutputsDistinct({ inputs: [modelPath, ...dirs.flatMap((d) => [join(d, 'adapter_model.safetensors'), join(d, 'adapter_config.json')])], outputs: [out] });
       const naming = namingOpt(values);
       const adapters = dirs.map((d, i) => readAdapterDir(d, { name: `adapter${i}`, naming }));
       const weights = typeof values.weights === 'string' ? values.weights.split(',').map(Number) : adapters.map(() => 1);
@@ -216,7 +223,7 @@ export function peftCommands(): PeftCommand[] {
       const one = adapters.length === 1 && weights[0] === 1 ? adapters[0]! : combineAdapters(adapters, weights, 'combined');
       const graph = await loadModel(modelPath);
       const result = action === 'merge' ? mergeLora(graph, one) : action === 'unmerge' ? unmergeLora(graph, one) : injectLora(graph, one).graph;
-      await saveAtomic(result, out);
+      await saveModel(result, out);
       io.out(`lora ${action}: ${one.modules.size} layers from ${dirs.length} adapter(s); wrote ${out}\n`);
       return 0;
     },

@@ -3,11 +3,12 @@
 // (name, summary, positionals, options, details, run) so the CLI registers them without this
 // package depending on the CLI, the ONNX codec or a runtime: those arrive as `QuantCliDeps`.
 // Node-only (reads and writes files); import from '@leanformer/quant/cli'.
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
+import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
@@ -46,11 +47,13 @@ function need(values: Readonly<Record<string, unknown>>, name: string, usage: st
   return v;
 }
 
-/** Writes through a temporary file and a rename, so readers never see half a file. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+/**
+ * Checks a command's output before any work: its folder exists and is writable, and it is not
+ * (through `..`, symlinks or hard links) one of `inputs` or their `.data` sidecars.
+ */
+function checkOutput(out: string, inputs: readonly string[]): void {
+  checkOutputPath(out);
+  assertOutputsDistinct({ inputs, outputs: [out] });
 }
 
 /** Reads .onnx or .lfpack into the IR. */
@@ -148,6 +151,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.\n--stream writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
     async run({ positionals, values, io }) {
       const out = need(values, 'output', QUANTIZE_USAGE);
+      checkOutput(out, [positionals[0]!]);
       const method = values.method as string | undefined;
       if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
@@ -193,6 +197,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     async run({ positionals, values, io }) {
       const usage = 'leanformer sparsify <in.onnx> -o <out.onnx> --pattern 2:4 [--json]';
       const out = need(values, 'output', usage);
+      checkOutput(out, [positionals[0]!]);
       if (values.pattern !== '2:4') throw new LeanformerError('INVALID_ARGUMENT', `--pattern must be 2:4, got '${String(values.pattern ?? '')}'`, { details: { argument: 'pattern' } });
       if (values.stream) {
         const r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4' }, streamDeps(deps, 'sparsify'));
@@ -219,6 +224,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     },
     async run({ positionals, values, io }) {
       const out = need(values, 'output', 'leanformer pack <in.onnx> -o <out.lfpack>');
+      checkOutput(out, [positionals[0]!]);
       if (values.stream) {
         const sd = streamDeps(deps, 'pack');
         const r = await packModelStreaming(positionals[0]!, out, { loadModel: sd.loadModel, encodeModel: (g) => deps.encodeModel(g) });
@@ -245,6 +251,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     },
     async run({ positionals, values, io }) {
       const out = need(values, 'output', 'leanformer unpack <in.lfpack> -o <out.onnx>');
+      checkOutput(out, [positionals[0]!]);
       if (values.stream) {
         const sd = streamDeps(deps, 'unpack');
         const r = await unpackModelStreaming(positionals[0]!, out, { decodeModel: (b) => deps.decodeModel(b), encodeModel: sd.encodeModel });

@@ -1,7 +1,8 @@
 // Node-only helpers: conformance over ONNX test directories and checkpoint files.
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { LeanformerError, type Graph, type Tensor, type TfjsBackendName } from '@leanformer/core';
+import { writeFileAtomic } from '@leanformer/core/node';
 import { TfjsBackend } from './backend.js';
 import { ONNX_DEFAULT_TOLERANCE, runConformanceCases, type ConformanceCase, type ConformanceSummary, type Tolerance } from './conformance.js';
 
@@ -75,9 +76,7 @@ export async function runTfjsConformance(dir: string, options: TfjsConformanceOp
  * ```
  */
 export function saveCheckpointFile(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+  writeFileAtomic(path, bytes);
 }
 
 /** Reads checkpoint bytes written by {@link saveCheckpointFile}. */

@@ -1,5 +1,5 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { LeanformerError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
+import { checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { runVisionBench, type OnnxApi } from './bench.js';
 import { zoo, zooNames } from './zoo.js';
 
@@ -19,13 +19,6 @@ export interface VisionCommand extends CommandSpec {
 }
 
 export { runVisionBench, zoo, type OnnxApi };
-
-/** Writes bytes to `path` through a temporary file and a rename, so a crash never leaves half a file. */
-function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
 
 function intOption(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -56,10 +49,11 @@ export function zooCommand(onnx: OnnxApi): VisionCommand {
       if (!name) throw new LeanformerError('INVALID_ARGUMENT', `zoo: a model name is required; available: ${zooNames().join(', ')}`);
       const out = ctx.values.output;
       if (typeof out !== 'string' || !out) throw new LeanformerError('INVALID_ARGUMENT', 'zoo: -o <out.onnx> is required');
+      checkOutputPath(out); // before building the model (zoo reads no file, so nothing to alias)
       const numClasses = intOption(ctx.values['num-classes'], 'num-classes');
       const seed = intOption(ctx.values.seed, 'seed');
       const { graph, report } = zoo(name, { ...(numClasses !== undefined ? { numClasses } : {}), ...(seed !== undefined ? { seed } : {}) });
-      writeAtomic(out, onnx.encodeModel(onnx.lowerToOnnx(graph, { runtime: 'ort', ep: 'cpu' })));
+      writeFileAtomic(out, onnx.encodeModel(onnx.lowerToOnnx(graph, { runtime: 'ort', ep: 'cpu' })));
       if (ctx.values.json) ctx.io.out(`${JSON.stringify(report)}\n`);
       else ctx.io.out(`${report.name}: ${(report.params / 1e6).toFixed(2)}M params, ${(report.flops / 1e6).toFixed(1)}M MACs at input [${report.inputShape.join(', ')}] → ${out}\n`);
       return 0;

@@ -5,6 +5,7 @@
 // decodes each stream straight into the output's external-data file. Outputs are written under
 // temporary names and renamed when complete.
 import { cloneGraph, DTypes, LeanformerError, Tensor, type Graph } from '@leanformer/core';
+import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, yieldForSignals } from '@leanformer/core/node';
 import { decodeFloats, encodeFloats, type PackableFloat } from '../dfloat11.js';
 import type { LfpackManifest, LfpackTensorEntry } from '../lfpack.js';
 import { AtomicModelOutput, readExactly, ReuseReader, writeAll, writtenTensor, type NodeFs, type Placement } from './output.js';
@@ -44,11 +45,6 @@ async function nodeModules(): Promise<{ fs: NodeFs; path: typeof import('node:pa
   return { fs: await import('node:fs'), path: await import('node:path') };
 }
 
-function tempBeside(path: typeof import('node:path'), target: string, tag: string): string {
-  const rand = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
-  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${process.pid}-${rand}`);
-}
-
 /**
  * Packs an ONNX model on disk (external data welcome) into an .lfpack file, one tensor at a time:
  * the same bytes `packModel` produces, with memory bounded by the largest float tensor and its
@@ -71,16 +67,17 @@ export async function packModelStreaming(
   const { fs, path } = await nodeModules();
   const minElements = options.minElements ?? 1024;
   const target = path.resolve(output);
+  checkOutputPath(output);
+  assertOutputsDistinct({ inputs: [input], outputs: [output] });
   const graph = await deps.loadModel(input, { externalData: 'lazy' });
-  const real = (p: string): string => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
-  const inputs = new Set([real(input)]);
-  for (const v of graph.initializers.values()) { const loc = v.const!.lazySource?.location; if (loc) inputs.add(real(loc.path)); }
-  if (inputs.has(real(target))) throw new LeanformerError('INVALID_ARGUMENT', `Output ${output} is one of the input's files; write the .lfpack elsewhere`, { details: { argument: 'output' } });
+  const inputs = [input];
+  for (const v of graph.initializers.values()) { const loc = v.const!.lazySource?.location; if (loc) inputs.push(loc.path); }
+  assertOutputsDistinct({ inputs, outputs: [target], sidecars: false });
 
   const g = cloneGraph(graph);
   const reader = new ReuseReader(fs);
-  const scratch = tempBeside(path, target, 'streams');
-  const tmpOut = tempBeside(path, target, 'tmp');
+  const scratch = createTempPath(target); // the coded streams, copied after the header at the end
+  const tmpOut = createTempPath(target);
   const entries: { name: string; dtype: PackableFloat; shape: number[]; rel: number; length: number }[] = [];
   let sfd = -1;
   let ofd = -1;
@@ -102,6 +99,7 @@ export async function packModelStreaming(
       t.release();
       g.setInitializer(v, Tensor.zeros(t.dtype, [0]));
       options.onTensor?.(v.name, entries.length, packable.length);
+      await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
     }
     const model = deps.encodeModel(g);
     // Offsets depend on the manifest's length, which depends on the offsets' digits: iterate to a fixed point.
@@ -137,16 +135,16 @@ export async function packModelStreaming(
     ofd = -1;
     fs.closeSync(sfd);
     sfd = -1;
-    fs.renameSync(tmpOut, target);
-    fs.rmSync(scratch, { force: true });
+    commitTemp(tmpOut, target);
+    discardTemp(scratch);
     return {
       tensors: entries.length, rawBytes, packedBytes: entries.reduce((n, e) => n + e.length, 0), fileBytes: fs.statSync(target).size,
       largestTensorBytes: reader.largest, seconds: Math.round((performance.now() - t0) / 10) / 100,
     };
   } catch (e) {
     for (const fd of [sfd, ofd]) if (fd >= 0) try { fs.closeSync(fd); } catch { /* closed */ }
-    fs.rmSync(scratch, { force: true });
-    fs.rmSync(tmpOut, { force: true });
+    discardTemp(scratch);
+    discardTemp(tmpOut);
     if (e instanceof LeanformerError) throw e;
     throw new LeanformerError('IO_ERROR', `Streaming pack of '${input}' to '${output}' failed: ${(e as Error).message}`, { cause: e });
   }
@@ -191,6 +189,8 @@ export async function unpackModelStreaming(input: string, output: string, deps: 
   const { fs, path } = await nodeModules();
   const target = path.resolve(output);
   const threshold = options.sizeThreshold ?? 1024;
+  checkOutputPath(output);
+  assertOutputsDistinct({ inputs: [input], outputs: [output] });
   let fd: number;
   try { fd = fs.openSync(input, 'r'); } catch (e) {
     throw new LeanformerError('IO_ERROR', `Cannot read '${input}': ${(e as Error).message}`, { cause: e, details: { path: input } });
@@ -213,6 +213,7 @@ export async function unpackModelStreaming(input: string, output: string, deps: 
       const bytes = new Uint8Array(dec.bits.buffer, dec.bits.byteOffset, dec.bits.byteLength);
       rawBytes += bytes.length;
       g.setInitializer(v, writtenTensor(fs, out, DTypes[e.dtype], e.shape, bytes, placed));
+      await yieldForSignals();
     }
     const modelBytes = deps.encodeModel(g, {
       externalData: (t) => placed.get(t) ?? (t.dtype.storage !== 'string' && t.byteLength >= threshold ? out!.append(t.bytes()) : undefined),

@@ -1,10 +1,10 @@
 // Atomic output for streaming passes: a model file and its external-data file are written under
 // temporary names in the target folder and renamed into place only after both are complete and
 // flushed. A run that fails removes its temporaries; a run that is killed leaves only
-// dot-prefixed `*.tmp-*` files, never a file under a target name. Node-only: the node:fs module
-// is passed in by the caller (imported on demand) so this package's main entry stays
-// browser-safe.
+// dot-prefixed `*.tmp-*` files, never a file under a target name; SIGINT/SIGTERM remove them
+// (core/node's temp registry). Node-only: reached from the '/node' and '/cli' entries only.
 import { LeanformerError, Tensor, type DType, type TensorSource } from '@leanformer/core';
+import { commitTemp, createTempPath, discardTemp } from '@leanformer/core/node';
 
 /** The slice of node:fs the streaming passes use. */
 export type NodeFs = typeof import('node:fs');
@@ -19,11 +19,6 @@ export interface Placement {
 
 /** External tensors start on 64-byte boundaries, as saveModel writes them (aligned views on read). */
 const ALIGN = 64;
-
-function tempName(dir: string, base: string, sep: string): string {
-  const rand = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0');
-  return `${dir}${sep}.${base}.tmp-${process.pid}-${rand}`;
-}
 
 /** Writes all of `bytes` at `position` (writeSync may write less than asked). */
 export function writeAll(fs: NodeFs, fd: number, bytes: Uint8Array, position: number): void {
@@ -74,11 +69,13 @@ export class AtomicModelOutput {
     const dir = path.dirname(modelPath);
     this.dataPath = path.join(dir, dataLocation);
     // Beside the final data file (which may sit in a subfolder), so the rename stays in one folder.
-    this.tmpData = tempName(path.dirname(this.dataPath), path.basename(this.dataPath), path.sep);
-    this.tmpModel = tempName(dir, path.basename(modelPath), path.sep);
+    this.tmpData = createTempPath(this.dataPath);
+    this.tmpModel = createTempPath(modelPath);
     try {
       this.fd = fs.openSync(this.tmpData, 'w');
     } catch (e) {
+      discardTemp(this.tmpData);
+      discardTemp(this.tmpModel);
       throw new LeanformerError('IO_ERROR', `Cannot create a temporary file in ${dir}: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -150,17 +147,17 @@ export class AtomicModelOutput {
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     this.closed = true;
-    if (this.end > 0) fs.renameSync(this.tmpData, this.dataPath);
-    else fs.rmSync(this.tmpData, { force: true });
-    fs.renameSync(this.tmpModel, this.modelPath);
+    if (this.end > 0) commitTemp(this.tmpData, this.dataPath);
+    else discardTemp(this.tmpData);
+    commitTemp(this.tmpModel, this.modelPath);
   }
 
   /** Closes and removes the temporaries (after a failure). Never throws. */
   abort(): void {
     try { if (!this.closed) this.fs.closeSync(this.fd); } catch { /* already closed */ }
     this.closed = true;
-    this.fs.rmSync(this.tmpData, { force: true });
-    this.fs.rmSync(this.tmpModel, { force: true });
+    discardTemp(this.tmpData);
+    discardTemp(this.tmpModel);
   }
 }
 

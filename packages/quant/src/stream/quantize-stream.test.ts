@@ -99,8 +99,8 @@ describe('quantizeModelStreaming', () => {
     const code = async (p: Promise<unknown>) => { try { await p; return 'ok'; } catch (e) { return e instanceof LeanformerError ? e.code : String(e); } };
     expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'gptq' as 'rtn' }, deps))).toBe('INVALID_ARGUMENT');
     expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'rtn', target: 'ort-tensorrt' as 'ort-cpu' }, deps))).toBe('INVALID_ARGUMENT');
-    expect(await code(quantizeModelStreaming(f.model, f.model, { method: 'rtn' }, deps))).toBe('INVALID_ARGUMENT');
-    expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'rtn', dataLocation: 'in-bad.onnx.data' }, deps))).toBe('INVALID_ARGUMENT');
+    expect(await code(quantizeModelStreaming(f.model, f.model, { method: 'rtn' }, deps))).toBe('OUTPUT_IS_INPUT');
+    expect(await code(quantizeModelStreaming(f.model, join(dir, 'x.onnx'), { method: 'rtn', dataLocation: 'in-bad.onnx.data' }, deps))).toBe('OUTPUT_IS_INPUT');
     expect(existsSync(join(dir, 'x.onnx'))).toBe(false);
   });
 

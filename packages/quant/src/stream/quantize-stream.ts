@@ -12,6 +12,7 @@ import {
 import { packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
 import { prune24, quantizeHqq } from '../methods.js';
 import { SPARSITY_NOTE } from '../quantize-model.js';
+import { assertOutputsDistinct, checkOutputPath, yieldForSignals } from '@leanformer/core/node';
 import { AtomicModelOutput, ReuseReader, writtenTensor, type NodeFs, type Placement } from './output.js';
 
 /** Decides where an initializer goes when the model is encoded (the shape of @leanformer/onnx's ExternalDataPlacer). */
@@ -177,7 +178,7 @@ export async function quantizeModelStreaming(input: string, output: string, opti
     return level;
   };
   let count = 0;
-  const r = await runStreaming(input, output, options, deps, parseTarget(target), 'quantized model', (run, layers) => {
+  const r = await runStreaming(input, output, options, deps, parseTarget(target), async (run, layers) => {
     for (const l of layers) {
       const w = run.readFloat(l);
       const lb: QuantBits = l.node.outputs[0]?.isGraphOutput ? edgeBits : bits;
@@ -186,6 +187,7 @@ export async function quantizeModelStreaming(input: string, output: string, opti
         ? quantizeRtn(w, l.K, l.N, { bits: lb, blockSize, symmetric: options.symmetric ?? false, clip: options.clip ?? false })
         : quantizeHqq(w, l.K, l.N, { bits: lb, blockSize });
       run.emitQMatMul(l, q, { forceUint8, accuracyLevel: accFor(lb) });
+      await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
       count++;
       options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
     }
@@ -241,7 +243,7 @@ export async function sparsifyModelStreaming(input: string, output: string, opti
   const qz = options.quantize;
   if (qz && qz.bits !== 4 && qz.bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `quantize.bits must be 4 or 8, got ${String(qz.bits)}`, { details: { argument: 'quantize.bits' } });
   let zeros = 0, total = 0, count = 0;
-  const r = await runStreaming(input, output, options, deps, qz ? parseTarget('ort-cpu') : null, 'sparsified model', (run, all) => {
+  const r = await runStreaming(input, output, options, deps, qz ? parseTarget('ort-cpu') : null, async (run, all) => {
     const layers = all.filter((l) => l.K % 4 === 0);
     for (const l of layers) {
       const { pruned } = prune24(run.readFloat(l), l.K, l.N);
@@ -260,6 +262,7 @@ export async function sparsifyModelStreaming(input: string, output: string, opti
         l.node.setInput(1, nw);
         run.dropWeight(l);
       }
+      await yieldForSignals();
       count++;
       options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
     }
@@ -290,7 +293,7 @@ interface StreamRun {
  */
 async function runStreaming(
   input: string, output: string, options: { exclude?: RegExp | string; dataLocation?: string; sizeThreshold?: number }, deps: StreamDeps,
-  lowerFor: Target | null, what: string, body: (run: StreamRun, layers: StreamLinear[]) => void,
+  lowerFor: Target | null, body: (run: StreamRun, layers: StreamLinear[]) => Promise<void>,
 ): Promise<{ bytesBefore: number; bytesAfter: number; largestTensorBytes: number; model: string; data: string | null; seconds: number; notes: string[] }> {
   const t0 = performance.now();
   const fs: NodeFs = await import('node:fs');
@@ -302,16 +305,15 @@ async function runStreaming(
   }
   const threshold = options.sizeThreshold ?? 1024;
   const exclude = typeof options.exclude === 'string' ? new RegExp(options.exclude) : options.exclude;
-  if (!fs.existsSync(path.dirname(outModel))) throw new LeanformerError('IO_ERROR', `Output folder ${path.dirname(outModel)} does not exist`, { details: { path: output } });
+  checkOutputPath(output);
+  assertOutputsDistinct({ inputs: [input], outputs: [output] });
 
   const graph = await deps.loadModel(input, { externalData: 'lazy' });
-  // The output must not replace a file the run reads from (the input stays untouched, always).
-  const real = (p: string): string => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
-  const inputs = new Set([real(input)]);
-  for (const v of graph.initializers.values()) { const loc = v.const!.lazySource?.location; if (loc) inputs.add(real(loc.path)); }
-  for (const p of [outModel, path.join(path.dirname(outModel), dataLocation)]) {
-    if (inputs.has(real(p))) throw new LeanformerError('INVALID_ARGUMENT', `Output ${p} is one of the input's files; write the ${what} elsewhere`, { details: { argument: 'output' } });
-  }
+  // The output must not replace a file the run reads from (the input stays untouched, always),
+  // including external-data files under any name.
+  const inputs = [input];
+  for (const v of graph.initializers.values()) { const loc = v.const!.lazySource?.location; if (loc) inputs.push(loc.path); }
+  assertOutputsDistinct({ inputs, outputs: [outModel, path.join(path.dirname(outModel), dataLocation)], sidecars: false });
 
   let bytesBefore = 0;
   for (const v of graph.initializers.values()) bytesBefore += v.const!.byteLength;
@@ -368,7 +370,7 @@ async function runStreaming(
         dropWeight(l);
       },
     };
-    body(run, layers);
+    await body(run, layers);
 
     const lowered = lowerFor ? deps.lowerToOnnx(g, lowerFor) : g;
     let bytesAfter = 0;
