@@ -39,7 +39,8 @@ export interface HqqOptions extends BlockQuantOptions {
 /**
  * HQQ: calibration-free; per block, keeps the min–max scale and optimises the zero point to
  * minimise ‖W − Ŵ‖_p (p < 1) by half-quadratic splitting: a generalised soft-threshold of the
- * error, then the closed-form zero-point update, with β growing by κ per iteration. Of the
+ * error, then the closed-form zero-point update, with β growing by κ per iteration, until the
+ * mean absolute error stops decreasing (as HQQ's reference code). Of the
  * iterates (and RTN's own grid, candidate zero), the block keeps the one whose stored form
  * (float32 codes and zero point, integer when `integerZeroPoints`) reconstructs W with the
  * least squared error: a layer's output error follows the L2 weight error, and this makes HQQ
@@ -69,11 +70,16 @@ export function quantizeHqq(w: Float32Array, K: number, N: number, opts: HqqOpti
   const g = new Float64Array(blockSize);
   let len = 0;
   let bestS = 0, bestZ = 0, bestErr = Infinity;
-  /** Squared reconstruction error of the block as stored with (s, z); keeps the best. */
+  /** Squared reconstruction error of the block as stored with (s, z) (float32, as quantizeValue); keeps the best. */
   const consider = (s: number, z: number): void => {
     const zf = Math.fround(z);
+    const rs = Math.fround(1 / s);
     let err = 0;
-    for (let i = 0; i < len; i++) err += (g[i]! - Math.fround((quantizeValue(g[i]!, s, zf, qmax) - zf) * s)) ** 2;
+    for (let i = 0; i < len; i++) {
+      let c = roundHalfAway(Math.fround(Math.fround(g[i]! * rs) + zf));
+      c = c < 0 ? 0 : c > qmax ? qmax : c;
+      err += (g[i]! - Math.fround((c - zf) * s)) ** 2;
+    }
     if (err < bestErr) { bestErr = err; bestS = s; bestZ = zf; }
   };
   for (let n = 0; n < N; n++) {
@@ -87,22 +93,28 @@ export function quantizeHqq(w: Float32Array, K: number, N: number, opts: HqqOpti
       consider(sR, zR); // RTN's grid (range widened to 0, integer zero point)
       const s = Math.fround((max - min) / qmax);
       if (s > 0) {
-        // HQQ's grid: the block's own min–max, zero point optimised.
+        // HQQ's grid: the block's own min–max, zero point optimised. Stops, as HQQ's reference
+        // does, once the mean absolute error of an iterate no longer decreases.
         let z = -min / s;
         let beta = opts.beta ?? 10;
+        let lastL1 = Infinity;
         for (let it = 0; it <= iters; it++) {
           if (integer) { const f = Math.floor(z); for (const c of [f, f + 1]) consider(s, c < 0 ? 0 : c > qmax ? qmax : c); } else consider(s, z);
           if (it === iters) break;
           let zsum = 0;
+          let l1 = 0;
           for (let i = 0; i < len; i++) {
             let c = roundHalfAway(g[i]! / s + z);
             c = c < 0 ? 0 : c > qmax ? qmax : c;
             const e = g[i]! - (c - z) * s;
             // generalised soft threshold: shrink_p(e) = sign(e)·max(|e| − |e|^(p−1)/β, 0)
             const a = Math.abs(e);
+            l1 += a;
             const sh = a === 0 ? 0 : Math.sign(e) * Math.max(a - a ** (p - 1) / beta, 0);
             zsum += c - (g[i]! - sh) / s;
           }
+          if (l1 >= lastL1) break;
+          lastL1 = l1;
           z = zsum / len;
           beta *= kappa;
         }
