@@ -26,6 +26,18 @@ describe('HQQ with integer zero points', () => {
     });
   }
 
+  it('a block of zeros (or of one value) reconstructs exactly, with finite parameters', () => {
+    // K = 64, N = 4: columns 0–1 ramps, column 2 constant 0.5, column 3 zeros (after non-zero blocks)
+    const z = new Float32Array(64 * 4);
+    for (let k = 0; k < 64; k++) { z[k * 4] = k / 64; z[k * 4 + 1] = -k / 32; z[k * 4 + 2] = 0.5; }
+    for (const bits of [4, 8] as const) {
+      const q = quantizeHqq(z, 64, 4, { bits, blockSize: 32 });
+      expect([...q.scales, ...q.zeroPoints!].every(Number.isFinite)).toBe(true);
+      const deq = dequantize(q);
+      for (let k = 0; k < 64; k++) { expect(deq[k * 4 + 3]).toBe(0); expect(deq[k * 4 + 2]).toBeCloseTo(0.5, 6); }
+    }
+  });
+
   it('8 bits defaults to integer zero points; 4 bits keeps fractional ones and beats RTN by ≥ 10% in L2', () => {
     expect(quantizeHqq(w, K, N, { bits: 8, blockSize: 32 }).zeroPoints!.every((z) => Number.isInteger(z))).toBe(true);
     const q4 = quantizeHqq(w, K, N, { bits: 4, blockSize: 32 });

@@ -73,7 +73,7 @@ export function quantizeHqq(w: Float32Array, K: number, N: number, opts: HqqOpti
   /** Squared reconstruction error of the block as stored with (s, z) (float32, as quantizeValue); keeps the best. */
   const consider = (s: number, z: number): void => {
     const zf = Math.fround(z);
-    const rs = Math.fround(1 / s);
+    const rs = s !== 0 ? Math.fround(1 / s) : 0;
     let err = 0;
     for (let i = 0; i < len; i++) {
       let c = roundHalfAway(Math.fround(Math.fround(g[i]! * rs) + zf));
@@ -88,8 +88,8 @@ export function quantizeHqq(w: Float32Array, K: number, N: number, opts: HqqOpti
       len = Math.min(K, k0 + blockSize) - k0;
       let min = Infinity, max = -Infinity;
       for (let i = 0; i < len; i++) { const v = w[(k0 + i) * N + n]!; g[i] = v; if (v < min) min = v; if (v > max) max = v; }
-      bestErr = Infinity;
       const [sR, zR] = rangeToScaleZp(min, max, bits, false);
+      bestErr = Infinity; bestS = sR; bestZ = zR;
       consider(sR, zR); // RTN's grid (range widened to 0, integer zero point)
       const s = Math.fround((max - min) / qmax);
       if (s > 0) {
