@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LeanformerError, parseTarget, transformerDecoder, type BenchSuite, type TargetName } from '@leanformer/core';
-import { writeFileAtomic } from '@leanformer/quant/cli';
+import { writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { quantizeModel, randomCalibrationFeeds, sparsifyModel, type QuantizeOptions } from '@leanformer/quant';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';

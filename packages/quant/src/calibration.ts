@@ -1,6 +1,6 @@
 // Calibration: runs a graph through any Backend with the values of interest added as graph
 // outputs (observers), and keeps per-channel statistics plus a bounded sample of rows.
-import { cloneGraph, DTypes, LeanformerError, Tensor, type Backend, type Graph } from '@leanformer/core';
+import { cloneGraph, constantOf, DTypes, LeanformerError, Tensor, type Backend, type Graph, type Value } from '@leanformer/core';
 import { Rng } from './synthetic.js';
 import { HessianAccumulator } from './methods.js';
 
@@ -114,29 +114,80 @@ function dimSize(name: string | null): number {
   return name !== null && /batch|^n$|^b$/i.test(name) ? 1 : 32;
 }
 
+/** Ops that pass integer ids through unchanged in value (only type or shape changes). */
+const ID_PASSTHROUGH: ReadonlySet<string> = new Set(['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Identity', 'Expand']);
+
 /**
- * Random calibration feeds from the graph's declared inputs: floats ~ N(0, 1); integer inputs
- * that index an embedding table are drawn from [0, rows) of that table, others from [0, 10).
+ * The embedding tables an integer input indexes: Gathers (axis 0) whose indices are `v`, directly
+ * or through ops in {@link ID_PASSTHROUGH}, with a constant 2-D table (initializer or Constant node).
  */
-export function randomCalibrationFeeds(graph: Graph, count: number, seed = 0): Record<string, Tensor>[] {
+function embeddingsIndexedBy(v: Value): { name: string; rows: number }[] {
+  const out: { name: string; rows: number }[] = [];
+  const seen = new Set<Value>();
+  const walk = (x: Value): void => {
+    if (seen.has(x)) return;
+    seen.add(x);
+    for (const u of x.uses) {
+      const n = u.node;
+      if (n.domain !== '') continue;
+      if (n.op === 'Gather' && u.index === 1 && Number(n.attr('axis', 0)) === 0) {
+        const t = constantOf(n.inputs[0]);
+        if (t && t.shape.length === 2 && t.shape[0]! > 0) out.push({ name: n.inputs[0]!.name, rows: t.shape[0]! });
+      } else if (ID_PASSTHROUGH.has(n.op) && u.index === 0 && n.outputs[0]) walk(n.outputs[0]);
+    }
+  };
+  walk(v);
+  return out;
+}
+
+/**
+ * Random calibration feeds from the graph's declared inputs. Floats are drawn from N(0, 1).
+ * Integer inputs that index embedding tables (a Gather on axis 0 of a constant table, directly
+ * or through Cast/Reshape/(Un)Squeeze/Flatten/Identity/Expand) are token ids, drawn uniformly
+ * from [0, rows) of the smallest such table, so they cover the whole vocabulary. Other integer
+ * inputs (attention masks, lengths, flags) are all 1: a mask of ones attends to every token,
+ * while random values would be outside such an input's domain. Booleans are random. `notes`,
+ * when given, receives one line per integer input saying which range was used and why.
+ *
+ * @example
+ * ```ts
+ * const notes: string[] = [];
+ * const feeds = randomCalibrationFeeds(graph, 8, 0, notes);
+ * // notes: ["input_ids: ids drawn from [0, 30522) (rows of embedding 'word_embeddings')"]
+ * ```
+ */
+export function randomCalibrationFeeds(graph: Graph, count: number, seed = 0, notes?: string[]): Record<string, Tensor>[] {
   const rng = new Rng(seed + 1);
+  const inputs = graph.inputs.filter((v) => !v.isInitializer);
+  const ranges = new Map<Value, number>();
+  for (const v of inputs) {
+    const dt = v.dtype;
+    if (!dt || !v.shape) throw new LeanformerError('NOT_SUPPORTED', `--calib-random cannot generate input '${v.name}' (unknown dtype or rank); pass --calib <dir>`);
+    if (dt.isFloat || dt === DTypes.bool) continue;
+    const tables = embeddingsIndexedBy(v);
+    if (tables.length > 0) {
+      const t = tables.reduce((a, b) => (b.rows < a.rows ? b : a));
+      ranges.set(v, t.rows);
+      notes?.push(`${v.name}: ids drawn from [0, ${t.rows}) (rows of embedding '${t.name}')`);
+    } else {
+      ranges.set(v, 1);
+      notes?.push(`${v.name}: indexes no embedding table; all 1 (a mask of ones attends to every token)`);
+    }
+  }
   const feeds: Record<string, Tensor>[] = [];
   for (let i = 0; i < count; i++) {
     const feed: Record<string, Tensor> = {};
-    for (const v of graph.inputs) {
-      if (v.isInitializer) continue;
-      const dt = v.dtype;
-      if (!dt || !v.shape) throw new LeanformerError('NOT_SUPPORTED', `--calib-random cannot generate input '${v.name}' (unknown dtype or rank); pass --calib <dir>`);
-      const shape = v.shape.map((d) => (typeof d === 'number' ? d : dimSize(d)));
+    for (const v of inputs) {
+      const dt = v.dtype!;
+      const shape = v.shape!.map((d) => (typeof d === 'number' ? d : dimSize(d)));
       const n = shape.reduce((a, b) => a * b, 1);
-      let hi = 10;
-      for (const u of v.uses) if (u.node.op === 'Gather' && u.index === 1 && u.node.inputs[0]?.const) hi = u.node.inputs[0].const.shape[0] ?? hi;
+      const rows = ranges.get(v);
       if (dt.isFloat) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => rng.normal()));
       else if (dt === DTypes.bool) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => (rng.next() < 0.5 ? 0 : 1)));
-      else feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => { const x = Math.floor(rng.next() * hi); return dt === DTypes.int64 ? BigInt(x) : x; }));
+      else if (rows === 1) feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => (dt === DTypes.int64 ? 1n : 1)));
+      else feed[v.name] = Tensor.from(dt, shape, Array.from({ length: n }, () => { const x = Math.floor(rng.next() * rows!); return dt === DTypes.int64 ? BigInt(x) : x; }));
     }
     feeds.push(feed);
   }
   return feeds;
 }
-

@@ -160,8 +160,9 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const graph = await readAnyModel(deps, positionals[0]!);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'pass either --calib or --calib-random, not both');
       let calibration;
+      const calibNotes: string[] = []; // --calib-random: the range each integer input was drawn from
       if (values.calib !== undefined || values['calib-random'] !== undefined) {
-        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, intOpt('calib-random', values['calib-random'], 8));
+        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, intOpt('calib-random', values['calib-random'], 8), 0, calibNotes);
         calibration = { backend: await deps.createBackend(), feeds };
       }
       const { graph: q, report, notes } = await quantizeModel(graph, {
@@ -178,7 +179,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
         io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
-        for (const n of notes) io.err(`note: ${n}\n`);
+        for (const n of [...calibNotes, ...notes]) io.err(`note: ${n}\n`);
       }
       return 0;
     },

@@ -28,13 +28,24 @@ export interface HqqOptions extends BlockQuantOptions {
   readonly kappa?: number;
   /** Iterations. Default 20. */
   readonly iterations?: number;
+  /**
+   * Zero points must be integers in [0, 2^bits − 1] (they will be stored as uint8: 8-bit
+   * MatMulNBits, GatherBlockQuantized, ort-webgpu). The codes are then chosen for the integer
+   * zero point actually stored, instead of being rounded afterwards. Default: true for 8 bits.
+   */
+  readonly integerZeroPoints?: boolean;
 }
 
 /**
- * HQQ: calibration-free; per block, keeps the min–max scale and optimises the (fractional)
- * zero point to minimise ‖W − Ŵ‖_p (p < 1) by half-quadratic splitting: a generalised
- * soft-threshold on the error, then the closed-form zero-point update; keeps the best
- * iterate. Asymmetric only (a symmetric grid has no zero point to optimise).
+ * HQQ: calibration-free; per block, keeps the min–max scale and optimises the zero point to
+ * minimise ‖W − Ŵ‖_p (p < 1) by half-quadratic splitting: a generalised soft-threshold of the
+ * error, then the closed-form zero-point update, with β growing by κ per iteration, until the
+ * mean absolute error stops decreasing (as HQQ's reference code). Of the
+ * iterates (and RTN's own grid, candidate zero), the block keeps the one whose stored form
+ * (float32 codes and zero point, integer when `integerZeroPoints`) reconstructs W with the
+ * least squared error: a layer's output error follows the L2 weight error, and this makes HQQ
+ * never reconstruct a block worse than RTN. Asymmetric only (a symmetric grid has no zero point
+ * to optimise).
  *
  * @example
  * ```ts
@@ -49,6 +60,7 @@ export function quantizeHqq(w: Float32Array, K: number, N: number, opts: HqqOpti
   const p = opts.p ?? 0.7;
   const iters = opts.iterations ?? 20;
   const kappa = opts.kappa ?? 1.01;
+  const integer = opts.integerZeroPoints ?? bits === 8;
   if (!(p > 0 && p < 1)) throw new LeanformerError('INVALID_ARGUMENT', `HQQ p must be in (0, 1), got ${p}`);
   const qmax = (1 << bits) - 1;
   const kPad = kBlocks * blockSize;
@@ -56,50 +68,60 @@ export function quantizeHqq(w: Float32Array, K: number, N: number, opts: HqqOpti
   const scales = new Float32Array(N * kBlocks);
   const zps = new Float32Array(N * kBlocks);
   const g = new Float64Array(blockSize);
-  const q = new Float64Array(blockSize);
+  let len = 0;
+  let bestS = 0, bestZ = 0, bestErr = Infinity;
+  /** Squared reconstruction error of the block as stored with (s, z) (float32, as quantizeValue); keeps the best. */
+  const consider = (s: number, z: number): void => {
+    const zf = Math.fround(z);
+    const rs = s !== 0 ? Math.fround(1 / s) : 0;
+    let err = 0;
+    for (let i = 0; i < len; i++) {
+      let c = roundHalfAway(Math.fround(Math.fround(g[i]! * rs) + zf));
+      c = c < 0 ? 0 : c > qmax ? qmax : c;
+      err += (g[i]! - Math.fround((c - zf) * s)) ** 2;
+    }
+    if (err < bestErr) { bestErr = err; bestS = s; bestZ = zf; }
+  };
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < kBlocks; b++) {
       const k0 = b * blockSize;
-      const len = Math.min(K, k0 + blockSize) - k0;
+      len = Math.min(K, k0 + blockSize) - k0;
       let min = Infinity, max = -Infinity;
       for (let i = 0; i < len; i++) { const v = w[(k0 + i) * N + n]!; g[i] = v; if (v < min) min = v; if (v > max) max = v; }
+      const [sR, zR] = rangeToScaleZp(min, max, bits, false);
+      bestErr = Infinity; bestS = sR; bestZ = zR;
+      consider(sR, zR); // RTN's grid (range widened to 0, integer zero point)
       const s = Math.fround((max - min) / qmax);
-      let z = s === 0 ? 0 : -min / s;
-      let best = z;
-      let bestErr = Infinity;
-      let beta = opts.beta ?? 10;
-      if (s !== 0) {
-        for (let it = 0; it < iters; it++) {
-          let err = 0;
+      if (s > 0) {
+        // HQQ's grid: the block's own min–max, zero point optimised. Stops, as HQQ's reference
+        // does, once the mean absolute error of an iterate no longer decreases.
+        let z = -min / s;
+        let beta = opts.beta ?? 10;
+        let lastL1 = Infinity;
+        for (let it = 0; it <= iters; it++) {
+          if (integer) { const f = Math.floor(z); for (const c of [f, f + 1]) consider(s, c < 0 ? 0 : c > qmax ? qmax : c); } else consider(s, z);
+          if (it === iters) break;
           let zsum = 0;
+          let l1 = 0;
           for (let i = 0; i < len; i++) {
-            let c = Math.round(g[i]! / s + z);
+            let c = roundHalfAway(g[i]! / s + z);
             c = c < 0 ? 0 : c > qmax ? qmax : c;
-            q[i] = c;
             const e = g[i]! - (c - z) * s;
-            err += Math.abs(e) ** p;
             // generalised soft threshold: shrink_p(e) = sign(e)·max(|e| − |e|^(p−1)/β, 0)
             const a = Math.abs(e);
+            l1 += a;
             const sh = a === 0 ? 0 : Math.sign(e) * Math.max(a - a ** (p - 1) / beta, 0);
             zsum += c - (g[i]! - sh) / s;
           }
-          if (err < bestErr) { bestErr = err; best = z; } else if (it > 0 && err > bestErr * 1.0001) break;
+          if (l1 >= lastL1) break;
+          lastL1 = l1;
           z = zsum / len;
           beta *= kappa;
         }
-        // the last update is evaluated too
-        let err = 0;
-        for (let i = 0; i < len; i++) {
-          let c = Math.round(g[i]! / s + z);
-          c = c < 0 ? 0 : c > qmax ? qmax : c;
-          err += Math.abs(g[i]! - (c - z) * s) ** p;
-        }
-        if (err < bestErr) best = z;
       }
-      const zf = Math.fround(best);
-      scales[n * kBlocks + b] = s;
-      zps[n * kBlocks + b] = zf;
-      for (let i = 0; i < blockSize; i++) codes[n * kPad + k0 + i] = i < len ? quantizeValue(g[i]!, s, zf, qmax) : Math.min(qmax, Math.max(0, Math.round(zf)));
+      scales[n * kBlocks + b] = bestS;
+      zps[n * kBlocks + b] = bestZ;
+      for (let i = 0; i < blockSize; i++) codes[n * kPad + k0 + i] = i < len ? quantizeValue(g[i]!, bestS, bestZ, qmax) : Math.min(qmax, Math.max(0, roundHalfAway(bestZ)));
     }
   }
   return { bits, blockSize, K, N, kBlocks, codes, scales, zeroPoints: zps };

@@ -325,7 +325,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     return level;
   };
   const notes: string[] = [];
-  if (forceUint8 && method === 'hqq') notes.push('ort-webgpu takes uint8 zero points only: HQQ\'s fractional zero points are rounded');
+  if (forceUint8 && method === 'hqq') notes.push('ort-webgpu takes uint8 zero points only: HQQ optimises integer zero points');
 
   ensureQMatMulSchema();
   ensureQGatherSchema();
@@ -427,7 +427,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       let q: QuantizedWeight;
       let accuracyLevel = -1;
       switch (method) {
-        case 'hqq': q = quantizeHqq(l.w, l.K, l.N, qopts(l.K, bitsOf(l))); break;
+        case 'hqq': q = quantizeHqq(l.w, l.K, l.N, { ...qopts(l.K, bitsOf(l)), integerZeroPoints: forceUint8 || bitsOf(l) === 8 }); break;
         case 'gptq': {
           const s = stats.get(l.input.name)!;
           q = quantizeGptq(l.w, l.K, l.N, s.hessian!.hessian(), { ...qopts(l.K, bitsOf(l)), actOrder: options.actOrder ?? true, damp: options.damp ?? 0.01 });
@@ -457,13 +457,12 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       const ro = { bits: edgeBits, blockSize: bs, symmetric, clip: options.clip ?? false };
       const t = method === 'rtn' && options.pool
         ? (await options.pool.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!
-        : method === 'hqq' ? packMatMulNBits(quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs }), { forceUint8ZeroPoints: true }) : quantizeRtnPacked(wt, e.D, e.V, ro);
+        : method === 'hqq' ? packMatMulNBits(quantizeHqq(wt, e.D, e.V, { bits: edgeBits, blockSize: bs, integerZeroPoints: true }), { forceUint8ZeroPoints: true }) : quantizeRtnPacked(wt, e.D, e.V, ro);
       const dt = e.node.output(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
       const blocks = e.D / bs;
       const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${edgeBits}`), new Tensor(DTypes.uint8, [e.V, (e.D * edgeBits) / 8], t.B));
       const sc = g.addInitializer(g.uniqueName(`${e.table.name}_scales`), floatTensor(dt, [e.V, blocks], t.scales));
       const zp = t.zeroPoints ? g.addInitializer(g.uniqueName(`${e.table.name}_zp`), new Tensor(DTypes.uint8, [e.V, t.zeroPoints.length / e.V], t.zeroPoints as Uint8Array)) : null;
-      if (method === 'hqq') notes.push(`${e.table.name}: HQQ zero points rounded to uint8 for the quantized gather`);
       replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(edgeBits), block_size: attr.int(bs) } });
       oldWeights.push(e.table);
       quantized++;

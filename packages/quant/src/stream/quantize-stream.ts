@@ -185,7 +185,7 @@ export async function quantizeModelStreaming(input: string, output: string, opti
       const blockSize = blockArg === 0 ? perChannelBlockSize(l.K) : blockArg;
       const q: QuantizedWeight = options.method === 'rtn'
         ? quantizeRtn(w, l.K, l.N, { bits: lb, blockSize, symmetric: options.symmetric ?? false, clip: options.clip ?? false })
-        : quantizeHqq(w, l.K, l.N, { bits: lb, blockSize });
+        : quantizeHqq(w, l.K, l.N, { bits: lb, blockSize, integerZeroPoints: forceUint8 || lb === 8 });
       run.emitQMatMul(l, q, { forceUint8, accuracyLevel: accFor(lb) });
       await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
       count++;
