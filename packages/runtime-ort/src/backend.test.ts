@@ -1,10 +1,21 @@
-import { readFileSync } from 'node:fs';
-import { LeanformerError, Tensor } from '@leanformer/core';
+import { attr, GraphBuilder, LeanformerError, Tensor, type Value } from '@leanformer/core';
+import { encodeModel } from '@leanformer/onnx';
 import { describe, expect, it } from 'vitest';
 import { OrtBackend, createOrtBackend, ortNode } from './node.js';
 
-const DATA = '/usr/share/libonnx-testdata/data/node';
-const model = (name: string) => readFileSync(`${DATA}/${name}/model.onnx`);
+/** A one-node model built here (the tests need no ONNX test-data package). */
+function oneNode(name: string, inputs: [string, 'float32' | 'bool', number[]][], build: (b: GraphBuilder, xs: Value[]) => Value): Uint8Array {
+  const b = new GraphBuilder(name);
+  const xs = inputs.map(([n, dt, shape]) => b.input(n, dt, shape));
+  b.output(build(b, xs), 'c');
+  return encodeModel(b.build());
+}
+const MODELS: Record<string, () => Uint8Array> = {
+  matmul_2d: () => oneNode('matmul_2d', [['a', 'float32', [3, 4]], ['b', 'float32', [4, 3]]], (b, [a, c]) => b.matmul(a!, c!)),
+  cast_to_float16: () => oneNode('cast_to_float16', [['input', 'float32', [3, 4]]], (b, [x]) => b.op('Cast', [x!], { to: attr.int(10) })),
+  and2d: () => oneNode('and2d', [['x', 'bool', [3, 4]], ['y', 'bool', [3, 4]]], (b, [x, y]) => b.op('And', [x!, y!])),
+};
+const model = (name: keyof typeof MODELS) => MODELS[name]!();
 
 /** Deterministic values in [-1, 1). */
 function lcg(n: number, seed: number): number[] {
@@ -15,7 +26,7 @@ function lcg(n: number, seed: number): number[] {
 describe('OrtBackend (onnxruntime-node)', () => {
   it('falls back from tensorrt and cuda to cpu here, and says why', async () => {
     const backend = createOrtBackend({ eps: ['tensorrt', 'cuda', 'cpu'], intraOpNumThreads: 1 });
-    const exe = await backend.createExecutorFromBytes(model('test_matmul_2d'));
+    const exe = await backend.createExecutorFromBytes(model('matmul_2d'));
     expect(exe.info.backend).toBe('ort');
     expect(exe.info.device).toBe('cpu');
     expect(exe.info.fallbacks.map((f) => [f.ep, f.stage])).toEqual([['tensorrt', 'session'], ['cuda', 'session']]);
@@ -25,7 +36,7 @@ describe('OrtBackend (onnxruntime-node)', () => {
   });
 
   it('matches a float64 matmul reference within 1e-5', async () => {
-    const exe = await createOrtBackend({ intraOpNumThreads: 1 }).createExecutorFromBytes(model('test_matmul_2d'));
+    const exe = await createOrtBackend({ intraOpNumThreads: 1 }).createExecutorFromBytes(model('matmul_2d'));
     expect(exe.inputNames).toEqual(['a', 'b']);
     const a = lcg(12, 1), b = lcg(12, 2);
     const out = await exe.run({ a: Tensor.from('float32', [3, 4], a), b: Tensor.from('float32', [4, 3], b) });
@@ -41,7 +52,7 @@ describe('OrtBackend (onnxruntime-node)', () => {
   });
 
   it('writes preallocated outputs in place', async () => {
-    const exe = await createOrtBackend().createExecutorFromBytes(model('test_matmul_2d'));
+    const exe = await createOrtBackend().createExecutorFromBytes(model('matmul_2d'));
     const y = Tensor.zeros('float32', [3, 3]);
     const before = y.data;
     const a = Tensor.from('float32', [3, 4], lcg(12, 3));
@@ -55,7 +66,7 @@ describe('OrtBackend (onnxruntime-node)', () => {
   });
 
   it('round-trips float16 and bool through feeds and fetches', async () => {
-    const toHalf = await createOrtBackend().createExecutorFromBytes(model('test_cast_FLOAT_to_FLOAT16'));
+    const toHalf = await createOrtBackend().createExecutorFromBytes(model('cast_to_float16'));
     const x = Tensor.from('float32', [3, 4], [0.5, -2, 1024, 65504, 0.1, 3, -0.25, 7, 8, 9, 10, 11]);
     const h = (await toHalf.run({ [toHalf.inputNames[0]!]: x }))[toHalf.outputNames[0]!]!;
     expect(h.dtype.name).toBe('float16');
@@ -63,7 +74,7 @@ describe('OrtBackend (onnxruntime-node)', () => {
     expect(h.toFloat32()[0]).toBe(0.5);
     expect(h.toFloat32()[3]).toBe(65504);
     expect(h.toFloat32()[4]).toBeCloseTo(0.1, 3);
-    const and = await createOrtBackend().createExecutorFromBytes(model('test_and2d'));
+    const and = await createOrtBackend().createExecutorFromBytes(model('and2d'));
     const p = Tensor.from('bool', [3, 4], [1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1]);
     const q = Tensor.from('bool', [3, 4], [1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0]);
     const r = (await and.run({ x: p, y: q }))[and.outputNames[0]!]!;
@@ -72,7 +83,7 @@ describe('OrtBackend (onnxruntime-node)', () => {
   });
 
   it('refuses bfloat16 and int4 feeds with a clear error', async () => {
-    const exe = await createOrtBackend().createExecutorFromBytes(model('test_matmul_2d'));
+    const exe = await createOrtBackend().createExecutorFromBytes(model('matmul_2d'));
     const bf = Tensor.zeros('bfloat16', [3, 4]);
     await expect(exe.run({ a: bf, b: Tensor.zeros('float32', [4, 3]) })).rejects.toThrow(/'a' is bfloat16/);
     const i4 = Tensor.zeros('int4', [3, 4]);
@@ -80,7 +91,7 @@ describe('OrtBackend (onnxruntime-node)', () => {
   });
 
   it('names missing feeds and unknown fetches', async () => {
-    const exe = await createOrtBackend().createExecutorFromBytes(model('test_matmul_2d'));
+    const exe = await createOrtBackend().createExecutorFromBytes(model('matmul_2d'));
     await expect(exe.run({ a: Tensor.zeros('float32', [3, 4]) })).rejects.toThrow(/Missing feeds: b/);
     await expect(exe.run({ a: Tensor.zeros('float32', [3, 4]), b: Tensor.zeros('float32', [4, 3]) }, { fetches: ['nope'] })).rejects.toThrow(/Unknown fetch 'nope'/);
     await exe.dispose();
