@@ -42,6 +42,7 @@ describe('pack checker', () => {
     expect(p).toMatch(/exports\['\.'\]\['types'\] → \.\/dist\/index\.d\.ts is not in the package/);
     expect(p).toMatch(/lists "import" before "types"/);
     expect(p).toMatch(/README\.md has no fenced code example/);
+    expect(p).toMatch(/ships no LICENSE/);
     expect(p).toMatch(/imports 'onnxruntime-node'/);
   }, 60_000);
 });

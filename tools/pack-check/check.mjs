@@ -6,7 +6,7 @@
 //   - bin targets ship;
 //   - nothing of tests ships: *.test.* / *.spec.* (their source maps included), test/, fixtures/,
 //     bench/ folders, *.tsbuildinfo;
-//   - a README.md ships, with at least one fenced code example;
+//   - a README.md ships, with at least one fenced code example, and a LICENSE;
 //   - every runtime package the sources import (onnxruntime-*, @tensorflow/*, webgpu), even as
 //     types, is declared in dependencies or peerDependencies.
 //
@@ -92,6 +92,7 @@ export function checkPackage(dir) {
   }
   if (!shipped.has('README.md')) problems.push('ships no README.md');
   else if (!/```/.test(readFileSync(join(dir, 'README.md'), 'utf8'))) problems.push('README.md has no fenced code example');
+  if (!shipped.has('LICENSE')) problems.push('ships no LICENSE');
   const declared = new Set([...Object.keys(pj.dependencies ?? {}), ...Object.keys(pj.peerDependencies ?? {})]);
   const imported = new Map();
   for (const f of sourceFiles(join(dir, 'src'))) {
