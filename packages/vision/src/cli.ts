@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { LeanformerError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
-import { runVisionBench, type OnnxApi } from './bench.js';
+import { runVisionBench, visionFixturesDir, type OnnxApi } from './bench.js';
 import { zoo, zooNames } from './zoo.js';
 
 /**
@@ -18,7 +18,7 @@ export interface VisionCommand extends CommandSpec {
   readonly usage: string;
 }
 
-export { runVisionBench, zoo, type OnnxApi };
+export { runVisionBench, visionFixturesDir, zoo, type OnnxApi };
 
 /** Writes bytes to `path` through a temporary file and a rename, so a crash never leaves half a file. */
 function writeAtomic(path: string, bytes: Uint8Array): void {

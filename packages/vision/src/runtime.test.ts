@@ -11,7 +11,7 @@ import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
 import { cosineSimilarity, type VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
 import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
-import { vit } from './vit.js';
+import { timmVit } from './vit.js';
 import { addHiredSelector } from './hired.js';
 
 /*
@@ -157,8 +157,8 @@ describe('SqueezeTime clip end to end', () => {
 
 describe('HiRED token drop inside the encoder', () => {
   it('keeping every token reproduces the full model (attention is permutation-equivariant)', async () => {
-    const full = vit('micro', { numClasses: 10, seed: 4 });
-    const all = vit('micro', { numClasses: 10, seed: 4, tokenDrop: { afterLayer: 1, keep: 64 } });
+    const full = timmVit('micro', { numClasses: 10, seed: 4 });
+    const all = timmVit('micro', { numClasses: 10, seed: 4, tokenDrop: { afterLayer: 1, keep: 64 } });
     const x = seededInput([2, 3, 64, 64], 8);
     const a = (await run('tfjs', full.graph, x)).logits!;
     const b = (await run('tfjs', all.graph, x)).logits!;
@@ -167,8 +167,8 @@ describe('HiRED token drop inside the encoder', () => {
 
   it('keeping 20% of tokens after block 1 keeps the CLS embedding cosine ≥ 0.9 and saves MACs', async () => {
     // Seeded random-init ViT-micro (64 patches, 4 blocks); measured minimum over 8 inputs: 0.95.
-    const full = vit('micro', { numClasses: 0, seed: 5 });
-    const drop = vit('micro', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 1, keep: 13 } });
+    const full = timmVit('micro', { numClasses: 0, seed: 5 });
+    const drop = timmVit('micro', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 1, keep: 13 } });
     const saving = 1 - analyzeGraph(drop.graph, { dims: { batch: 1 } }).flops / analyzeGraph(full.graph, { dims: { batch: 1 } }).flops;
     expect(saving).toBeGreaterThan(0.35);
     const backend = 'ort';
@@ -183,7 +183,7 @@ describe('HiRED token drop inside the encoder', () => {
 
 describe('HiRED selector on both backends', () => {
   it('gives the same budgets and tokens on ORT CPU and tfjs-cpu', async () => {
-    const enc = vit('micro', { numClasses: 0, batch: 5, seed: 23, exposeTokens: true, exposeClsAttention: [0, 3] });
+    const enc = timmVit('micro', { numClasses: 0, batch: 5, seed: 23, exposeTokens: true, exposeClsAttention: [0, 3] });
     addHiredSelector(enc, { budget: 48, grid: { rows: 2, cols: 2 }, initLayer: 0, finalLayer: 3 });
     const x = seededInput([5, 3, 64, 64], 12);
     const a = await run('ort', enc.graph, x);
@@ -196,7 +196,7 @@ describe('HiRED selector on both backends', () => {
 
 describe('GPUSQ-ViT on ORT', () => {
   it('lowers for ort-tensorrt with ONNX-domain ops only and runs on ORT CPU close to the dense model', async () => {
-    const dense = vit('micro', { numClasses: 10, seed: 9 });
+    const dense = timmVit('micro', { numClasses: 10, seed: 9 });
     const { model } = gpusqVit(dense);
     const lowered = onnx.lowerToOnnx(model.graph, { runtime: 'ort', ep: 'tensorrt' });
     expect(tensorRtForeignOps(lowered)).toEqual([]);
