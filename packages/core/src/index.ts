@@ -18,3 +18,4 @@ export * from './safetensors.js';
 export * from './analysis/index.js';
 export * from './ir/printer.js';
 export * from './command.js';
+export * from './numeric.js';

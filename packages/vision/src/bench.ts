@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { analyzeGraph, type Graph, type Target } from '@leanformer/core';
+import { analyzeGraph, cosine, type Graph, type Target } from '@leanformer/core';
 import { efficientvit } from './efficientvit.js';
 import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
-import { cosineSimilarity } from './model.js';
 import { loadTimmSafetensors } from './timm.js';
 import { conv3dBaseline, squeezetime, type SqueezeTimeConfig } from './squeezetime.js';
 import { timmVit } from './vit.js';
@@ -233,7 +232,7 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   let minCos = Infinity;
   for (let i = 0; i < (quick ? 2 : 8); i++) {
     const x = seeded(3 * 224 * 224, 100 + i);
-    minCos = Math.min(minCos, cosineSimilarity(await runOnce(ort, sFull, x, [1, 3, 224, 224]), await runOnce(ort, sDrop, x, [1, 3, 224, 224])));
+    minCos = Math.min(minCos, cosine(await runOnce(ort, sFull, x, [1, 3, 224, 224]), await runOnce(ort, sDrop, x, [1, 3, 224, 224])));
   }
   metrics.hired_keep20_cls_cosine_min = minCos;
   });
@@ -251,7 +250,7 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   let cos = Infinity;
   for (let i = 0; i < 4; i++) {
     const x = seeded(3 * size * size, 200 + i);
-    cos = Math.min(cos, cosineSimilarity(await runOnce(ort, sd, x, [1, 3, size, size]), await runOnce(ort, ss, x, [1, 3, size, size])));
+    cos = Math.min(cos, cosine(await runOnce(ort, sd, x, [1, 3, size, size]), await runOnce(ort, ss, x, [1, 3, size, size])));
   }
   metrics.gpusq_logit_cosine_min = cos;
   });

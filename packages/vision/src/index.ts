@@ -1,7 +1,7 @@
 // @leanformer/vision: efficient vision and video blocks and model builders on core's GraphBuilder.
 export { TIMM_TRANSPOSED, TIMM_SHAPE, makeDivisible } from './timm-layers.js';
 export type { VisionBlockInit } from './timm-layers.js';
-export { modelCost, cosineSimilarity } from './model.js';
+export { modelCost } from './model.js';
 export type { VisionModel, ModelOptions } from './model.js';
 export * from './efficientvit.js';
 export * from './fasternet.js';

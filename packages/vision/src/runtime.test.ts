@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyzeGraph, readSafetensors, Tensor, type Graph } from '@leanformer/core';
+import { analyzeGraph, cosine, readSafetensors, Tensor, type Graph } from '@leanformer/core';
 import * as onnx from '@leanformer/onnx';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import * as ort from 'onnxruntime-node';
 import { efficientvit } from './efficientvit.js';
 import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
-import { cosineSimilarity, type VisionModel } from './model.js';
+import type { VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
 import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
 import { timmVit } from './vit.js';
@@ -175,7 +175,7 @@ describe('HiRED token drop inside the encoder', () => {
     let min = 1;
     for (let s = 0; s < 4; s++) {
       const x = seededInput([1, 3, 64, 64], 30 + s);
-      min = Math.min(min, cosineSimilarity((await run(backend, full.graph, x)).features!, (await run(backend, drop.graph, x)).features!));
+      min = Math.min(min, cosine((await run(backend, full.graph, x)).features!, (await run(backend, drop.graph, x)).features!));
     }
     expect(min).toBeGreaterThanOrEqual(0.9);
   });
@@ -207,6 +207,6 @@ describe('GPUSQ-ViT on ORT', () => {
     expect(b.every(Number.isFinite)).toBe(true);
     // 2:4 pruning halves every block weight without fine-tuning; on random weights the logits
     // still point the same way (measured ≈ 0.8–0.9): the bound checks the pipeline, not accuracy.
-    expect(cosineSimilarity(a, b)).toBeGreaterThan(0.5);
+    expect(cosine(a, b)).toBeGreaterThan(0.5);
   });
 });
