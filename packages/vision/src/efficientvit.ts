@@ -162,7 +162,7 @@ export function localWindowAttention(b: GraphBuilder, x: Value, cfg: Omit<Cascad
   const pH = H + pb;
   const pW = W + pr;
   let t = x;
-  if (pb || pr) t = b.op('Pad', [x, b.int64([0, 0, 0, 0, 0, 0, pb, pr])], { mode: 'constant' });
+  if (pb || pr) t = b.pad(x, [0, 0, 0, 0, 0, 0, pb, pr]);
   const nH = pH / win;
   const nW = pW / win;
   t = reshapeTo(b, t, [-1, C, nH, win, nW, win], [bd, C, nH, win, nW, win]);

@@ -183,29 +183,24 @@ export function addHiredSelector(model: VisionModel, o: HiredSelectorOptions): v
   const floors = b.floor(share);
   const rem = b.sub(share, floors);
   const left = b.cast(b.op('Round', [b.sub(R, b.reduceSum(floors))]), 'int64');
-  const extra = topkIndices(b, rem, left, -1); // [left]
+  const extra = b.topK(rem, left).indices; // [left]
   const hits = b.equal(b.unsqueeze(extra, [1]), b.int64(Array.from({ length: S }, (_, i) => i)));
   const bonus = b.reduceSum(b.cast(hits, 'float32'), [0], false);
   const subBudgets = b.cast(b.add(floors, bonus), 'int64');
   const budgets = b.concat([b.int64([full]), subBudgets], 0);
   // 3. Per-partition top tokens by final-layer CLS attention: rank < budget, selected with a fixed-size TopK.
-  const order = topkIndices(b, aFin, b.int64([N]), -1); // [P, N], best first
+  const order = b.topK(aFin, N).indices; // [P, N], best first
   const mask = b.less(b.int64(Array.from({ length: N }, (_, i) => i)), b.unsqueeze(budgets, [1]));
   const flat = b.add(order, b.constant(Tensor.from('int64', [P, 1], Array.from({ length: P }, (_, i) => BigInt(i * N)))));
   // Keep the ranks below each budget: valid (partition, rank) slots get key P·N − (p·N + r), others −1,
   // and a TopK of exactly `budget` (= Σ budgets) returns the valid slots partition-major, best first.
   const slotKey = b.constant(Tensor.from('float32', [P, N], Array.from({ length: P * N }, (_, i) => P * N - i)));
   const key = b.where(mask, slotKey, -1);
-  const slots = topkIndices(b, b.reshape(key, [P * N]), b.int64([o.budget]), -1);
+  const slots = b.topK(b.reshape(key, [P * N]), o.budget).indices;
   const chosen = b.gather(b.reshape(flat, [P * N]), slots, 0);
   const picked = b.gather(b.reshape(tokens, [P * N, D]), chosen, 0);
   b.output(picked, g.uniqueName('hired_tokens'));
   b.output(budgets, g.uniqueName('hired_budgets'));
   // What this adds are index tables and scalars, not parameters.
   for (const v of g.initializers.values()) if (!before.has(v)) v.meta.set('leanformer.param', false);
-}
-
-/** Indices of the top `k` of `x` along `axis`, largest first. */
-function topkIndices(b: GraphBuilder, x: Value, k: Value, axis: number): Value {
-  return (b.op('TopK', [x, k], { axis, largest: 1, sorted: 1 }, { outputs: 2 }) as Value[])[1]!;
 }

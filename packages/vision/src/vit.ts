@@ -83,12 +83,11 @@ export function keepTopTokens(b: GraphBuilder, x: Value, scores: Value, keep: nu
   const N = (n as number) - 1;
   if (!Number.isInteger(keep) || keep < 1 || keep > N) throw new LeanformerError('INVALID_ARGUMENT', `keepTopTokens: keep must be an integer in [1, ${N}], got ${keep}`);
   const [cls, patches] = splitSizes(b, x, 1, [1, N]) as [Value, Value];
-  const [, indices] = b.op('TopK', [scores, b.int64([keep])], { axis: 1, largest: 1, sorted: 1 }, { outputs: 2 }) as [Value, Value];
-  const idx3 = b.unsqueeze(indices, [2]);
+  const idx3 = b.unsqueeze(b.topK(scores, keep, { axis: 1 }).indices, [2]);
   // [B, keep, 1] → [B, keep, D] for GatherElements: expand to (B from the indices' shape, keep, D).
   const target = b.concat([b.shape(idx3, undefined, 2), b.int64([d as number])], 0);
   const idxD = b.refine(b.expand(idx3, target), [shapeOf(idx3)[0] ?? null, keep, d ?? null]);
-  const kept = b.op('GatherElements', [patches, idxD], { axis: 1 });
+  const kept = b.gatherElements(patches, idxD, 1);
   return b.concat([cls, kept], 1);
 }
 
