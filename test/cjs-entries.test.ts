@@ -88,6 +88,8 @@ const checks = {
     const r = await m.runVisionBench({ quick: true, runs: 1, timmWeights: false, onnx });
     return typeof r.metrics.efficientvit_m0_params;
   },
+  // The benchmark entries: their suites as data (running one is a benchmark, not a test).
+  ...Object.fromEntries(['attention', 'kv-cache', 'onnx', 'peft', 'quant', 'runtime-ort', 'runtime-tfjs', 'vision'].map((p) => ['@leanformer/' + p + '/bench', (m) => m.benches.map((b) => b.name)])),
   '@leanformer/cli': async (m) => { let out = ''; const code = await m.main(['--help'], { out: (t) => { out += t; }, err: () => {}, stderrIsTTY: false }); return [code, out.includes('Usage: leanformer')]; },
 };
 (async () => {
@@ -128,15 +130,21 @@ const EXPECTED: Record<string, unknown> = {
   '@leanformer/vision': 24,
   '@leanformer/vision/cli': 'number',
   '@leanformer/cli': [0, true],
+  '@leanformer/attention/bench': ['attention', 'attention-swa', 'attention-interleave', 'attention-micro', 'attention-profile', 'attention-gqa-check'],
+  '@leanformer/kv-cache/bench': ['kv', 'kv-gqa-int8'],
+  '@leanformer/onnx/bench': ['onnx-import'],
+  '@leanformer/peft/bench': ['peft', 'peft-profile'],
+  '@leanformer/quant/bench': ['quant', 'quant-rtn', 'quant-int8', 'quant-table', 'quant-export', 'quant-stream'],
+  '@leanformer/runtime-ort/bench': ['ort-decoder'],
+  '@leanformer/runtime-tfjs/bench': ['tfjs-decoder-layer'],
+  '@leanformer/vision/bench': ['vision', 'vision-profile'],
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-cjs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // Entries known broken in CommonJS, each naming its issue; \`it.fails\` turns red once it is fixed, so
 // the entry is then removed here.
-const KNOWN_BROKEN: Record<string, string> = {
-  '@leanformer/vision/cli': 'issue 16 item 14: runVisionBench resolves its fixtures from import.meta.url, empty in CommonJS (Invalid URL)',
-};
+const KNOWN_BROKEN: Record<string, string> = {};
 
 let results: Record<string, { ok: boolean; value?: unknown; error?: string }> = {};
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rng } from '@leanformer/core';
 import { encodeModel } from '@leanformer/onnx';
-import { Rng } from '@leanformer/quant';
 import { writeSyntheticDecoder } from '@leanformer/quant/node';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -84,12 +84,12 @@ function runAndKill(out: string, afterLayer: number, delayMs: number, mode: 'qua
 
 describe.skipIf(!built)('SIGKILL midway through quantizeModelStreaming', () => {
   it('leaves no file at the output paths and the input unchanged, at several random points', async () => {
-    const rng = new Rng(20261126);
+    const pick = rng(20261126);
     const outcomes: { killed: boolean; layersSeen: number; tempsAtKill: number }[] = [];
     for (let run = 0; run < 4; run++) {
       const out = join(dir, `q${run}.onnx`);
-      const afterLayer = 1 + Math.floor(rng.next() * (LAYERS - 2)); // strictly inside the run
-      const r = await runAndKill(out, afterLayer, Math.floor(rng.next() * 40));
+      const afterLayer = 1 + Math.floor(pick.uniform() * (LAYERS - 2)); // strictly inside the run
+      const r = await runAndKill(out, afterLayer, Math.floor(pick.uniform() * 40));
       outcomes.push(r);
       if (!r.killed) continue; // finished before the kill landed: then both outputs must be complete
       expect(existsSync(out), `run ${run}: ${out} exists after SIGKILL`).toBe(false);
@@ -103,11 +103,11 @@ describe.skipIf(!built)('SIGKILL midway through quantizeModelStreaming', () => {
   }, 120_000);
 
   it('the streaming .lfpack pack, killed midway, leaves no .lfpack and the input unchanged', async () => {
-    const rng = new Rng(7);
+    const pick = rng(7);
     let landed = 0;
     for (let run = 0; run < 2; run++) {
       const out = join(dir, `p${run}.lfpack`);
-      const r = await runAndKill(out, 1 + Math.floor(rng.next() * 12), Math.floor(rng.next() * 40), 'pack'); // 16 coded tensors
+      const r = await runAndKill(out, 1 + Math.floor(pick.uniform() * 12), Math.floor(pick.uniform() * 40), 'pack'); // 16 coded tensors
       if (!r.killed) continue;
       if (r.tempsAtKill > 0) landed++;
       expect(existsSync(out), `run ${run}: ${out} exists after SIGKILL`).toBe(false);

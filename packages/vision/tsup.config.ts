@@ -9,6 +9,9 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   platform: 'neutral',
+  // The CJS build gets `import.meta.url` from `__filename` (runVisionBench resolves the fixtures
+  // folder from it); without the shim import.meta is empty there and `new URL` throws.
+  shims: true,
   // Sibling packages stay imports (quant is used by gpusqVit), never bundled copies.
   external: ['onnxruntime-node', 'onnxruntime-common', /^node:/, /^@leanformer\//],
 });

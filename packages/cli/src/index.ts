@@ -10,7 +10,8 @@ import { commandHelp, getCommand, listCommands, registerCommand } from './regist
 for (const c of builtinCommands) registerCommand(c);
 
 export { registerCommand, getCommand, listCommands, commandHelp } from './registry.js';
-export type { Command, CommandContext, OptionSpec } from './registry.js';
+// A command's context type is core's CommandContext (cli's registry specialises it to its Io).
+export type { Command, OptionSpec } from './registry.js';
 export { registerCliBackend, cliBackend, cliBackendNames } from './backends.js';
 export type { CliBackend, CliBackendEntry, CliBackendOptions } from './backends.js';
 export type { Io } from './io.js';

@@ -20,3 +20,4 @@ export * from './analysis/index.js';
 export * from './ir/printer.js';
 export * from './command.js';
 export * from './bench.js';
+export * from './numeric.js';

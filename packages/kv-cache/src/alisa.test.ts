@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyRope, buildRetrievalDecoder, forwardChunk, makeRetrievalExamples, prefill, projectKV, rng, ropeInvFreq, type TinyDecoder } from '@leanformer/attention';
+import { applyRope, buildRetrievalDecoder, forwardChunk, makeRetrievalExamples, prefill, projectKV, ropeInvFreq, type TinyDecoder } from '@leanformer/attention';
+import { rng } from '@leanformer/core';
 import { AlisaSequence } from './alisa.js';
 import { evaluateKVMethods } from './harness.js';
 import { kvBytesPerToken } from './quant.js';
@@ -18,7 +19,7 @@ function project(model: TinyDecoder, layer: number, x: ArrayLike<number>, pos: n
 /** The retrieval decoder's shapes with random weights and RoPE in both layers: diffuse attention, so any wrong K/V shows. */
 function randomDecoder(): TinyDecoder {
   const base = buildRetrievalDecoder({ maxLen: 128 });
-  const r = rng(99);
+  const r = rng(99).uniform;
   const g = (n: number, s: number) => Float32Array.from({ length: n }, () => s * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
   const inv = ropeInvFreq(64);
   return {

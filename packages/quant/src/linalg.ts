@@ -86,12 +86,8 @@ export function spdInverse(a: Float64Array, n: number): Float64Array {
   return inv;
 }
 
-/** Cosine similarity of two vectors. */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! ** 2; bb += b[i]! ** 2; }
-  return aa === 0 || bb === 0 ? (aa === bb ? 1 : 0) : ab / Math.sqrt(aa * bb);
-}
+/** Cosine similarity: core's, re-exported for this package's modules. */
+export { cosine } from '@leanformer/core';
 
 /** Relative squared error ‖a − b‖² / ‖b‖². */
 export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {

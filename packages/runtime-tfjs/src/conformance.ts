@@ -19,7 +19,7 @@ export const ONNX_DEFAULT_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-7 };
 export type DataSets = readonly { readonly inputs: readonly Tensor[]; readonly outputs: readonly Tensor[] }[];
 
 /** One decoded test case. */
-export interface ConformanceCase {
+export interface TfjsConformanceCase {
   readonly name: string;
   readonly graph: Graph;
   /** Data sets: inputs in graph-input order, expected outputs in graph-output order (loaded lazily when a function). */
@@ -27,7 +27,7 @@ export interface ConformanceCase {
 }
 
 /** The outcome of one case. */
-export interface CaseResult {
+export interface TfjsCaseResult {
   readonly name: string;
   readonly status: 'pass' | 'fail' | 'unsupported';
   /** Why it failed, or the ops it lacks. */
@@ -46,7 +46,7 @@ export interface ConformanceSummary {
   readonly passRate: number;
   /** Ops that made cases unsupported, with how many cases each blocked. */
   readonly unsupportedOps: Readonly<Record<string, number>>;
-  readonly results: readonly CaseResult[];
+  readonly results: readonly TfjsCaseResult[];
 }
 
 /** Compares one output; returns a reason string on mismatch. */
@@ -77,8 +77,8 @@ export function compareTensors(got: Tensor, want: Tensor, tol: Tolerance): strin
  * console.log(summary.passed, '/', summary.supported);
  * ```
  */
-export async function runConformanceCases(cases: Iterable<ConformanceCase | { name: string; error: unknown }>, backend: TfjsBackend, tolerance: Tolerance = ONNX_DEFAULT_TOLERANCE): Promise<ConformanceSummary> {
-  const results: CaseResult[] = [];
+export async function runConformanceCases(cases: Iterable<TfjsConformanceCase | { name: string; error: unknown }>, backend: TfjsBackend, tolerance: Tolerance = ONNX_DEFAULT_TOLERANCE): Promise<ConformanceSummary> {
+  const results: TfjsCaseResult[] = [];
   const blocked: Record<string, number> = {};
   for (const c of cases) {
     if ('error' in c) {
@@ -99,7 +99,7 @@ export async function runConformanceCases(cases: Iterable<ConformanceCase | { na
   return { total: results.length, supported, passed, failed: supported - passed, passRate: supported ? passed / supported : 0, unsupportedOps: blocked, results };
 }
 
-async function runCase(c: ConformanceCase, backend: TfjsBackend, tol: Tolerance): Promise<CaseResult> {
+async function runCase(c: TfjsConformanceCase, backend: TfjsBackend, tol: Tolerance): Promise<TfjsCaseResult> {
   let exe;
   try {
     exe = await backend.compile(c.graph);

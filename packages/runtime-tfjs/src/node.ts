@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { LeanformerError, type Graph, type Tensor, type TfjsBackendName } from '@leanformer/core';
 import { writeFileAtomic } from '@leanformer/core/node';
 import { TfjsBackend } from './backend.js';
-import { ONNX_DEFAULT_TOLERANCE, runConformanceCases, type ConformanceCase, type ConformanceSummary, type Tolerance } from './conformance.js';
+import { ONNX_DEFAULT_TOLERANCE, runConformanceCases, type TfjsConformanceCase, type ConformanceSummary, type Tolerance } from './conformance.js';
 
 export * from './index.js';
 
@@ -28,7 +28,7 @@ function caseDirs(dir: string): string[] {
   return readdirSync(dir).sort().map((n) => join(dir, n)).filter((p) => existsSync(join(p, 'model.onnx')));
 }
 
-function* loadCases(dirs: readonly string[], o: TfjsConformanceOptions): Generator<ConformanceCase | { name: string; error: unknown }> {
+function* loadCases(dirs: readonly string[], o: TfjsConformanceOptions): Generator<TfjsConformanceCase | { name: string; error: unknown }> {
   for (const d of dirs) {
     const name = basename(d);
     try {

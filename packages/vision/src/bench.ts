@@ -1,13 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { analyzeGraph, type Graph, type Target } from '@leanformer/core';
+import { analyzeGraph, cosine, type Graph, type Target } from '@leanformer/core';
 import { efficientvit } from './efficientvit.js';
 import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
-import { cosineSimilarity } from './model.js';
 import { loadTimmSafetensors } from './timm.js';
 import { conv3dBaseline, squeezetime, type SqueezeTimeConfig } from './squeezetime.js';
-import { vit } from './vit.js';
+import { timmVit } from './vit.js';
 
 /**
  * `leanformer bench vision`: speed of our EfficientViT-M0 graph against timm's own ONNX export
@@ -115,6 +114,19 @@ async function timeAlternating(ort: Ort, sessions: Awaited<ReturnType<typeof ses
 }
 
 /**
+ * The package's fixtures folder (timm weights and logits, the timm ONNX peer when made), resolved
+ * from this module's URL: `../fixtures/` of `src/` or `dist/`, in the ESM and the CJS build alike.
+ *
+ * @example
+ * ```ts
+ * readFileSync(join(visionFixturesDir(), 'efficientvit_m0.safetensors'));
+ * ```
+ */
+export function visionFixturesDir(): string {
+  return fileURLToPath(new URL('../fixtures/', import.meta.url));
+}
+
+/**
  * Runs the vision benchmark suite.
  *
  * @example
@@ -146,7 +158,7 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   const t0 = analyzeGraph(fasternet('t0', { numClasses: 1000 }).graph, { dims: { batch: 1 } });
   metrics.fasternet_t0_params = t0.params;
   metrics.fasternet_t0_mflops = t0.flops / 1e6;
-  const dir = (options.fixturesDir ?? fileURLToPath(new URL('../fixtures/', import.meta.url))).replace(/\/?$/, '/');
+  const dir = (options.fixturesDir ?? visionFixturesDir()).replace(/\/?$/, '/');
   const weightsPath = options.timmWeights ?? `${dir}efficientvit_m0.safetensors`;
   const sameWeights = weightsPath !== false && existsSync(weightsPath);
   if (sameWeights) loadTimmSafetensors(m0, new Uint8Array(readFileSync(weightsPath)));
@@ -210,8 +222,8 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   // 3. HiRED-style early drop on ViT-Tiny: keep 20% of patch tokens after block 2.
   await section('hired', async () => {
   const keep = Math.round(0.2 * 196);
-  const vFull = vit('tiny', { numClasses: 0, seed: 5 });
-  const vDrop = vit('tiny', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 2, keep } });
+  const vFull = timmVit('tiny', { numClasses: 0, seed: 5 });
+  const vDrop = timmVit('tiny', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 2, keep } });
   const fFull = analyzeGraph(vFull.graph, { dims: { batch: 1 } }).flops;
   const fDrop = analyzeGraph(vDrop.graph, { dims: { batch: 1 } }).flops;
   metrics.hired_keep20_flop_saving = 1 - fDrop / fFull;
@@ -220,14 +232,14 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   let minCos = Infinity;
   for (let i = 0; i < (quick ? 2 : 8); i++) {
     const x = seeded(3 * 224 * 224, 100 + i);
-    minCos = Math.min(minCos, cosineSimilarity(await runOnce(ort, sFull, x, [1, 3, 224, 224]), await runOnce(ort, sDrop, x, [1, 3, 224, 224])));
+    minCos = Math.min(minCos, cosine(await runOnce(ort, sFull, x, [1, 3, 224, 224]), await runOnce(ort, sDrop, x, [1, 3, 224, 224])));
   }
   metrics.hired_keep20_cls_cosine_min = minCos;
   });
 
   // 4. GPUSQ-ViT: 2:4 + int8 linears; lowers for TensorRT (ONNX ops only) and runs on ORT CPU.
   await section('gpusq', async () => {
-  const dense = vit(quick ? 'micro' : 'tiny', { numClasses: 100, seed: 9 });
+  const dense = timmVit(quick ? 'micro' : 'tiny', { numClasses: 100, seed: 9 });
   const { model: sq, report } = gpusqVit(dense);
   metrics.gpusq_layers = report.layersSparsified;
   metrics.gpusq_bytes_ratio = report.bytesAfter / report.bytesBefore;
@@ -238,7 +250,7 @@ export async function runVisionBench(options: VisionBenchOptions): Promise<Visio
   let cos = Infinity;
   for (let i = 0; i < 4; i++) {
     const x = seeded(3 * size * size, 200 + i);
-    cos = Math.min(cos, cosineSimilarity(await runOnce(ort, sd, x, [1, 3, size, size]), await runOnce(ort, ss, x, [1, 3, size, size])));
+    cos = Math.min(cos, cosine(await runOnce(ort, sd, x, [1, 3, size, size]), await runOnce(ort, ss, x, [1, 3, size, size])));
   }
   metrics.gpusq_logit_cosine_min = cos;
   });

@@ -1,6 +1,6 @@
 import { LeanformerError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
 import { checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
-import { runVisionBench, type OnnxApi } from './bench.js';
+import { runVisionBench, visionFixturesDir, type OnnxApi } from './bench.js';
 import { zoo, zooNames } from './zoo.js';
 
 /**
@@ -18,7 +18,7 @@ export interface VisionCommand extends CommandSpec {
   readonly usage: string;
 }
 
-export { runVisionBench, zoo, type OnnxApi };
+export { runVisionBench, visionFixturesDir, zoo, type OnnxApi };
 
 function intOption(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;

@@ -1,7 +1,6 @@
-import { LeanformerError, type Value } from '@leanformer/core';
-import { add, batchNorm, concat, conv2d, flatten, gelu, globalAvgPool, linear, relu, split } from './layers.js';
+import { LeanformerError, type GraphBuilder, type Value } from '@leanformer/core';
 import type { ModelOptions, VisionModel } from './model.js';
-import { dimOf, Net } from './net.js';
+import { activation, batchNorm, child, conv2d, dimOf, finishModel, linear, modelRng, splitSizes, visionBuilder, type VisionBlockInit } from './timm-layers.js';
 
 /**
  * FasterNet (Chen et al., CVPR 2023, "Run, Don't Walk"): partial convolution (PConv) — a 3×3
@@ -43,21 +42,18 @@ export type FasterNetVariant = keyof typeof FASTERNET_CONFIGS;
  *
  * @example
  * ```ts
- * const y = partialConv(net, x, 'stages.0.blocks.0.spatial_mixing', 4);
+ * const y = partialConv(b, x, { prefix: 'stages.0.blocks.0.spatial_mixing', rng: rng(0), nDiv: 4 });
  * ```
  */
-export function partialConv(net: Net, x: Value, prefix: string, nDiv: number): Value {
+export function partialConv(b: GraphBuilder, x: Value, cfg: { readonly nDiv: number } & VisionBlockInit): Value {
   const c = dimOf(x, 1);
-  if (!Number.isInteger(nDiv) || nDiv < 1 || nDiv > c) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: nDiv must be an integer in [1, ${c}], got ${nDiv}`);
+  const nDiv = cfg.nDiv;
+  if (!Number.isInteger(nDiv) || nDiv < 1 || nDiv > c) throw new LeanformerError('INVALID_ARGUMENT', `${cfg.prefix}: nDiv must be an integer in [1, ${c}], got ${nDiv}`);
   const cp = Math.floor(c / nDiv);
-  if (cp === c) return conv2d(net, x, `${prefix}.partial_conv3`, { out: c, kernel: 3, pad: 1 });
-  const [x1, x2] = split(net, x, 1, [cp, c - cp]) as [Value, Value];
-  return concat(net, [conv2d(net, x1, `${prefix}.partial_conv3`, { out: cp, kernel: 3, pad: 1 }), x2], 1);
-}
-
-/** Activation by name. */
-export function activation(net: Net, x: Value, act: 'gelu' | 'relu'): Value {
-  return act === 'gelu' ? gelu(net, x) : relu(net, x);
+  const conv = child(cfg, 'partial_conv3');
+  if (cp === c) return conv2d(b, x, conv, { out: c, kernel: 3, pad: 1 });
+  const [x1, x2] = splitSizes(b, x, 1, [cp, c - cp]) as [Value, Value];
+  return b.concat([conv2d(b, x1, conv, { out: cp, kernel: 3, pad: 1 }), x2], 1);
 }
 
 /** Settings of a FasterNet block. */
@@ -69,15 +65,20 @@ export interface FasterNetBlockConfig {
 
 /**
  * FasterNet block: `x + MLP(PConv(x))`, MLP = 1×1 conv → BN → act → 1×1 conv (`mlp.0`, `mlp.1`, `mlp.3`).
+ *
+ * @example
+ * ```ts
+ * x = fasterNetBlock(b, x, { prefix: 'stages.0.blocks.0', rng: rng(0), nDiv: 4, mlpRatio: 2, act: 'gelu' });
+ * ```
  */
-export function fasterNetBlock(net: Net, x: Value, prefix: string, cfg: FasterNetBlockConfig): Value {
+export function fasterNetBlock(b: GraphBuilder, x: Value, cfg: FasterNetBlockConfig & VisionBlockInit): Value {
   const c = dimOf(x, 1);
   const hidden = Math.trunc(c * cfg.mlpRatio);
-  const t = partialConv(net, x, `${prefix}.spatial_mixing`, cfg.nDiv);
-  let h = conv2d(net, t, `${prefix}.mlp.0`, { out: hidden, kernel: 1 });
-  h = activation(net, batchNorm(net, h, `${prefix}.mlp.1`), cfg.act);
-  h = conv2d(net, h, `${prefix}.mlp.3`, { out: c, kernel: 1, std: Math.sqrt(1 / hidden) });
-  return add(net, x, h);
+  const t = partialConv(b, x, { ...child(cfg, 'spatial_mixing'), nDiv: cfg.nDiv });
+  let h = conv2d(b, t, child(cfg, 'mlp.0'), { out: hidden, kernel: 1 });
+  h = activation(b, batchNorm(b, h, child(cfg, 'mlp.1')), cfg.act);
+  h = conv2d(b, h, child(cfg, 'mlp.3'), { out: c, kernel: 1, std: Math.sqrt(1 / hidden) });
+  return b.add(x, h);
 }
 
 /** Options of {@link fasternet}. */
@@ -106,27 +107,24 @@ export function fasternet(variant: FasterNetVariant, options: FasterNetOptions =
   if (!Number.isInteger(img) || img < stride || img % stride !== 0) throw new LeanformerError('INVALID_ARGUMENT', `fasternet: imgSize must be a positive multiple of ${stride}, got ${img}`);
   if (!Number.isInteger(numClasses) || numClasses < 0) throw new LeanformerError('INVALID_ARGUMENT', `fasternet: numClasses must be a non-negative integer, got ${numClasses}`);
   const name = `fasternet_${variant}`;
-  const net = new Net(name, options.seed ?? 0, 17, options.weights !== 'zeros');
+  const b = visionBuilder(name);
+  const r = modelRng(options);
+  const at = (prefix: string): VisionBlockInit => ({ prefix, rng: r });
   const batch = options.batch ?? 'batch';
-  const input = net.input('input', [batch, inChans, img, img]);
-  let x = conv2d(net, input, 'patch_embed.proj', { out: cfg.embedDim, kernel: cfg.patchSize, stride: cfg.patchSize });
-  x = batchNorm(net, x, 'patch_embed.norm');
+  const input = b.input('input', 'float32', [batch, inChans, img, img]);
+  let x = conv2d(b, input, at('patch_embed.proj'), { out: cfg.embedDim, kernel: cfg.patchSize, stride: cfg.patchSize });
+  x = batchNorm(b, x, at('patch_embed.norm'));
   for (let i = 0; i < cfg.depths.length; i++) {
     const dim = cfg.embedDim * 2 ** i;
     if (i > 0) {
-      x = conv2d(net, x, `stages.${i}.downsample.reduction`, { out: dim, kernel: cfg.mergeSize, stride: cfg.mergeSize });
-      x = batchNorm(net, x, `stages.${i}.downsample.norm`);
+      x = conv2d(b, x, at(`stages.${i}.downsample.reduction`), { out: dim, kernel: cfg.mergeSize, stride: cfg.mergeSize });
+      x = batchNorm(b, x, at(`stages.${i}.downsample.norm`));
     }
-    for (let d = 0; d < cfg.depths[i]!; d++) x = fasterNetBlock(net, x, `stages.${i}.blocks.${d}`, cfg);
+    for (let d = 0; d < cfg.depths[i]!; d++) x = fasterNetBlock(b, x, { ...at(`stages.${i}.blocks.${d}`), nDiv: cfg.nDiv, mlpRatio: cfg.mlpRatio, act: cfg.act });
   }
-  x = globalAvgPool(net, x);
-  x = activation(net, conv2d(net, x, 'conv_head', { out: cfg.featureDim, kernel: 1 }), cfg.act);
-  let y = flatten(net, x);
-  let outputName = 'features';
-  if (numClasses > 0) {
-    y = linear(net, y, 'classifier', numClasses);
-    outputName = 'logits';
-  }
-  net.output(y, outputName);
-  return { name, graph: net.graph, inputName: 'input', inputShape: [batch, inChans, img, img], outputName };
+  x = b.globalAvgPool(x);
+  x = activation(b, conv2d(b, x, at('conv_head'), { out: cfg.featureDim, kernel: 1 }), cfg.act);
+  let y = b.flatten(x, 1);
+  if (numClasses > 0) y = linear(b, y, at('classifier'), numClasses);
+  return finishModel(b, y, { name, inputName: 'input', inputShape: [batch, inChans, img, img], numClasses });
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
-import { vit } from './vit.js';
+import { timmVit } from './vit.js';
 
 describe('GPUSQ-ViT recipe', () => {
   it('sparsifies and quantizes every block linear, leaving the head dense', () => {
-    const dense = vit('micro', { numClasses: 10, seed: 3 });
+    const dense = timmVit('micro', { numClasses: 10, seed: 3 });
     const { model, report } = gpusqVit(dense);
     // 4 blocks × (qkv, proj, fc1, fc2).
     expect(report.layersSparsified).toBe(16);
@@ -21,6 +21,6 @@ describe('GPUSQ-ViT recipe', () => {
   });
 
   it('rejects unsupported bit widths', () => {
-    expect(() => gpusqVit(vit('micro'), { bits: 3 as 8 })).toThrow(/bits must be 4 or 8/);
+    expect(() => gpusqVit(timmVit('micro'), { bits: 3 as 8 })).toThrow(/bits must be 4 or 8/);
   });
 });

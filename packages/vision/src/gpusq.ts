@@ -30,7 +30,7 @@ export interface GpusqOptions {
  *
  * @example
  * ```ts
- * const { model, report } = gpusqVit(vit('small', { numClasses: 10 }));
+ * const { model, report } = gpusqVit(timmVit('small', { numClasses: 10 }));
  * report.sparsity; // 0.5 in the sparsified layers
  * ```
  */

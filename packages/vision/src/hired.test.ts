@@ -48,10 +48,10 @@ describe('HiRED selector in the graph', () => {
   it('matches the host-side allocation and selection on tfjs-cpu', async () => {
     const { Tensor } = await import('@leanformer/core');
     const { createTfjsBackend } = await import('@leanformer/runtime-tfjs');
-    const { vit } = await import('./vit.js');
+    const { timmVit } = await import('./vit.js');
     const { addHiredSelector } = await import('./hired.js');
     const P = 5; // full view + 2×2 sub-images
-    const enc = vit('micro', { numClasses: 0, batch: P, seed: 21, exposeTokens: true, exposeClsAttention: [0, 3] });
+    const enc = timmVit('micro', { numClasses: 0, batch: P, seed: 21, exposeTokens: true, exposeClsAttention: [0, 3] });
     addHiredSelector(enc, { budget: 40, grid: { rows: 2, cols: 2 }, initLayer: 0, finalLayer: 3, alpha: 0.3 });
     const x = new Tensor('float32', [P, 3, 64, 64], Float32Array.from({ length: P * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.013) * Math.cos(i * 0.0007)));
     const exe = await createTfjsBackend('cpu').compile(enc.graph);

@@ -1,4 +1,4 @@
-import { attr, DTypes, LeanformerError, Tensor, tensorType, type Attribute, type Graph, type Value } from '@leanformer/core';
+import { GraphBuilder, LeanformerError, Tensor, type Value } from '@leanformer/core';
 import type { VisionModel } from './model.js';
 
 /**
@@ -10,7 +10,7 @@ import type { VisionModel } from './model.js';
  * share `alpha`; the rest goes to the sub-images in proportion to their visual content, measured
  * as the full view's initial-layer CLS attention summed over the patch region each sub-image
  * covers. Phase 2 keeps, in each partition, the tokens with the highest final-layer CLS attention.
- * The ViT graph provides the CLS-attention rows (`vit(…, { exposeClsAttention: [init, final] })`);
+ * The ViT graph provides the CLS-attention rows (`timmVit(…, { exposeClsAttention: [init, final] })`);
  * these functions turn them into budgets and kept-token indices.
  */
 
@@ -137,7 +137,7 @@ export interface HiredSelectorOptions {
 
 /**
  * Adds HiRED token selection to a ViT encoder graph built with
- * `vit(…, { batch: 1 + rows·cols, exposeTokens: true, exposeClsAttention: [initLayer, finalLayer] })`.
+ * `timmVit(…, { batch: 1 + rows·cols, exposeTokens: true, exposeClsAttention: [initLayer, finalLayer] })`.
  * Everything runs in the graph: content scores from the full view's initial-layer CLS attention
  * summed over each sub-image's region, the budget split (full view `round(alpha·budget)`, the
  * rest proportional with largest remainders), and per-partition top tokens by final-layer CLS
@@ -148,7 +148,7 @@ export interface HiredSelectorOptions {
  *
  * @example
  * ```ts
- * const enc = vit('tiny', { numClasses: 0, batch: 5, exposeTokens: true, exposeClsAttention: [1, 11] });
+ * const enc = timmVit('tiny', { numClasses: 0, batch: 5, exposeTokens: true, exposeClsAttention: [1, 11] });
  * addHiredSelector(enc, { budget: 196, grid: { rows: 2, cols: 2 }, initLayer: 1, finalLayer: 11 });
  * ```
  */
@@ -172,71 +172,35 @@ export function addHiredSelector(model: VisionModel, o: HiredSelectorOptions): v
   const full = Math.min(N, Math.round(alpha * o.budget));
   const R = o.budget - full;
   if (!Number.isInteger(o.budget) || o.budget < 1 || R < 0 || R > N) throw new LeanformerError('INVALID_ARGUMENT', `addHiredSelector: budget ${o.budget} with alpha ${alpha} leaves ${R} sub-image tokens; it must be in [0, ${N}]`);
-  // The builder's Net is not kept on the model, so nodes are added through a thin local helper.
-  const net = new GraphOps(g);
+  const b = GraphBuilder.editing(g);
+  const before = new Set(g.initializers.values());
   // 1. Content scores: full view (partition 0) attention summed over each sub-image region.
-  const row0 = net.op('Gather', [aInit, net.i64s([], [0])], { axis: attr.int(0) }, [N], 'float32');
-  const regions = net.op('Reshape', [row0, net.i64s([4], [rows, side / rows, cols, side / cols])], {}, [rows, side / rows, cols, side / cols], 'float32');
-  const scores = net.op('Reshape', [net.op('ReduceSum', [regions, net.i64s([2], [1, 3])], { keepdims: attr.int(0) }, [rows, cols], 'float32'), net.i64s([1], [S])], {}, [S], 'float32');
+  const row0 = b.gather(aInit, 0, 0);
+  const regions = b.reshape(row0, [rows, side / rows, cols, side / cols]);
+  const scores = b.reshape(b.reduceSum(regions, [1, 3], false), [S]);
   // 2. Largest-remainder split of R tokens.
-  const total = net.op('ReduceSum', [scores], { keepdims: attr.int(1) }, [1], 'float32');
-  const share = net.op('Mul', [net.op('Div', [scores, total], {}, [S], 'float32'), net.f32(R)], {}, [S], 'float32');
-  const floors = net.op('Floor', [share], {}, [S], 'float32');
-  const rem = net.op('Sub', [share, floors], {}, [S], 'float32');
-  const given = net.op('ReduceSum', [floors], { keepdims: attr.int(1) }, [1], 'float32');
-  const left = net.op('Cast', [net.op('Round', [net.op('Sub', [net.f32(R), given], {}, [1], 'float32')], {}, [1], 'float32')], { to: attr.int(7) }, [1], 'int64');
-  const extra = net.topk(rem, left, [null]).indices; // [left]
-  const hits = net.op('Equal', [net.op('Unsqueeze', [extra, net.i64s([1], [1])], {}, [null, 1], 'int64'), net.i64s([S], Array.from({ length: S }, (_, i) => i))], {}, [null, S], 'bool');
-  const bonus = net.op('ReduceSum', [net.op('Cast', [hits], { to: attr.int(1) }, [null, S], 'float32'), net.i64s([1], [0])], { keepdims: attr.int(0) }, [S], 'float32');
-  const subBudgets = net.op('Cast', [net.op('Add', [floors, bonus], {}, [S], 'float32')], { to: attr.int(7) }, [S], 'int64');
-  const budgets = net.op('Concat', [net.i64s([1], [full]), subBudgets], { axis: attr.int(0) }, [P], 'int64');
+  const share = b.mul(b.div(scores, b.reduceSum(scores)), R);
+  const floors = b.floor(share);
+  const rem = b.sub(share, floors);
+  const left = b.cast(b.op('Round', [b.sub(R, b.reduceSum(floors))]), 'int64');
+  const extra = b.topK(rem, left).indices; // [left]
+  const hits = b.equal(b.unsqueeze(extra, [1]), b.int64(Array.from({ length: S }, (_, i) => i)));
+  const bonus = b.reduceSum(b.cast(hits, 'float32'), [0], false);
+  const subBudgets = b.cast(b.add(floors, bonus), 'int64');
+  const budgets = b.concat([b.int64([full]), subBudgets], 0);
   // 3. Per-partition top tokens by final-layer CLS attention: rank < budget, selected with a fixed-size TopK.
-  const order = net.topk(aFin, net.i64s([1], [N]), [P, N]).indices; // [P, N], best first
-  const mask = net.op('Less', [net.i64s([N], Array.from({ length: N }, (_, i) => i)), net.op('Unsqueeze', [budgets, net.i64s([1], [1])], {}, [P, 1], 'int64')], {}, [P, N], 'bool');
-  const flat = net.op('Add', [order, net.i64s([P, 1], Array.from({ length: P }, (_, i) => i * N))], {}, [P, N], 'int64');
+  const order = b.topK(aFin, N).indices; // [P, N], best first
+  const mask = b.less(b.int64(Array.from({ length: N }, (_, i) => i)), b.unsqueeze(budgets, [1]));
+  const flat = b.add(order, b.constant(Tensor.from('int64', [P, 1], Array.from({ length: P }, (_, i) => BigInt(i * N)))));
   // Keep the ranks below each budget: valid (partition, rank) slots get key P·N − (p·N + r), others −1,
   // and a TopK of exactly `budget` (= Σ budgets) returns the valid slots partition-major, best first.
-  const slotKey = net.f32s([P, N], Array.from({ length: P * N }, (_, i) => P * N - i));
-  const key = net.op('Where', [mask, slotKey, net.f32(-1)], {}, [P, N], 'float32');
-  const slots = net.topk(net.op('Reshape', [key, net.i64s([1], [P * N])], {}, [P * N], 'float32'), net.i64s([1], [o.budget]), [o.budget]).indices;
-  const chosen = net.op('Gather', [net.op('Reshape', [flat, net.i64s([1], [P * N])], {}, [P * N], 'int64'), slots], { axis: attr.int(0) }, [o.budget], 'int64');
-  const rowsFlat = net.op('Reshape', [tokens, net.i64s([2], [P * N, D])], {}, [P * N, D], 'float32');
-  const picked = net.op('Gather', [rowsFlat, chosen], { axis: attr.int(0) }, [o.budget, D], 'float32');
-  picked.name = g.uniqueName('hired_tokens');
-  budgets.name = g.uniqueName('hired_budgets');
-  g.addOutput(picked);
-  g.addOutput(budgets);
-}
-
-/** Minimal typed node adder over a Graph (used where the builder's Net is not at hand). */
-class GraphOps {
-  private n = 0;
-  constructor(private readonly g: Graph) {}
-  op(op: string, inputs: readonly Value[], attrs: Record<string, Attribute>, shape: readonly (number | null)[], dtype: 'float32' | 'int64' | 'bool'): Value {
-    const v = this.g.addNode({ op, inputs, attrs, name: this.g.uniqueName(`hired_${op}_${this.n++}`) }).output();
-    v.type = tensorType(DTypes[dtype], shape);
-    return v;
-  }
-  topk(x: Value, k: Value, shape: readonly (number | null)[]): { values: Value; indices: Value } {
-    const name = this.g.uniqueName(`hired_TopK_${this.n++}`);
-    const node = this.g.addNode({ op: 'TopK', inputs: [x, k], attrs: { axis: attr.int(-1), largest: attr.int(1), sorted: attr.int(1) }, name, outputs: [this.g.uniqueName(`${name}_values`), this.g.uniqueName(`${name}_indices`)] });
-    node.output(0).type = tensorType(DTypes.float32, shape);
-    node.output(1).type = tensorType(DTypes.int64, shape);
-    return { values: node.output(0), indices: node.output(1) };
-  }
-  i64s(shape: readonly number[], values: readonly number[]): Value {
-    const v = this.g.addInitializer(this.g.uniqueName(`hired_const_${this.n++}`), Tensor.from('int64', shape, values.map(BigInt)));
-    v.meta.set('leanformer.param', false);
-    return v;
-  }
-  f32s(shape: readonly number[], values: readonly number[]): Value {
-    const v = this.g.addInitializer(this.g.uniqueName(`hired_const_${this.n++}`), Tensor.from('float32', shape, values));
-    v.meta.set('leanformer.param', false);
-    return v;
-  }
-  f32(value: number): Value {
-    const v = this.g.addInitializer(this.g.uniqueName(`hired_const_${this.n++}`), Tensor.from('float32', [], [value]));
-    v.meta.set('leanformer.param', false);
-    return v;
-  }
+  const slotKey = b.constant(Tensor.from('float32', [P, N], Array.from({ length: P * N }, (_, i) => P * N - i)));
+  const key = b.where(mask, slotKey, -1);
+  const slots = b.topK(b.reshape(key, [P * N]), o.budget).indices;
+  const chosen = b.gather(b.reshape(flat, [P * N]), slots, 0);
+  const picked = b.gather(b.reshape(tokens, [P * N, D]), chosen, 0);
+  b.output(picked, g.uniqueName('hired_tokens'));
+  b.output(budgets, g.uniqueName('hired_budgets'));
+  // What this adds are index tables and scalars, not parameters.
+  for (const v of g.initializers.values()) if (!before.has(v)) v.meta.set('leanformer.param', false);
 }

@@ -1,8 +1,7 @@
-// @leanformer/vision: efficient vision and video blocks and model builders on the leanformer IR.
-export { Net, numel, mulDim, shapeOf, dimOf, TIMM_TRANSPOSED } from './net.js';
-export type { Shape, Init } from './net.js';
-export * from './layers.js';
-export { modelCost, cosineSimilarity } from './model.js';
+// @leanformer/vision: efficient vision and video blocks and model builders on core's GraphBuilder.
+export { TIMM_TRANSPOSED, TIMM_SHAPE, makeDivisible } from './timm-layers.js';
+export type { VisionBlockInit } from './timm-layers.js';
+export { modelCost } from './model.js';
 export type { VisionModel, ModelOptions } from './model.js';
 export * from './efficientvit.js';
 export * from './fasternet.js';

@@ -1,4 +1,4 @@
-import { analyzeGraph, LeanformerError, type Dim, type Graph } from '@leanformer/core';
+import { analyzeGraph, type Dim, type Graph } from '@leanformer/core';
 
 /** A built vision model: its graph and the facts a caller needs to feed it. */
 export interface VisionModel {
@@ -32,19 +32,4 @@ export interface ModelOptions {
 export function modelCost(model: VisionModel): { params: number; flops: number } {
   const cost = analyzeGraph(model.graph, { dims: { batch: 1 } });
   return { params: cost.params, flops: cost.flops };
-}
-
-/**
- * Cosine similarity of two equal-length vectors (the accuracy proxy used for HiRED and GPUSQ).
- *
- * @example
- * ```ts
- * cosineSimilarity([1, 0], [1, 1]); // 0.7071…
- * ```
- */
-export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new LeanformerError('SHAPE_MISMATCH', `cosineSimilarity: lengths ${a.length} and ${b.length} differ`);
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
-  return ab / Math.sqrt(aa * bb);
 }

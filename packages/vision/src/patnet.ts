@@ -1,8 +1,7 @@
-import { LeanformerError, type Value } from '@leanformer/core';
-import { add, batchNorm, binary, concat, conv2d, flatten, globalAvgPool, linear, mul, reshape, sigmoid, split, transpose } from './layers.js';
-import { activation, FASTERNET_CONFIGS } from './fasternet.js';
+import { LeanformerError, type GraphBuilder, type Value } from '@leanformer/core';
+import { FASTERNET_CONFIGS } from './fasternet.js';
 import type { ModelOptions, VisionModel } from './model.js';
-import { attr, dimOf, Net, shapeOf } from './net.js';
+import { activation, batchNorm, child, conv2d, dimOf, finishModel, linear, modelRng, shapeOf, splitSizes, visionBuilder, type VisionBlockInit } from './timm-layers.js';
 import { multiHeadSelfAttention } from './vit.js';
 
 /**
@@ -32,60 +31,70 @@ export interface PatBlockConfig {
   readonly numHeads?: number;
 }
 
-/** Gaussian channel attention on x [B, C, H, W]: sigmoid(conv1×1([mean; var])) ⊙ x. */
-export function gaussianChannelAttention(net: Net, x: Value, prefix: string): Value {
-  const [b, c] = shapeOf(x);
-  const C = c as number;
-  const mean = net.op('ReduceMean', [x], { axes: attr.ints([2, 3]), keepdims: attr.int(1) }, [b ?? null, C, 1, 1]);
-  const centered = binary(net, 'Sub', x, mean);
-  const variance = net.op('ReduceMean', [mul(net, centered, centered)], { axes: attr.ints([2, 3]), keepdims: attr.int(1) }, [b ?? null, C, 1, 1]);
-  const stats = concat(net, [mean, variance], 1);
-  const gate = sigmoid(net, conv2d(net, stats, `${prefix}.channel_attn`, { out: C, kernel: 1, bias: true, std: 0.02 }));
-  return mul(net, x, gate);
+/**
+ * Gaussian channel attention on x [B, C, H, W]: sigmoid(conv1×1([mean; var])) ⊙ x, with the
+ * 1×1 conv at `${prefix}.channel_attn`.
+ */
+export function gaussianChannelAttention(b: GraphBuilder, x: Value, init: VisionBlockInit): Value {
+  const C = dimOf(x, 1);
+  const mean = b.reduceMean(x, [2, 3]);
+  const centered = b.sub(x, mean);
+  const variance = b.reduceMean(b.mul(centered, centered), [2, 3]);
+  const stats = b.concat([mean, variance], 1);
+  const gate = b.sigmoid(conv2d(b, stats, child(init, 'channel_attn'), { out: C, kernel: 1, bias: true, std: 0.02 }));
+  return b.mul(x, gate);
 }
 
 /** PAT_ch mixer: PConv on the first C/nDiv channels, Gaussian channel attention on the rest. */
-export function patChannelMixer(net: Net, x: Value, prefix: string, nDiv: number): Value {
+export function patChannelMixer(b: GraphBuilder, x: Value, cfg: { readonly nDiv: number } & VisionBlockInit): Value {
   const c = dimOf(x, 1);
-  const cp = Math.floor(c / nDiv);
-  if (cp < 1 || cp >= c) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: nDiv ${nDiv} leaves no channels for one of the two branches of ${c}`);
-  const [x1, x2] = split(net, x, 1, [cp, c - cp]) as [Value, Value];
-  const y1 = conv2d(net, x1, `${prefix}.partial_conv3`, { out: cp, kernel: 3, pad: 1 });
-  return concat(net, [y1, gaussianChannelAttention(net, x2, prefix)], 1);
+  const cp = Math.floor(c / cfg.nDiv);
+  if (cp < 1 || cp >= c) throw new LeanformerError('INVALID_ARGUMENT', `${cfg.prefix}: nDiv ${cfg.nDiv} leaves no channels for one of the two branches of ${c}`);
+  const [x1, x2] = splitSizes(b, x, 1, [cp, c - cp]) as [Value, Value];
+  const y1 = conv2d(b, x1, child(cfg, 'partial_conv3'), { out: cp, kernel: 3, pad: 1 });
+  return b.concat([y1, gaussianChannelAttention(b, x2, cfg)], 1);
 }
 
 /** PAT_sf mixer: self-attention over pixels on the first C/nDiv channels, the rest untouched. */
-export function patSelfAttentionMixer(net: Net, x: Value, prefix: string, nDiv: number, numHeads: number): Value {
-  const [b, c, h, w] = shapeOf(x);
+export function patSelfAttentionMixer(b: GraphBuilder, x: Value, cfg: { readonly nDiv: number; readonly numHeads: number } & VisionBlockInit): Value {
+  const [, c, h, w] = shapeOf(x);
   const C = c as number;
-  const cp = Math.floor(C / nDiv);
+  const cp = Math.floor(C / cfg.nDiv);
   const n = (h as number) * (w as number);
-  const [x1, x2] = split(net, x, 1, [cp, C - cp]) as [Value, Value];
-  const tokens = transpose(net, reshape(net, x1, [0, cp, n], [b ?? null, cp, n]), [0, 2, 1]);
-  const { out } = multiHeadSelfAttention(net, tokens, `${prefix}.attn`, numHeads);
-  const back = reshape(net, transpose(net, out, [0, 2, 1]), [0, cp, h as number, w as number], [b ?? null, cp, h ?? null, w ?? null]);
-  return concat(net, [back, x2], 1);
+  const [x1, x2] = splitSizes(b, x, 1, [cp, C - cp]) as [Value, Value];
+  const tokens = b.transpose(b.reshape(x1, [0, cp, n]), [0, 2, 1]);
+  const { out } = multiHeadSelfAttention(b, tokens, { ...child(cfg, 'attn'), numHeads: cfg.numHeads });
+  const back = b.reshape(b.transpose(out, [0, 2, 1]), [0, cp, h as number, w as number]);
+  return b.concat([back, x2], 1);
 }
 
 /** PAT_sp MLP: 1×1 → BN → act → spatial gate on the first hidden/nDiv channels → 1×1. */
-export function patSpatialMlp(net: Net, x: Value, prefix: string, cfg: { nDiv: number; mlpRatio: number; act: 'gelu' | 'relu' }): Value {
+export function patSpatialMlp(b: GraphBuilder, x: Value, cfg: { readonly nDiv: number; readonly mlpRatio: number; readonly act: 'gelu' | 'relu' } & VisionBlockInit): Value {
   const c = dimOf(x, 1);
   const hidden = Math.trunc(c * cfg.mlpRatio);
-  let h = conv2d(net, x, `${prefix}.mlp.0`, { out: hidden, kernel: 1 });
-  h = activation(net, batchNorm(net, h, `${prefix}.mlp.1`), cfg.act);
+  let h = conv2d(b, x, child(cfg, 'mlp.0'), { out: hidden, kernel: 1 });
+  h = activation(b, batchNorm(b, h, child(cfg, 'mlp.1')), cfg.act);
   const hp = Math.max(1, Math.floor(hidden / cfg.nDiv));
-  const [h1, h2] = split(net, h, 1, [hp, hidden - hp]) as [Value, Value];
-  const map = sigmoid(net, conv2d(net, h1, `${prefix}.spatial_attn`, { out: 1, kernel: 1, bias: true, std: 0.02 }));
-  h = concat(net, [mul(net, h1, map), h2], 1);
-  return conv2d(net, h, `${prefix}.mlp.3`, { out: c, kernel: 1, std: Math.sqrt(1 / hidden) });
+  const [h1, h2] = splitSizes(b, h, 1, [hp, hidden - hp]) as [Value, Value];
+  const map = b.sigmoid(conv2d(b, h1, child(cfg, 'spatial_attn'), { out: 1, kernel: 1, bias: true, std: 0.02 }));
+  h = b.concat([b.mul(h1, map), h2], 1);
+  return conv2d(b, h, child(cfg, 'mlp.3'), { out: c, kernel: 1, std: Math.sqrt(1 / hidden) });
 }
 
-/** One PATNet block: `x + PAT_sp-MLP(mixer(x))`. */
-export function patBlock(net: Net, x: Value, prefix: string, cfg: PatBlockConfig): Value {
+/**
+ * One PATNet block: `x + PAT_sp-MLP(mixer(x))`.
+ *
+ * @example
+ * ```ts
+ * x = patBlock(b, x, { prefix: 'stages.0.blocks.0', rng: rng(0), nDiv: 4, mlpRatio: 2, act: 'gelu', mixer: 'pat_ch' });
+ * ```
+ */
+export function patBlock(b: GraphBuilder, x: Value, cfg: PatBlockConfig & VisionBlockInit): Value {
+  const mixing = child(cfg, 'spatial_mixing');
   const mixed = cfg.mixer === 'pat_sf'
-    ? patSelfAttentionMixer(net, x, `${prefix}.spatial_mixing`, cfg.nDiv, cfg.numHeads ?? 2)
-    : patChannelMixer(net, x, `${prefix}.spatial_mixing`, cfg.nDiv);
-  return add(net, x, patSpatialMlp(net, mixed, prefix, cfg));
+    ? patSelfAttentionMixer(b, x, { ...mixing, nDiv: cfg.nDiv, numHeads: cfg.numHeads ?? 2 })
+    : patChannelMixer(b, x, { ...mixing, nDiv: cfg.nDiv });
+  return b.add(x, patSpatialMlp(b, mixed, cfg));
 }
 
 /** PATNet variants (FasterNet T0–T2 widths and depths). */
@@ -108,23 +117,22 @@ export function patnet(variant: PatNetVariant, options: ModelOptions & { imgSize
   const inChans = options.inChans ?? 3;
   if (!Number.isInteger(img) || img % 32 !== 0) throw new LeanformerError('INVALID_ARGUMENT', `patnet: imgSize must be a multiple of 32, got ${img}`);
   const name = `patnet_${variant}`;
-  const net = new Net(name, options.seed ?? 0, 17, options.weights !== 'zeros');
+  const b = visionBuilder(name);
+  const r = modelRng(options);
+  const at = (prefix: string): VisionBlockInit => ({ prefix, rng: r });
   const batch = options.batch ?? 'batch';
-  const input = net.input('input', [batch, inChans, img, img]);
-  let x = batchNorm(net, conv2d(net, input, 'patch_embed.proj', { out: cfg.embedDim, kernel: cfg.patchSize, stride: cfg.patchSize }), 'patch_embed.norm');
+  const input = b.input('input', 'float32', [batch, inChans, img, img]);
+  let x = batchNorm(b, conv2d(b, input, at('patch_embed.proj'), { out: cfg.embedDim, kernel: cfg.patchSize, stride: cfg.patchSize }), at('patch_embed.norm'));
   const last = cfg.depths.length - 1;
   for (let i = 0; i <= last; i++) {
     const dim = cfg.embedDim * 2 ** i;
-    if (i > 0) x = batchNorm(net, conv2d(net, x, `stages.${i}.downsample.reduction`, { out: dim, kernel: cfg.mergeSize, stride: cfg.mergeSize }), `stages.${i}.downsample.norm`);
+    if (i > 0) x = batchNorm(b, conv2d(b, x, at(`stages.${i}.downsample.reduction`), { out: dim, kernel: cfg.mergeSize, stride: cfg.mergeSize }), at(`stages.${i}.downsample.norm`));
     for (let d = 0; d < cfg.depths[i]!; d++) {
-      x = patBlock(net, x, `stages.${i}.blocks.${d}`, { ...cfg, mixer: i === last ? 'pat_sf' : 'pat_ch', numHeads: 2 });
+      x = patBlock(b, x, { ...at(`stages.${i}.blocks.${d}`), nDiv: cfg.nDiv, mlpRatio: cfg.mlpRatio, act: cfg.act, mixer: i === last ? 'pat_sf' : 'pat_ch', numHeads: 2 });
     }
   }
-  x = activation(net, conv2d(net, globalAvgPool(net, x), 'conv_head', { out: cfg.featureDim, kernel: 1 }), cfg.act);
-  let y = flatten(net, x);
-  let outputName = 'features';
-  if (numClasses > 0) { y = linear(net, y, 'classifier', numClasses); outputName = 'logits'; }
-  net.output(y, outputName);
-  return { name, graph: net.graph, inputName: 'input', inputShape: [batch, inChans, img, img], outputName };
+  x = activation(b, conv2d(b, b.globalAvgPool(x), at('conv_head'), { out: cfg.featureDim, kernel: 1 }), cfg.act);
+  let y = b.flatten(x, 1);
+  if (numClasses > 0) y = linear(b, y, at('classifier'), numClasses);
+  return finishModel(b, y, { name, inputName: 'input', inputShape: [batch, inChans, img, img], numClasses });
 }
-

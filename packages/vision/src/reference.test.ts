@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Tensor, type Graph } from '@leanformer/core';
+import { GraphBuilder, rng, Tensor, type Graph } from '@leanformer/core';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { attentionBiasIndex, localWindowAttention } from './efficientvit.js';
 import { fasterNetBlock } from './fasternet.js';
-import { Net } from './net.js';
+import { markConstants } from './timm-layers.js';
 
 /*
  * Blocks against independent float64 references written straight from timm's forward code
@@ -119,9 +119,11 @@ function maxErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('blocks vs float64 references (tfjs-cpu)', () => {
   it('local window attention with padding (5×5 map, window 3) matches timm\'s CGA forward', async () => {
     const [C, H, W, win] = [8, 5, 5, 3];
-    const net = new Net('lwa', 0);
-    const x = net.input('x', [1, C, H, W]);
-    net.output(localWindowAttention(net, x, 'attn', { dim: C, keyDim: 2, numHeads: 2, attnRatio: 2, window: win, kernels: [3, 1] }), 'y');
+    const b = new GraphBuilder('lwa', { opset: 17 });
+    const x = b.input('x', 'float32', [1, C, H, W]);
+    b.output(localWindowAttention(b, x, { prefix: 'attn', rng: rng(0), dim: C, keyDim: 2, numHeads: 2, attnRatio: 2, window: win, kernels: [3, 1] }), 'y');
+    markConstants(b);
+    const net = { graph: b.build() };
     randomize(net.graph, 11);
     const input = Float32Array.from({ length: C * H * W }, (_, i) => Math.sin(i * 0.37));
     const got = await runTfjs(net.graph, input, [1, C, H, W]);
@@ -144,9 +146,11 @@ describe('blocks vs float64 references (tfjs-cpu)', () => {
 
   it('FasterNet block (PConv on C/4 channels + MLP) matches timm\'s forward', async () => {
     const [C, H, W] = [8, 4, 4];
-    const net = new Net('fb', 0);
-    const x = net.input('x', [1, C, H, W]);
-    net.output(fasterNetBlock(net, x, 'blk', { nDiv: 4, mlpRatio: 2, act: 'gelu' }), 'y');
+    const b = new GraphBuilder('fb', { opset: 17 });
+    const x = b.input('x', 'float32', [1, C, H, W]);
+    b.output(fasterNetBlock(b, x, { prefix: 'blk', rng: rng(0), nDiv: 4, mlpRatio: 2, act: 'gelu' }), 'y');
+    markConstants(b);
+    const net = { graph: b.build() };
     randomize(net.graph, 5);
     const input = Float32Array.from({ length: C * H * W }, (_, i) => Math.cos(i * 0.21));
     const got = await runTfjs(net.graph, input, [1, C, H, W]);

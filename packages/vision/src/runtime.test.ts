@@ -1,17 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyzeGraph, readSafetensors, Tensor, type Graph } from '@leanformer/core';
+import { analyzeGraph, cosine, readSafetensors, Tensor, type Graph } from '@leanformer/core';
 import * as onnx from '@leanformer/onnx';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import * as ort from 'onnxruntime-node';
 import { efficientvit } from './efficientvit.js';
 import { fasternet } from './fasternet.js';
 import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
-import { cosineSimilarity, type VisionModel } from './model.js';
+import type { VisionModel } from './model.js';
 import { squeezetime } from './squeezetime.js';
 import { loadTimmOnnxInitializers, loadTimmSafetensors } from './timm.js';
-import { vit } from './vit.js';
+import { timmVit } from './vit.js';
 import { addHiredSelector } from './hired.js';
 
 /*
@@ -157,8 +157,8 @@ describe('SqueezeTime clip end to end', () => {
 
 describe('HiRED token drop inside the encoder', () => {
   it('keeping every token reproduces the full model (attention is permutation-equivariant)', async () => {
-    const full = vit('micro', { numClasses: 10, seed: 4 });
-    const all = vit('micro', { numClasses: 10, seed: 4, tokenDrop: { afterLayer: 1, keep: 64 } });
+    const full = timmVit('micro', { numClasses: 10, seed: 4 });
+    const all = timmVit('micro', { numClasses: 10, seed: 4, tokenDrop: { afterLayer: 1, keep: 64 } });
     const x = seededInput([2, 3, 64, 64], 8);
     const a = (await run('tfjs', full.graph, x)).logits!;
     const b = (await run('tfjs', all.graph, x)).logits!;
@@ -167,15 +167,15 @@ describe('HiRED token drop inside the encoder', () => {
 
   it('keeping 20% of tokens after block 1 keeps the CLS embedding cosine ≥ 0.9 and saves MACs', async () => {
     // Seeded random-init ViT-micro (64 patches, 4 blocks); measured minimum over 8 inputs: 0.95.
-    const full = vit('micro', { numClasses: 0, seed: 5 });
-    const drop = vit('micro', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 1, keep: 13 } });
+    const full = timmVit('micro', { numClasses: 0, seed: 5 });
+    const drop = timmVit('micro', { numClasses: 0, seed: 5, tokenDrop: { afterLayer: 1, keep: 13 } });
     const saving = 1 - analyzeGraph(drop.graph, { dims: { batch: 1 } }).flops / analyzeGraph(full.graph, { dims: { batch: 1 } }).flops;
     expect(saving).toBeGreaterThan(0.35);
     const backend = 'ort';
     let min = 1;
     for (let s = 0; s < 4; s++) {
       const x = seededInput([1, 3, 64, 64], 30 + s);
-      min = Math.min(min, cosineSimilarity((await run(backend, full.graph, x)).features!, (await run(backend, drop.graph, x)).features!));
+      min = Math.min(min, cosine((await run(backend, full.graph, x)).features!, (await run(backend, drop.graph, x)).features!));
     }
     expect(min).toBeGreaterThanOrEqual(0.9);
   });
@@ -183,7 +183,7 @@ describe('HiRED token drop inside the encoder', () => {
 
 describe('HiRED selector on both backends', () => {
   it('gives the same budgets and tokens on ORT CPU and tfjs-cpu', async () => {
-    const enc = vit('micro', { numClasses: 0, batch: 5, seed: 23, exposeTokens: true, exposeClsAttention: [0, 3] });
+    const enc = timmVit('micro', { numClasses: 0, batch: 5, seed: 23, exposeTokens: true, exposeClsAttention: [0, 3] });
     addHiredSelector(enc, { budget: 48, grid: { rows: 2, cols: 2 }, initLayer: 0, finalLayer: 3 });
     const x = seededInput([5, 3, 64, 64], 12);
     const a = await run('ort', enc.graph, x);
@@ -196,7 +196,7 @@ describe('HiRED selector on both backends', () => {
 
 describe('GPUSQ-ViT on ORT', () => {
   it('lowers for ort-tensorrt with ONNX-domain ops only and runs on ORT CPU close to the dense model', async () => {
-    const dense = vit('micro', { numClasses: 10, seed: 9 });
+    const dense = timmVit('micro', { numClasses: 10, seed: 9 });
     const { model } = gpusqVit(dense);
     const lowered = onnx.lowerToOnnx(model.graph, { runtime: 'ort', ep: 'tensorrt' });
     expect(tensorRtForeignOps(lowered)).toEqual([]);
@@ -207,6 +207,6 @@ describe('GPUSQ-ViT on ORT', () => {
     expect(b.every(Number.isFinite)).toBe(true);
     // 2:4 pruning halves every block weight without fine-tuning; on random weights the logits
     // still point the same way (measured ≈ 0.8–0.9): the bound checks the pipeline, not accuracy.
-    expect(cosineSimilarity(a, b)).toBeGreaterThan(0.5);
+    expect(cosine(a, b)).toBeGreaterThan(0.5);
   });
 });

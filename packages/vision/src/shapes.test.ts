@@ -4,7 +4,7 @@ import { efficientvit } from './efficientvit.js';
 import { fasternet } from './fasternet.js';
 import { patnet } from './patnet.js';
 import { conv3dBaseline, squeezetime } from './squeezetime.js';
-import { vit } from './vit.js';
+import { timmVit } from './vit.js';
 
 /**
  * The builders set every output type themselves; core's schema-driven shape inference is an
@@ -41,7 +41,7 @@ describe('builder shapes agree with core shape inference', () => {
     ['patnet_t0', () => patnet('t0', { numClasses: 10, imgSize: 64, weights: 'zeros' })],
     ['squeezetime', () => squeezetime(small, { numClasses: 5 })],
     ['conv3d baseline', () => conv3dBaseline(small, { numClasses: 5 })],
-    ['vit micro with token drop', () => vit('micro', { numClasses: 10, exposeClsAttention: [0, 3], tokenDrop: { afterLayer: 1, keep: 13 } })],
+    ['vit micro with token drop', () => timmVit('micro', { numClasses: 10, exposeClsAttention: [0, 3], tokenDrop: { afterLayer: 1, keep: 13 } })],
   ])('%s', (_name, build) => {
     const m = build();
     const checked = checkAgainstInference(m.graph);
@@ -58,14 +58,14 @@ describe('video and attention variants', () => {
   });
 
   it('token drop reduces ViT MACs after the drop layer', () => {
-    const full = analyzeGraph(vit('small', { numClasses: 10, weights: 'zeros' }).graph, { dims: { batch: 1 } });
-    const kept = analyzeGraph(vit('small', { numClasses: 10, weights: 'zeros', tokenDrop: { afterLayer: 2, keep: 39 } }).graph, { dims: { batch: 1 } });
+    const full = analyzeGraph(timmVit('small', { numClasses: 10, weights: 'zeros' }).graph, { dims: { batch: 1 } });
+    const kept = analyzeGraph(timmVit('small', { numClasses: 10, weights: 'zeros', tokenDrop: { afterLayer: 2, keep: 39 } }).graph, { dims: { batch: 1 } });
     // 3 full blocks of 197 tokens, 9 blocks of 40 tokens: well under half the MACs.
     expect(kept.flops / full.flops).toBeLessThan(0.5);
     expect(kept.params).toBe(full.params);
   });
 
   it('rejects a drop layer outside the encoder', () => {
-    expect(() => vit('micro', { tokenDrop: { afterLayer: 3, keep: 4 } })).toThrow(/afterLayer must be in \[0, 2\]/);
+    expect(() => timmVit('micro', { tokenDrop: { afterLayer: 3, keep: 4 } })).toThrow(/afterLayer must be in \[0, 2\]/);
   });
 });

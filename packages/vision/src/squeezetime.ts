@@ -1,7 +1,6 @@
-import { LeanformerError, type Value } from '@leanformer/core';
-import { add, batchNorm, concat, conv2d, flatten, globalAvgPool, linear, mul, relu, reshape, sigmoid } from './layers.js';
+import { LeanformerError, type GraphBuilder, type Value } from '@leanformer/core';
 import type { ModelOptions, VisionModel } from './model.js';
-import { attr, dimOf, Net, shapeOf } from './net.js';
+import { batchNorm, child, conv2d, dimOf, finishModel, linear, modelRng, normalParam, visionBuilder, type VisionBlockInit } from './timm-layers.js';
 
 /**
  * SqueezeTime (Zhai et al. 2024, "No Time to Train"-style mobile video): the time axis is
@@ -32,21 +31,29 @@ export interface SqueezeTimeConfig {
 /** A small default configuration (16 frames, 112×112, four stages). */
 export const SQUEEZETIME_DEFAULT: SqueezeTimeConfig = Object.freeze({ frames: 16, inChans: 3, imgSize: 112, widths: [64, 128, 256, 512], depths: [1, 1, 2, 1] });
 
-/** The Channel-Time Learning block on x [B, C, H, W] (C = time × features). */
-export function channelTimeBlock(net: Net, x: Value, prefix: string, reduction = 4): Value {
+/**
+ * The Channel-Time Learning block on x [B, C, H, W] (C = time × features); `reduction` is the
+ * squeeze ratio of the temporal-focus gate (default 4).
+ *
+ * @example
+ * ```ts
+ * x = channelTimeBlock(b, x, { prefix: 'stages.0.blocks.0', rng: rng(0) });
+ * ```
+ */
+export function channelTimeBlock(b: GraphBuilder, x: Value, cfg: { readonly reduction?: number } & VisionBlockInit): Value {
   const c = dimOf(x, 1);
-  if (c % 2 !== 0) throw new LeanformerError('INVALID_ARGUMENT', `${prefix}: CTL needs an even channel count, got ${c}`);
+  if (c % 2 !== 0) throw new LeanformerError('INVALID_ARGUMENT', `${cfg.prefix}: CTL needs an even channel count, got ${c}`);
   // Temporal focus: channel (time-slot) importance gates the 3×3 conv's input.
-  const rd = Math.max(8, Math.floor(c / reduction));
-  let g = relu(net, conv2d(net, globalAvgPool(net, x), `${prefix}.tfc.fc1`, { out: rd, kernel: 1, bias: true }));
-  g = sigmoid(net, conv2d(net, g, `${prefix}.tfc.fc2`, { out: c, kernel: 1, bias: true }));
-  const focus = conv2d(net, mul(net, x, g), `${prefix}.tfc.conv`, { out: c / 2, kernel: 3, pad: 1 });
+  const rd = Math.max(8, Math.floor(c / (cfg.reduction ?? 4)));
+  let g = b.relu(conv2d(b, b.globalAvgPool(x), child(cfg, 'tfc.fc1'), { out: rd, kernel: 1, bias: true }));
+  g = b.sigmoid(conv2d(b, g, child(cfg, 'tfc.fc2'), { out: c, kernel: 1, bias: true }));
+  const focus = conv2d(b, b.mul(x, g), child(cfg, 'tfc.conv'), { out: c / 2, kernel: 3, pad: 1 });
   // Inter-temporal object interaction with temporal-position restoring.
-  const pos = net.param(`${prefix}.ioi.pos_embed`, [1, c, 1, 1], { kind: 'normal', std: 0.02 });
-  let o = conv2d(net, add(net, x, pos), `${prefix}.ioi.dw`, { out: c, kernel: 3, pad: 1, groups: c });
-  o = conv2d(net, o, `${prefix}.ioi.pw`, { out: c / 2, kernel: 1 });
-  const y = relu(net, batchNorm(net, concat(net, [focus, o], 1), `${prefix}.norm`));
-  return add(net, x, y);
+  const pos = normalParam(b, cfg, `${cfg.prefix}.ioi.pos_embed`, [1, c, 1, 1], 0.02);
+  let o = conv2d(b, b.add(x, pos), child(cfg, 'ioi.dw'), { out: c, kernel: 3, pad: 1, groups: c });
+  o = conv2d(b, o, child(cfg, 'ioi.pw'), { out: c / 2, kernel: 1 });
+  const y = b.relu(batchNorm(b, b.concat([focus, o], 1), child(cfg, 'norm')));
+  return b.add(x, y);
 }
 
 function validate(cfg: SqueezeTimeConfig, who: string): { img: number; inChans: number } {
@@ -70,32 +77,31 @@ function validate(cfg: SqueezeTimeConfig, who: string): { img: number; inChans: 
 export function squeezetime(cfg: SqueezeTimeConfig = SQUEEZETIME_DEFAULT, options: ModelOptions = {}): VisionModel {
   const { img, inChans } = validate(cfg, 'squeezetime');
   const numClasses = options.numClasses ?? 400;
-  const net = new Net('squeezetime', options.seed ?? 0, 17, options.weights !== 'zeros');
+  const b = visionBuilder('squeezetime');
+  const r = modelRng(options);
+  const at = (prefix: string): VisionBlockInit => ({ prefix, rng: r });
   const batch = options.batch ?? 'batch';
   const T = cfg.frames;
-  const input = net.input('input', [batch, T, inChans, img, img]);
-  let x = reshape(net, input, [0, T * inChans, img, img], [batch, T * inChans, img, img]);
-  x = relu(net, batchNorm(net, conv2d(net, x, 'stem.conv1', { out: cfg.widths[0]!, kernel: 3, stride: 2, pad: 1 }), 'stem.bn1'));
-  x = relu(net, batchNorm(net, conv2d(net, x, 'stem.conv2', { out: cfg.widths[0]!, kernel: 3, stride: 2, pad: 1 }), 'stem.bn2'));
+  const input = b.input('input', 'float32', [batch, T, inChans, img, img]);
+  let x = b.reshape(input, [0, T * inChans, img, img]);
+  x = b.relu(batchNorm(b, conv2d(b, x, at('stem.conv1'), { out: cfg.widths[0]!, kernel: 3, stride: 2, pad: 1 }), at('stem.bn1')));
+  x = b.relu(batchNorm(b, conv2d(b, x, at('stem.conv2'), { out: cfg.widths[0]!, kernel: 3, stride: 2, pad: 1 }), at('stem.bn2')));
   for (let i = 0; i < cfg.widths.length; i++) {
-    if (i > 0) x = relu(net, batchNorm(net, conv2d(net, x, `stages.${i}.down.conv`, { out: cfg.widths[i]!, kernel: 3, stride: 2, pad: 1 }), `stages.${i}.down.bn`));
-    for (let d = 0; d < cfg.depths[i]!; d++) x = channelTimeBlock(net, x, `stages.${i}.blocks.${d}`, cfg.reduction ?? 4);
+    if (i > 0) x = b.relu(batchNorm(b, conv2d(b, x, at(`stages.${i}.down.conv`), { out: cfg.widths[i]!, kernel: 3, stride: 2, pad: 1 }), at(`stages.${i}.down.bn`)));
+    for (let d = 0; d < cfg.depths[i]!; d++) x = channelTimeBlock(b, x, { ...at(`stages.${i}.blocks.${d}`), reduction: cfg.reduction ?? 4 });
   }
-  let y = flatten(net, globalAvgPool(net, x));
-  let outputName = 'features';
-  if (numClasses > 0) { y = linear(net, y, 'head', numClasses); outputName = 'logits'; }
-  net.output(y, outputName);
-  return { name: 'squeezetime', graph: net.graph, inputName: 'input', inputShape: [batch, T, inChans, img, img], outputName };
+  let y = b.flatten(b.globalAvgPool(x), 1);
+  if (numClasses > 0) y = linear(b, y, at('head'), numClasses);
+  return finishModel(b, y, { name: 'squeezetime', inputName: 'input', inputShape: [batch, T, inChans, img, img], numClasses });
 }
 
 /** 3-D conv + BN on x [B, C, T, H, W] with a cubic kernel `k`, spatial stride `s` (time stride 1). */
-function conv3dBn(net: Net, x: Value, prefix: string, out: number, k: number, s: number): Value {
-  const [b, c, t, h, w] = shapeOf(x) as [string | number, number, number, number, number];
+function conv3dBn(b: GraphBuilder, x: Value, init: VisionBlockInit, out: number, k: number, s: number): Value {
+  const c = dimOf(x, 1);
   const p = Math.floor(k / 2);
-  const wt = net.param(`${prefix}.weight`, [out, c, k, k, k], { kind: 'normal', std: Math.sqrt(2 / (c * k ** 3)) });
-  const o = (n: number, st: number) => Math.floor((n + 2 * p - k) / st) + 1;
-  const y = net.op('Conv', [x, wt], { kernel_shape: attr.ints([k, k, k]), strides: attr.ints([1, s, s]), pads: attr.ints([p, p, p, p, p, p]) }, [b, out, o(t, 1), o(h, s), o(w, s)]);
-  return batchNorm(net, y, `${prefix}.bn`);
+  const wt = normalParam(b, init, `${init.prefix}.weight`, [out, c, k, k, k], Math.sqrt(2 / (c * k ** 3)));
+  const y = b.conv(x, wt, null, { kernelShape: [k, k, k], strides: [1, s, s], pads: [p, p, p, p, p, p] });
+  return batchNorm(b, y, child(init, 'bn'));
 }
 
 /**
@@ -106,22 +112,20 @@ function conv3dBn(net: Net, x: Value, prefix: string, out: number, k: number, s:
 export function conv3dBaseline(cfg: SqueezeTimeConfig = SQUEEZETIME_DEFAULT, options: ModelOptions = {}): VisionModel {
   const { img, inChans } = validate(cfg, 'conv3dBaseline');
   const numClasses = options.numClasses ?? 400;
-  const net = new Net('conv3d_baseline', options.seed ?? 0, 17, options.weights !== 'zeros');
+  const b = visionBuilder('conv3d_baseline');
+  const r = modelRng(options);
+  const at = (prefix: string): VisionBlockInit => ({ prefix, rng: r });
   const batch = options.batch ?? 'batch';
   const T = cfg.frames;
-  const input = net.input('input', [batch, T, inChans, img, img]);
-  let x = net.op('Transpose', [input], { perm: attr.ints([0, 2, 1, 3, 4]) }, [batch, inChans, T, img, img]);
-  x = relu(net, conv3dBn(net, x, 'stem.conv1', cfg.widths[0]!, 3, 2));
-  x = relu(net, conv3dBn(net, x, 'stem.conv2', cfg.widths[0]!, 3, 2));
+  const input = b.input('input', 'float32', [batch, T, inChans, img, img]);
+  let x = b.transpose(input, [0, 2, 1, 3, 4]);
+  x = b.relu(conv3dBn(b, x, at('stem.conv1'), cfg.widths[0]!, 3, 2));
+  x = b.relu(conv3dBn(b, x, at('stem.conv2'), cfg.widths[0]!, 3, 2));
   for (let i = 0; i < cfg.widths.length; i++) {
-    if (i > 0) x = relu(net, conv3dBn(net, x, `stages.${i}.down`, cfg.widths[i]!, 3, 2));
-    for (let d = 0; d < cfg.depths[i]!; d++) x = add(net, x, relu(net, conv3dBn(net, x, `stages.${i}.blocks.${d}`, cfg.widths[i]!, 3, 1)));
+    if (i > 0) x = b.relu(conv3dBn(b, x, at(`stages.${i}.down`), cfg.widths[i]!, 3, 2));
+    for (let d = 0; d < cfg.depths[i]!; d++) x = b.add(x, b.relu(conv3dBn(b, x, at(`stages.${i}.blocks.${d}`), cfg.widths[i]!, 3, 1)));
   }
-  const [b, c] = shapeOf(x);
-  x = net.op('GlobalAveragePool', [x], {}, [b ?? null, c ?? null, 1, 1, 1]);
-  let y = flatten(net, x);
-  let outputName = 'features';
-  if (numClasses > 0) { y = linear(net, y, 'head', numClasses); outputName = 'logits'; }
-  net.output(y, outputName);
-  return { name: 'conv3d_baseline', graph: net.graph, inputName: 'input', inputShape: [batch, T, inChans, img, img], outputName };
+  let y = b.flatten(b.globalAvgPool(x), 1);
+  if (numClasses > 0) y = linear(b, y, at('head'), numClasses);
+  return finishModel(b, y, { name: 'conv3d_baseline', inputName: 'input', inputShape: [batch, T, inChans, img, img], numClasses });
 }

@@ -1,7 +1,6 @@
 import { LeanformerError, readSafetensors, Tensor, type Graph } from '@leanformer/core';
 import type { VisionModel } from './model.js';
-import { TIMM_SHAPE } from './layers.js';
-import { TIMM_TRANSPOSED } from './net.js';
+import { TIMM_SHAPE, TIMM_TRANSPOSED } from './timm-layers.js';
 
 /**
  * Loading timm weights into the builders. Builder parameters are named by timm's

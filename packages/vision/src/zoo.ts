@@ -4,7 +4,7 @@ import { fasternet, FASTERNET_CONFIGS, type FasterNetVariant } from './fasternet
 import type { VisionModel } from './model.js';
 import { patnet, type PatNetVariant } from './patnet.js';
 import { squeezetime } from './squeezetime.js';
-import { vit, VIT_CONFIGS } from './vit.js';
+import { timmVit, TIMM_VIT_CONFIGS } from './vit.js';
 
 /** What {@link zoo} reports about a model: parameters and MACs ("FLOPs", as the papers count them) at batch 1. */
 export interface ZooReport {
@@ -27,7 +27,7 @@ const BUILDERS: Record<string, (o: ZooOptions) => VisionModel> = {};
 for (const v of Object.keys(EFFICIENTVIT_CONFIGS)) BUILDERS[`efficientvit_${v}`] = (o) => efficientvit(v as EfficientVitVariant, o);
 for (const v of Object.keys(FASTERNET_CONFIGS)) BUILDERS[`fasternet_${v}`] = (o) => fasternet(v as FasterNetVariant, o);
 for (const v of ['t0', 't1', 't2']) BUILDERS[`patnet_${v}`] = (o) => patnet(v as PatNetVariant, o);
-for (const v of Object.keys(VIT_CONFIGS)) BUILDERS[`vit_${v}`] = (o) => vit(v as keyof typeof VIT_CONFIGS, o);
+for (const v of Object.keys(TIMM_VIT_CONFIGS)) BUILDERS[`vit_${v}`] = (o) => timmVit(v as keyof typeof TIMM_VIT_CONFIGS, o);
 BUILDERS.squeezetime = (o) => squeezetime(undefined, o);
 
 /** Names {@link zoo} accepts. */

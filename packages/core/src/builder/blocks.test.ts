@@ -5,6 +5,17 @@ import { decoderLayer, mlp, multiHeadAttention, transformerDecoder, transformerE
 import { rng } from './rng.js';
 
 describe('rng', () => {
+  it('truncNormalTensor keeps the normal stream\'s draws within ±bound, redrawing the rest', () => {
+    const t = rng(3).truncNormalTensor([2000], 0.5, 1.5).toFloat32();
+    // Reference: the same seed's standard normals, those beyond 1.5 skipped, scaled by 0.5.
+    const src = rng(3);
+    const want: number[] = [];
+    while (want.length < 2000) { const z = src.normal(); if (Math.abs(z) <= 1.5) want.push(Math.fround(0.5 * z)); }
+    expect(Array.from(t)).toEqual(want);
+    expect(Math.max(...t.map(Math.abs))).toBeLessThanOrEqual(0.75);
+    expect(() => rng(1).truncNormalTensor([2], 1, 0)).toThrow(/bound must be a positive number/);
+  });
+
   it('is deterministic per seed and roughly standard normal', () => {
     const a = rng(7).normalTensor([4096]).toFloat32();
     const b = rng(7).normalTensor([4096]).toFloat32();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DTypes, LeanformerError, Tensor, attr, formatType, getSchema } from '../index.js';
+import { DTypes, LeanformerError, Tensor, attr, evaluateNode, formatType, getSchema } from '../index.js';
 import { GraphBuilder, toAttribute } from './builder.js';
 
 function thrown(f: () => unknown): LeanformerError {
@@ -128,6 +128,27 @@ describe('GraphBuilder', () => {
     expect(t(b.rmsNorm(seq, ch(8, 1)))).toBe('float32[batch, seq, 8]');
     expect(t(b.silu(seq))).toBe('float32[batch, seq, 8]');
     expect(t(b.range(0, b.squeeze(b.shape(seq, 1, 2), [0])))).toMatch(/^int64\[/);
+  });
+
+  it('pads, takes the top k and gathers elements (values from the core evaluator)', () => {
+    const b = new GraphBuilder('sel', { opset: 17 });
+    const t = (v: { type: unknown }) => formatType(v.type as never);
+    const x = b.constant(Tensor.from('float32', [2, 3], [1, 5, 3, 9, 7, 8]));
+    const p = b.pad(x, [0, 1, 0, 2], { value: -1 });
+    expect(t(p)).toBe('float32[2, 6]');
+    const { values, indices } = b.topK(x, 2);
+    expect([t(values), t(indices)]).toEqual(['float32[2, 2]', 'int64[2, 2]']);
+    const g = b.gatherElements(x, indices, 1);
+    expect(t(g)).toBe('float32[2, 2]');
+    const run = (v: typeof x, ins: (Tensor | undefined)[]) => evaluateNode(v.producer!, ins, 17)!;
+    const xt = x.const!;
+    expect(Array.from(run(p, [xt, p.producer!.inputs[1]!.const!, p.producer!.inputs[2]!.const!])[0]!.toFloat32())).toEqual([-1, 1, 5, 3, -1, -1, -1, 9, 7, 8, -1, -1]);
+    const [vals, idx] = run(values, [xt, values.producer!.inputs[1]!.const!]);
+    expect(Array.from(vals!.toFloat32())).toEqual([5, 3, 9, 8]);
+    expect(Array.from(idx!.data as BigInt64Array)).toEqual([1n, 2n, 0n, 2n]);
+    expect(Array.from(run(g, [xt, idx])[0]!.toFloat32())).toEqual([5, 3, 9, 8]);
+    const smallest = b.topK(x, 1, { largest: false });
+    expect(smallest.indices.producer!.attrs.get('largest')).toEqual({ type: 'int', value: 0 });
   });
 
   it('falls back to the LayerNorm decomposition below opset 17', () => {

@@ -489,6 +489,31 @@ export class GraphBuilder {
     return this.op('Expand', [x, Array.isArray(shape) ? this.int64(shape as number[]) : (shape as Value)]);
   }
 
+  /**
+   * Pads with `pads` in ONNX order (`[x1_begin, x2_begin, …, x1_end, x2_end, …]`, every axis);
+   * 'constant' mode fills with `value` (default 0).
+   */
+  pad(x: Value, pads: readonly number[], options: { mode?: 'constant' | 'reflect' | 'edge'; value?: number } = {}): Value {
+    const value = options.value ?? 0;
+    const fill = value === 0 ? null : this.like(value, x);
+    return this.op('Pad', fill ? [x, this.int64(pads), fill] : [x, this.int64(pads)], { mode: options.mode ?? 'constant' });
+  }
+
+  /**
+   * The `k` largest (or smallest) elements along `axis` (default last) and their int64 indices,
+   * sorted best first unless `sorted` is false. `k` is a number or a 1-D int64 `[1]` value.
+   */
+  topK(x: Value, k: number | Value, options: { axis?: number; largest?: boolean; sorted?: boolean } = {}): { values: Value; indices: Value } {
+    const kv = typeof k === 'number' ? this.int64([k]) : k;
+    const [values, indices] = this.op('TopK', [x, kv], {
+      axis: options.axis ?? -1, largest: Number(options.largest ?? true), sorted: Number(options.sorted ?? true),
+    }, { outputs: 2 }) as [Value, Value];
+    return { values, indices };
+  }
+
+  /** `out[…, i, …] = x[…, indices[…, i, …], …]` along `axis`: the result has the shape of `indices`. */
+  gatherElements(x: Value, indices: Value, axis = 0): Value { return this.op('GatherElements', [x, indices], { axis }); }
+
   /** Flattens to 2-D: `[prod(dims[:axis]), prod(dims[axis:])]`. */
   flatten(x: Value, axis = 1): Value { return this.op('Flatten', [x], { axis }); }
 

@@ -11,6 +11,11 @@ export interface Rng {
   normalTensor(shape: readonly number[], std?: number, mean?: number): Tensor;
   /** A float32 tensor of samples uniform in [lo, hi). */
   uniformTensor(shape: readonly number[], lo?: number, hi?: number): Tensor;
+  /**
+   * A float32 tensor of truncated-normal samples `std · z`: each `z` is a standard normal drawn
+   * again while `|z| > bound` (default 2, i.e. within ±2 standard deviations, as ViT inits use).
+   */
+  truncNormalTensor(shape: readonly number[], std?: number, bound?: number): Tensor;
 }
 
 /**
@@ -54,6 +59,16 @@ export function rng(seed: number): Rng {
     uniformTensor(shape, lo = 0, hi = 1) {
       const out = new Float32Array(shapeSize(shape));
       for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * uniform();
+      return new Tensor('float32', shape, out);
+    },
+    truncNormalTensor(shape, std = 1, bound = 2) {
+      if (!(bound > 0)) throw new LeanformerError('INVALID_ARGUMENT', `truncNormalTensor: bound must be a positive number of standard deviations, got ${bound}`);
+      const out = new Float32Array(shapeSize(shape));
+      for (let i = 0; i < out.length; i++) {
+        let z: number;
+        do z = normal(); while (Math.abs(z) > bound);
+        out[i] = std * z;
+      }
       return new Tensor('float32', shape, out);
     },
   };
