@@ -4,7 +4,7 @@ export * from './blockwise.js';
 export * from './methods.js';
 export * from './dfloat11.js';
 // The synthetic-data generators; their Rng stays internal (core's `rng` is the public seeded PRNG).
-export { syntheticWeight, syntheticActivations, syntheticBf16Weights } from './synthetic.js';
+export { syntheticWeight, syntheticActivations, syntheticBf16Weights, matmulStack } from './synthetic.js';
 export { cosine, relativeError } from './linalg.js';
 export * from './calibration.js';
 export * from './quantize-model.js';
