@@ -61,6 +61,8 @@ export interface CommandSpec<IO extends CommandIo = CommandIo> {
  * ```
  */
 export class UsageError extends LeanformerError {
+  /** The CLI's exit-2 marker; read by shape, so two loaded copies of core still agree. */
+  readonly usage = true as const;
   /** `flag`: the option's name without dashes, kept in `details.argument`. */
   constructor(message: string, flag?: string) {
     super('INVALID_ARGUMENT', message, flag === undefined ? {} : { details: { argument: flag } });

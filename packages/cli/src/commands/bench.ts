@@ -1,7 +1,7 @@
 // `leanformer bench <suite> [--quick] [--json]`: each module's benchmark suite, loaded on first use.
 // A suite is a row of data: the package that owns it and how to call its runner with the CLI's
 // ONNX codec and ORT CPU backend. Every suite prints `{ "suite", "metrics": { … } }`.
-import { LeanformerError } from '@leanformer/core';
+import { intFlag, LeanformerError, UsageError } from '@leanformer/core';
 import * as onnx from '@leanformer/onnx';
 import type { Command } from '../registry.js';
 
@@ -66,11 +66,10 @@ export const benchCommand: Command = {
   async run(ctx) {
     const name = ctx.positionals[0]!;
     const suite = BENCH_SUITES[name];
-    if (!suite) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; available: ${Object.keys(BENCH_SUITES).join(', ')}`);
+    if (!suite) throw new UsageError(`bench: unknown suite '${name}'; available: ${Object.keys(BENCH_SUITES).join(', ')}`);
     const ep = (ctx.values.ep as string | undefined) ?? 'cpu';
-    if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench: --ep must be cpu or webgpu, got '${ep}'`);
-    const threads = ctx.values.threads === undefined ? undefined : Number(ctx.values.threads);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new LeanformerError('INVALID_ARGUMENT', `bench: --threads must be a positive integer, got '${String(ctx.values.threads)}'`);
+    if (ep !== 'cpu' && ep !== 'webgpu') throw new UsageError(`bench: --ep must be cpu or webgpu, got '${ep}'`, 'ep');
+    const threads = intFlag('threads', ctx.values.threads, { min: 1 });
     let result: BenchResult;
     try {
       result = await suite.run({ quick: Boolean(ctx.values.quick), ep, threads });
