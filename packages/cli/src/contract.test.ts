@@ -76,6 +76,10 @@ describe('exit codes, --version, help', () => {
       ['bench', 'quant', '--threads', '0'],
       ['zoo', 'vit_micro', '-o', out, '--num-classes', 'x'],
       ['finetune', decoder, '-o', out, '--method', 'lora', '--steps', '2.5'],
+      // flags are checked before any file is read: still usage, not 'No such file'
+      ['quantize', join(dir, 'missing.onnx'), '-o', out, '--method', 'rtn', '--bits', '3'],
+      ['finetune', join(dir, 'missing.onnx'), '-o', out, '--method', 'lora', '--lr', '0x1'],
+      ['lora', 'merge', join(dir, 'missing.onnx'), '-o', out, '--adapter', join(dir, 'no-adapter'), '--weights', 'a'],
     ];
     for (const argv of usage) {
       const r = await cli(...argv);

@@ -167,8 +167,6 @@ export function peftCommands(): PeftCommand[] {
       const out = need(values, 'output', FINETUNE_USAGE);
       const method = values.method as string | undefined;
       if (!method || !(FINETUNE_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${FINETUNE_METHODS.join(', ')}, got '${method ?? ''}'`, 'method');
-      const graph = await loadModel(positionals[0]!);
-      const emb = [...graph.initializers.values()].find((v) => /embed_tokens\.weight$|word_embeddings\.weight$/.test(v.name));
       const steps = intFlag('steps', values.steps, { min: 1 }) ?? 100;
       const batch = intFlag('batch', values.batch, { min: 1 }) ?? 8;
       const r = intFlag('r', values.r, { min: 1 }) ?? 8;
@@ -179,6 +177,9 @@ export function peftCommands(): PeftCommand[] {
       const rank = intFlag('rank', values.rank, { min: 1 }) ?? 4;
       const seqLen = intFlag('seq-len', values['seq-len'], { min: 7 }) ?? 16;
       const checkpointEvery = intFlag('checkpoint-every', values['checkpoint-every'], { min: 1 }) ?? 50;
+      const naming = namingOpt(values);
+      const graph = await loadModel(positionals[0]!);
+      const emb = [...graph.initializers.values()].find((v) => /embed_tokens\.weight$|word_embeddings\.weight$/.test(v.name));
       let data: (s: number, m: number) => InstructionBatch;
       let held: (s: number, m: number) => InstructionBatch;
       if (typeof values.data === 'string') {
@@ -189,7 +190,6 @@ export function peftCommands(): PeftCommand[] {
         data = syntheticInstructionTask({ ...task, seed: 1 });
         held = syntheticInstructionTask({ ...task, seed: 1_000 });
       }
-      const naming = namingOpt(values);
       const targets = typeof values.targets === 'string' ? values.targets.split(',').filter(Boolean) : 'all-linear';
       const ckPath = typeof values.checkpoint === 'string' ? values.checkpoint : undefined;
       const t0 = performance.now();
@@ -232,9 +232,9 @@ export function peftCommands(): PeftCommand[] {
       const dirs = (values.adapter as string[] | undefined) ?? [];
       if (!dirs.length) throw new UsageError(`lora ${action}: give at least one --adapter <dir>; usage: ${LORA_USAGE}`, 'adapter');
       const naming = namingOpt(values);
+      const weights = typeof values.weights === 'string' ? values.weights.split(',').map((w) => numberFlag('weights', w)!) : dirs.map(() => 1);
+      if (weights.length !== dirs.length) throw new UsageError(`--weights must list ${dirs.length} numbers, got '${String(values.weights)}'`, 'weights');
       const adapters = dirs.map((d, i) => readAdapterDir(d, { name: `adapter${i}`, naming }));
-      const weights = typeof values.weights === 'string' ? values.weights.split(',').map((w) => numberFlag('weights', w)!) : adapters.map(() => 1);
-      if (weights.length !== adapters.length) throw new UsageError(`--weights must list ${adapters.length} numbers, got '${String(values.weights)}'`, 'weights');
       const one = adapters.length === 1 && weights[0] === 1 ? adapters[0]! : combineAdapters(adapters, weights, 'combined');
       const graph = await loadModel(modelPath);
       const result = action === 'merge' ? mergeLora(graph, one) : action === 'unmerge' ? unmergeLora(graph, one) : injectLora(graph, one).graph;

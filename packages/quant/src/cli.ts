@@ -104,22 +104,25 @@ function excludeOpt(raw: unknown): string | undefined {
 }
 
 
+/** quantize's weight options, parsed before any file is read (a bad value is a usage error, whatever the input). */
+function weightOptions(values: Readonly<Record<string, unknown>>) {
+  return {
+    bits: (intFlag('bits', values.bits, { allowed: [4, 8] }) ?? 4) as 4 | 8,
+    edgeBits: intFlag('edge-bits', values['edge-bits'], { allowed: [4, 8] }) as 4 | 8 | undefined,
+    blockSize: intFlag('block-size', values['block-size'], { allowed: [0, 16, 32, 64, 128, 256] }),
+    symmetric: values.symmetric === true ? true : undefined,
+    exclude: excludeOpt(values.exclude),
+    accuracyLevel: intFlag('accuracy-level', values['accuracy-level'], { allowed: [0, 1, 2, 3, 4] }) as 0 | 1 | 2 | 3 | 4 | undefined,
+  };
+}
+
 /** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
 async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
   if (method !== 'rtn' && method !== 'hqq') throw new UsageError(`quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, 'method');
   if (values.calib !== undefined || values['calib-random'] !== undefined) throw new UsageError('quantize --stream takes no calibration data (rtn and hqq need none)', 'stream');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
   if (!streamTargets.includes(targetName)) throw new UsageError(`quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, 'target');
-  const r = await quantizeModelStreaming(input, out, {
-    method,
-    bits: (intFlag('bits', values.bits, { allowed: [4, 8] }) ?? 4) as 4 | 8,
-    blockSize: intFlag('block-size', values['block-size'], { allowed: [0, 16, 32, 64, 128, 256] }),
-    edgeBits: intFlag('edge-bits', values['edge-bits'], { allowed: [4, 8] }) as 4 | 8 | undefined,
-    symmetric: values.symmetric === true ? true : undefined,
-    target: targetName as StreamTarget,
-    exclude: excludeOpt(values.exclude),
-    accuracyLevel: intFlag('accuracy-level', values['accuracy-level'], { allowed: [0, 1, 2, 3, 4] }) as 0 | 1 | 2 | 3 | 4 | undefined,
-  }, streamDeps(deps, 'quantize'));
+  const r = await quantizeModelStreaming(input, out, { method, ...weightOptions(values), target: targetName as StreamTarget }, streamDeps(deps, 'quantize'));
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
@@ -162,25 +165,17 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, 'method');
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
+      const weights = weightOptions(values);
       if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, values, io);
-      const graph = await readAnyModel(deps, positionals[0]!);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
+      const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
+      const graph = await readAnyModel(deps, positionals[0]!);
       let calibration;
-      if (values.calib !== undefined || values['calib-random'] !== undefined) {
-        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, intFlag('calib-random', values['calib-random'], { min: 1 })!);
+      if (values.calib !== undefined || calibRandom !== undefined) {
+        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!);
         calibration = { backend: await deps.createBackend(), feeds };
       }
-      const { graph: q, report, notes } = await quantizeModel(graph, {
-        method: method as QuantMethod,
-        bits: (intFlag('bits', values.bits, { allowed: [4, 8] }) ?? 4) as 4 | 8,
-        edgeBits: intFlag('edge-bits', values['edge-bits'], { allowed: [4, 8] }) as 4 | 8 | undefined,
-        blockSize: intFlag('block-size', values['block-size'], { allowed: [0, 16, 32, 64, 128, 256] }),
-        symmetric: values.symmetric === true ? true : undefined,
-        target: targetName as TargetName,
-        exclude: excludeOpt(values.exclude),
-        accuracyLevel: intFlag('accuracy-level', values['accuracy-level'], { allowed: [0, 1, 2, 3, 4] }) as 0 | 1 | 2 | 3 | 4 | undefined,
-        calibration,
-      });
+      const { graph: q, report, notes } = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration });
       await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
