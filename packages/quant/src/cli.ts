@@ -103,7 +103,6 @@ function excludeOpt(raw: unknown): string | undefined {
   return raw as string;
 }
 
-
 /** quantize's weight options, parsed before any file is read (a bad value is a usage error, whatever the input). */
 function weightOptions(values: Readonly<Record<string, unknown>>) {
   return {
@@ -117,12 +116,12 @@ function weightOptions(values: Readonly<Record<string, unknown>>) {
 }
 
 /** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
-async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
+async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
   if (method !== 'rtn' && method !== 'hqq') throw new UsageError(`quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, 'method');
   if (values.calib !== undefined || values['calib-random'] !== undefined) throw new UsageError('quantize --stream takes no calibration data (rtn and hqq need none)', 'stream');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
   if (!streamTargets.includes(targetName)) throw new UsageError(`quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, 'target');
-  const r = await quantizeModelStreaming(input, out, { method, ...weightOptions(values), target: targetName as StreamTarget }, streamDeps(deps, 'quantize'));
+  const r = await quantizeModelStreaming(input, out, { method, ...weights, target: targetName as StreamTarget }, streamDeps(deps, 'quantize'));
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
@@ -166,7 +165,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
       const weights = weightOptions(values);
-      if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, values, io);
+      if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, weights, values, io);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
       const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
       const graph = await readAnyModel(deps, positionals[0]!);
