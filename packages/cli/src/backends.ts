@@ -1,4 +1,4 @@
-import { LeanformerError, type Backend, type Executor, type Target } from '@leanformer/core';
+import { LeanformerError, UsageError, type Backend, type Executor, type Target } from '@leanformer/core';
 
 /** A backend as the CLI drives it: IR compilation, and (where the runtime can) running file bytes as-is. */
 export interface CliBackend {
@@ -93,9 +93,9 @@ for (const e of [
 /** Every `--backend` name, in table order. */
 export function cliBackendNames(): string[] { return [...table.keys()]; }
 
-/** The table row for `name`; throws INVALID_ARGUMENT listing the allowed names. */
+/** The table row for `name`; throws a UsageError (`--backend`) listing the allowed names. */
 export function cliBackend(name: string): CliBackendEntry {
   const e = table.get(name);
-  if (!e) throw new LeanformerError('INVALID_ARGUMENT', `Unknown backend '${name}'; allowed: ${cliBackendNames().join(', ')}`, { details: { backend: name } });
+  if (!e) throw new UsageError(`Unknown backend '${name}'; allowed: ${cliBackendNames().join(', ')}`, 'backend');
   return e;
 }

@@ -30,7 +30,7 @@ describe('leanformer main', () => {
     expect(h.out).toMatch(/^Usage: leanformer quantize <in.onnx> /);
     expect((await cli('--help')).out).toMatch(/\n {2}quantize +\S/);
     const bad = await cli('quantize', `${CASE}/model.onnx`);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a missing required flag is bad usage
     expect(bad.err).toMatch(/^leanformer quantize: .*--(output|method)/);
   });
 

@@ -27,6 +27,9 @@ export function graphInputSpecs(graph: Graph): InputSpec[] {
 /** What a symbolic or unknown dimension becomes when generating inputs, unless `--dim name=N` says otherwise. */
 export const DEFAULT_SYMBOLIC_DIM = 1;
 
+/** The most elements one generated input may have (2^27: 512 MiB of float32), so huge declared dims are an error, not an allocation crash. */
+export const MAX_GENERATED_ELEMENTS = 2 ** 27;
+
 /** Uniform [0, 1) draws from core's seeded `rng`: the same seed gives the same inputs on every machine. */
 export function seededRandom(seed: number): () => number {
   const r = rng(seed);
@@ -47,6 +50,7 @@ export function generateInputs(specs: readonly InputSpec[], options: { seed?: nu
     if (!s.shape) throw new LeanformerError('NOT_SUPPORTED', `Cannot generate input '${s.name}': its rank is unknown; pass --data with a test data set`);
     const shape = s.shape.map((d) => (typeof d === 'number' ? d : (d !== null && options.dims?.[d]) || DEFAULT_SYMBOLIC_DIM));
     const n = shape.reduce((a, b) => a * b, 1);
+    if (!(n <= MAX_GENERATED_ELEMENTS)) throw new LeanformerError('SIZE_LIMIT', `Cannot generate input '${s.name}' of shape [${shape.join(', ')}]: ${n} elements, more than the ${MAX_GENERATED_ELEMENTS} generated inputs may have; pass --data, or smaller --dim sizes`, { details: { input: s.name, shape } });
     const dt = s.dtype;
     let values: ArrayLike<number | bigint | string>;
     if (dt.storage === 'string') values = Array.from({ length: n }, (_, i) => `s${i}`);

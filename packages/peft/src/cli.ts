@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LeanformerError, Tensor, type CommandOption, type CommandSpec } from '@leanformer/core';
+import { intFlag, LeanformerError, numberFlag, Tensor, UsageError, type CommandOption, type CommandSpec, type Graph } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { FINETUNE_METHODS, finetune, type FinetuneMethod } from './finetune.js';
@@ -50,34 +50,49 @@ export function readAdapterDir(dir: string, options: { name?: string; naming?: '
 
 function need(values: Readonly<Record<string, unknown>>, name: string, usage: string): string {
   const v = values[name];
-  if (typeof v !== 'string' || v === '') throw new LeanformerError('INVALID_ARGUMENT', `missing --${name}; usage: ${usage}`, { details: { argument: name } });
+  if (typeof v !== 'string' || v === '') throw new UsageError(`missing --${name}; usage: ${usage}`, name);
   return v;
 }
 
-function num(values: Readonly<Record<string, unknown>>, name: string, fallback?: number, integer = false): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be ${integer ? 'an integer' : 'a number'}, got '${String(raw)}'`, { details: { argument: name } });
-  return n;
-}
+/** Positive real flags (learning rate, alpha). */
+const POSITIVE = { min: 0, minExclusive: true } as const;
 
 function namingOpt(values: Readonly<Record<string, unknown>>): 'llama' | 'bert' {
   const v = values.naming ?? 'llama';
-  if (v !== 'llama' && v !== 'bert') throw new LeanformerError('INVALID_ARGUMENT', `--naming must be llama or bert, got '${String(v)}'`, { details: { argument: 'naming' } });
+  if (v !== 'llama' && v !== 'bert') throw new UsageError(`--naming must be llama or bert, got '${String(v)}'`, 'naming');
   return v;
 }
 
+/** The vocabulary size: rows of the token embedding, else the last dim of a `logits` output; undefined if neither is known. */
+function vocabSize(graph: Graph): number | undefined {
+  const emb = [...graph.initializers.values()].find((v) => /embed_tokens\.weight$|word_embeddings\.weight$/.test(v.name));
+  if (emb?.const) return emb.const.shape[0];
+  const d = graph.outputs.find((v) => v.name === 'logits')?.shape?.at(-1);
+  return typeof d === 'number' ? d : undefined;
+}
+
+/** Label value that masks a position out of the loss (PyTorch's ignore_index). */
+const IGNORE = -100;
+
 /**
  * Reads JSONL data: one `{"input_ids": [...], "labels": [...]}` per line, all the same length.
+ * Checked up front, naming the line: ids are integers in [0, vocab), labels are -100 or such ids, and
+ * every line has at least one label that is not -100 (an all-masked line trains on nothing).
  * The last tenth of the lines (at least one) is held out for the loss before and after.
  */
-function readJsonl(path: string, batch: number): { train: (step: number, micro: number) => InstructionBatch; held: (step: number, micro: number) => InstructionBatch } {
+function readJsonl(path: string, batch: number, vocab: number | undefined): { train: (step: number, micro: number) => InstructionBatch; held: (step: number, micro: number) => InstructionBatch } {
   if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `--data: no such file ${path}`, { details: { path } });
-  const rows = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
-    let r: { input_ids?: number[]; labels?: number[] };
-    try { r = JSON.parse(l); } catch { throw new LeanformerError('DECODE_ERROR', `--data ${path}: line ${i + 1} is not JSON`); }
-    if (!Array.isArray(r.input_ids) || !Array.isArray(r.labels) || r.input_ids.length !== r.labels.length) throw new LeanformerError('DECODE_ERROR', `--data ${path}: line ${i + 1} needs input_ids and labels arrays of one length`);
+  const range = vocab === undefined ? 'integers ≥ 0' : `integers in [0, ${vocab})`;
+  const isId = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0 && (vocab === undefined || (x as number) < vocab);
+  const rows = readFileSync(path, 'utf8').split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim()).map(([l, line]) => {
+    let r: { input_ids?: unknown[]; labels?: unknown[] };
+    try { r = JSON.parse(l); } catch { throw new LeanformerError('DECODE_ERROR', `--data ${path}: line ${line} is not JSON`, { details: { path, line } }); }
+    if (!Array.isArray(r.input_ids) || !Array.isArray(r.labels) || r.input_ids.length !== r.labels.length) throw new LeanformerError('DECODE_ERROR', `--data ${path}: line ${line} needs input_ids and labels arrays of one length`, { details: { path, line } });
+    const badId = r.input_ids.findIndex((x) => !isId(x));
+    if (badId >= 0) throw new LeanformerError('INVALID_ARGUMENT', `--data ${path}: line ${line}: input_ids[${badId}] is ${JSON.stringify(r.input_ids[badId])}; token ids must be ${range}`, { details: { path, line } });
+    const badLabel = r.labels.findIndex((x) => x !== IGNORE && !isId(x));
+    if (badLabel >= 0) throw new LeanformerError('INVALID_ARGUMENT', `--data ${path}: line ${line}: labels[${badLabel}] is ${JSON.stringify(r.labels[badLabel])}; labels must be ${IGNORE} (ignored) or ${range}`, { details: { path, line } });
+    if (r.labels.every((x) => x === IGNORE)) throw new LeanformerError('INVALID_ARGUMENT', `--data ${path}: line ${line}: every label is ${IGNORE}, so it trains on nothing; each line needs at least one label that is a token id`, { details: { path, line } });
     return r as { input_ids: number[]; labels: number[] };
   });
   if (!rows.length) throw new LeanformerError('INVALID_ARGUMENT', `--data ${path} is empty`);
@@ -135,11 +150,11 @@ export function peftCommands(): PeftCommand[] {
       steps: { type: 'string', arg: '<N>', description: 'optimizer steps (default 100)' },
       lr: { type: 'string', arg: '<X>', description: 'learning rate (default 1e-2; full 3e-3)' },
       batch: { type: 'string', arg: '<N>', description: 'sequences per step (default 8)' },
-      data: { type: 'string', arg: '<file.jsonl>', description: 'lines of {"input_ids": [...], "labels": [...]} (labels -100 are ignored); default: the built-in synthetic instruction task' },
+      data: { type: 'string', arg: '<file.jsonl>', description: 'lines of {"input_ids": [...], "labels": [...]}: token ids in [0, vocab); labels -100 are ignored, and each line needs at least one that is not; default: the built-in synthetic instruction task' },
       'seq-len': { type: 'string', arg: '<N>', description: 'sequence length of the built-in task (default 16)' },
       targets: { type: 'string', arg: '<a,b,…>', description: "target modules, PEFT style (default all-linear)" },
       naming: { type: 'string', arg: '<llama|bert>', description: 'module naming for targets and adapter files (default llama)' },
-      r: { type: 'string', arg: '<N>', description: 'LoRA rank (default 8)' },
+      r: { type: 'string', arg: '<N>', description: 'LoRA rank, at most the smallest dimension of every target layer (default 8)' },
       alpha: { type: 'string', arg: '<X>', description: 'LoRA alpha (default 2r)' },
       rslora: { type: 'boolean', description: 'LoRA: scale by alpha/√r' },
       ratio: { type: 'string', arg: '<X>', description: 'PaCA: fraction of input connections trained (default 0.125)' },
@@ -155,35 +170,42 @@ export function peftCommands(): PeftCommand[] {
     async run({ positionals, values, io }) {
       const out = need(values, 'output', FINETUNE_USAGE);
       const method = values.method as string | undefined;
-      if (!method || !(FINETUNE_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${FINETUNE_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
+      if (!method || !(FINETUNE_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${FINETUNE_METHODS.join(', ')}, got '${method ?? ''}'`, 'method');
+      const steps = intFlag('steps', values.steps, { min: 1 }) ?? 100;
+      const batch = intFlag('batch', values.batch, { min: 1 }) ?? 8;
+      const r = intFlag('r', values.r, { min: 1 }) ?? 8;
+      const lr = numberFlag('lr', values.lr, POSITIVE);
+      const alpha = numberFlag('alpha', values.alpha, POSITIVE) ?? 2 * r;
+      const ratio = numberFlag('ratio', values.ratio, { ...POSITIVE, max: 1 }) ?? 0.125;
+      const compression = numberFlag('compression', values.compression, { ...POSITIVE, max: 1 }) ?? 0.5;
+      const rank = intFlag('rank', values.rank, { min: 1 }) ?? 4;
+      const seqLen = intFlag('seq-len', values['seq-len'], { min: 7 }) ?? 16;
+      const checkpointEvery = intFlag('checkpoint-every', values['checkpoint-every'], { min: 1 }) ?? 50;
+      const naming = namingOpt(values);
       checkFinetuneOutputs(positionals[0]!, out, values);
       const graph = await loadModel(positionals[0]!);
       const emb = [...graph.initializers.values()].find((v) => /embed_tokens\.weight$|word_embeddings\.weight$/.test(v.name));
-      const steps = num(values, 'steps', 100, true)!;
-      const batch = num(values, 'batch', 8, true)!;
       let data: (s: number, m: number) => InstructionBatch;
       let held: (s: number, m: number) => InstructionBatch;
       if (typeof values.data === 'string') {
-        ({ train: data, held } = readJsonl(values.data, batch));
+        ({ train: data, held } = readJsonl(values.data, batch, vocabSize(graph)));
       } else {
         if (!emb) throw new LeanformerError('INVALID_ARGUMENT', 'finetune: the built-in task needs the vocabulary size from an embed_tokens / word_embeddings weight; pass --data');
-        const task = { vocab: emb.const!.shape[0]!, seqLen: num(values, 'seq-len', 16, true)!, batch };
+        const task = { vocab: emb.const!.shape[0]!, seqLen, batch };
         data = syntheticInstructionTask({ ...task, seed: 1 });
         held = syntheticInstructionTask({ ...task, seed: 1_000 });
       }
-      const naming = namingOpt(values);
       const targets = typeof values.targets === 'string' ? values.targets.split(',').filter(Boolean) : 'all-linear';
-      const r = num(values, 'r', 8, true)!;
       const ckPath = typeof values.checkpoint === 'string' ? values.checkpoint : undefined;
       const t0 = performance.now();
       const res = await finetune(graph, {
-        method: method as FinetuneMethod, data, steps, evalData: held, lr: num(values, 'lr'), targetModules: targets, naming,
-        lora: { r, alpha: num(values, 'alpha', 2 * r), useRslora: values.rslora === true },
-        paca: { ratio: num(values, 'ratio', 0.125) }, welore: { compression: num(values, 'compression', 0.5) }, galore: { rank: num(values, 'rank', 4, true) },
+        method: method as FinetuneMethod, data, steps, evalData: held, lr, targetModules: targets, naming,
+        lora: { r, alpha, useRslora: values.rslora === true },
+        paca: { ratio }, welore: { compression }, galore: { rank },
         resumeFrom: typeof values.resume === 'string' ? readFileSync(values.resume) : undefined,
-        checkpointEvery: ckPath ? num(values, 'checkpoint-every', 50, true) : undefined,
+        checkpointEvery: ckPath ? checkpointEvery : undefined,
         onCheckpoint: ckPath ? (bytes) => writeFileAtomic(ckPath, bytes) : undefined,
-        onProgress: values.json ? undefined : (p) => { if (p.step === 1 || p.step % 10 === 0 || p.step === p.steps) io.err(`step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`); },
+        onProgress: values.json ? undefined : (p) => { if (p.step === 1 || p.step % 10 === 0 || p.step === p.steps) io.err(`step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}\n`); },
       });
       await saveModel(res.graph, out); // atomic: saveModel writes a temporary and renames it
       if (ckPath) writeFileAtomic(ckPath, res.checkpoint);
@@ -210,16 +232,16 @@ export function peftCommands(): PeftCommand[] {
     details: `Usage: ${LORA_USAGE}\nmerge folds the (weighted, combined) adapters into the weights; unmerge subtracts them again; apply adds them as separate ops (base weights untouched).`,
     async run({ positionals, values, io }) {
       const [action, modelPath] = positionals as [string, string];
-      if (!['merge', 'unmerge', 'apply'].includes(action)) throw new LeanformerError('INVALID_ARGUMENT', `lora: action must be merge, unmerge or apply, got '${action}'; usage: ${LORA_USAGE}`);
+      if (!['merge', 'unmerge', 'apply'].includes(action)) throw new UsageError(`lora: action must be merge, unmerge or apply, got '${action}'; usage: ${LORA_USAGE}`);
       const out = need(values, 'output', LORA_USAGE);
       const dirs = (values.adapter as string[] | undefined) ?? [];
-      if (!dirs.length) throw new LeanformerError('INVALID_ARGUMENT', `lora ${action}: give at least one --adapter <dir>; usage: ${LORA_USAGE}`, { details: { argument: 'adapter' } });
+      if (!dirs.length) throw new UsageError(`lora ${action}: give at least one --adapter <dir>; usage: ${LORA_USAGE}`, 'adapter');
       checkOutputPath(out);
       assertOutputsDistinct({ inputs: [modelPath, ...dirs.flatMap((d) => [join(d, 'adapter_model.safetensors'), join(d, 'adapter_config.json')])], outputs: [out] });
       const naming = namingOpt(values);
+      const weights = typeof values.weights === 'string' ? values.weights.split(',').map((w) => numberFlag('weights', w)!) : dirs.map(() => 1);
+      if (weights.length !== dirs.length) throw new UsageError(`--weights must list ${dirs.length} numbers, got '${String(values.weights)}'`, 'weights');
       const adapters = dirs.map((d, i) => readAdapterDir(d, { name: `adapter${i}`, naming }));
-      const weights = typeof values.weights === 'string' ? values.weights.split(',').map(Number) : adapters.map(() => 1);
-      if (weights.length !== adapters.length || weights.some((w) => !Number.isFinite(w))) throw new LeanformerError('INVALID_ARGUMENT', `--weights must list ${adapters.length} numbers, got '${String(values.weights)}'`, { details: { argument: 'weights' } });
       const one = adapters.length === 1 && weights[0] === 1 ? adapters[0]! : combineAdapters(adapters, weights, 'combined');
       const graph = await loadModel(modelPath);
       const result = action === 'merge' ? mergeLora(graph, one) : action === 'unmerge' ? unmergeLora(graph, one) : injectLora(graph, one).graph;

@@ -79,7 +79,13 @@ export function createLoraAdapter(graph: Graph, config: LoraConfig, name = 'defa
   const r = rng(config.seed ?? 0);
   const s = loraScaling(config.r, config.alpha ?? 8, config.useRslora);
   const modules = new Map<string, LoraModuleWeights>();
-  for (const m of selectModules(graph, config.targetModules, naming, 'createLoraAdapter')) {
+  const selected = selectModules(graph, config.targetModules, naming, 'createLoraAdapter');
+  // A rank above min(in, out) adds parameters without adding rank; refuse it before allocating A and B.
+  const narrowest = selected.reduce<LinearModule | undefined>((a, m) => (a && Math.min(a.inFeatures, a.outFeatures) <= Math.min(m.inFeatures, m.outFeatures) ? a : m), undefined);
+  if (narrowest && config.r > Math.min(narrowest.inFeatures, narrowest.outFeatures)) {
+    throw new LeanformerError('INVALID_ARGUMENT', `createLoraAdapter: r = ${config.r} exceeds min(in, out) = ${Math.min(narrowest.inFeatures, narrowest.outFeatures)} of target '${narrowest.module}' [${narrowest.inFeatures} → ${narrowest.outFeatures}]; r must be ≤ the smallest dimension of every target layer`, { details: { argument: 'r' } });
+  }
+  for (const m of selected) {
     const bound = 1 / Math.sqrt(m.inFeatures);
     modules.set(m.module, { A: r.uniformTensor([m.inFeatures, config.r], -bound, bound), B: Tensor.zeros('float32', [config.r, m.outFeatures]), scaling: s });
   }

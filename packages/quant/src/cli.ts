@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
+  intFlag, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
@@ -43,7 +43,7 @@ export type QuantCommand = CommandSpec;
 
 function need(values: Readonly<Record<string, unknown>>, name: string, usage: string): string {
   const v = values[name];
-  if (typeof v !== 'string' || v === '') throw new LeanformerError('INVALID_ARGUMENT', `missing -o/--${name}; usage: ${usage}`, { details: { argument: name } });
+  if (typeof v !== 'string' || v === '') throw new UsageError(`missing -o/--${name}; usage: ${usage}`, name);
   return v;
 }
 
@@ -58,12 +58,18 @@ function checkOutput(out: string, inputs: readonly string[]): void {
 
 /** Reads .onnx or .lfpack into the IR. */
 export async function readAnyModel(deps: QuantCliDeps, path: string): Promise<Graph> {
-  if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `No such file: ${path}`, { details: { path } });
+  const fd = readInputFile(path);
   const head = new Uint8Array(12);
-  const fd = readFileSync(path);
   head.set(fd.subarray(0, 12));
   if (isLfpack(head)) return unpackModel(fd, codecOf(deps));
   return deps.loadModel(path);
+}
+
+/** Reads an input file; a missing path or a folder is an IO_ERROR naming the path. */
+function readInputFile(path: string): Uint8Array {
+  if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `No such file: ${path}`, { details: { path } });
+  if (statSync(path).isDirectory()) throw new LeanformerError('IO_ERROR', `${path} is a folder; expected a model file`, { details: { path } });
+  return readFileSync(path);
 }
 
 function codecOf(deps: QuantCliDeps): ModelCodec { return { encode: deps.encodeModel, decode: deps.decodeModel }; }
@@ -89,31 +95,36 @@ export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph
   return feeds;
 }
 
-const QUANTIZE_USAGE = 'leanformer quantize <in.onnx> -o <out.onnx> --method rtn|hqq|gptq|awq|smoothquant|qserve --bits 4|8 [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--json]';
+const QUANTIZE_USAGE = 'leanformer quantize <in.onnx> -o <out.onnx> --method rtn|hqq|gptq|awq|smoothquant|qserve --bits 4|8 [--edge-bits 4|8] [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--json]';
 
-function intOpt(name: string, raw: unknown, fallback: number, allowed?: readonly number[]): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || (allowed && !allowed.includes(n)) || n < 0) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be ${allowed ? `one of ${allowed.join(', ')}` : 'a non-negative integer'}, got '${String(raw)}'`, { details: { argument: name } });
-  return n;
+/** `--exclude`, checked as a regular expression here so a bad pattern is a usage error naming it. */
+function excludeOpt(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  try { new RegExp(raw as string); } catch (e) {
+    throw new UsageError(`--exclude must be a JavaScript regular expression, got '${String(raw)}': ${e instanceof Error ? e.message : String(e)}`, 'exclude');
+  }
+  return raw as string;
 }
 
+/** quantize's weight options, parsed before any file is read (a bad value is a usage error, whatever the input). */
+function weightOptions(values: Readonly<Record<string, unknown>>) {
+  return {
+    bits: (intFlag('bits', values.bits, { allowed: [4, 8] }) ?? 4) as 4 | 8,
+    edgeBits: intFlag('edge-bits', values['edge-bits'], { allowed: [4, 8] }) as 4 | 8 | undefined,
+    blockSize: intFlag('block-size', values['block-size'], { allowed: [0, ...QUANT_BLOCK_SIZES] }),
+    symmetric: values.symmetric === true ? true : undefined,
+    exclude: excludeOpt(values.exclude),
+    accuracyLevel: intFlag('accuracy-level', values['accuracy-level'], { allowed: [0, 1, 2, 3, 4] }) as 0 | 1 | 2 | 3 | 4 | undefined,
+  };
+}
 
 /** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
-async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
-  if (method !== 'rtn' && method !== 'hqq') throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, { details: { argument: 'method' } });
-  if (values.calib !== undefined || values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'quantize --stream takes no calibration data (rtn and hqq need none)');
+async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
+  if (method !== 'rtn' && method !== 'hqq') throw new UsageError(`quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, 'method');
+  if (values.calib !== undefined || values['calib-random'] !== undefined) throw new UsageError('quantize --stream takes no calibration data (rtn and hqq need none)', 'stream');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
-  if (!streamTargets.includes(targetName)) throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, { details: { argument: 'target' } });
-  const r = await quantizeModelStreaming(input, out, {
-    method,
-    bits: intOpt('bits', values.bits as string | undefined, 4, [4, 8]) as 4 | 8,
-    blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'] as string, 32, [0, ...QUANT_BLOCK_SIZES]),
-    symmetric: values.symmetric === true ? true : undefined,
-    target: targetName as StreamTarget,
-    exclude: values.exclude as string | undefined,
-    accuracyLevel: values['accuracy-level'] === undefined ? undefined : intOpt('accuracy-level', values['accuracy-level'] as string, 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
-  }, streamDeps(deps, 'quantize'));
+  if (!streamTargets.includes(targetName)) throw new UsageError(`quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, 'target');
+  const r = await quantizeModelStreaming(input, out, { method, ...weights, target: targetName as StreamTarget }, streamDeps(deps, 'quantize'));
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
@@ -138,6 +149,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the quantized model' },
       method: { type: 'string', arg: '<name>', description: `one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')} (also fp16, bf16: cast weights)` },
       bits: { type: 'string', arg: '<4|8>', description: 'weight bits (default 4)' },
+      'edge-bits': { type: 'string', arg: '<4|8>', description: 'bits of the embedding gathers and the LM head (default 8 with --bits 4, else --bits)' },
       'block-size': { type: 'string', arg: '<N>', description: 'weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default 32; qserve 128)' },
       symmetric: { type: 'boolean', description: 'symmetric codes (no zero points); implied by --target ort-tensorrt' },
       target: { type: 'string', arg: '<target>', description: 'ort-cpu (default), ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm' },
@@ -153,28 +165,21 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const out = need(values, 'output', QUANTIZE_USAGE);
       checkOutput(out, [positionals[0]!]);
       const method = values.method as string | undefined;
-      if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
+      if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, 'method');
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
-      if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new LeanformerError('INVALID_ARGUMENT', `--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, { details: { argument: 'target' } });
-      if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, values, io);
+      if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
+      const weights = weightOptions(values);
+      if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, weights, values, io);
+      if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
+      const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
       const graph = await readAnyModel(deps, positionals[0]!);
-      if (values.calib !== undefined && values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'pass either --calib or --calib-random, not both');
       let calibration;
       const calibNotes: string[] = []; // --calib-random: the range each integer input was drawn from
-      if (values.calib !== undefined || values['calib-random'] !== undefined) {
-        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, intOpt('calib-random', values['calib-random'], 8), 0, calibNotes);
+      if (values.calib !== undefined || calibRandom !== undefined) {
+        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!, 0, calibNotes);
         calibration = { backend: await deps.createBackend(), feeds };
       }
-      const { graph: q, report, notes } = await quantizeModel(graph, {
-        method: method as QuantMethod,
-        bits: intOpt('bits', values.bits, 4, [4, 8]) as 4 | 8,
-        blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'], 32, [0, ...QUANT_BLOCK_SIZES]),
-        symmetric: values.symmetric === true ? true : undefined,
-        target: targetName as TargetName,
-        exclude: values.exclude as string | undefined,
-        accuracyLevel: values['accuracy-level'] === undefined ? undefined : intOpt('accuracy-level', values['accuracy-level'], 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
-        calibration,
-      });
+      const { graph: q, report, notes } = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration });
       await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
@@ -191,15 +196,15 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     positionals: ['<in.onnx>'],
     options: {
       output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the pruned model' },
-      pattern: { type: 'string', arg: '<2:4>', description: 'sparsity pattern (only 2:4)' },
+      pattern: { type: 'string', arg: '<2:4>', description: 'sparsity pattern: 2:4, the only one (default 2:4)' },
       stream: { type: 'boolean', description: 'tensor by tensor with external data (models larger than memory)' },
       json: { type: 'boolean', description: 'print { pattern, layersSparsified, sparsity, bytesBefore, bytesAfter, seconds, note }' },
     },
     async run({ positionals, values, io }) {
-      const usage = 'leanformer sparsify <in.onnx> -o <out.onnx> --pattern 2:4 [--json]';
+      const usage = 'leanformer sparsify <in.onnx> -o <out.onnx> [--pattern 2:4] [--json]';
       const out = need(values, 'output', usage);
       checkOutput(out, [positionals[0]!]);
-      if (values.pattern !== '2:4') throw new LeanformerError('INVALID_ARGUMENT', `--pattern must be 2:4, got '${String(values.pattern ?? '')}'`, { details: { argument: 'pattern' } });
+      if (values.pattern !== undefined && values.pattern !== '2:4') throw new UsageError(`--pattern must be 2:4 (the only pattern), got '${String(values.pattern)}'`, 'pattern');
       if (values.stream) {
         const r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4' }, streamDeps(deps, 'sparsify'));
         if (values.json) io.out(`${JSON.stringify(r)}\n`);
@@ -259,7 +264,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
         io.out(`unpacked ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
-      const bytes = readFileSync(positionals[0]!);
+      const bytes = readInputFile(positionals[0]!);
       await deps.saveModel(unpackModel(bytes, codecOf(deps)), out);
       io.out(`unpacked → ${out}\n`);
       return 0;

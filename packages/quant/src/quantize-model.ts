@@ -336,7 +336,8 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   const blockFor = (K: number): number => (blockArg === 0 ? perChannelBlockSize(K) : blockArg);
   const edgeBits: QuantBits = options.edgeBits ?? (bits === 4 ? 8 : bits);
   if (edgeBits !== 4 && edgeBits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `edgeBits must be 4 or 8, got ${edgeBits}`);
-  const isEdge = (l: Linear): boolean => l.node.outputs[0]?.isGraphOutput === true;
+  // The LM head is the linear layer producing a graph output, but a model's only linear layer is no head.
+  const isEdge = (l: Linear): boolean => layers.length > 1 && l.node.outputs[0]?.isGraphOutput === true;
   const qopts = (K: number, lb: QuantBits = bits) => ({ bits: lb, blockSize: blockFor(K), symmetric, clip: options.clip ?? false });
   const bitsOf = (l: Linear): QuantBits => (isEdge(l) ? edgeBits : bits);
   const oldWeights: Value[] = [];
@@ -448,6 +449,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   }
 
   // Embeddings: RTN (HQQ when that is the method); activation-aware methods have no activations here.
+  let edgeQuantized = false;
   if (options.quantizeEmbeddings ?? true) {
     const embBlock = blockArg === 0 ? 0 : blockArg;
     for (const e of findEmbeddings(g, embBlock || 16, exclude)) {
@@ -466,11 +468,12 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(edgeBits), block_size: attr.int(bs) } });
       oldWeights.push(e.table);
       quantized++;
+      edgeQuantized = true;
     }
   }
   dropUnused(g, oldWeights);
-  if (slow8) notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations): ONNX Runtime 1.30 CPU runs 8-bit weights at level 0 far slower than fp32; pass accuracyLevel: 0 to keep float compute');
-  if (edgeBits !== bits) notes.push(`embeddings and LM head quantized to ${edgeBits} bits (edgeBits); pass edgeBits: ${bits} to quantize them like the rest`);
+  if (slow8) notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations): ONNX Runtime 1.30 CPU runs 8-bit weights at level 0 far slower than fp32; pass --accuracy-level 0 (library: accuracyLevel: 0) to keep float compute');
+  if (edgeBits !== bits && (edgeQuantized || layers.some(isEdge))) notes.push(`embeddings and LM head quantized to ${edgeBits} bits; pass --edge-bits ${bits} (library: edgeBits: ${bits}) to quantize them like the rest`);
   g.metadataProps.set('leanformer.quant', JSON.stringify({ method, bits, edgeBits, blockSize: blockArg, symmetric, target: targetName }));
   return finish(g, method, bits, blockArg, targetName, quantized, bytesBefore, t0, notes);
 }

@@ -106,11 +106,18 @@ export async function useTfjsBackend(name: TfjsBackendName, options: TfjsSetupOp
   }
   await p;
   if (tf.getBackend() !== name) {
-    const ok = await tf.setBackend(name);
+    // tfjs reports a failed backend init with console.warn (message and stack) and returns false; keep
+    // that out of the user's terminal and carry it in the error's details instead.
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => { warned.push(args.map(String).join(' ')); };
+    let ok: boolean;
+    try { ok = await tf.setBackend(name); } finally { console.warn = warn; }
     if (!ok) {
       const hint = name === 'webgpu' ? ' (no WebGPU adapter was found on this machine)' : '';
-      throw new LeanformerError('BACKEND_UNAVAILABLE', `tfjs could not initialize the '${name}' backend${hint}`);
+      throw new LeanformerError('BACKEND_UNAVAILABLE', `tfjs could not initialize the '${name}' backend${hint}`, { details: { tfjs: warned.join('\n') } });
     }
+    for (const w of warned) warn(w);
   }
   await tf.ready();
   return tf;

@@ -56,6 +56,6 @@ describe('vision CLI commands', () => {
   it('zoo refuses a missing output path and a bad class count with clear messages', async () => {
     const [zoo] = visionCommands(fakeOnnx());
     await expect(zoo!.run({ positionals: ['efficientvit_m0'], values: {}, io: io().io })).rejects.toThrow(/-o <out.onnx> is required/);
-    await expect(zoo!.run({ positionals: ['efficientvit_m0'], values: { output: '/tmp/x.onnx', 'num-classes': 'ten' }, io: io().io })).rejects.toThrow(/--num-classes must be a non-negative integer, got 'ten'/);
+    await expect(zoo!.run({ positionals: ['efficientvit_m0'], values: { output: '/tmp/x.onnx', 'num-classes': 'ten' }, io: io().io })).rejects.toThrow(/--num-classes must be an integer ≥ 0 and ≤ 100000 \(decimal\), got 'ten'/);
   });
 });

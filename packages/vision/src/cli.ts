@@ -1,4 +1,4 @@
-import { LeanformerError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
+import { intFlag, UsageError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
 import { checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { runVisionBench, visionFixturesDir, type OnnxApi } from './bench.js';
 import { zoo, zooNames } from './zoo.js';
@@ -20,12 +20,8 @@ export interface VisionCommand extends CommandSpec {
 
 export { runVisionBench, visionFixturesDir, zoo, type OnnxApi };
 
-function intOption(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be a non-negative integer, got '${String(v)}'`);
-  return n;
-}
+/** The most classifier classes `zoo` builds (ImageNet-21k has 21,843), so a typo is an error, not a multi-GB allocation. */
+const MAX_CLASSES = 100_000;
 
 /**
  * `leanformer zoo <name> [--num-classes N] -o <out.onnx> [--json]`: builds a named model (seeded
@@ -38,7 +34,7 @@ export function zooCommand(onnx: OnnxApi): VisionCommand {
     usage: 'leanformer zoo <name> [--num-classes N] -o <out.onnx> [--json]',
     positionals: ['<name>'],
     options: {
-      'num-classes': { type: 'string', arg: '<N>', description: 'classifier classes (default 1000; 400 for squeezetime; 0 = features)' },
+      'num-classes': { type: 'string', arg: '<N>', description: `classifier classes, 0 to ${MAX_CLASSES} (default 1000; 400 for squeezetime; 0 = features)` },
       output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the ONNX model' },
       seed: { type: 'string', arg: '<n>', description: 'seed of the parameter initialisation (default 0)' },
       json: { type: 'boolean', description: 'print { name, params, flops, inputShape } as JSON' },
@@ -46,12 +42,12 @@ export function zooCommand(onnx: OnnxApi): VisionCommand {
     details: `Models: ${zooNames().join(', ')}.\nflops are multiply-accumulates at batch 1, as the papers count them.`,
     async run(ctx) {
       const name = ctx.positionals[0];
-      if (!name) throw new LeanformerError('INVALID_ARGUMENT', `zoo: a model name is required; available: ${zooNames().join(', ')}`);
+      if (!name || !zooNames().includes(name)) throw new UsageError(`zoo: ${name ? `unknown model '${name}'` : 'a model name is required'}; available: ${zooNames().join(', ')}`);
       const out = ctx.values.output;
-      if (typeof out !== 'string' || !out) throw new LeanformerError('INVALID_ARGUMENT', 'zoo: -o <out.onnx> is required');
+      if (typeof out !== 'string' || !out) throw new UsageError('zoo: -o <out.onnx> is required', 'output');
       checkOutputPath(out); // before building the model (zoo reads no file, so nothing to alias)
-      const numClasses = intOption(ctx.values['num-classes'], 'num-classes');
-      const seed = intOption(ctx.values.seed, 'seed');
+      const numClasses = intFlag('num-classes', ctx.values['num-classes'], { min: 0, max: MAX_CLASSES });
+      const seed = intFlag('seed', ctx.values.seed, { min: 0 });
       const { graph, report } = zoo(name, { ...(numClasses !== undefined ? { numClasses } : {}), ...(seed !== undefined ? { seed } : {}) });
       writeFileAtomic(out, onnx.encodeModel(onnx.lowerToOnnx(graph, { runtime: 'ort', ep: 'cpu' })));
       if (ctx.values.json) ctx.io.out(`${JSON.stringify(report)}\n`);

@@ -2,7 +2,7 @@
 // Suites are data (core's BenchSuite) exported by each package's `./bench` subpath; a suite's name
 // starts with its package's prefix (`quant`, `quant-rtn`, `attention-swa`, …), so running one loads
 // only that package's benchmarks. `leanformer bench list` loads them all.
-import { LeanformerError, type BenchResult, type BenchSuite } from '@leanformer/core';
+import { intFlag, LeanformerError, UsageError, type BenchResult, type BenchSuite } from '@leanformer/core';
 import type { Command } from '../registry.js';
 
 /** Suite-name prefix → the package whose `./bench` entry holds those suites. */
@@ -55,10 +55,10 @@ export async function listBenchSuites(): Promise<BenchSuite[]> {
 /** The suite of this name. */
 export async function findBenchSuite(name: string): Promise<BenchSuite> {
   const prefix = name.split('-')[0]!;
-  if (!BENCH_PACKAGES[prefix]) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; run 'leanformer bench list' for the suites`);
+  if (!BENCH_PACKAGES[prefix]) throw new UsageError(`bench: unknown suite '${name}'; run 'leanformer bench list' for the suites`);
   const suites = await loadBenchEntry(prefix);
   const s = suites.find((x) => x.name === name);
-  if (!s) throw new LeanformerError('INVALID_ARGUMENT', `bench: unknown suite '${name}'; ${prefix} suites: ${suites.map((x) => x.name).join(', ')}`);
+  if (!s) throw new UsageError(`bench: unknown suite '${name}'; ${prefix} suites: ${suites.map((x) => x.name).join(', ')}`);
   return s;
 }
 
@@ -69,9 +69,9 @@ export function benchParams(suite: BenchSuite, raw: readonly string[]): Record<s
   for (const p of raw) {
     const eq = p.indexOf('=');
     const name = eq > 0 ? p.slice(0, eq) : '';
-    if (!name) throw new LeanformerError('INVALID_ARGUMENT', `bench: --param must be name=value, got '${p}'`, { details: { argument: 'param' } });
+    if (!name) throw new UsageError(`bench: --param must be name=value, got '${p}'`, 'param');
     if (!known.includes(name)) {
-      throw new LeanformerError('INVALID_ARGUMENT', `bench ${suite.name}: unknown parameter '${name}'; ${known.length ? `allowed: ${known.join(', ')}` : 'this suite takes none'}`, { details: { argument: 'param' } });
+      throw new UsageError(`bench ${suite.name}: unknown parameter '${name}'; ${known.length ? `allowed: ${known.join(', ')}` : 'this suite takes none'}`, 'param');
     }
     out[name] = p.slice(eq + 1);
   }
@@ -109,13 +109,12 @@ export const benchCommand: Command = {
     }
     // Flags first: a bad value fails before any package is loaded.
     const ep = (ctx.values.ep as string | undefined) ?? 'cpu';
-    if (ep !== 'cpu' && ep !== 'webgpu') throw new LeanformerError('INVALID_ARGUMENT', `bench: --ep must be cpu or webgpu, got '${ep}'`, { details: { argument: 'ep' } });
-    const rawThreads = ctx.values.threads as string | undefined;
-    if (rawThreads !== undefined && !/^[1-9]\d*$/.test(rawThreads)) throw new LeanformerError('INVALID_ARGUMENT', `bench: --threads must be a positive integer, got '${rawThreads}'`, { details: { argument: 'threads' } });
+    if (ep !== 'cpu' && ep !== 'webgpu') throw new UsageError(`bench: --ep must be cpu or webgpu, got '${ep}'`, 'ep');
+    const threads = intFlag('threads', ctx.values.threads, { min: 1 });
     const suite = await findBenchSuite(name);
     const params = benchParams(suite, (ctx.values.param as string[] | undefined) ?? []);
     const result: BenchResult = await suite.run({
-      quick: Boolean(ctx.values.quick), ep, threads: rawThreads === undefined ? undefined : Number(rawThreads), params,
+      quick: Boolean(ctx.values.quick), ep, threads, params,
       log: (t) => ctx.io.err(t),
     });
     if (ctx.values.json) ctx.io.out(`${JSON.stringify(result)}\n`);

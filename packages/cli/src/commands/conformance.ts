@@ -1,9 +1,9 @@
+import { intFlag, LeanformerError } from '@leanformer/core';
 import { cliBackend, cliBackendNames } from '../backends.js';
 import { ONNX_TOLERANCE } from '../compare.js';
 import { runConformance } from '../conformance.js';
 import { progress } from '../io.js';
 import type { Command } from '../registry.js';
-import { intOption } from './run.js';
 
 /** `leanformer conformance <dir> [--backend …] [--direct] [--json]` */
 export const conformanceCommand: Command = {
@@ -18,10 +18,11 @@ export const conformanceCommand: Command = {
   },
   details: `Tolerances are ONNX's: |got - expected| <= ${ONNX_TOLERANCE.atol} + ${ONNX_TOLERANCE.rtol} * |expected| for floats, NaN equal to NaN;
 integers, bools and strings must match exactly. A case whose model or data cannot be loaded or run is 'errored'
-with the reason. Exit status: 0 when the suite ran (whatever the results), 1 when it could not, 2 on bad usage.`,
+with the reason. Exit status: 0 when the suite ran (whatever the results), 1 when it could not (or found no
+cases), 2 on bad usage.`,
   async run({ positionals, values, io }) {
     const name = (values['backend'] as string | undefined) ?? 'ort-cpu';
-    const threads = values['threads'] === undefined ? undefined : intOption('threads', values['threads'], 1);
+    const threads = intFlag('threads', values['threads'], { min: 1 });
     const backend = await cliBackend(name).create(threads ? { threads } : {});
     let bar = progress(io, 0, 'conformance');
     const report = await runConformance(positionals[0]!, backend, {
@@ -30,6 +31,7 @@ with the reason. Exit status: 0 when the suite ran (whatever the results), 1 whe
       onCase: (r) => bar.tick(r.name),
     });
     bar.done();
+    if (report.total === 0) throw new LeanformerError('INVALID_ARGUMENT', `no cases found under ${positionals[0]!}: a case is a folder with model.onnx and test_data_set_* folders`, { details: { path: positionals[0]! } });
     if (values['json']) {
       io.out(`${JSON.stringify(report)}\n`);
     } else {

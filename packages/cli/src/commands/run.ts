@@ -1,8 +1,8 @@
-import { LeanformerError, type Tensor } from '@leanformer/core';
+import { intFlag, UsageError, type Tensor } from '@leanformer/core';
 import { cliBackend, cliBackendNames } from '../backends.js';
 import { outputMetrics } from '../compare.js';
 import { progress } from '../io.js';
-import { DEFAULT_SYMBOLIC_DIM, generateInputs, readTestDataSet, timeRuns } from '../model.js';
+import { DEFAULT_SYMBOLIC_DIM, generateInputs, readTestDataSet, timeRuns, type InputSpec } from '../model.js';
 import { prepareModel } from '../pipeline.js';
 import type { Command } from '../registry.js';
 
@@ -23,23 +23,24 @@ export interface RunReport {
   readonly outputs: readonly RunOutput[];
 }
 
-/** Parses a positive integer option; INVALID_ARGUMENT otherwise. */
-export function intOption(name: string, raw: unknown, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be an integer ≥ ${min}, got '${String(raw)}'`);
-  return n;
-}
-
-/** Parses `--dim name=N` occurrences. */
+/** Parses `--dim name=N` occurrences (N ≥ 1). */
 function dimOptions(raw: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   for (const item of (raw as string[] | undefined) ?? []) {
     const m = /^([^=]+)=(\d+)$/.exec(item);
-    if (!m || Number(m[2]) < 1) throw new LeanformerError('INVALID_ARGUMENT', `--dim takes name=N with N ≥ 1 (e.g. --dim seq=16), got '${item}'`);
+    if (!m || !(Number(m[2]) >= 1) || !Number.isSafeInteger(Number(m[2]))) throw new UsageError(`--dim takes name=N with N ≥ 1 (e.g. --dim seq=16), got '${item}'`, 'dim');
     out[m[1]!] = Number(m[2]);
   }
   return out;
+}
+
+/** Refuses `--dim` names that are not symbolic dimensions of the model's inputs, naming the ones that are. */
+function checkDimNames(dims: Readonly<Record<string, number>>, inputs: readonly InputSpec[]): void {
+  const known = [...new Set(inputs.flatMap((s) => (s.shape ?? []).filter((d): d is string => typeof d === 'string')))];
+  const unknown = Object.keys(dims).filter((d) => !known.includes(d));
+  if (unknown.length) {
+    throw new UsageError(`--dim ${unknown.map((d) => `'${d}'`).join(', ')}: not a symbolic dimension of the model's inputs; ${known.length ? `allowed: ${known.join(', ')}` : 'the model has none'}`, 'dim');
+  }
 }
 
 function fmt(x: number | null, digits = 3): string { return x === null ? '-' : Number.isFinite(x) ? x.toExponential(digits - 1) : String(x); }
@@ -67,13 +68,14 @@ Exit status: 0 when the model ran (whatever the errors), 1 when it could not, 2 
     const path = positionals[0]!;
     const backendName = (values['backend'] as string | undefined) ?? 'ort-cpu';
     const entry = cliBackend(backendName);
-    const repeat = intOption('repeat', values['repeat'], 1);
-    const seed = intOption('seed', values['seed'], 0, 0);
-    const threads = values['threads'] === undefined ? undefined : intOption('threads', values['threads'], 1);
+    const repeat = intFlag('repeat', values['repeat'], { min: 1 }) ?? 1;
+    const seed = intFlag('seed', values['seed'], { min: 0 }) ?? 0;
+    const threads = intFlag('threads', values['threads'], { min: 1 });
     const dims = dimOptions(values['dim']);
     const backend = await entry.create(threads ? { threads } : {});
     const { exe, inputs } = await prepareModel(path, backend, Boolean(values['direct']));
     try {
+      checkDimNames(dims, inputs);
       let feeds: Record<string, Tensor>;
       let expected: Record<string, Tensor> = {};
       if (values['data'] !== undefined) {

@@ -181,7 +181,7 @@ export async function quantizeModelStreaming(input: string, output: string, opti
   const r = await runStreaming(input, output, options, deps, parseTarget(target), async (run, layers) => {
     for (const l of layers) {
       const w = run.readFloat(l);
-      const lb: QuantBits = l.node.outputs[0]?.isGraphOutput ? edgeBits : bits;
+      const lb: QuantBits = layers.length > 1 && l.node.outputs[0]?.isGraphOutput ? edgeBits : bits; // a lone linear layer is no LM head
       const blockSize = blockArg === 0 ? perChannelBlockSize(l.K) : blockArg;
       const q: QuantizedWeight = options.method === 'rtn'
         ? quantizeRtn(w, l.K, l.N, { bits: lb, blockSize, symmetric: options.symmetric ?? false, clip: options.clip ?? false })
@@ -191,8 +191,8 @@ export async function quantizeModelStreaming(input: string, output: string, opti
       count++;
       options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
     }
-    if (slow8) run.notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass accuracyLevel: 0 to keep float compute');
-    if (edgeBits !== bits && layers.some((l) => l.node.outputs[0]?.isGraphOutput)) run.notes.push(`LM head quantized to ${edgeBits} bits (edgeBits)`);
+    if (slow8) run.notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass --accuracy-level 0 (library: accuracyLevel: 0) to keep float compute');
+    if (edgeBits !== bits && layers.length > 1 && layers.some((l) => l.node.outputs[0]?.isGraphOutput)) run.notes.push(`LM head quantized to ${edgeBits} bits; pass --edge-bits ${bits} (library: edgeBits: ${bits}) to quantize it like the rest`);
     run.graph.metadataProps.set('leanformer.quant', JSON.stringify({ method: options.method, bits, edgeBits, blockSize: blockArg, symmetric: options.symmetric ?? false, target, streaming: true }));
   });
   return { method: options.method, bits, blockSize: blockArg, target, layersQuantized: count, ...r };
