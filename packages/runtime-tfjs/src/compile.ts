@@ -110,6 +110,8 @@ export class CompiledGraph {
   readonly variables: ReadonlyMap<string, tfc.Variable>;
   private readonly constants = new Map<string, RValue>();
   private readonly owned: tfc.Tensor[] = [];
+  /** Tensors kernels derived from constants (KernelContext.fromConstants), freed by dispose. */
+  private readonly memo = new Map<string, tfc.Tensor>();
   private readonly steps: Step[] = [];
   /** Compiled If/Loop bodies, by graph. */
   readonly subgraphs = new Map<Graph, CompiledGraph>();
@@ -247,6 +249,8 @@ export class CompiledGraph {
           const call = (): (RValue | null)[] => {
             const ctx = new KernelContext(tf, node, this.opset, inputs, scratch, training);
             ctx.outer = new Map(step.outer.map((n) => [n, env.get(n)!]));
+            ctx.isConstant = (i) => { const v = node.inputs[i]; return !!v && this.constants.has(v.name) && !feeds.has(v.name); };
+            ctx.memoStore = this.memo;
             ctx.subgraph = (g) => {
               const sub = this.subgraphs.get(g);
               if (!sub) throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: subgraph '${g.name}' was not compiled`);
@@ -304,6 +308,8 @@ export class CompiledGraph {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of this.owned) t.dispose();
+    for (const t of this.memo.values()) t.dispose();
+    this.memo.clear();
     for (const sub of this.subgraphs.values()) sub.dispose();
     for (const v of this.constants.values()) if (isHost(v) && v.cached) { v.cached.dispose(); v.cached = undefined; }
     this.owned.length = 0;

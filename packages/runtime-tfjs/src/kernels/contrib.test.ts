@@ -1,0 +1,204 @@
+// com.microsoft::MatMulNBits and GatherBlockQuantized on tfjs-cpu against float64 references
+// computed here from the codes (dequantize, then matmul / gather), independent of the kernels.
+import { attr, DTypes, Graph, isLeanformerError, Tensor, tensorType, type Value } from '@leanformer/core';
+import { describe, expect, it } from 'vitest';
+import { createTfjsBackend } from '../backend.js';
+import { tf } from '../setup.js';
+
+const MS = 'com.microsoft';
+
+/** Deterministic uniform [0, 1) (LCG) so the cases need no other package. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+}
+
+interface NBitsCase { K: number; N: number; bits: 4 | 8; bs: number; zp: 'none' | 'uint8' | 'float'; bias: boolean }
+
+/** Random codes/scales/zero points in MatMulNBits layout and the float64 W[k][n] they stand for. */
+function nbitsWeight(c: NBitsCase, seed: number) {
+  const r = rng(seed);
+  const kb = Math.ceil(c.K / c.bs), levels = 2 ** c.bits, per = Math.ceil((kb * c.bits) / 8);
+  const codes = Array.from({ length: c.N * kb * c.bs }, () => Math.floor(r() * levels));
+  const B = new Uint8Array((c.N * kb * c.bs * c.bits) / 8);
+  if (c.bits === 8) B.set(codes);
+  else for (let i = 0; i < B.length; i++) B[i] = codes[2 * i]! | (codes[2 * i + 1]! << 4);
+  const scales = Float32Array.from({ length: c.N * kb }, () => 0.01 + r() * 0.05);
+  const zpv = Array.from({ length: c.N * kb }, () => (c.zp === 'float' ? Math.fround(r() * (levels - 1)) : Math.floor(r() * levels)));
+  let zpBytes: Uint8Array | Float32Array | null = null;
+  if (c.zp === 'float') zpBytes = Float32Array.from(zpv);
+  else if (c.zp === 'uint8') {
+    zpBytes = new Uint8Array(c.N * per);
+    for (let n = 0; n < c.N; n++) for (let b = 0; b < kb; b++) {
+      const v = zpv[n * kb + b]!;
+      if (c.bits === 8) zpBytes[n * per + b] = v;
+      else zpBytes[n * per + (b >> 1)]! |= v << ((b & 1) * 4);
+    }
+  }
+  const W = (k: number, n: number) => {
+    const b = Math.floor(k / c.bs);
+    const z = c.zp === 'none' ? 2 ** (c.bits - 1) : zpv[n * kb + b]!;
+    return (codes[n * kb * c.bs + k]! - z) * scales[n * kb + b]!;
+  };
+  return { B, bShape: [c.N, kb, (c.bs * c.bits) / 8], scales, zpBytes, W };
+}
+
+function nbitsGraph(c: NBitsCase, w: ReturnType<typeof nbitsWeight>, aShape: number[], bias: Float32Array | null): Graph {
+  const g = new Graph('nbits');
+  g.opsets.set('', 21);
+  g.opsets.set(MS, 1);
+  const a = g.addInput('a', tensorType(DTypes.float32, aShape));
+  const zp = w.zpBytes instanceof Uint8Array ? g.addInitializer('zp', new Tensor(DTypes.uint8, [w.zpBytes.length], w.zpBytes))
+    : w.zpBytes ? g.addInitializer('zp', new Tensor(DTypes.float32, [w.zpBytes.length], w.zpBytes)) : null;
+  const inputs: (Value | null)[] = [a, g.addInitializer('B', new Tensor(DTypes.uint8, w.bShape, w.B)), g.addInitializer('s', new Tensor(DTypes.float32, [w.scales.length], w.scales)), zp];
+  if (bias) inputs.push(null, g.addInitializer('bias', new Tensor(DTypes.float32, [c.N], bias)));
+  const n = g.addNode({
+    op: 'MatMulNBits', domain: MS, inputs, outputs: ['y'],
+    attrs: { K: attr.int(c.K), N: attr.int(c.N), bits: attr.int(c.bits), block_size: attr.int(c.bs), accuracy_level: attr.int(4) },
+  });
+  n.output(0).type = tensorType(DTypes.float32, [...aShape.slice(0, -1), c.N]);
+  g.addOutput(n.output(0));
+  return g;
+}
+
+/** max |got − want| ≤ rel · max |want|. */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel: number): void {
+  expect(got.length).toBe(want.length);
+  let scale = 0, err = 0;
+  for (let i = 0; i < want.length; i++) { scale = Math.max(scale, Math.abs(want[i]!)); err = Math.max(err, Math.abs(got[i]! - want[i]!)); }
+  expect(scale).toBeGreaterThan(0);
+  expect(err).toBeLessThanOrEqual(rel * scale);
+}
+
+describe('com.microsoft::MatMulNBits on tfjs-cpu', () => {
+  const cases: NBitsCase[] = [
+    { K: 64, N: 24, bits: 4, bs: 32, zp: 'none', bias: false },
+    { K: 200, N: 40, bits: 4, bs: 32, zp: 'uint8', bias: true }, // K not a multiple of the block: padded last block
+    { K: 96, N: 16, bits: 4, bs: 16, zp: 'float', bias: false }, // HQQ-style fractional zero points
+    { K: 300, N: 8, bits: 8, bs: 256, zp: 'uint8', bias: true },
+    { K: 130, N: 12, bits: 8, bs: 128, zp: 'none', bias: false },
+    { K: 48, N: 20, bits: 4, bs: 64, zp: 'uint8', bias: false }, // one block wider than K (per-channel)
+  ];
+  for (const c of cases) {
+    it(`matches float64 dequantize-then-matmul: bits ${c.bits}, block ${c.bs}, K ${c.K}, zero points ${c.zp}${c.bias ? ', bias' : ''}`, async () => {
+      const w = nbitsWeight(c, c.K * 7 + c.N);
+      const r = rng(99);
+      const bias = c.bias ? Float32Array.from({ length: c.N }, () => r() - 0.5) : null;
+      const aShape = [2, 3, c.K]; // rank 3: leading dims flattened and restored
+      const a = Float32Array.from({ length: 6 * c.K }, () => r() * 2 - 1);
+      const exe = await createTfjsBackend('cpu').compile(nbitsGraph(c, w, aShape, bias));
+      const got = (await exe.run({ a: new Tensor(DTypes.float32, aShape, a) })).y!.toFloat32();
+      await exe.dispose();
+      const want = new Float64Array(6 * c.N);
+      for (let m = 0; m < 6; m++) for (let n = 0; n < c.N; n++) {
+        let acc = bias ? bias[n]! : 0;
+        for (let k = 0; k < c.K; k++) acc += a[m * c.K + k]! * w.W(k, n);
+        want[m * c.N + n] = acc;
+      }
+      expectClose(got, want, 1e-5);
+    });
+  }
+
+  it('dequantizes the constant weight once per compiled graph: no new tensors after the first run, none left after dispose', async () => {
+    const c: NBitsCase = { K: 64, N: 32, bits: 4, bs: 32, zp: 'uint8', bias: false };
+    const backend = createTfjsBackend('cpu');
+    await backend.ready();
+    const before = tf.memory().numTensors;
+    const exe = await backend.compile(nbitsGraph(c, nbitsWeight(c, 5), [1, 64], null));
+    const afterCompile = tf.memory().numTensors;
+    const feed = { a: Tensor.from('float32', [1, 64], new Array(64).fill(0.5)) };
+    const y1 = (await exe.run(feed)).y!.toFloat32();
+    const afterFirst = tf.memory().numTensors;
+    expect(afterFirst).toBe(afterCompile + 1); // the cached [N, K] float weight
+    for (let i = 0; i < 3; i++) expect((await exe.run(feed)).y!.toFloat32()).toEqual(y1);
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    await exe.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a B whose size does not match K, N, bits and block_size, naming the op', async () => {
+    const c: NBitsCase = { K: 64, N: 8, bits: 4, bs: 32, zp: 'none', bias: false };
+    const w = nbitsWeight(c, 1);
+    const g = nbitsGraph({ ...c, K: 96 }, w, [1, 96], null);
+    const exe = await createTfjsBackend('cpu').compile(g);
+    const err = await exe.run({ a: Tensor.zeros('float32', [1, 96]) }).catch((e: unknown) => e);
+    await exe.dispose();
+    expect(isLeanformerError(err, 'EXECUTION_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/MatMulNBits.*B has 256 bytes.*need \[8, 3, 16\]/);
+  });
+});
+
+interface GbqCase { V: number; D: number; bits: 4 | 8; bs: number; zp: boolean; gatherAxis: 0 | 1 }
+
+describe('com.microsoft::GatherBlockQuantized on tfjs-cpu', () => {
+  const cases: GbqCase[] = [
+    { V: 50, D: 64, bits: 4, bs: 32, zp: true, gatherAxis: 0 },
+    { V: 50, D: 64, bits: 4, bs: 16, zp: false, gatherAxis: 0 },
+    { V: 30, D: 128, bits: 8, bs: 128, zp: true, gatherAxis: 0 },
+    { V: 20, D: 96, bits: 4, bs: 64, zp: true, gatherAxis: 0 }, // width not a multiple of the block
+    { V: 6, D: 32, bits: 4, bs: 16, zp: true, gatherAxis: 1 }, // 3-D table [2, V, D], gather along axis 1
+  ];
+  for (const c of cases) {
+    it(`matches a float64 gather of the dequantized table: bits ${c.bits}, block ${c.bs}, width ${c.D}, zero points ${c.zp}, gather_axis ${c.gatherAxis}`, async () => {
+      const r = rng(c.V * 31 + c.D);
+      const lead = c.gatherAxis === 1 ? [2, c.V] : [c.V];
+      const rows = lead.reduce((p, q) => p * q, 1);
+      const blocks = Math.ceil(c.D / c.bs), per = Math.ceil((blocks * c.bits) / 8), levels = 2 ** c.bits;
+      const codes = Array.from({ length: rows * c.D }, () => Math.floor(r() * levels));
+      const data = new Uint8Array((rows * c.D * c.bits) / 8);
+      if (c.bits === 8) data.set(codes); else for (let i = 0; i < data.length; i++) data[i] = codes[2 * i]! | (codes[2 * i + 1]! << 4);
+      const scales = Float32Array.from({ length: rows * blocks }, () => 0.01 + r() * 0.1);
+      const zpv = Array.from({ length: rows * blocks }, () => Math.floor(r() * levels));
+      const zpb = new Uint8Array(rows * per);
+      for (let i = 0; i < rows; i++) for (let b = 0; b < blocks; b++) {
+        if (c.bits === 8) zpb[i * per + b] = zpv[i * blocks + b]!; else zpb[i * per + (b >> 1)]! |= zpv[i * blocks + b]! << ((b & 1) * 4);
+      }
+      const deq = (row: number, d: number) => {
+        const b = Math.floor(d / c.bs);
+        return (codes[row * c.D + d]! - (c.zp ? zpv[row * blocks + b]! : 2 ** (c.bits - 1))) * scales[row * blocks + b]!;
+      };
+      const idx = [3, 0, c.V - 1, -1, 2, 3]; // −1: the last row, as ORT
+      const g = new Graph('gbq');
+      g.opsets.set('', 21);
+      g.opsets.set(MS, 1);
+      const ids = g.addInput('ids', tensorType(DTypes.int64, [2, 3]));
+      const n = g.addNode({
+        op: 'GatherBlockQuantized', domain: MS, outputs: ['y'],
+        inputs: [
+          g.addInitializer('data', new Tensor(DTypes.uint8, [...lead, (c.D * c.bits) / 8], data)), ids,
+          g.addInitializer('scales', new Tensor(DTypes.float32, [...lead, blocks], scales)),
+          c.zp ? g.addInitializer('zp', new Tensor(DTypes.uint8, [...lead, per], zpb)) : null,
+        ],
+        attrs: { gather_axis: attr.int(c.gatherAxis), quantize_axis: attr.int(lead.length), block_size: attr.int(c.bs), bits: attr.int(c.bits) },
+      });
+      if (!c.zp) n.truncateInputs(3);
+      g.addOutput(n.output(0));
+      const exe = await createTfjsBackend('cpu').compile(g);
+      const y = (await exe.run({ ids: Tensor.from('int64', [2, 3], idx.map(BigInt)) })).y!;
+      await exe.dispose();
+      const want: number[] = [];
+      const norm = (i: number) => (i < 0 ? i + c.V : i);
+      if (c.gatherAxis === 0) for (const i of idx) for (let d = 0; d < c.D; d++) want.push(deq(norm(i), d));
+      else for (let t = 0; t < 2; t++) for (const i of idx) for (let d = 0; d < c.D; d++) want.push(deq(t * c.V + norm(i), d));
+      expect(y.shape).toEqual(c.gatherAxis === 0 ? [2, 3, c.D] : [2, 2, 3, c.D]);
+      expectClose(y.toFloat32(), want, 1e-6);
+    });
+  }
+
+  it('refuses a quantize_axis other than the packed last axis, naming the op', async () => {
+    const g = new Graph('gbq');
+    g.opsets.set(MS, 1);
+    const ids = g.addInput('ids', tensorType(DTypes.int64, [2]));
+    const n = g.addNode({
+      op: 'GatherBlockQuantized', domain: MS, outputs: ['y'],
+      inputs: [g.addInitializer('data', new Tensor(DTypes.uint8, [32, 8], new Uint8Array(256))), ids, g.addInitializer('scales', Tensor.zeros('float32', [2, 8]))],
+      attrs: { gather_axis: attr.int(1), quantize_axis: attr.int(0), block_size: attr.int(16), bits: attr.int(4) },
+    });
+    g.addOutput(n.output(0));
+    const exe = await createTfjsBackend('cpu').compile(g);
+    const err = await exe.run({ ids: Tensor.from('int64', [2], [0n, 1n]) }).catch((e: unknown) => e);
+    await exe.dispose();
+    expect(isLeanformerError(err, 'EXECUTION_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/GatherBlockQuantized.*quantize_axis must be the last axis/);
+  });
+});
