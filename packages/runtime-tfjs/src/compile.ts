@@ -112,6 +112,8 @@ export class CompiledGraph {
   private readonly owned: tfc.Tensor[] = [];
   /** Tensors kernels derived from constants (KernelContext.fromConstants), freed by dispose. */
   private readonly memo = new Map<string, tfc.Tensor>();
+  /** How many steps read each value (directly or from a subgraph). */
+  private readonly readers = new Map<string, number>();
   private readonly steps: Step[] = [];
   /** Compiled If/Loop bodies, by graph. */
   readonly subgraphs = new Map<Graph, CompiledGraph>();
@@ -126,7 +128,8 @@ export class CompiledGraph {
     const graph = (this.graph = lowerForTfjs(source));
     const missing = [...unsupportedOps(graph), ...unsupportedTypes(graph).map((t) => `(${t})`)];
     if (missing.length) {
-      throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}`, { details: { unsupported: missing } });
+      const hint = missing.some((m) => m.startsWith('com.microsoft::')) ? '; com.microsoft ops come from lowering for an ONNX Runtime target: lower the model for target tfjs (core\'s decompositions) instead' : '';
+      throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}${hint}`, { details: { unsupported: missing } });
     }
     this.opset = options.opset ?? graph.opsets.get('') ?? 21;
     // Inputs that are also initializers (old ONNX style defaults) may be fed but need not be.
@@ -199,6 +202,9 @@ export class CompiledGraph {
       n.inputs.forEach((v) => { if (v) last.set(v.name, i); });
       for (const name of outers[i]!) last.set(name, i);
     });
+    pending.forEach((n, i) => {
+      for (const name of new Set([...n.inputs.filter((v): v is Value => !!v).map((v) => v.name), ...outers[i]!])) this.readers.set(name, (this.readers.get(name) ?? 0) + 1);
+    });
     const keep = new Set(this.outputNames);
     const dying: string[][] = pending.map(() => []);
     for (const [name, i] of last) if (!keep.has(name) && !this.constants.has(name)) dying[i]!.push(name);
@@ -251,6 +257,7 @@ export class CompiledGraph {
             ctx.outer = new Map(step.outer.map((n) => [n, env.get(n)!]));
             ctx.isConstant = (i) => { const v = node.inputs[i]; return !!v && this.constants.has(v.name) && !feeds.has(v.name); };
             ctx.memoStore = this.memo;
+            ctx.releaseConstants = (is) => this.releaseConsumed(node, is);
             ctx.subgraph = (g) => {
               const sub = this.subgraphs.get(g);
               if (!sub) throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: subgraph '${g.name}' was not compiled`);
@@ -295,6 +302,20 @@ export class CompiledGraph {
       out.set(name, v);
     }
     return out;
+  }
+
+  /**
+   * Frees the device copy of each constant input of `node` that no other step reads and no fetch
+   * names (KernelContext.fromConstants cached what the node derives from it). The tensor object
+   * stays in place, disposed, so its shape is still readable. Small host constants are kept.
+   */
+  private releaseConsumed(node: Node, inputs: readonly number[]): void {
+    for (const i of inputs) {
+      const name = node.inputs[i]?.name;
+      if (name === undefined || this.readers.get(name) !== 1 || this.outputNames.includes(name)) continue;
+      const t = this.constants.get(name);
+      if (t && !isHost(t) && !this.variables.has(name)) t.dispose();
+    }
   }
 
   /** True when `t` is one of this graph's constants or variables (owned until dispose). */

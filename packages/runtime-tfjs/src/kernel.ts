@@ -36,11 +36,15 @@ export class KernelContext {
   isConstant: (i: number) => boolean = () => false;
   /** The compiled graph's store for tensors derived from constants (kept until it is disposed); set by the compiler. */
   memoStore: Map<string, tfc.Tensor> | undefined;
+  /** Frees the device copies of constant inputs this node alone reads, once they are cached in derived form; set by the compiler. */
+  releaseConstants: (inputs: readonly number[]) => void = () => {};
 
   /**
    * A tensor computed from constant inputs only (e.g. dequantized weights), made once per
-   * compiled graph and node and kept until the graph is disposed. When any of `inputs` is not
-   * a constant (or outside a compiled graph) it is made at every call like any intermediate.
+   * compiled graph and kept until the graph is disposed. When any of `inputs` is not a constant
+   * (or outside a compiled graph) it is made at every call like any intermediate.
+   * Contract: read the values of `inputs` only inside `make` (their shapes and dtypes stay
+   * readable): once cached, the compiler frees their device copies when no other node reads them.
    */
   fromConstants(key: string, inputs: readonly number[], make: () => tfc.Tensor): tfc.Tensor {
     const store = this.memoStore;
@@ -50,6 +54,7 @@ export class KernelContext {
     if (!t) {
       t = this.tf.keep(make());
       store.set(id, t);
+      this.releaseConstants(inputs.filter((i) => this.has(i)));
     }
     return t;
   }

@@ -99,21 +99,42 @@ describe('com.microsoft::MatMulNBits on tfjs-cpu', () => {
     });
   }
 
-  it('dequantizes the constant weight once per compiled graph: no new tensors after the first run, none left after dispose', async () => {
-    const c: NBitsCase = { K: 64, N: 32, bits: 4, bs: 32, zp: 'uint8', bias: false };
+  it('dequantizes the constant weight once per compiled graph and frees the packed copy: no new tensors after the first run, none left after dispose', async () => {
+    const c: NBitsCase = { K: 256, N: 64, bits: 4, bs: 32, zp: 'uint8', bias: false }; // B: 8192 bytes, a device tensor
     const backend = createTfjsBackend('cpu');
     await backend.ready();
-    const before = tf.memory().numTensors;
-    const exe = await backend.compile(nbitsGraph(c, nbitsWeight(c, 5), [1, 64], null));
-    const afterCompile = tf.memory().numTensors;
-    const feed = { a: Tensor.from('float32', [1, 64], new Array(64).fill(0.5)) };
+    const before = tf.memory();
+    const exe = await backend.compile(nbitsGraph(c, nbitsWeight(c, 5), [1, c.K], null));
+    const afterCompile = tf.memory();
+    const feed = { a: Tensor.from('float32', [1, c.K], new Array(c.K).fill(0.5)) };
     const y1 = (await exe.run(feed)).y!.toFloat32();
-    const afterFirst = tf.memory().numTensors;
-    expect(afterFirst).toBe(afterCompile + 1); // the cached [N, K] float weight
+    const afterFirst = tf.memory();
+    // + the cached [N, K] float32 weight, − B's int32 upload (this node was its only reader).
+    expect(afterFirst.numTensors).toBe(afterCompile.numTensors);
+    expect(afterFirst.numBytes - afterCompile.numBytes).toBe(c.N * c.K * 4 - 8192 * 4);
     for (let i = 0; i < 3; i++) expect((await exe.run(feed)).y!.toFloat32()).toEqual(y1);
-    expect(tf.memory().numTensors).toBe(afterFirst);
+    expect(tf.memory().numTensors).toBe(afterFirst.numTensors);
     await exe.dispose();
-    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+  });
+
+  it('two nodes on the same packed weight (tied) share one decoded copy, and the packed one stays while both read it', async () => {
+    const c: NBitsCase = { K: 256, N: 64, bits: 8, bs: 64, zp: 'none', bias: false };
+    const g = nbitsGraph(c, nbitsWeight(c, 8), [2, c.K], null);
+    const n1 = g.nodes[0]!;
+    const y2 = g.addNode({ op: 'MatMulNBits', domain: MS, inputs: [n1.input(0), n1.input(1), n1.input(2)], outputs: ['y2'], attrs: { K: attr.int(c.K), N: attr.int(c.N), bits: attr.int(8), block_size: attr.int(64) } }).output();
+    g.addOutput(y2);
+    const backend = createTfjsBackend('cpu');
+    await backend.ready();
+    const exe = await backend.compile(g);
+    const afterCompile = tf.memory().numTensors;
+    const a = Tensor.from('float32', [2, c.K], Array.from({ length: 2 * c.K }, (_, i) => Math.cos(i)));
+    for (let i = 0; i < 2; i++) {
+      const out = await exe.run({ a });
+      expect(out.y2!.toFloat32()).toEqual(out.y!.toFloat32());
+      expect(tf.memory().numTensors).toBe(afterCompile + 1);
+    }
+    await exe.dispose();
   });
 
   it('refuses a B whose size does not match K, N, bits and block_size, naming the op', async () => {
@@ -200,5 +221,18 @@ describe('com.microsoft::GatherBlockQuantized on tfjs-cpu', () => {
     await exe.dispose();
     expect(isLeanformerError(err, 'EXECUTION_FAILED')).toBe(true);
     expect((err as Error).message).toMatch(/GatherBlockQuantized.*quantize_axis must be the last axis/);
+  });
+});
+
+describe('com.microsoft ops without a tfjs kernel', () => {
+  it('fail at compile time naming the op and the alternative target', async () => {
+    const g = new Graph('ms');
+    g.opsets.set(MS, 1);
+    const x = g.addInput('x', tensorType(DTypes.float32, [2, 4]));
+    const n = g.addNode({ op: 'SkipSimplifiedLayerNormalization', domain: MS, inputs: [x, x, g.addInitializer('gamma', Tensor.from('float32', [4], [1, 1, 1, 1]))], outputs: ['y'] });
+    g.addOutput(n.output(0));
+    const err = await createTfjsBackend('cpu').compile(g).catch((e: unknown) => e);
+    expect(isLeanformerError(err, 'NOT_SUPPORTED')).toBe(true);
+    expect((err as Error).message).toMatch(/no kernel for com\.microsoft::SkipSimplifiedLayerNormalization; .*lower the model for target tfjs/);
   });
 });
