@@ -87,6 +87,7 @@ function dequantizeNBits(c: KernelContext, K: number, N: number, bits: number, b
   return kb * bs === K ? w : tf.slice(w, [0, 0], [N, K]);
 }
 
+/** Kernels of the com.microsoft contrib ops, registered under that domain by registerBuiltinKernels. */
 export const contribKernels: Record<string, Kernel> = {
   MatMulNBits: (c) => {
     const { tf } = c;
