@@ -255,7 +255,8 @@ export class CompiledGraph {
           const call = (): (RValue | null)[] => {
             const ctx = new KernelContext(tf, node, this.opset, inputs, scratch, training);
             ctx.outer = new Map(step.outer.map((n) => [n, env.get(n)!]));
-            ctx.isConstant = (i) => { const v = node.inputs[i]; return !!v && this.constants.has(v.name) && !feeds.has(v.name); };
+            // Trained variables change between steps: never constants.
+            ctx.isConstant = (i) => { const v = node.inputs[i]; return !!v && this.constants.has(v.name) && !feeds.has(v.name) && !this.variables.has(v.name); };
             ctx.memoStore = this.memo;
             ctx.releaseConstants = (is) => this.releaseConsumed(node, is);
             ctx.subgraph = (g) => {

@@ -32,7 +32,7 @@ export class KernelContext {
   outer: ReadonlyMap<string, RValue> = new Map();
   /** The compiled form of one of this node's subgraphs. */
   subgraph: (g: import('@leanformer/core').Graph) => import('./compile.js').CompiledGraph = () => this.fail('this node has no compiled subgraphs');
-  /** Whether input i is a constant of the compiled graph (an initializer no feed replaced); set by the compiler. */
+  /** Whether input i is a constant of the compiled graph (an initializer that is not trained and no feed replaced); set by the compiler. */
   isConstant: (i: number) => boolean = () => false;
   /** The compiled graph's store for tensors derived from constants (kept until it is disposed); set by the compiler. */
   memoStore: Map<string, tfc.Tensor> | undefined;

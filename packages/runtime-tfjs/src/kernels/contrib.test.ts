@@ -3,6 +3,7 @@
 import { attr, DTypes, Graph, isLeanformerError, Tensor, tensorType, type Value } from '@leanformer/core';
 import { describe, expect, it } from 'vitest';
 import { createTfjsBackend } from '../backend.js';
+import { CompiledGraph } from '../compile.js';
 import { tf } from '../setup.js';
 
 const MS = 'com.microsoft';
@@ -116,6 +117,22 @@ describe('com.microsoft::MatMulNBits on tfjs-cpu', () => {
     expect(tf.memory().numTensors).toBe(afterFirst.numTensors);
     await exe.dispose();
     expect(tf.memory().numTensors).toBe(before.numTensors);
+  });
+
+  it('does not cache a weight whose scales are trained: a changed variable changes the next output', async () => {
+    const c: NBitsCase = { K: 64, N: 16, bits: 4, bs: 32, zp: 'none', bias: false };
+    await createTfjsBackend('cpu').ready();
+    const g = nbitsGraph(c, nbitsWeight(c, 3), [1, c.K], null);
+    const compiled = new CompiledGraph(tf, g, { trainable: ['s'] });
+    const a = tf.tensor2d(Array.from({ length: c.K }, (_, i) => Math.sin(i)), [1, c.K]);
+    const run = () => tf.tidy(() => compiled.execute(new Map([['a', a]])).get('y') as tf.Tensor).dataSync();
+    const y1 = Float32Array.from(run());
+    const s = compiled.variables.get('s')!;
+    s.assign(tf.mul(s, 2));
+    const y2 = run();
+    y1.forEach((v, i) => expect(y2[i]).toBeCloseTo(2 * v, 5));
+    a.dispose();
+    compiled.dispose();
   });
 
   it('two nodes on the same packed weight (tied) share one decoded copy, and the packed one stays while both read it', async () => {
