@@ -223,6 +223,27 @@ describe('com.microsoft::GatherBlockQuantized on tfjs-cpu', () => {
     });
   }
 
+  it('refuses an index outside the table, naming it and the range (tfjs-cpu and tfjs-wasm)', async () => {
+    const g = new Graph('gbq');
+    g.opsets.set(MS, 1);
+    const ids = g.addInput('ids', tensorType(DTypes.int64, [3]));
+    const n = g.addNode({
+      op: 'GatherBlockQuantized', domain: MS, outputs: ['y'],
+      inputs: [g.addInitializer('data', new Tensor(DTypes.uint8, [10, 8], new Uint8Array(80))), ids, g.addInitializer('scales', Tensor.zeros('float32', [10, 1]))],
+      attrs: { block_size: attr.int(16), bits: attr.int(4) },
+    });
+    g.addOutput(n.output(0));
+    for (const device of ['cpu', 'wasm'] as const) {
+      const exe = await createTfjsBackend(device).compile(g);
+      for (const bad of [10n, -11n]) {
+        const err = await exe.run({ ids: Tensor.from('int64', [3], [0n, bad, 1n]) }).catch((e: unknown) => e);
+        expect(isLeanformerError(err, 'EXECUTION_FAILED')).toBe(true);
+        expect((err as Error).message).toMatch(new RegExp(`GatherBlockQuantized.*index ${bad} is out of range \\[-10, 9\\] along gather_axis 0`));
+      }
+      await exe.dispose();
+    }
+  });
+
   it('refuses a quantize_axis other than the packed last axis, naming the op', async () => {
     const g = new Graph('gbq');
     g.opsets.set(MS, 1);

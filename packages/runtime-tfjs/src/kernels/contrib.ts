@@ -131,10 +131,12 @@ export const contribKernels: Record<string, Kernel> = {
       const zShape = [...shape.slice(0, -1), Math.ceil((blocks * bits) / 8)];
       if (c.shape(3).join() !== zShape.join()) c.fail(`zero_points must be [${zShape.join(', ')}] (packed like data), got [${c.shape(3).join(', ')}]`);
     }
-    // Negative indices count from the end (as ORT's); out-of-range ones fail in tf.gather.
+    // Indices (token ids: few) are checked on the host, as ORT does; negative ones count from the end.
     const n = shape[gAxis]!;
-    const raw = tf.cast(c.t(1), 'int32');
-    const idx = tf.where(tf.less(raw, tf.scalar(0, 'int32')), tf.add(raw, tf.scalar(n, 'int32')), raw);
+    const ids = c.ints(1)!;
+    const bad = ids.find((i) => !(i >= -n && i < n));
+    if (bad !== undefined) c.fail(`index ${bad} is out of range [${-n}, ${n - 1}] along gather_axis ${gAxis}`);
+    const idx = tf.tensor(ids.map((i) => (i < 0 ? i + n : i)), c.shape(1), 'int32');
     const rows = tf.gather(c.t(0), idx, gAxis);
     const lead = rows.shape.slice(0, -1);
     let codes = unpackCodes(tf, rows, bits);
