@@ -110,6 +110,10 @@ export class CompiledGraph {
   readonly variables: ReadonlyMap<string, tfc.Variable>;
   private readonly constants = new Map<string, RValue>();
   private readonly owned: tfc.Tensor[] = [];
+  /** Tensors kernels derived from constants (KernelContext.fromConstants), freed by dispose. */
+  private readonly memo = new Map<string, tfc.Tensor>();
+  /** How many steps read each value (directly or from a subgraph). */
+  private readonly readers = new Map<string, number>();
   private readonly steps: Step[] = [];
   /** Compiled If/Loop bodies, by graph. */
   readonly subgraphs = new Map<Graph, CompiledGraph>();
@@ -124,7 +128,8 @@ export class CompiledGraph {
     const graph = (this.graph = lowerForTfjs(source));
     const missing = [...unsupportedOps(graph), ...unsupportedTypes(graph).map((t) => `(${t})`)];
     if (missing.length) {
-      throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}`, { details: { unsupported: missing } });
+      const hint = missing.some((m) => m.startsWith('com.microsoft::')) ? '; com.microsoft ops come from lowering for an ONNX Runtime target: lower the model for target tfjs (core\'s decompositions) instead' : '';
+      throw new LeanformerError('NOT_SUPPORTED', `tfjs cannot run graph '${graph.name}': no kernel for ${missing.join(', ')}${hint}`, { details: { unsupported: missing } });
     }
     this.opset = options.opset ?? graph.opsets.get('') ?? 21;
     // Inputs that are also initializers (old ONNX style defaults) may be fed but need not be.
@@ -197,6 +202,9 @@ export class CompiledGraph {
       n.inputs.forEach((v) => { if (v) last.set(v.name, i); });
       for (const name of outers[i]!) last.set(name, i);
     });
+    pending.forEach((n, i) => {
+      for (const name of new Set([...n.inputs.filter((v): v is Value => !!v).map((v) => v.name), ...outers[i]!])) this.readers.set(name, (this.readers.get(name) ?? 0) + 1);
+    });
     const keep = new Set(this.outputNames);
     const dying: string[][] = pending.map(() => []);
     for (const [name, i] of last) if (!keep.has(name) && !this.constants.has(name)) dying[i]!.push(name);
@@ -247,6 +255,10 @@ export class CompiledGraph {
           const call = (): (RValue | null)[] => {
             const ctx = new KernelContext(tf, node, this.opset, inputs, scratch, training);
             ctx.outer = new Map(step.outer.map((n) => [n, env.get(n)!]));
+            // Trained variables change between steps: never constants.
+            ctx.isConstant = (i) => { const v = node.inputs[i]; return !!v && this.constants.has(v.name) && !feeds.has(v.name) && !this.variables.has(v.name); };
+            ctx.memoStore = this.memo;
+            ctx.releaseConstants = (is) => this.releaseConsumed(node, is);
             ctx.subgraph = (g) => {
               const sub = this.subgraphs.get(g);
               if (!sub) throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: subgraph '${g.name}' was not compiled`);
@@ -293,6 +305,20 @@ export class CompiledGraph {
     return out;
   }
 
+  /**
+   * Frees the device copy of each constant input of `node` that no other step reads and no fetch
+   * names (KernelContext.fromConstants cached what the node derives from it). The tensor object
+   * stays in place, disposed, so its shape is still readable. Small host constants are kept.
+   */
+  private releaseConsumed(node: Node, inputs: readonly number[]): void {
+    for (const i of inputs) {
+      const name = node.inputs[i]?.name;
+      if (name === undefined || this.readers.get(name) !== 1 || this.outputNames.includes(name)) continue;
+      const t = this.constants.get(name);
+      if (t && !isHost(t) && !this.variables.has(name)) t.dispose();
+    }
+  }
+
   /** True when `t` is one of this graph's constants or variables (owned until dispose). */
   owns(t: tfc.Tensor): boolean {
     for (const v of this.constants.values()) if (v === t || (isHost(v) && v.cached === t)) return true;
@@ -304,6 +330,8 @@ export class CompiledGraph {
     if (this.disposed) return;
     this.disposed = true;
     for (const t of this.owned) t.dispose();
+    for (const t of this.memo.values()) t.dispose();
+    this.memo.clear();
     for (const sub of this.subgraphs.values()) sub.dispose();
     for (const v of this.constants.values()) if (isHost(v) && v.cached) { v.cached.dispose(); v.cached = undefined; }
     this.owned.length = 0;

@@ -32,6 +32,32 @@ export class KernelContext {
   outer: ReadonlyMap<string, RValue> = new Map();
   /** The compiled form of one of this node's subgraphs. */
   subgraph: (g: import('@leanformer/core').Graph) => import('./compile.js').CompiledGraph = () => this.fail('this node has no compiled subgraphs');
+  /** Whether input i is a constant of the compiled graph (an initializer that is not trained and no feed replaced); set by the compiler. */
+  isConstant: (i: number) => boolean = () => false;
+  /** The compiled graph's store for tensors derived from constants (kept until it is disposed); set by the compiler. */
+  memoStore: Map<string, tfc.Tensor> | undefined;
+  /** Frees the device copies of constant inputs this node alone reads, once they are cached in derived form; set by the compiler. */
+  releaseConstants: (inputs: readonly number[]) => void = () => {};
+
+  /**
+   * A tensor computed from constant inputs only (e.g. dequantized weights), made once per
+   * compiled graph and kept until the graph is disposed. When any of `inputs` is not a constant
+   * (or outside a compiled graph) it is made at every call like any intermediate.
+   * Contract: read the values of `inputs` only inside `make` (their shapes and dtypes stay
+   * readable): once cached, the compiler frees their device copies when no other node reads them.
+   */
+  fromConstants(key: string, inputs: readonly number[], make: () => tfc.Tensor): tfc.Tensor {
+    const store = this.memoStore;
+    if (!store || !inputs.every((i) => !this.has(i) || this.isConstant(i))) return make();
+    const id = `${inputs.map((i) => this.node.inputs[i]?.name ?? '').join('\u0000')}\u0000${key}`;
+    let t = store.get(id);
+    if (!t) {
+      t = this.tf.keep(make());
+      store.set(id, t);
+      this.releaseConstants(inputs.filter((i) => this.has(i)));
+    }
+    return t;
+  }
 
   get op(): string { return this.node.op; }
   get count(): number { return this.inputs.length; }

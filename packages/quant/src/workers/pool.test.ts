@@ -155,6 +155,62 @@ describe('createQuantWorkerPool: errors and disposal', () => {
   });
 });
 
+describe('createQuantWorkerPool: a worker that crashes', () => {
+  // Test-only worker: the real one, wrapped so that a weight with K = 1001 makes the worker call
+  // process.exit(7) and K = 1002 makes it throw where nothing catches it, just as it would post the
+  // slice's result (so the crash happens while the job is pending); K = 1003 replies, then exits
+  // while idle. Production code has no crash hook.
+  let crashUrl: URL;
+  beforeAll(() => {
+    // The hook is a module of its own, evaluated just before the real worker in the same tick, so
+    // its listener sees every request first and no request arrives before the worker listens.
+    writeFileSync(join(dir, 'crash-hook.mjs'), [
+      "import { parentPort } from 'node:worker_threads';",
+      'const mode = new Map();',
+      'const post = parentPort.postMessage.bind(parentPort);',
+      'parentPort.postMessage = (msg, transfer) => {',
+      "  const m = msg.type === 'ready' ? undefined : mode.get(msg.id);",
+      "  if (m === 'exit') process.exit(7);",
+      "  if (m === 'throw') throw new RangeError('injected crash');",
+      '  post(msg, transfer);',
+      "  if (m === 'idle') setTimeout(() => process.exit(3), 20);",
+      '};',
+      "parentPort.on('message', (m) => { const k = { 1001: 'exit', 1002: 'throw', 1003: 'idle' }[m.K]; if (k) mode.set(m.id, k); });",
+    ].join('\n'));
+    const f = join(dir, 'crash-worker.mjs');
+    writeFileSync(f, `import './crash-hook.mjs';\nimport ${JSON.stringify(workerUrl.href)};\n`);
+    crashUrl = pathToFileURL(f);
+  });
+  const job = (K: number, N = 24) => ({ w: weight(K, N, K), K, N, options: { bits: 4 as const, blockSize: 32 } });
+  const works = async (pool: QuantWorkerPool) => {
+    const j = job(64, 40);
+    expect((await pool.quantizeRtn(j)).packed).toEqual(packMatMulNBits(quantizeRtn(j.w, 64, 40, j.options)));
+  };
+
+  for (const [K, what, reason] of [[1001, 'process.exit in the worker', /it exited with code 7/], [1002, 'an uncaught throw in the worker', /uncaught RangeError: injected crash/]] as const) {
+    it(`${what}: the pending job rejects with a LeanformerError naming the failure, and the pool keeps working`, async () => {
+      // The job is split over both workers, so every worker dies at once.
+      const pool = createQuantWorkerPool({ threads: 2, minSliceElements: 1, workerUrl: crashUrl });
+      pools.push(pool);
+      const e = await pool.quantizeRtn(job(K, 90)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(LeanformerError);
+      expect(e).toMatchObject({ code: 'EXECUTION_FAILED', message: expect.stringMatching(/^quant worker thread died while quantizing columns \d+…\d+ of a \[10\d\d, 90\] weight: /), details: { K, N: 90 } });
+      expect((e as Error).message).toMatch(reason);
+      await Promise.all([works(pool), works(pool)]);
+    });
+  }
+
+  it('a worker that dies while idle is replaced: later jobs run, and dispose still closes the pool', async () => {
+    const pool = createQuantWorkerPool({ threads: 1, workerUrl: crashUrl });
+    const first = job(1003);
+    expect((await pool.quantizeRtn(first)).packed).toEqual(packMatMulNBits(quantizeRtn(first.w, 1003, 24, first.options)));
+    await new Promise((r) => setTimeout(r, 200));
+    await works(pool);
+    await pool.dispose();
+    await expect(pool.quantizeRtn(job(64))).rejects.toMatchObject({ message: expect.stringContaining('disposed') });
+  });
+});
+
 const builtWorker = join(pkg, 'dist/workers/rtn-worker.js');
 describe.skipIf(!existsSync(builtWorker))('createQuantWorkerPool: default worker script (dist/workers/rtn-worker.js; skipped until @leanformer/quant is built)', () => {
   it('finds the built worker without workerUrl', async () => {

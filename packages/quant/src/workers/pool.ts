@@ -116,7 +116,8 @@ export function createQuantWorkerPool(options: QuantWorkerPoolOptions = {}): Qua
       }
       pump();
     });
-    const died = (err: Error): void => {
+    /** `reason` completes "the worker died: …"; `cause` is the worker's own error, if any. */
+    const died = (reason: string, cause?: Error): void => {
       if (slot.dead) return;
       slot.dead = true;
       const s = slot.busy;
@@ -126,18 +127,22 @@ export function createQuantWorkerPool(options: QuantWorkerPoolOptions = {}): Qua
       if (disposed) return;
       if (!slot.ready) {
         // The script itself cannot start: every job would fail the same way.
-        broken = new LeanformerError('BACKEND_UNAVAILABLE', `quant worker ${url.href} failed to start: ${err.message}`, { cause: err });
+        broken = new LeanformerError('BACKEND_UNAVAILABLE', `quant worker ${url.href} failed to start: ${cause?.message ?? reason}`, { cause });
         for (const q of queue.splice(0)) fail(q.job, broken);
         if (s) fail(s.job, broken);
         for (const o of slots) if (o.busy) fail(o.busy.job, broken);
         return;
       }
-      if (s) fail(s.job, new LeanformerError('EXECUTION_FAILED', `quant worker thread died: ${err.message}`, { cause: err }));
+      if (s) {
+        const { K, N } = s.job.spec;
+        fail(s.job, new LeanformerError('EXECUTION_FAILED', `quant worker thread died while quantizing columns ${s.n0}…${s.n1 - 1} of a [${K}, ${N}] weight: ${reason}; the pool replaced the worker`, { cause, details: { K, N, n0: s.n0, n1: s.n1 } }));
+      }
       slots.push(spawn());
       pump();
     };
-    worker.on('error', died);
-    worker.on('exit', (code) => died(new Error(`exited with code ${code}`)));
+    // A throw nobody caught, or the heap limit (ERR_WORKER_OUT_OF_MEMORY), arrives as 'error'; process.exit as 'exit'.
+    worker.on('error', (e) => died((e as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `it ran out of memory (${e.message})` : `uncaught ${e.name}: ${e.message}`, e));
+    worker.on('exit', (code) => died(`it exited with code ${code}`));
     return slot;
   };
   for (let i = 0; i < threads; i++) slots.push(spawn());

@@ -1,5 +1,6 @@
 // The built-in kernel tables, registered once into the registry in ../kernel.ts.
 import { registerHostKernel, registerKernel } from '../kernel.js';
+import { contribKernels } from './contrib.js';
 import { controlKernels } from './control.js';
 import { elementwiseHostKernels, elementwiseKernels } from './elementwise.js';
 import { nnKernels } from './nn.js';
@@ -17,6 +18,7 @@ export function registerBuiltinKernels(): void {
   for (const table of [elementwiseKernels, shapeKernels, nnKernels, resizeKernels, quantKernels, rnnKernels, controlKernels]) {
     for (const [op, k] of Object.entries(table)) registerKernel(op, k);
   }
+  for (const [op, k] of Object.entries(contribKernels)) registerKernel(op, k, 'com.microsoft');
   for (const table of [elementwiseHostKernels, shapeHostKernels]) {
     for (const [op, k] of Object.entries(table)) registerHostKernel(op, k);
   }
