@@ -72,8 +72,9 @@ export function isLfpack(bytes: Uint8Array): boolean {
   return bytes.length >= 12 && MAGIC.every((b, i) => bytes[i] === b);
 }
 
+/** The code is in the message too: it is what a CLI user greps for and reports. */
 function corrupt(what: string, reason: string): never {
-  throw new LeanformerError('CORRUPT_FILE', `.lfpack ${what} is corrupt: ${reason}`, { details: { section: what } });
+  throw new LeanformerError('CORRUPT_FILE', `.lfpack ${what} is corrupt (CORRUPT_FILE): ${reason}`, { details: { section: what } });
 }
 
 /** What the manifest's sections are called in errors: 'embedded model' or `tensor '<name>'`. */

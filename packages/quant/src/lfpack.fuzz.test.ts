@@ -19,6 +19,7 @@ import { crc32c, DTypes, Graph, isLeanformerError, Tensor, tensorType } from '@l
 import { decodeModel, encodeModel } from '@leanformer/onnx';
 import { loadModel } from '@leanformer/onnx/node';
 import { lfpackStats, packModel, readLfpackManifest, unpackModel, type LfpackManifest, type ModelCodec } from './lfpack.js';
+import { toVersion1 } from './lfpack-v1.test-support.js';
 import { unpackModelStreaming } from './stream/lfpack-stream.js';
 import { Rng, syntheticBf16Weights } from './synthetic.js';
 
@@ -61,7 +62,6 @@ function sameWeights(g: Graph): boolean {
 
 // ---- file surgery -------------------------------------------------------------------------
 
-const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 const u32 = (b: Uint8Array, at: number): number => new DataView(b.buffer, b.byteOffset).getUint32(at, true);
 const setU32 = (b: Uint8Array, at: number, v: number): void => new DataView(b.buffer, b.byteOffset).setUint32(at, v >>> 0, true);
 
@@ -76,30 +76,6 @@ function withManifest(bytes: Uint8Array, manifest: unknown): Uint8Array {
   setU32(out, 8, json.length);
   setU32(out, 12, crc32c(json, crc32c(out.subarray(0, 12))));
   return out;
-}
-
-/** The same content as a version-1 file (12-byte header, no checksums), laid out as version 1 writers did. */
-function toVersion1(bytes: Uint8Array): Uint8Array {
-  const m = readLfpackManifest(bytes);
-  const sections = [m.model, ...m.tensors].map((s) => bytes.slice(s.offset, s.offset + s.length));
-  let len = 0;
-  for (;;) {
-    let at = align8(12 + len);
-    const model = { offset: at, length: m.model.length };
-    at += model.length;
-    const tensors = m.tensors.map((t) => { const e = { name: t.name, dtype: t.dtype, shape: t.shape, offset: align8(at), length: t.length }; at = e.offset + e.length; return e; });
-    const json = new TextEncoder().encode(JSON.stringify({ codec: m.codec, model, tensors }));
-    if (json.length === len) {
-      const out = new Uint8Array(at);
-      out.set([0x4c, 0x46, 0x50, 0x4b]);
-      setU32(out, 4, 1);
-      setU32(out, 8, json.length);
-      out.set(json, 12);
-      [model, ...tensors].forEach((s, i) => out.set(sections[i]!, s.offset));
-      return out;
-    }
-    len = json.length;
-  }
 }
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
@@ -256,7 +232,7 @@ describe('.lfpack fuzz', () => {
     for (const t of m.tensors) {
       const e = flipAt(t.offset + Math.floor(t.length / 2));
       expect(e).toMatchObject({ code: 'CORRUPT_FILE', details: { section: `tensor '${t.name}'` } });
-      expect((e as Error).message).toContain(`tensor '${t.name}' is corrupt: CRC-32C`);
+      expect((e as Error).message).toContain(`tensor '${t.name}' is corrupt (CORRUPT_FILE): CRC-32C`);
     }
     expect(() => lfpackStats(((b) => { b[m.tensors[0]!.offset]! ^= 1; return b; })(packed.slice()))).toThrow(/tensor 'w.f32' is corrupt/);
   });
