@@ -19,6 +19,14 @@
 // It is still read, with every structural check but no checksum (`verified: false`), because an
 // .lfpack may be the only copy of a model: refusing it would strand the user's weights. The CLI
 // prints a note asking to re-pack it.
+// Bounded work (issue #16's `unpack` hang): reading is synchronous, every allocation and loop is
+// bounded by the file's size (the manifest length and each section are checked against it before
+// anything is read or allocated; the Huffman decoder's loops advance by at least one element per
+// step and stop at the element count, which its own header check bounds by the stream's size),
+// and with version 2 the decoders only ever see bytes whose checksum matched. No reader awaits
+// anything but its own synchronous work, so a damaged file cannot leave one waiting. The fuzz
+// tests enforce this with a per-case time limit at three levels (in process, the streaming reader,
+// and the built CLI under a wall-clock kill); see the report in lfpack.fuzz.test.ts's header.
 // The ONNX encoder/decoder is passed in (ModelCodec), so this package needs only core.
 import { crc32c, DTypes, LeanformerError, Tensor, type Graph, type Value } from '@leanformer/core';
 import { decodeFloats, type PackableFloat } from './dfloat11.js';
