@@ -4,23 +4,26 @@
 // Safetensors has no checksums, so damage inside tensor bytes may legitimately read as other
 // values; what is required is that every file either reads into tensors consistent with its
 // header or throws a LeanformerError, within a per-case time limit. Files are ~1 KB, in memory.
+// Files written with `{ checksums: true }` and read with `{ requireChecksums: true }` (our
+// checkpoints) get the stricter rule: damage never reads as other values, and the error names the
+// header or the tensor.
 import { describe, expect, it } from 'vitest';
 import { isLeanformerError } from './errors.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { readSafetensors, SAFETENSORS_CHECKSUM_KEY, writeSafetensors } from './safetensors.js';
 import { Tensor } from './tensor.js';
 import { DTypes } from './dtype.js';
 
 const CASES = 10_000;
 const CASE_LIMIT_MS = 2_000;
 
-function seedFile(): Uint8Array {
+function seedFile(checksums = false): Uint8Array {
   return writeSafetensors({
     'model.w': Tensor.from('float32', [8, 12], Array.from({ length: 96 }, (_, i) => Math.sin(i))),
     'model.b': Tensor.from('float32', [12], Array.from({ length: 12 }, (_, i) => i / 7)),
     'emb': new Tensor(DTypes.bfloat16, [6, 10], Uint16Array.from({ length: 60 }, (_, i) => 0x3c00 + i)),
     'ids': new Tensor(DTypes.int64, [5], BigInt64Array.from([1n, 2n, 3n, -4n, 5n])),
     'mask': new Tensor(DTypes.uint8, [7], Uint8Array.from([1, 0, 1, 1, 0, 0, 1])),
-  }, { format: 'pt', step: '10' });
+  }, { format: 'pt', step: '10' }, { checksums });
 }
 
 /** A 32-bit LCG: the cases are the same on every run. */
@@ -123,4 +126,42 @@ describe('safetensors fuzz', () => {
     expect(failures).toEqual([]);
     expect(refused).toBeGreaterThan(CASES * 0.5); // the mutations reach the checks
   }, 60_000);
+
+  it(`${CASES} damaged checksummed files: each reads the original values or throws a LeanformerError (never other values)`, () => {
+    const sealed = seedFile(true);
+    const want = readSafetensors(sealed, { requireChecksums: true });
+    expect(want.metadata[SAFETENSORS_CHECKSUM_KEY]).toBeDefined();
+    const r = lcg(99);
+    const counts = { same: 0, different: 0, refused: 0, other: 0 };
+    for (let i = 0; i < CASES; i++) {
+      const o = sealed.slice();
+      if (i % 3 === 0) { const bit = int(r, o.length * 8); o[bit >> 3]! ^= 1 << (bit & 7); }
+      else if (i % 3 === 1) { const at = int(r, o.length); for (let k = at; k < Math.min(o.length, at + 1 + int(r, 16)); k++) o[k] = int(r, 256); }
+      else { const at = 8 + int(r, o.length - 8); o[at] = o[at]! ^ (1 + int(r, 255)); }
+      try {
+        const got = readSafetensors(o, { requireChecksums: true });
+        const same = got.tensors.size === want.tensors.size && [...want.tensors].every(([n, t]) => Buffer.from(got.tensors.get(n)?.bytes() ?? []).equals(Buffer.from(t.bytes())))
+          && JSON.stringify(got.metadata) === JSON.stringify(want.metadata);
+        counts[same ? 'same' : 'different']++;
+      } catch (e) {
+        counts[isLeanformerError(e) ? 'refused' : 'other']++;
+      }
+    }
+    expect(counts.other).toBe(0);
+    expect(counts.different).toBe(0);
+    expect(counts.refused).toBeGreaterThan(CASES * 0.9);
+  }, 60_000);
+
+  it('a checksummed file names what is damaged', () => {
+    const sealed = seedFile(true);
+    const dataStart = 8 + Number(new DataView(sealed.buffer).getBigUint64(0, true));
+    const hdr = JSON.parse(new TextDecoder().decode(sealed.subarray(8, dataStart))) as Record<string, { data_offsets: number[] }>;
+    const o = sealed.slice();
+    o[dataStart + hdr['model.b']!.data_offsets[0]! + 5]! ^= 0x20;
+    expect(() => readSafetensors(o)).toThrow(expect.objectContaining({ code: 'CORRUPT_FILE', message: expect.stringContaining("tensor 'model.b' is corrupt") }));
+    const h = sealed.slice();
+    const at = new TextDecoder().decode(sealed).indexOf('"step":"10"') + 9; // the metadata value, covered by the header CRC
+    h[at] = '1'.charCodeAt(0);
+    expect(() => readSafetensors(h)).toThrow(expect.objectContaining({ code: 'CORRUPT_FILE', details: { section: 'header' } }));
+  });
 });
