@@ -11,6 +11,17 @@
 //   decoders must: any outcome but a LeanformerError or a clean decode is a failure.
 // The mutant check runs the damage family on a version-1 copy (no checksums) and expects silent
 // corruption there: the harness does see it when the checksums are missing.
+//
+// The reported `unpack` hang (issue #16: 2 of ~290 runs, 0% CPU, alive after 10 minutes, the same
+// file fine on a re-run) did not reproduce: besides the cases here, 450 runs of the previous CLI on
+// damaged files (plain and --stream) all ended within 1.7 s on a loaded 2-core box — 325 of them
+// with exit 0 and other weights, 3 with TypeErrors. The reader has no await, worker, stream or timer
+// between reading the file and writing the output: every step is synchronous and bounded by the
+// file size (see lfpack-format.ts), so a damaged file cannot make it wait, and a process alive at
+// 0% CPU is blocked in the kernel, outside this code — a write to a stdout/stderr pipe its parent
+// does not drain, or fsync (--stream) behind heavy concurrent writes are the candidates that fit a
+// same-file re-run finishing in 0.2 s. The per-case limits here and the wall-clock limit per CLI
+// run in test/lfpack-integrity.test.ts are what would catch an input-driven hang.
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
