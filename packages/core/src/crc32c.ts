@@ -1,7 +1,8 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as in iSCSI, ext4 and SSE4.2's crc32
 // instruction; check value CRC-32C("123456789") = 0xE3069283 (RFC 3720, B.4). Table-driven,
-// slicing-by-8: eight 256-entry tables let the loop fold 8 bytes per step (~1 GB/s in V8),
-// so checking a multi-GB model costs seconds, not minutes. Used for file integrity (.lfpack).
+// slicing-by-8: eight 256-entry tables let the loop fold 8 bytes per step. Measured in Node on a
+// loaded 2-core box: about half the throughput of a plain byte-summing loop over the same buffer
+// and 1.3-1.6x the byte-at-a-time table. Used for file integrity (.lfpack, checkpoints).
 
 const POLY = 0x82f63b78;
 
