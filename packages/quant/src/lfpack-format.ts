@@ -175,7 +175,7 @@ export function parseLfpackHeader(read: (offset: number, length: number) => Uint
   // Alignment padding: at most 7 bytes before each section, written as zeros.
   let at = start + len;
   for (const s of [manifest.model, ...manifest.tensors]) {
-    if (s.offset > at && read(at, s.offset - at).some((b) => b !== 0)) corrupt('header', `padding before the ${sectionName(s)} (bytes ${at}..${s.offset}) is not zero`);
+    if (s.offset > at && read(at, s.offset - at).some((b) => b !== 0)) corrupt(sectionName(s), `the alignment padding before it (bytes ${at}..${s.offset}) is not zero`);
     at = s.offset + s.length;
   }
   return { version, manifest, checksummed: version === 2 };
