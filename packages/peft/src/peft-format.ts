@@ -158,8 +158,9 @@ const FLOAT_DTYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
 
 /**
  * Reads PEFT's adapter_model.safetensors + adapter_config.json into an adapter in our layout.
- * Per-module ranks come from the tensors (so rank_pattern needs no special handling); scaling
- * follows lora_alpha / alpha_pattern and use_rslora.
+ * Each module's rank (from its tensors) must equal the config's r, or its rank_pattern entry;
+ * scaling follows lora_alpha / alpha_pattern and use_rslora. A malformed config or tensor file is
+ * a LeanformerError naming the field or tensor.
  *
  * @example
  * ```ts
