@@ -24,8 +24,8 @@
 // anything is read or allocated; the Huffman decoder's loops advance by at least one element per
 // step and stop at the element count, which its own header check bounds by the stream's size),
 // and with version 2 the decoders only ever see bytes whose checksum matched. No reader waits on
-// anything that can stay pending (the streaming one's only await imports node:fs), so a damaged
-// file cannot leave one waiting. The fuzz
+// anything that can stay pending (the streaming one awaits only an import of node:fs and, where
+// added, setImmediate-style yields), so a damaged file cannot leave one waiting. The fuzz
 // tests enforce this with per-case time limits (in process, streaming, and the built CLI under a
 // wall-clock kill); lfpack.fuzz.test.ts's header records what the hang investigation found.
 // The ONNX encoder/decoder is passed in (ModelCodec), so this package needs only core.
