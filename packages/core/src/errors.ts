@@ -11,6 +11,8 @@ export type LeanformerErrorCode =
   | 'SHAPE_INFERENCE'
   | 'PASS_FAILED'
   | 'DECODE_ERROR'
+  /** A file of ours fails its integrity check (checksum mismatch, inconsistent layout). */
+  | 'CORRUPT_FILE'
   | 'ENCODE_ERROR'
   | 'EXTERNAL_DATA'
   | 'UNSAFE_PATH'

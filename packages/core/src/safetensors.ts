@@ -3,6 +3,7 @@
 // Everything here works on in-memory bytes so it runs in Node and in the browser;
 // file I/O belongs to the caller (write to a temp file and rename).
 
+import { crc32c } from './crc32c.js';
 import { byteSize, DTypes, type DType, type DTypeName } from './dtype.js';
 import { LeanformerError } from './errors.js';
 import { shapeSize, Tensor } from './tensor.js';
@@ -29,6 +30,13 @@ export const SAFETENSORS_DTYPES: Readonly<Record<string, DTypeName>> = Object.fr
 
 const TO_SAFETENSORS = new Map<DTypeName, string>(Object.entries(SAFETENSORS_DTYPES).map(([k, v]) => [v, k]));
 
+/**
+ * Metadata key of leanformer's checksums in files written with `{ checksums: true }`: JSON
+ * `{ "header": crc, "tensors": { name: crc } }`, CRC-32C of the header (its JSON without this key)
+ * and of each tensor's bytes. Other readers ignore it; {@link readSafetensors} checks it.
+ */
+export const SAFETENSORS_CHECKSUM_KEY = 'leanformer.crc32c';
+
 /** Default cap on the JSON header size (100 MB, as in the reference implementation). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
@@ -47,12 +55,20 @@ export interface SafetensorsHeader {
   readonly metadata: Readonly<Record<string, string>>;
   /** Absolute byte offset of the data section (8 + header length). */
   readonly dataStart: number;
+  /** CRC-32C of each tensor's bytes, when the file was written with `{ checksums: true }` (header already verified). */
+  readonly checksums?: Readonly<Record<string, number>>;
 }
 
 /** Reader options. */
 export interface ReadSafetensorsOptions {
   /** Largest accepted JSON header, in bytes (default {@link SAFETENSORS_MAX_HEADER_BYTES}). */
   readonly maxHeaderBytes?: number;
+  /**
+   * Refuse a file without checksums (CORRUPT_FILE). For files of our own written with
+   * `{ checksums: true }`: without it, damage to the checksum key itself would pass as a file
+   * that never had checksums.
+   */
+  readonly requireChecksums?: boolean;
 }
 
 /** The content of a safetensors file. */
@@ -92,6 +108,8 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadSafetensor
     fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('header must be a JSON object');
+  const sums = headerChecksums(json as Record<string, unknown>);
+  if (options.requireChecksums && !sums) corrupt('header', `it carries no checksums (metadata key '${SAFETENSORS_CHECKSUM_KEY}'), which this file's writer always records`);
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
   let metadata: Record<string, string> = {};
@@ -126,13 +144,44 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadSafetensor
     at = e.dataOffsets[1];
   }
   if (at !== dataLen) fail(`data section is ${dataLen} bytes but the tensors cover ${at}`);
-  return { entries, metadata: Object.freeze(metadata), dataStart };
+  if (sums) {
+    for (const e of entries) if (sums.tensors[e.name] === undefined) corrupt(`tensor '${e.name}'`, `it has no entry in ${SAFETENSORS_CHECKSUM_KEY}`);
+    for (const name of Object.keys(sums.tensors)) if (!entries.some((e) => e.name === name)) corrupt('header', `${SAFETENSORS_CHECKSUM_KEY} lists tensor '${name}', which the header does not have`);
+  }
+  return { entries, metadata: Object.freeze(metadata), dataStart, ...(sums ? { checksums: sums.tensors } : {}) };
+}
+
+function corrupt(what: string, reason: string): never {
+  throw new LeanformerError('CORRUPT_FILE', `safetensors ${what} is corrupt (CORRUPT_FILE): ${reason}`, { details: { section: what } });
+}
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+
+/**
+ * The checksums of a header written with `{ checksums: true }` (undefined when it has none), after
+ * checking the header's own CRC: the CRC-32C of JSON.stringify of the parsed header without the
+ * checksum key, which is the text the writer hashed (parsing keeps key order, and numbers and
+ * strings re-serialize identically), so padding and whitespace do not matter.
+ */
+function headerChecksums(json: Record<string, unknown>): { tensors: Record<string, number> } | undefined {
+  const meta = json.__metadata__;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta) || !(SAFETENSORS_CHECKSUM_KEY in meta)) return undefined;
+  const { [SAFETENSORS_CHECKSUM_KEY]: text, ...rest } = meta as Record<string, unknown>;
+  let sums: { header?: unknown; tensors?: unknown };
+  try { sums = JSON.parse(String(text)) as typeof sums; } catch { corrupt('header', `${SAFETENSORS_CHECKSUM_KEY} is not valid JSON`); }
+  const isU32 = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+  const tensors = sums?.tensors as Record<string, unknown> | undefined;
+  if (!sums || !isU32(sums.header) || typeof tensors !== 'object' || tensors === null || !Object.values(tensors).every(isU32)) corrupt('header', `${SAFETENSORS_CHECKSUM_KEY} must be { header: crc, tensors: { name: crc } }`);
+  const got = crc32c(new TextEncoder().encode(JSON.stringify({ ...json, __metadata__: rest })));
+  if (got !== sums.header) corrupt('header', `CRC-32C ${hex(got)} does not match the recorded ${hex(sums.header as number)}`);
+  return { tensors: tensors as Record<string, number> };
 }
 
 /**
  * Reads a safetensors file held in memory. Tensors are zero-copy views over `bytes` when
  * their offset is aligned for the dtype's storage (copied once otherwise), so keep `bytes`
- * unchanged while the tensors are in use.
+ * unchanged while the tensors are in use. A file written with `{ checksums: true }` is verified
+ * (header and every tensor): damage is a CORRUPT_FILE error naming the header or the tensor.
  *
  * @example
  * ```ts
@@ -145,7 +194,10 @@ export function readSafetensors(bytes: Uint8Array, options: ReadSafetensorsOptio
   const tensors = new Map<string, Tensor>();
   for (const e of header.entries) {
     const start = header.dataStart + e.dataOffsets[0];
-    tensors.set(e.name, Tensor.fromBytes(e.dtype, e.shape, bytes.subarray(start, header.dataStart + e.dataOffsets[1])));
+    const view = bytes.subarray(start, header.dataStart + e.dataOffsets[1]);
+    const want = header.checksums?.[e.name];
+    if (want !== undefined && crc32c(view) !== want) corrupt(`tensor '${e.name}'`, `CRC-32C ${hex(crc32c(view))} does not match the recorded ${hex(want)}`);
+    tensors.set(e.name, Tensor.fromBytes(e.dtype, e.shape, view));
   }
   return { tensors, metadata: header.metadata };
 }
@@ -154,14 +206,16 @@ export function readSafetensors(bytes: Uint8Array, options: ReadSafetensorsOptio
  * Serializes tensors to safetensors bytes. Tensors are laid out by element size (largest
  * first), then by name, so every tensor starts at an offset aligned for its storage type;
  * the header is padded with spaces to a multiple of 8 bytes. Dtypes without a safetensors
- * name (int4, uint4, string, complex, …) are refused.
+ * name (int4, uint4, string, complex, …) are refused. `{ checksums: true }` records CRC-32Cs of the
+ * header and of every tensor under {@link SAFETENSORS_CHECKSUM_KEY}, for files of our own
+ * (training checkpoints) that {@link readSafetensors} then verifies.
  *
  * @example
  * ```ts
  * const bytes = writeSafetensors({ w: Tensor.from('float32', [2], [1, 2]) }, { step: '10' });
  * ```
  */
-export function writeSafetensors(tensors: Readonly<Record<string, Tensor>> | ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+export function writeSafetensors(tensors: Readonly<Record<string, Tensor>> | ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}, options: { checksums?: boolean } = {}): Uint8Array {
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, Tensor>);
   for (const [name, t] of list) {
     if (name === '__metadata__') throw new LeanformerError('INVALID_ARGUMENT', `safetensors: '__metadata__' is reserved and cannot name a tensor`);
@@ -172,14 +226,20 @@ export function writeSafetensors(tensors: Readonly<Record<string, Tensor>> | Rea
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new LeanformerError('INVALID_ARGUMENT', `safetensors: metadata '${k}' must be a string, got ${typeof v}`);
   }
+  if (SAFETENSORS_CHECKSUM_KEY in metadata) throw new LeanformerError('INVALID_ARGUMENT', `safetensors: metadata key '${SAFETENSORS_CHECKSUM_KEY}' is reserved; pass { checksums: true }`);
   const ordered = [...list].sort(([an, a], [bn, b]) => b.dtype.bits - a.dtype.bits || (an < bn ? -1 : an > bn ? 1 : 0));
   const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = { ...metadata };
+  if (Object.keys(metadata).length || options.checksums) header.__metadata__ = { ...metadata };
   let offset = 0;
   for (const [name, t] of ordered) {
     const len = t.byteLength;
     header[name] = { dtype: TO_SAFETENSORS.get(t.dtype.name), shape: [...t.shape], data_offsets: [offset, offset + len] };
     offset += len;
+  }
+  if (options.checksums) {
+    // The header's CRC covers its JSON without the checksum key: what headerChecksums re-derives.
+    const sums = { header: crc32c(new TextEncoder().encode(JSON.stringify(header))), tensors: Object.fromEntries(ordered.map(([name, t]) => [name, crc32c(t.bytes())])) };
+    (header.__metadata__ as Record<string, string>)[SAFETENSORS_CHECKSUM_KEY] = JSON.stringify(sums);
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const pad = (8 - (json.byteLength % 8)) % 8;

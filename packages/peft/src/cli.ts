@@ -45,7 +45,12 @@ export function readAdapterDir(dir: string, options: { name?: string; naming?: '
   const st = join(dir, 'adapter_model.safetensors'), cf = join(dir, 'adapter_config.json');
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LeanformerError('IO_ERROR', `adapter folder ${dir} does not exist`, { details: { path: dir } });
   for (const p of [st, cf]) if (!existsSync(p)) throw new LeanformerError('IO_ERROR', `adapter folder ${dir} has no ${p.slice(dir.length + 1)} (PEFT writes adapter_model.safetensors and adapter_config.json)`, { details: { path: p } });
-  return fromPeftFiles(readFileSync(st), readFileSync(cf, 'utf8'), options);
+  const read = (p: string): Buffer => {
+    try { return readFileSync(p); } catch (e) {
+      throw new LeanformerError('IO_ERROR', `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e, details: { path: p } });
+    }
+  };
+  return fromPeftFiles(read(st), read(cf).toString('utf8'), options);
 }
 
 function need(values: Readonly<Record<string, unknown>>, name: string, usage: string): string {

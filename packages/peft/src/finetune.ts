@@ -2,7 +2,7 @@
 // reference) over runtime-tfjs autograd, with progress, checkpoints and resumption, returning
 // the exported model (merged, updated or compressed) and held-out losses before and after.
 
-import { cloneGraph, LeanformerError, readSafetensors, Tensor, writeSafetensors, type Graph, type TfjsBackendName, type Value } from '@leanformer/core';
+import { cloneGraph, LeanformerError, readSafetensors, readSafetensorsHeader, Tensor, writeSafetensors, type Graph, type TfjsBackendName, type Value } from '@leanformer/core';
 import {
   createOptimizer, createTfjsBackend, crossEntropyLoss, defaultTrainable, learningRate, toTfTensor, Trainer,
   type LossSpec, type LrSchedule, type Optimizer, type TfjsBackend, type TrainBatch,
@@ -87,7 +87,10 @@ export interface FinetuneResult {
   readonly checkpoint: Uint8Array;
 }
 
-const CHECKPOINT_FORMAT = 'leanformer-peft-finetune/1';
+// Version 2 checkpoints carry CRC-32C checksums, verified on resume (a damaged checkpoint is a
+// CORRUPT_FILE error, not a silently different trajectory); version 1 (older) resumes unverified.
+const CHECKPOINT_FORMAT = 'leanformer-peft-finetune/2';
+const LEGACY_CHECKPOINT_FORMAT = 'leanformer-peft-finetune/1';
 
 interface Prepared {
   graph: Graph;
@@ -276,12 +279,13 @@ async function checkpoint(vars: ReadonlyMap<string, tfc.Variable>, opt: Optimize
   const t = new Map<string, Tensor>();
   for (const [name, v] of vars) t.set(name, new Tensor('float32', v.shape, Float32Array.from(await v.data() as Float32Array)));
   for (const [key, s] of opt.state()) t.set(`optimizer/${key}`, new Tensor('float32', s.shape, Float32Array.from(await s.data() as Float32Array)));
-  return writeSafetensors(t, { format: CHECKPOINT_FORMAT, method, step: String(step) });
+  return writeSafetensors(t, { format: CHECKPOINT_FORMAT, method, step: String(step) }, { checksums: true });
 }
 
 function restore(tf: typeof tfc, bytes: Uint8Array, vars: ReadonlyMap<string, tfc.Variable>, opt: Optimizer, method: string): number {
-  const { tensors, metadata } = readSafetensors(bytes);
-  if (metadata.format !== CHECKPOINT_FORMAT) throw new LeanformerError('INVALID_ARGUMENT', `resumeFrom: not a finetune checkpoint (format '${metadata.format ?? ''}', expected '${CHECKPOINT_FORMAT}')`);
+  const format = readSafetensorsHeader(bytes).metadata.format;
+  if (format !== CHECKPOINT_FORMAT && format !== LEGACY_CHECKPOINT_FORMAT) throw new LeanformerError('INVALID_ARGUMENT', `resumeFrom: not a finetune checkpoint (format '${format ?? ''}', expected '${CHECKPOINT_FORMAT}')`);
+  const { tensors, metadata } = readSafetensors(bytes, { requireChecksums: format === CHECKPOINT_FORMAT });
   if (metadata.method !== method) throw new LeanformerError('INVALID_ARGUMENT', `resumeFrom: the checkpoint is for method '${metadata.method}', not '${method}'`);
   const state = new Map<string, tfc.Tensor>();
   try {

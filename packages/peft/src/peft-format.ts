@@ -87,12 +87,13 @@ export function toPeftFiles(adapter: LoraAdapter, options: PeftFormatOptions = {
 
 interface PeftConfigJson {
   peft_type?: string;
-  r?: number;
+  r: number;
   lora_alpha?: number;
   lora_dropout?: number;
   use_rslora?: boolean;
-  target_modules?: string[] | string | null;
+  target_modules: string[] | string;
   alpha_pattern?: Record<string, number>;
+  rank_pattern?: Record<string, number>;
   fan_in_fan_out?: boolean;
   use_dora?: boolean;
 }
@@ -103,10 +104,63 @@ function patternValue(pattern: Record<string, number> | undefined, hf: string): 
   return undefined;
 }
 
+function badConfig(message: string): never {
+  throw new LeanformerError('DECODE_ERROR', `adapter_config.json: ${message}`);
+}
+
+/**
+ * Parses adapter_config.json and checks every field leanformer uses has the type PEFT writes:
+ * a file that would otherwise turn into NaN scalings or a crash deep in injection is refused
+ * here, naming the field and what is allowed. Unknown fields are ignored (PEFT adds new ones).
+ */
+function parsePeftConfig(text: string): PeftConfigJson {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new LeanformerError('DECODE_ERROR', `adapter_config.json is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) badConfig(`must be a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
+  const c = raw as Record<string, unknown>;
+  const show = (v: unknown): string => JSON.stringify(v)?.slice(0, 60) ?? String(v);
+  const absent = (v: unknown): boolean => v === undefined || v === null;
+  if (!absent(c.peft_type) && typeof c.peft_type !== 'string') badConfig(`peft_type must be a string, got ${show(c.peft_type)}`);
+  if (!absent(c.peft_type) && c.peft_type !== 'LORA') throw new LeanformerError('NOT_SUPPORTED', `adapter_config.json: peft_type '${String(c.peft_type)}' is not supported; allowed: LORA`);
+  for (const f of ['use_rslora', 'use_dora', 'fan_in_fan_out'] as const) if (!absent(c[f]) && typeof c[f] !== 'boolean') badConfig(`${f} must be true or false, got ${show(c[f])}`);
+  if (c.use_dora) throw new LeanformerError('NOT_SUPPORTED', 'adapter_config.json: use_dora is set; DoRA adapters are not supported');
+  if (c.fan_in_fan_out) throw new LeanformerError('NOT_SUPPORTED', 'adapter_config.json: fan_in_fan_out (GPT-2 Conv1D layout) is not supported');
+  if (!Number.isSafeInteger(c.r) || (c.r as number) < 1) badConfig(`r must be a positive integer, got ${show(c.r)}`);
+  if (!absent(c.lora_alpha) && !(typeof c.lora_alpha === 'number' && Number.isFinite(c.lora_alpha))) badConfig(`lora_alpha must be a finite number, got ${show(c.lora_alpha)}`);
+  if (!absent(c.lora_dropout) && !(typeof c.lora_dropout === 'number' && c.lora_dropout >= 0 && c.lora_dropout < 1)) badConfig(`lora_dropout must be a number in [0, 1), got ${show(c.lora_dropout)}`);
+  const t = c.target_modules;
+  const okTargets = (typeof t === 'string' && t !== '') || (Array.isArray(t) && t.length > 0 && t.every((m) => typeof m === 'string' && m !== ''));
+  if (!okTargets) badConfig(`target_modules must be a non-empty list of module names or a regex string, got ${show(t)}`);
+  for (const [f, integer] of [['alpha_pattern', false], ['rank_pattern', true]] as const) {
+    const p = c[f];
+    if (absent(p)) continue;
+    if (typeof p !== 'object' || Array.isArray(p)) badConfig(`${f} must be an object of module name → number, got ${show(p)}`);
+    for (const [k, v] of Object.entries(p as object)) {
+      if (!(typeof v === 'number' && Number.isFinite(v) && (!integer || (Number.isSafeInteger(v) && v >= 1)))) badConfig(`${f}['${k}'] must be ${integer ? 'a positive integer' : 'a finite number'}, got ${show(v)}`);
+    }
+  }
+  return {
+    r: c.r as number,
+    target_modules: t as string[] | string,
+    ...(absent(c.lora_alpha) ? {} : { lora_alpha: c.lora_alpha as number }),
+    ...(absent(c.lora_dropout) ? {} : { lora_dropout: c.lora_dropout as number }),
+    ...(absent(c.use_rslora) ? {} : { use_rslora: c.use_rslora as boolean }),
+    ...(absent(c.alpha_pattern) ? {} : { alpha_pattern: c.alpha_pattern as Record<string, number> }),
+    ...(absent(c.rank_pattern) ? {} : { rank_pattern: c.rank_pattern as Record<string, number> }),
+  };
+}
+
+const FLOAT_DTYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
+
 /**
  * Reads PEFT's adapter_model.safetensors + adapter_config.json into an adapter in our layout.
- * Per-module ranks come from the tensors (so rank_pattern needs no special handling); scaling
- * follows lora_alpha / alpha_pattern and use_rslora.
+ * Each module's rank (from its tensors) must equal the config's r, or its rank_pattern entry;
+ * scaling follows lora_alpha / alpha_pattern and use_rslora. A malformed config or tensor file is
+ * a LeanformerError naming the field or tensor.
  *
  * @example
  * ```ts
@@ -114,16 +168,7 @@ function patternValue(pattern: Record<string, number> | undefined, hf: string): 
  * ```
  */
 export function fromPeftFiles(safetensors: Uint8Array, configJson: string, options: PeftFormatOptions & { name?: string } = {}): LoraAdapter {
-  let cfg: PeftConfigJson;
-  try {
-    cfg = JSON.parse(configJson) as PeftConfigJson;
-  } catch (e) {
-    throw new LeanformerError('DECODE_ERROR', `adapter_config.json is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (cfg.peft_type !== undefined && cfg.peft_type !== 'LORA') throw new LeanformerError('NOT_SUPPORTED', `adapter_config.json: peft_type '${cfg.peft_type}' is not supported; allowed: LORA`);
-  if (cfg.use_dora) throw new LeanformerError('NOT_SUPPORTED', 'adapter_config.json: use_dora is set; DoRA adapters are not supported');
-  if (cfg.fan_in_fan_out) throw new LeanformerError('NOT_SUPPORTED', 'adapter_config.json: fan_in_fan_out (GPT-2 Conv1D layout) is not supported');
-  if (!Number.isInteger(cfg.r) || cfg.r! < 1) throw new LeanformerError('DECODE_ERROR', `adapter_config.json: r must be a positive integer, got ${String(cfg.r)}`);
+  const cfg = parsePeftConfig(configJson);
   const naming = resolveNaming(options.naming);
   const alpha = cfg.lora_alpha ?? 8;
   const rs = cfg.use_rslora ?? false;
@@ -135,8 +180,10 @@ export function fromPeftFiles(safetensors: Uint8Array, configJson: string, optio
       if (/lora_(embedding|magnitude)/.test(key)) throw new LeanformerError('NOT_SUPPORTED', `adapter file: '${key}' is an embedding/DoRA adapter tensor; only linear LoRA layers are supported`);
       throw new LeanformerError('DECODE_ERROR', `adapter file: unexpected tensor '${key}' (expected base_model.model.<module>.lora_A.weight / lora_B.weight)`);
     }
-    if (t.shape.length !== 2) throw new LeanformerError('SHAPE_MISMATCH', `adapter file: '${key}' is [${t.shape.join(', ')}], expected 2-D`);
+    if (t.shape.length !== 2 || t.shape.includes(0)) throw new LeanformerError('SHAPE_MISMATCH', `adapter file: '${key}' is [${t.shape.join(', ')}], expected 2-D with no empty dimension`);
+    if (!FLOAT_DTYPES.has(t.dtype.name)) throw new LeanformerError('INVALID_DTYPE', `adapter file: '${key}' is ${t.dtype.name}; LoRA weights must be ${[...FLOAT_DTYPES].join(', ')}`);
     const e = parts.get(m[1]!) ?? {};
+    if (e[m[2] as 'A' | 'B']) throw new LeanformerError('DECODE_ERROR', `adapter file: module '${m[1]}' has two lora_${m[2]} tensors (the second is '${key}')`);
     e[m[2] as 'A' | 'B'] = t.dtype.name === 'float32' ? t : new Tensor('float32', t.shape, t.toFloat32());
     parts.set(m[1]!, e);
   }
@@ -145,14 +192,16 @@ export function fromPeftFiles(safetensors: Uint8Array, configJson: string, optio
     if (!A || !B) throw new LeanformerError('DECODE_ERROR', `adapter file: module '${hf}' has lora_${A ? 'A' : 'B'} but not lora_${A ? 'B' : 'A'}`);
     const r = A.shape[0]!;
     if (B.shape[1] !== r) throw new LeanformerError('SHAPE_MISMATCH', `adapter file: '${hf}' lora_A is [${A.shape.join(', ')}] but lora_B is [${B.shape.join(', ')}]; ranks differ`);
+    const configured = patternValue(cfg.rank_pattern, hf) ?? cfg.r;
+    if (r !== configured) throw new LeanformerError('SHAPE_MISMATCH', `adapter file: '${hf}' has rank ${r} (lora_A [${A.shape.join(', ')}]) but adapter_config.json says r = ${configured}${cfg.rank_pattern && patternValue(cfg.rank_pattern, hf) !== undefined ? ' (rank_pattern)' : ''}`);
     const a = patternValue(cfg.alpha_pattern, hf) ?? alpha;
     modules.set(naming.fromHf(hf), { A: transpose(A), B: transpose(B), scaling: loraScaling(r, a, rs) });
   }
   if (!modules.size) throw new LeanformerError('DECODE_ERROR', 'adapter file holds no LoRA tensors');
-  const targets = cfg.target_modules ?? [...parts.keys()];
+  const targets = cfg.target_modules;
   return {
     name: options.name ?? 'default',
-    config: { r: cfg.r!, alpha, dropout: cfg.lora_dropout ?? 0, useRslora: rs, targetModules: typeof targets === 'string' ? targets : [...targets], naming },
+    config: { r: cfg.r, alpha, dropout: cfg.lora_dropout ?? 0, useRslora: rs, targetModules: typeof targets === 'string' ? targets : [...targets], naming },
     modules,
   };
 }

@@ -9,7 +9,7 @@ import {
   intFlag, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
-import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
+import { isLfpack, lfpackStats, lfpackVersion, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
@@ -261,17 +261,22 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       if (values.stream) {
         const sd = streamDeps(deps, 'unpack');
         const r = await unpackModelStreaming(positionals[0]!, out, { decodeModel: (b) => deps.decodeModel(b), encodeModel: sd.encodeModel });
+        if (!r.verified) io.err(UNVERIFIED_NOTE(positionals[0]!));
         io.out(`unpacked ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
       const bytes = readInputFile(positionals[0]!);
-      await deps.saveModel(unpackModel(bytes, codecOf(deps)), out);
+      const graph = unpackModel(bytes, codecOf(deps));
+      if (lfpackVersion(bytes) < 2) io.err(UNVERIFIED_NOTE(positionals[0]!));
+      await deps.saveModel(graph, out);
       io.out(`unpacked → ${out}\n`);
       return 0;
     },
   };
   return [quantize, sparsify, pack, unpack];
 }
+
+const UNVERIFIED_NOTE = (file: string): string => `note: ${file} is .lfpack version 1, which has no checksums, so its contents could not be verified; run \`leanformer pack\` on the unpacked model to get a checksummed file\n`;
 
 function mb(n: number): string { return `${(n / 1e6).toFixed(2)} MB`; }
 

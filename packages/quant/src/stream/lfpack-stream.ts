@@ -4,16 +4,13 @@
 // writes header, manifest and model and copies the coded streams after them in chunks; unpack
 // decodes each stream straight into the output's external-data file. Outputs are written under
 // temporary names and renamed when complete.
-import { cloneGraph, DTypes, LeanformerError, Tensor, type Graph } from '@leanformer/core';
+import { cloneGraph, crc32c, DTypes, LeanformerError, Tensor, type Graph } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, yieldForSignals } from '@leanformer/core/node';
-import { decodeFloats, encodeFloats, type PackableFloat } from '../dfloat11.js';
-import type { LfpackManifest, LfpackTensorEntry } from '../lfpack.js';
+import { encodeFloats, type PackableFloat } from '../dfloat11.js';
+import { decodeLfpackModel, decodeLfpackTensor, layoutLfpack, PACKABLE, parseLfpackHeader } from '../lfpack-format.js';
 import { AtomicModelOutput, readExactly, ReuseReader, writeAll, writtenTensor, type NodeFs, type Placement } from './output.js';
 import type { StreamPlacer } from './quantize-stream.js';
 
-const MAGIC = [0x4c, 0x46, 0x50, 0x4b]; // "LFPK"
-const VERSION = 1;
-const PACKABLE = new Set<string>(['bfloat16', 'float16', 'float32']);
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 /** What {@link packModelStreaming} needs from '@leanformer/onnx' (and '/node'). */
@@ -39,6 +36,8 @@ export interface StreamPackReport {
   /** The largest tensor read at once. */
   readonly largestTensorBytes: number;
   readonly seconds: number;
+  /** Unpack: true when every section's checksum was checked; false for version-1 files, which have none. */
+  readonly verified?: boolean;
 }
 
 async function nodeModules(): Promise<{ fs: NodeFs; path: typeof import('node:path') }> {
@@ -78,7 +77,7 @@ export async function packModelStreaming(
   const reader = new ReuseReader(fs);
   const scratch = createTempPath(target); // the coded streams, copied after the header at the end
   const tmpOut = createTempPath(target);
-  const entries: { name: string; dtype: PackableFloat; shape: number[]; rel: number; length: number }[] = [];
+  const entries: { name: string; dtype: PackableFloat; shape: number[]; rel: number; length: number; crc32c: number }[] = [];
   let sfd = -1;
   let ofd = -1;
   let rawBytes = 0;
@@ -94,7 +93,7 @@ export async function packModelStreaming(
       const rel = align8(end);
       writeAll(fs, sfd, coded, rel);
       end = rel + coded.length;
-      entries.push({ name: v.name, dtype: t.dtype.name as PackableFloat, shape: [...t.shape], rel, length: coded.length });
+      entries.push({ name: v.name, dtype: t.dtype.name as PackableFloat, shape: [...t.shape], rel, length: coded.length, crc32c: crc32c(coded) });
       rawBytes += t.byteLength;
       t.release();
       g.setInitializer(v, Tensor.zeros(t.dtype, [0]));
@@ -102,28 +101,13 @@ export async function packModelStreaming(
       await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
     }
     const model = deps.encodeModel(g);
-    // Offsets depend on the manifest's length, which depends on the offsets' digits: iterate to a fixed point.
-    let manifestLen = 0;
-    let json: Uint8Array;
-    let base: number;
-    let modelOffset: number;
-    for (;;) {
-      modelOffset = align8(12 + manifestLen);
-      base = align8(modelOffset + model.length);
-      const tensors: LfpackTensorEntry[] = entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, offset: base + e.rel, length: e.length }));
-      const manifest: LfpackManifest = { codec: 'huffman-exponent-v1', model: { offset: modelOffset, length: model.length }, tensors };
-      json = new TextEncoder().encode(JSON.stringify(manifest));
-      if (json.length === manifestLen) break;
-      manifestLen = json.length;
-    }
+    const layout = layoutLfpack(model, entries);
+    // The scratch file holds the streams at the same relative 8-aligned offsets the layout uses after `base`.
+    const base = align8(layout.manifest.model.offset + model.length);
+    if (layout.manifest.tensors.some((t, i) => t.offset !== base + entries[i]!.rel)) throw new Error('lfpack layout and scratch offsets disagree');
     ofd = fs.openSync(tmpOut, 'w');
-    const head = new Uint8Array(12);
-    head.set(MAGIC, 0);
-    new DataView(head.buffer).setUint32(4, VERSION, true);
-    new DataView(head.buffer).setUint32(8, json.length, true);
-    writeAll(fs, ofd, head, 0);
-    writeAll(fs, ofd, json, 12);
-    writeAll(fs, ofd, model, modelOffset);
+    writeAll(fs, ofd, layout.head, 0);
+    writeAll(fs, ofd, model, layout.manifest.model.offset);
     const chunk = new Uint8Array(16 << 20);
     for (let done = 0; done < end;) {
       const n = Math.min(chunk.length, end - done);
@@ -148,29 +132,6 @@ export async function packModelStreaming(
     if (e instanceof LeanformerError) throw e;
     throw new LeanformerError('IO_ERROR', `Streaming pack of '${input}' to '${output}' failed: ${(e as Error).message}`, { cause: e });
   }
-}
-
-/** Reads and checks the manifest of an .lfpack file without reading the file whole. */
-function readManifest(fs: NodeFs, fd: number, file: string): LfpackManifest {
-  const size = fs.fstatSync(fd).size;
-  const head = new Uint8Array(12);
-  if (size < 12) throw new LeanformerError('DECODE_ERROR', `${file} is not an .lfpack file (${size} bytes)`);
-  readExactly(fs, fd, head, 12, 0, file);
-  if (!MAGIC.every((b, i) => head[i] === b)) throw new LeanformerError('DECODE_ERROR', `${file} is not an .lfpack file (missing LFPK magic)`);
-  const dv = new DataView(head.buffer);
-  const version = dv.getUint32(4, true);
-  if (version !== VERSION) throw new LeanformerError('DECODE_ERROR', `.lfpack version ${version} is not supported (this reader knows version ${VERSION})`);
-  const len = dv.getUint32(8, true);
-  if (12 + len > size) throw new LeanformerError('DECODE_ERROR', `.lfpack manifest (${len} bytes) runs past the end of the file (${size} bytes)`);
-  let m: LfpackManifest;
-  try { m = JSON.parse(new TextDecoder().decode(readExactly(fs, fd, new Uint8Array(len), len, 12, file))) as LfpackManifest; } catch (e) {
-    throw new LeanformerError('DECODE_ERROR', '.lfpack manifest is not valid JSON', { cause: e });
-  }
-  if (m.codec !== 'huffman-exponent-v1') throw new LeanformerError('DECODE_ERROR', `.lfpack codec '${String(m.codec)}' is not supported (known: huffman-exponent-v1)`);
-  for (const s of [m.model, ...m.tensors]) {
-    if (!(Number.isInteger(s.offset) && Number.isInteger(s.length) && s.offset >= 0 && s.offset + s.length <= size)) throw new LeanformerError('DECODE_ERROR', `.lfpack section at ${s.offset} (+${s.length}) lies outside the file (${size} bytes)`);
-  }
-  return m;
 }
 
 /**
@@ -198,21 +159,22 @@ export async function unpackModelStreaming(input: string, output: string, deps: 
   const reader = new ReuseReader(fs);
   let out: AtomicModelOutput | undefined;
   try {
-    const m = readManifest(fs, fd, input);
-    const g = deps.decodeModel(readExactly(fs, fd, new Uint8Array(m.model.length), m.model.length, m.model.offset, 'embedded model'));
+    const size = fs.fstatSync(fd).size;
+    let small = new Uint8Array(64);
+    const header = parseLfpackHeader((offset, length) => {
+      if (small.length < length) small = new Uint8Array(length);
+      return readExactly(fs, fd, small, length, offset, input);
+    }, size);
+    const m = header.manifest;
+    const g = decodeLfpackModel(m.model, readExactly(fs, fd, new Uint8Array(m.model.length), m.model.length, m.model.offset, 'embedded model'), { decode: (b) => deps.decodeModel(b) });
     out = new AtomicModelOutput(fs, target, `${path.basename(target)}.data`, path);
     const placed = new Map<Tensor, Placement>();
     let rawBytes = 0;
     for (const e of m.tensors) {
-      const v = g.initializers.get(e.name);
-      if (!v) throw new LeanformerError('DECODE_ERROR', `.lfpack tensor '${e.name}' has no placeholder initializer in the embedded model`);
-      const dec = decodeFloats(reader.range(input, e.offset, e.length, `stream of '${e.name}'`));
-      if (dec.dtype !== e.dtype) throw new LeanformerError('DECODE_ERROR', `.lfpack tensor '${e.name}': stream holds ${dec.dtype}, manifest says ${e.dtype}`);
-      const count = e.shape.reduce((a, b) => a * b, 1);
-      if (dec.bits.length !== count) throw new LeanformerError('DECODE_ERROR', `.lfpack tensor '${e.name}': ${dec.bits.length} elements decoded, shape [${e.shape.join(', ')}] needs ${count}`);
-      const bytes = new Uint8Array(dec.bits.buffer, dec.bits.byteOffset, dec.bits.byteLength);
+      const { value, tensor } = decodeLfpackTensor(g, e, reader.range(input, e.offset, e.length, `stream of '${e.name}'`));
+      const bytes = tensor.bytes();
       rawBytes += bytes.length;
-      g.setInitializer(v, writtenTensor(fs, out, DTypes[e.dtype], e.shape, bytes, placed));
+      g.setInitializer(value, writtenTensor(fs, out, DTypes[e.dtype], e.shape, bytes, placed));
       await yieldForSignals();
     }
     const modelBytes = deps.encodeModel(g, {
@@ -222,7 +184,7 @@ export async function unpackModelStreaming(input: string, output: string, deps: 
     return {
       tensors: m.tensors.length, rawBytes, packedBytes: m.tensors.reduce((n, e) => n + e.length, 0),
       fileBytes: fs.statSync(target).size + (fs.existsSync(out.dataPath) ? fs.statSync(out.dataPath).size : 0),
-      largestTensorBytes: reader.largest, seconds: Math.round((performance.now() - t0) / 10) / 100,
+      largestTensorBytes: reader.largest, seconds: Math.round((performance.now() - t0) / 10) / 100, verified: header.checksummed,
     };
   } catch (e) {
     out?.abort();

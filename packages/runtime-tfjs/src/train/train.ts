@@ -2,7 +2,7 @@
 // tfjs autograd differentiates the graph's ops, and a small loop adds optimizers, schedules,
 // clipping, accumulation and safetensors checkpoints.
 
-import { LeanformerError, readSafetensors, Tensor, writeSafetensors, type Graph, type TfjsBackendName, type Value } from '@leanformer/core';
+import { LeanformerError, readSafetensors, readSafetensorsHeader, Tensor, writeSafetensors, type Graph, type TfjsBackendName, type Value } from '@leanformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { createTfjsBackend, feedsToTf, TfjsBackend } from '../backend.js';
 import { CompiledGraph } from '../compile.js';
@@ -91,7 +91,10 @@ export function defaultTrainable(v: Value): boolean {
   return true;
 }
 
-const CHECKPOINT_FORMAT = 'leanformer-tfjs-train/1';
+// Version 2 checkpoints carry CRC-32C checksums, verified on restore (a damaged checkpoint is a
+// CORRUPT_FILE error, not silently different weights); version 1 (older) restores unverified.
+const CHECKPOINT_FORMAT = 'leanformer-tfjs-train/2';
+const LEGACY_CHECKPOINT_FORMAT = 'leanformer-tfjs-train/1';
 
 /**
  * Trains a graph's initializers with tfjs autograd. Trainable initializers become
@@ -231,13 +234,14 @@ export class Trainer {
     const tensors = new Map<string, Tensor>();
     for (const [name, v] of this.compiled.variables) tensors.set(name, new Tensor('float32', v.shape, (await v.data()) as Float32Array));
     for (const [key, t] of this.optimizer.state()) tensors.set(`optimizer/${key}`, new Tensor('float32', t.shape, (await t.data()) as Float32Array));
-    return writeSafetensors(tensors, { format: CHECKPOINT_FORMAT, step: String(this.stepCount), optimizer: JSON.stringify(this.options.optimizer) });
+    return writeSafetensors(tensors, { format: CHECKPOINT_FORMAT, step: String(this.stepCount), optimizer: JSON.stringify(this.options.optimizer) }, { checksums: true });
   }
 
   /** Restores weights, optimizer state and the step counter from {@link checkpoint} bytes. */
   restore(bytes: Uint8Array): void {
-    const { tensors, metadata } = readSafetensors(bytes);
-    if (metadata.format !== CHECKPOINT_FORMAT) throw new LeanformerError('INVALID_ARGUMENT', `not a leanformer training checkpoint (format '${metadata.format ?? ''}', expected '${CHECKPOINT_FORMAT}')`);
+    const format = readSafetensorsHeader(bytes).metadata.format;
+    if (format !== CHECKPOINT_FORMAT && format !== LEGACY_CHECKPOINT_FORMAT) throw new LeanformerError('INVALID_ARGUMENT', `not a leanformer training checkpoint (format '${format ?? ''}', expected '${CHECKPOINT_FORMAT}')`);
+    const { tensors, metadata } = readSafetensors(bytes, { requireChecksums: format === CHECKPOINT_FORMAT });
     const opt = new Map<string, tfc.Tensor>();
     try {
       for (const [name, t] of tensors) {
