@@ -9,7 +9,7 @@ import {
   LeanformerError, parseTarget, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
-import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
+import { QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
 import { packModelStreaming, unpackModelStreaming } from './stream/lfpack-stream.js';
@@ -86,7 +86,12 @@ export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph
   return feeds;
 }
 
-const QUANTIZE_USAGE = 'leanformer quantize <in.onnx> -o <out.onnx> --method rtn|hqq|gptq|awq|smoothquant|qserve --bits 4|8 [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--json]';
+// Method lists derive from the registry (./methods/registry.ts): a new method shows up here by itself.
+const QUANTIZERS = QUANT_METHOD_ENTRIES.filter((e) => !e.cast).map((e) => e.name);
+const CASTS = QUANT_METHOD_ENTRIES.filter((e) => e.cast).map((e) => e.name);
+const CALIBRATED = QUANT_METHOD_ENTRIES.filter((e) => e.calibration !== 'none').map((e) => e.name);
+const STREAMING = QUANT_METHOD_ENTRIES.filter((e) => e.streams).map((e) => e.name);
+const QUANTIZE_USAGE = `leanformer quantize <in.onnx> -o <out.onnx> --method ${QUANTIZERS.join('|')} --bits 4|8 [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--stream] [--json]`;
 
 function intOpt(name: string, raw: unknown, fallback: number, allowed?: readonly number[]): number {
   if (raw === undefined) return fallback;
@@ -113,7 +118,7 @@ async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, 
   }, streamDeps(deps, 'quantize'));
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
-  else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
+  else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
   return 0;
 }
 
@@ -133,7 +138,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     positionals: ['<in.onnx>'],
     options: {
       output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the quantized model' },
-      method: { type: 'string', arg: '<name>', description: `one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')} (also fp16, bf16: cast weights)` },
+      method: { type: 'string', arg: '<name>', description: `one of ${QUANTIZERS.join(', ')} (also ${CASTS.join(', ')}: cast weights)` },
       bits: { type: 'string', arg: '<4|8>', description: 'weight bits (default 4)' },
       'block-size': { type: 'string', arg: '<N>', description: 'weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default 32; qserve 128)' },
       symmetric: { type: 'boolean', description: 'symmetric codes (no zero points); implied by --target ort-tensorrt' },
@@ -142,14 +147,14 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
       exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
       'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
-      stream: { type: 'boolean', description: 'process the model tensor by tensor with external data in and out (rtn, hqq; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight' },
+      stream: { type: 'boolean', description: `process the model tensor by tensor with external data in and out (${STREAMING.join(', ')}; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight` },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
     },
-    details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.\n--stream writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
+    details: `Usage: ${QUANTIZE_USAGE}\nMethods:\n${QUANT_METHOD_ENTRIES.map((e) => `  ${e.name.padEnd(12)}${e.summary}${e.calibration !== 'none' ? ' (needs --calib or --calib-random)' : ''}`).join('\n')}\n${CALIBRATED.join(', ')} need --calib or --calib-random.\n--stream (${STREAMING.join(', ')}) writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
     async run({ positionals, values, io }) {
       const out = need(values, 'output', QUANTIZE_USAGE);
       const method = values.method as string | undefined;
-      if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
+      if (!method || !quantMethod(method)) throw new LeanformerError('INVALID_ARGUMENT', `--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, { details: { argument: 'method' } });
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new LeanformerError('INVALID_ARGUMENT', `--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, { details: { argument: 'target' } });
       if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, values, io);
@@ -173,9 +178,10 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
-        io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
-        for (const n of notes) io.err(`note: ${n}\n`);
+        io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
       }
+      // Notes go to stderr in both modes (a run that changed nothing says why there too).
+      for (const n of notes) io.err(`note: ${n}\n`);
       return 0;
     },
   };
@@ -230,7 +236,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       writeFileAtomic(out, bytes);
       const s = lfpackStats(bytes);
       if (values.json) io.out(`${JSON.stringify({ ...s, fileBytes: bytes.length })}\n`);
-      else io.out(`packed ${s.tensors} tensors: ${mb(s.rawBytes)} → ${mb(s.packedBytes)} (${s.ratio.toFixed(3)}×), file ${mb(bytes.length)} → ${out}\n`);
+      else io.out(`packed ${s.tensors} tensors: ${mb(s.rawBytes)} → ${mb(s.packedBytes)}${ratio(s.rawBytes, s.packedBytes)}, file ${mb(bytes.length)} → ${out}\n`);
       return 0;
     },
   };
@@ -261,6 +267,9 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
 }
 
 function mb(n: number): string { return `${(n / 1e6).toFixed(2)} MB`; }
+
+/** ` (0.160×)`, or nothing when the input had no bytes to compare (never NaN×). */
+function ratio(before: number, after: number): string { return before > 0 ? ` (${(after / before).toFixed(3)}×)` : ''; }
 
 function streamDeps(deps: QuantCliDeps, command: string): StreamDeps {
   if (!deps.stream) throw new LeanformerError('NOT_SUPPORTED', `${command} --stream: this CLI build has no streaming I/O`);

@@ -1,0 +1,12 @@
+// HQQ: calibration-free, optimises fractional zero points (the math is quantizeHqq in ../methods.ts).
+import { quantizeHqq } from '../methods.js';
+import type { QuantMethodEntry } from './registry.js';
+
+/** Half-quadratic quantization. */
+export const hqq: QuantMethodEntry<'hqq'> = {
+  name: 'hqq', summary: 'half-quadratic zero-point optimisation, calibration-free', calibration: 'none', bits: [4, 8], defaultBlockSize: 32,
+  zeroPoints: 'never', asymmetricReason: 'hqq optimises zero points; it cannot be symmetric', streams: true,
+  quantizeLayer: ({ w, K, N, options }) => ({ weight: quantizeHqq(w, K, N, { bits: options.bits, blockSize: options.blockSize }) }),
+  quantizeEmbedding: (w, K, N, o) => quantizeHqq(w, K, N, { bits: o.bits, blockSize: o.blockSize }),
+  targetNote: (t) => (t === 'ort-webgpu' ? 'ort-webgpu takes uint8 zero points only: HQQ\'s fractional zero points are rounded' : undefined),
+};
