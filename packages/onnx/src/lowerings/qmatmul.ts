@@ -13,6 +13,7 @@ import {
   attr, buildDequantizedWeight, decomposeQMatMul, DTypes, float16BitsToFloat32, GraphBuilder, LeanformerError,
   qmatmulAttrs, Tensor, type Node, type Target, type Value,
 } from '@leanformer/core';
+import { lowerQMatMulCodebook, qmatmulCodebookApplies } from './qmatmul-codebook.js';
 
 /** The ONNX forms QMatMul can take. */
 export type QMatMulForm = 'matmulnbits' | 'qdq' | 'dynamic' | 'decompose';
@@ -48,6 +49,8 @@ function fail(node: Node, t: Target, why: string): never {
  * ```
  */
 export function lowerQMatMul(node: Node, target: Target, options: QMatMulLoweringOptions = {}): void {
+  // A codebook weight (NF4, …) has one form on every target: the lookup (./qmatmul-codebook.ts).
+  if (qmatmulCodebookApplies(node) === null) return lowerQMatMulCodebook(node);
   const form = options.form ?? QMATMUL_FORMS[targetKey(target)] ?? 'decompose';
   switch (form) {
     case 'matmulnbits': return toMatMulNBits(node, target);
