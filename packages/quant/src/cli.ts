@@ -101,24 +101,34 @@ function intOpt(name: string, raw: unknown, fallback: number, allowed?: readonly
 }
 
 
-/** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
+/** `quantize --stream`: any streaming registry method, layer by layer (see quantizeModelStreaming); prints the same report. */
 async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
-  if (method !== 'rtn' && method !== 'hqq') throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, { details: { argument: 'method' } });
-  if (values.calib !== undefined || values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'quantize --stream takes no calibration data (rtn and hqq need none)');
+  const entry = quantMethod(method)!;
+  if (!entry.streams) throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --method ${STREAMING.join(', ')}, got '${method}'`, { details: { argument: 'method', allowed: STREAMING } });
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
   if (!streamTargets.includes(targetName)) throw new LeanformerError('INVALID_ARGUMENT', `quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, { details: { argument: 'target' } });
+  if (values.calib !== undefined && values['calib-random'] !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'pass either --calib or --calib-random, not both');
+  const sd = streamDeps(deps, 'quantize');
+  let calibration;
+  if (values.calib !== undefined || values['calib-random'] !== undefined) {
+    if (entry.calibration === 'none') throw new LeanformerError('INVALID_ARGUMENT', `--method ${method} takes no calibration data (calibrated methods: ${CALIBRATED.join(', ')})`, { details: { argument: 'calib' } });
+    const lazy = await sd.loadModel(input, { externalData: 'lazy' }); // graph and input names only; no weight is read
+    calibration = { feeds: values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, lazy) : randomCalibrationFeeds(lazy, intOpt('calib-random', values['calib-random'], 8)) };
+  }
   const r = await quantizeModelStreaming(input, out, {
-    method,
+    method: entry.name as QuantMethod,
+    calibration,
     bits: intOpt('bits', values.bits as string | undefined, 4, [4, 8]) as 4 | 8,
     blockSize: values['block-size'] === undefined ? undefined : intOpt('block-size', values['block-size'] as string, 32, [0, 16, 32, 64, 128, 256]),
     symmetric: values.symmetric === true ? true : undefined,
     target: targetName as StreamTarget,
     exclude: values.exclude as string | undefined,
     accuracyLevel: values['accuracy-level'] === undefined ? undefined : intOpt('accuracy-level', values['accuracy-level'] as string, 0, [0, 1, 2, 3, 4]) as 0 | 1 | 2 | 3 | 4,
-  }, streamDeps(deps, 'quantize'));
-  const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
+  }, sd);
+  const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds, ...(r.reason ? { reason: r.reason } : {}) };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
+  for (const n of r.notes) io.err(`note: ${n}\n`);
   return 0;
 }
 

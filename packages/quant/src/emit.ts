@@ -3,9 +3,9 @@
 // written to the output data file at once (the streaming pass), so both paths produce the same
 // graph from the same quantized weight.
 import {
-  attr, DTypes, float32ToFloat16Bits, Tensor, type DType, type Graph, type LinearLayer, type Node, type Value,
+  attr, DTypes, float32ToFloat16Bits, Tensor, type DType, type EmbeddingLayer, type Graph, type LinearLayer, type Node, type Value,
 } from '@leanformer/core';
-import { packMatMulNBits, type QuantizedWeight } from './blockwise.js';
+import { packMatMulNBits, type MatMulNBitsTensors, type QuantBits, type QuantizedWeight } from './blockwise.js';
 import type { PackedLayer } from './methods/registry.js';
 
 /** Makes the tensors the emitter adds (in memory, or written to a file and read back lazily). */
@@ -82,4 +82,18 @@ export function emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, op
       accuracy_level: attr.int(opts.accuracyLevel), ...(opts.sparsity ? { sparsity: attr.string(opts.sparsity) } : {}),
     },
   });
+}
+
+/**
+ * Rewrites an embedding Gather into leanformer.QGather over a packed [D, V]-as-[K, N] table
+ * (blocks along D per row; uint8 zero points).
+ */
+export function emitQGather(e: EmbeddingLayer, t: MatMulNBitsTensors, bits: QuantBits, blockSize: number, storage: WeightStorage = IN_MEMORY): Node {
+  const g = e.node.graph;
+  const dt = e.node.output(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
+  const blocks = e.D / blockSize;
+  const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${bits}`), storage.store(DTypes.uint8, [e.V, (e.D * bits) / 8], t.B));
+  const sc = g.addInitializer(g.uniqueName(`${e.table.name}_scales`), storage.store(dt, [e.V, blocks], floatBytes(dt, t.scales)));
+  const zp = t.zeroPoints ? g.addInitializer(g.uniqueName(`${e.table.name}_zp`), storage.store(DTypes.uint8, [e.V, t.zeroPoints.length / e.V], t.zeroPoints as Uint8Array)) : null;
+  return replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(bits), block_size: attr.int(blockSize) } });
 }

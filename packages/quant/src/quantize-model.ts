@@ -5,17 +5,17 @@
 // (MatMulNBits, DequantizeLinear + MatMul, …) happens later, in @leanformer/onnx.
 import {
   attr, cloneGraph, DTypes, ensureQGatherSchema, ensureQMatMulSchema, findEmbeddings, findLinearLayers, float32ToBfloat16Bits,
-  float32ToFloat16Bits, LeanformerError, parseTarget, Tensor, weightsAsInitializers, type Graph, type LinearLayer, type TargetName, type Value,
+  float32ToFloat16Bits, LeanformerError, parseTarget, Tensor, weightsAsInitializers, type EmbeddingLayer, type Graph, type LinearLayer, type TargetName, type Value,
 } from '@leanformer/core';
 import {
-  packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type QuantBits, type QuantizedWeight,
+  packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type MatMulNBitsTensors, type QuantBits,
 } from './blockwise.js';
 import type { QuantWorkerPool } from './workers/types.js';
 
 export type { QuantWorkerPool, RtnJob, RtnJobResult } from './workers/types.js';
 import { collectActivationStats, type ActivationStats, type CalibrationData } from './calibration.js';
 import { prune24, type LinearWeight, type ScaledQuantizedWeight } from './methods.js';
-import { emitQMatMul, floatBytes, replaceNode } from './emit.js';
+import { emitQGather, emitQMatMul, floatBytes } from './emit.js';
 import {
   QUANT_METHODS, quantMethod, type GroupJob, type LayerQuantOptions, type LayerResult, type QuantMethod, type QuantMethodEntry,
 } from './methods/registry.js';
@@ -133,7 +133,7 @@ function dropUnused(graph: Graph, candidates: Iterable<Value>): void {
   for (const v of new Set(candidates)) if (v.isInitializer && v.uses.length === 0 && !v.isGraphOutput && !v.isGraphInput) graph.removeInitializer(v);
 }
 /** Writes `1/s` into the producer of X when it is a per-channel scale nobody else reads; else inserts a Mul. */
-function applyInputScale(group: readonly Linear[], inv: Float32Array, notes: string[]): Value {
+export function applyInputScale(group: readonly LinearLayer[], inv: Float32Array, notes: string[]): Value {
   const x = group[0]!.node.input(0);
   const g = x.graph;
   const nodes = new Set(group.map((l) => l.node));
@@ -172,8 +172,9 @@ function applyInputScale(group: readonly Linear[], inv: Float32Array, notes: str
   return mul.output(0);
 }
 
-function groupByInput(layers: readonly Linear[]): Linear[][] {
-  const m = new Map<Value, Linear[]>();
+/** Layers sharing one input value, in order of their first layer. */
+export function groupByInput<L extends LinearLayer>(layers: readonly L[]): L[][] {
+  const m = new Map<Value, L[]>();
   for (const l of layers) { const a = m.get(l.input) ?? []; a.push(l); m.set(l.input, a); }
   return [...m.values()];
 }
@@ -345,22 +346,10 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   // Embeddings: the entry's embedding quantizer (default RTN); activation-aware methods have no activations here.
   if (options.quantizeEmbeddings ?? true) {
     for (const e of findEmbeddings(g, { exclude })) {
-      const bs = blockArg || perChannelBlockSize(e.D);
-      if (e.D % bs !== 0) continue;
-      const wt = transposeKN(e.table.const!.toFloat32(), e.V, e.D); // [D, V]: blocks along D per row
-      const ro = { bits: edgeBits, blockSize: bs, symmetric, clip: options.clip ?? false };
-      const t = entry.quantizeEmbedding
-        ? packMatMulNBits(entry.quantizeEmbedding(wt, e.D, e.V, ro), { forceUint8ZeroPoints: true })
-        : options.pool
-          ? (await options.pool.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!
-          : quantizeRtnPacked(wt, e.D, e.V, ro);
-      const dt = e.node.output(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
-      const blocks = e.D / bs;
-      const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${edgeBits}`), new Tensor(DTypes.uint8, [e.V, (e.D * edgeBits) / 8], t.B));
-      const sc = g.addInitializer(g.uniqueName(`${e.table.name}_scales`), floatTensor(dt, [e.V, blocks], t.scales));
-      const zp = t.zeroPoints ? g.addInitializer(g.uniqueName(`${e.table.name}_zp`), new Tensor(DTypes.uint8, [e.V, t.zeroPoints.length / e.V], t.zeroPoints as Uint8Array)) : null;
+      const t = await quantizeEmbedding(r, e, e.table.const!.toFloat32(), options.clip ?? false, options.pool);
+      if (!t) continue;
       if (entry.quantizeEmbedding && entry.zeroPoints === 'never') notes.push(`${e.table.name}: ${method} zero points rounded to uint8 for the quantized gather`);
-      replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(edgeBits), block_size: attr.int(bs) } });
+      emitQGather(e, t.packed, edgeBits, t.blockSize);
       oldWeights.push(e.table);
       quantized++;
     }
@@ -374,8 +363,25 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   return finish(g, method, bits, blockArg, targetName, quantized, bytesBefore, t0, notes, exclude !== undefined);
 }
 
+/**
+ * Quantizes an embedding table ([V, D] float32 values) with the entry's embedding quantizer
+ * (default RTN, on the pool when given) at edgeBits, blocks along D; null when D does not fit the block.
+ */
+export async function quantizeEmbedding(r: ResolvedQuantOptions, e: EmbeddingLayer, table: Float32Array, clip: boolean, pool?: QuantWorkerPool): Promise<{ packed: MatMulNBitsTensors; blockSize: number } | null> {
+  const bs = r.blockArg || perChannelBlockSize(e.D);
+  if (e.D % bs !== 0) return null;
+  const wt = transposeKN(table, e.V, e.D); // [D, V]: blocks along D per row
+  const ro = { bits: r.edgeBits, blockSize: bs, symmetric: r.symmetric, clip };
+  const packed = r.entry.quantizeEmbedding
+    ? packMatMulNBits(r.entry.quantizeEmbedding(wt, e.D, e.V, ro), { forceUint8ZeroPoints: true })
+    : pool
+      ? (await pool.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!
+      : quantizeRtnPacked(wt, e.D, e.V, ro);
+  return { packed, blockSize: bs };
+}
+
 /** A model-wide candidate search: per candidate, the error summed over groups (in group order); the first least wins. */
-export function searchModelWide(entry: QuantMethodEntry, groups: readonly GroupJob[], notes: string[]): number {
+export function searchModelWide(entry: QuantMethodEntry, groups: Iterable<GroupJob>, notes: string[]): number {
   const s = entry.search!;
   const totals = new Float64Array(s.candidates.length);
   for (const grp of groups) s.candidates.forEach((c, i) => { totals[i]! += s.error(grp, c); });
