@@ -63,7 +63,12 @@ describe('quant CLI commands', () => {
     expect(await cmds.sparsify!.run({ positionals: [extIn], values: { output: join(dir, 'sparse.onnx'), pattern: '2:4', stream: true }, io: io().io })).toBe(0);
     expect(readFileSync(join(dir, 'sparse.onnx.data')).length).toBeGreaterThan(0);
     const bad = io();
-    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/--stream supports --method rtn or hqq/);
+    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/needs calibration/);
+    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'fp16', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/--stream supports --method rtn, hqq, gptq/);
+    // Calibrated methods stream too, with --calib-random.
+    const g = io();
+    expect(await cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', 'calib-random': '2', output: join(dir, 'gptq-streamed.onnx'), stream: true }, io: g.io })).toBe(0);
+    expect(JSON.parse(g.out.join('')).layersQuantized).toBe(report.layersQuantized);
   });
 
   it('quantize --json prints exactly the documented keys and writes a model ORT runs', async () => {
