@@ -213,7 +213,8 @@ export function resolveQuantOptions(options: Pick<QuantizeOptions, 'method' | 'b
   }
   const tensorrt = target.runtime === 'ort' && target.ep === 'tensorrt';
   if (tensorrt && options.symmetric === false) throw new LeanformerError('INVALID_ARGUMENT', 'ort-tensorrt takes symmetric blocked DequantizeLinear weights only; drop symmetric: false', { details: { argument: 'symmetric' } });
-  const symmetric = entry.zeroPoints === 'optional' ? options.symmetric ?? tensorrt : false;
+  // 'none' (codebook) methods store no zero points; any affine fallback layers they emit follow the target's default.
+  const symmetric = entry.zeroPoints === 'never' ? false : options.symmetric ?? tensorrt;
   if (tensorrt && entry.zeroPoints === 'never') {
     const sym = QUANT_METHODS.filter((m) => quantMethod(m)!.zeroPoints === 'optional');
     throw new LeanformerError('INVALID_ARGUMENT', `${method} produces zero points, which ort-tensorrt's symmetric int4/int8 DequantizeLinear form cannot carry; use ${sym.join(', ')} with --symmetric`);
