@@ -14,6 +14,7 @@ import { awq } from './awq.js';
 import { bf16, fp16 } from './cast.js';
 import { gptq } from './gptq.js';
 import { hqq } from './hqq.js';
+import { nf4 } from './nf4.js';
 import { qserve } from './qserve.js';
 import { rtn } from './rtn.js';
 import { smoothquant } from './smoothquant.js';
@@ -108,6 +109,7 @@ export const QUANT_METHOD_ENTRIES = [
   awq,
   smoothquant,
   qserve,
+  nf4,
   fp16,
   bf16,
 ] as const;
