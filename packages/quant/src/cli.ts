@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  LeanformerError, parseTarget, TARGET_NAMES, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
+  LeanformerError, parseTarget, TARGET_NAMES, weightsAsInitializers, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { isLfpack, lfpackStats, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
@@ -242,7 +242,9 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
         else io.out(`packed ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
-      const bytes = packModel(await readAnyModel(deps, positionals[0]!), codecOf(deps));
+      const graph = await readAnyModel(deps, positionals[0]!);
+      weightsAsInitializers(graph); // Constant / Identity weights (e.g. paddle2onnx) are packed like initializers
+      const bytes = packModel(graph, codecOf(deps));
       writeFileAtomic(out, bytes);
       const s = lfpackStats(bytes);
       if (values.json) io.out(`${JSON.stringify({ ...s, fileBytes: bytes.length })}\n`);
