@@ -137,7 +137,7 @@ describe('LoRA on weights an exporter kept in Constant / Identity nodes (issue 1
     const adapter = createLoraAdapter(g, { r: 2, alpha: 4, targetModules: 'all-linear' });
     expect([...adapter.modules.keys()].sort()).toEqual(['linear_0.w_0', 'linear_1.w_0']);
     // B starts at zero: the injected graph computes the base model; a non-zero B changes it, and merging gives the same result.
-    for (const m of adapter.modules.values()) m.B.data.set(r0.normalTensor(m.B.shape, 0.1).data as Float32Array);
+    for (const m of adapter.modules.values()) (m.B.data as Float32Array).set(r0.normalTensor(m.B.shape, 0.1).data as Float32Array);
     const { graph: injected } = injectLora(g, adapter);
     const merged = mergeLora(g, adapter);
     const feed = { x: r0.normalTensor([2, 8], 1) };
