@@ -44,6 +44,11 @@ export interface EmitOptions {
   /** The input to read instead of the node's current one (a scaled input). */
   readonly input?: Value;
   readonly storage?: WeightStorage;
+  /**
+   * Tensors already emitted per quantized weight object: a weight shared by several layers
+   * (quantized once, the same result object) is stored once and read by every QMatMul.
+   */
+  readonly shared?: Map<object, (Value | null)[]>;
 }
 
 /**
@@ -55,24 +60,30 @@ export function emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, op
   const g = l.node.graph;
   const storage = opts.storage ?? IN_MEMORY;
   const dt = l.node.input(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
-  const hadFloatZp = !('packed' in q) && q.zeroPoints !== null && q.zeroPoints.some((z) => !Number.isInteger(z));
-  // ORT CPU runs 8-bit MatMulNBits only with uint8 zero points (float ones need its unpacked 2/4-bit path).
-  const force = opts.forceUint8 || q.bits === 8;
-  const t = 'packed' in q ? q.packed : packMatMulNBits(q, { forceUint8ZeroPoints: force });
-  if (hadFloatZp && force) notes.push(`${l.weight.name}: fractional zero points rounded to uint8 (${q.bits === 8 ? '8-bit MatMulNBits takes uint8 zero points' : 'the target takes uint8 zero points'})`);
-  const base = l.weight.name;
-  const B = g.addInitializer(g.uniqueName(`${base}_Q${q.bits}`), storage.store(DTypes.uint8, t.bShape, t.B));
-  const S = g.addInitializer(g.uniqueName(`${base}_scales`), storage.store(dt, [t.scales.length], floatBytes(dt, t.scales)));
-  let Z: Value | null = null;
-  if (t.zeroPoints instanceof Uint8Array) Z = g.addInitializer(g.uniqueName(`${base}_zp`), storage.store(DTypes.uint8, [t.zeroPoints.length], t.zeroPoints));
-  else if (t.zeroPoints) Z = g.addInitializer(g.uniqueName(`${base}_zp`), storage.store(dt, [t.zeroPoints.length], floatBytes(dt, t.zeroPoints)));
+  const reuse = opts.shared?.get(q);
+  let B: Value, S: Value, Z: Value | null, C: Value | null;
+  if (reuse) [B, S, Z, C] = reuse as [Value, Value, Value | null, Value | null];
+  else {
+    const hadFloatZp = !('packed' in q) && q.zeroPoints !== null && q.zeroPoints.some((z) => !Number.isInteger(z));
+    // ORT CPU runs 8-bit MatMulNBits only with uint8 zero points (float ones need its unpacked 2/4-bit path).
+    const force = opts.forceUint8 || q.bits === 8;
+    const t = 'packed' in q ? q.packed : packMatMulNBits(q, { forceUint8ZeroPoints: force });
+    if (hadFloatZp && force) notes.push(`${l.weight.name}: fractional zero points rounded to uint8 (${q.bits === 8 ? '8-bit MatMulNBits takes uint8 zero points' : 'the target takes uint8 zero points'})`);
+    const base = l.weight.name;
+    B = g.addInitializer(g.uniqueName(`${base}_Q${q.bits}`), storage.store(DTypes.uint8, t.bShape, t.B));
+    S = g.addInitializer(g.uniqueName(`${base}_scales`), storage.store(dt, [t.scales.length], floatBytes(dt, t.scales)));
+    Z = null;
+    if (t.zeroPoints instanceof Uint8Array) Z = g.addInitializer(g.uniqueName(`${base}_zp`), storage.store(DTypes.uint8, [t.zeroPoints.length], t.zeroPoints));
+    else if (t.zeroPoints) Z = g.addInitializer(g.uniqueName(`${base}_zp`), storage.store(dt, [t.zeroPoints.length], floatBytes(dt, t.zeroPoints)));
+    const codebook = 'packed' in q ? undefined : q.codebook;
+    C = codebook ? g.addInitializer(g.uniqueName(`${base}_codebook`), Tensor.fromBytes(dt, [codebook.length], floatBytes(dt, Float32Array.from(codebook)).slice())) : null;
+    opts.shared?.set(q, [B, S, Z, C]);
+  }
   let bias: Value | null = null;
   if (l.bias) {
     const bt = l.bias.const!;
     bias = bt.shape.length === 1 && bt.dtype === dt ? l.bias : g.addInitializer(g.uniqueName(`${l.bias.name}_1d`), Tensor.fromBytes(dt, [l.N], floatBytes(dt, bt.toFloat32()).slice()));
   }
-  const codebook = 'packed' in q ? undefined : q.codebook;
-  const C = codebook ? g.addInitializer(g.uniqueName(`${base}_codebook`), Tensor.fromBytes(dt, [codebook.length], floatBytes(dt, Float32Array.from(codebook)).slice())) : null;
   return replaceNode(l.node, {
     op: 'QMatMul', domain: 'leanformer', name: l.node.name,
     // The node's current input: an earlier rewrite may have replaced the value `l.input` held.

@@ -242,6 +242,14 @@ export function resolveQuantOptions(options: Pick<QuantizeOptions, 'method' | 'b
   };
 }
 
+/**
+ * The key under which layers sharing one weight share one quantization (same weight, layout and
+ * bits, and a calibration-free method: the result depends on the weight alone); null otherwise.
+ */
+export function sharedKey(entry: QuantMethodEntry, l: LinearLayer, bits: number): string | null {
+  return l.users > 1 && entry.calibration === 'none' ? `${l.weight.name}\u0000${l.transposed}\u0000${bits}` : null;
+}
+
 /** A linear layer whose output is a graph output (an LM head): quantized at edgeBits. */
 export function isEdgeLayer(l: LinearLayer): boolean { return l.node.outputs[0]?.isGraphOutput === true; }
 
@@ -318,8 +326,9 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   };
 
   let quantized = 0;
+  const shared = new Map<object, (Value | null)[]>();
   const emitted = (l: Linear, res: LayerResult, input?: Value): void => {
-    emitQMatMul(l, res.weight, { forceUint8: r.forceUint8, accuracyLevel: res.accuracyLevel ?? r.accFor(res.weight.bits), input }, notes);
+    emitQMatMul(l, res.weight, { forceUint8: r.forceUint8, accuracyLevel: res.accuracyLevel ?? r.accFor(res.weight.bits), input, shared }, notes);
     oldWeights.push(l.weight);
     quantized++;
     tick(l.weight.name);
@@ -337,11 +346,20 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     }
   } else {
     const quantizeLayer = entry.quantizeLayer!.bind(entry);
+    // A weight shared by several layers is quantized once when the result depends on the weight alone.
+    const once = new Map<string, Promise<LayerResult>>();
     // Up to two layers (or 128 MB of weights) in flight: a pool overlaps them; in-thread methods run one by one.
-    await inFlight(layers, (l) => l.K * l.N * 4, async (l) => quantizeLayer({
-      name: l.weight.name, K: l.K, N: l.N, w: entry.name === 'rtn' ? weightView(l) : l.w,
-      options: r.layer(l.K, bitsOf(l)), stats: entry.calibration === 'none' ? undefined : statsOf(l), pool: options.pool,
-    }), (l, res) => emitted(l, res));
+    await inFlight(layers, (l) => l.K * l.N * 4, (l) => {
+      const key = sharedKey(entry, l, bitsOf(l));
+      const hit = key !== null ? once.get(key) : undefined;
+      if (hit) return hit;
+      const p = Promise.resolve(quantizeLayer({
+        name: l.weight.name, K: l.K, N: l.N, w: entry.name === 'rtn' ? weightView(l) : l.w,
+        options: r.layer(l.K, bitsOf(l)), stats: entry.calibration === 'none' ? undefined : statsOf(l), pool: options.pool,
+      }));
+      if (key !== null) once.set(key, p);
+      return p;
+    }, (l, res) => emitted(l, res));
   }
 
   // Embeddings: the entry's embedding quantizer (default RTN); activation-aware methods have no activations here.

@@ -22,5 +22,9 @@ export function qmatmulCodebookApplies(node: Node): string | null {
  * ```
  */
 export function lowerQMatMulCodebook(node: Node): void {
-  decomposeQMatMul(node);
+  const type = node.output(0).type;
+  const y = decomposeQMatMul(node);
+  // Keep the node's own output type: the builder's inferred one has a null dtype when A's type is
+  // unknown, which would be written as value_info elem_type 0 (ONNX Runtime refuses the file).
+  if (y.dtype === null) y.type = type;
 }

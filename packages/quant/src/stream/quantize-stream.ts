@@ -12,7 +12,7 @@ import {
 import { perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
 import { prune24 } from '../methods.js';
 import {
-  applyInputScale, groupByInput, isEdgeLayer, nothingQuantizedReason, quantizeEmbedding, resolveQuantOptions, searchModelWide, SPARSITY_NOTE,
+  applyInputScale, groupByInput, isEdgeLayer, nothingQuantizedReason, quantizeEmbedding, resolveQuantOptions, searchModelWide, sharedKey, SPARSITY_NOTE,
   type QuantMethod,
 } from '../quantize-model.js';
 import { QUANT_METHOD_ENTRIES, type GroupJob, type LayerResult, type PackedLayer } from '../methods/registry.js';
@@ -150,8 +150,9 @@ export async function quantizeModelStreaming(input: string, output: string, opti
     const tn = entry.targetNote?.(target);
     if (tn) run.notes.push(tn);
     const tick = (name: string): void => { count++; options.onLayer?.(name, count, layers.length); };
+    const shared = new Map<object, (Value | null)[]>();
     const emit = (l: LinearLayer, q: LayerResult, input?: Value): void => {
-      run.emitQMatMul(l, q.weight, { forceUint8: r.forceUint8, accuracyLevel: q.accuracyLevel ?? r.accFor(q.weight.bits), input });
+      run.emitQMatMul(l, q.weight, { forceUint8: r.forceUint8, accuracyLevel: q.accuracyLevel ?? r.accFor(q.weight.bits), input, shared });
       tick(l.weight.name);
     };
     const bitsOf = (l: LinearLayer): QuantBits => (isEdgeLayer(l) ? edgeBits : bits);
@@ -182,11 +183,18 @@ export async function quantizeModelStreaming(input: string, output: string, opti
     } else {
       const a = entry.calibration === 'none' ? null : acts();
       let last = null as { name: string; stats: ActivationStats } | null;
+      const once = new Map<string, LayerResult>();
       for (const l of layers) {
         if (a && (last === null || last.name !== l.input.name)) last = { name: l.input.name, stats: a.stats(l.input.name, entry.calibration === 'hessian') };
-        // The reused read buffer: RTN packs from it; other methods get their own copy.
-        const w = entry.name === 'rtn' ? run.readFloat(l) : run.readFloat(l).slice();
-        emit(l, await entry.quantizeLayer!({ name: l.weight.name, K: l.K, N: l.N, w, options: r.layer(l.K, bitsOf(l)), stats: last?.stats }));
+        const key = sharedKey(entry, l, bitsOf(l));
+        let res = key !== null ? once.get(key) : undefined;
+        if (!res) {
+          // The reused read buffer: RTN packs from it; other methods get their own copy.
+          const w = entry.name === 'rtn' ? run.readFloat(l) : run.readFloat(l).slice();
+          res = await entry.quantizeLayer!({ name: l.weight.name, K: l.K, N: l.N, w, options: r.layer(l.K, bitsOf(l)), stats: last?.stats });
+          if (key !== null) once.set(key, res); // a shared weight: quantized and written once
+        }
+        emit(l, res);
       }
     }
     let embeddings = 0;
@@ -299,7 +307,7 @@ interface StreamRun {
   /** Writes bytes to the output data file now; the tensor reads them back lazily. */
   written(dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor;
   /** Replaces the layer by QMatMul over the quantized weight (written now, by the one emitter) and drops the float weight. */
-  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value }): void;
+  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value; shared?: Map<object, (Value | null)[]> }): void;
   /** Releases the layer's float weight and removes it (and an unused bias) from the graph. */
   dropWeight(l: LinearLayer): void;
   /** Releases an initializer and removes it when nothing reads it any more. */
