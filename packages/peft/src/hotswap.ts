@@ -2,7 +2,7 @@
 // request, so one compiled session (e.g. onnxruntime-node) serves any number of adapters —
 // and the base model, through rank-1 zero weights — without being re-created.
 
-import { cloneGraph, LeanformerError, Tensor, type Backend, type Executor, type Graph, type RunOptions } from '@leanformer/core';
+import { cloneGraph, LeanformerError, Tensor, weightsAsInitializers, type Backend, type Executor, type Graph, type RunOptions } from '@leanformer/core';
 import { addAfter } from './graph-edit.js';
 import { combineAdapters, type LoraAdapter } from './lora.js';
 import { resolveNaming, selectModules, type ModuleNaming, type TargetModules } from './naming.js';
@@ -30,6 +30,7 @@ export interface HotSwapSlot {
  */
 export function loraHotSwapGraph(graph: Graph, targets: TargetModules, naming?: ModuleNaming | 'llama' | 'bert'): { graph: Graph; slots: HotSwapSlot[] } {
   const g = cloneGraph(graph);
+  weightsAsInitializers(g);
   const slots: HotSwapSlot[] = [];
   const mods = selectModules(g, targets, resolveNaming(naming), 'loraHotSwapGraph');
   mods.forEach((m, i) => {

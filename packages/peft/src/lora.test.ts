@@ -123,3 +123,27 @@ describe('PEFT adapter files', () => {
     expect(() => fromPeftFiles(new Uint8Array(16), 'nope')).toThrow(/not valid JSON/);
   });
 });
+
+describe('LoRA on weights an exporter kept in Constant / Identity nodes (issue 16 item 6)', () => {
+  it('createLoraAdapter, injectLora and mergeLora find them through core\'s linear-layer finder', async () => {
+    const { attr, DTypes, Graph: G, tensorType } = await import('@leanformer/core');
+    const g = new G('paddle-like');
+    g.opsets.set('', 17);
+    const x = g.addInput('x', tensorType(DTypes.float32, [2, 8]));
+    const r0 = rng(3);
+    const c = g.addNode({ op: 'Constant', outputs: ['linear_0.w_0'], attrs: { value: attr.tensor(r0.normalTensor([8, 8], 0.5)) } }).output();
+    const w2 = g.addNode({ op: 'Identity', inputs: [g.addInitializer('linear_1.w_0', r0.normalTensor([8, 4], 0.5))], outputs: ['w_id'] }).output();
+    g.addOutput(g.addNode({ op: 'MatMul', inputs: [g.addNode({ op: 'MatMul', inputs: [x, c] }).output(), w2] }).output());
+    const adapter = createLoraAdapter(g, { r: 2, alpha: 4, targetModules: 'all-linear' });
+    expect([...adapter.modules.keys()].sort()).toEqual(['linear_0.w_0', 'linear_1.w_0']);
+    // B starts at zero: the injected graph computes the base model; a non-zero B changes it, and merging gives the same result.
+    for (const m of adapter.modules.values()) (m.B.data as Float32Array).set(r0.normalTensor(m.B.shape, 0.1).data as Float32Array);
+    const { graph: injected } = injectLora(g, adapter);
+    const merged = mergeLora(g, adapter);
+    const feed = { x: r0.normalTensor([2, 8], 1) };
+    const run = async (m: Graph) => { const exe = await createOrtBackend().compile(m); const y = Object.values(await exe.run(feed))[0]!.toFloat32(); await exe.dispose(); return y; };
+    const [base, inj, mer] = [await run(g), await run(injected), await run(merged)];
+    expect(Math.max(...inj.map((v, i) => Math.abs(v - base[i]!)))).toBeGreaterThan(1e-3);
+    expect(Math.max(...inj.map((v, i) => Math.abs(v - mer[i]!)))).toBeLessThan(1e-4);
+  });
+});

@@ -3,9 +3,9 @@
 // with rsLoRA. Adapters are plain data (tensors per module); injecting one adds the branch
 // to a copy of the graph with standard ONNX ops, so every runtime trains or runs it.
 
-import { cloneGraph, LeanformerError, rng, Tensor, type Graph } from '@leanformer/core';
+import { cloneGraph, LeanformerError, rng, Tensor, weightsAsInitializers, type Graph } from '@leanformer/core';
 import { addAfter } from './graph-edit.js';
-import { LLAMA_NAMING, resolveNaming, selectModules, type LinearModule, type ModuleNaming, type TargetModules } from './naming.js';
+import { LLAMA_NAMING, resolveNaming, selectModules, withInitializerWeights, type LinearModule, type ModuleNaming, type TargetModules } from './naming.js';
 
 /** Configuration of a LoRA adapter (PEFT's LoraConfig, camel-cased). */
 export interface LoraConfig {
@@ -79,7 +79,7 @@ export function createLoraAdapter(graph: Graph, config: LoraConfig, name = 'defa
   const r = rng(config.seed ?? 0);
   const s = loraScaling(config.r, config.alpha ?? 8, config.useRslora);
   const modules = new Map<string, LoraModuleWeights>();
-  const selected = selectModules(graph, config.targetModules, naming, 'createLoraAdapter');
+  const selected = selectModules(withInitializerWeights(graph), config.targetModules, naming, 'createLoraAdapter');
   // A rank above min(in, out) adds parameters without adding rank; refuse it before allocating A and B.
   const narrowest = selected.reduce<LinearModule | undefined>((a, m) => (a && Math.min(a.inFeatures, a.outFeatures) <= Math.min(m.inFeatures, m.outFeatures) ? a : m), undefined);
   if (narrowest && config.r > Math.min(narrowest.inFeatures, narrowest.outFeatures)) {
@@ -118,6 +118,7 @@ function linearByModule(graph: Graph): Map<string, LinearModule> {
 export function injectLora(graph: Graph, adapters: LoraAdapter | readonly LoraAdapter[]): { graph: Graph; trainable: string[] } {
   const list = Array.isArray(adapters) ? (adapters as readonly LoraAdapter[]) : [adapters as LoraAdapter];
   const g = cloneGraph(graph);
+  weightsAsInitializers(g); // weights in Constant/Identity nodes (e.g. paddle2onnx exports) too
   const linears = linearByModule(g);
   const trainable: string[] = [];
   const seen = new Set<string>();
@@ -184,6 +185,7 @@ export function loraDelta(w: LoraModuleWeights): Float64Array {
 function applyDelta(graph: Graph, adapter: LoraAdapter, sign: 1 | -1, weight: number, where: string): Graph {
   if (!Number.isFinite(weight)) throw new LeanformerError('INVALID_ARGUMENT', `${where}: weight must be a finite number, got ${weight}`);
   const g = cloneGraph(graph);
+  weightsAsInitializers(g); // weights in Constant/Identity nodes (e.g. paddle2onnx exports) too
   const linears = linearByModule(g);
   for (const [module, w] of adapter.modules) {
     const lin = linears.get(module);

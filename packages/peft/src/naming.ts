@@ -3,7 +3,7 @@
 // built by transformerDecoder already use HF's names; BERT-style encoders built by
 // transformerEncoder use LLaMA-like block names that map onto BertModel's.
 
-import { LeanformerError, type Graph, type Node, type Value } from '@leanformer/core';
+import { cloneGraph, findLinearLayers, LeanformerError, weightsAsInitializers, type Graph, type Node, type Value } from '@leanformer/core';
 
 /** How our module names map to Hugging Face's. */
 export interface ModuleNaming {
@@ -72,7 +72,7 @@ export function resolveNaming(n: ModuleNaming | 'llama' | 'bert' | undefined): M
  */
 export type TargetModules = readonly string[] | string | RegExp;
 
-/** A linear layer of a graph: `MatMul(x, W)` with `W` a 2-D float initializer `<module>.weight`. */
+/** A linear layer of a graph: `MatMul(x, W)` with `W` a 2-D float initializer (`<module>.weight`, or any name). */
 export interface LinearModule {
   /** Our module name (the initializer name without `.weight`). */
   readonly module: string;
@@ -84,18 +84,31 @@ export interface LinearModule {
   readonly weight: Value;
 }
 
-/** Every linear layer of `graph` (MatMul nodes whose second input is a 2-D float initializer named `*.weight`). */
+/**
+ * Every linear layer of `graph` that LoRA can wrap: core's linear-layer finder (the one quant
+ * uses), MatMul form (`[in, out]` weights). The module name is the weight's name without
+ * `.weight` (or the whole name when it has no such suffix, e.g. paddle2onnx's `linear_0.w_0`).
+ * Weights in Constant or Identity nodes are seen once {@link withInitializerWeights} (or core's
+ * `weightsAsInitializers`) has run on the graph.
+ */
 export function findLinearModules(graph: Graph): LinearModule[] {
-  const out: LinearModule[] = [];
-  for (const node of graph.nodes) {
-    if (node.op !== 'MatMul' || node.domain !== '') continue;
-    const w = node.inputs[1];
-    if (!w || !w.isInitializer || !w.name.endsWith('.weight')) continue;
-    const t = w.const!;
-    if (t.shape.length !== 2 || !t.dtype.isFloat) continue;
-    out.push({ module: w.name.slice(0, -'.weight'.length), inFeatures: t.shape[0]!, outFeatures: t.shape[1]!, node, weight: w });
-  }
-  return out;
+  return findLinearLayers(graph).filter((l) => l.kind === 'matmul').map((l) => ({
+    module: l.weight.name.endsWith('.weight') ? l.weight.name.slice(0, -'.weight'.length) : l.weight.name,
+    inFeatures: l.K, outFeatures: l.N, node: l.node, weight: l.weight,
+  }));
+}
+
+/**
+ * `graph` itself when every weight is already an initializer; else a copy with Constant and
+ * Identity weights moved to initializers (so module names and shapes read the same as in the
+ * copies that injection and merging rewrite).
+ */
+export function withInitializerWeights(graph: Graph): Graph {
+  const hidden = graph.nodes.some((n) => n.domain === '' && (n.op === 'Constant' || (n.op === 'Identity' && n.inputs[0]?.isInitializer)));
+  if (!hidden) return graph;
+  const g = cloneGraph(graph);
+  weightsAsInitializers(g);
+  return g;
 }
 
 const HEAD_NAMES = /(^|\.)(lm_head|classifier|score|output_layer)$/;

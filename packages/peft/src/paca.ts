@@ -3,8 +3,8 @@
 // adapter layers. While training, a selected layer is a leanformer.PaCALinear node whose P holds
 // the trainable rows; exporting writes P back into W, giving a plain base model.
 
-import { cloneGraph, ensurePaCALinearSchema, GraphBuilder, LeanformerError, rng, Tensor, type Graph, type Value } from '@leanformer/core';
-import { findLinearModules, resolveNaming, selectModules, type ModuleNaming, type TargetModules } from './naming.js';
+import { cloneGraph, ensurePaCALinearSchema, GraphBuilder, LeanformerError, rng, Tensor, weightsAsInitializers, type Graph, type Value } from '@leanformer/core';
+import { findLinearModules, resolveNaming, selectModules, withInitializerWeights, type ModuleNaming, type TargetModules } from './naming.js';
 
 /** Options of {@link selectPartialConnections}. */
 export interface PacaSelectOptions {
@@ -34,7 +34,7 @@ export type PacaSelection = ReadonlyMap<string, Int32Array>;
  * ```
  */
 export function selectPartialConnections(graph: Graph, o: PacaSelectOptions): PacaSelection {
-  const mods = selectModules(graph, o.targetModules, resolveNaming(o.naming), 'selectPartialConnections');
+  const mods = selectModules(withInitializerWeights(graph), o.targetModules, resolveNaming(o.naming), 'selectPartialConnections');
   const r = rng(o.seed ?? 0);
   const out = new Map<string, Int32Array>();
   for (const m of mods) {
@@ -81,6 +81,7 @@ export function pacaParamNames(module: string): { P: string; idx: string } {
 export function injectPaca(graph: Graph, selection: PacaSelection): { graph: Graph; trainable: string[] } {
   ensurePaCALinearSchema();
   const g = cloneGraph(graph);
+  weightsAsInitializers(g);
   const byModule = new Map(findLinearModules(g).map((m) => [m.module, m]));
   const trainable: string[] = [];
   for (const [module, idx] of selection) {

@@ -1,9 +1,10 @@
 // `leanformer bench quant-stream`: streaming int4 quantization of a synthetic decoder larger than
 // 8 GiB stored with ONNX external data (needs ~12 GB free disk; minutes).
 // 1. writes the float32 decoder to os.tmpdir() tensor by tensor (seeded PRNG, 4 MB chunks);
-// 2. runs quantizeModelStreaming (rtn, int4, block 32, LM head int8) in a child process and reads
-//    that child's peak RSS from process.resourceUsage() (and /usr/bin/time -v when present);
-// 3. loads the int4 model in onnxruntime-node (CPU) in another child and runs 8 tokens;
+// 2. runs quantizeModelStreaming (int4, block 32, LM head int8) per method (--param methods=rtn,gptq,…;
+//    calibrated ones on --param calib-random=N batches of random token ids) in a child process each,
+//    reading that child's peak RSS from process.resourceUsage() (and /usr/bin/time -v when present);
+// 3. loads the first int4 model in onnxruntime-node (CPU) in another child and runs 8 tokens;
 // 4. returns one JSON object and deletes the files (unless --param keep=1).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -14,12 +15,16 @@ import { encodeModel } from '@leanformer/onnx';
 import { syntheticDecoderBytes, writeSyntheticDecoder } from '@leanformer/quant/node';
 
 // The children import the packages by resolved URL, so they run wherever this module was installed.
-const QUANTIZE_CHILD = (quantNode: string, onnx: string, onnxNode: string) => `
+const QUANTIZE_CHILD = (quant: string, quantNode: string, onnx: string, onnxNode: string) => `
+const { QUANT_METHOD_ENTRIES, randomCalibrationFeeds } = await import(${JSON.stringify(quant)});
 const { quantizeModelStreaming } = await import(${JSON.stringify(quantNode)});
 const { encodeModel, lowerToOnnx } = await import(${JSON.stringify(onnx)});
 const { loadModel } = await import(${JSON.stringify(onnxNode)});
-const [input, output] = process.argv.slice(1);
-const report = await quantizeModelStreaming(input, output, { method: 'rtn', bits: 4, blockSize: 32 }, { loadModel, encodeModel, lowerToOnnx });
+const [input, output, method, calibCount] = process.argv.slice(1);
+// Calibrated methods: random token ids over the vocabulary, read from the lazily loaded graph (no weight read).
+const calibrated = QUANT_METHOD_ENTRIES.find((e) => e.name === method).calibration !== 'none';
+const calibration = calibrated ? { feeds: randomCalibrationFeeds(await loadModel(input, { externalData: 'lazy' }), Number(calibCount)) } : undefined;
+const report = await quantizeModelStreaming(input, output, { method, bits: 4, blockSize: 32, calibration }, { loadModel, encodeModel, lowerToOnnx });
 process.stdout.write(JSON.stringify({ ...report, notes: undefined, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\\n');`;
 const ORT_CHILD = (ortNode: string) => `
 const ort = (await import(${JSON.stringify(ortNode)})).default;
@@ -55,6 +60,8 @@ export const stream8gbSuite: BenchSuite = {
     layers: { description: 'decoder layers', default: '11' }, hidden: { description: 'hidden size', default: '4096' },
     ffn: { description: 'MLP size', default: '11008' }, vocab: { description: 'vocabulary', default: '8192' },
     keep: { description: '1 keeps the temp folder', default: '0' },
+    methods: { description: 'streamed methods to run, each in its own child', default: 'rtn' },
+    'calib-random': { description: 'random calibration batches for calibrated methods', default: '4' },
   },
   async run(o) {
     const cfg = o.quick ? { layers: 2, hidden: 512, ffn: 1376, vocab: 2048, seed: 1 }
@@ -66,19 +73,33 @@ export const stream8gbSuite: BenchSuite = {
       const t0 = performance.now();
       const files = await writeSyntheticDecoder(join(dir, 'decoder.onnx'), cfg, { encodeModel });
       const writeSeconds = (performance.now() - t0) / 1000;
-      const t1 = performance.now();
-      const out = join(dir, 'decoder-int4.onnx');
-      const q = child('quantize', QUANTIZE_CHILD(import.meta.resolve('@leanformer/quant/node'), import.meta.resolve('@leanformer/onnx'), import.meta.resolve('@leanformer/onnx/node')), [files.model, out]);
-      const quantizeWallSeconds = (performance.now() - t1) / 1000;
-      const run = child('ort', ORT_CHILD(import.meta.resolve('onnxruntime-node')), [out]);
-      const maxRss = Math.max(q['maxRssMB'] as number, (q['timeMaxRssMB'] as number | undefined) ?? 0);
+      const methods = (o.params['methods'] ?? 'rtn').split(',');
+      const calibCount = benchInt(o.params, 'calib-random', 4);
+      const quantize: Record<string, Record<string, unknown>> = {};
+      let run: Record<string, unknown> | null = null;
+      for (const method of methods) {
+        const t1 = performance.now();
+        const out = join(dir, `decoder-${method}.onnx`);
+        const code = QUANTIZE_CHILD(import.meta.resolve('@leanformer/quant'), import.meta.resolve('@leanformer/quant/node'), import.meta.resolve('@leanformer/onnx'), import.meta.resolve('@leanformer/onnx/node'));
+        const q = child('quantize', code, [files.model, out, method, String(calibCount)]);
+        const quantizeWallSeconds = (performance.now() - t1) / 1000;
+        quantize[method] = {
+          layers: q['layersQuantized'], seconds: q['seconds'], wallSeconds: +quantizeWallSeconds.toFixed(1),
+          outputBytes: statSync(out).size + (existsSync(`${out}.data`) ? statSync(`${out}.data`).size : 0),
+          maxRssMB: Math.max(q['maxRssMB'] as number, (q['timeMaxRssMB'] as number | undefined) ?? 0),
+        };
+        run ??= child('ort', ORT_CHILD(import.meta.resolve('onnxruntime-node')), [out]);
+        rmSync(out, { force: true });
+        rmSync(`${out}.data`, { force: true });
+      }
+      const peak = Math.max(...Object.values(quantize).map((q) => q['maxRssMB'] as number));
       return {
         suite: 'quant-stream',
         metrics: {
           input_gib: +(files.weightBytes / 2 ** 30).toFixed(2),
-          quantize_seconds: q['seconds'], quantize_wall_seconds: +quantizeWallSeconds.toFixed(1),
-          quantize_max_rss_mb: maxRss, peak_rss_within_bound: maxRss <= 1536,
-          ort_load_seconds: run['loadSeconds'], ort_run_seconds: run['runSeconds'], ort_finite: run['finite'],
+          ...Object.fromEntries(Object.entries(quantize).flatMap(([m, q]) => [[`${m}_max_rss_mb`, q['maxRssMB']], [`${m}_seconds`, q['seconds']]])),
+          peak_rss_within_bound: peak <= 1536,
+          ort_load_seconds: run!['loadSeconds'], ort_run_seconds: run!['runSeconds'], ort_finite: run!['finite'],
         },
         node: process.version,
         cpus: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()),
@@ -86,7 +107,8 @@ export const stream8gbSuite: BenchSuite = {
         parameters: files.parameters,
         writeSeconds: +writeSeconds.toFixed(1),
         inputBytes: statSync(files.data).size + statSync(files.model).size,
-        quantize: { ...q, outputBytes: statSync(out).size + (existsSync(`${out}.data`) ? statSync(`${out}.data`).size : 0) },
+        calibRandom: calibCount,
+        quantize,
         ortCpu: run,
       };
     } finally {

@@ -54,6 +54,11 @@ export interface QuantizedWeight {
    * `null` means the default 2^(bits−1) (symmetric).
    */
   readonly zeroPoints: Float32Array | null;
+  /**
+   * Codebook form (e.g. NF4): a code indexes this table (2^bits values) and
+   * `W = codebook[code]·scale`; zeroPoints is then null and unused.
+   */
+  readonly codebook?: Float32Array;
 }
 
 const fr = Math.fround;
@@ -323,7 +328,7 @@ export function zeroPointAt(q: QuantizedWeight, i: number): number {
 
 /**
  * Dequantizes to a row-major [K, N] float32 weight: `(code − zp)·scale` in float32, as
- * MatMulNBits does.
+ * MatMulNBits does (`codebook[code]·scale` for a codebook weight).
  */
 export function dequantize(q: QuantizedWeight): Float32Array {
   const { K, N, kBlocks, blockSize } = q;
@@ -335,7 +340,9 @@ export function dequantize(q: QuantizedWeight): Float32Array {
       const s = q.scales[i]!;
       const z = zeroPointAt(q, i);
       const k1 = Math.min(K, (b + 1) * blockSize);
-      for (let k = b * blockSize; k < k1; k++) out[k * N + n] = fr((q.codes[n * kPad + k]! - z) * s);
+      const cb = q.codebook;
+      if (cb) for (let k = b * blockSize; k < k1; k++) out[k * N + n] = fr(cb[q.codes[n * kPad + k]!]! * s);
+      else for (let k = b * blockSize; k < k1; k++) out[k * N + n] = fr((q.codes[n * kPad + k]! - z) * s);
     }
   }
   return out;

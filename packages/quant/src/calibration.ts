@@ -28,16 +28,22 @@ export interface ActivationStats {
   readonly hessian?: HessianAccumulator;
 }
 
-class Observer {
+/**
+ * Accumulates one activation's statistics batch by batch (what collectActivationStats keeps per
+ * observed value; the streaming pass feeds it the same rows, so both see identical statistics).
+ */
+export class ActivationObserver {
   count = 0;
   readonly absMax: Float32Array;
   readonly sumAbs: Float64Array;
   readonly kept: Float32Array[] = [];
   keptRows = 0;
+  /** K channels; at most `perBatch` rows kept per batch and `maxRows` in all; a Hessian when given. */
   constructor(readonly K: number, readonly perBatch: number, readonly maxRows: number, readonly hessian?: HessianAccumulator) {
     this.absMax = new Float32Array(K);
     this.sumAbs = new Float64Array(K);
   }
+  /** Adds a batch of rows (row-major [M, K]). */
   add(x: Float32Array): void {
     const K = this.K;
     const M = x.length / K;
@@ -57,6 +63,7 @@ class Observer {
     }
     this.keptRows += Math.max(0, take);
   }
+  /** The statistics so far. */
   stats(): ActivationStats {
     const rows = new Float32Array(this.keptRows * this.K);
     this.kept.forEach((r, i) => rows.set(r, i * this.K));
@@ -89,7 +96,7 @@ export async function collectActivationStats(graph: Graph, valueNames: readonly 
   const exe = await calib.backend.compile(g, { fetches: names });
   const maxRows = calib.maxRows ?? 1024;
   const perBatch = Math.max(1, Math.ceil(maxRows / calib.feeds.length));
-  const obs = new Map<string, Observer>();
+  const obs = new Map<string, ActivationObserver>();
   try {
     for (const feed of calib.feeds) {
       const out = await exe.run(feed, { fetches: names });
@@ -98,7 +105,7 @@ export async function collectActivationStats(graph: Graph, valueNames: readonly 
         if (!t) throw new LeanformerError('EXECUTION_FAILED', `calibration: backend '${calib.backend.name}' returned no value for '${n}'`);
         const K = t.shape[t.shape.length - 1] ?? 1;
         let o = obs.get(n);
-        if (!o) { o = new Observer(K, perBatch, maxRows, options.hessianFor?.has(n) ? new HessianAccumulator(K) : undefined); obs.set(n, o); }
+        if (!o) { o = new ActivationObserver(K, perBatch, maxRows, options.hessianFor?.has(n) ? new HessianAccumulator(K) : undefined); obs.set(n, o); }
         if (o.K !== K) throw new LeanformerError('SHAPE_MISMATCH', `calibration: '${n}' changed its last dimension between batches (${o.K} → ${K})`);
         o.add(t.toFloat32());
       }

@@ -4,12 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Tensor, transformerDecoder } from '@leanformer/core';
+import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder } from '@leanformer/core';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { quantCommands, readAnyModel, type QuantCliDeps } from './cli.js';
 import { isLfpack } from './lfpack.js';
+import { syntheticWeight } from './synthetic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-quant-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,7 +64,12 @@ describe('quant CLI commands', () => {
     expect(await cmds.sparsify!.run({ positionals: [extIn], values: { output: join(dir, 'sparse.onnx'), pattern: '2:4', stream: true }, io: io().io })).toBe(0);
     expect(readFileSync(join(dir, 'sparse.onnx.data')).length).toBeGreaterThan(0);
     const bad = io();
-    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/--stream supports --method rtn or hqq/);
+    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/needs calibration/);
+    await expect(cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'fp16', output: join(dir, 'x.onnx'), stream: true }, io: bad.io })).rejects.toThrow(/--stream supports --method rtn, hqq, gptq/);
+    // Calibrated methods stream too, with --calib-random.
+    const g = io();
+    expect(await cmds.quantize!.run({ positionals: [extIn], values: { ...args, method: 'gptq', 'calib-random': '2', output: join(dir, 'gptq-streamed.onnx'), stream: true }, io: g.io })).toBe(0);
+    expect(JSON.parse(g.out.join('')).layersQuantized).toBe(report.layersQuantized);
   });
 
   it('quantize --json prints exactly the documented keys and writes a model ORT runs', async () => {
@@ -106,5 +112,76 @@ describe('quant CLI commands', () => {
     expect(await cmds.sparsify!.run({ positionals: [input], values: { output: join(dir, 's.onnx'), pattern: '2:4', json: true }, io: o.io })).toBe(0);
     expect(JSON.parse(o.out.join(''))).toMatchObject({ pattern: '2:4', layersSparsified: 8 });
     await expect(cmds.sparsify!.run({ positionals: [input], values: { output: join(dir, 's.onnx'), pattern: '1:4' }, io: o.io })).rejects.toThrow(/2:4/);
+  });
+});
+
+// Issue 16 item 6: an exporter (paddle2onnx) that keeps MatMul weights in Constant nodes, one of
+// them shared by two MatMuls, and one behind an Identity.
+function constantWeightModel(): Graph {
+  const g = new Graph('constant-weights');
+  g.opsets.set('', 17);
+  const x = g.addInput('x', tensorType(DTypes.float32, [2, 64]));
+  const wc = (seed: number) => attr.tensor(new Tensor(DTypes.float32, [64, 64], syntheticWeight(64, 64, seed)));
+  const c = g.addNode({ op: 'Constant', outputs: ['linear_0.w_0'], attrs: { value: wc(1) } }).output();
+  const h1 = g.addNode({ op: 'MatMul', name: 'mm1', inputs: [x, c] }).output();
+  const w2 = g.addNode({ op: 'Identity', inputs: [g.addInitializer('w2', new Tensor(DTypes.float32, [64, 64], syntheticWeight(64, 64, 2)))], outputs: ['w2_id'] }).output();
+  const h2 = g.addNode({ op: 'Relu', inputs: [g.addNode({ op: 'MatMul', name: 'mm2', inputs: [h1, w2] }).output()] }).output();
+  // c again: a shared weight (Tanh after it, so both readers are 4-bit layers, not an int8 LM head)
+  const y = g.addNode({ op: 'Tanh', inputs: [g.addNode({ op: 'MatMul', name: 'mm3', inputs: [h2, c] }).output()] }).output();
+  y.type = tensorType(DTypes.float32, [2, 64]);
+  g.addOutput(y);
+  return g;
+}
+
+describe('weights in Constant nodes and runs that change nothing (issue 16 item 6)', () => {
+  const feed = { x: new Tensor(DTypes.float32, [2, 64], syntheticWeight(2, 64, 9)) };
+  const run = async (p: string) => { const exe = await createOrtBackend().compile(await loadModel(p)); const y = (await exe.run(feed))[(await loadModel(p)).outputs[0]!.name]!.toFloat32(); await exe.dispose(); return y; };
+
+  it('quantize, sparsify and pack find Constant / Identity / shared weights', async () => {
+    const p = join(dir, 'const.onnx');
+    writeFileSync(p, encodeModel(constantWeightModel()));
+    for (const method of ['rtn', 'nf4', 'gptq']) {
+      const o = io();
+      const extra = method === 'gptq' ? { 'calib-random': '64' } : {}; // 128 rows for K = 64: a full-rank Hessian
+      expect(await cmds.quantize!.run({ positionals: [p], values: { output: join(dir, `const-${method}.onnx`), method, json: true, ...extra }, io: o.io })).toBe(0);
+      const r = JSON.parse(o.out.join(''));
+      expect(r.layersQuantized, method).toBe(3);
+      expect(r.bytesBefore, method).toBe(2 * 64 * 64 * 4);
+      expect(r.bytesAfter, method).toBeLessThan(r.bytesBefore / 2);
+      // The shared weight is quantized once for calibration-free methods (both QMatMuls read one B); GPTQ's
+      // result depends on each layer's input, so it keeps one per layer.
+      const q = await loadModel(join(dir, `const-${method}.onnx`));
+      expect([...q.initializers.keys()].filter((n) => /_Q[48]/.test(n)).length, method).toBe(method === 'gptq' ? 3 : 2);
+      const ref = await run(p), got = await run(join(dir, `const-${method}.onnx`));
+      let dot = 0, na = 0, nb = 0;
+      for (let i = 0; i < ref.length; i++) { dot += ref[i]! * got[i]!; na += ref[i]! ** 2; nb += got[i]! ** 2; }
+      expect(dot / Math.sqrt(na * nb), method).toBeGreaterThan(0.97); // int4 through three random layers (gptq measured 0.979)
+    }
+    const s = io();
+    expect(await cmds.sparsify!.run({ positionals: [p], values: { output: join(dir, 'const-sp.onnx'), pattern: '2:4', json: true }, io: s.io })).toBe(0);
+    expect(JSON.parse(s.out.join('')).layersSparsified).toBe(3);
+    const k = io();
+    expect(await cmds.pack!.run({ positionals: [p], values: { output: join(dir, 'const.lfpack'), json: true }, io: k.io })).toBe(0);
+    expect(JSON.parse(k.out.join('')).tensors).toBe(2);
+  });
+
+  it('a model with nothing to quantize says so (reason in the JSON, a note on stderr) and prints no NaN×', async () => {
+    const g = new Graph('no-weights');
+    g.opsets.set('', 17);
+    const a = g.addInput('a', tensorType(DTypes.float32, [2, 4]));
+    const b = g.addInput('b', tensorType(DTypes.float32, [4, 2]));
+    g.addOutput(g.addNode({ op: 'MatMul', inputs: [a, b] }).output());
+    const p = join(dir, 'noweights.onnx');
+    writeFileSync(p, encodeModel(g));
+    const j = io();
+    expect(await cmds.quantize!.run({ positionals: [p], values: { output: join(dir, 'nw-q.onnx'), method: 'rtn', json: true }, io: j.io })).toBe(0);
+    const r = JSON.parse(j.out.join(''));
+    expect(r).toMatchObject({ layersQuantized: 0, bytesBefore: 0 });
+    expect(r.reason).toMatch(/none of the 1 MatMul\/Gemm nodes has a constant 2-D float weight/);
+    expect(j.err.join('')).toMatch(/note: nothing quantized/);
+    const t = io();
+    expect(await cmds.quantize!.run({ positionals: [p], values: { output: join(dir, 'nw-q2.onnx'), method: 'rtn' }, io: t.io })).toBe(0);
+    expect(t.out.join('') + t.err.join('')).not.toMatch(/NaN/);
+    expect(t.err.join('')).toMatch(/nothing quantized/);
   });
 });

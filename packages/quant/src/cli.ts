@@ -6,11 +6,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  intFlag, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
+  intFlag, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { isLfpack, lfpackStats, lfpackVersion, packModel, unpackModel, type ModelCodec } from './lfpack.js';
-import { QUANT_METHODS, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
+import { QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
 import { packModelStreaming, unpackModelStreaming } from './stream/lfpack-stream.js';
@@ -95,7 +95,12 @@ export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph
   return feeds;
 }
 
-const QUANTIZE_USAGE = 'leanformer quantize <in.onnx> -o <out.onnx> --method rtn|hqq|gptq|awq|smoothquant|qserve --bits 4|8 [--edge-bits 4|8] [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--json]';
+// Method lists derive from the registry (./methods/registry.ts): a new method shows up here by itself.
+const QUANTIZERS = QUANT_METHOD_ENTRIES.filter((e) => !e.cast).map((e) => e.name);
+const CASTS = QUANT_METHOD_ENTRIES.filter((e) => e.cast).map((e) => e.name);
+const CALIBRATED = QUANT_METHOD_ENTRIES.filter((e) => e.calibration !== 'none').map((e) => e.name);
+const STREAMING = QUANT_METHOD_ENTRIES.filter((e) => e.streams).map((e) => e.name);
+const QUANTIZE_USAGE = `leanformer quantize <in.onnx> -o <out.onnx> --method ${QUANTIZERS.join('|')} --bits 4|8 [--edge-bits 4|8] [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--stream] [--json]`;
 
 /** `--exclude`, checked as a regular expression here so a bad pattern is a usage error naming it. */
 function excludeOpt(raw: unknown): string | undefined {
@@ -118,16 +123,27 @@ function weightOptions(values: Readonly<Record<string, unknown>>) {
   };
 }
 
-/** `quantize --stream`: RTN/HQQ tensor by tensor (see quantizeModelStreaming); prints the same report. */
+/** `quantize --stream`: any streaming registry method, layer by layer (see quantizeModelStreaming); prints the same report. */
 async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
-  if (method !== 'rtn' && method !== 'hqq') throw new UsageError(`quantize --stream supports --method rtn or hqq (no calibration), got '${method}'`, 'method');
-  if (values.calib !== undefined || values['calib-random'] !== undefined) throw new UsageError('quantize --stream takes no calibration data (rtn and hqq need none)', 'stream');
+  const entry = quantMethod(method)!;
+  if (!entry.streams) throw new UsageError(`quantize --stream supports --method ${STREAMING.join(', ')}, got '${method}'`, 'method');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
   if (!streamTargets.includes(targetName)) throw new UsageError(`quantize --stream supports --target ${streamTargets.join(', ')}, got '${targetName}'`, 'target');
-  const r = await quantizeModelStreaming(input, out, { method, ...weights, target: targetName as StreamTarget }, streamDeps(deps, 'quantize'));
-  const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds };
+  if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
+  const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
+  if ((values.calib !== undefined || calibRandom !== undefined) && entry.calibration === 'none') throw new UsageError(`--method ${method} takes no calibration data (calibrated methods: ${CALIBRATED.join(', ')})`, 'calib');
+  const sd = streamDeps(deps, 'quantize');
+  let calibration;
+  const calibNotes: string[] = []; // --calib-random: the range each integer input was drawn from
+  if (values.calib !== undefined || calibRandom !== undefined) {
+    const lazy = await sd.loadModel(input, { externalData: 'lazy' }); // graph and input names only; no weight is read
+    calibration = { feeds: values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, lazy) : randomCalibrationFeeds(lazy, calibRandom!, 0, calibNotes) };
+  }
+  const r = await quantizeModelStreaming(input, out, { method: entry.name as QuantMethod, calibration, ...weights, target: targetName as StreamTarget }, sd);
+  const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds, ...(r.reason ? { reason: r.reason } : {}) };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
-  else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
+  else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
+  for (const n of [...calibNotes, ...r.notes]) io.err(`note: ${n}\n`);
   return 0;
 }
 
@@ -147,7 +163,7 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
     positionals: ['<in.onnx>'],
     options: {
       output: { type: 'string', short: 'o', arg: '<out.onnx>', description: 'where to write the quantized model' },
-      method: { type: 'string', arg: '<name>', description: `one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')} (also fp16, bf16: cast weights)` },
+      method: { type: 'string', arg: '<name>', description: `one of ${QUANTIZERS.join(', ')} (also ${CASTS.join(', ')}: cast weights)` },
       bits: { type: 'string', arg: '<4|8>', description: 'weight bits (default 4)' },
       'edge-bits': { type: 'string', arg: '<4|8>', description: 'bits of the embedding gathers and the LM head (default 8 with --bits 4, else --bits)' },
       'block-size': { type: 'string', arg: '<N>', description: 'weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default 32; qserve 128)' },
@@ -157,15 +173,15 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
       exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
       'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
-      stream: { type: 'boolean', description: 'process the model tensor by tensor with external data in and out (rtn, hqq; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight' },
+      stream: { type: 'boolean', description: `process the model tensor by tensor with external data in and out (${STREAMING.join(', ')}; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight` },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
     },
-    details: `Usage: ${QUANTIZE_USAGE}\ngptq, awq and smoothquant need --calib or --calib-random.\n--stream writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
+    details: `Usage: ${QUANTIZE_USAGE}\nMethods:\n${QUANT_METHOD_ENTRIES.map((e) => `  ${e.name.padEnd(12)}${e.summary}${e.calibration !== 'none' ? ' (needs --calib or --calib-random)' : ''}`).join('\n')}\n${CALIBRATED.join(', ')} need --calib or --calib-random.\n--stream (${STREAMING.join(', ')}) writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
     async run({ positionals, values, io }) {
       const out = need(values, 'output', QUANTIZE_USAGE);
       checkOutput(out, [positionals[0]!]);
       const method = values.method as string | undefined;
-      if (!method || !(QUANT_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, 'method');
+      if (!method || !quantMethod(method)) throw new UsageError(`--method must be one of ${QUANT_METHODS.join(', ')}, got '${method ?? ''}'`, 'method');
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
       const weights = weightOptions(values);
@@ -183,9 +199,10 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
-        io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}×) in ${report.seconds}s → ${out}\n`);
-        for (const n of [...calibNotes, ...notes]) io.err(`note: ${n}\n`);
+        io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
       }
+      // Notes go to stderr in both modes (a run that changed nothing says why there too).
+      for (const n of [...calibNotes, ...notes]) io.err(`note: ${n}\n`);
       return 0;
     },
   };
@@ -238,11 +255,13 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
         else io.out(`packed ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
-      const bytes = packModel(await readAnyModel(deps, positionals[0]!), codecOf(deps));
+      const graph = await readAnyModel(deps, positionals[0]!);
+      weightsAsInitializers(graph); // Constant / Identity weights (e.g. paddle2onnx) are packed like initializers
+      const bytes = packModel(graph, codecOf(deps));
       writeFileAtomic(out, bytes);
       const s = lfpackStats(bytes);
       if (values.json) io.out(`${JSON.stringify({ ...s, fileBytes: bytes.length })}\n`);
-      else io.out(`packed ${s.tensors} tensors: ${mb(s.rawBytes)} → ${mb(s.packedBytes)} (${s.ratio.toFixed(3)}×), file ${mb(bytes.length)} → ${out}\n`);
+      else io.out(`packed ${s.tensors} tensors: ${mb(s.rawBytes)} → ${mb(s.packedBytes)}${ratio(s.rawBytes, s.packedBytes)}, file ${mb(bytes.length)} → ${out}\n`);
       return 0;
     },
   };
@@ -279,6 +298,9 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
 const UNVERIFIED_NOTE = (file: string): string => `note: ${file} is .lfpack version 1, which has no checksums, so its contents could not be verified; run \`leanformer pack\` on the unpacked model to get a checksummed file\n`;
 
 function mb(n: number): string { return `${(n / 1e6).toFixed(2)} MB`; }
+
+/** ` (0.160×)`, or nothing when the input had no bytes to compare (never NaN×). */
+function ratio(before: number, after: number): string { return before > 0 ? ` (${(after / before).toFixed(3)}×)` : ''; }
 
 function streamDeps(deps: QuantCliDeps, command: string): StreamDeps {
   if (!deps.stream) throw new LeanformerError('NOT_SUPPORTED', `${command} --stream: this CLI build has no streaming I/O`);

@@ -7,7 +7,13 @@ export * from './dfloat11.js';
 export { syntheticWeight, syntheticActivations, syntheticBf16Weights, matmulStack } from './synthetic.js';
 export { cosine, relativeError } from './linalg.js';
 export * from './calibration.js';
-export * from './quantize-model.js';
+export {
+  initializerBytes, quantizeModel, sparsifyModel, SPARSITY_NOTE, QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod,
+} from './quantize-model.js';
+export type {
+  QuantizeOptions, QuantizeReport, QuantizeResult, SparsifyOptions, SparsifyReport, QuantWorkerPool, RtnJob, RtnJobResult,
+  GroupJob, LayerJob, LayerQuantOptions, LayerResult, ModelSearch, PackedLayer, QuantMethod, QuantMethodEntry,
+} from './quantize-model.js';
 export * from './lfpack.js';
 export * from './reference-backend.js';
 export * from './demo.js';

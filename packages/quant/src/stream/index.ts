@@ -2,6 +2,8 @@
 // is imported when a pass runs, so importing this package stays browser-safe).
 export { quantizeModelStreaming, sparsifyModelStreaming } from './quantize-stream.js';
 export type { StreamDeps, StreamPlacer, StreamQuantMethod, StreamQuantizeOptions, StreamQuantizeReport, StreamSparsifyOptions, StreamSparsifyReport, StreamTarget } from './quantize-stream.js';
+export { StreamedActivations } from './activations.js';
+export type { StreamCalibration } from './activations.js';
 export { AtomicModelOutput } from './output.js';
 export type { NodeFs, Placement } from './output.js';
 export { writeSyntheticDecoder, syntheticDecoderBytes } from './synthetic-decoder.js';

@@ -6,14 +6,21 @@
 // (see AtomicModelOutput). Peak memory is the largest weight (read into one reused buffer), the
 // quantizer's working arrays for that weight (codes: one byte per weight), and the graph.
 import {
-  attr, blockSizeProblem, cloneGraph, defaultAccuracyLevel, DTypes, ensureQMatMulSchema, float32ToBfloat16Bits, float32ToFloat16Bits, floatZeroPointsKept, LeanformerError, parseTarget, Tensor,
-  type Attribute, type DType, type Graph, type Node, type Target, type Value,
+  cloneGraph, DTypes, ensureQGatherSchema, ensureQMatMulSchema, findEmbeddings, findLinearLayers, float32ToBfloat16Bits, float32ToFloat16Bits,
+  LeanformerError, parseTarget, Tensor, weightsAsInitializers, type DType, type Graph, type LinearLayer, type Target, type Value,
 } from '@leanformer/core';
-import { packMatMulNBits, perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
-import { prune24, quantizeHqq } from '../methods.js';
-import { SPARSITY_NOTE } from '../quantize-model.js';
+import { perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
+import { prune24 } from '../methods.js';
+import {
+  applyInputScale, groupByInput, isEdgeLayer, nothingQuantizedReason, quantizeEmbedding, resolveQuantOptions, searchModelWide, sharedKey, SPARSITY_NOTE,
+  type QuantMethod,
+} from '../quantize-model.js';
+import { QUANT_METHOD_ENTRIES, type GroupJob, type LayerResult, type PackedLayer } from '../methods/registry.js';
+import { emitQGather, emitQMatMul, type WeightStorage } from '../emit.js';
 import { assertOutputsDistinct, checkOutputPath, yieldForSignals } from '@leanformer/core/node';
 import { AtomicModelOutput, ReuseReader, writtenTensor, type NodeFs, type Placement } from './output.js';
+import { StreamedActivations, type StreamCalibration } from './activations.js';
+import type { ActivationStats } from '../calibration.js';
 
 /** Decides where an initializer goes when the model is encoded (the shape of @leanformer/onnx's ExternalDataPlacer). */
 export type StreamPlacer = (tensor: Tensor, name: string) => Placement | undefined;
@@ -32,28 +39,41 @@ export interface StreamDeps {
   lowerToOnnx(graph: Graph, target: Target): Graph;
 }
 
-/** Methods that quantize one weight without calibration data, so they stream tensor by tensor. */
-export type StreamQuantMethod = 'rtn' | 'hqq';
+/** Methods that stream (registry entries with `streams`): every quantizing method. */
+export type StreamQuantMethod = QuantMethod;
 /** Targets whose QMatMul form (MatMulNBits) keeps the packed bytes as written. */
 export type StreamTarget = 'ort-cpu' | 'ort-cuda' | 'ort-wasm' | 'ort-webgpu';
 const STREAM_TARGETS: readonly StreamTarget[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
+const STREAM_METHODS: readonly string[] = QUANT_METHOD_ENTRIES.filter((e) => e.streams).map((e) => e.name);
 
 /** Options of {@link quantizeModelStreaming}. */
 export interface StreamQuantizeOptions {
+  /** A registry method with `streams` (all quantizing methods; not the fp16/bf16 casts). */
   readonly method: StreamQuantMethod;
-  /** 4 or 8 (default 4). */
+  /** 4 or 8 (default 4), as the method allows. */
   readonly bits?: QuantBits;
-  /** Weights per scale along K: 16…256 (power of two), or 0 for per-channel. Default 32. */
+  /** Weights per scale along K: 16…256 (power of two), or 0 for per-channel. Default: the method's (32; qserve 128). */
   readonly blockSize?: number;
-  /** RTN: symmetric codes (no zero points). Default false. */
+  /** Symmetric codes (no zero points), where the method allows. Default false. */
   readonly symmetric?: boolean;
-  /** RTN: per-block clipping search. Default false. */
+  /** Per-block clipping search. Default false. */
   readonly clip?: boolean;
+  /**
+   * Calibration feeds, required by gptq, awq and smoothquant. The float model is evaluated node
+   * by node on core's reference kernels up to each layer's input (see StreamedActivations), so
+   * memory stays bounded; the result equals quantizeModel's with ReferenceBackend calibration.
+   */
+  readonly calibration?: StreamCalibration;
+  /** GPTQ act-order (default true) and damping (default 0.01). */
+  readonly actOrder?: boolean;
+  readonly damp?: number;
+  /** Quantize Gather embeddings (to QGather at edgeBits), as quantizeModel does. Default true. */
+  readonly quantizeEmbeddings?: boolean;
   /** Default 'ort-cpu'. */
   readonly target?: StreamTarget;
   /** Layers whose node or weight name matches stay in float (copied through). */
   readonly exclude?: RegExp | string;
-  /** Bits of LM heads (linear layers whose output is a graph output). Default 8 when bits is 4, as quantizeModel. */
+  /** Bits of embeddings and LM heads (linear layers whose output is a graph output). Default 8 when bits is 4, as quantizeModel. */
   readonly edgeBits?: QuantBits;
   /**
    * MatMulNBits accuracy_level (0 float compute, 4 int8 activations on ORT CPU). Default as
@@ -76,6 +96,8 @@ export interface StreamQuantizeReport {
   readonly blockSize: number;
   readonly target: StreamTarget;
   readonly layersQuantized: number;
+  /** Why nothing was quantized (only when layersQuantized is 0). */
+  readonly reason?: string;
   /** Initializer bytes of the input and of the output. */
   readonly bytesBefore: number;
   readonly bytesAfter: number;
@@ -89,63 +111,15 @@ export interface StreamQuantizeReport {
   readonly notes: string[];
 }
 
-interface StreamLinear {
-  readonly node: Node;
-  readonly weight: Value;
-  readonly bias: Value | null;
-  readonly K: number;
-  readonly N: number;
-  /** Gemm with transB: the stored weight is [N, K]. */
-  readonly transposed: boolean;
-}
-
-function isFloatWeight(v: Value | null | undefined): v is Value {
-  if (!v || !v.isInitializer || v.isGraphInput) return false;
-  const d = v.const!.dtype;
-  return (d === DTypes.float32 || d === DTypes.float16 || d === DTypes.bfloat16) && v.const!.shape.length === 2;
-}
-
-/** MatMul / Gemm nodes with a constant 2-D float weight, found without reading any weight. */
-function findLinears(g: Graph, exclude: RegExp | undefined): StreamLinear[] {
-  const out: StreamLinear[] = [];
-  const excluded = (...names: string[]) => exclude !== undefined && names.some((n) => n !== '' && exclude.test(n));
-  for (const node of g.nodes) {
-    if (node.domain !== '' || (node.op !== 'MatMul' && node.op !== 'Gemm')) continue;
-    const x = node.inputs[0];
-    const w = node.inputs[1];
-    if (!x || x.isInitializer || !isFloatWeight(w) || excluded(node.name, w.name)) continue;
-    const [r, c] = w.const!.shape as [number, number];
-    if (node.op === 'MatMul') { out.push({ node, weight: w, bias: null, K: r, N: c, transposed: false }); continue; }
-    const bias = node.inputs[2] ?? null;
-    const transB = Number(node.attr('transB', 0)) !== 0;
-    if (Number(node.attr('transA', 0)) !== 0 || Number(node.attr('alpha', 1)) !== 1) continue;
-    if (bias && (Number(node.attr('beta', 1)) !== 1 || !bias.isInitializer || bias.const!.size !== (transB ? r : c))) continue;
-    out.push({ node, weight: w, bias, K: transB ? c : r, N: transB ? r : c, transposed: transB });
-  }
-  return out;
-}
-
-/** Same option checks as quantizeModel, for the streaming subset. */
-function checkOptions(o: StreamQuantizeOptions): { bits: QuantBits; edgeBits: QuantBits; blockArg: number; target: StreamTarget } {
-  if (o.method !== 'rtn' && o.method !== 'hqq') {
-    const why = ['gptq', 'awq', 'smoothquant'].includes(o.method as string) ? ': it needs calibration activations, which quantizeModel collects in memory' : '';
-    throw new LeanformerError('INVALID_ARGUMENT', `quantizeModelStreaming supports methods rtn and hqq, got '${String(o.method)}'${why}`, { details: { argument: 'method', allowed: ['rtn', 'hqq'] } });
-  }
-  const bits = o.bits ?? 4;
-  if (bits !== 4 && bits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `bits must be 4 or 8, got ${String(bits)}`, { details: { argument: 'bits' } });
-  const edgeBits = o.edgeBits ?? (bits === 4 ? 8 : bits);
-  if (edgeBits !== 4 && edgeBits !== 8) throw new LeanformerError('INVALID_ARGUMENT', `edgeBits must be 4 or 8, got ${String(edgeBits)}`, { details: { argument: 'edgeBits' } });
-  const blockArg = o.blockSize ?? 32;
-  const bsWhy = blockArg === 0 ? null : blockSizeProblem(blockArg);
-  if (bsWhy) throw new LeanformerError('INVALID_ARGUMENT', `blockSize ${bsWhy} (or 0 for per-channel)`, { details: { argument: 'blockSize' } });
-  if (o.method === 'hqq' && o.symmetric) throw new LeanformerError('INVALID_ARGUMENT', 'hqq optimises zero points; it cannot be symmetric', { details: { argument: 'symmetric' } });
+/** The checks of quantizeModel (one resolver) plus what streaming adds: a MatMulNBits target and a streaming method. */
+function checkOptions(o: StreamQuantizeOptions) {
   const target = o.target ?? 'ort-cpu';
   if (!STREAM_TARGETS.includes(target)) {
     throw new LeanformerError('INVALID_ARGUMENT', `quantizeModelStreaming targets ${STREAM_TARGETS.join(', ')} (MatMulNBits), got '${String(target)}'; ort-tensorrt's DequantizeLinear form repacks weights in memory: use quantizeModel`, { details: { argument: 'target' } });
   }
-  const acc = o.accuracyLevel ?? 0;
-  if (![0, 1, 2, 3, 4].includes(acc)) throw new LeanformerError('INVALID_ARGUMENT', `accuracyLevel must be 0…4, got ${String(acc)}`, { details: { argument: 'accuracyLevel' } });
-  return { bits, edgeBits, blockArg, target };
+  if (!STREAM_METHODS.includes(o.method)) throw new LeanformerError('INVALID_ARGUMENT', `quantizeModelStreaming supports methods ${STREAM_METHODS.join(', ')}, got '${String(o.method)}'`, { details: { argument: 'method', allowed: STREAM_METHODS } });
+  // The resolver asks for calibration data; streaming takes feeds only (no backend).
+  return resolveQuantOptions({ ...o, target, calibration: o.calibration ? { backend: null as never, feeds: o.calibration.feeds } : undefined });
 }
 
 /**
@@ -168,34 +142,89 @@ function checkOptions(o: StreamQuantizeOptions): { bits: QuantBits; edgeBits: Qu
  * ```
  */
 export async function quantizeModelStreaming(input: string, output: string, options: StreamQuantizeOptions, deps: StreamDeps): Promise<StreamQuantizeReport> {
-  const { bits, edgeBits, blockArg, target } = checkOptions(options);
-  const forceUint8 = !floatZeroPointsKept(parseTarget(target), 4); // ort-webgpu: HQQ zero points rounded to uint8
-  let slow8 = false;
-  const accFor = (b: number): number => {
-    if (options.accuracyLevel !== undefined) return options.accuracyLevel;
-    const level = defaultAccuracyLevel(parseTarget(target), b);
-    if (level) slow8 = true;
-    return level;
-  };
+  const r = checkOptions(options);
+  const { entry, bits, edgeBits, blockArg, symmetric } = r;
+  const target = (options.target ?? 'ort-cpu') as StreamTarget;
   let count = 0;
-  const r = await runStreaming(input, output, options, deps, parseTarget(target), async (run, layers) => {
-    for (const l of layers) {
-      const w = run.readFloat(l);
-      const lb: QuantBits = layers.length > 1 && l.node.outputs[0]?.isGraphOutput ? edgeBits : bits; // a lone linear layer is no LM head
-      const blockSize = blockArg === 0 ? perChannelBlockSize(l.K) : blockArg;
-      const q: QuantizedWeight = options.method === 'rtn'
-        ? quantizeRtn(w, l.K, l.N, { bits: lb, blockSize, symmetric: options.symmetric ?? false, clip: options.clip ?? false })
-        : quantizeHqq(w, l.K, l.N, { bits: lb, blockSize, integerZeroPoints: forceUint8 || lb === 8 });
-      run.emitQMatMul(l, q, { forceUint8, accuracyLevel: accFor(lb) });
-      await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
-      count++;
-      options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
+  let reason: string | undefined;
+  const res = await runStreaming(input, output, options, deps, parseTarget(target), async (run, layers, floatGraph) => {
+    const tn = entry.targetNote?.(target);
+    if (tn) run.notes.push(tn);
+    const tick = (name: string): void => { count++; options.onLayer?.(name, count, layers.length); };
+    let edgeQuantized = false;
+    const shared = new Map<object, (Value | null)[]>();
+    const emit = (l: LinearLayer, q: LayerResult, input?: Value): void => {
+      run.emitQMatMul(l, q.weight, { forceUint8: r.forceUint8, accuracyLevel: q.accuracyLevel ?? r.accFor(q.weight.bits), input, shared });
+      if (isEdgeLayer(l, layers)) edgeQuantized = true;
+      tick(l.weight.name);
+    };
+    const bitsOf = (l: LinearLayer): QuantBits => (isEdgeLayer(l, layers) ? edgeBits : bits);
+    // Calibration: the float model walked forward to each layer's input (a fresh walk per pass).
+    const acts = (): StreamedActivations => {
+      if (!options.calibration) throw new LeanformerError('INVALID_ARGUMENT', `method '${entry.name}' needs calibration feeds`, { details: { argument: 'calibration' } });
+      return new StreamedActivations(floatGraph, options.calibration);
+    };
+    if (entry.quantizeGroup) {
+      const groups = groupByInput(layers);
+      const job = (grp: readonly LinearLayer[], a: StreamedActivations): GroupJob => ({
+        layers: grp.map((l) => ({ w: run.readFloat(l).slice(), K: l.K, N: l.N })), // copies: the group's weights are needed together
+        rows: a.stats(grp[0]!.input.name, false).rows, options: r.layer(grp[0]!.K, grp.some((l) => isEdgeLayer(l, layers)) ? edgeBits : bits),
+      });
+      let candidate: number | undefined;
+      if (entry.search) {
+        // Pass 1: each group's error per candidate (weights read and dropped group by group).
+        const a1 = acts();
+        const jobs = function* (): Generator<GroupJob> { for (const grp of groups) yield job(grp, a1); };
+        candidate = searchModelWide(entry, jobs(), run.notes);
+      }
+      const a2 = acts();
+      for (const grp of groups) {
+        const out = entry.quantizeGroup(job(grp, a2), candidate);
+        const x = applyInputScale(grp, out[0]!.inputScale, run.notes);
+        grp.forEach((l, i) => emit(l, { weight: out[i]!.weight }, x));
+        await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
+      }
+    } else {
+      const a = entry.calibration === 'none' ? null : acts();
+      let last = null as { name: string; stats: ActivationStats } | null;
+      const once = new Map<string, LayerResult>();
+      for (const l of layers) {
+        if (a && (last === null || last.name !== l.input.name)) last = { name: l.input.name, stats: a.stats(l.input.name, entry.calibration === 'hessian') };
+        const key = sharedKey(entry, l, bitsOf(l));
+        let res = key !== null ? once.get(key) : undefined;
+        if (!res) {
+          // The reused read buffer: RTN packs from it; other methods get their own copy.
+          const w = entry.name === 'rtn' ? run.readFloat(l) : run.readFloat(l).slice();
+          res = await entry.quantizeLayer!({ name: l.weight.name, K: l.K, N: l.N, w, options: r.layer(l.K, bitsOf(l)), stats: last?.stats });
+          if (key !== null) once.set(key, res); // a shared weight: quantized and written once
+        }
+        emit(l, res);
+        await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
+      }
     }
-    if (slow8) run.notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass --accuracy-level 0 (library: accuracyLevel: 0) to keep float compute');
-    if (edgeBits !== bits && layers.length > 1 && layers.some((l) => l.node.outputs[0]?.isGraphOutput)) run.notes.push(`LM head quantized to ${edgeBits} bits; pass --edge-bits ${bits} (library: edgeBits: ${bits}) to quantize it like the rest`);
-    run.graph.metadataProps.set('leanformer.quant', JSON.stringify({ method: options.method, bits, edgeBits, blockSize: blockArg, symmetric: options.symmetric ?? false, target, streaming: true }));
+    let embeddings = 0;
+    if (options.quantizeEmbeddings ?? true) {
+      const exclude = typeof options.exclude === 'string' ? new RegExp(options.exclude) : options.exclude;
+      for (const e of findEmbeddings(run.graph, { exclude })) {
+        const t = await quantizeEmbedding(r, e, run.readTable(e.table), options.clip ?? false);
+        if (!t) continue;
+        emitQGather(e, t.packed, edgeBits, t.blockSize, run.storage);
+        run.dropTensor(e.table);
+        embeddings++;
+        edgeQuantized = true;
+        await yieldForSignals();
+      }
+    }
+    count += embeddings;
+    if (count === 0) {
+      reason = nothingQuantizedReason(run.graph, options.exclude !== undefined);
+      run.notes.push(`nothing quantized: ${reason}`);
+    }
+    if (r.slow8()) run.notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations), as quantizeModel does on ort-cpu/ort-wasm; pass --accuracy-level 0 (library: accuracyLevel: 0) to keep float compute');
+    if (edgeBits !== bits && edgeQuantized) run.notes.push(`embeddings and LM head quantized to ${edgeBits} bits; pass --edge-bits ${bits} (library: edgeBits: ${bits}) to quantize them like the rest`);
+    run.graph.metadataProps.set('leanformer.quant', JSON.stringify({ method: entry.name, bits, edgeBits, blockSize: blockArg, symmetric, target, streaming: true }));
   });
-  return { method: options.method, bits, blockSize: blockArg, target, layersQuantized: count, ...r };
+  return { method: entry.name as QuantMethod, bits, blockSize: blockArg, target, layersQuantized: count, ...(reason ? { reason } : {}), ...res };
 }
 
 /** Options of {@link sparsifyModelStreaming}. */
@@ -276,24 +305,31 @@ export async function sparsifyModelStreaming(input: string, output: string, opti
 interface StreamRun {
   readonly graph: Graph;
   readonly notes: string[];
-  /** The layer's weight as row-major [K, N] float32 (a view into the reused buffer for float32 MatMul weights). */
-  readFloat(l: StreamLinear): Float32Array;
+  /** Storage that writes tensors to the output data file now (they read back lazily). */
+  readonly storage: WeightStorage;
+  /** The layer's weight as row-major [K, N] float32 (a view into the reused buffer for float32 MatMul weights: copy to keep it). */
+  readFloat(l: LinearLayer): Float32Array;
+  /** An initializer's values as float32 (its own array). */
+  readTable(v: Value): Float32Array;
   /** Writes bytes to the output data file now; the tensor reads them back lazily. */
   written(dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor;
-  /** Replaces the layer by QMatMul over the packed weight (written now) and drops the float weight. */
-  emitQMatMul(l: StreamLinear, q: QuantizedWeight, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string }): void;
+  /** Replaces the layer by QMatMul over the quantized weight (written now, by the one emitter) and drops the float weight. */
+  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value; shared?: Map<object, (Value | null)[]> }): void;
   /** Releases the layer's float weight and removes it (and an unused bias) from the graph. */
-  dropWeight(l: StreamLinear): void;
+  dropWeight(l: LinearLayer): void;
+  /** Releases an initializer and removes it when nothing reads it any more. */
+  dropTensor(v: Value): void;
 }
 
 /**
  * The frame of every streaming pass: option and path checks, lazy load, the body (which writes
- * layer by layer), lowering, encoding with every big initializer placed in the data file (copied
- * by location in chunks when the body left it alone), and the atomic commit.
+ * layer by layer; it gets the float graph too, for calibration), lowering, encoding with every
+ * big initializer placed in the data file (copied by location in chunks when the body left it
+ * alone), and the atomic commit.
  */
 async function runStreaming(
   input: string, output: string, options: { exclude?: RegExp | string; dataLocation?: string; sizeThreshold?: number }, deps: StreamDeps,
-  lowerFor: Target | null, body: (run: StreamRun, layers: StreamLinear[]) => Promise<void>,
+  lowerFor: Target | null, body: (run: StreamRun, layers: LinearLayer[], floatGraph: Graph) => Promise<void>,
 ): Promise<{ bytesBefore: number; bytesAfter: number; largestTensorBytes: number; model: string; data: string | null; seconds: number; notes: string[] }> {
   const t0 = performance.now();
   const fs: NodeFs = await import('node:fs');
@@ -315,62 +351,50 @@ async function runStreaming(
   for (const v of graph.initializers.values()) { const loc = v.const!.lazySource?.location; if (loc) inputs.push(loc.path); }
   assertOutputsDistinct({ inputs, outputs: [outModel, path.join(path.dirname(outModel), dataLocation)], sidecars: false });
 
-  let bytesBefore = 0;
-  for (const v of graph.initializers.values()) bytesBefore += v.const!.byteLength;
   ensureQMatMulSchema();
+  ensureQGatherSchema();
   const g = cloneGraph(graph); // shares the (lazy) tensors; the input graph is not changed
-  const layers = findLinears(g, exclude);
+  weightsAsInitializers(g); // Constant / Identity weights, as quantizeModel
+  let bytesBefore = 0;
+  for (const v of g.initializers.values()) bytesBefore += v.const!.byteLength;
+  const layers = findLinearLayers(g, { exclude });
   const notes: string[] = [];
   const placed = new Map<Tensor, Placement>();
   const out = new AtomicModelOutput(fs, outModel, dataLocation, path);
   const reader = new ReuseReader(fs);
   try {
     const written = (dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor => writtenTensor(fs, out, dtype, shape, bytes, placed);
-    const floats = (dt: typeof DTypes.float32 | typeof DTypes.float16, values: Float32Array): { dtype: DType; bytes: Uint8Array } => {
-      if (dt === DTypes.float32) return { dtype: dt, bytes: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
-      const h = Uint16Array.from(values, (v) => float32ToFloat16Bits(v));
-      return { dtype: dt, bytes: new Uint8Array(h.buffer) };
+    const storage: WeightStorage = { store: written };
+    const dropTensor = (v: Value): void => {
+      v.const!.release();
+      if (v.isInitializer && v.uses.length === 0 && !v.isGraphOutput) g.removeInitializer(v);
     };
-    const dropWeight = (l: StreamLinear): void => {
-      l.weight.const!.release();
-      for (const v of [l.weight, l.bias]) if (v && v.isInitializer && v.uses.length === 0 && !v.isGraphOutput) g.removeInitializer(v);
+    const dropWeight = (l: LinearLayer): void => {
+      dropTensor(l.weight);
+      if (l.bias && l.bias.isInitializer && l.bias.uses.length === 0 && !l.bias.isGraphOutput) g.removeInitializer(l.bias);
     };
     const run: StreamRun = {
-      graph: g, notes, written, dropWeight,
+      graph: g, notes, written, storage, dropWeight, dropTensor,
       readFloat(l) {
         const wt = l.weight.const!;
-        const raw = reader.tensor(wt, l.weight.name);
+        const raw = wt.isLoaded || !wt.lazySource ? wt.bytes() : reader.tensor(wt, l.weight.name);
         const w = wt.dtype === DTypes.float32
           ? new Float32Array(raw.buffer, raw.byteOffset, l.K * l.N)
           : Tensor.fromBytes(wt.dtype, wt.shape, raw.slice()).toFloat32();
         return l.transposed ? transposeKN(w, l.N, l.K) : w;
       },
+      readTable(v) {
+        const t = v.const!;
+        if (t.isLoaded || !t.lazySource) return t.toFloat32();
+        return Tensor.fromBytes(t.dtype, t.shape, reader.tensor(t, v.name).slice()).toFloat32();
+      },
       emitQMatMul(l, q, o) {
         g.opsets.set('leanformer', Math.max(1, g.opsets.get('leanformer') ?? 1));
-        const force = o.forceUint8 || q.bits === 8;
-        if (force && q.zeroPoints?.some((z) => !Number.isInteger(z))) notes.push(`${l.weight.name}: fractional zero points rounded to uint8`);
-        const packed = packMatMulNBits(q, { forceUint8ZeroPoints: force });
-        const dt = l.node.input(0).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
-        const base = l.weight.name;
-        const B = g.addInitializer(g.uniqueName(`${base}_Q${q.bits}`), written(DTypes.uint8, packed.bShape, packed.B));
-        const sc = floats(dt, packed.scales);
-        const S = g.addInitializer(g.uniqueName(`${base}_scales`), written(sc.dtype, [packed.scales.length], sc.bytes));
-        let Z: Value | null = null;
-        if (packed.zeroPoints instanceof Uint8Array) Z = g.addInitializer(g.uniqueName(`${base}_zp`), written(DTypes.uint8, [packed.zeroPoints.length], packed.zeroPoints));
-        else if (packed.zeroPoints) { const z = floats(dt, packed.zeroPoints); Z = g.addInitializer(g.uniqueName(`${base}_zp`), written(z.dtype, [packed.zeroPoints.length], z.bytes)); }
-        let bias: Value | null = null;
-        if (l.bias) {
-          const bt = l.bias.const!;
-          bias = bt.shape.length === 1 && bt.dtype === dt ? l.bias : g.addInitializer(g.uniqueName(`${l.bias.name}_1d`), new Tensor(dt, [l.N], dt === DTypes.float32 ? bt.toFloat32() : Uint16Array.from(bt.toFloat32(), (v) => float32ToFloat16Bits(v))));
-        }
-        replaceWithQMatMul(l.node, [l.node.input(0), B, S, Z, bias], {
-          K: attr.int(l.K), N: attr.int(l.N), bits: attr.int(q.bits), block_size: attr.int(q.blockSize), accuracy_level: attr.int(o.accuracyLevel),
-          ...(o.sparsity ? { sparsity: attr.string(o.sparsity) } : {}),
-        });
+        emitQMatMul(l, q, { ...o, storage }, notes);
         dropWeight(l);
       },
     };
-    await body(run, layers);
+    await body(run, layers, graph);
 
     const lowered = lowerFor ? deps.lowerToOnnx(g, lowerFor) : g;
     let bytesAfter = 0;
@@ -395,16 +419,4 @@ async function runStreaming(
     if (e instanceof LeanformerError) throw e;
     throw new LeanformerError('IO_ERROR', `Streaming pass over '${input}' to '${output}' failed: ${(e as Error).message}`, { cause: e });
   }
-}
-
-/** Replaces `node` by a leanformer.QMatMul that takes over its output (name and type kept). */
-function replaceWithQMatMul(node: Node, inputs: (Value | null)[], attrs: Record<string, Attribute>): void {
-  const g = node.graph;
-  const old = node.output(0);
-  const nn = g.insertBefore(node, { op: 'QMatMul', domain: 'leanformer', name: node.name, inputs, attrs, outputs: [g.uniqueName(`${old.name}_q`)] });
-  const nv = nn.output(0);
-  nv.type = old.type;
-  old.replaceAllUsesWith(nv);
-  g.removeNode(node);
-  nv.name = old.name;
 }

@@ -10,6 +10,9 @@
 //               [N·kBlocks] (fractional zero points, e.g. HQQ); absent → 2^(bits−1)
 //   W[k, n]     = (code[n, k] − zp[n, ⌊k/blockSize⌋]) · scale[n, ⌊k/blockSize⌋], k < K
 //   Y           = A · W (+ bias[N]); A is [..., K], Y is [..., N]
+//   codebook    T [2^bits] (optional; e.g. NF4's 16 normal-float values). When present the
+//               codes index it: W[k, n] = codebook[code[n, k]] · scale[n, ⌊k/blockSize⌋], and
+//               zero_points must be absent (a codebook is zero-centred by construction).
 // Attributes: K, N, bits (4 or 8), block_size (16…256, core's blockSizeProblem), accuracy_level (a hint:
 // 4 = int8 activations are acceptable, as QServe's W4A8), sparsity ('' or '2:4': the weight
 // was 2:4-pruned before quantization; informational).
@@ -42,6 +45,7 @@ export const QMATMUL_SCHEMA: OpSchema = {
     { name: 'scales', typeStr: 'T' },
     { name: 'zero_points', option: 'optional', typeStr: 'TZ' },
     { name: 'bias', option: 'optional', typeStr: 'T' },
+    { name: 'codebook', option: 'optional', typeStr: 'T' },
   ],
   outputs: [{ name: 'Y', typeStr: 'T' }],
   attributes: {
@@ -53,7 +57,7 @@ export const QMATMUL_SCHEMA: OpSchema = {
     sparsity: { type: 'string', default: '' },
   },
   typeConstraints: { T: ['float32', 'float16'], TZ: ['uint8', 'float32', 'float16'] },
-  doc: 'Y = A · dequant(B) (+ bias); B block-quantized along K in the MatMulNBits layout.',
+  doc: 'Y = A · dequant(B) (+ bias); B block-quantized along K in the MatMulNBits layout; with a codebook, dequant is codebook[code]·scale.',
   infer(ctx) {
     const K = intAttr(ctx, 'K');
     const N = intAttr(ctx, 'N');
@@ -65,6 +69,11 @@ export const QMATMUL_SCHEMA: OpSchema = {
     const a = ctx.inputTypes[0];
     const b = ctx.inputTypes[1];
     const kb = Math.ceil(K / bs);
+    const cb = ctx.inputTypes[5];
+    if (cb) {
+      if (ctx.inputTypes[3]) ctx.fail('a codebook weight takes no zero_points (codes index the codebook)');
+      if (cb.kind === 'tensor' && cb.shape && (cb.shape.length !== 1 || (typeof cb.shape[0] === 'number' && cb.shape[0] !== 2 ** bits))) ctx.fail(`codebook must be [${2 ** bits}] (2^bits values), got [${cb.shape.join(', ')}]`);
+    }
     if (b?.kind === 'tensor' && b.shape) {
       const want = [N, kb, (bs * bits) / 8];
       if (b.shape.length !== 3 || b.shape.some((d, i) => typeof d === 'number' && d !== want[i])) ctx.fail(`B must be uint8 [${want.join(', ')}], got [${b.shape.join(', ')}]`);
@@ -131,6 +140,15 @@ export function buildDequantizedWeight(b: GraphBuilder, node: Node): Value {
   const dt = node.input(2).dtype === DTypes.float16 ? DTypes.float16 : DTypes.float32;
   const codes = b.reshape(unpackCodes(b, node.input(1), bits, dt), [N, kBlocks, blockSize]);
   const scales = b.reshape(node.input(2), [N, kBlocks, 1]);
+  const codebook = node.inputs[5] ?? null;
+  if (codebook) {
+    if (node.inputs[3]) throw new LeanformerError('INVALID_GRAPH', `${node.describe()}: a codebook weight takes no zero_points`);
+    // Codes are exact small integers in float; Cast to int64 makes them Gather indices into the table.
+    const idx = b.cast(codes, DTypes.int64);
+    const table = codebook.dtype === dt ? codebook : b.cast(codebook, dt);
+    const deqCb = b.reshape(b.mul(b.gather(table, idx, 0), scales), [N, kBlocks * blockSize]);
+    return b.transpose(kBlocks * blockSize === K ? deqCb : b.slice(deqCb, [0], [K], [1]), [1, 0]);
+  }
   const zpIn = node.inputs[3] ?? null;
   let zp: Value;
   if (!zpIn) zp = b.scalar(2 ** (bits - 1), dt);
