@@ -1,6 +1,7 @@
 // The public entries of every package, read from each package.json "exports": an export
 // `./x` whose types are `./dist/x.d.ts` is built from `src/x.ts` (tsup's one-entry-per-file
-// layout), so the docs and the undocumented-export check follow the exports map by themselves.
+// layout), or from `x/index.ts` for an entry kept outside src/ (the `./bench` suites), so the docs
+// and the undocumented-export check follow the exports map by themselves.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +23,8 @@ export function packageEntries() {
       if (typeof target !== 'object' || target === null || !target.types) continue; // ./package.json
       const m = /^\.\/dist\/(.+)\.d\.ts$/.exec(target.types);
       if (!m) throw new Error(`${name}: exports['${subpath}'].types is '${target.types}', expected ./dist/<entry>.d.ts`);
-      const file = `packages/${dir}/src/${m[1]}.ts`;
-      if (!existsSync(join(ROOT, file))) throw new Error(`${name}: exports['${subpath}'] has no source file ${file}`);
+      const file = [`packages/${dir}/src/${m[1]}.ts`, `packages/${dir}/${m[1]}/index.ts`].find((f) => existsSync(join(ROOT, f)));
+      if (!file) throw new Error(`${name}: exports['${subpath}'] has no source file packages/${dir}/src/${m[1]}.ts (or ${m[1]}/index.ts)`);
       out.push({ pkg: name, subpath, specifier: subpath === '.' ? name : `${name}/${subpath.slice(2)}`, file });
     }
   }

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { packageEntries, ROOT } from './entries.mjs';
 
-const names = [...new Set(packageEntries().map((e) => e.file.replace(/^packages\/[^/]+\/src\/|\.ts$/g, '')))].sort();
+const names = [...new Set(packageEntries().filter((e) => /\/src\//.test(e.file)).map((e) => e.file.replace(/^packages\/[^/]+\/src\/|\.ts$/g, '')))].sort();
 
 /** @type {Partial<import('typedoc').TypeDocOptions>} */
 const config = {
@@ -15,7 +15,7 @@ const config = {
   packageOptions: {
     // Each package documents whichever of its entry files exist (an extglob: TypeDoc warns on a
     // pattern that matches nothing, so one pattern per package, not one per entry name).
-    entryPoints: [`src/@(${names.join('|')}).ts`],
+    entryPoints: [`src/@(${names.join('|')}).ts`, 'bench/index.ts'],
     skipErrorChecking: true,
     disableSources: true,
     excludePrivate: true,
