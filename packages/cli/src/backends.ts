@@ -46,8 +46,8 @@ function ort(ep: OrtEp, eps: readonly OrtEp[], description: string): CliBackendE
 }
 
 /**
- * TensorFlow.js rows: an extension point for `@leanformer/runtime-tfjs`, which is expected to export
- * `createTfjsBackend({ backend })` returning a core `Backend`. Until it does, these rows say so.
+ * TensorFlow.js rows: `@leanformer/runtime-tfjs`'s `createTfjsBackend({ backend })`, loaded on first use
+ * (a CLI build without that package says so).
  */
 function tfjs(name: TfjsName, description: string): CliBackendEntry {
   return {

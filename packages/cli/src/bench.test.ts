@@ -19,9 +19,10 @@ describe('leanformer bench', () => {
     expect(ep.code).not.toBe(0);
     expect(ep.err).toMatch(/--ep must be cpu or webgpu, got 'cuda'/);
     const th = await cli('bench', 'quant', '--threads', '0');
-    expect(th.err).toMatch(/--threads must be a positive integer, got '0'/);
+    expect(th.err).toMatch(/--threads must be an integer ≥ 1 \(decimal\), got '0'/);
+    expect(th.code).toBe(2);
     const prefix = await cli('bench', 'speed');
-    expect(prefix.code).not.toBe(0);
+    expect(prefix.code).toBe(2);
     expect(prefix.err).toMatch(/unknown suite 'speed'; run 'leanformer bench list'/);
     const inPkg = await cli('bench', 'quant-nosuch');
     expect(inPkg.err).toMatch(/unknown suite 'quant-nosuch'; quant suites: quant, quant-rtn/);

@@ -52,6 +52,8 @@ async function report(target: string, file = files['asym']!): Promise<LoweringRe
 }
 
 const byOp = (r: LoweringReport, op: string) => r.nodes.filter((n) => n.op === `leanformer::${op}`);
+/** Every affine QMatMul first skips the codebook (NF4) form. */
+const CODEBOOK_SKIP = { form: 'codebook', reason: 'no codebook input (an affine weight: MatMulNBits, QDQ or the decomposition)' };
 const BLOCKED_WHY = 'the blocked form needs a window, sinks_window or moa pattern (moa: static sequence length) and no past K/V';
 
 describe('leanformer inspect --lowering', () => {
@@ -59,7 +61,7 @@ describe('leanformer inspect --lowering', () => {
     for (const t of ['ort-cpu', 'ort-webgpu']) {
       const r = await report(t);
       expect(r.target).toBe(t);
-      expect(byOp(r, 'QMatMul').map((n) => [n.form, n.skipped])).toEqual(Array(4).fill(['matmulnbits', []]));
+      expect(byOp(r, 'QMatMul').map((n) => [n.form, n.skipped])).toEqual(Array(4).fill(['matmulnbits', [CODEBOOK_SKIP]]));
       expect(byOp(r, 'Attention')).toEqual([{ node: 'attn', op: 'leanformer::Attention', form: 'gqa', skipped: [] }]);
       const ops = lowerToOnnx(g, t === 'ort-cpu' ? { runtime: 'ort', ep: 'cpu' } : { runtime: 'ort', ep: 'webgpu' }).nodes.map((n) => n.op);
       expect(ops.filter((o) => o === 'MatMulNBits')).toHaveLength(4);
@@ -85,9 +87,9 @@ describe('leanformer inspect --lowering', () => {
     expect(byOp(sym, 'Attention')[0]).toMatchObject({ form: 'reference', skipped: [{ form: 'blocked', reason: BLOCKED_WHY }] });
     const asym = await report('ort-tensorrt');
     const why = 'ort-tensorrt takes symmetric blocked DequantizeLinear weights only (zero point 0): quantize with --symmetric (rtn, gptq, awq, smoothquant)';
-    expect(byOp(asym, 'QMatMul').map((n) => [n.form, n.refusal, n.skipped])).toEqual(Array(4).fill([null, why, [{ form: 'qdq', reason: why }]]));
+    expect(byOp(asym, 'QMatMul').map((n) => [n.form, n.refusal, n.skipped])).toEqual(Array(4).fill([null, why, [CODEBOOK_SKIP, { form: 'qdq', reason: why }]]));
     expect(() => lowerToOnnx(g, { runtime: 'ort', ep: 'tensorrt' })).toThrowError(why);
-    expect((await cli('inspect', '--lowering', 'ort-tensorrt', files['asym']!)).out).toMatch(/: cannot be lowered: ort-tensorrt takes symmetric .*\n {2}skipped qdq: ort-tensorrt takes symmetric/);
+    expect((await cli('inspect', '--lowering', 'ort-tensorrt', files['asym']!)).out).toMatch(/: cannot be lowered: ort-tensorrt takes symmetric .*\n {2}skipped codebook: no codebook input.*\n {2}skipped qdq: ort-tensorrt takes symmetric/);
   });
 
   it('ort-webgpu: HQQ quantized for webgpu has uint8 zero points and takes MatMulNBits; HQQ for cpu (float zero points) is skipped with the uint8 fact', async () => {
@@ -95,7 +97,7 @@ describe('leanformer inspect --lowering', () => {
     const cpuHqq = byOp(await report('ort-webgpu', files['hqq']), 'QMatMul');
     // The output projection is an 8-bit edge layer, whose zero points quant always rounds to uint8.
     expect(cpuHqq.map((n) => n.form)).toEqual(['reference', 'reference', 'reference', 'matmulnbits']);
-    expect(cpuHqq[0]!.skipped).toEqual([{ form: 'matmulnbits', reason: expect.stringMatching(/^ort-webgpu's MatMulNBits takes uint8 zero points only/) }]);
+    expect(cpuHqq[0]!.skipped).toEqual([CODEBOOK_SKIP, { form: 'matmulnbits', reason: expect.stringMatching(/^ort-webgpu's MatMulNBits takes uint8 zero points only/) }]);
     expect(byOp(await report('ort-cpu', files['hqq']), 'QMatMul').map((n) => n.form)).toEqual(['matmulnbits', 'matmulnbits', 'matmulnbits', 'matmulnbits']);
   });
 

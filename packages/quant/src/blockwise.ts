@@ -435,34 +435,3 @@ export function unpackMatMulNBits(t: { B: Uint8Array; scales: Float32Array; zero
   return { bits, blockSize, K, N, kBlocks, codes, scales: Float32Array.from(t.scales), zeroPoints };
 }
 
-/** Bytes the packed form occupies (B + scales as float32 + zero points). */
-export function packedByteSize(q: QuantizedWeight): number {
-  const blob = (q.blockSize * q.bits) / 8;
-  let n = q.N * q.kBlocks * blob + q.N * q.kBlocks * 4;
-  if (q.zeroPoints) n += hasIntegerZeroPoints(q) ? q.N * Math.ceil((q.kBlocks * q.bits) / 8) : q.N * q.kBlocks * 4;
-  return n;
-}
-
-/**
- * Quantizes values with given per-block parameters (used by GPTQ/AWQ/SmoothQuant after they
- * choose parameters or transform the weight). `scales`/`zeroPoints` are [N, kBlocks].
- */
-export function quantizeWithParams(w: Float32Array, K: number, N: number, bits: QuantBits, blockSize: number, scales: Float32Array, zeroPoints: Float32Array | null): QuantizedWeight {
-  const kBlocks = Math.ceil(K / blockSize);
-  const qmax = (1 << bits) - 1;
-  const mid = 1 << (bits - 1);
-  const kPad = kBlocks * blockSize;
-  const codes = new Uint8Array(N * kPad);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < kBlocks; b++) {
-      const i = n * kBlocks + b;
-      const s = scales[i]!;
-      const z = zeroPoints ? zeroPoints[i]! : mid;
-      const k1 = Math.min(K, (b + 1) * blockSize);
-      for (let k = b * blockSize; k < (b + 1) * blockSize; k++) {
-        codes[n * kPad + k] = k < k1 ? quantizeValue(w[k * N + n]!, s, z, qmax) : Math.round(z);
-      }
-    }
-  }
-  return { bits, blockSize, K, N, kBlocks, codes, scales: Float32Array.from(scales), zeroPoints: zeroPoints ? Float32Array.from(zeroPoints) : null };
-}

@@ -5,21 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder } from '@leanformer/core';
-import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
-import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
+import { decodeModel, encodeModel } from '@leanformer/onnx';
+import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
-import { quantCommands, readAnyModel, type QuantCliDeps } from './cli.js';
+import { quantCommands, readAnyModel } from './cli.js';
 import { isLfpack } from './lfpack.js';
 import { syntheticWeight } from './synthetic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-quant-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const deps: QuantCliDeps = {
-  loadModel: (p) => loadModel(p), saveModel: (g, p) => saveModel(g, p), lowerToOnnx, encodeModel, decodeModel,
-  readTensorFile: (p) => readTensorFile(p), createBackend: () => createOrtBackend(),
-  stream: { loadModel: (p, o) => loadModel(p, o), encodeModel, lowerToOnnx },
-};
-const cmds = Object.fromEntries(quantCommands(deps).map((c) => [c.name, c]));
+const cmds = Object.fromEntries(quantCommands().map((c) => [c.name, c]));
 const model = transformerDecoder({ vocabSize: 256, hidden: 64, layers: 1, heads: 4, ffn: 128, seed: 2 });
 const input = join(dir, 'in.onnx');
 writeFileSync(input, encodeModel(model));
@@ -31,7 +26,7 @@ function io() {
 }
 
 async function logits(path: string): Promise<Float32Array> {
-  const exe = await createOrtBackend().compile(await readAnyModel(deps, path));
+  const exe = await createOrtBackend().compile(await readAnyModel(path));
   const y = (await exe.run({ input_ids: Tensor.from('int64', [1, 4], [1n, 2n, 3n, 4n]) })).logits!.toFloat32();
   await exe.dispose();
   return y;

@@ -1,14 +1,16 @@
-// CLI command definitions for `leanformer quantize | sparsify | pack | unpack` (`bench quant` is
-// runQuantBench, called by the CLI's bench command). They are plain objects shaped like @leanformer/cli's `Command`
-// (name, summary, positionals, options, details, run) so the CLI registers them without this
-// package depending on the CLI, the ONNX codec or a runtime: those arrive as `QuantCliDeps`.
-// Node-only (reads and writes files); import from '@leanformer/quant/cli'.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+// CLI command definitions for `leanformer quantize | sparsify | pack | unpack`. They are plain objects
+// shaped like @leanformer/cli's `Command` (name, summary, positionals, options, details, run), so the
+// CLI registers them without this package depending on it. Node-only: this entry imports the ONNX
+// file I/O (@leanformer/onnx/node) and, for calibration, ORT CPU itself; the main entry stays free
+// of both. Import from '@leanformer/quant/cli'.
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  intFlag, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type Target, type TargetName,
+  intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
+import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
+import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
 import { isLfpack, lfpackStats, lfpackVersion, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
@@ -17,23 +19,13 @@ import { packModelStreaming, unpackModelStreaming } from './stream/lfpack-stream
 
 export { randomCalibrationFeeds };
 
-/** What the commands need from the rest of leanformer (the CLI passes these in). */
-export interface QuantCliDeps {
-  /** Reads an .onnx file into the IR (external data resolved). */
-  loadModel(path: string): Graph | Promise<Graph>;
-  /** Writes an IR graph (already lowered) as .onnx. */
-  saveModel(graph: Graph, path: string): void | Promise<void>;
-  /** Lowers leanformer ops for a target (`lowerToOnnx`). */
-  lowerToOnnx(graph: Graph, target: Target): Graph;
-  /** ONNX bytes ⇄ IR, for the .lfpack container. */
-  encodeModel(graph: Graph): Uint8Array;
-  decodeModel(bytes: Uint8Array): Graph;
-  /** Reads one serialized TensorProto (`input_0.pb`). */
-  readTensorFile(path: string): { name: string; tensor: Tensor };
-  /** A backend that runs the float model for calibration (ORT CPU). */
-  createBackend(): Backend | Promise<Backend>;
-  /** Lazy loading and placed encoding, for `quantize --stream` (models larger than memory). */
-  readonly stream?: StreamDeps;
+/** The ONNX side of the streaming passes (lazy loading, placed encoding, lowering). */
+const STREAM_DEPS: StreamDeps = { loadModel: (p, o) => loadModel(p, o), encodeModel, lowerToOnnx };
+const CODEC: ModelCodec = { encode: encodeModel, decode: decodeModel };
+
+/** ORT CPU for calibration, loaded only when a command calibrates. */
+async function calibrationBackend(): Promise<Backend> {
+  return (await import('@leanformer/runtime-ort/node')).createOrtBackend({ eps: ['cpu'] });
 }
 
 /** An option of a quant command (core's CommandOption). */
@@ -56,26 +48,33 @@ function checkOutput(out: string, inputs: readonly string[]): void {
   assertOutputsDistinct({ inputs, outputs: [out] });
 }
 
-/** Reads .onnx or .lfpack into the IR. */
-export async function readAnyModel(deps: QuantCliDeps, path: string): Promise<Graph> {
-  const fd = readInputFile(path);
+/**
+ * Reads .onnx or .lfpack into the IR, reading the file once: its first 12 bytes tell the format, then
+ * an .lfpack is read whole and unpacked, an .onnx is loaded by @leanformer/onnx/node (external data
+ * resolved beside it).
+ */
+export async function readAnyModel(path: string): Promise<Graph> {
+  checkInputFile(path);
   const head = new Uint8Array(12);
-  head.set(fd.subarray(0, 12));
-  if (isLfpack(head)) return unpackModel(fd, codecOf(deps));
-  return deps.loadModel(path);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, head, 0, 12, 0); } finally { closeSync(fd); }
+  if (isLfpack(head)) return unpackModel(readFileSync(path), CODEC);
+  try {
+    return await loadModel(path);
+  } catch (e) {
+    if (isLeanformerError(e, 'DECODE_ERROR')) throw new LeanformerError('DECODE_ERROR', `${path} is not a readable ONNX model: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
-/** Reads an input file; a missing path or a folder is an IO_ERROR naming the path. */
-function readInputFile(path: string): Uint8Array {
+/** A missing path or a folder is an IO_ERROR naming the path. */
+function checkInputFile(path: string): void {
   if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `No such file: ${path}`, { details: { path } });
   if (statSync(path).isDirectory()) throw new LeanformerError('IO_ERROR', `${path} is a folder; expected a model file`, { details: { path } });
-  return readFileSync(path);
 }
 
-function codecOf(deps: QuantCliDeps): ModelCodec { return { encode: deps.encodeModel, decode: deps.decodeModel }; }
-
 /** Reads every `test_data_set_*` folder (or the folder itself) of ONNX test data as calibration feeds. */
-export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph): Record<string, Tensor>[] {
+export function readCalibrationDir(dir: string, graph: Graph): Record<string, Tensor>[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LeanformerError('IO_ERROR', `--calib: no such folder ${dir}`, { details: { path: dir } });
   const sets = readdirSync(dir).filter((f) => /^test_data_set/.test(f) && statSync(join(dir, f)).isDirectory()).sort().map((f) => join(dir, f));
   const folders = sets.length ? sets : [dir];
@@ -86,7 +85,7 @@ export function readCalibrationDir(deps: QuantCliDeps, dir: string, graph: Graph
     if (!files.length) continue;
     const feed: Record<string, Tensor> = {};
     files.forEach((m, i) => {
-      const { name, tensor } = deps.readTensorFile(join(f, m[0]));
+      const { name, tensor } = readTensorFile(join(f, m[0]));
       feed[names.includes(name) ? name : names[i]!] = tensor;
     });
     feeds.push(feed);
@@ -124,7 +123,7 @@ function weightOptions(values: Readonly<Record<string, unknown>>) {
 }
 
 /** `quantize --stream`: any streaming registry method, layer by layer (see quantizeModelStreaming); prints the same report. */
-async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
+async function quantizeStreamed(input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
   const entry = quantMethod(method)!;
   if (!entry.streams) throw new UsageError(`quantize --stream supports --method ${STREAMING.join(', ')}, got '${method}'`, 'method');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
@@ -132,12 +131,12 @@ async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, 
   if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
   const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
   if ((values.calib !== undefined || calibRandom !== undefined) && entry.calibration === 'none') throw new UsageError(`--method ${method} takes no calibration data (calibrated methods: ${CALIBRATED.join(', ')})`, 'calib');
-  const sd = streamDeps(deps, 'quantize');
+  const sd = STREAM_DEPS;
   let calibration;
   const calibNotes: string[] = []; // --calib-random: the range each integer input was drawn from
   if (values.calib !== undefined || calibRandom !== undefined) {
     const lazy = await sd.loadModel(input, { externalData: 'lazy' }); // graph and input names only; no weight is read
-    calibration = { feeds: values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, lazy) : randomCalibrationFeeds(lazy, calibRandom!, 0, calibNotes) };
+    calibration = { feeds: values.calib !== undefined ? readCalibrationDir(values.calib as string, lazy) : randomCalibrationFeeds(lazy, calibRandom!, 0, calibNotes) };
   }
   const r = await quantizeModelStreaming(input, out, { method: entry.name as QuantMethod, calibration, ...weights, target: targetName as StreamTarget }, sd);
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds, ...(r.reason ? { reason: r.reason } : {}) };
@@ -153,10 +152,10 @@ async function quantizeStreamed(deps: QuantCliDeps, input: string, out: string, 
  * @example
  * ```ts
  * import { quantCommands } from '@leanformer/quant/cli';
- * for (const c of quantCommands(deps)) registerCommand(c);
+ * for (const c of quantCommands()) registerCommand(c);
  * ```
  */
-export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
+export function quantCommands(): QuantCommand[] {
   const quantize: QuantCommand = {
     name: 'quantize',
     summary: 'Quantize a model\'s weights (RTN, HQQ, GPTQ, AWQ, SmoothQuant+, QServe) and lower for a target.',
@@ -185,18 +184,18 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
       const weights = weightOptions(values);
-      if (values.stream) return quantizeStreamed(deps, positionals[0]!, out, method, targetName, weights, values, io);
+      if (values.stream) return quantizeStreamed(positionals[0]!, out, method, targetName, weights, values, io);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
       const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
-      const graph = await readAnyModel(deps, positionals[0]!);
+      const graph = await readAnyModel(positionals[0]!);
       let calibration;
       const calibNotes: string[] = []; // --calib-random: the range each integer input was drawn from
       if (values.calib !== undefined || calibRandom !== undefined) {
-        const feeds = values.calib !== undefined ? readCalibrationDir(deps, values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!, 0, calibNotes);
-        calibration = { backend: await deps.createBackend(), feeds };
+        const feeds = values.calib !== undefined ? readCalibrationDir(values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!, 0, calibNotes);
+        calibration = { backend: await calibrationBackend(), feeds };
       }
       const { graph: q, report, notes } = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration });
-      await deps.saveModel(deps.lowerToOnnx(q, parseTarget(targetName)), out);
+      await saveModel(lowerToOnnx(q, parseTarget(targetName)), out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
         io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
@@ -223,13 +222,13 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       checkOutput(out, [positionals[0]!]);
       if (values.pattern !== undefined && values.pattern !== '2:4') throw new UsageError(`--pattern must be 2:4 (the only pattern), got '${String(values.pattern)}'`, 'pattern');
       if (values.stream) {
-        const r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4' }, streamDeps(deps, 'sparsify'));
+        const r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4' }, STREAM_DEPS);
         if (values.json) io.out(`${JSON.stringify(r)}\n`);
         else io.out(`2:4 pruned ${r.layersSparsified} layers (streamed) → ${out}\n`);
         return 0;
       }
-      const { graph, report } = sparsifyModel(await readAnyModel(deps, positionals[0]!), { pattern: '2:4' });
-      await deps.saveModel(graph, out);
+      const { graph, report } = sparsifyModel(await readAnyModel(positionals[0]!), { pattern: '2:4' });
+      await saveModel(graph, out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else io.out(`2:4 pruned ${report.layersSparsified} layers (${(report.sparsity * 100).toFixed(1)}% zeros) → ${out}\nnote: ${report.note}\n`);
       return 0;
@@ -249,15 +248,14 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const out = need(values, 'output', 'leanformer pack <in.onnx> -o <out.lfpack>');
       checkOutput(out, [positionals[0]!]);
       if (values.stream) {
-        const sd = streamDeps(deps, 'pack');
-        const r = await packModelStreaming(positionals[0]!, out, { loadModel: sd.loadModel, encodeModel: (g) => deps.encodeModel(g) });
+        const r = await packModelStreaming(positionals[0]!, out, { loadModel: STREAM_DEPS.loadModel, encodeModel });
         if (values.json) io.out(`${JSON.stringify(r)}\n`);
         else io.out(`packed ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
-      const graph = await readAnyModel(deps, positionals[0]!);
+      const graph = await readAnyModel(positionals[0]!);
       weightsAsInitializers(graph); // Constant / Identity weights (e.g. paddle2onnx) are packed like initializers
-      const bytes = packModel(graph, codecOf(deps));
+      const bytes = packModel(graph, CODEC);
       writeFileAtomic(out, bytes);
       const s = lfpackStats(bytes);
       if (values.json) io.out(`${JSON.stringify({ ...s, fileBytes: bytes.length })}\n`);
@@ -278,16 +276,16 @@ export function quantCommands(deps: QuantCliDeps): QuantCommand[] {
       const out = need(values, 'output', 'leanformer unpack <in.lfpack> -o <out.onnx>');
       checkOutput(out, [positionals[0]!]);
       if (values.stream) {
-        const sd = streamDeps(deps, 'unpack');
-        const r = await unpackModelStreaming(positionals[0]!, out, { decodeModel: (b) => deps.decodeModel(b), encodeModel: sd.encodeModel });
+        const r = await unpackModelStreaming(positionals[0]!, out, { decodeModel, encodeModel });
         if (!r.verified) io.err(UNVERIFIED_NOTE(positionals[0]!));
         io.out(`unpacked ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
-      const bytes = readInputFile(positionals[0]!);
-      const graph = unpackModel(bytes, codecOf(deps));
+      checkInputFile(positionals[0]!);
+      const bytes = readFileSync(positionals[0]!);
+      const graph = unpackModel(bytes, CODEC);
       if (lfpackVersion(bytes) < 2) io.err(UNVERIFIED_NOTE(positionals[0]!));
-      await deps.saveModel(graph, out);
+      await saveModel(graph, out);
       io.out(`unpacked → ${out}\n`);
       return 0;
     },
@@ -302,8 +300,4 @@ function mb(n: number): string { return `${(n / 1e6).toFixed(2)} MB`; }
 /** ` (0.160×)`, or nothing when the input had no bytes to compare (never NaN×). */
 function ratio(before: number, after: number): string { return before > 0 ? ` (${(after / before).toFixed(3)}×)` : ''; }
 
-function streamDeps(deps: QuantCliDeps, command: string): StreamDeps {
-  if (!deps.stream) throw new LeanformerError('NOT_SUPPORTED', `${command} --stream: this CLI build has no streaming I/O`);
-  return deps.stream;
-}
 

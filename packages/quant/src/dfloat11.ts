@@ -293,7 +293,3 @@ export function decodeFloats(enc: Uint8Array, into?: Uint16Array | Uint32Array):
   return { dtype, bits: out };
 }
 
-/** Size of the encoded stream relative to the raw tensor bytes (for reports). */
-export function encodedRatio(dtype: PackableFloat, count: number, encodedBytes: number): number {
-  return encodedBytes / ((count * LAYOUTS[dtype].bits) / 8);
-}

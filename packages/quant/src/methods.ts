@@ -442,11 +442,6 @@ export function quantizeSmoothQuantPlus(layers: readonly LinearWeight[], x: Floa
   return searchScales(layers, x, K, alphas, (alpha) => smoothingScales(amax, layers, alpha), opts);
 }
 
-/** Applies given input-channel scales `s` (not searched): quantises diag(s)·W. */
-export function quantizeScaled(layer: LinearWeight, s: ArrayLike<number>, opts: BlockQuantOptions): QuantizedWeight {
-  return effectiveWeight(layer, Float64Array.from(s as ArrayLike<number>), opts).q;
-}
-
 // ───────────────────────────── QServe ─────────────────────────────
 
 /** The two levels of a QServe progressive quantization, kept for inspection and tests. */

@@ -79,8 +79,3 @@ export function saveCheckpointFile(path: string, bytes: Uint8Array): void {
   writeFileAtomic(path, bytes);
 }
 
-/** Reads checkpoint bytes written by {@link saveCheckpointFile}. */
-export function loadCheckpointFile(path: string): Uint8Array {
-  if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `checkpoint '${path}' does not exist`);
-  return new Uint8Array(readFileSync(path));
-}

@@ -3,5 +3,7 @@ import type { BenchSuite } from '@leanformer/core';
 import { visionSuite } from './vision.js';
 import { profileSuite } from './profile.js';
 
+export { runVisionBench, type VisionBenchOptions, type VisionBenchResult } from './run.js';
+
 /** Every suite of this package, in the order `leanformer bench list` shows them. */
 export const benches: readonly BenchSuite[] = [visionSuite, profileSuite];

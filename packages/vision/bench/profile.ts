@@ -8,11 +8,11 @@
 import { mkdirSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { benchInt, type BenchSuite } from '@leanformer/core';
 import * as onnx from '@leanformer/onnx';
 import { efficientvit, loadTimmSafetensors } from '@leanformer/vision';
+import { visionFixturesDir } from '@leanformer/vision/cli';
 
 export const profileSuite: BenchSuite = {
   name: 'vision-profile',
@@ -23,7 +23,7 @@ const out = o.params['out'] ?? join(tmpdir(), 'evit-prof');
 mkdirSync(out, { recursive: true });
 const threads = o.threads ?? 1;
 const runs = benchInt(o.params, 'runs', o.quick ? 30 : 200);
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.resolve('@leanformer/vision/cli')));
+const fixture = (name: string) => join(visionFixturesDir(), name);
 const m0 = efficientvit('m0', { numClasses: 10, seed: 0 });
 // The same weights as timm's export (random-init attention is far from trained and, on x86, runs
 // into denormal softmax outputs that slow the MatMuls for reasons unrelated to the graph).

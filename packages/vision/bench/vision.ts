@@ -7,11 +7,10 @@
 // from the repo root with the package installed elsewhere). --param seeded=1 keeps our seeded random
 // weights instead (not the same model: shows what random-init attention does to the timing).
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { benchInt, type BenchSuite } from '@leanformer/core';
-import * as onnx from '@leanformer/onnx';
-import { runVisionBench } from '@leanformer/vision/cli';
+import { visionFixturesDir } from '@leanformer/vision/cli';
+import { runVisionBench } from './run.js';
 
 export const visionSuite: BenchSuite = {
   name: 'vision',
@@ -22,11 +21,11 @@ export const visionSuite: BenchSuite = {
     seeded: { description: '1: our seeded random weights instead of timm\'s', default: '0' },
   },
   async run(o) {
-    const beside = fileURLToPath(new URL('../fixtures/efficientvit_m0.safetensors', import.meta.resolve('@leanformer/vision/cli')));
+    const beside = join(visionFixturesDir(), 'efficientvit_m0.safetensors');
     const committed = resolve('packages/vision/fixtures/efficientvit_m0.safetensors');
     const timmWeights = benchInt(o.params, 'seeded', 0) === 1 ? false : o.params['timm-weights'] ?? (!existsSync(beside) && existsSync(committed) ? committed : undefined);
     return runVisionBench({
-      onnx, quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}),
+      quick: o.quick, ep: o.ep, ...(o.threads ? { threads: o.threads } : {}),
       ...(o.params['runs'] ? { runs: benchInt(o.params, 'runs', 200) } : {}), ...(timmWeights !== undefined ? { timmWeights } : {}),
     });
   },

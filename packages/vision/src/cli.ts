@@ -1,6 +1,7 @@
 import { intFlag, UsageError, type CommandContext, type CommandIo, type CommandSpec } from '@leanformer/core';
 import { checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
-import { runVisionBench, visionFixturesDir, type OnnxApi } from './bench.js';
+import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
+import { visionFixturesDir } from './fixtures.js';
 import { zoo, zooNames } from './zoo.js';
 
 /**
@@ -18,7 +19,7 @@ export interface VisionCommand extends CommandSpec {
   readonly usage: string;
 }
 
-export { runVisionBench, visionFixturesDir, zoo, type OnnxApi };
+export { visionFixturesDir, zoo };
 
 /** The most classifier classes `zoo` builds (ImageNet-21k has 21,843), so a typo is an error, not a multi-GB allocation. */
 const MAX_CLASSES = 100_000;
@@ -27,7 +28,7 @@ const MAX_CLASSES = 100_000;
  * `leanformer zoo <name> [--num-classes N] -o <out.onnx> [--json]`: builds a named model (seeded
  * random init), writes it as ONNX for ORT CPU, and prints its parameter and MAC counts.
  */
-export function zooCommand(onnx: OnnxApi): VisionCommand {
+export function zooCommand(): VisionCommand {
   return {
     name: 'zoo',
     summary: 'Build a vision model (EfficientViT, FasterNet, PATNet, SqueezeTime, ViT) and write it as ONNX',
@@ -49,7 +50,7 @@ export function zooCommand(onnx: OnnxApi): VisionCommand {
       const numClasses = intFlag('num-classes', ctx.values['num-classes'], { min: 0, max: MAX_CLASSES });
       const seed = intFlag('seed', ctx.values.seed, { min: 0 });
       const { graph, report } = zoo(name, { ...(numClasses !== undefined ? { numClasses } : {}), ...(seed !== undefined ? { seed } : {}) });
-      writeFileAtomic(out, onnx.encodeModel(onnx.lowerToOnnx(graph, { runtime: 'ort', ep: 'cpu' })));
+      writeFileAtomic(out, encodeModel(lowerToOnnx(graph, { runtime: 'ort', ep: 'cpu' })));
       if (ctx.values.json) ctx.io.out(`${JSON.stringify(report)}\n`);
       else ctx.io.out(`${report.name}: ${(report.params / 1e6).toFixed(2)}M params, ${(report.flops / 1e6).toFixed(1)}M MACs at input [${report.inputShape.join(', ')}] → ${out}\n`);
       return 0;
@@ -58,14 +59,13 @@ export function zooCommand(onnx: OnnxApi): VisionCommand {
 }
 
 /**
- * Every command this package contributes, bound to `@leanformer/onnx`.
+ * Every command this package contributes.
  *
  * @example
  * ```ts
- * import * as onnx from '@leanformer/onnx';
- * for (const c of visionCommands(onnx)) registerCommand(c);
+ * for (const c of visionCommands()) registerCommand(c);
  * ```
  */
-export function visionCommands(onnx: OnnxApi): VisionCommand[] {
-  return [zooCommand(onnx)];
+export function visionCommands(): VisionCommand[] {
+  return [zooCommand()];
 }

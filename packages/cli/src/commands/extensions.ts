@@ -1,10 +1,7 @@
 // Commands that live in other leanformer packages, loaded on first use so `leanformer run` never pays for
-// them. Each row names the module, the commands it provides and how to build them with the CLI's own
-// implementations of what they need (model I/O, lowering, a calibration backend).
+// them. Each row names the module, the commands it provides and its factory; the modules import their
+// own model I/O (@leanformer/onnx/node), so the CLI hands them nothing.
 import { LeanformerError } from '@leanformer/core';
-import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
-import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
-import { importModel } from '../pipeline.js';
 import { getCommand, registerCommand, type Command } from '../registry.js';
 
 interface Extension {
@@ -21,13 +18,7 @@ const EXTENSIONS: readonly Extension[] = [
     async build(mod) {
       const make = mod['quantCommands'];
       if (typeof make !== 'function') throw new LeanformerError('NOT_SUPPORTED', '@leanformer/quant/cli does not export quantCommands');
-      return (make as (deps: unknown) => Command[])({
-        loadModel: importModel,
-        saveModel: (graph: Parameters<typeof saveModel>[0], path: string) => saveModel(graph, path),
-        lowerToOnnx, encodeModel, decodeModel, readTensorFile,
-        createBackend: async () => (await import('@leanformer/runtime-ort/node')).createOrtBackend({ eps: ['cpu'] }),
-        stream: { loadModel: (p: string, o: { externalData: 'lazy' }) => loadModel(p, o), encodeModel, lowerToOnnx },
-      });
+      return (make as () => Command[])();
     },
   },
   {
@@ -36,7 +27,7 @@ const EXTENSIONS: readonly Extension[] = [
     async build(mod) {
       const make = mod['zooCommand'];
       if (typeof make !== 'function') throw new LeanformerError('NOT_SUPPORTED', '@leanformer/vision/cli does not export zooCommand');
-      return [(make as (o: unknown) => Command)({ decodeModel, encodeModel, lowerToOnnx })];
+      return [(make as () => Command)()];
     },
   },
   {
@@ -64,9 +55,6 @@ function load(ext: Extension): Promise<void> {
   }
   return p;
 }
-
-/** Command names that come from extension packages. */
-export function extensionCommandNames(): string[] { return EXTENSIONS.flatMap((e) => e.commands); }
 
 /**
  * Registers the extension that provides `name`, if any. Throws BACKEND_UNAVAILABLE naming the package

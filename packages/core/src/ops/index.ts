@@ -1,4 +1,3 @@
 // Op schemas (ONNX and com.microsoft domains), shape inference and reference kernels.
-export { broadcastShapes, broadcastDim, mergeDim } from './infer-util.js';
 export { inferNode, type InferNodeOptions } from './infer.js';
 export { evaluateNode, evaluableOps, type EvaluateOptions } from './evaluate.js';

@@ -6,7 +6,8 @@ import { Graph } from '../ir/graph.js';
 import { formatType, tensorType, type Dim, type ValueType } from '../ir/types.js';
 import { Tensor } from '../tensor.js';
 import { allSchemas, getSchema, registerSchema } from './schema.js';
-import { broadcastShapes, inferNode } from './index.js';
+import { inferNode } from './index.js';
+import { broadcastShapes } from './infer-util.js';
 
 const f32 = (shape: Dim[] | null) => tensorType(DTypes.float32, shape);
 

@@ -222,7 +222,3 @@ function toDynamic(node: Node, target: Target): void {
   replace(node, y);
 }
 
-/** The dequantized [K, N] weight of a QMatMul as standard ops (for lowerings that need it apart). */
-export function dequantizedWeightOf(node: Node): Value {
-  return buildDequantizedWeight(GraphBuilder.editing(node.graph, node), node);
-}

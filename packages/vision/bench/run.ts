@@ -1,12 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { analyzeGraph, cosine, type Graph, type Target } from '@leanformer/core';
-import { efficientvit } from './efficientvit.js';
-import { fasternet } from './fasternet.js';
-import { gpusqVit, tensorRtForeignOps } from './gpusq.js';
-import { loadTimmSafetensors } from './timm.js';
-import { conv3dBaseline, squeezetime, type SqueezeTimeConfig } from './squeezetime.js';
-import { timmVit } from './vit.js';
+import { analyzeGraph, cosine, type Graph } from '@leanformer/core';
+import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
+import { conv3dBaseline, efficientvit, fasternet, gpusqVit, loadTimmSafetensors, squeezetime, tensorRtForeignOps, timmVit, type SqueezeTimeConfig } from '@leanformer/vision';
+import { visionFixturesDir } from '@leanformer/vision/cli';
 
 /**
  * `leanformer bench vision`: speed of our EfficientViT-M0 graph against timm's own ONNX export
@@ -14,19 +10,8 @@ import { timmVit } from './vit.js';
  * the vision issue asks for. Node only (it loads onnxruntime-node).
  */
 
-/**
- * The two functions of `@leanformer/onnx` the vision commands use, injected (as the CLI passes
- * the module) so this package does not depend on the ONNX codec.
- */
-export interface OnnxApi {
-  lowerToOnnx(graph: Graph, target: Target): Graph;
-  encodeModel(graph: Graph): Uint8Array;
-}
-
 /** Options of {@link runVisionBench}. */
 export interface VisionBenchOptions {
-  /** `@leanformer/onnx` (lowering and encoding). */
-  readonly onnx: OnnxApi;
   /** Fewer timed runs and smaller side models (CI). */
   readonly quick?: boolean;
   /** ORT execution provider for the speed comparison: 'cpu' (default) or 'webgpu' (GPU machine). */
@@ -113,32 +98,18 @@ async function timeAlternating(ort: Ort, sessions: Awaited<ReturnType<typeof ses
   return (await timeInterleaved(ort, sessions, input, shape, runs)).map(median);
 }
 
-/**
- * The package's fixtures folder (timm weights and logits, the timm ONNX peer when made), resolved
- * from this module's URL: `../fixtures/` of `src/` or `dist/`, in the ESM and the CJS build alike.
- *
- * @example
- * ```ts
- * readFileSync(join(visionFixturesDir(), 'efficientvit_m0.safetensors'));
- * ```
- */
-export function visionFixturesDir(): string {
-  return fileURLToPath(new URL('../fixtures/', import.meta.url));
-}
 
 /**
  * Runs the vision benchmark suite.
  *
  * @example
  * ```ts
- * import * as onnx from '@leanformer/onnx';
- * const { metrics } = await runVisionBench({ quick: true, onnx });
+ * const { metrics } = await runVisionBench({ quick: true });
  * metrics.efficientvit_m0_vs_timm_onnx; // ≥ 1 means our graph is at least as fast
  * ```
  */
 export async function runVisionBench(options: VisionBenchOptions): Promise<VisionBenchResult> {
   const ort: Ort = await import('onnxruntime-node');
-  const { lowerToOnnx, encodeModel } = options.onnx;
   const lowered = (graph: Graph, ep: 'cpu' | 'webgpu'): Uint8Array => encodeModel(lowerToOnnx(graph, { runtime: 'ort', ep }));
   const quick = options.quick ?? false;
   const ep = options.ep ?? 'cpu';
