@@ -3,10 +3,15 @@ import { join } from 'node:path';
 import { LeanformerError, rng, Tensor, type DType, type Dim, type Executor, type Graph, type Tensor as T } from '@leanformer/core';
 import { readTensorFile } from '@leanformer/onnx/node';
 
-/** Reads a model file's bytes; a missing path or a folder is an IO_ERROR naming the path. */
-export function readModelBytes(path: string): Uint8Array {
+/** A missing path or a folder is an IO_ERROR naming the path (checked without reading the file). */
+export function checkModelPath(path: string): void {
   if (!existsSync(path)) throw new LeanformerError('IO_ERROR', `No such file: ${path}`, { details: { path } });
   if (statSync(path).isDirectory()) throw new LeanformerError('IO_ERROR', `${path} is a folder; expected an .onnx file`, { details: { path } });
+}
+
+/** Reads a model file's bytes, after {@link checkModelPath}. */
+export function readModelBytes(path: string): Uint8Array {
+  checkModelPath(path);
   return readFileSync(path);
 }
 

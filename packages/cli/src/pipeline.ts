@@ -1,7 +1,7 @@
 import { LeanformerError, isLeanformerError, type Executor, type Graph } from '@leanformer/core';
 import { loadModel } from '@leanformer/onnx/node';
 import type { CliBackend } from './backends.js';
-import { graphInputSpecs, readModelBytes, type InputSpec } from './model.js';
+import { checkModelPath, graphInputSpecs, readModelBytes, type InputSpec } from './model.js';
 
 /** A model ready to run, with what is needed to make its feeds. */
 export interface Prepared {
@@ -34,7 +34,7 @@ export async function prepareModel(modelPath: string, backend: CliBackend, direc
 
 /** `loadModel` with decode failures phrased for a user who may have passed the wrong file. */
 export async function importModel(modelPath: string): Promise<Graph> {
-  readModelBytes(modelPath); // a clear IO_ERROR for missing paths and folders first
+  checkModelPath(modelPath); // a clear IO_ERROR for missing paths and folders first; loadModel reads the file once
   try {
     return await loadModel(modelPath);
   } catch (e) {
