@@ -121,11 +121,7 @@ export function weloreCompress(graph: Graph, o: WeloreOptions | (WeloreOptions &
     const names = weloreParamNames(module);
     const b = GraphBuilder.editing(g, m.node);
     const y = b.matmul(b.matmul(m.node.input(0), b.param(names.A, new Tensor('float32', [p.inFeatures, k], A))), b.param(names.B, new Tensor('float32', [k, p.outFeatures], B)));
-    const old = m.node.output(0);
-    old.replaceAllUsesWith(y);
-    const name = old.name;
-    g.removeNode(m.node, true);
-    if (!g.lookup(name)) y.name = name;
+    g.replaceNode(m.node, [y]);
     if (!m.weight.uses.length) g.removeInitializer(m.weight);
     trainable.push(names.A, names.B);
   }

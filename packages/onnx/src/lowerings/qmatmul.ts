@@ -103,12 +103,8 @@ export function lowerQMatMul(node: Node, target: Target, options: QMatMulLowerin
 }
 
 function replace(node: Node, y: Value): void {
-  const g = node.graph;
-  const old = node.output(0);
-  y.type = old.type;
-  old.replaceAllUsesWith(y);
-  g.removeNode(node, true);
-  if (!g.lookup(old.name)) y.name = old.name;
+  y.type = node.output(0).type;
+  node.graph.replaceNode(node, [y]);
 }
 
 function toMatMulNBits(node: Node): void {
