@@ -1,9 +1,9 @@
 // Node-only helpers: conformance over ONNX test directories and checkpoint files.
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { LeanformerError, type Graph, type Tensor, type TfjsBackendName } from '@leanformer/core';
+import { LeanformerError, ONNX_TOLERANCE, type Graph, type Tensor, type TfjsBackendName, type Tolerance } from '@leanformer/core';
 import { TfjsBackend } from './backend.js';
-import { ONNX_DEFAULT_TOLERANCE, runConformanceCases, type ConformanceCase, type ConformanceSummary, type Tolerance } from './conformance.js';
+import { runConformanceCases, type ConformanceCase, type ConformanceSummary } from './conformance.js';
 
 export * from './index.js';
 
@@ -62,7 +62,7 @@ export async function runTfjsConformance(dir: string, options: TfjsConformanceOp
   const backend = options.backend instanceof TfjsBackend ? options.backend : new TfjsBackend(options.backend ?? 'cpu');
   await backend.ready();
   const dirs = caseDirs(dir).filter((d) => options.filter?.(basename(d)) ?? true);
-  return runConformanceCases(loadCases(dirs, options), backend, options.tolerance ?? ONNX_DEFAULT_TOLERANCE);
+  return runConformanceCases(loadCases(dirs, options), backend, options.tolerance ?? ONNX_TOLERANCE);
 }
 
 /**
