@@ -3,7 +3,8 @@ import { GraphBuilder, Tensor, decomposeAttention, type Graph } from '@leanforme
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { attentionOp } from './builder.js';
 import type { AttentionPattern } from './pattern.js';
-import { attentionReference, maxAbsDiff } from './reference.js';
+import { maxAbsDiff } from '@leanformer/core';
+import { attentionReference } from './reference.js';
 
 const backend = createTfjsBackend('cpu');
 

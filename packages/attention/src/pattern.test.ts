@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isLeanformerError } from '@leanformer/core';
 import { allowed, blockSparseLayout, patternDensity, patternMask, validatePattern, type AttentionPattern } from './pattern.js';
-import { attentionReference, maxAbsDiff, sparseAttention } from './reference.js';
+import { maxAbsDiff } from '@leanformer/core';
+import { attentionReference, sparseAttention } from './reference.js';
 
 function randn(n: number, seed: number): Float32Array {
   let s = seed;

@@ -1,4 +1,4 @@
-import { LeanformerError, rng as seededRng } from '@leanformer/core';
+import { LeanformerError, rng } from '@leanformer/core';
 import type { AttentionPattern } from './pattern.js';
 import { attentionReference, sparseAttention } from './reference.js';
 import { applyRope } from './rope.js';
@@ -137,21 +137,6 @@ export interface RetrievalExample {
 }
 
 /**
- * A seeded uniform [0, 1) source so tasks are reproducible from a seed: the uniform stream of core's
- * `rng` (mulberry32) as a plain function.
- *
- * @example
- * ```ts
- * const r = rng(1);
- * const coin = r() < 0.5;
- * ```
- */
-export function rng(seed: number): () => number {
-  const r = seededRng(seed);
-  return () => r.uniform();
-}
-
-/**
  * Synthetic key–value retrieval in a haystack: `length - 1` tokens of fillers with `numKeys` distinct
  * (key, value) pairs planted at random positions, then one of the keys as the question. The queried
  * pair's position is uniform over the context, so a method that sees only part of the context fails
@@ -162,7 +147,8 @@ export function makeRetrievalExamples(o: { length: number; count: number; seed?:
   const pairs = o.pairs ?? voc.numKeys;
   if (pairs > voc.numKeys) throw new LeanformerError('INVALID_ARGUMENT', `makeRetrievalExamples: ${pairs} pairs need distinct keys but the vocabulary has ${voc.numKeys}`);
   if (o.length < 2 * pairs + 2) throw new LeanformerError('INVALID_ARGUMENT', `makeRetrievalExamples: length ${o.length} cannot hold ${pairs} pairs and a question (need ≥ ${2 * pairs + 2})`);
-  const r = rng(o.seed ?? 1);
+  const random = rng(o.seed ?? 1);
+  const r = (): number => random.uniform();
   const out: RetrievalExample[] = [];
   const ctx = o.length - 1;
   for (let n = 0; n < o.count; n++) {

@@ -1,6 +1,6 @@
-import { LeanformerError } from '@leanformer/core';
+import { LeanformerError, rng } from '@leanformer/core';
 import {
-  argmaxAnswer, decodeStep, prefill, rng, type KVProvider, type PrefillResult, type RetrievalExample, type TinyDecoder,
+  argmaxAnswer, decodeStep, prefill, type KVProvider, type PrefillResult, type RetrievalExample, type TinyDecoder,
 } from '@leanformer/attention';
 import { AlisaSequence, type AlisaConfig } from './alisa.js';
 import { compressedProvider, h2oKeep, selectTokens, snapkvKeep, streamingKeep, type CompressedLayer } from './eviction.js';
@@ -71,7 +71,7 @@ export function retrievalQuestions(model: TinyDecoder, ex: RetrievalExample, cou
     const t = ex.tokens[i]!;
     if (t < numKeys && t !== out[0]!.token) others.push({ token: t, answer: ex.tokens[i + 1]! });
   }
-  const r = rng(N * 7919 + ex.needlePos);
+  const seeded = rng(N * 7919 + ex.needlePos), r = (): number => seeded.uniform();
   for (let i = others.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [others[i], others[j]] = [others[j]!, others[i]!]; }
   return [...out, ...others].slice(0, count);
 }

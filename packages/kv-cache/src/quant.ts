@@ -113,14 +113,6 @@ export function kvBytesPerToken(headDim: number, cfg: KVQuantConfig | 'float16' 
   return 2 * ((headDim * cfg.bits) / 8 + (headDim / gs) * 4);
 }
 
-/** Cosine similarity of two vectors, in float64. */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new LeanformerError('SHAPE_MISMATCH', `cosine: lengths ${a.length} and ${b.length} differ`);
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
-  return aa === 0 || bb === 0 ? (aa === bb ? 1 : 0) : ab / Math.sqrt(aa * bb);
-}
-
 /**
  * QServe's SmoothAttention for KV4: per kv head and channel `c`, `λ_c = max_t |K[t,c]|^alpha`
  * (floored at 1e-5). Keys are stored as `K/λ` (flatter across channels, so per-token int4 loses less)
