@@ -5,7 +5,7 @@
 // (the low-rank components, LRCs, which are fine-tuned); the others (N-LRCs), where a factorisation
 // would not save parameters, stay dense and frozen.
 
-import { cloneGraph, GraphBuilder, LeanformerError, Tensor, type Graph } from '@leanformer/core';
+import { cloneGraph, GraphBuilder, LeanformerError, Tensor, type Graph, type Pass } from '@leanformer/core';
 import { svd, type Svd } from './linalg.js';
 import { resolveNaming, selectModules, type ModuleNaming, type TargetModules } from './naming.js';
 
@@ -126,4 +126,24 @@ export function weloreCompress(graph: Graph, o: WeloreOptions | (WeloreOptions &
     trainable.push(names.A, names.B);
   }
   return { graph: g, plan, trainable };
+}
+
+/**
+ * {@link weloreCompress} as a `Pass`: returns the compressed copy; `modified` is true when the plan
+ * factorises at least one matrix. Without `plan`, each run plans on the graph it is given.
+ *
+ * @example
+ * ```ts
+ * const pm = new PassManager([weloreCompressPass({ targetModules: 'all-linear', compression: 0.5 }), deadCodeElimination()]);
+ * const { graph: small } = pm.run(graph);
+ * ```
+ */
+export function weloreCompressPass(options: WeloreOptions | (WeloreOptions & { plan: WelorePlan })): Pass {
+  return {
+    name: 'welore-compress',
+    run(graph) {
+      const { graph: g, plan } = weloreCompress(graph, options);
+      return { graph: g, modified: [...plan.modules.values()].some((m) => m.lowRank) };
+    },
+  };
 }
