@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LeanformerError, Tensor } from '@leanformer/core';
+import { LeanformerError, rng, Tensor } from '@leanformer/core';
 import { describe, expect, it } from 'vitest';
 import { OrtBackend, createOrtBackend, ortNode } from './node.js';
 
@@ -8,8 +8,8 @@ const model = (name: string) => readFileSync(`${DATA}/${name}/model.onnx`);
 
 /** Deterministic values in [-1, 1). */
 function lcg(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+  const r = rng(seed);
+  return Array.from({ length: n }, () => 2 * r.uniform() - 1);
 }
 
 describe('OrtBackend (onnxruntime-node)', () => {
