@@ -36,8 +36,9 @@ describe('maxAbsDiff and relativeError', () => {
     expect(() => maxAbsDiff([1], [])).toThrowError(/maxAbsDiff: lengths/);
   });
 
-  it('relativeError is ‖got − expected‖₂ / ‖expected‖₂', () => {
-    expect(relativeError([1.1, 2], [1, 2])).toBeCloseTo(0.1 / Math.sqrt(5), 12);
+  it('relativeError is ‖got − expected‖₂² / ‖expected‖₂²', () => {
+    expect(relativeError([1.1, 2], [1, 2])).toBeCloseTo(0.01 / 5, 12);
+    expect(relativeError([3, 4], [0, 2])).toBeCloseTo((9 + 4) / 4, 12);
     expect(relativeError([0, 0], [0, 0])).toBe(0);
     expect(relativeError([1, 0], [0, 0])).toBe(Infinity);
   });

@@ -52,12 +52,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
- * Relative error in the 2-norm: `‖got − expected‖₂ / ‖expected‖₂`, in float64. 0 when both are
- * all zeros, Infinity when only `expected` is. Throws SHAPE_MISMATCH when the lengths differ.
+ * Relative squared error `‖got − expected‖₂² / ‖expected‖₂²`, in float64 (the reconstruction error
+ * quantization reports; take the square root for the ratio of norms). 0 when both are all zeros,
+ * Infinity when only `expected` is. Throws SHAPE_MISMATCH when the lengths differ.
  *
  * @example
  * ```ts
- * relativeError([1.1, 2], [1, 2]); // 0.1 / √5
+ * relativeError([1.1, 2], [1, 2]); // 0.01 / 5 = 0.002
  * ```
  */
 export function relativeError(got: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -68,7 +69,7 @@ export function relativeError(got: ArrayLike<number>, expected: ArrayLike<number
     num += d * d; den += expected[i]! * expected[i]!;
   }
   if (den === 0) return num === 0 ? 0 : Infinity;
-  return Math.sqrt(num / den);
+  return num / den;
 }
 
 /** Elementwise tolerance: `|got − expected| ≤ atol + rtol·|expected|`. */

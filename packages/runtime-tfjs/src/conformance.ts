@@ -10,7 +10,7 @@ import { unsupportedOps, unsupportedTypes } from './compile.js';
 export type DataSets = readonly { readonly inputs: readonly Tensor[]; readonly outputs: readonly Tensor[] }[];
 
 /** One decoded test case. */
-export interface ConformanceCase {
+export interface TfjsConformanceCase {
   readonly name: string;
   readonly graph: Graph;
   /** Data sets: inputs in graph-input order, expected outputs in graph-output order (loaded lazily when a function). */
@@ -18,7 +18,7 @@ export interface ConformanceCase {
 }
 
 /** The outcome of one case. */
-export interface CaseResult {
+export interface TfjsCaseResult {
   readonly name: string;
   readonly status: 'pass' | 'fail' | 'unsupported';
   /** Why it failed, or the ops it lacks. */
@@ -37,7 +37,7 @@ export interface ConformanceSummary {
   readonly passRate: number;
   /** Ops that made cases unsupported, with how many cases each blocked. */
   readonly unsupportedOps: Readonly<Record<string, number>>;
-  readonly results: readonly CaseResult[];
+  readonly results: readonly TfjsCaseResult[];
 }
 
 /**
@@ -50,8 +50,8 @@ export interface ConformanceSummary {
  * console.log(summary.passed, '/', summary.supported);
  * ```
  */
-export async function runConformanceCases(cases: Iterable<ConformanceCase | { name: string; error: unknown }>, backend: TfjsBackend, tolerance: Tolerance = ONNX_TOLERANCE): Promise<ConformanceSummary> {
-  const results: CaseResult[] = [];
+export async function runConformanceCases(cases: Iterable<TfjsConformanceCase | { name: string; error: unknown }>, backend: TfjsBackend, tolerance: Tolerance = ONNX_TOLERANCE): Promise<ConformanceSummary> {
+  const results: TfjsCaseResult[] = [];
   const blocked: Record<string, number> = {};
   for (const c of cases) {
     if ('error' in c) {
@@ -72,7 +72,7 @@ export async function runConformanceCases(cases: Iterable<ConformanceCase | { na
   return { total: results.length, supported, passed, failed: supported - passed, passRate: supported ? passed / supported : 0, unsupportedOps: blocked, results };
 }
 
-async function runCase(c: ConformanceCase, backend: TfjsBackend, tol: Tolerance): Promise<CaseResult> {
+async function runCase(c: TfjsConformanceCase, backend: TfjsBackend, tol: Tolerance): Promise<TfjsCaseResult> {
   let exe;
   try {
     exe = await backend.compile(c.graph);

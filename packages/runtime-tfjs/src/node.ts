@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileS
 import { basename, dirname, join } from 'node:path';
 import { LeanformerError, ONNX_TOLERANCE, type Graph, type Tensor, type TfjsBackendName, type Tolerance } from '@leanformer/core';
 import { TfjsBackend } from './backend.js';
-import { runConformanceCases, type ConformanceCase, type ConformanceSummary } from './conformance.js';
+import { runConformanceCases, type TfjsConformanceCase, type ConformanceSummary } from './conformance.js';
 
 export * from './index.js';
 
@@ -27,7 +27,7 @@ function caseDirs(dir: string): string[] {
   return readdirSync(dir).sort().map((n) => join(dir, n)).filter((p) => existsSync(join(p, 'model.onnx')));
 }
 
-function* loadCases(dirs: readonly string[], o: TfjsConformanceOptions): Generator<ConformanceCase | { name: string; error: unknown }> {
+function* loadCases(dirs: readonly string[], o: TfjsConformanceOptions): Generator<TfjsConformanceCase | { name: string; error: unknown }> {
   for (const d of dirs) {
     const name = basename(d);
     try {
