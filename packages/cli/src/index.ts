@@ -19,7 +19,7 @@ export { findCases, runConformanceCase, runConformance } from './conformance.js'
 export type { ConformanceCase, CaseResult, ConformanceReport } from './conformance.js';
 export { outputMetrics } from './compare.js';
 export type { OutputMetrics } from './compare.js';
-export { generateInputs, readTestDataSet, seededRandom, timeRuns, DEFAULT_SYMBOLIC_DIM } from './model.js';
+export { generateInputs, readTestDataSet, timeRuns, DEFAULT_SYMBOLIC_DIM } from './model.js';
 export type { InputSpec, TestDataSet } from './model.js';
 export { prepareModel, importModel } from './pipeline.js';
 export type { Prepared } from './pipeline.js';
