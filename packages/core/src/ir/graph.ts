@@ -427,7 +427,7 @@ export class Graph {
         if (o.uses.length || isOutput) throw new LeanformerError('INVALID_GRAPH', `replaceNode: no replacement for output ${i} (%${o.name}) of ${old.describe()}, which is used`);
         return;
       }
-      if (r === o) throw new LeanformerError('INVALID_ARGUMENT', `replaceNode: output ${i} (%${o.name}) of ${old.describe()} cannot replace itself`);
+      if (r.producer === old) throw new LeanformerError('INVALID_ARGUMENT', `replaceNode: output ${i} (%${o.name}) of ${old.describe()} cannot be replaced by an output of the node itself`);
       // Only a node output of this graph that is not itself a graph output may take the old name.
       let renameable = r.producer !== null && r.graph === this && !this.outputs.includes(r);
       if (!renameable && isOutput) {

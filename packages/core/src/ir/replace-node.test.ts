@@ -81,6 +81,7 @@ describe('Graph.replaceNode with replacement values', () => {
     const use = g.addNode({ op: 'Neg', inputs: [split.output(0)] });
     expect(() => g.replaceNode(split, [null, null])).toThrowError(/which is used/);
     expect(() => g.replaceNode(split, [x])).toThrowError(/has 2 outputs, got 1/);
+    expect(() => g.replaceNode(split, [split.output(1), null])).toThrowError(/an output of the node itself/);
     g.replaceNode(split, [x, null]);
     expect(g.nodes).toEqual([use]);
     expect(use.inputs).toEqual([x]);
