@@ -4,7 +4,7 @@
 //
 //   npm run demo                       # builds the packages, then runs this file
 //   node examples/demo/main.mjs        # after a build
-import { Tensor, analyzeGraph, evaluateNode, transformerDecoder } from '@leanformer/core';
+import { Tensor, analyzeGraph, evaluateNode, maxAbsDiff, transformerDecoder } from '@leanformer/core';
 import { encodeModel } from '@leanformer/onnx';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { quantDemo } from '@leanformer/quant';
@@ -19,7 +19,6 @@ const ids = (tokens) => Tensor.from('int64', [1, tokens.length], tokens.map(BigI
 /** Logits row of position `pos` as a plain array. */
 const row = (logits, pos) => Array.from(logits.toFloat32().subarray(pos * config.vocabSize, (pos + 1) * config.vocabSize));
 const argmax = (xs) => xs.reduce((best, x, i) => (x > xs[best] ? i : best), 0);
-const maxAbsDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
 // 1. Build the graph.
 const t0 = performance.now();

@@ -6,8 +6,8 @@
 // two runtimes agree on both models.
 //
 //   npm run example:quantize-int4      # or, after a build: node examples/quantize-int4/main.mjs
-import { Tensor, analyzeGraph, transformerDecoder } from '@leanformer/core';
-import { cosine, initializerBytes, quantizeModel } from '@leanformer/quant';
+import { Tensor, analyzeGraph, cosine, maxAbsDiff, transformerDecoder } from '@leanformer/core';
+import { initializerBytes, quantizeModel } from '@leanformer/quant';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 
@@ -18,7 +18,6 @@ const AGREE = 1e-4; // max |Δ logits| between ORT CPU and tfjs-cpu running the 
 const MIN_COSINE = 0.97; // int4 vs fp32 logits (the quant README measures 0.980 on this decoder)
 
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-const maxAbsDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 function argmaxRows(x, width) {
   const out = [];
   for (let r = 0; r < x.length / width; r++) {

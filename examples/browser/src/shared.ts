@@ -1,7 +1,7 @@
 // What the page's worker and the Node-side server share: the built-in demo model, the quantization
 // call (the same library calls `leanformer quantize` makes), inspect-style facts, seeded inputs and
 // output agreement. Browser-safe: no Node-only import may appear here (the page bundles this file).
-import { analyzeGraph, parseTarget, rng, Tensor, transformerDecoder, type Graph, type TargetName, type Value } from '@leanformer/core';
+import { analyzeGraph, cosine, maxAbsDiff, parseTarget, rng, Tensor, transformerDecoder, type Graph, type TargetName, type Value } from '@leanformer/core';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeReport } from '@leanformer/quant';
 
@@ -131,11 +131,6 @@ export function agreement(a: Record<string, Tensor>, b: Record<string, Tensor>):
     if (!yt) throw new Error(`output '${name}' is missing from the quantized model's outputs`);
     const y = yt.toFloat32();
     if (x.length !== y.length) throw new Error(`output '${name}': ${x.length} vs ${y.length} elements`);
-    let max = 0, dot = 0, nx = 0, ny = 0;
-    for (let i = 0; i < x.length; i++) {
-      max = Math.max(max, Math.abs(x[i]! - y[i]!));
-      dot += x[i]! * y[i]!; nx += x[i]! * x[i]!; ny += y[i]! * y[i]!;
-    }
     const shape = [...a[name]!.shape];
     const last = shape.length ? shape[shape.length - 1]! : 1;
     const rows = last > 0 ? x.length / last : 0;
@@ -148,7 +143,7 @@ export function agreement(a: Record<string, Tensor>, b: Record<string, Tensor>):
       }
       if (ax === ay) same++;
     }
-    return { output: name, shape, maxAbsDiff: max, cosine: nx && ny ? dot / Math.sqrt(nx * ny) : (nx === ny ? 1 : 0), top1: rows ? same / rows : 1 };
+    return { output: name, shape, maxAbsDiff: maxAbsDiff(x, y), cosine: cosine(x, y), top1: rows ? same / rows : 1 };
   });
 }
 

@@ -1,6 +1,6 @@
 // `leanformer bench attention`: sliding window vs dense attention speed at an 8K prefill on ORT CPU
 // (the forms table's choice), and MoA vs a uniform window of the same density on the retrieval decoder.
-import { Tensor, benchInt, median, type Backend, type BenchResult, type BenchSuite, type Graph } from '@leanformer/core';
+import { Tensor, benchInt, median, rng, type Backend, type BenchResult, type BenchSuite, type Graph } from '@leanformer/core';
 import {
   attentionLayerGraph, buildRetrievalDecoder, makeRetrievalExamples, patternDensity, profileMoA, referenceEvaluator, retrievalAccuracy, windowForDensity,
   type AttentionPattern, type HeadSpan,
@@ -9,9 +9,7 @@ import { createOrtBackend } from '@leanformer/runtime-ort/node';
 
 
 function gaussian(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const r = (): number => { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; return (a + 0.5) / 4294967296; };
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
+  return rng(seed).normalTensor([n]).data as Float32Array;
 }
 
 /** Median and min wall time (ms) of `reps` runs after one warm-up run (reported apart). */

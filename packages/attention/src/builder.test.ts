@@ -6,7 +6,8 @@ import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { attentionBlock } from './builder.js';
 import type { AttentionPattern } from './pattern.js';
-import { attentionReference, maxAbsDiff } from './reference.js';
+import { maxAbsDiff } from '@leanformer/core';
+import { attentionReference } from './reference.js';
 import { applyRope } from './rope.js';
 
 const S = 24, hidden = 32;

@@ -100,10 +100,7 @@ export interface AttentionBlockConfig {
 }
 
 function seeded(n: number, seed: number, std: number): Float32Array {
-  const g = rng(seed);
-  // Half a step (2^-33) above core's uniform, exactly: u lies in (0, 1), so the log is finite.
-  const r = (): number => g.uniform() + 2 ** -33;
-  return Float32Array.from({ length: n }, () => std * Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
+  return rng(seed).normalTensor([n], std).data as Float32Array;
 }
 
 /**

@@ -3,14 +3,13 @@ import { GraphBuilder, Tensor, decomposeAttention, type Graph } from '@leanforme
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { attentionOp } from './builder.js';
 import type { AttentionPattern } from './pattern.js';
-import { attentionReference, maxAbsDiff } from './reference.js';
+import { maxAbsDiff, rng } from '@leanformer/core';
+import { attentionReference } from './reference.js';
 
 const backend = createTfjsBackend('cpu');
 
 function randn(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
+  return rng(seed).normalTensor([n]).data as Float32Array;
 }
 
 /** [S, heads·D] (one batch) → [heads, S, D] */

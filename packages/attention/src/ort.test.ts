@@ -6,7 +6,8 @@ import { lowerAttention, type AttentionForm } from '@leanformer/onnx';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { attentionLayerGraph } from './builder.js';
 import type { AttentionPattern } from './pattern.js';
-import { attentionReference, maxAbsDiff } from './reference.js';
+import { maxAbsDiff } from '@leanformer/core';
+import { attentionReference } from './reference.js';
 
 const S = 45, H = 4, D = 8;
 const r = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.37 + s * 2.9) * 1.5);

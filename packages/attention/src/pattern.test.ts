@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isLeanformerError } from '@leanformer/core';
 import { allowed, blockSparseLayout, patternDensity, patternMask, validatePattern, type AttentionPattern } from './pattern.js';
-import { attentionReference, maxAbsDiff, sparseAttention } from './reference.js';
+import { maxAbsDiff, rng } from '@leanformer/core';
+import { attentionReference, sparseAttention } from './reference.js';
 
 function randn(n: number, seed: number): Float32Array {
-  let s = seed;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const u = (s + 1) / 2147483649;
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const w = (s + 1) / 2147483649;
-    out[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
-  }
-  return out;
+  return rng(seed).normalTensor([n]).data as Float32Array;
 }
 
 /** Independent dense masked attention: explicit mask array, float64, max-subtracted softmax. */

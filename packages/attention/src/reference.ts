@@ -177,11 +177,3 @@ export function sparseAttention(a: AttentionInputs): Float32Array {
   }
   return out;
 }
-
-/** Largest absolute difference of two equal-length arrays (for tests and benches). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new LeanformerError('SHAPE_MISMATCH', `maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}

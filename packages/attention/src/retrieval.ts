@@ -147,7 +147,8 @@ export function makeRetrievalExamples(o: { length: number; count: number; seed?:
   const pairs = o.pairs ?? voc.numKeys;
   if (pairs > voc.numKeys) throw new LeanformerError('INVALID_ARGUMENT', `makeRetrievalExamples: ${pairs} pairs need distinct keys but the vocabulary has ${voc.numKeys}`);
   if (o.length < 2 * pairs + 2) throw new LeanformerError('INVALID_ARGUMENT', `makeRetrievalExamples: length ${o.length} cannot hold ${pairs} pairs and a question (need ≥ ${2 * pairs + 2})`);
-  const r = rng(o.seed ?? 1).uniform;
+  const random = rng(o.seed ?? 1);
+  const r = (): number => random.uniform();
   const out: RetrievalExample[] = [];
   const ctx = o.length - 1;
   for (let n = 0; n < o.count; n++) {

@@ -7,7 +7,8 @@ import { GraphBuilder, Tensor } from '@leanformer/core';
 import { lowerAttention, type AttentionForm } from '@leanformer/onnx';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { attentionOp } from './builder.js';
-import { attentionReference, maxAbsDiff } from './reference.js';
+import { maxAbsDiff } from '@leanformer/core';
+import { attentionReference } from './reference.js';
 
 const backend = createOrtBackend({ eps: ['cpu'] });
 const wave = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.37 + s * 2.9) * 1.5);

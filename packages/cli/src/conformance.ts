@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { LeanformerError, type Tensor } from '@leanformer/core';
 import type { CliBackend } from './backends.js';
-import { mismatch, ONNX_TOLERANCE, type Tolerance } from './compare.js';
+import { allclose, ONNX_TOLERANCE, type Tolerance } from '@leanformer/core';
 import { readTestDataSet } from './model.js';
 import { prepareModel } from './pipeline.js';
 
@@ -84,7 +84,8 @@ export async function runConformanceCase(c: ConformanceCase, backend: CliBackend
       }
       for (const [name, want] of Object.entries(expected)) {
         const have = got[name];
-        const why = have ? mismatch(name, have, want, options.tolerance ?? ONNX_TOLERANCE) : `output '${name}' was not produced`;
+        const diff = have ? allclose(have, want, options.tolerance ?? ONNX_TOLERANCE) : 'was not produced';
+        const why = diff && `output '${name}': ${diff}`;
         if (why) return { name: c.name, status: 'failed', reason: `${s}: ${why}` };
       }
     }

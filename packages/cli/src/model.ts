@@ -35,19 +35,14 @@ export const DEFAULT_SYMBOLIC_DIM = 1;
 /** The most elements one generated input may have (2^27: 512 MiB of float32), so huge declared dims are an error, not an allocation crash. */
 export const MAX_GENERATED_ELEMENTS = 2 ** 27;
 
-/** Uniform [0, 1) draws from core's seeded `rng`: the same seed gives the same inputs on every machine. */
-export function seededRandom(seed: number): () => number {
-  const r = rng(seed);
-  return () => r.uniform();
-}
-
 /**
  * Makes one tensor per input from declared shapes: symbolic/unknown dims take `dims[name]` or
  * DEFAULT_SYMBOLIC_DIM; floats are uniform in [-1, 1), integers in [0, 10) (safe as token ids and indices),
  * bools 0/1, strings 's<i>'.
  */
 export function generateInputs(specs: readonly InputSpec[], options: { seed?: number; dims?: Readonly<Record<string, number>> } = {}): Record<string, T> {
-  const rand = seededRandom(options.seed ?? 0);
+  // Core's seeded generator: the same seed gives the same inputs on every machine.
+  const seeded = rng(options.seed ?? 0), rand = (): number => seeded.uniform();
   const out: Record<string, T> = {};
   for (const s of specs) {
     if (!s.isTensor) throw new LeanformerError('NOT_SUPPORTED', `Cannot feed input '${s.name}': it is a sequence, optional or map; executors take tensor feeds only`);

@@ -17,6 +17,7 @@ export * from './builder/index.js';
 export * from './ops/leanformer/index.js';
 export * from './safetensors.js';
 export * from './crc32c.js';
+export * from './numeric.js';
 export * from './analysis/index.js';
 export * from './ir/printer.js';
 export * from './command.js';

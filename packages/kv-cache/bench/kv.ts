@@ -1,9 +1,9 @@
-import { LeanformerError, rng, Tensor, type Backend, type BenchSuite } from '@leanformer/core';
+import { cosine, LeanformerError, rng, Tensor, type Backend, type BenchSuite, type Rng } from '@leanformer/core';
 import {
   attentionDecompositionPass, attentionReference, buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples,
   type RetrievalExample, type TinyDecoder,
 } from '@leanformer/attention';
-import { acrossKVPass, kvCacheBytes, evaluateKVMethods, type KVMethod, PagedKVCache, prefillWithPrefixSharing, prefixSharingCost, cosine, dequantizeKeysPerChannel, dequantizeKV, hadamardRotate, quantizeKeysPerChannel, quantizeKV, smoothKeys, serve, type ServeRequest } from '@leanformer/kv-cache';
+import { acrossKVPass, kvCacheBytes, evaluateKVMethods, type KVMethod, PagedKVCache, prefillWithPrefixSharing, prefixSharingCost, dequantizeKeysPerChannel, dequantizeKV, hadamardRotate, quantizeKeysPerChannel, quantizeKV, smoothKeys, serve, type ServeRequest } from '@leanformer/kv-cache';
 
 /** A benchmark suite's result, as `leanformer bench … --json` prints it. */
 export interface KvBenchResult {
@@ -13,8 +13,8 @@ export interface KvBenchResult {
 
 function round(x: number, d = 3): number { const f = 10 ** d; return Math.round(x * f) / f; }
 
-function gaussian(n: number, r: () => number, scale: ArrayLike<number> | null = null, dim = 1): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => (scale ? scale[i % dim]! : 1) * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
+function gaussian(n: number, r: Rng, scale: ArrayLike<number> | null = null, dim = 1): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => (scale ? scale[i % dim]! : 1) * r.normal());
 }
 
 /**
@@ -25,8 +25,8 @@ function gaussian(n: number, r: () => number, scale: ArrayLike<number> | null = 
  */
 export function measureInt4KV(o: { tokens?: number; heads?: number; headDim?: number; queries?: number; groupSize?: number; seed?: number; smooth?: boolean; keyAxis?: 'token' | 'channel'; rotate?: boolean; clipSearch?: readonly number[]; keyGroup?: number } = {}): { bytesRatio: number; attnCosine: number; minCosine: number } {
   const N = o.tokens ?? 1024, G = o.heads ?? 8, D = o.headDim ?? 64, Q = o.queries ?? 16;
-  const r = rng(o.seed ?? 11).uniform;
-  const chan = Float32Array.from({ length: D }, () => Math.exp(0.6 * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())));
+  const r = rng(o.seed ?? 11);
+  const chan = Float32Array.from({ length: D }, () => Math.exp(0.6 * r.normal()));
   const k = gaussian(G * N * D, r, chan, D), v = gaussian(G * N * D, r), q = gaussian(G * Q * D, r, chan, D);
   const cfg = { bits: 4 as const, ...(o.groupSize ? { groupSize: o.groupSize } : {}), ...(o.clipSearch ? { clipSearch: o.clipSearch } : {}) };
   // SmoothAttention: store K/λ, multiply queries by λ (scores unchanged); λ costs headDim fp16 per head, once.

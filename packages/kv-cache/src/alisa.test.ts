@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyRope, buildRetrievalDecoder, forwardChunk, makeRetrievalExamples, prefill, projectKV, ropeInvFreq, type TinyDecoder } from '@leanformer/attention';
 import { rng } from '@leanformer/core';
+import { applyRope, buildRetrievalDecoder, forwardChunk, makeRetrievalExamples, prefill, projectKV, ropeInvFreq, type TinyDecoder } from '@leanformer/attention';
 import { AlisaSequence } from './alisa.js';
 import { evaluateKVMethods } from './harness.js';
 import { kvBytesPerToken } from './quant.js';
@@ -19,8 +19,8 @@ function project(model: TinyDecoder, layer: number, x: ArrayLike<number>, pos: n
 /** The retrieval decoder's shapes with random weights and RoPE in both layers: diffuse attention, so any wrong K/V shows. */
 function randomDecoder(): TinyDecoder {
   const base = buildRetrievalDecoder({ maxLen: 128 });
-  const r = rng(99).uniform;
-  const g = (n: number, s: number) => Float32Array.from({ length: n }, () => s * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
+  const r = rng(99);
+  const g = (n: number, s: number) => r.normalTensor([n], s).data as Float32Array;
   const inv = ropeInvFreq(64);
   return {
     ...base,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildRetrievalDecoder, makeRetrievalExamples, prefill, decodeStep } from '@leanformer/attention';
 import { rng } from '@leanformer/core';
+import { buildRetrievalDecoder, makeRetrievalExamples, prefill, decodeStep } from '@leanformer/attention';
 import { compressedProvider, h2oKeep, selectTokens, snapkvKeep, streamingKeep } from './eviction.js';
 import { evaluateKVMethod } from './harness.js';
 import { dequantizeKeysPerChannel, hadamardRotate, quantizeKeysPerChannel, quantizeKV, dequantizeKV, smoothKeys } from './quant.js';
 import { buildShadowLayer, shadowProvider, symmetricEigen } from './shadowkv.js';
 
-const gauss = (n: number, seed: number) => { const r = rng(seed).uniform; return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())); };
+const gauss = (n: number, seed: number) => rng(seed).normalTensor([n]).data as Float32Array;
 const dot = (a: Float32Array, b: Float32Array, i: number, j: number, D: number) => { let s = 0; for (let d = 0; d < D; d++) s += a[i * D + d]! * b[j * D + d]!; return s; };
 
 describe('score-preserving transforms', () => {

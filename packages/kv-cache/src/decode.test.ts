@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples } from '@leanformer/attention';
 import { rng } from '@leanformer/core';
+import { buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples } from '@leanformer/attention';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { generate, generateByRecomputation, sampleToken } from './decode.js';
@@ -43,10 +43,10 @@ describe('sampling', () => {
   const logits = [0, 3, 1, 2.5, -1];
   it('greedy picks the argmax; top-k with k=1 equals greedy', () => {
     expect(sampleToken(logits, { kind: 'greedy' })).toBe(1);
-    for (let i = 0; i < 20; i++) expect(sampleToken(logits, { kind: 'top-k', k: 1 }, rng(i).uniform)).toBe(1);
+    for (let i = 0; i < 20; i++) expect(sampleToken(logits, { kind: 'top-k', k: 1 }, () => rng(i).uniform())).toBe(1);
   });
   it('top-k draws only from the k best, with frequencies near the renormalized softmax', () => {
-    const r = rng(3).uniform;
+    const g = rng(3), r = (): number => g.uniform();
     const counts = new Map<number, number>();
     for (let i = 0; i < 4000; i++) { const t = sampleToken(logits, { kind: 'top-k', k: 2 }, r); counts.set(t, (counts.get(t) ?? 0) + 1); }
     expect([...counts.keys()].sort()).toEqual([1, 3]);
@@ -54,7 +54,7 @@ describe('sampling', () => {
     expect(Math.abs(counts.get(1)! / 4000 - p1)).toBeLessThan(0.03);
   });
   it('top-p keeps the smallest nucleus reaching p', () => {
-    const r = rng(5).uniform;
+    const g = rng(5), r = (): number => g.uniform();
     const seen = new Set<number>();
     // softmax mass: token1 ≈ 0.53, token3 ≈ 0.32 → p = 0.8 needs {1, 3}.
     for (let i = 0; i < 500; i++) seen.add(sampleToken(logits, { kind: 'top-p', p: 0.8 }, r));

@@ -12,7 +12,8 @@ export type Sampling =
  *
  * @example
  * ```ts
- * sampleToken(logits, { kind: 'top-p', p: 0.9, temperature: 0.8 }, rng(1).uniform);
+ * const r = rng(1); // core's seeded generator
+ * sampleToken(logits, { kind: 'top-p', p: 0.9, temperature: 0.8 }, () => r.uniform());
  * ```
  */
 export function sampleToken(logits: ArrayLike<number>, s: Sampling, random: () => number = Math.random): number {
@@ -99,7 +100,8 @@ export async function generate(exe: Executor, prompt: ArrayLike<number>, kv: Dec
   // buf[l][side][0 = key, 1 = value]
   const buf = Array.from({ length: layers }, () => [0, 1].map(() => [new Float32Array(per), new Float32Array(per)]));
   const view = (a: Float32Array, len: number): Tensor => new Tensor('float32', [1, G, len, D], a.subarray(0, G * len * D));
-  const random = rng(o.seed ?? 1).uniform;
+  const seeded = rng(o.seed ?? 1);
+  const random = (): number => seeded.uniform();
   const sampling = o.sampling ?? { kind: 'greedy' };
   const out: number[] = [];
   const stepMs: number[] = [];

@@ -71,7 +71,7 @@ export function retrievalQuestions(model: TinyDecoder, ex: RetrievalExample, cou
     const t = ex.tokens[i]!;
     if (t < numKeys && t !== out[0]!.token) others.push({ token: t, answer: ex.tokens[i + 1]! });
   }
-  const r = rng(N * 7919 + ex.needlePos).uniform;
+  const seeded = rng(N * 7919 + ex.needlePos), r = (): number => seeded.uniform();
   for (let i = others.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [others[i], others[j]] = [others[j]!, others[i]!]; }
   return [...out, ...others].slice(0, count);
 }

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { float16BitsToFloat32 } from '@leanformer/core';
-import { cosine, dequantizeKV, kvBytesPerToken, quantizeKV } from './quant.js';
+import { cosine, float16BitsToFloat32, rng } from '@leanformer/core';
+import { dequantizeKV, kvBytesPerToken, quantizeKV } from './quant.js';
 
-function gauss(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return (s + 0.5) / 4294967296; };
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r()));
-}
+const gauss = (n: number, seed: number): Float32Array => rng(seed).normalTensor([n]).data as Float32Array;
 
 describe('KV quantization', () => {
   for (const bits of [4, 8] as const) {

@@ -113,9 +113,6 @@ export function kvBytesPerToken(headDim: number, cfg: KVQuantConfig | 'float16' 
   return 2 * ((headDim * cfg.bits) / 8 + (headDim / gs) * 4);
 }
 
-/** Cosine similarity: core's, re-exported for this package's modules. */
-export { cosine } from '@leanformer/core';
-
 /**
  * QServe's SmoothAttention for KV4: per kv head and channel `c`, `λ_c = max_t |K[t,c]|^alpha`
  * (floored at 1e-5). Keys are stored as `K/λ` (flatter across channels, so per-token int4 loses less)

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchInt, DTypes, Graph, graphDiff, LeanformerError, Tensor, tensorType, type BenchSuite } from '@leanformer/core';
+import { benchInt, DTypes, Graph, graphDiff, LeanformerError, rng, tensorType, type BenchSuite } from '@leanformer/core';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 
 const SIDE = 4096; // weights are float32[4096, 4096] = 64 MiB each
@@ -18,9 +18,8 @@ function syntheticModel(layers: number): { graph: Graph; pattern: Uint8Array } {
   const g = new Graph('bench');
   g.opsets.set('', 17);
   g.model = { irVersion: 8, producerName: 'leanformer-bench', producerVersion: '1', domain: '', modelVersion: 1, docString: '', metadataProps: new Map(), functions: [], trainingInfo: [] };
-  const pattern = new Float32Array(SIDE * SIDE);
-  for (let i = 0; i < pattern.length; i++) pattern[i] = ((i * 2654435761) >>> 0) / 4294967296 - 0.5;
-  const shared = new Tensor('float32', [SIDE, SIDE], pattern);
+  const shared = rng(1).uniformTensor([SIDE, SIDE], -0.5, 0.5);
+  const pattern = shared.data as Float32Array;
   let x = g.addInput('x', tensorType(DTypes.float32, ['batch', SIDE]));
   for (let l = 0; l < layers; l++) {
     const w = g.addInitializer(`layers.${l}.weight`, shared);

@@ -3,7 +3,7 @@
 // with rsLoRA. Adapters are plain data (tensors per module); injecting one adds the branch
 // to a copy of the graph with standard ONNX ops, so every runtime trains or runs it.
 
-import { cloneGraph, LeanformerError, rng, Tensor, weightsAsInitializers, type Graph } from '@leanformer/core';
+import { cloneGraph, LeanformerError, rng, Tensor, weightsAsInitializers, type Graph, type Pass } from '@leanformer/core';
 import { addAfter } from './graph-edit.js';
 import { LLAMA_NAMING, resolveNaming, selectModules, withInitializerWeights, type LinearModule, type ModuleNaming, type TargetModules } from './naming.js';
 
@@ -142,6 +142,28 @@ export function injectLora(graph: Graph, adapters: LoraAdapter | readonly LoraAd
   return { graph: g, trainable };
 }
 
+/**
+ * {@link injectLora} as a `Pass`, to compose with other module transforms and core passes in one
+ * `PassManager`. The pass returns the injected copy; the trainable names are those of
+ * {@link loraParamNames} for each adapter module (call `injectLora` itself to get the list).
+ * `modified` is true when some adapter has a module.
+ *
+ * @example
+ * ```ts
+ * const pm = new PassManager([injectLoraPass({ adapters: [adapter] }), deadCodeElimination()]);
+ * const { graph: injected } = pm.run(graph);
+ * ```
+ */
+export function injectLoraPass(options: { readonly adapters: LoraAdapter | readonly LoraAdapter[] }): Pass {
+  return {
+    name: 'lora-inject',
+    run(graph) {
+      const list = Array.isArray(options.adapters) ? (options.adapters as readonly LoraAdapter[]) : [options.adapters as LoraAdapter];
+      return { graph: injectLora(graph, list).graph, modified: list.some((a) => a.modules.size > 0) };
+    },
+  };
+}
+
 function checkModuleShapes(adapter: string, module: string, w: LoraModuleWeights, lin: { inFeatures: number; outFeatures: number }): void {
   const [inA, rA] = w.A.shape;
   const [rB, outB] = w.B.shape;
@@ -215,6 +237,24 @@ function applyDelta(graph: Graph, adapter: LoraAdapter, sign: 1 | -1, weight: nu
  */
 export function mergeLora(graph: Graph, adapter: LoraAdapter, options: { weight?: number } = {}): Graph {
   return applyDelta(graph, adapter, 1, options.weight ?? 1, 'mergeLora');
+}
+
+/**
+ * {@link mergeLora} as a `Pass`: returns the merged copy (`W + weight·s·A·B`); `modified` is true
+ * when the adapter has a module.
+ *
+ * @example
+ * ```ts
+ * const { graph: merged } = new PassManager([mergeLoraPass({ adapter }), constantFolding()]).run(graph);
+ * ```
+ */
+export function mergeLoraPass(options: { readonly adapter: LoraAdapter; readonly weight?: number }): Pass {
+  return {
+    name: 'lora-merge',
+    run(graph) {
+      return { graph: mergeLora(graph, options.adapter, { weight: options.weight }), modified: options.adapter.modules.size > 0 };
+    },
+  };
 }
 
 /**

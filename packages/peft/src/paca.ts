@@ -97,20 +97,10 @@ export function injectPaca(graph: Graph, selection: PacaSelection): { graph: Gra
     const names = pacaParamNames(module);
     const b = GraphBuilder.editing(g, m.node);
     const y = b.op('PaCALinear', [m.node.input(0), m.weight, b.param(names.idx, Tensor.from('int64', [idx.length], Array.from(idx, BigInt))), b.param(names.P, new Tensor('float32', [idx.length, outF], p))], {}, { domain: 'leanformer' });
-    replaceNodeOutput(g, m.node.output(0), y);
-    g.removeNode(m.node, true);
+    g.replaceNode(m.node, [y]);
     trainable.push(names.P);
   }
   return { graph: g, trainable };
-}
-
-function replaceNodeOutput(g: Graph, old: Value, next: Value): void {
-  const slot = g.outputs.indexOf(old);
-  old.replaceAllUsesWith(next);
-  if (slot >= 0) g.setOutput(slot, next);
-  const name = old.name;
-  old.name = g.uniqueName(`${name}_old`);
-  next.name = name;
 }
 
 /**
@@ -133,8 +123,7 @@ export function exportPaca(graph: Graph, weights: ReadonlyMap<string, Tensor> = 
     const w = wv.uses.length === 1 ? wv : b.param(g.uniqueName(wv.name), base);
     g.setInitializer(w, new Tensor('float32', [inF, outF], out));
     const y = b.matmul(node.input(0), w);
-    replaceNodeOutput(g, node.output(0), y);
-    g.removeNode(node, true);
+    g.replaceNode(node, [y]);
     if (!pv.uses.length) g.removeInitializer(pv);
     if (!idxV.uses.length) g.removeInitializer(idxV);
   }

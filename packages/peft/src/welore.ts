@@ -5,7 +5,7 @@
 // (the low-rank components, LRCs, which are fine-tuned); the others (N-LRCs), where a factorisation
 // would not save parameters, stay dense and frozen.
 
-import { cloneGraph, GraphBuilder, LeanformerError, Tensor, type Graph } from '@leanformer/core';
+import { cloneGraph, GraphBuilder, LeanformerError, Tensor, type Graph, type Pass } from '@leanformer/core';
 import { svd, type Svd } from './linalg.js';
 import { resolveNaming, selectModules, type ModuleNaming, type TargetModules } from './naming.js';
 
@@ -121,13 +121,29 @@ export function weloreCompress(graph: Graph, o: WeloreOptions | (WeloreOptions &
     const names = weloreParamNames(module);
     const b = GraphBuilder.editing(g, m.node);
     const y = b.matmul(b.matmul(m.node.input(0), b.param(names.A, new Tensor('float32', [p.inFeatures, k], A))), b.param(names.B, new Tensor('float32', [k, p.outFeatures], B)));
-    const old = m.node.output(0);
-    old.replaceAllUsesWith(y);
-    const name = old.name;
-    g.removeNode(m.node, true);
-    if (!g.lookup(name)) y.name = name;
+    g.replaceNode(m.node, [y]);
     if (!m.weight.uses.length) g.removeInitializer(m.weight);
     trainable.push(names.A, names.B);
   }
   return { graph: g, plan, trainable };
+}
+
+/**
+ * {@link weloreCompress} as a `Pass`: returns the compressed copy; `modified` is true when the plan
+ * factorises at least one matrix. Without `plan`, each run plans on the graph it is given.
+ *
+ * @example
+ * ```ts
+ * const pm = new PassManager([weloreCompressPass({ targetModules: 'all-linear', compression: 0.5 }), deadCodeElimination()]);
+ * const { graph: small } = pm.run(graph);
+ * ```
+ */
+export function weloreCompressPass(options: WeloreOptions | (WeloreOptions & { plan: WelorePlan })): Pass {
+  return {
+    name: 'welore-compress',
+    run(graph) {
+      const { graph: g, plan } = weloreCompress(graph, options);
+      return { graph: g, modified: [...plan.modules.values()].some((m) => m.lowRank) };
+    },
+  };
 }

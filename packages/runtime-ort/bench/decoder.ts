@@ -1,7 +1,7 @@
 // `leanformer bench ort-decoder`: a seeded transformer decoder run through the IR (lowered per EP) vs
 // the same model's plain export run as-is (the peer), on the same EP preference, feeds and session
 // options. GPU machine: `leanformer bench ort-decoder --param eps=cuda,cpu --param seq=512`.
-import { benchInt, median, Tensor, transformerDecoder, type BenchSuite, type Executor } from '@leanformer/core';
+import { benchInt, maxAbsDiff, median, Tensor, transformerDecoder, type BenchSuite, type Executor } from '@leanformer/core';
 import { encodeModel } from '@leanformer/onnx';
 import type { OrtEpSpec, OrtExecutorInfo } from '@leanformer/runtime-ort';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
@@ -39,8 +39,7 @@ export const decoderSuite: BenchSuite = {
     };
     const ir = await measure('ir', () => backend.compile(graph));
     const direct = await measure('direct', () => backend.createExecutorFromBytes(encodeModel(graph)));
-    let maxAbs = 0;
-    for (let i = 0; i < ir.logits.length; i++) maxAbs = Math.max(maxAbs, Math.abs(ir.logits[i]! - direct.logits[i]!));
+    const maxAbs = maxAbsDiff(ir.logits, direct.logits);
     return {
       suite: 'ort-decoder',
       metrics: { ir_median_ms: ir.result.medianMs, direct_median_ms: direct.result.medianMs, ir_over_direct: ir.result.medianMs / direct.result.medianMs, max_abs_diff: maxAbs },

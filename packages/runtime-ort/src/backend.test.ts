@@ -1,4 +1,4 @@
-import { attr, GraphBuilder, LeanformerError, Tensor, type Value } from '@leanformer/core';
+import { attr, GraphBuilder, LeanformerError, rng, Tensor, type Value } from '@leanformer/core';
 import { encodeModel } from '@leanformer/onnx';
 import { describe, expect, it } from 'vitest';
 import { OrtBackend, createOrtBackend, ortNode } from './node.js';
@@ -19,8 +19,8 @@ const model = (name: keyof typeof MODELS) => MODELS[name]!();
 
 /** Deterministic values in [-1, 1). */
 function lcg(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+  const r = rng(seed);
+  return Array.from({ length: n }, () => 2 * r.uniform() - 1);
 }
 
 describe('OrtBackend (onnxruntime-node)', () => {

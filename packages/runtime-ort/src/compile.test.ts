@@ -1,12 +1,12 @@
 // OrtBackend.compile: IR graph → lowerToOnnx (per EP) → encodeModel → ORT session.
-import { GraphBuilder, Tensor } from '@leanformer/core';
+import { GraphBuilder, rng, Tensor } from '@leanformer/core';
 import { describe, expect, it } from 'vitest';
 import { createOrtBackend } from './node.js';
 
 /** Deterministic values in [-1, 1). */
 function lcg(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+  const r = rng(seed);
+  return Array.from({ length: n }, () => 2 * r.uniform() - 1);
 }
 
 /** y = relu(x·W + b), x float32 [batch, 5], W [5, 3]. */

@@ -2,18 +2,9 @@
 // test_data_set_N/{input_i,output_i}.pb. This module runs already-decoded cases (so it stays
 // free of file and protobuf code); ./node.ts reads directories and decodes with injected decoders.
 
-import { LeanformerError, type Graph, type Tensor } from '@leanformer/core';
+import { allclose, LeanformerError, ONNX_TOLERANCE, type Graph, type Tensor, type Tolerance } from '@leanformer/core';
 import { TfjsBackend } from './backend.js';
 import { unsupportedOps, unsupportedTypes } from './compile.js';
-
-/** Tolerances of a conformance comparison: |got − want| ≤ atol + rtol·|want| for floats; ints and bools exact. */
-export interface Tolerance {
-  readonly rtol: number;
-  readonly atol: number;
-}
-
-/** ONNX's backend-test default (numpy.testing.assert_allclose with rtol 1e-3, atol 1e-7). */
-export const ONNX_DEFAULT_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-7 };
 
 /** Inputs (graph-input order) and expected outputs (graph-output order) of each data set. */
 export type DataSets = readonly { readonly inputs: readonly Tensor[]; readonly outputs: readonly Tensor[] }[];
@@ -49,24 +40,6 @@ export interface ConformanceSummary {
   readonly results: readonly TfjsCaseResult[];
 }
 
-/** Compares one output; returns a reason string on mismatch. */
-export function compareTensors(got: Tensor, want: Tensor, tol: Tolerance): string | undefined {
-  if (got.shape.join() !== want.shape.join()) return `shape [${got.shape.join(', ')}] vs expected [${want.shape.join(', ')}]`;
-  if (want.dtype.storage === 'string') return 'string outputs are not supported';
-  const exact = !want.dtype.isFloat;
-  const g = got.toFloat64(), w = want.toFloat64();
-  for (let i = 0; i < w.length; i++) {
-    const a = g[i]!, b = w[i]!;
-    if (Number.isNaN(b) || Number.isNaN(a)) {
-      if (Number.isNaN(a) !== Number.isNaN(b)) return `element ${i}: ${a} vs expected ${b}`;
-      continue;
-    }
-    if (a === b) continue;
-    if (exact || !Number.isFinite(b) || Math.abs(a - b) > tol.atol + tol.rtol * Math.abs(b)) return `element ${i}: ${a} vs expected ${b}`;
-  }
-  return undefined;
-}
-
 /**
  * Runs decoded cases on a tfjs backend. A case is `unsupported` when an op has no kernel;
  * otherwise it passes when every output of every data set matches within `tolerance`.
@@ -77,7 +50,7 @@ export function compareTensors(got: Tensor, want: Tensor, tol: Tolerance): strin
  * console.log(summary.passed, '/', summary.supported);
  * ```
  */
-export async function runConformanceCases(cases: Iterable<TfjsConformanceCase | { name: string; error: unknown }>, backend: TfjsBackend, tolerance: Tolerance = ONNX_DEFAULT_TOLERANCE): Promise<ConformanceSummary> {
+export async function runConformanceCases(cases: Iterable<TfjsConformanceCase | { name: string; error: unknown }>, backend: TfjsBackend, tolerance: Tolerance = ONNX_TOLERANCE): Promise<ConformanceSummary> {
   const results: TfjsCaseResult[] = [];
   const blocked: Record<string, number> = {};
   for (const c of cases) {
@@ -114,7 +87,7 @@ async function runCase(c: TfjsConformanceCase, backend: TfjsBackend, tol: Tolera
       for (const [i, want] of ds.outputs.entries()) {
         const name = exe.outputNames[i];
         if (name === undefined) throw new LeanformerError('INVALID_ARGUMENT', `data set ${k} has more outputs than the graph`);
-        const why = compareTensors(out[name]!, want, tol);
+        const why = allclose(out[name]!, want, tol);
         if (why) return { name: c.name, status: 'fail', reason: `output '${name}' (data set ${k}): ${why}` };
       }
     }

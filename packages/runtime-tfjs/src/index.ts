@@ -10,4 +10,4 @@ export { Trainer, train, crossEntropyLoss, defaultTrainable, type TrainOptions, 
 export { createOptimizer, type Optimizer, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './train/optimizers.js';
 export { learningRate, type LrSchedule } from './train/schedule.js';
 export { syntheticSequenceTask, type SyntheticSequenceOptions } from './train/synthetic.js';
-export { runConformanceCases, compareTensors, ONNX_DEFAULT_TOLERANCE, type TfjsConformanceCase, type DataSets, type TfjsCaseResult, type ConformanceSummary } from './conformance.js';
+export { runConformanceCases, type TfjsConformanceCase, type DataSets, type TfjsCaseResult, type ConformanceSummary } from './conformance.js';

@@ -1,10 +1,10 @@
 // Node-only helpers: conformance over ONNX test directories and checkpoint files.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { LeanformerError, type Graph, type Tensor, type TfjsBackendName } from '@leanformer/core';
+import { LeanformerError, ONNX_TOLERANCE, type Graph, type Tensor, type TfjsBackendName, type Tolerance } from '@leanformer/core';
 import { writeFileAtomic } from '@leanformer/core/node';
 import { TfjsBackend } from './backend.js';
-import { ONNX_DEFAULT_TOLERANCE, runConformanceCases, type TfjsConformanceCase, type ConformanceSummary, type Tolerance } from './conformance.js';
+import { runConformanceCases, type TfjsConformanceCase, type ConformanceSummary } from './conformance.js';
 
 export * from './index.js';
 
@@ -63,7 +63,7 @@ export async function runTfjsConformance(dir: string, options: TfjsConformanceOp
   const backend = options.backend instanceof TfjsBackend ? options.backend : new TfjsBackend(options.backend ?? 'cpu');
   await backend.ready();
   const dirs = caseDirs(dir).filter((d) => options.filter?.(basename(d)) ?? true);
-  return runConformanceCases(loadCases(dirs, options), backend, options.tolerance ?? ONNX_DEFAULT_TOLERANCE);
+  return runConformanceCases(loadCases(dirs, options), backend, options.tolerance ?? ONNX_TOLERANCE);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { intFlag, LeanformerError } from '@leanformer/core';
 import { cliBackend, cliBackendNames } from '../backends.js';
-import { ONNX_TOLERANCE } from '../compare.js';
+import { ONNX_TOLERANCE } from '@leanformer/core';
 import { runConformance } from '../conformance.js';
 import { progress } from '../io.js';
 import type { Command } from '../registry.js';

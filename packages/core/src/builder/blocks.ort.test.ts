@@ -7,6 +7,7 @@ import type { Graph } from '../index.js';
 import { GraphBuilder } from './builder.js';
 import { multiHeadAttention, transformerDecoder, transformerEncoder, vit } from './blocks.js';
 import { rng } from './rng.js';
+import { maxAbsDiff } from '../numeric.js';
 
 async function run(g: Graph, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(encodeModel(g));
@@ -74,13 +75,6 @@ function attentionRef(x: Float64Array, seq: number, hidden: number, H: number, K
     }
   }
   return linear(out, seq, H * hd, p('o_proj.weight'), hidden, p('o_proj.bias'));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 describe('multiHeadAttention on onnxruntime-node vs a float64 reference', () => {

@@ -373,6 +373,75 @@ export class Graph {
     }
   }
 
+  /**
+   * Replaces `old` and keeps its output names: graph outputs and downstream readers refer to them.
+   *
+   * - Given a `NodeInit` (without `outputs`), a new node takes `old`'s place in the node list and
+   *   produces `old`'s own output values, so every use and graph-output slot stays as it was.
+   * - Given replacement values (one per output of `old`, built before it, e.g. through
+   *   `GraphBuilder.editing(graph, old)`), each takes over the uses, graph-output slots and (when
+   *   free) the name of the output it replaces; `null` drops an output that must then be unused.
+   *   A replacement that is not a new node output (a graph input, an initializer, an existing
+   *   graph output) is wrapped in an Identity when it replaces a graph output, so the output keeps
+   *   its name. A replacement without a type gets the old output's type.
+   *
+   * Throws INVALID_GRAPH when `old` is not a node of this graph, a new input is one of `old`'s outputs,
+   * or a dropped output is used; INVALID_ARGUMENT when the counts of outputs differ.
+   *
+   * @example
+   * ```ts
+   * const relu = g.nodes[0];
+   * g.replaceNode(relu, { op: 'Sigmoid', inputs: [relu.input(0)] }); // same output value, same name
+   * const b = GraphBuilder.editing(g, node);
+   * g.replaceNode(node, [b.mul(node.input(0), b.param('two', Tensor.from('float32', [], [2])))]);
+   * ```
+   */
+  replaceNode(old: Node, init: Omit<NodeInit, 'outputs'>): Node;
+  replaceNode(old: Node, replacements: readonly (Value | null)[]): void;
+  replaceNode(old: Node, by: Omit<NodeInit, 'outputs'> | readonly (Value | null)[]): Node | void {
+    const at = this._nodes.indexOf(old);
+    if (at < 0) throw new LeanformerError('INVALID_GRAPH', `replaceNode: ${old.describe()} is not in graph '${this.name}'`);
+    if (!Array.isArray(by)) {
+      const init = by as NodeInit;
+      if (init.outputs !== undefined) throw new LeanformerError('INVALID_ARGUMENT', `replaceNode: the new node produces the outputs of ${old.describe()}; do not pass 'outputs'`);
+      const inputs = init.inputs ?? [];
+      if (inputs.some((v) => v && v.producer === old)) throw new LeanformerError('INVALID_GRAPH', `replaceNode: the replacement of ${old.describe()} would read its own output`);
+      const node = new Node(this, init);
+      const outs = [...old.outputs];
+      old._detach();
+      old._setOutputs([]);
+      node._setOutputs(outs);
+      inputs.forEach((v, i) => node.setInput(i, v));
+      this._nodes[at] = node;
+      return node;
+    }
+    const repl = by as readonly (Value | null)[];
+    const outs = old.outputs;
+    if (repl.length !== outs.length) throw new LeanformerError('INVALID_ARGUMENT', `replaceNode: ${old.describe()} has ${outs.length} outputs, got ${repl.length} replacements`);
+    const renames: [Value, string][] = [];
+    outs.forEach((o, i) => {
+      if (!o) return;
+      let r = repl[i] ?? null;
+      const isOutput = this.outputs.includes(o);
+      if (!r) {
+        if (o.uses.length || isOutput) throw new LeanformerError('INVALID_GRAPH', `replaceNode: no replacement for output ${i} (%${o.name}) of ${old.describe()}, which is used`);
+        return;
+      }
+      if (r.producer === old) throw new LeanformerError('INVALID_ARGUMENT', `replaceNode: output ${i} (%${o.name}) of ${old.describe()} cannot be replaced by an output of the node itself`);
+      // Only a node output of this graph that is not itself a graph output may take the old name.
+      let renameable = r.producer !== null && r.graph === this && !this.outputs.includes(r);
+      if (!renameable && isOutput) {
+        r = this.insertBefore(old, { op: 'Identity', inputs: [r], outputs: [this.uniqueName(`${o.name}_id`)] }).output();
+        renameable = true;
+      }
+      if (!r.type && o.type) r.type = o.type;
+      o.replaceAllUsesWith(r);
+      if (renameable) renames.push([r, o.name]);
+    });
+    this.removeNode(old);
+    for (const [v, name] of renames) if (!this.lookup(name)) v.name = name;
+  }
+
   /** Replaces the node list order (used by topological sort); must be a permutation. */
   reorder(nodes: readonly Node[]): void {
     if (nodes.length !== this._nodes.length || new Set(nodes).size !== nodes.length || !nodes.every((n) => n.graph === this)) {

@@ -13,6 +13,7 @@ import { Graph, subgraphs, type Value } from '../ir/graph.js';
 import { formatType, type ValueType } from '../ir/types.js';
 import { inferShapes } from '../passes/shape-inference.js';
 import { Tensor } from '../tensor.js';
+import { allclose } from '../numeric.js';
 import { evaluableOps, evaluateNode, inferNode } from './index.js';
 import type { Value as IRValue } from '../ir/graph.js';
 import { getSchema } from './schema.js';
@@ -66,27 +67,6 @@ function asGraph(m: unknown): Graph {
 
 function* produced(g: Graph): Generator<Value> {
   for (const n of g.allNodes()) for (const v of n.outputs) if (v) yield v;
-}
-
-/** Null when equal within ONNX's tolerance, else a description of the first difference. */
-function compare(got: Tensor, want: Tensor): string | null {
-  if (got.dtype !== want.dtype) return `dtype ${got.dtype.name} vs ${want.dtype.name}`;
-  if (got.shape.join() !== want.shape.join()) return `shape [${got.shape.join(', ')}] vs [${want.shape.join(', ')}]`;
-  const a = got.data;
-  const b = want.data;
-  if (Array.isArray(a) || a instanceof BigInt64Array || a instanceof BigUint64Array) {
-    for (let i = 0; i < a.length; i++) if (a[i] !== (b as typeof a)[i]) return `element ${i}: ${a[i]} vs ${(b as typeof a)[i]}`;
-    return null;
-  }
-  const x = got.toFloat64();
-  const y = want.toFloat64();
-  for (let i = 0; i < x.length; i++) {
-    const p = x[i]!;
-    const q = y[i]!;
-    if (p === q || (Number.isNaN(p) && Number.isNaN(q))) continue;
-    if (!got.dtype.isFloat || !(Math.abs(p - q) <= 1e-7 + 1e-3 * Math.abs(q))) return `element ${i}: ${p} vs ${q}`;
-  }
-  return null;
 }
 
 /**
@@ -149,7 +129,7 @@ function runCase(dir: string, name: string, dec: Decoders): Outcome | null {
       const res = evaluateNode(node, consts, opset);
       if (!res) r.evaluated = 'refused';
       else {
-        const errs = expected.flatMap((want, i) => { const m = want && compare(res[i]!, want); return m ? [`output ${i}: ${m}`] : []; });
+        const errs = expected.flatMap((want, i) => { const m = want && allclose(res[i]!, want); return m ? [`output ${i}: ${m}`] : []; });
         r.evaluated = errs.length ? 'fail' : 'pass';
         r.evalMsg = errs.join('; ');
       }
@@ -277,7 +257,7 @@ describe.skipIf(skip)('ONNX test models (several nodes)', () => {
           o.evalMsg = (e as Error).message;
         }
         if (complete) {
-          const errs = g.outputs.flatMap((v, i) => { const want = expected[i]; const got = env.get(v); const m = want && got ? compare(got, want) : null; return m ? [`output ${i}: ${m}`] : []; });
+          const errs = g.outputs.flatMap((v, i) => { const want = expected[i]; const got = env.get(v); const m = want && got ? allclose(got, want) : null; return m ? [`output ${i}: ${m}`] : []; });
           o.evaluated = errs.length ? 'fail' : 'pass';
           o.evalMsg = errs.join('; ');
         }

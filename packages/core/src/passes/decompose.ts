@@ -93,27 +93,7 @@ function replaceByDecomposition(node: Node, fn: DecompositionFn, graph: Graph): 
   const b = GraphBuilder.editing(graph, node);
   const res = fn(node, b);
   const repl = Array.isArray(res) ? (res as readonly (Value | null)[]) : [res as Value];
-  const outs = node.outputs;
-  if (repl.length !== outs.length) {
-    throw new LeanformerError('PASS_FAILED', `The decomposition of ${node.describe()} returned ${repl.length} values for ${outs.length} outputs`);
-  }
-  const renames: [Value, string][] = [];
-  outs.forEach((old, i) => {
-    if (!old) return;
-    let r = repl[i];
-    const needed = old.uses.length > 0 || graph.outputs.includes(old);
-    if (!r) {
-      if (needed) throw new LeanformerError('PASS_FAILED', `The decomposition of ${node.describe()} gave no value for output ${i} (%${old.name}), which is used`);
-      return;
-    }
-    const fresh = r.producer !== null && r.producer !== node && r.graph === graph;
-    if (!fresh && graph.outputs.includes(old)) r = b.op('Identity', [r]);
-    if (!r.type && old.type) r.type = old.type;
-    old.replaceAllUsesWith(r);
-    if (r.producer && r.graph === graph) renames.push([r, old.name]);
-  });
-  graph.removeNode(node);
-  for (const [v, name] of renames) if (!graph.lookup(name)) v.name = name;
+  graph.replaceNode(node, repl);
 }
 
 function dropUnusedDomains(graph: Graph, domains: Set<string>): void {

@@ -8,6 +8,7 @@ import { transformerDecoder, transformerEncoder, vit } from '../builder/blocks.j
 import { PassManager } from './pass.js';
 import { optimizationPasses } from './presets.js';
 import { rng } from '../builder/rng.js';
+import { maxAbsDiff } from '../numeric.js';
 import { deadCodeElimination } from './dce.js';
 import { geluFusion, layerNormFusion, rmsNormFusion, standardFusions } from './fusions.js';
 import { patternRewrite, type RewriteRule } from './pattern-rewrite.js';
@@ -18,13 +19,6 @@ async function run(g: Graph, feeds: Record<string, ort.Tensor>): Promise<Float32
     const out = await session.run(feeds);
     return out[g.outputs[0]!.name]!.data as Float32Array;
   } finally { await session.release(); }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 /** Builds the graph twice (builders are deterministic), fuses one copy, runs both, returns the max difference. */

@@ -151,11 +151,8 @@ export function lowerAttention(node: Node, target: Target, options: AttentionLow
 }
 
 function replaceOutputs(node: Node, news: readonly (Value | null)[]): void {
-  const g = node.graph;
-  const olds = node.outputs.map((o) => o ?? null);
-  olds.forEach((o, i) => { if (o && news[i]) { news[i]!.type = o.type; o.replaceAllUsesWith(news[i]!); } });
-  g.removeNode(node, true);
-  olds.forEach((o, i) => { if (o && news[i] && !g.lookup(o.name)) news[i]!.name = o.name; });
+  node.outputs.forEach((o, i) => { if (o && news[i]) news[i]!.type = o.type; });
+  node.graph.replaceNode(node, node.outputs.map((_, i) => news[i] ?? null));
 }
 
 function toGqa(node: Node): void {

@@ -41,17 +41,10 @@ function toGatherBlockQuantized(node: Node): void {
   const zp = node.inputs[3] ?? null;
   const g = node.graph;
   g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
-  const old = node.output(0);
-  const n = g.insertBefore(node, {
+  // One node for one: the new node produces the old output value (name, type and uses kept).
+  g.replaceNode(node, {
     op: 'GatherBlockQuantized', domain: 'com.microsoft', name: node.name,
-    inputs: [node.input(0), node.input(1), node.input(2), zp],
-    outputs: [g.uniqueName(`${old.name}_gbq`)],
+    inputs: zp ? [node.input(0), node.input(1), node.input(2), zp] : [node.input(0), node.input(1), node.input(2)],
     attrs: { gather_axis: attr.int(0), quantize_axis: attr.int(1), block_size: attr.int(blockSize), bits: attr.int(bits) },
   });
-  if (!zp) n.truncateInputs(3);
-  const y = n.output(0);
-  y.type = old.type;
-  old.replaceAllUsesWith(y);
-  g.removeNode(node, true);
-  if (!g.lookup(old.name)) y.name = old.name;
 }

@@ -114,12 +114,8 @@ export function lowerQMatMul(node: Node, target: Target, options: QMatMulLowerin
 }
 
 function replace(node: Node, y: Value): void {
-  const g = node.graph;
-  const old = node.output(0);
-  y.type = old.type;
-  old.replaceAllUsesWith(y);
-  g.removeNode(node, true);
-  if (!g.lookup(old.name)) y.name = old.name;
+  y.type = node.output(0).type;
+  node.graph.replaceNode(node, [y]);
 }
 
 function toMatMulNBits(node: Node): void {
@@ -127,16 +123,14 @@ function toMatMulNBits(node: Node): void {
   const zp = node.inputs[3] ?? null;
   const g = node.graph;
   g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
-  const out = g.uniqueName(`${node.output(0).name}_nbits`);
-  const n = g.insertBefore(node, {
-    op: 'MatMulNBits', domain: 'com.microsoft', name: node.name,
-    inputs: [node.input(0), node.input(1), node.input(2), zp, null, node.inputs[4] ?? null],
-    outputs: [out],
+  const inputs = [node.input(0), node.input(1), node.input(2), zp, null, node.inputs[4] ?? null];
+  // Trailing omitted optional inputs are dropped (g_idx stays an empty slot only when bias follows).
+  if (!node.inputs[4]) inputs.length = zp ? 4 : 3;
+  // One node for one: MatMulNBits produces the old output value (name, type and uses kept).
+  g.replaceNode(node, {
+    op: 'MatMulNBits', domain: 'com.microsoft', name: node.name, inputs,
     attrs: { K: attr.int(a.K), N: attr.int(a.N), bits: attr.int(a.bits), block_size: attr.int(a.blockSize), accuracy_level: attr.int(a.accuracyLevel) },
   });
-  // Trailing omitted optional inputs are dropped (g_idx stays an empty slot only when bias follows).
-  if (!node.inputs[4]) n.truncateInputs(zp ? 4 : 3);
-  replace(node, n.output(0));
 }
 
 /** Constant content of a QMatMul input, or a lowering error naming it. */

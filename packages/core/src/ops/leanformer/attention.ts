@@ -184,11 +184,7 @@ export function decomposeAttention(node: Node, o: { form?: AttentionDecompositio
   const g = node.graph;
   const b = GraphBuilder.editing(g, node);
   const { y, presentK, presentV } = form === 'blocked' ? buildBlocked(b, node, o.chunkSize) : buildMasked(b, node);
-  const outs: [Value | null, Value][] = [[node.outputs[0] ?? null, y], [node.outputs[1] ?? null, presentK], [node.outputs[2] ?? null, presentV]];
-  for (const [old, nu] of outs) if (old) old.replaceAllUsesWith(nu);
-  g.removeNode(node, true);
-  // Keep the public names (graph outputs and downstream readers refer to them).
-  for (const [old, nu] of outs) if (old && !g.lookup(old.name) && nu.producer && !nu.isGraphInput) nu.name = old.name;
+  g.replaceNode(node, [y, presentK, presentV].slice(0, node.outputs.length));
   return y;
 }
 

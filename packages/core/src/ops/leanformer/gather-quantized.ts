@@ -88,10 +88,7 @@ export function decomposeQGather(node: Node): Value {
   if (node.domain !== LEANFORMER_DOMAIN || node.op !== 'QGather') throw new LeanformerError('INVALID_ARGUMENT', `decomposeQGather: expected a leanformer::QGather node, got ${node.describe()}`);
   const g = node.graph;
   const y = qgatherReference(node, GraphBuilder.editing(g, node));
-  const old = node.output(0);
-  old.replaceAllUsesWith(y);
-  g.removeNode(node, true);
-  if (!g.lookup(old.name)) y.name = old.name;
+  g.replaceNode(node, [y]);
   return y;
 }
 

@@ -8,6 +8,7 @@ import { evaluateNode } from '../evaluate.js';
 import { decomposeQMatMul, ensureQMatMulSchema } from './qmatmul.js';
 import { ensureQGatherSchema } from './gather-quantized.js';
 import { decompose } from '../../passes/decompose.js';
+import { rng } from '../../builder/rng.js';
 
 /** Runs a graph of standard ops with the reference kernels (tiny sizes only). */
 function run(g: Graph, feeds: Record<string, Tensor>): Tensor[] {
@@ -24,8 +25,8 @@ function run(g: Graph, feeds: Record<string, Tensor>): Tensor[] {
 
 /** A seeded pseudo-random sequence. */
 function seq(n: number, seed: number, mod: number): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return s % mod; });
+  const r = rng(seed);
+  return Array.from({ length: n }, () => Math.floor(r.uniform() * mod));
 }
 
 describe('decomposeQMatMul', () => {

@@ -175,10 +175,6 @@ export function decomposeQMatMul(node: Node): Value {
   if (node.domain !== LEANFORMER_DOMAIN || node.op !== 'QMatMul') throw new LeanformerError('INVALID_ARGUMENT', `decomposeQMatMul: expected a leanformer::QMatMul node, got ${node.describe()}`);
   const g = node.graph;
   const y = qmatmulReference(node, GraphBuilder.editing(g, node));
-  const old = node.output(0);
-  old.replaceAllUsesWith(y);
-  g.removeNode(node, true);
-  // Keep the public name (graph outputs and downstream readers refer to it).
-  if (!g.lookup(old.name)) y.name = old.name;
+  g.replaceNode(node, [y]);
   return y;
 }
