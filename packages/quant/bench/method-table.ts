@@ -1,7 +1,7 @@
 // `leanformer bench quant-table`: the README's method table — every method on the demo decoder
 // (4 layers, hidden 128), run on ORT CPU: bytes ratio, logits cosine vs fp32, seconds.
-import { Tensor, transformerDecoder, type BenchSuite, type Graph } from '@leanformer/core';
-import { cosine, initializerBytes, quantizeModel, randomCalibrationFeeds, sparsifyModel, type QuantizeOptions } from '@leanformer/quant';
+import { cosine, Tensor, transformerDecoder, type BenchSuite, type Graph } from '@leanformer/core';
+import { initializerBytes, quantizeModel, randomCalibrationFeeds, sparsifyModel, type QuantizeOptions } from '@leanformer/quant';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 
 export const methodTableSuite: BenchSuite = {

@@ -23,19 +23,6 @@ export function floatBytes(dt: typeof DTypes.float32 | typeof DTypes.float16, va
   return new Uint8Array(h.buffer);
 }
 
-/** Replaces `node` by `init` (a new node whose output 0 takes over node's output 0, keeping its name and type). */
-export function replaceNode(node: Node, init: Parameters<Graph['addNode']>[0]): Node {
-  const g = node.graph;
-  const old = node.output(0);
-  const nn = g.insertBefore(node, { ...init, outputs: [g.uniqueName(`${old.name}_q`)] });
-  const nv = nn.output(0);
-  nv.type = old.type;
-  old.replaceAllUsesWith(nv);
-  g.removeNode(node);
-  nv.name = old.name;
-  return nn;
-}
-
 /** Options of {@link emitQMatMul}. */
 export interface EmitOptions {
   readonly forceUint8: boolean;
@@ -84,7 +71,7 @@ export function emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, op
     const bt = l.bias.const!;
     bias = bt.shape.length === 1 && bt.dtype === dt ? l.bias : g.addInitializer(g.uniqueName(`${l.bias.name}_1d`), Tensor.fromBytes(dt, [l.N], floatBytes(dt, bt.toFloat32()).slice()));
   }
-  return replaceNode(l.node, {
+  return l.node.graph.replaceNode(l.node, {
     op: 'QMatMul', domain: 'leanformer', name: l.node.name,
     // The node's current input: an earlier rewrite may have replaced the value `l.input` held.
     inputs: C ? [opts.input ?? l.node.input(0), B, S, Z, bias, C] : [opts.input ?? l.node.input(0), B, S, Z, bias],
@@ -106,5 +93,5 @@ export function emitQGather(e: EmbeddingLayer, t: MatMulNBitsTensors, bits: Quan
   const data = g.addInitializer(g.uniqueName(`${e.table.name}_Q${bits}`), storage.store(DTypes.uint8, [e.V, (e.D * bits) / 8], t.B));
   const sc = g.addInitializer(g.uniqueName(`${e.table.name}_scales`), storage.store(dt, [e.V, blocks], floatBytes(dt, t.scales)));
   const zp = t.zeroPoints ? g.addInitializer(g.uniqueName(`${e.table.name}_zp`), storage.store(DTypes.uint8, [e.V, t.zeroPoints.length / e.V], t.zeroPoints as Uint8Array)) : null;
-  return replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(bits), block_size: attr.int(blockSize) } });
+  return e.node.graph.replaceNode(e.node, { op: 'QGather', domain: 'leanformer', name: e.node.name, inputs: [data, e.node.input(1), sc, zp], attrs: { bits: attr.int(bits), block_size: attr.int(blockSize) } });
 }

@@ -5,7 +5,6 @@ export * from './methods.js';
 export * from './dfloat11.js';
 // The synthetic-data generators; their Rng stays internal (core's `rng` is the public seeded PRNG).
 export { syntheticWeight, syntheticActivations, syntheticBf16Weights, matmulStack } from './synthetic.js';
-export { cosine, relativeError } from './linalg.js';
 export * from './calibration.js';
 export {
   initializerBytes, quantizeModel, sparsifyModel, SPARSITY_NOTE, QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod,

@@ -86,12 +86,5 @@ export function spdInverse(a: Float64Array, n: number): Float64Array {
   return inv;
 }
 
-/** Cosine similarity: core's, re-exported for this package's modules. */
-export { cosine } from '@leanformer/core';
-
-/** Relative squared error ‖a − b‖² / ‖b‖². */
-export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let e = 0, r = 0;
-  for (let i = 0; i < ref.length; i++) { e += (a[i]! - ref[i]!) ** 2; r += ref[i]! ** 2; }
-  return r === 0 ? e : e / r;
-}
+/** Cosine similarity and relative squared error ‖a − b‖² / ‖b‖²: core's numeric module, for this package's modules. */
+export { cosine, relativeError } from '@leanformer/core';
