@@ -41,9 +41,12 @@ function attention(dtype: DType, pattern: 'dense' | 'window'): Graph {
 
 const choice = (g: Graph, target: Target) => explainLowering(g, target)[0]!;
 
+/** Every affine QMatMul first skips the codebook (NF4) form on ORT targets. */
+const CODEBOOK_SKIP = { form: 'codebook', reason: 'no codebook input (an affine weight: MatMulNBits, QDQ or the decomposition)' };
+
 describe('QMatMul EP facts', () => {
   it('webgpu: an int4 asymmetric QMatMul (4-bit zero points packed in uint8) lowers to MatMulNBits with those uint8 zero points', () => {
-    expect(choice(qmatmul('uint8'), t('webgpu'))).toMatchObject({ form: 'matmulnbits', skipped: [] });
+    expect(choice(qmatmul('uint8'), t('webgpu'))).toMatchObject({ form: 'matmulnbits', skipped: [CODEBOOK_SKIP] });
     const low = lowerToOnnx(qmatmul('uint8'), t('webgpu'));
     const nb = low.nodes.find((n) => n.op === 'MatMulNBits')!;
     expect(nb.domain).toBe('com.microsoft');
@@ -54,11 +57,11 @@ describe('QMatMul EP facts', () => {
   it('webgpu: fractional (HQQ) zero points skip MatMulNBits with the uint8 fact and fall back to the reference decomposition', () => {
     const why = zeroPointProblem(t('webgpu'), 4, 'float');
     expect(why).toMatch(/ort-webgpu's MatMulNBits takes uint8 zero points only/);
-    expect(choice(qmatmul('float'), t('webgpu'))).toEqual({ node: 'proj', op: 'leanformer::QMatMul', form: 'reference', skipped: [{ form: 'matmulnbits', reason: why }] });
+    expect(choice(qmatmul('float'), t('webgpu'))).toEqual({ node: 'proj', op: 'leanformer::QMatMul', form: 'reference', skipped: [CODEBOOK_SKIP, { form: 'matmulnbits', reason: why }] });
     expect(lowerToOnnx(qmatmul('float'), t('webgpu')).nodes.some((n) => n.domain === 'com.microsoft')).toBe(false);
     // cpu keeps 4-bit float zero points in MatMulNBits; 8-bit ones it cannot run.
     expect(choice(qmatmul('float'), t('cpu')).form).toBe('matmulnbits');
-    expect(choice(qmatmul('float', 8), t('cpu')).skipped).toEqual([{ form: 'matmulnbits', reason: zeroPointProblem(t('cpu'), 8, 'float') }]);
+    expect(choice(qmatmul('float', 8), t('cpu')).skipped).toEqual([CODEBOOK_SKIP, { form: 'matmulnbits', reason: zeroPointProblem(t('cpu'), 8, 'float') }]);
   });
 
   it('tensorrt: asymmetric weights are refused with the same reason quant gives; symmetric ones become int4 DequantizeLinear + MatMul', () => {

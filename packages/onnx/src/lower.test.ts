@@ -126,7 +126,7 @@ describe('lowerToOnnx', () => {
 describe('lowering table', () => {
   it('is data keyed by domain::op with ordered forms per target, and refuses a form twice', () => {
     expect(ONNX_LOWERINGS.get('leanformer::TestFused')?.forms['ort-cpu']?.map((f) => f.name)).toEqual(['fused']);
-    expect(ONNX_LOWERINGS.get('leanformer::QMatMul')?.forms['ort-tensorrt']?.map((f) => f.name)).toEqual(['qdq']); // built-in entries from lowerings/index.ts
+    expect(ONNX_LOWERINGS.get('leanformer::QMatMul')?.forms['ort-tensorrt']?.map((f) => f.name)).toEqual(['codebook', 'qdq']); // built-in entries from lowerings/index.ts
     expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-cpu': [always('fused', () => {})] } })).toThrowError(/form 'fused' for leanformer::TestFused on ort-cpu is already registered/);
     expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-cpu': [always('reference', () => {})] } })).toThrowError(/reserved/);
     expect(() => registerOnnxLowering({ domain: 'leanformer', op: 'TestFused', forms: { 'ort-metal': [] } as never })).toThrowError(/unknown target 'ort-metal'; allowed: ort-cpu/);
