@@ -3,7 +3,7 @@
 // any work, and checks the output folder before slow work; the input stays byte-identical and no
 // temporary is left. The commands run in-process through main() (fast); the signal tests spawn the
 // built CLI (they need `npx nx run-many -t build`, as kill-midway does).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -177,4 +177,18 @@ describe.skipIf(!built)('SIGINT and SIGTERM midway through a write (built CLI)',
       expect([sha(big), sha(`${big}.data`)]).toEqual(hashes);
     }, 60_000);
   }
+});
+
+describe('leftovers of a killed run', () => {
+  it('are removed by the next write of the same output, and the command says so on stderr', async () => {
+    const out = join(dir, 'leftover.lfpack');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // exited: its pid runs nothing now
+    const stale = join(dir, `.leftover.lfpack.tmp-${dead}-deadbeef`); // what SIGKILL leaves behind
+    writeFileSync(stale, 'half a file');
+    const r = await cli('pack', model, '-o', out);
+    expect(r.code).toBe(0);
+    expect(existsSync(stale)).toBe(false);
+    expect(r.err).toContain(`note: removed ${stale}, a temporary file left by an interrupted run`);
+    expect((await cli('pack', model, '-o', out)).err).not.toContain('note: removed'); // reported once
+  });
 });

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { LeanformerError, UsageError } from '@leanformer/core';
+import { takeRemovedStaleTemps } from '@leanformer/core/node';
 import { version } from '../package.json';
 import { builtinCommands } from './commands/index.js';
 import { loadAllExtensions, loadExtensionFor } from './commands/extensions.js';
@@ -130,5 +131,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.err(`${prefix}: unexpected error: ${oneLine(raw instanceof Error ? raw.message : String(raw))}\n`);
     if (process.env['LEANFORMER_DEBUG']) io.err(`${raw instanceof Error ? raw.stack : ''}\n`);
     return EXIT.failed;
+  } finally {
+    // A write removes the temporaries a killed earlier run (SIGKILL) left beside its target: say so.
+    for (const p of takeRemovedStaleTemps()) io.err(`note: removed ${p}, a temporary file left by an interrupted run\n`);
   }
 }

@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LeanformerError } from './errors.js';
 import {
-  assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, liveTempPaths, removeStaleTemps, writeFileAtomic,
+  assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, liveTempPaths, removeStaleTemps, takeRemovedStaleTemps, writeFileAtomic,
 } from './node.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lf-core-node-'));
@@ -61,6 +61,8 @@ describe('writeFileAtomic and the temp registry', () => {
     expect([existsSync(stale), existsSync(alive), existsSync(other)]).toEqual([false, true, true]);
     const t = createTempPath(join(dir, 'other.onnx')); // the next write of a target cleans its leftovers
     expect(existsSync(other)).toBe(false);
+    expect(takeRemovedStaleTemps()).toEqual([stale, other]); // each removal reported once
+    expect(takeRemovedStaleTemps()).toEqual([]);
     discardTemp(t);
     rmSync(alive);
   });

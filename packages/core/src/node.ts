@@ -12,9 +12,10 @@ import { LeanformerError } from './errors.js';
 
 // One registry per process, shared by every loaded copy of this module (ESM and CJS builds, or two
 // installs): one set of handlers, and the lone-listener test in onSignal stays true.
-interface TempRegistry { readonly live: Set<string>; installed: boolean }
+interface TempRegistry { readonly live: Set<string>; installed: boolean; removedStale: string[] }
 const REGISTRY = Symbol.for('@leanformer/core/node:temp-registry');
-const registry: TempRegistry = ((globalThis as Record<symbol, TempRegistry | undefined>)[REGISTRY] ??= { live: new Set(), installed: false });
+const registry: TempRegistry = ((globalThis as Record<symbol, TempRegistry | undefined>)[REGISTRY] ??= { live: new Set(), installed: false, removedStale: [] });
+registry.removedStale ??= []; // a registry made by an older copy of this module
 const live = registry.live;
 
 /** Removes every live temporary; never throws (runs from signal and exit handlers). */
@@ -85,7 +86,21 @@ export function removeStaleTemps(target: string): string[] {
     if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     try { rmSync(join(dir, n), { force: true }); removed.push(join(dir, n)); } catch { /* not ours to fight over */ }
   }
+  registry.removedStale.push(...removed);
   return removed;
+}
+
+/**
+ * The leftovers of killed runs that {@link removeStaleTemps} removed since the last call (each
+ * reported once), so a command can tell its user what it cleaned up.
+ *
+ * @example
+ * ```ts
+ * for (const p of takeRemovedStaleTemps()) console.error(`note: removed ${p}, left by an interrupted run`);
+ * ```
+ */
+export function takeRemovedStaleTemps(): string[] {
+  return registry.removedStale.splice(0);
 }
 
 /**
