@@ -16,3 +16,4 @@ export type {
 export * from './lfpack.js';
 export * from './reference-backend.js';
 export * from './demo.js';
+export * from './passes.js';
