@@ -53,6 +53,11 @@ export interface SafetensorsHeader {
 export interface ReadSafetensorsOptions {
   /** Largest accepted JSON header, in bytes (default {@link SAFETENSORS_MAX_HEADER_BYTES}). */
   readonly maxHeaderBytes?: number;
+  /**
+   * Size of the whole file when `bytes` holds only its beginning (at least the header), so a
+   * reader can validate the header and then read tensors lazily. Default `bytes.byteLength`.
+   */
+  readonly fileBytes?: number;
 }
 
 /** The content of a safetensors file. */
@@ -84,7 +89,9 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadSafetensor
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(cap)) throw new LeanformerError('SIZE_LIMIT', `safetensors: header is ${n} bytes, over the ${cap}-byte limit (maxHeaderBytes)`);
   const headerLen = Number(n);
-  if (8 + headerLen > bytes.byteLength) fail(`header length ${headerLen} runs past the end of the ${bytes.byteLength}-byte file`);
+  const fileBytes = options.fileBytes ?? bytes.byteLength;
+  if (8 + headerLen > fileBytes) fail(`header length ${headerLen} runs past the end of the ${fileBytes}-byte file`);
+  if (8 + headerLen > bytes.byteLength) fail(`only ${bytes.byteLength} bytes given; the header needs ${8 + headerLen}`);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
@@ -93,7 +100,7 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadSafetensor
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('header must be a JSON object');
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.byteLength - dataStart;
+  const dataLen = fileBytes - dataStart;
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {

@@ -1,0 +1,54 @@
+// Parity with transformers (PyTorch): tiny random-weight checkpoints of each family and their fp32
+// logits / 32 greedy tokens, made by fixtures/make_fixtures.py (transformers 5.17, torch 2.11, CPU).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '@leanformer/core';
+import { generate } from './pretrained.js';
+import { loadPretrained, type PretrainedModel } from './node.js';
+
+const FIX = fileURLToPath(new URL('../fixtures/', import.meta.url));
+interface Ref { family: string; promptIds: number[]; logits: number[]; logitsShape: [number, number]; greedyIds: number[]; windowCheck?: { altPromptIds: number[]; maxAbsDiffLast: number } }
+
+async function prefillLogits(m: PretrainedModel, ids: readonly number[]): Promise<Float32Array> {
+  const feeds: Record<string, Tensor> = { tokens: new Tensor('int64', [1, ids.length], BigInt64Array.from(ids, BigInt)) };
+  for (let l = 0; l < m.layers; l++) {
+    feeds[`past_key_${l}`] = new Tensor('float32', [1, m.kvHeads, 0, m.headDim], new Float32Array(0));
+    feeds[`past_value_${l}`] = new Tensor('float32', [1, m.kvHeads, 0, m.headDim], new Float32Array(0));
+  }
+  return (await m.executor.run(feeds)).logits!.toFloat32();
+}
+
+const FAMILIES = ['llama', 'llama3-rope', 'llama-linear-fp16', 'mistral-window-bf16', 'qwen2', 'gpt2', 'phi3', 'gemma'];
+
+describe('parity with transformers on tiny random checkpoints (ORT CPU, fp32)', () => {
+  for (const name of FAMILIES) {
+    it(`${name}: prompt logits within 1e-4, 32 greedy tokens identical`, async () => {
+      const dir = `${FIX}${name}`;
+      const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8')) as Ref;
+      const m = await loadPretrained(dir);
+      try {
+        const got = await prefillLogits(m, ref.promptIds);
+        expect(got.length).toBe(ref.logits.length);
+        let err = 0;
+        for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - ref.logits[i]!));
+        expect(err).toBeLessThanOrEqual(1e-4);
+        const ids: number[] = [];
+        for await (const t of generate(m, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 32, stopAtEos: false })) ids.push(t.id);
+        expect(ids).toEqual(ref.greedyIds);
+        if (ref.windowCheck) {
+          // The prompt (24) is longer than the window (8) reaches through 2 layers (15): the first token cannot matter.
+          expect(ref.windowCheck.maxAbsDiffLast).toBe(0);
+          const alt = await prefillLogits(m, ref.windowCheck.altPromptIds);
+          const V = ref.logitsShape[1];
+          const S = ref.promptIds.length;
+          let d = 0;
+          for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(alt[(S - 1) * V + i]! - got[(S - 1) * V + i]!));
+          expect(d).toBeLessThan(1e-6);
+        }
+      } finally {
+        await m.dispose();
+      }
+    }, 60_000);
+  }
+});
