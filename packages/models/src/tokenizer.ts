@@ -60,7 +60,8 @@ export function loadTokenizer(files: TokenizerFiles): TextTokenizer {
   return {
     hasChatTemplate: template !== undefined,
     encode: (text) => tok.encode(text).ids,
-    decode: (ids, o = {}) => tok.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? false }),
+    // tokenizers.js refuses an empty list; the empty sequence decodes to ''.
+    decode: (ids, o = {}) => (ids.length === 0 ? '' : tok.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? false })),
     applyChatTemplate(messages, o = {}) {
       if (!template) throw new LeanformerError('NOT_SUPPORTED', 'this checkpoint has no chat template (tokenizer_config.json chat_template or chat_template.jinja)');
       return template.render({
