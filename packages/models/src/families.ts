@@ -74,7 +74,14 @@ export interface ModelFamily {
   spec(config: Readonly<Record<string, unknown>>, file: string): DecoderSpec;
 }
 
-/** Reads typed fields of a config, naming the file and the field in every error. */
+/**
+ * Reads typed fields of a config, naming the file and the field in every error.
+ *
+ * @example
+ * ```ts
+ * new ConfigReader({ hidden_size: 64 }, 'config.json').int('hidden_size'); // 64
+ * ```
+ */
 export class ConfigReader {
   constructor(readonly config: Readonly<Record<string, unknown>>, readonly file: string) {}
 

@@ -144,6 +144,7 @@ export interface ConvertReport {
   readonly method?: string;
   readonly target: TargetName;
   readonly files: string[];
+  /** Float elements in the built graph's initializers (weights and RoPE tables), before quantization. */
   readonly parameters: number;
   readonly seconds: number;
 }
