@@ -39,6 +39,12 @@ describe('leanformer tokenize / convert / generate', () => {
     expect(j.decodeTokensPerSecond).toBeGreaterThan(0);
   });
 
+  it('generate --backend tfjs-cpu on an HF folder gives the same tokens', async () => {
+    const r = await cli('generate', LLAMA, '--prompt-ids', ref.promptIds.join(','), '--max-new-tokens', '8', '--backend', 'tfjs-cpu', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).newIds).toEqual(ref.greedyIds.slice(0, 8));
+  });
+
   it('convert → generate --prompt on the converted folder gives the same tokens as the HF folder', async () => {
     const out = join(work, 'conv');
     const c = await cli('convert', LLAMA, '-o', out, '--json');

@@ -43,7 +43,7 @@ function samplingOf(values: Values): Sampling {
   return { kind: 'greedy' };
 }
 
-const GENERATE_BACKENDS = ['ort-cpu', 'ort-cuda', 'ort-webgpu'] as const;
+const GENERATE_BACKENDS = ['ort-cpu', 'ort-cuda', 'ort-webgpu', 'tfjs-cpu'] as const;
 
 /**
  * The models package's CLI commands: `tokenize`, `convert`, `generate`.
@@ -115,7 +115,7 @@ export function modelsCommands(): CommandSpec[] {
       'top-k': { type: 'string', arg: '<K>', description: 'sample among the K most likely tokens' },
       'top-p': { type: 'string', arg: '<P>', description: 'nucleus sampling mass in (0, 1]' },
       seed: { type: 'string', arg: '<S>', description: 'sampling seed (default 1)' },
-      backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu)` },
+      backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu; tfjs-cpu runs HF folders, not converted ones)` },
       json: { type: 'boolean', description: 'print { promptIds, newIds, text, prefillMs, decodeTokensPerSecond }' },
     },
     async run({ positionals, values, io }) {
@@ -132,7 +132,10 @@ export function modelsCommands(): CommandSpec[] {
       const seed = int(values, 'seed', 0);
       const backendName = str(values, 'backend') ?? 'ort-cpu';
       if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new LeanformerError('INVALID_ARGUMENT', `generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, { details: { argument: '--backend' } });
-      const model = await loadPretrained(positionals[0]!, { backend: createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] }) });
+      const backend = backendName === 'tfjs-cpu'
+        ? (await import('@leanformer/runtime-tfjs')).createTfjsBackend('cpu')
+        : createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });
+      const model = await loadPretrained(positionals[0]!, { backend });
       try {
         if (promptIds) {
           const bad = promptIds.find((t) => t >= model.vocab);

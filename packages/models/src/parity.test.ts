@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Tensor } from '@leanformer/core';
+import { Tensor, type Backend } from '@leanformer/core';
+import { createOrtBackend } from '@leanformer/runtime-ort/node';
+import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { generate } from './pretrained.js';
 import { loadPretrained, type PretrainedModel } from './node.js';
 
@@ -21,12 +23,15 @@ async function prefillLogits(m: PretrainedModel, ids: readonly number[]): Promis
 
 const FAMILIES = ['llama', 'llama3-rope', 'llama-linear-fp16', 'mistral-window-bf16', 'qwen2', 'gpt2', 'phi3', 'gemma'];
 
-describe('parity with transformers on tiny random checkpoints (ORT CPU, fp32)', () => {
+// Measured max abs error: 1.6e-6 … 3.3e-6 (ORT CPU), 1.8e-6 … 3.8e-6 (tfjs-cpu); the references hold 7 digits.
+const BACKENDS: readonly [string, () => Backend][] = [['ort-cpu', () => createOrtBackend({ eps: ['cpu'] })], ['tfjs-cpu', () => createTfjsBackend('cpu')]];
+
+describe.each(BACKENDS)('parity with transformers on tiny random checkpoints (%s, fp32)', (_name, backend) => {
   for (const name of FAMILIES) {
     it(`${name}: prompt logits within 1e-4, 32 greedy tokens identical`, async () => {
       const dir = `${FIX}${name}`;
       const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8')) as Ref;
-      const m = await loadPretrained(dir);
+      const m = await loadPretrained(dir, { backend: backend() });
       try {
         const got = await prefillLogits(m, ref.promptIds);
         expect(got.length).toBe(ref.logits.length);
