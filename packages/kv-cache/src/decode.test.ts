@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples, rng } from '@leanformer/attention';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
+import { Tensor, type Executor } from '@leanformer/core';
 import { generate, generateByRecomputation, sampleToken } from './decode.js';
 
 const model = buildRetrievalDecoder({ maxLen: 128 });
@@ -35,6 +36,26 @@ describe('decode loop over ORT CPU', () => {
     const tf = await createTfjsBackend('cpu').compile(buildDecoderGraph(model, { kvCache: true, maxLen: 128 }));
     expect((await generate(tf, ex!.tokens, spec, { maxNewTokens: 8 })).tokens).toEqual(r.tokens);
     await cached.dispose(); await plain.dispose(); await tf.dispose();
+  });
+});
+
+describe('repetition penalty', () => {
+  // An executor whose last-position logits never change: [1, 3, 2.8, -1].
+  const fixed = { run: async (feeds: Record<string, Tensor>) => ({ logits: new Tensor('float32', [1, feeds.tokens!.shape[1]!, 4], Float32Array.from({ length: feeds.tokens!.shape[1]! * 4 }, (_, i) => [1, 3, 2.8, -1][i % 4]!)) }), dispose: async () => {} } as unknown as Executor;
+  const kv = { layers: 0, kvHeads: 1, headDim: 1 };
+  it('off: greedy repeats the argmax', async () => {
+    expect((await generate(fixed, [0], kv, { maxNewTokens: 3 })).tokens).toEqual([1, 1, 1]);
+  });
+  it('1.2: seen tokens are divided (positive) by 1.2 — by hand: 3/1.2 = 2.5 < 2.8, then 2.8/1.2 = 2.33 < 2.5', async () => {
+    expect((await generate(fixed, [0], kv, { maxNewTokens: 3, repetitionPenalty: 1.2 })).tokens).toEqual([1, 2, 1]);
+  });
+  it('negative logits are multiplied: a seen −1 becomes −1.2, below an unseen −1.1', async () => {
+    const neg = { run: async () => ({ logits: new Tensor('float32', [1, 1, 2], Float32Array.from([-1, -1.1])) }), dispose: async () => {} } as unknown as Executor;
+    expect((await generate(neg, [0], kv, { maxNewTokens: 1, repetitionPenalty: 1.2 })).tokens).toEqual([1]);
+    expect((await generate(neg, [0], kv, { maxNewTokens: 1 })).tokens).toEqual([0]);
+  });
+  it('rejects a non-positive penalty', async () => {
+    await expect(generate(fixed, [0], kv, { maxNewTokens: 1, repetitionPenalty: 0 })).rejects.toThrow(/repetitionPenalty/);
   });
 });
 

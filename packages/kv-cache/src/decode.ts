@@ -66,6 +66,11 @@ export interface GenerateOptions {
   readonly eos?: number;
   /** KV capacity in tokens (prompt + generated); buffers are allocated once with it. Default prompt + maxNewTokens. */
   readonly capacity?: number;
+  /**
+   * Repetition penalty as in transformers (CTRL): every token already in the prompt or generated has
+   * its logit divided by this when positive, multiplied when negative. Default 1 (off).
+   */
+  readonly repetitionPenalty?: number;
 }
 
 /** What {@link generate} returns. */
@@ -109,6 +114,9 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
   const view = (a: Float32Array, len: number): Tensor => new Tensor('float32', [1, G, len, D], a.subarray(0, G * len * D));
   const random = rng(o.seed ?? 1);
   const sampling = o.sampling ?? { kind: 'greedy' };
+  const penalty = o.repetitionPenalty ?? 1;
+  if (!(penalty > 0 && Number.isFinite(penalty))) throw new LeanformerError('INVALID_ARGUMENT', `generate: repetitionPenalty must be a finite number > 0, got ${penalty}`);
+  const seen = new Set<number>(Array.from(prompt));
   let side = 0, past = 0;
   let input = Array.from(prompt);
   for (let step = 0; step < o.maxNewTokens; step++) {
@@ -135,7 +143,13 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
     if (!logits) throw new LeanformerError('EXECUTION_FAILED', "generate: the graph returned no 'logits'");
     const V = logits.shape[logits.shape.length - 1]!;
     const all = logits.toFloat32();
-    const tok = sampleToken(all.subarray((S - 1) * V, S * V), sampling, random);
+    let last = all.subarray((S - 1) * V, S * V);
+    if (penalty !== 1) {
+      last = last.slice();
+      for (const t of seen) if (t < V) last[t] = last[t]! > 0 ? last[t]! / penalty : last[t]! * penalty;
+    }
+    const tok = sampleToken(last, sampling, random);
+    seen.add(tok);
     past += S;
     side = 1 - side;
     input = [tok];

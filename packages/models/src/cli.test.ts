@@ -57,6 +57,16 @@ describe('leanformer tokenize / convert / generate', () => {
     expect(b.text).toBe(a.text);
   });
 
+  it('--chat encodes the chat template; --repetition-penalty changes the repeated greedy output', async () => {
+    const chat = JSON.parse((await cli('generate', LLAMA, '--prompt', 'Hi!', '--chat', '--max-new-tokens', '2', '--json')).out);
+    const tpl = JSON.parse((await cli('tokenize', LLAMA, '--text', '<|user|>\nHi!<|end|>\n<|assistant|>\n', '--json')).out);
+    expect(chat.promptIds).toEqual(tpl.ids);
+    const plain = JSON.parse((await cli('generate', LLAMA, '--prompt', 'Once upon a time', '--max-new-tokens', '6', '--json')).out);
+    const pen = JSON.parse((await cli('generate', LLAMA, '--prompt', 'Once upon a time', '--max-new-tokens', '6', '--repetition-penalty', '5', '--json')).out);
+    expect(new Set(plain.newIds).size).toBeLessThan(plain.newIds.length); // this tiny model repeats itself…
+    expect(new Set(pen.newIds).size).toBe(pen.newIds.length); // …and a strong penalty stops it
+  });
+
   it('bad usage is one line on stderr, nothing on stdout, non-zero exit', async () => {
     for (const argv of [
       ['generate', LLAMA, '--prompt', 'x', '--prompt-ids', '1'],

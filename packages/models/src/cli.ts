@@ -115,6 +115,8 @@ export function modelsCommands(): CommandSpec[] {
       'top-k': { type: 'string', arg: '<K>', description: 'sample among the K most likely tokens' },
       'top-p': { type: 'string', arg: '<P>', description: 'nucleus sampling mass in (0, 1]' },
       seed: { type: 'string', arg: '<S>', description: 'sampling seed (default 1)' },
+      'repetition-penalty': { type: 'string', arg: '<X>', description: 'transformers-style repetition penalty over prompt and output (default 1, off)' },
+      chat: { type: 'boolean', description: "wrap --prompt as one user message with the checkpoint's chat template" },
       backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu; tfjs-cpu runs HF folders, not converted ones)` },
       json: { type: 'boolean', description: 'print { promptIds, newIds, text, prefillMs, decodeTokensPerSecond }' },
     },
@@ -130,6 +132,8 @@ export function modelsCommands(): CommandSpec[] {
       const maxNewTokens = int(values, 'max-new-tokens', 1) ?? 32;
       const sampling = samplingOf(values);
       const seed = int(values, 'seed', 0);
+      const repetitionPenalty = float(values, 'repetition-penalty', (x) => x > 0, 'a number > 0');
+      if (values['chat'] === true && prompt === undefined) throw new LeanformerError('INVALID_ARGUMENT', '--chat needs --prompt <text>', { details: { argument: '--chat' } });
       const backendName = str(values, 'backend') ?? 'ort-cpu';
       if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new LeanformerError('INVALID_ARGUMENT', `generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, { details: { argument: '--backend' } });
       const backend = backendName === 'tfjs-cpu'
@@ -142,10 +146,11 @@ export function modelsCommands(): CommandSpec[] {
           if (bad !== undefined) throw new LeanformerError('INVALID_ARGUMENT', `--prompt-ids: token ${bad} is outside the vocabulary (0..${model.vocab - 1})`, { details: { argument: '--prompt-ids' } });
         }
         if (!promptIds && !model.tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `generate: --prompt needs tokenizer.json in '${positionals[0]}'; pass --prompt-ids`, { details: { argument: '--prompt' } });
-        const ids = promptIds ?? model.tokenizer!.encode(prompt!);
+        const text0 = values['chat'] === true ? model.tokenizer!.applyChatTemplate([{ role: 'user', content: prompt! }]) : prompt;
+        const ids = promptIds ?? model.tokenizer!.encode(text0!);
         const newIds: number[] = [];
         let text = '', prefillMs = 0, decodeMs = 0;
-        for await (const t of generate(model, model.tokenizer, { promptIds: ids, maxNewTokens, sampling, ...(seed !== undefined ? { seed } : {}) })) {
+        for await (const t of generate(model, model.tokenizer, { promptIds: ids, maxNewTokens, sampling, ...(seed !== undefined ? { seed } : {}), ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}) })) {
           if (newIds.length === 0) prefillMs = t.ms; else decodeMs += t.ms;
           newIds.push(t.id);
           text += t.text;

@@ -91,6 +91,8 @@ export interface GenerateTextOptions {
   readonly seed?: number;
   /** Stop at the model's EOS ids (default true). */
   readonly stopAtEos?: boolean;
+  /** transformers' repetition penalty over prompt and generated tokens (default 1, off). */
+  readonly repetitionPenalty?: number;
 }
 
 /** One generated token and the text it adds. */
@@ -121,7 +123,7 @@ export async function* generate(model: RunnableModel, tokenizer: TextTokenizer |
   const eosSet = (o.stopAtEos ?? true) ? new Set(model.eosTokenIds) : new Set<number>();
   const out: number[] = [];
   let shown = '';
-  for await (const t of decodeStream(model.executor, ids, model, { maxNewTokens, ...(o.sampling ? { sampling: o.sampling } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), eosSet })) {
+  for await (const t of decodeStream(model.executor, ids, model, { maxNewTokens, ...(o.sampling ? { sampling: o.sampling } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: o.repetitionPenalty } : {}), eosSet })) {
     out.push(t.token);
     let text = '';
     if (tokenizer) {
