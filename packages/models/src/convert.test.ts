@@ -1,12 +1,13 @@
 // convert: the happy path (fp32 equals transformers; int4 GPTQ keeps the greedy start and the logits'
 // direction) and every bad-input case of issue #15 (an error code naming the file and field, and
 // nothing written: no output folder, no temporary left beside it).
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LeanformerError, Tensor } from '@leanformer/core';
+import { createTempPath, discardTemp, liveTempPaths } from '@leanformer/core/node';
 import { generate } from './pretrained.js';
 import { convertCheckpoint, loadPretrained, type PretrainedModel } from './node.js';
 
@@ -116,6 +117,18 @@ const CASES: { name: string; code: string; mention: string[]; mutate: (dir: stri
   { name: 'tokenizer.json that does not parse', code: 'DECODE_ERROR', mention: ['tokenizer.json'], mutate: (d) => writeFileSync(join(d, 'tokenizer.json'), '{"version": "1.0", "model": {') },
   { name: 'shard named by the index is missing', code: 'INVALID_ARGUMENT', mention: ['model-00002-of-00002.safetensors', 'model.safetensors.index.json'], mutate: (d) => writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': 'model-00002-of-00002.safetensors' } })) },
 ];
+
+describe('temporary output folder', () => {
+  it('a temporary folder with files in it is removed by discardTemp (what a failure or SIGINT mid-convert does)', () => {
+    const target = join(work, 'tmpdir-out');
+    const tmp = createTempPath(target);
+    mkdirSync(tmp);
+    writeFileSync(join(tmp, 'model.onnx'), 'partial');
+    expect(liveTempPaths()).toContain(tmp);
+    discardTemp(tmp);
+    expect(existsSync(tmp)).toBe(false);
+  });
+});
 
 describe('convert: bad input fails with a LeanformerError naming file and field, and writes nothing', () => {
   for (const c of CASES) {

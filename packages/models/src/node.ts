@@ -215,8 +215,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
       discardTemp(old);
     } else commitTemp(tmp, absOut);
   } finally {
-    if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
-    discardTemp(tmp);
+    discardTemp(tmp); // removes the temporary folder unless it was committed (also on SIGINT/SIGTERM)
   }
   return { output: out, modelType: s.modelType, precision, ...(method ? { method } : {}), target: targetName, files: readdirSync(absOut).sort(), parameters, seconds: (performance.now() - t0) / 1000 };
 }
