@@ -95,7 +95,8 @@ export function modelsCommands(): CommandSpec[] {
         ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
         ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
         ...(target ? { target: target as TargetName } : {}),
-        ...(values['json'] ? {} : { onProgress: (m: string) => io.err(`${m}\n`) }),
+        // Progress lines only on an interactive stderr (never in pipes, logs or --json runs).
+        ...(!values['json'] && (io as { stderrIsTTY?: boolean }).stderrIsTTY ? { onProgress: (m: string) => io.err(`${m}\n`) } : {}),
       });
       io.out(values['json'] ? `${JSON.stringify(report)}\n` : `wrote ${report.output} (${report.files.join(', ')}) in ${report.seconds.toFixed(1)} s\n`);
       return 0;
