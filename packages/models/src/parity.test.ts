@@ -57,3 +57,23 @@ describe.each(BACKENDS)('parity with transformers on tiny random checkpoints (%s
     }, 60_000);
   }
 });
+
+describe('checkpoint from memory (the browser path)', () => {
+  it('memoryFiles + readCheckpoint + buildCausalLM give the same logits as the folder', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { memoryFiles, readCheckpoint } = await import('./pretrained.js');
+    const { buildCausalLM } = await import('./build.js');
+    const dir = `${FIX}llama3-rope`; // sharded
+    const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8')) as Ref;
+    const contents = Object.fromEntries(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(`${dir}/${f}`))]));
+    const ck = readCheckpoint(memoryFiles(contents));
+    const exe = await createOrtBackend({ eps: ['cpu'] }).compile(buildCausalLM(ck.spec, ck.weights));
+    const m = { executor: exe, layers: ck.spec.layers, kvHeads: ck.spec.kvHeads, headDim: ck.spec.headDim } as unknown as PretrainedModel;
+    const got = await prefillLogits(m, ref.promptIds);
+    let err = 0;
+    for (let i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i]! - ref.logits[i]!));
+    expect(err).toBeLessThanOrEqual(1e-4);
+    expect(ck.tokenizer!.encode('Hello world')).toEqual([446, 434]);
+    await exe.dispose();
+  });
+});

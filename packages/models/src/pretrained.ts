@@ -134,3 +134,26 @@ export async function* generate(model: RunnableModel, tokenizer: TextTokenizer |
     yield { id: t.token, text, ms: t.ms };
   }
 }
+
+/**
+ * {@link CheckpointFiles} over contents already in memory (browser: `await file.arrayBuffer()` for each
+ * file of a folder picker, or fetched URLs). Texts may be given as strings or bytes (UTF-8).
+ *
+ * @example
+ * ```ts
+ * const files = memoryFiles(Object.fromEntries(await Promise.all([...picker.files].map(async (f) => [f.name, new Uint8Array(await f.arrayBuffer())]))));
+ * const graph = buildCausalLM(readCheckpoint(files).spec, readCheckpoint(files).weights);
+ * ```
+ */
+export function memoryFiles(contents: Readonly<Record<string, Uint8Array | string>>): CheckpointFiles {
+  const utf8 = new TextDecoder('utf-8');
+  return {
+    text(name) { const c = contents[name]; return c === undefined ? undefined : typeof c === 'string' ? c : utf8.decode(c); },
+    bytes(name) {
+      const c = contents[name];
+      if (c === undefined) return undefined;
+      const b = typeof c === 'string' ? new TextEncoder().encode(c) : c;
+      return { size: b.byteLength, read: (start, end) => b.subarray(start, end) };
+    },
+  };
+}
