@@ -62,20 +62,34 @@ class Loader {
   constructor(readonly b: GraphBuilder, readonly w: WeightSource) {}
 
   private tensor(name: string, shape: readonly number[], why: string): Tensor {
+    this.check(name, shape, why);
+    return this.w.read(name);
+  }
+
+  private check(name: string, shape: readonly number[], why: string): void {
     const info = this.w.info(name);
     if (!info) throw new LeanformerError('INVALID_ARGUMENT', `checkpoint: tensor '${name}' (${why}) is missing`, { details: { field: name } });
     if (!WEIGHT_DTYPES.includes(info.dtype)) throw new LeanformerError('NOT_SUPPORTED', `${this.w.fileOf(name)}: tensor '${name}' has dtype ${info.dtype}; supported: ${WEIGHT_DTYPES.join(', ')}`, { details: { file: this.w.fileOf(name), field: name } });
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
       throw new LeanformerError('SHAPE_MISMATCH', `${this.w.fileOf(name)}: tensor '${name}' has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}] (${why})`, { details: { file: this.w.fileOf(name), field: name } });
     }
-    return this.w.read(name);
+  }
+
+  /**
+   * A float32 tensor read from the checkpoint only when its data is first needed (shape and dtype are
+   * checked now), so a writer can stream the model one tensor at a time (Tensor.release drops it again).
+   */
+  private lazy(name: string, shape: readonly number[], why: string, outShape: readonly number[], convert: (t: Tensor) => Tensor): Tensor {
+    this.check(name, shape, why);
+    const n = outShape.reduce((a, d) => a * d, 1);
+    return new Tensor('float32', outShape, { byteLength: 4 * n, load: () => convert(this.w.read(name)).bytes() });
   }
 
   /** A projection `x·W (+ b)` with W as `[in, out]` (torch `[out, in]` transposed on load). */
   linear(x: Value, ref: WeightRef, inDim: number, outDim: number): Value {
-    let w: Tensor;
-    if (ref.layout === 'conv1d') w = this.tensor(ref.weight, [inDim, outDim], 'Conv1D [in, out]');
-    else w = transpose(this.tensor(ref.weight, [outDim, inDim], 'Linear [out, in]'));
+    const w = ref.layout === 'conv1d'
+      ? this.lazy(ref.weight, [inDim, outDim], 'Conv1D [in, out]', [inDim, outDim], (t) => t)
+      : this.lazy(ref.weight, [outDim, inDim], 'Linear [out, in]', [inDim, outDim], transpose);
     const y = this.b.matmul(x, this.b.param(ref.weight, w));
     return ref.bias ? this.b.add(y, this.b.param(ref.bias, this.tensor(ref.bias, [outDim], 'bias'))) : y;
   }
@@ -86,7 +100,10 @@ class Loader {
     return this.b.param(name, new Tensor('float32', [n], t.toFloat32().map((v) => v + offset)));
   }
 
-  table(name: string, rows: number, cols: number): Tensor { return this.tensor(name, [rows, cols], 'table'); }
+  table(name: string, rows: number, cols: number): Tensor { return this.lazy(name, [rows, cols], 'table', [rows, cols], (t) => t); }
+
+  /** A `[rows, cols]` table stored transposed, `[cols, rows]` (the LM head). */
+  tableTransposed(name: string, rows: number, cols: number): Tensor { return this.lazy(name, [rows, cols], 'table', [cols, rows], transpose); }
 }
 
 function transpose(t: Tensor): Tensor {
@@ -177,7 +194,7 @@ export function buildCausalLM(spec: DecoderSpec, weights: WeightSource, o: Build
     x = b.add(x, m);
   }
   x = norm(x, spec.finalNorm);
-  const head = spec.lmHead === spec.embed ? transpose(embed) : transpose(L.table(spec.lmHead, spec.vocab, Hd));
+  const head = L.tableTransposed(spec.lmHead, spec.vocab, Hd); // tied: a second, transposed read of the embeddings
   b.output(b.matmul(x, b.param('lm_head.weight', head)), 'logits');
   const g = b.build();
   g.model!.metadataProps.set('leanformer.model', `hf:${spec.modelType}`);

@@ -118,6 +118,25 @@ const CASES: { name: string; code: string; mention: string[]; mutate: (dir: stri
   { name: 'shard named by the index is missing', code: 'INVALID_ARGUMENT', mention: ['model-00002-of-00002.safetensors', 'model.safetensors.index.json'], mutate: (d) => writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'model.norm.weight': 'model-00002-of-00002.safetensors' } })) },
 ];
 
+describe('streaming: checkpoint tensors are read on demand and released after writing', () => {
+  it('building reads no weight matrix; saveModel with external data leaves none loaded; the file runs', async () => {
+    const { buildCausalLM } = await import('./build.js');
+    const { readCheckpoint } = await import('./pretrained.js');
+    const { folderFiles } = await import('./node.js');
+    const { saveModel } = await import('@leanformer/onnx/node');
+    const ck = readCheckpoint(folderFiles(LLAMA));
+    const g = buildCausalLM(ck.spec, ck.weights);
+    const lazy = [...g.initializers.values()].filter((v) => v.const?.lazySource);
+    expect(lazy.length).toBe(2 * 7 + 2); // q,k,v,o,gate,up,down per layer + embeddings + LM head
+    expect(lazy.every((v) => !v.const!.isLoaded)).toBe(true);
+    const dir = join(work, 'stream');
+    mkdirSync(dir);
+    await saveModel(g, join(dir, 'model.onnx'), { externalData: { sizeThreshold: 0 } });
+    expect(lazy.every((v) => !v.const!.isLoaded)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['model.onnx', 'model.onnx.data']);
+  });
+});
+
 describe('temporary output folder', () => {
   it('a temporary folder with files in it is removed by discardTemp (what a failure or SIGINT mid-convert does)', () => {
     const target = join(work, 'tmpdir-out');

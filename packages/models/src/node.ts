@@ -120,6 +120,9 @@ export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {})
   return { executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
 }
 
+/** Weight bytes above which `convert` writes external data (`model.onnx.data`). */
+export const EXTERNAL_DATA_BYTES = 256 * 1024 * 1024;
+
 /** Precisions `convert` writes. */
 export const CONVERT_PRECISIONS = ['fp32', 'fp16', 'int4', 'int8'] as const;
 
@@ -204,7 +207,10 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   try {
     mkdirSync(tmp);
     o.onProgress?.('writing model.onnx');
-    await saveModel(lowered, join(tmp, 'model.onnx'));
+    // Above EXTERNAL_DATA_BYTES the weights go to model.onnx.data, written one tensor at a time (the
+    // checkpoint's tensors are read lazily and released after writing); below, one protobuf is simpler.
+    const weightBytes = [...lowered.initializers.values()].reduce((n, v) => n + (v.const?.byteLength ?? 0), 0);
+    await saveModel(lowered, join(tmp, 'model.onnx'), { externalData: weightBytes > EXTERNAL_DATA_BYTES });
     for (const f of [...TOKENIZER_FILES, 'config.json']) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(tmp, f));
     writeFileAtomic(join(tmp, 'leanformer.json'), `${JSON.stringify(info, null, 2)}\n`);
     if (existsSync(absOut)) {
