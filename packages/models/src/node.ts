@@ -6,10 +6,11 @@ import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, re
 import { join, resolve } from 'node:path';
 import { LeanformerError, Tensor, parseTarget, type Backend, type Graph, type TargetName } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, writeFileAtomic } from '@leanformer/core/node';
-import { lowerToOnnx } from '@leanformer/onnx';
+import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { quantizeModel, QUANT_METHODS, type QuantMethod } from '@leanformer/quant';
+import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM } from './build.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
@@ -123,6 +124,9 @@ export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {})
 /** Weight bytes above which `convert` writes external data (`model.onnx.data`). */
 export const EXTERNAL_DATA_BYTES = 256 * 1024 * 1024;
 
+/** Targets on which rtn/hqq conversion streams (MatMulNBits keeps the packed bytes as written). */
+const STREAM_TARGETS = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'] as const;
+
 /** Precisions `convert` writes. */
 export const CONVERT_PRECISIONS = ['fp32', 'fp16', 'int4', 'int8'] as const;
 
@@ -187,7 +191,10 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   let graph: Graph = buildCausalLM(s, ckpt.weights);
   const parameters = [...graph.initializers.values()].reduce((n, v) => n + (v.const ? v.const.shape.reduce((a, d) => a * d, 1) : 0), 0);
   if (precision === 'fp16') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName })).graph;
-  if (quantized) {
+  // rtn/hqq on MatMulNBits targets stream: the fp32 graph is written one tensor at a time to a staging
+  // ONNX file, which quant's streaming quantizer reads lazily; peak memory is a few tensors, not the model.
+  const streamed = quantized && (method === 'rtn' || method === 'hqq') && (STREAM_TARGETS as readonly string[]).includes(targetName);
+  if (quantized && !streamed) {
     const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
@@ -198,7 +205,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
       onLayer: (name, i, n) => o.onProgress?.(`quantizing ${i + 1}/${n} ${name}`),
     })).graph;
   }
-  const lowered = lowerToOnnx(graph, target);
+  const lowered = streamed ? graph : lowerToOnnx(graph, target);
   const info: ConvertedModelInfo = {
     format: 'leanformer-converted-1', modelType: s.modelType, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, vocab: s.vocab,
     maxPositions: s.maxPositions, eosTokenIds: [...ckpt.eosTokenIds], precision, ...(method ? { method } : {}), target: targetName,
@@ -210,7 +217,16 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
     // Above EXTERNAL_DATA_BYTES the weights go to model.onnx.data, written one tensor at a time (the
     // checkpoint's tensors are read lazily and released after writing); below, one protobuf is simpler.
     const weightBytes = [...lowered.initializers.values()].reduce((n, v) => n + (v.const?.byteLength ?? 0), 0);
-    await saveModel(lowered, join(tmp, 'model.onnx'), { externalData: weightBytes > EXTERNAL_DATA_BYTES });
+    if (streamed) {
+      const stage = join(tmp, 'stage.onnx');
+      await saveModel(lowered, stage, { externalData: { location: 'stage.onnx.data' } });
+      await quantizeModelStreaming(stage, join(tmp, 'model.onnx'), {
+        method: method as 'rtn' | 'hqq', bits: precision === 'int4' ? 4 : 8, target: targetName as (typeof STREAM_TARGETS)[number],
+        onLayer: (name, i, n) => o.onProgress?.(`quantizing ${i}/${n} ${name}`),
+      }, { loadModel: (p, lo) => loadModel(p, lo), encodeModel, lowerToOnnx });
+      rmSync(stage);
+      rmSync(join(tmp, 'stage.onnx.data'));
+    } else await saveModel(lowered, join(tmp, 'model.onnx'), { externalData: weightBytes > EXTERNAL_DATA_BYTES });
     for (const f of [...TOKENIZER_FILES, 'config.json']) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(tmp, f));
     writeFileAtomic(join(tmp, 'leanformer.json'), `${JSON.stringify(info, null, 2)}\n`);
     if (existsSync(absOut)) {
