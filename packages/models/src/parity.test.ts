@@ -77,3 +77,20 @@ describe('checkpoint from memory (the browser path)', () => {
     await exe.dispose();
   });
 });
+
+describe('generate() stops at EOS', () => {
+  it('stops right after the first token that is one of the model\'s EOS ids (unless stopAtEos is false)', async () => {
+    const ref = JSON.parse(readFileSync(`${FIX}llama/reference.json`, 'utf8')) as Ref;
+    const m = await loadPretrained(`${FIX}llama`);
+    try {
+      const eos = ref.greedyIds[3]!;
+      const first = ref.greedyIds.indexOf(eos);
+      const ids: number[] = [];
+      for await (const t of generate({ ...m, eosTokenIds: [eos] }, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 32 })) ids.push(t.id);
+      expect(ids).toEqual(ref.greedyIds.slice(0, first + 1));
+      const all: number[] = [];
+      for await (const t of generate({ ...m, eosTokenIds: [eos] }, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 8, stopAtEos: false })) all.push(t.id);
+      expect(all).toEqual(ref.greedyIds.slice(0, 8));
+    } finally { await m.dispose(); }
+  });
+});
