@@ -1,7 +1,7 @@
 // The one decoder builder: a DecoderSpec (from a family) plus a WeightSource (checkpoint tensors)
 // give a Graph with a KV cache, in the input/output naming of @leanformer/kv-cache's decode loop.
 import { GraphBuilder, LeanformerError, Tensor, type Graph, type Value } from '@leanformer/core';
-import { attentionOp, ropeOp } from '@leanformer/attention';
+import { attentionOp, ropeOp, ropeTables } from '@leanformer/attention';
 import type { DecoderSpec, RopeScaling, WeightRef } from './families.js';
 
 /** Where checkpoint tensors come from: in-memory safetensors, or files read lazily (Node). */
@@ -162,6 +162,8 @@ export function buildCausalLM(spec: DecoderSpec, weights: WeightSource, o: Build
     x = b.add(x, b.gather(wpe, pos, 0));
   }
   const invFreq = spec.positions.kind === 'rope' ? scaledRopeInvFreq(D, spec.positions.theta, spec.positions.scaling) : null;
+  // One cos/sin pair for every layer and for q and k (at 128K positions each table is 33 MB).
+  const rope = invFreq ? ropeTables(b, invFreq, spec.maxPositions, 'model') : null;
   const norm = (h: Value, n: { weight: string; bias?: string }): Value => spec.norm === 'rms'
     ? b.rmsNorm(h, L.vector(n.weight, Hd, spec.normOffset), { epsilon: spec.eps })
     : b.layerNorm(h, L.vector(n.weight, Hd), n.bias ? L.vector(n.bias, Hd) : null, { epsilon: spec.eps });
@@ -171,9 +173,9 @@ export function buildCausalLM(spec: DecoderSpec, weights: WeightSource, o: Build
     let q: Value, k: Value, v: Value;
     if ('qkv' in w.attn) [q, k, v] = b.split(L.linear(h, w.attn.qkv, Hd, (H + 2 * G) * D), { axis: -1, sizes: [H * D, G * D, G * D] }) as [Value, Value, Value];
     else { q = L.linear(h, w.attn.q, Hd, H * D); k = L.linear(h, w.attn.k, Hd, G * D); v = L.linear(h, w.attn.v, Hd, G * D); }
-    if (invFreq) {
-      q = ropeOp(b, q, H, D, invFreq, spec.maxPositions, offset, `model.layers.${l}.rope`);
-      k = ropeOp(b, k, G, D, invFreq, spec.maxPositions, offset, `model.layers.${l}.rope`);
+    if (invFreq && rope) {
+      q = ropeOp(b, q, H, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
+      k = ropeOp(b, k, G, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
     }
     const att = attentionOp(b, q, k, v, {
       numHeads: H, kvHeads: G, scale: 1 / Math.sqrt(D),
