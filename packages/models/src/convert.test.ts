@@ -66,6 +66,18 @@ describe('convert', () => {
     } finally { await q.dispose(); }
   }, 120_000);
 
+  it('an existing output folder is replaced only at the end, leaving nothing else beside it', async () => {
+    const parent = join(work, 'replace');
+    mkdirSync(parent);
+    const out = join(parent, 'out');
+    mkdirSync(out);
+    writeFileSync(join(out, 'stale.txt'), 'old');
+    await convertCheckpoint(LLAMA, out);
+    expect(readdirSync(parent)).toEqual(['out']);
+    expect(readdirSync(out)).not.toContain('stale.txt');
+    expect(readdirSync(out)).toContain('model.onnx');
+  }, 60_000);
+
   it('int8 RTN (streamed): logits cosine vs transformers ≥ 0.999', async () => {
     const out = join(work, 'int8');
     await convertCheckpoint(LLAMA, out, { precision: 'int8' }); // rtn: the streaming path (staging file removed)
