@@ -82,6 +82,9 @@ const checks = {
     return Array.from(y.toFloat32());
   },
   '@leanformer/runtime-tfjs/node': (m) => { const p = path.join(dir, 'ck.bin'); m.saveCheckpointFile(p, new Uint8Array([7, 8])); return Array.from(fs.readFileSync(p)); },
+  '@leanformer/models': (m) => m.MODEL_FAMILIES.map((f) => f.modelType),
+  '@leanformer/models/node': (m) => { const c = req('@leanformer/models').readCheckpoint(m.folderFiles(path.join(root, 'packages/models/fixtures/llama'))); return [c.spec.layers, c.tokenizer.encode('Hello world')]; },
+  '@leanformer/models/cli': (m) => m.modelsCommands().map((c) => c.name),
   '@leanformer/vision': (m) => [m.makeDivisible(37, 8), m.makeDivisible(3, 8)],
   // Item 14: import.meta is empty in CommonJS; the fixtures folder (read by the vision bench) was resolved from it.
   '@leanformer/vision/cli': (m) => fs.existsSync(path.join(m.visionFixturesDir(), 'efficientvit_m0.safetensors')),
@@ -124,6 +127,10 @@ const EXPECTED: Record<string, unknown> = {
   '@leanformer/runtime-ort/web': true,
   '@leanformer/runtime-tfjs': [2.25, 4],
   '@leanformer/runtime-tfjs/node': [7, 8],
+  '@leanformer/models': ['llama', 'mistral', 'qwen2', 'phi3', 'gemma', 'gpt2'],
+  // ids from the Rust tokenizers (packages/models/fixtures/tokenizer-reference.json)
+  '@leanformer/models/node': [2, [446, 434]],
+  '@leanformer/models/cli': ['tokenize', 'convert', 'generate'],
   // timm's make_divisible: round to the nearest multiple, never below the divisor.
   '@leanformer/vision': [40, 8],
   '@leanformer/vision/cli': true,

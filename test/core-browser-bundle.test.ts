@@ -37,7 +37,7 @@ describe('browser bundles', () => {
     expect(await nodeOnlyImports('packages/cli/src/model.ts')).toContainEqual(expect.stringMatching(/imports 'node:fs'/));
   });
 
-  for (const entry of ['packages/core/src/index.ts', 'packages/onnx/src/index.ts', 'packages/runtime-ort/src/index.ts']) {
+  for (const entry of ['packages/core/src/index.ts', 'packages/onnx/src/index.ts', 'packages/runtime-ort/src/index.ts', 'packages/models/src/index.ts']) {
     it(`${entry} bundles for the browser without Node-only imports`, async () => {
       expect(await nodeOnlyImports(entry)).toEqual([]);
     });

@@ -6,7 +6,7 @@
 //
 //  1. Window patterns: retrieval accuracy with dense attention, a uniform window, and a window on
 //     layer 0 only (the pattern this model allows).
-//  2. Generation on ONNX Runtime CPU with the KV cache (`generate`: prefill + one run per token,
+//  2. Generation on ONNX Runtime CPU with the KV cache (`generateIds`: prefill + one run per token,
 //     KV in preallocated ping-pong buffers), window 8 on layer 0; checked token for token against
 //     recomputing the whole sequence every step.
 //  3. The same generation with an int4 KV cache (`quantizeKV`, per token and head, fp16 scale and
@@ -17,7 +17,7 @@
 import {
   argmaxAnswer, buildDecoderGraph, buildRetrievalDecoder, forwardChunk, makeRetrievalExamples, retrievalAccuracy,
 } from '@leanformer/attention';
-import { dequantizeKV, generate, generateByRecomputation, kvBytesPerToken, quantizeKV } from '@leanformer/kv-cache';
+import { dequantizeKV, generateIds, generateByRecomputation, kvBytesPerToken, quantizeKV } from '@leanformer/kv-cache';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 
 const LENGTH = 512; // prompt tokens
@@ -47,7 +47,7 @@ const fp32Runs = [];
 let prefillMs = 0;
 const stepMs = [];
 for (const ex of examples) {
-  const r = await generate(cached, ex.tokens, spec, { maxNewTokens: NEW_TOKENS });
+  const r = await generateIds(cached, ex.tokens, spec, { maxNewTokens: NEW_TOKENS });
   prefillMs += r.prefillMs;
   stepMs.push(...r.stepMs);
   fp32Runs.push(r.tokens);

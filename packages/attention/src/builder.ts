@@ -55,16 +55,36 @@ export function attentionOp(b: GraphBuilder, q: Value, k: Value, v: Value, o: At
   return withPast ? { output: outs[0]!, presentKey: outs[1]!, presentValue: outs[2]! } : { output: outs[0]! };
 }
 
+/** The `cos`/`sin` initializers `[maxLen, D/2]` of {@link ropeOp}. */
+export interface RopeTables { readonly cos: Value; readonly sin: Value }
+
+/**
+ * Adds RoPE `cos`/`sin` tables `[maxLen, invFreq.length]` as initializers, to share across the layers
+ * (and q/k) of a model through {@link ropeOp}'s `tables` (long contexts make them large).
+ *
+ * @example
+ * ```ts
+ * const tables = ropeTables(b, ropeInvFreq(64), 4096, 'model.rope');
+ * const q = ropeOp(b, qProj, 8, 64, ropeInvFreq(64), 4096, null, 'l0', tables);
+ * ```
+ */
+export function ropeTables(b: GraphBuilder, invFreq: ArrayLike<number>, maxLen: number, prefix: string): RopeTables {
+  const half = invFreq.length;
+  const { cos, sin } = ropeCache(invFreq, maxLen);
+  return {
+    cos: b.param(b.graph.uniqueName(`${prefix}.rope_cos`), new Tensor('float32', [maxLen, half], cos)),
+    sin: b.param(b.graph.uniqueName(`${prefix}.rope_sin`), new Tensor('float32', [maxLen, half], sin)),
+  };
+}
+
 /**
  * Rotary embedding with standard ops (rotate-half convention) on `x [B,S,heads·D]`, rows at positions
  * `offset + 0…S-1` where `offset` is an int64 `[1]` value (e.g. the past length). The `cos`/`sin`
- * tables `[maxLen, D/2]` are initializers.
+ * tables `[maxLen, D/2]` are initializers: new ones per call, or `tables` from {@link ropeTables}.
  */
-export function ropeOp(b: GraphBuilder, x: Value, heads: number, headDim: number, invFreq: ArrayLike<number>, maxLen: number, offset: Value | null, prefix: string): Value {
+export function ropeOp(b: GraphBuilder, x: Value, heads: number, headDim: number, invFreq: ArrayLike<number>, maxLen: number, offset: Value | null, prefix: string, tables?: RopeTables): Value {
   const half = headDim / 2;
-  const { cos, sin } = ropeCache(invFreq, maxLen);
-  const cosT = b.param(b.graph.uniqueName(`${prefix}.rope_cos`), new Tensor('float32', [maxLen, half], cos));
-  const sinT = b.param(b.graph.uniqueName(`${prefix}.rope_sin`), new Tensor('float32', [maxLen, half], sin));
+  const { cos: cosT, sin: sinT } = tables ?? ropeTables(b, invFreq, maxLen, prefix);
   const S = b.squeeze(b.shape(x, 1, 2), [0]);
   const i64 = DTypes.int64;
   let pos = b.range(b.scalar(0, i64), S, b.scalar(1, i64));

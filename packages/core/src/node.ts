@@ -21,7 +21,8 @@ const live = registry.live;
 /** Removes every live temporary; never throws (runs from signal and exit handlers). */
 function removeLiveTemps(): void {
   for (const p of live) {
-    try { rmSync(p, { force: true }); } catch { /* best effort: the process is going away */ }
+    // recursive: a temporary may be a folder (models' convert writes a whole output folder).
+    try { rmSync(p, { force: true, recursive: true }); } catch { /* best effort: the process is going away */ }
   }
   live.clear();
 }
@@ -117,7 +118,7 @@ export function commitTemp(tmp: string, target: string): void {
 }
 
 /**
- * Removes a temporary (if it still exists) and stops tracking it. Never throws; a no-op after
+ * Removes a temporary file or folder (if it still exists) and stops tracking it. Never throws; a no-op after
  * {@link commitTemp}, so it fits a `finally`.
  *
  * @example
@@ -127,7 +128,7 @@ export function commitTemp(tmp: string, target: string): void {
  */
 export function discardTemp(tmp: string): void {
   if (!live.delete(tmp)) return;
-  try { rmSync(tmp, { force: true }); } catch { /* nothing more to do */ }
+  try { rmSync(tmp, { force: true, recursive: true }); } catch { /* nothing more to do */ }
 }
 
 /** The temporaries this process has created and not yet committed or discarded. */

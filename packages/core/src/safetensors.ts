@@ -69,6 +69,11 @@ export interface ReadSafetensorsOptions {
    * that never had checksums.
    */
   readonly requireChecksums?: boolean;
+  /**
+   * Size of the whole file when `bytes` holds only its beginning (at least the header), so a
+   * reader can validate the header and then read tensors lazily. Default `bytes.byteLength`.
+   */
+  readonly fileBytes?: number;
 }
 
 /** The content of a safetensors file. */
@@ -100,7 +105,9 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadSafetensor
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(cap)) throw new LeanformerError('SIZE_LIMIT', `safetensors: header is ${n} bytes, over the ${cap}-byte limit (maxHeaderBytes)`);
   const headerLen = Number(n);
-  if (8 + headerLen > bytes.byteLength) fail(`header length ${headerLen} runs past the end of the ${bytes.byteLength}-byte file`);
+  const fileBytes = options.fileBytes ?? bytes.byteLength;
+  if (8 + headerLen > fileBytes) fail(`header length ${headerLen} runs past the end of the ${fileBytes}-byte file`);
+  if (8 + headerLen > bytes.byteLength) fail(`only ${bytes.byteLength} bytes given; the header needs ${8 + headerLen}`);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
@@ -111,7 +118,7 @@ export function readSafetensorsHeader(bytes: Uint8Array, options: ReadSafetensor
   const sums = headerChecksums(json as Record<string, unknown>);
   if (options.requireChecksums && !sums) corrupt('header', `it carries no checksums (metadata key '${SAFETENSORS_CHECKSUM_KEY}'), which this file's writer always records`);
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.byteLength - dataStart;
+  const dataLen = fileBytes - dataStart;
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {

@@ -3,7 +3,8 @@ import { rng } from '@leanformer/core';
 import { buildDecoderGraph, buildRetrievalDecoder, makeRetrievalExamples } from '@leanformer/attention';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
-import { generate, generateByRecomputation, sampleToken } from './decode.js';
+import { Tensor, type Executor } from '@leanformer/core';
+import { generateIds, generateByRecomputation, sampleToken } from './decode.js';
 
 const model = buildRetrievalDecoder({ maxLen: 128 });
 const spec = { layers: 2, kvHeads: 2, headDim: 64 };
@@ -14,7 +15,7 @@ describe('decode loop over a Backend', () => {
     const [ex] = makeRetrievalExamples({ length: 48, count: 1, seed: 8 });
     const cached = await backend.compile(buildDecoderGraph(model, { kvCache: true, maxLen: 128 }));
     const plain = await backend.compile(buildDecoderGraph(model, { maxLen: 128 }));
-    const r = await generate(cached, ex!.tokens, spec, { maxNewTokens: 6 });
+    const r = await generateIds(cached, ex!.tokens, spec, { maxNewTokens: 6 });
     const ref = await generateByRecomputation(plain, ex!.tokens, 6);
     expect(r.tokens).toEqual(ref);
     expect(r.tokens[0]).toBe(ex!.answer);
@@ -30,12 +31,32 @@ describe('decode loop over ORT CPU', () => {
     const cachedGraph = buildDecoderGraph(model, { kvCache: true, maxLen: 128 });
     const cached = await backend.compile(cachedGraph);
     const plain = await backend.compile(buildDecoderGraph(model, { maxLen: 128 }));
-    const r = await generate(cached, ex!.tokens, spec, { maxNewTokens: 8 });
+    const r = await generateIds(cached, ex!.tokens, spec, { maxNewTokens: 8 });
     expect(r.tokens).toEqual(await generateByRecomputation(plain, ex!.tokens, 8));
     expect(r.tokens[0]).toBe(ex!.answer);
     const tf = await createTfjsBackend('cpu').compile(buildDecoderGraph(model, { kvCache: true, maxLen: 128 }));
-    expect((await generate(tf, ex!.tokens, spec, { maxNewTokens: 8 })).tokens).toEqual(r.tokens);
+    expect((await generateIds(tf, ex!.tokens, spec, { maxNewTokens: 8 })).tokens).toEqual(r.tokens);
     await cached.dispose(); await plain.dispose(); await tf.dispose();
+  });
+});
+
+describe('repetition penalty', () => {
+  // An executor whose last-position logits never change: [1, 3, 2.8, -1].
+  const fixed = { run: async (feeds: Record<string, Tensor>) => ({ logits: new Tensor('float32', [1, feeds.tokens!.shape[1]!, 4], Float32Array.from({ length: feeds.tokens!.shape[1]! * 4 }, (_, i) => [1, 3, 2.8, -1][i % 4]!)) }), dispose: async () => {} } as unknown as Executor;
+  const kv = { layers: 0, kvHeads: 1, headDim: 1 };
+  it('off: greedy repeats the argmax', async () => {
+    expect((await generateIds(fixed, [0], kv, { maxNewTokens: 3 })).tokens).toEqual([1, 1, 1]);
+  });
+  it('1.2: seen tokens are divided (positive) by 1.2 — by hand: 3/1.2 = 2.5 < 2.8, then 2.8/1.2 = 2.33 < 2.5', async () => {
+    expect((await generateIds(fixed, [0], kv, { maxNewTokens: 3, repetitionPenalty: 1.2 })).tokens).toEqual([1, 2, 1]);
+  });
+  it('negative logits are multiplied: a seen −1 becomes −1.2, below an unseen −1.1', async () => {
+    const neg = { run: async () => ({ logits: new Tensor('float32', [1, 1, 2], Float32Array.from([-1, -1.1])) }), dispose: async () => {} } as unknown as Executor;
+    expect((await generateIds(neg, [0], kv, { maxNewTokens: 1, repetitionPenalty: 1.2 })).tokens).toEqual([1]);
+    expect((await generateIds(neg, [0], kv, { maxNewTokens: 1 })).tokens).toEqual([0]);
+  });
+  it('rejects a non-positive penalty', async () => {
+    await expect(generateIds(fixed, [0], kv, { maxNewTokens: 1, repetitionPenalty: 0 })).rejects.toThrow(/repetitionPenalty/);
   });
 });
 

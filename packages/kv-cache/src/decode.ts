@@ -57,7 +57,7 @@ export interface DecoderKVSpec {
   readonly headDim: number;
 }
 
-/** Options of {@link generate}. */
+/** Options of {@link generateIds}. */
 export interface GenerateOptions {
   readonly maxNewTokens: number;
   readonly sampling?: Sampling;
@@ -66,9 +66,14 @@ export interface GenerateOptions {
   readonly eos?: number;
   /** KV capacity in tokens (prompt + generated); buffers are allocated once with it. Default prompt + maxNewTokens. */
   readonly capacity?: number;
+  /**
+   * Repetition penalty as in transformers (CTRL): every token already in the prompt or generated has
+   * its logit divided by this when positive, multiplied when negative. Default 1 (off).
+   */
+  readonly repetitionPenalty?: number;
 }
 
-/** What {@link generate} returns. */
+/** What {@link generateIds} returns. */
 export interface GenerateResult {
   readonly tokens: number[];
   /** Milliseconds of the prefill run and of each decode step. */
@@ -76,21 +81,28 @@ export interface GenerateResult {
   readonly stepMs: number[];
 }
 
+/** One token from {@link decodeStream}, with the milliseconds of the run that produced it. */
+export interface DecodedToken {
+  readonly token: number;
+  /** The prefill run for the first token, one decode step for the others. */
+  readonly ms: number;
+}
+
 /**
  * The decode loop over any `Executor` compiled from a KV-cache decoder graph (inputs `tokens` int64
  * `[1, S]`, `past_key_<l>`/`past_value_<l>`; outputs `logits` `[1, S, V]`, `present_key_<l>`/
- * `present_value_<l>`): one prefill run on the prompt, then one run per token. KV lives in two
- * preallocated buffers per layer and tensor; each run reads the past from one and writes the present
- * into the other through `RunOptions.outputs` (ping-pong, no allocation per step). Works with ORT
- * (preallocated CPU fetches are written into) and tfjs (results are copied into them).
+ * `present_value_<l>`), yielding each token as soon as it is picked: one prefill run on the prompt,
+ * then one run per token. KV lives in two preallocated buffers per layer and tensor; each run reads
+ * the past from one and writes the present into the other through `RunOptions.outputs` (ping-pong,
+ * no allocation per step). Works with ORT (preallocated CPU fetches are written into) and tfjs
+ * (results are copied into them). Stops after `maxNewTokens` or after `eos`.
  *
  * @example
  * ```ts
- * const exe = await backend.compile(buildDecoderGraph(model, { kvCache: true }));
- * const { tokens } = await generate(exe, prompt, { layers: 2, kvHeads: 2, headDim: 64 }, { maxNewTokens: 16 });
+ * for await (const { token } of decodeStream(exe, prompt, { layers: 2, kvHeads: 2, headDim: 64 }, { maxNewTokens: 16 })) process.stdout.write(`${token} `);
  * ```
  */
-export async function generate(exe: Executor, prompt: ArrayLike<number>, kv: DecoderKVSpec, o: GenerateOptions): Promise<GenerateResult> {
+export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv: DecoderKVSpec, o: GenerateOptions & { readonly eosSet?: ReadonlySet<number> }): AsyncGenerator<DecodedToken> {
   if (prompt.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'generate: prompt must not be empty');
   if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1)) throw new LeanformerError('INVALID_ARGUMENT', `generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
   const cap = o.capacity ?? prompt.length + o.maxNewTokens;
@@ -103,9 +115,10 @@ export async function generate(exe: Executor, prompt: ArrayLike<number>, kv: Dec
   const seeded = rng(o.seed ?? 1);
   const random = (): number => seeded.uniform();
   const sampling = o.sampling ?? { kind: 'greedy' };
-  const out: number[] = [];
-  const stepMs: number[] = [];
-  let side = 0, past = 0, prefillMs = 0;
+  const penalty = o.repetitionPenalty ?? 1;
+  if (!(penalty > 0 && Number.isFinite(penalty))) throw new LeanformerError('INVALID_ARGUMENT', `generate: repetitionPenalty must be a finite number > 0, got ${penalty}`);
+  const seen = new Set<number>(Array.from(prompt));
+  let side = 0, past = 0;
   let input = Array.from(prompt);
   for (let step = 0; step < o.maxNewTokens; step++) {
     const S = input.length;
@@ -120,7 +133,6 @@ export async function generate(exe: Executor, prompt: ArrayLike<number>, kv: Dec
     const t0 = performance.now();
     const res = await exe.run(feeds, { outputs });
     const ms = performance.now() - t0;
-    if (step === 0) prefillMs = ms; else stepMs.push(ms);
     // Backends that return fresh tensors instead of writing into ours: copy (same layout).
     for (let l = 0; l < layers; l++) {
       for (const [name, dst] of [[`present_key_${l}`, outputs[`present_key_${l}`]!], [`present_value_${l}`, outputs[`present_value_${l}`]!]] as const) {
@@ -132,18 +144,43 @@ export async function generate(exe: Executor, prompt: ArrayLike<number>, kv: Dec
     if (!logits) throw new LeanformerError('EXECUTION_FAILED', "generate: the graph returned no 'logits'");
     const V = logits.shape[logits.shape.length - 1]!;
     const all = logits.toFloat32();
-    const tok = sampleToken(all.subarray((S - 1) * V, S * V), sampling, random);
-    out.push(tok);
+    let last = all.subarray((S - 1) * V, S * V);
+    if (penalty !== 1) {
+      last = last.slice();
+      for (const t of seen) if (t < V) last[t] = last[t]! > 0 ? last[t]! / penalty : last[t]! * penalty;
+    }
+    const tok = sampleToken(last, sampling, random);
+    seen.add(tok);
     past += S;
     side = 1 - side;
     input = [tok];
-    if (o.eos !== undefined && tok === o.eos) break;
+    yield { token: tok, ms };
+    if ((o.eos !== undefined && tok === o.eos) || o.eosSet?.has(tok)) break;
   }
-  return { tokens: out, prefillMs, stepMs };
 }
 
 /**
- * Reference for {@link generate}: no cache — every step reruns the whole sequence through an executor
+ * {@link decodeStream} collected: all tokens, the prefill time and each decode step's time.
+ *
+ * @example
+ * ```ts
+ * const exe = await backend.compile(buildDecoderGraph(model, { kvCache: true }));
+ * const { tokens } = await generateIds(exe, prompt, { layers: 2, kvHeads: 2, headDim: 64 }, { maxNewTokens: 16 });
+ * ```
+ */
+export async function generateIds(exe: Executor, prompt: ArrayLike<number>, kv: DecoderKVSpec, o: GenerateOptions): Promise<GenerateResult> {
+  const tokens: number[] = [];
+  const stepMs: number[] = [];
+  let prefillMs = 0;
+  for await (const t of decodeStream(exe, prompt, kv, o)) {
+    if (tokens.length === 0) prefillMs = t.ms; else stepMs.push(t.ms);
+    tokens.push(t.token);
+  }
+  return { tokens, prefillMs, stepMs };
+}
+
+/**
+ * Reference for {@link generateIds}: no cache — every step reruns the whole sequence through an executor
  * of the plain decoder graph (inputs `tokens`, output `logits`). Greedy only (it checks exactness).
  */
 export async function generateByRecomputation(exe: Executor, prompt: ArrayLike<number>, maxNewTokens: number): Promise<number[]> {

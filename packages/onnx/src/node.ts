@@ -224,9 +224,13 @@ export function saveModelSync(graph: Graph, path: string, options: SaveOptions =
             const loc = oneFile ? location : tensorFileName(name, taken);
             const f = dataFile(loc);
             const at = Math.ceil(f.end / ALIGN) * ALIGN;
-            const src = tensor.isLoaded ? undefined : tensor.lazySource?.location;
+            const wasLoaded = tensor.isLoaded;
+            const src = wasLoaded ? undefined : tensor.lazySource?.location;
             if (src) copyFromSource(f.fd, src, at);
             else writeAll(f.fd, tensor.bytes(), at);
+            // A lazy tensor loaded only to be written is dropped again, so writing a model whose weights
+            // are read on demand holds one tensor at a time.
+            if (!wasLoaded) tensor.release();
             f.end = at + tensor.byteLength;
             return { location: loc.split(sep).join('/'), offset: at, length: tensor.byteLength };
           },

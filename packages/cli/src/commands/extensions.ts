@@ -39,6 +39,15 @@ const EXTENSIONS: readonly Extension[] = [
       return (make as () => Command[])();
     },
   },
+  {
+    module: '@leanformer/models/cli',
+    commands: ['convert', 'generate', 'tokenize'],
+    async build(mod) {
+      const make = mod['modelsCommands'];
+      if (typeof make !== 'function') throw new LeanformerError('NOT_SUPPORTED', '@leanformer/models/cli does not export modelsCommands');
+      return (make as () => Command[])();
+    },
+  },
 ];
 
 const loaded = new Map<Extension, Promise<void>>();
