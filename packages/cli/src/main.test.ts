@@ -1,7 +1,18 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '@leanformer/core';
+import { encodeModel } from '@leanformer/onnx';
 import { main, type Io } from './index.js';
 
-const CASE = '/usr/share/libonnx-testdata/data/node/test_matmul_2d';
+// A MatMul model made here ([3, 4] · [4, 3] → 'c', as ONNX's test_matmul_2d), so the tests need no ONNX test-data package.
+const CASE = mkdtempSync(join(tmpdir(), 'lf-main-'));
+{
+  const b = new GraphBuilder('matmul_2d');
+  b.output(b.matmul(b.input('a', 'float32', [3, 4]), b.input('b', 'float32', [4, 3])), 'c');
+  writeFileSync(join(CASE, 'model.onnx'), encodeModel(b.build()));
+}
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '', err = '';
