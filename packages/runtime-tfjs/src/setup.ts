@@ -120,7 +120,19 @@ export async function useTfjsBackend(name: TfjsBackendName, options: TfjsSetupOp
     for (const w of warned) warn(w);
   }
   await tf.ready();
+  if (name === 'cpu' && isNode) quietCpuBanner();
   return tf;
+}
+
+/**
+ * tfjs-backend-cpu prints "looks like you are running TensorFlow.js in Node.js … install our node
+ * backend" on its first tensor write in Node. Here tfjs-cpu was chosen by name (tfjs-node is the
+ * 'tensorflow' backend), so that advice is noise on every run's stderr: mark the backend's first
+ * use as done. A tfjs version without the flag is left as it is.
+ */
+function quietCpuBanner(): void {
+  const b = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (b && b.firstUse === true) b.firstUse = false;
 }
 
 /** The tfjs-core module leanformer computes with. */
