@@ -21,6 +21,7 @@ function leanformer(...args: string[]): { code: number; stdout: string; stderr: 
 }
 
 if (!built) console.warn('cli e2e: skipped, packages/cli/dist is missing; run `npx nx run-many -t build` first');
+else if (!haveData) console.warn(`cli e2e: skipped, ${DATA} is missing (Debian/Ubuntu: apt install libonnx-testdata; .ci/run installs it)`);
 
 describe.skipIf(!built || !haveData)('leanformer CLI (built binary)', () => {
   it('inspect --json summarises a model', () => {
