@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine (see README.md beside this file). Writes results under $OUT.
 #   bash tools/device/run-gpu-checks.sh [step …]     default: every step, in this order
-# Steps: fixtures python-ort-check quant-time bench-quant tfjs vision attention peft
+# Steps: fixtures python-ort-check quant-time bench-quant tfjs vision attention peft cuda-check
+# (cuda-check needs ORT's CUDA EP staged by the call before: ../shared/gpu/README.md, "CUDA EP")
 export PYTHONUNBUFFERED=1
 R=$OUT/results.txt
 step() { echo "=== $* ($(date +%T))" >> "$R"; }
@@ -56,6 +57,9 @@ for s in $steps; do case $s in
     node_env
     step peft-paca-webgpu-quick; timeout 200 lf bench peft --quick --param only=paca --ep webgpu --json > "$OUT/peft_quick.json" 2>>"$R"
     step peft-paca-webgpu; timeout 330 lf bench peft --param only=paca --ep webgpu --json > "$OUT/peft.json" 2>>"$R" ;;
+  cuda-check) # What leanformer emits for ort-cuda, on the CUDA EP vs the CPU EP (same bytes and feeds).
+    node_env
+    step cuda-check; timeout 400 node tools/device/cuda-check.mjs > "$OUT/cuda-check.json" 2>>"$R" ;;
   *) step "unknown step $s" ;;
 esac; done
 step done
