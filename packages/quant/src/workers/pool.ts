@@ -140,9 +140,15 @@ export function createQuantWorkerPool(options: QuantWorkerPoolOptions = {}): Qua
       slots.push(spawn());
       pump();
     };
-    // A throw nobody caught, or the heap limit (ERR_WORKER_OUT_OF_MEMORY), arrives as 'error'; process.exit as 'exit'.
-    worker.on('error', (e) => died((e as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `it ran out of memory (${e.message})` : `uncaught ${e.name}: ${e.message}`, e));
-    worker.on('exit', (code) => died(`it exited with code ${code}`));
+    // A throw nobody caught, or the heap limit (ERR_WORKER_OUT_OF_MEMORY), arrives as 'error' (then 'exit');
+    // process.exit as 'exit' alone. The verdict waits for 'exit': Node emits every message the worker sent
+    // before 'exit', so `slot.ready` is final there, while an 'error' may overtake a queued 'ready' and make a
+    // crash in a job look like a script that cannot start.
+    let crash: { reason: string; cause: Error } | undefined;
+    worker.on('error', (e) => {
+      crash = { reason: (e as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? `it ran out of memory (${e.message})` : `uncaught ${e.name}: ${e.message}`, cause: e };
+    });
+    worker.on('exit', (code) => (crash ? died(crash.reason, crash.cause) : died(`it exited with code ${code}`)));
     return slot;
   };
   for (let i = 0; i < threads; i++) slots.push(spawn());
