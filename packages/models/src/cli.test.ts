@@ -81,5 +81,9 @@ describe('leanformer tokenize / convert / generate', () => {
       expect(r.out, argv.join(' ')).toBe('');
       expect(r.err.trim().split('\n'), argv.join(' ')).toHaveLength(1);
     }
+    // Flag values are parsed by core's strict parsers: a bad one is a usage error (exit 2), like the other commands.
+    const hex = await cli('generate', LLAMA, '--prompt-ids', '1', '--temperature', '0x2');
+    expect([hex.code, hex.err]).toEqual([2, "leanformer generate: --temperature must be a number > 0 (decimal), got '0x2'\n"]);
+    expect((await cli('convert', LLAMA)).code).toBe(2);
   });
 });

@@ -1,12 +1,11 @@
 // `leanformer tokenize`, `convert` and `generate` as plain CommandSpec objects; the CLI registers them
 // (packages/cli/src/commands/extensions.ts) and handles parsing, help and error reporting.
-import { LeanformerError, TARGET_NAMES, type CommandSpec, type TargetName } from '@leanformer/core';
+import { intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type TargetName } from '@leanformer/core';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
 import type { Sampling } from '@leanformer/kv-cache';
-import { CONVERT_PRECISIONS, convertCheckpoint, folderFiles, loadPretrained } from './node.js';
+import { CONVERT_PRECISIONS, convertCheckpoint, loadPretrained, tokenizerIn } from './node.js';
 import { generate } from './pretrained.js';
-import { loadTokenizer } from './tokenizer.js';
 
 type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
@@ -15,28 +14,13 @@ function str(values: Values, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function int(values: Values, name: string, min: number): number | undefined {
-  const v = str(values, name);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be an integer ≥ ${min}, got '${v}'`, { details: { argument: `--${name}` } });
-  return Number(v);
-}
-
-function float(values: Values, name: string, ok: (x: number) => boolean, allowed: string): number | undefined {
-  const v = str(values, name);
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || !ok(x)) throw new LeanformerError('INVALID_ARGUMENT', `--${name} must be ${allowed}, got '${v}'`, { details: { argument: `--${name}` } });
-  return x;
-}
-
 /** The sampling the generate flags ask for (greedy unless --temperature/--top-k/--top-p). */
 function samplingOf(values: Values): Sampling {
-  const t = float(values, 'temperature', (x) => x > 0, 'a number > 0');
-  const k = int(values, 'top-k', 1);
-  const p = float(values, 'top-p', (x) => x > 0 && x <= 1, 'a number in (0, 1]');
-  if (values['greedy'] === true && (t !== undefined || k !== undefined || p !== undefined)) throw new LeanformerError('INVALID_ARGUMENT', '--greedy cannot be combined with --temperature, --top-k or --top-p');
-  if (k !== undefined && p !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'give --top-k or --top-p, not both');
+  const t = numberFlag('temperature', values['temperature'], POSITIVE);
+  const k = intFlag('top-k', values['top-k'], { min: 1 });
+  const p = numberFlag('top-p', values['top-p'], { ...POSITIVE, max: 1 });
+  if (values['greedy'] === true && (t !== undefined || k !== undefined || p !== undefined)) throw new UsageError('--greedy cannot be combined with --temperature, --top-k or --top-p', 'greedy');
+  if (k !== undefined && p !== undefined) throw new UsageError('give --top-k or --top-p, not both', 'top-k');
   if (k !== undefined) return { kind: 'top-k', k, ...(t !== undefined ? { temperature: t } : {}) };
   if (p !== undefined) return { kind: 'top-p', p, ...(t !== undefined ? { temperature: t } : {}) };
   if (t !== undefined) return { kind: 'top-p', p: 1, temperature: t };
@@ -44,6 +28,7 @@ function samplingOf(values: Values): Sampling {
 }
 
 const GENERATE_BACKENDS = ['ort-cpu', 'ort-cuda', 'ort-webgpu', 'tfjs-cpu'] as const;
+const POSITIVE = { min: 0, minExclusive: true } as const;
 
 /**
  * The models package's CLI commands: `tokenize`, `convert`, `generate`.
@@ -64,12 +49,10 @@ export function modelsCommands(): CommandSpec[] {
     },
     async run({ positionals, values, io }) {
       const text = str(values, 'text');
-      if (text === undefined) throw new LeanformerError('INVALID_ARGUMENT', 'tokenize: --text <text> is required', { details: { argument: '--text' } });
-      const f = folderFiles(positionals[0]!);
-      const tj = f.text('tokenizer.json');
-      if (tj === undefined) throw new LeanformerError('INVALID_ARGUMENT', `tokenizer.json: missing in '${positionals[0]}'`, { details: { file: 'tokenizer.json' } });
-      const tc = f.text('tokenizer_config.json');
-      const ids = loadTokenizer({ tokenizerJson: tj, ...(tc !== undefined ? { tokenizerConfig: tc } : {}) }).encode(text);
+      if (text === undefined) throw new UsageError('tokenize: --text <text> is required', 'text');
+      const tokenizer = tokenizerIn(positionals[0]!);
+      if (!tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `tokenizer.json: missing in '${positionals[0]}'`, { details: { file: 'tokenizer.json' } });
+      const ids = tokenizer.encode(text);
       io.out(values['json'] ? `${JSON.stringify({ ids })}\n` : `${ids.join(' ')}\n`);
       return 0;
     },
@@ -88,9 +71,9 @@ export function modelsCommands(): CommandSpec[] {
     },
     async run({ positionals, values, io }) {
       const out = str(values, 'output');
-      if (!out) throw new LeanformerError('INVALID_ARGUMENT', 'convert: -o <out-dir> is required', { details: { argument: '--output' } });
+      if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
       const target = str(values, 'target');
-      if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new LeanformerError('INVALID_ARGUMENT', `convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, { details: { argument: '--target' } });
+      if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
       const report = await convertCheckpoint(positionals[0]!, out, {
         ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
         ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
@@ -124,19 +107,19 @@ export function modelsCommands(): CommandSpec[] {
     async run({ positionals, values, io }) {
       const prompt = str(values, 'prompt');
       const idsText = str(values, 'prompt-ids');
-      if ((prompt === undefined) === (idsText === undefined)) throw new LeanformerError('INVALID_ARGUMENT', 'generate: give exactly one of --prompt <text> and --prompt-ids <1,2,3>', { details: { argument: '--prompt' } });
+      if ((prompt === undefined) === (idsText === undefined)) throw new UsageError('generate: give exactly one of --prompt <text> and --prompt-ids <1,2,3>', 'prompt');
       let promptIds: number[] | undefined;
       if (idsText !== undefined) {
-        if (!/^\d+(,\d+)*$/.test(idsText.replace(/\s/g, ''))) throw new LeanformerError('INVALID_ARGUMENT', `--prompt-ids must be comma-separated token ids, got '${idsText}'`, { details: { argument: '--prompt-ids' } });
+        if (!/^\d+(,\d+)*$/.test(idsText.replace(/\s/g, ''))) throw new UsageError(`--prompt-ids must be comma-separated token ids, got '${idsText}'`, 'prompt-ids');
         promptIds = idsText.replace(/\s/g, '').split(',').map(Number);
       }
-      const maxNewTokens = int(values, 'max-new-tokens', 1) ?? 32;
+      const maxNewTokens = intFlag('max-new-tokens', values['max-new-tokens'], { min: 1 }) ?? 32;
       const sampling = samplingOf(values);
-      const seed = int(values, 'seed', 0);
-      const repetitionPenalty = float(values, 'repetition-penalty', (x) => x > 0, 'a number > 0');
-      if (values['chat'] === true && prompt === undefined) throw new LeanformerError('INVALID_ARGUMENT', '--chat needs --prompt <text>', { details: { argument: '--chat' } });
+      const seed = intFlag('seed', values['seed'], { min: 0 });
+      const repetitionPenalty = numberFlag('repetition-penalty', values['repetition-penalty'], POSITIVE);
+      if (values['chat'] === true && prompt === undefined) throw new UsageError('--chat needs --prompt <text>', 'chat');
       const backendName = str(values, 'backend') ?? 'ort-cpu';
-      if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new LeanformerError('INVALID_ARGUMENT', `generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, { details: { argument: '--backend' } });
+      if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new UsageError(`generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, 'backend');
       const backend = backendName === 'tfjs-cpu'
         ? (await import('@leanformer/runtime-tfjs')).createTfjsBackend('cpu')
         : createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });

@@ -86,7 +86,16 @@ export interface LoadPretrainedOptions {
   readonly backend?: Backend;
 }
 
-function tokenizerIn(dir: string): TextTokenizer | undefined {
+/**
+ * The tokenizer of a model folder (tokenizer.json, with tokenizer_config.json and chat_template.jinja
+ * when present), or undefined when the folder has no tokenizer.json.
+ *
+ * @example
+ * ```ts
+ * const ids = tokenizerIn('tiny-llama')?.encode('Hello world');
+ * ```
+ */
+export function tokenizerIn(dir: string): TextTokenizer | undefined {
   const f = folderFiles(dir);
   const tj = f.text('tokenizer.json');
   if (tj === undefined) return undefined;
