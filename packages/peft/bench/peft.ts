@@ -1,7 +1,7 @@
 // `leanformer bench peft`: hot-swap latency on ONNX Runtime, PaCA vs LoRA step time and peak
 // memory at equal trainable parameters, WeLore compression and loss, GaLore optimizer state.
 
-import { Tensor, transformerDecoder, type Backend, type BenchSuite, type Graph } from '@leanformer/core';
+import { median, Tensor, transformerDecoder, type Backend, type BenchSuite, type Graph } from '@leanformer/core';
 import { createOptimizer, createTfjsBackend, crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
 import { finetune, LoraHotSwap, svd, createLoraAdapter, injectLora, mergeLora, type LoraAdapter, findLinearModules, injectPaca, selectPartialConnections, syntheticInstructionTask, registerPeftKernels, welorePlan } from '@leanformer/peft';
 
@@ -26,11 +26,6 @@ export interface PeftBenchResult {
   readonly metrics: Record<string, number>;
   /** How each number was measured. */
   readonly notes: Record<string, string>;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /**
