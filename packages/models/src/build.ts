@@ -58,7 +58,18 @@ export function scaledRopeInvFreq(headDim: number, theta: number, scaling: RopeS
   return inv;
 }
 
-class Loader {
+/**
+ * Checkpoint tensors as graph parameters, each checked against the shape the config implies
+ * (missing: INVALID_ARGUMENT; wrong shape: SHAPE_MISMATCH; dtype other than F32/F16/BF16:
+ * NOT_SUPPORTED) and read lazily where large. Shared by the decoder and encoder builders.
+ *
+ * @example
+ * ```ts
+ * const L = new Loader(new GraphBuilder('m'), weights);
+ * const y = L.linear(x, { weight: 'fc.weight', bias: 'fc.bias', layout: 'linear' }, 64, 256);
+ * ```
+ */
+export class Loader {
   constructor(readonly b: GraphBuilder, readonly w: WeightSource) {}
 
   private tensor(name: string, shape: readonly number[], why: string): Tensor {
@@ -100,6 +111,9 @@ class Loader {
     return this.b.param(name, new Tensor('float32', [n], t.toFloat32().map((v) => v + offset)));
   }
 
+  /** A tensor of any rank kept as stored (read lazily): conv kernels, class tokens, position tables. */
+  weight(name: string, shape: readonly number[], why: string): Tensor { return this.lazy(name, shape, why, shape, (t) => t); }
+
   table(name: string, rows: number, cols: number): Tensor { return this.lazy(name, [rows, cols], 'table', [rows, cols], (t) => t); }
 
   /** A `[rows, cols]` table stored transposed, `[cols, rows]` (the LM head). */
@@ -114,7 +128,15 @@ function transpose(t: Tensor): Tensor {
   return new Tensor('float32', [c, r], out);
 }
 
-function activation(b: GraphBuilder, x: Value, kind: DecoderSpec['activation']): Value {
+/**
+ * The MLP activations of the supported families: SiLU, exact (erf) GELU, tanh-approximated GELU.
+ *
+ * @example
+ * ```ts
+ * const h = activation(b, x, 'gelu_tanh');
+ * ```
+ */
+export function activation(b: GraphBuilder, x: Value, kind: DecoderSpec['activation']): Value {
   if (kind === 'silu') return b.silu(x);
   if (kind === 'gelu') return b.gelu(x);
   // tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))

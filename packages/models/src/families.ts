@@ -2,6 +2,7 @@
 // options of the one decoder builder in build.ts) and says where each weight lives in the checkpoint.
 // Adding a family is one entry here.
 import { LeanformerError } from '@leanformer/core';
+import { ENCODER_FAMILIES, encoderFamilyOf } from './encoders.js';
 
 /** How a checkpoint tensor is laid out: `linear` is torch `[out, in]` (transposed on load), `conv1d` is GPT-2's `[in, out]`. */
 export type WeightLayout = 'linear' | 'conv1d' | 'vector' | 'table';
@@ -243,8 +244,9 @@ export const MODEL_FAMILIES: readonly ModelFamily[] = Object.freeze([
 ]);
 
 /**
- * The family of a config, by `model_type`. Unknown types throw NOT_SUPPORTED naming the type and
- * the supported ones.
+ * The decoder family of a config, by `model_type`. Unknown types throw NOT_SUPPORTED naming the type
+ * and the supported ones (decoders and encoders); an encoder's type throws NOT_SUPPORTED pointing to
+ * readEncoderCheckpoint.
  *
  * @example
  * ```ts
@@ -254,9 +256,10 @@ export const MODEL_FAMILIES: readonly ModelFamily[] = Object.freeze([
 export function familyOf(config: Readonly<Record<string, unknown>>, file: string): ModelFamily {
   const t = config['model_type'];
   const fam = MODEL_FAMILIES.find((f) => f.modelType === t);
+  if (!fam && encoderFamilyOf(config)) throw new LeanformerError('NOT_SUPPORTED', `${file}: model_type ${JSON.stringify(t)} is an encoder (no LM head, no KV cache): read it with readEncoderCheckpoint (loadPretrained and convert take either kind)`, { details: { file, field: 'model_type' } });
   if (!fam) {
     const arch = Array.isArray(config['architectures']) ? ` (architectures: ${(config['architectures'] as unknown[]).join(', ')})` : '';
-    throw new LeanformerError('NOT_SUPPORTED', `${file}: model_type ${JSON.stringify(t)}${arch} is not supported; supported: ${MODEL_FAMILIES.map((f) => f.modelType).join(', ')}`, { details: { file, field: 'model_type' } });
+    throw new LeanformerError('NOT_SUPPORTED', `${file}: model_type ${JSON.stringify(t)}${arch} is not supported; supported: ${[...MODEL_FAMILIES, ...ENCODER_FAMILIES].map((f) => f.modelType).join(', ')}`, { details: { file, field: 'model_type' } });
   }
   return fam;
 }

@@ -4,7 +4,7 @@
 // folder renamed into place, so a failure leaves nothing behind).
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LeanformerError, Tensor, parseTarget, type Backend, type Graph, type TargetName } from '@leanformer/core';
+import { LeanformerError, Tensor, parseTarget, type Backend, type Executor, type Graph, type TargetName } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
@@ -14,7 +14,8 @@ import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM } from './build.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
-import { readCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
+import { buildEncoder, encoderInputs, encoderOutputs, encoderRandomFeeds, type EncoderSpec } from './encoders.js';
+import { checkpointKind, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /**
@@ -58,6 +59,8 @@ export function folderFiles(dir: string): CheckpointFiles {
 /** What `convert` writes beside model.onnx: what the generator needs to run it. */
 export interface ConvertedModelInfo {
   readonly format: 'leanformer-converted-1';
+  /** Absent in folders converted before encoders were supported. */
+  readonly kind?: 'decoder';
   readonly modelType: string;
   readonly layers: number;
   readonly kvHeads: number;
@@ -70,8 +73,27 @@ export interface ConvertedModelInfo {
   readonly target: TargetName;
 }
 
+/** What `convert` writes beside an encoder's model.onnx: its inputs and outputs. */
+export interface ConvertedEncoderInfo {
+  readonly format: 'leanformer-converted-1';
+  readonly kind: 'encoder';
+  readonly modelType: string;
+  readonly layers: number;
+  readonly hidden: number;
+  /** As {@link encoderInputs}. */
+  readonly inputs: readonly string[];
+  /** As {@link encoderOutputs}. */
+  readonly outputs: readonly string[];
+  /** ViT/DeiT: `pixel_values` is `[batch, channels, size, size]`. */
+  readonly image?: { readonly size: number; readonly channels: number };
+  readonly precision: string;
+  readonly method?: string;
+  readonly target: TargetName;
+}
+
 /** A model ready to generate, with its tokenizer (when the folder has one). */
 export interface PretrainedModel extends RunnableModel {
+  readonly kind: 'decoder';
   readonly tokenizer?: TextTokenizer;
   readonly modelType: string;
   readonly vocab: number;
@@ -80,10 +102,42 @@ export interface PretrainedModel extends RunnableModel {
   dispose(): Promise<void>;
 }
 
+/**
+ * An encoder ready to run (BERT, RoBERTa, ViT, DeiT): `executor.run` takes the {@link encoderInputs}
+ * (int64 `[batch, seq]` ids and masks, or float32 `pixel_values`) and returns `last_hidden_state`
+ * and, where the checkpoint has a pooler, `pooler_output`.
+ */
+export interface PretrainedEncoder {
+  readonly kind: 'encoder';
+  readonly executor: Executor;
+  readonly modelType: string;
+  readonly layers: number;
+  readonly hidden: number;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** ViT/DeiT: `pixel_values` is `[batch, channels, size, size]`. */
+  readonly image?: { readonly size: number; readonly channels: number };
+  /** BERT's WordPiece or RoBERTa's byte-level BPE; undefined without tokenizer.json. */
+  readonly tokenizer?: TextTokenizer;
+  /** 'hf' (built in memory from the checkpoint) or 'converted' (model.onnx from convert). */
+  readonly source: 'hf' | 'converted';
+  dispose(): Promise<void>;
+}
+
+function encoderInfo(s: EncoderSpec): Pick<ConvertedEncoderInfo, 'kind' | 'modelType' | 'layers' | 'hidden' | 'inputs' | 'outputs' | 'image'> {
+  const e = s.embeddings;
+  return { kind: 'encoder', modelType: s.modelType, layers: s.layers, hidden: s.hidden, inputs: encoderInputs(s), outputs: encoderOutputs(s), ...(e.kind === 'patch' ? { image: { size: e.imageSize, channels: e.channels } } : {}) };
+}
+
 /** Options of {@link loadPretrained}. */
 export interface LoadPretrainedOptions {
   /** Default ORT CPU. */
   readonly backend?: Backend;
+  /**
+   * What the caller expects (default 'decoder'): a folder of the other kind fails with NOT_SUPPORTED
+   * saying which it holds; 'any' takes either and returns the union (tell them apart by `kind`).
+   */
+  readonly kind?: 'decoder' | 'encoder' | 'any';
 }
 
 /**
@@ -105,29 +159,54 @@ export function tokenizerIn(dir: string): TextTokenizer | undefined {
 }
 
 /**
- * Loads a folder for generation: a Hugging Face checkpoint (config.json + safetensors, converted in
- * memory to fp32) or a folder written by {@link convertCheckpoint} (leanformer.json + model.onnx).
+ * Loads a folder: a Hugging Face checkpoint (config.json + safetensors, converted in memory to fp32)
+ * or a folder written by {@link convertCheckpoint} (leanformer.json + model.onnx). Decoders come back
+ * ready for {@link generate}; encoders (BERT, RoBERTa, ViT, DeiT) with `{ kind: 'encoder' }` as a
+ * {@link PretrainedEncoder}; `{ kind: 'any' }` takes either.
  *
  * @example
  * ```ts
  * const model = await loadPretrained('tiny-llama');
  * for await (const t of generate(model, model.tokenizer, { prompt: 'Hello', maxNewTokens: 8 })) process.stdout.write(t.text);
+ * const bert = await loadPretrained('tiny-bert', { kind: 'encoder' });
+ * const { last_hidden_state } = await bert.executor.run({ input_ids, attention_mask, token_type_ids });
  * ```
  */
-export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
+export async function loadPretrained(dir: string, o?: LoadPretrainedOptions & { readonly kind?: 'decoder' }): Promise<PretrainedModel>;
+export async function loadPretrained(dir: string, o: LoadPretrainedOptions & { readonly kind: 'encoder' }): Promise<PretrainedEncoder>;
+export async function loadPretrained(dir: string, o: LoadPretrainedOptions): Promise<PretrainedModel | PretrainedEncoder>;
+export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {}): Promise<PretrainedModel | PretrainedEncoder> {
   const backend = o.backend ?? createOrtBackend({ eps: ['cpu'] });
+  const want = o.kind ?? 'decoder';
+  // The kind is checked before anything is compiled.
+  const expect = (kind: 'decoder' | 'encoder', modelType: string): void => {
+    if (want !== 'any' && kind !== want) throw new LeanformerError('NOT_SUPPORTED', `loadPretrained: '${dir}' holds ${kind === 'encoder' ? 'an encoder' : 'a decoder'} (${modelType}), not ${want === 'encoder' ? 'an encoder' : 'a decoder'}; pass { kind: '${kind}' } (or 'any')`, { details: { path: dir, field: 'kind' } });
+  };
   const infoPath = join(dir, 'leanformer.json');
   if (existsSync(infoPath)) {
-    const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo;
+    const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo | ConvertedEncoderInfo;
     if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
+    expect(info.kind ?? 'decoder', info.modelType);
     const executor = await backend.compile(await loadModel(join(dir, 'model.onnx')));
     const tokenizer = tokenizerIn(dir);
-    return { executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
+    if (info.kind === 'encoder') {
+      const { kind, modelType, layers, hidden, inputs, outputs, image } = info;
+      return { kind, executor, modelType, layers, hidden, inputs, outputs, ...(image ? { image } : {}), source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
+    }
+    return { kind: 'decoder', executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
   }
-  const ckpt = readCheckpoint(folderFiles(dir));
+  const files = folderFiles(dir);
+  if (checkpointKind(files) === 'encoder') {
+    const ck = readEncoderCheckpoint(files);
+    expect('encoder', ck.spec.modelType);
+    const executor = await backend.compile(buildEncoder(ck.spec, ck.weights));
+    return { ...encoderInfo(ck.spec), kind: 'encoder', executor, source: 'hf', ...(ck.tokenizer ? { tokenizer: ck.tokenizer } : {}), dispose: () => executor.dispose() };
+  }
+  const ckpt = readCheckpoint(files);
+  expect('decoder', ckpt.spec.modelType);
   const executor = await backend.compile(buildCausalLM(ckpt.spec, ckpt.weights));
   const s = ckpt.spec;
-  return { executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
+  return { kind: 'decoder', executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
 }
 
 /** Weight bytes above which `convert` writes external data (`model.onnx.data`). */

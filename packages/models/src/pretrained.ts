@@ -4,6 +4,7 @@ import { LeanformerError, type Executor } from '@leanformer/core';
 import { decodeStream, type Sampling } from '@leanformer/kv-cache';
 import type { WeightSource } from './build.js';
 import { parseJsonFile, safetensorsWeights, shardNames, type ByteReader } from './checkpoint.js';
+import { encoderFamilyOf, type EncoderSpec } from './encoders.js';
 import { familyOf, type DecoderSpec } from './families.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
@@ -38,22 +39,10 @@ export const TOKENIZER_FILES: readonly string[] = ['tokenizer.json', 'tokenizer_
  * ```
  */
 export function readCheckpoint(files: CheckpointFiles): Checkpoint {
-  const cfgText = files.text('config.json');
-  if (cfgText === undefined) throw new LeanformerError('INVALID_ARGUMENT', 'config.json: missing; a Hugging Face checkpoint folder needs config.json', { details: { file: 'config.json' } });
-  const config = parseJsonFile(cfgText, 'config.json');
+  const config = readConfig(files);
   const spec = familyOf(config, 'config.json').spec(config, 'config.json');
-  const indexText = files.text('model.safetensors.index.json');
-  const { files: shards, map } = shardNames(indexText !== undefined ? parseJsonFile(indexText, 'model.safetensors.index.json') : undefined);
-  const readers = shards.map((file) => {
-    const reader = files.bytes(file);
-    if (!reader) throw new LeanformerError('INVALID_ARGUMENT', `${file}: missing (${indexText !== undefined ? 'named by model.safetensors.index.json' : 'no model.safetensors.index.json either'})`, { details: { file } });
-    return { file, reader };
-  });
-  const weights = safetensorsWeights(readers, map);
-  const tj = files.text('tokenizer.json');
-  const tc = files.text('tokenizer_config.json');
-  const ct = files.text('chat_template.jinja');
-  const tokenizer = tj !== undefined ? loadTokenizer({ tokenizerJson: tj, ...(tc !== undefined ? { tokenizerConfig: tc } : {}), ...(ct !== undefined ? { chatTemplate: ct } : {}) }) : undefined;
+  const weights = readWeights(files);
+  const tokenizer = readTokenizer(files);
   let eosTokenIds = spec.eosTokenIds;
   const gen = files.text('generation_config.json');
   if (gen !== undefined) {
@@ -66,6 +55,75 @@ export function readCheckpoint(files: CheckpointFiles): Checkpoint {
     }
   }
   return { config, spec, weights, ...(tokenizer ? { tokenizer } : {}), eosTokenIds };
+}
+
+function readConfig(files: CheckpointFiles): Record<string, unknown> {
+  const cfgText = files.text('config.json');
+  if (cfgText === undefined) throw new LeanformerError('INVALID_ARGUMENT', 'config.json: missing; a Hugging Face checkpoint folder needs config.json', { details: { file: 'config.json' } });
+  return parseJsonFile(cfgText, 'config.json');
+}
+
+/** The safetensors files (sharded or not), every header validated; tensors read later. */
+function readWeights(files: CheckpointFiles): WeightSource {
+  const indexText = files.text('model.safetensors.index.json');
+  const { files: shards, map } = shardNames(indexText !== undefined ? parseJsonFile(indexText, 'model.safetensors.index.json') : undefined);
+  const readers = shards.map((file) => {
+    const reader = files.bytes(file);
+    if (!reader) throw new LeanformerError('INVALID_ARGUMENT', `${file}: missing (${indexText !== undefined ? 'named by model.safetensors.index.json' : 'no model.safetensors.index.json either'})`, { details: { file } });
+    return { file, reader };
+  });
+  return safetensorsWeights(readers, map);
+}
+
+function readTokenizer(files: CheckpointFiles): TextTokenizer | undefined {
+  const tj = files.text('tokenizer.json');
+  const tc = files.text('tokenizer_config.json');
+  const ct = files.text('chat_template.jinja');
+  return tj !== undefined ? loadTokenizer({ tokenizerJson: tj, ...(tc !== undefined ? { tokenizerConfig: tc } : {}), ...(ct !== undefined ? { chatTemplate: ct } : {}) }) : undefined;
+}
+
+/**
+ * Whether a checkpoint folder holds a decoder (read with {@link readCheckpoint}) or an encoder
+ * (BERT, RoBERTa, ViT, DeiT: {@link readEncoderCheckpoint}), by config.json's `model_type`.
+ *
+ * @example
+ * ```ts
+ * const ck = checkpointKind(files) === 'encoder' ? readEncoderCheckpoint(files) : readCheckpoint(files);
+ * ```
+ */
+export function checkpointKind(files: CheckpointFiles): 'decoder' | 'encoder' {
+  return encoderFamilyOf(readConfig(files)) ? 'encoder' : 'decoder';
+}
+
+/** What {@link readEncoderCheckpoint} returns. */
+export interface EncoderCheckpoint {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly spec: EncoderSpec;
+  readonly weights: WeightSource;
+  /** Undefined when the folder has no tokenizer.json (ViT/DeiT take pixels). */
+  readonly tokenizer?: TextTokenizer;
+}
+
+/**
+ * Reads an encoder checkpoint folder (BERT, RoBERTa, ViT, DeiT): config.json → encoder family →
+ * spec, the safetensors headers (validated, tensors read later) and the tokenizer when present.
+ * Another `model_type` throws NOT_SUPPORTED naming it and every supported one.
+ *
+ * @example
+ * ```ts
+ * const ck = readEncoderCheckpoint(folderFiles('tiny-bert'));
+ * const graph = buildEncoder(ck.spec, ck.weights);
+ * ```
+ */
+export function readEncoderCheckpoint(files: CheckpointFiles): EncoderCheckpoint {
+  const config = readConfig(files);
+  const family = encoderFamilyOf(config);
+  if (!family) familyOf(config, 'config.json'); // throws for an unknown type, listing the supported ones
+  if (!family) throw new LeanformerError('NOT_SUPPORTED', `config.json: model_type ${JSON.stringify(config['model_type'])} is a decoder: read it with readCheckpoint`, { details: { file: 'config.json', field: 'model_type' } });
+  const weights = readWeights(files);
+  const spec = family.spec(config, 'config.json', weights);
+  const tokenizer = readTokenizer(files);
+  return { config, spec, weights, ...(tokenizer ? { tokenizer } : {}) };
 }
 
 /** A compiled decoder ready for {@link generate}. */
