@@ -1,20 +1,27 @@
 // Encoders (BERT, RoBERTa, ViT, DeiT) against transformers (PyTorch): tiny random-weight checkpoints
 // and their fp32 outputs, made by fixtures/make_encoder_fixtures.py (transformers 5.17, torch 2.11).
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { Tensor, type Backend } from '@leanformer/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LeanformerError, Tensor, type Backend } from '@leanformer/core';
+import { main, type Io } from '@leanformer/cli';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
-import { loadPretrained, tokenizerIn, type PretrainedEncoder } from './node.js';
+import { buildEncoder } from './encoders.js';
+import { readEncoderCheckpoint } from './pretrained.js';
+import { convertCheckpoint, folderFiles, loadPretrained, tokenizerIn, type PretrainedEncoder } from './node.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/encoders/', import.meta.url));
 interface Flat { shape: number[]; data: number[] }
 interface Ref { inputs: Record<string, Flat>; last_hidden_state: Flat; pooler_output?: Flat; sentences?: { text: string; ids: number[] }[] }
 const refOf = (name: string): Ref => JSON.parse(readFileSync(`${FIX}${name}/reference.json`, 'utf8')) as Ref;
+const work = mkdtempSync(join(tmpdir(), 'lf-encoders-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The reference's inputs as feeds; inputs the reference left out (BERT's token_type_ids) take transformers' default, zeros. */
-export function feedsOf(m: PretrainedEncoder, ref: Ref): Record<string, Tensor> {
+function feedsOf(m: PretrainedEncoder, ref: Ref): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   for (const name of m.inputs) {
     const r = ref.inputs[name];
@@ -25,7 +32,7 @@ export function feedsOf(m: PretrainedEncoder, ref: Ref): Record<string, Tensor> 
   return feeds;
 }
 
-export function maxAbsDiff(got: Tensor, want: Flat): number {
+function maxAbsDiff(got: Tensor, want: Flat): number {
   expect(got.shape).toEqual(want.shape);
   const g = got.toFloat32();
   let err = 0;
@@ -80,4 +87,175 @@ describe('encoder tokenizers (@huggingface/tokenizers) against the Rust tokenize
       for (const s of ref.sentences!) expect(tok.encode(s.text), JSON.stringify(s.text)).toEqual(s.ids);
     });
   }
+});
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i]! * b[i]!; na += a[i]! ** 2; nb += b[i]! ** 2; }
+  return dot / Math.sqrt(na * nb);
+}
+
+describe('BERT token types', () => {
+  it('token_type_ids select rows of the token-type table: ids of 1 equal ids of 0 on a checkpoint whose row 0 is the original row 1', async () => {
+    // The PyTorch reference runs with segment ids 0 only (transformers 5's generic tokenizer drops
+    // token_type_ids), so the segment-1 path is checked against the model itself with the rows swapped.
+    const ck = readEncoderCheckpoint(folderFiles(`${FIX}bert`));
+    const ttName = 'embeddings.token_type_embeddings.weight';
+    const swapped = { ...ck.weights, read: (n: string) => {
+      const t = ck.weights.read(n);
+      if (n !== ttName) return t;
+      const a = t.toFloat32(), H = t.shape[1]!;
+      return new Tensor('float32', t.shape, Float32Array.from([...a.subarray(H, 2 * H), ...a.subarray(0, H)]));
+    } };
+    const ort = createOrtBackend({ eps: ['cpu'] });
+    const [orig, swap] = await Promise.all([ort.compile(buildEncoder(ck.spec, ck.weights)), ort.compile(buildEncoder(ck.spec, swapped))]);
+    const ref = refOf('bert');
+    const [B, S] = ref.inputs['input_ids']!.shape as [number, number];
+    const base = { input_ids: new Tensor('int64', [B, S], BigInt64Array.from(ref.inputs['input_ids']!.data, BigInt)), attention_mask: new Tensor('int64', [B, S], BigInt64Array.from(ref.inputs['attention_mask']!.data, BigInt)) };
+    const ones = (await orig.run({ ...base, token_type_ids: new Tensor('int64', [B, S], new BigInt64Array(B * S).fill(1n)) }))['last_hidden_state']!.toFloat32();
+    const zeros = (await orig.run({ ...base, token_type_ids: new Tensor('int64', [B, S], new BigInt64Array(B * S)) }))['last_hidden_state']!.toFloat32();
+    const swappedZeros = (await swap.run({ ...base, token_type_ids: new Tensor('int64', [B, S], new BigInt64Array(B * S)) }))['last_hidden_state']!.toFloat32();
+    let same = 0, moved = 0;
+    for (let i = 0; i < ones.length; i++) { same = Math.max(same, Math.abs(ones[i]! - swappedZeros[i]!)); moved = Math.max(moved, Math.abs(ones[i]! - zeros[i]!)); }
+    expect(same).toBeLessThan(1e-6);
+    expect(moved).toBeGreaterThan(1e-2);
+    await orig.dispose(); await swap.dispose();
+  });
+});
+
+describe('convert on encoders', () => {
+  for (const name of ENCODERS) {
+    it(`${name} fp32: leanformer.json records the encoder; the converted folder matches transformers within 1e-4`, async () => {
+      const out = join(work, `${name}-fp32`);
+      const r = await convertCheckpoint(`${FIX}${name}`, out);
+      expect(r.modelType).toBe(name);
+      if (name === 'bert' || name === 'roberta') expect(r.files).toEqual(expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json']));
+      const info = JSON.parse(readFileSync(join(out, 'leanformer.json'), 'utf8'));
+      expect(info.kind).toBe('encoder');
+      const m = await loadPretrained(out, { kind: 'encoder' });
+      try {
+        expect(m.source).toBe('converted');
+        const o = await m.executor.run(feedsOf(m, refOf(name)));
+        expect(maxAbsDiff(o['last_hidden_state']!, refOf(name).last_hidden_state)).toBeLessThanOrEqual(1e-4);
+        expect(maxAbsDiff(o['pooler_output']!, refOf(name).pooler_output!)).toBeLessThanOrEqual(1e-4);
+      } finally { await m.dispose(); }
+    });
+  }
+
+  // Measured (ORT CPU, pooler_output cosine vs transformers' fp32): bert int4 gptq 0.9994, vit int4 gptq
+  // 0.99996, roberta int8 rtn 0.99997; fp16 vit max abs 1.4e-4. The bounds below sit under those.
+  const QUANT: { name: string; precision: 'fp16' | 'int8' | 'int4'; method?: 'rtn' | 'gptq'; cos: number; nbits: boolean }[] = [
+    { name: 'bert', precision: 'int4', method: 'gptq', cos: 0.999, nbits: true },
+    { name: 'vit', precision: 'int4', method: 'gptq', cos: 0.999, nbits: true },
+    { name: 'roberta', precision: 'int8', method: 'rtn', cos: 0.9999, nbits: true },
+    { name: 'deit', precision: 'fp16', cos: 0.99999, nbits: false },
+  ];
+  for (const q of QUANT) {
+    it(`${q.name} ${q.precision}${q.method ? ` ${q.method}` : ''}: runs, pooler_output cosine ≥ ${q.cos}`, async () => {
+      const out = join(work, `${q.name}-${q.precision}`);
+      await convertCheckpoint(`${FIX}${q.name}`, out, { precision: q.precision, ...(q.method ? { method: q.method } : {}) });
+      const onnx = readdirSync(out).filter((f) => f.startsWith('model.onnx')).map((f) => readFileSync(join(out, f)));
+      expect(onnx.some((b) => b.includes(Buffer.from('MatMulNBits')))).toBe(q.nbits);
+      const m = await loadPretrained(out, { kind: 'encoder' });
+      try {
+        const o = await m.executor.run(feedsOf(m, refOf(q.name)));
+        expect(cosine(o['pooler_output']!.toFloat32(), refOf(q.name).pooler_output!.data)).toBeGreaterThanOrEqual(q.cos);
+      } finally { await m.dispose(); }
+    });
+  }
+});
+
+describe('loadPretrained: the kind asked for', () => {
+  it('an encoder folder without { kind: \'encoder\' } and a decoder with it fail with NOT_SUPPORTED naming what the folder holds', async () => {
+    const e1 = await loadPretrained(`${FIX}bert`).then(() => null, (x: unknown) => x) as LeanformerError;
+    expect(e1).toBeInstanceOf(LeanformerError);
+    expect([e1.code, e1.message]).toEqual(['NOT_SUPPORTED', expect.stringContaining("holds an encoder (bert), not a decoder; pass { kind: 'encoder' }")]);
+    const e2 = await loadPretrained(`${FIX}../llama`, { kind: 'encoder' }).then(() => null, (x: unknown) => x) as LeanformerError;
+    expect([e2.code, e2.message]).toEqual(['NOT_SUPPORTED', expect.stringContaining('holds a decoder (llama), not an encoder')]);
+    const any = await loadPretrained(`${FIX}vit`, { kind: 'any' });
+    expect(any.kind).toBe('encoder');
+    await any.dispose();
+  });
+});
+
+// ---- bad input on the encoder paths: a copy of a fixture with one thing broken, converted; an error
+// code naming the file and field, and nothing written.
+function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): void {
+  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  edit(c);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+}
+
+function editHeader(dir: string, edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void): void {
+  const p = join(dir, 'model.safetensors');
+  const bytes = readFileSync(p);
+  const n = Number(bytes.readBigUInt64LE(0));
+  const h = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  edit(h);
+  const json = Buffer.from(JSON.stringify(h));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(p, Buffer.concat([len, json, bytes.subarray(8 + n)]));
+}
+
+const BAD: { name: string; from: string; code: string; mention: string[]; mutate: (dir: string) => void }[] = [
+  { name: 'unknown model_type lists the encoders', from: 'bert', code: 'NOT_SUPPORTED', mention: ['config.json', 'model_type "electra"', 'gpt2, bert, roberta, vit, deit'], mutate: (d) => editConfig(d, (c) => { c['model_type'] = 'electra'; }) },
+  { name: 'BERT config field missing', from: 'bert', code: 'INVALID_ARGUMENT', mention: ['config.json', "'intermediate_size'"], mutate: (d) => editConfig(d, (c) => { delete c['intermediate_size']; }) },
+  { name: 'RoBERTa without pad_token_id (positions count from it)', from: 'roberta', code: 'INVALID_ARGUMENT', mention: ['config.json', "'pad_token_id'"], mutate: (d) => editConfig(d, (c) => { delete c['pad_token_id']; }) },
+  { name: 'BERT config inconsistent with tensor shapes', from: 'bert', code: 'SHAPE_MISMATCH', mention: ['model.safetensors', 'encoder.layer.0.intermediate.dense.weight', '[64, 32]', '[100, 32]'], mutate: (d) => editConfig(d, (c) => { c['intermediate_size'] = 100; }) },
+  { name: 'BERT relative position embeddings', from: 'bert', code: 'NOT_SUPPORTED', mention: ['config.json', 'position_embedding_type', 'relative_key'], mutate: (d) => editConfig(d, (c) => { c['position_embedding_type'] = 'relative_key'; }) },
+  { name: 'ViT patch_size inconsistent with the Conv kernel', from: 'vit', code: 'SHAPE_MISMATCH', mention: ['model.safetensors', 'embeddings.patch_embeddings.projection.weight', '[32, 3, 8, 8]', '[32, 3, 4, 4]'], mutate: (d) => editConfig(d, (c) => { c['patch_size'] = 4; }) },
+  { name: 'ViT image_size inconsistent with the position table', from: 'vit', code: 'SHAPE_MISMATCH', mention: ['embeddings.position_embeddings', '[1, 17, 32]', '[1, 65, 32]'], mutate: (d) => editConfig(d, (c) => { c['image_size'] = 64; }) },
+  { name: 'DeiT config on ViT weights: no distillation token', from: 'vit', code: 'INVALID_ARGUMENT', mention: ["'embeddings.distillation_token'", 'missing'], mutate: (d) => editConfig(d, (c) => { c['model_type'] = 'deit'; }) },
+  { name: 'unsupported dtype of the patch projection', from: 'deit', code: 'NOT_SUPPORTED', mention: ['model.safetensors', 'embeddings.patch_embeddings.projection.weight', 'int32'], mutate: (d) => editHeader(d, (h) => { h['embeddings.patch_embeddings.projection.weight']!.dtype = 'I32'; }) },
+  { name: 'unsupported hidden_act', from: 'vit', code: 'NOT_SUPPORTED', mention: ['config.json', 'hidden_act', 'quick_gelu', 'gelu, gelu_new'], mutate: (d) => editConfig(d, (c) => { c['hidden_act'] = 'quick_gelu'; }) },
+  { name: 'BERT tokenizer.json that does not parse', from: 'bert', code: 'DECODE_ERROR', mention: ['tokenizer.json'], mutate: (d) => writeFileSync(join(d, 'tokenizer.json'), '{"version": "1.0", "model": {') },
+];
+
+describe('convert on encoders: bad input fails with a LeanformerError naming file and field, and writes nothing', () => {
+  let n = 0;
+  for (const c of BAD) {
+    it(c.name, async () => {
+      const parent = join(work, `bad-${n++}`);
+      const dir = join(parent, 'in');
+      cpSync(`${FIX}${c.from}`, dir, { recursive: true });
+      c.mutate(dir);
+      const out = join(parent, 'out');
+      const e = await convertCheckpoint(dir, out).then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(LeanformerError);
+      expect((e as LeanformerError).code, (e as Error).message).toBe(c.code);
+      for (const m of c.mention) expect((e as LeanformerError).message).toContain(m);
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(parent)).toEqual(['in']);
+    });
+  }
+});
+
+describe('leanformer tokenize / convert / generate on encoders', () => {
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '', err = '';
+    const io: Io = { out: (t) => { out += t; }, err: (t) => { err += t; }, stderrIsTTY: false };
+    return { code: await main(argv, io), out, err };
+  }
+
+  it('tokenize --json: BERT WordPiece and RoBERTa byte-level BPE ids equal the Rust tokenizers', async () => {
+    for (const name of ['bert', 'roberta']) {
+      const s = refOf(name).sentences![4]!;
+      const r = await cli('tokenize', `${FIX}${name}`, '--text', s.text, '--json');
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toEqual({ ids: s.ids });
+    }
+  });
+
+  it('convert --json writes the encoder folder; generate on an encoder is one line on stderr', async () => {
+    const out = join(work, 'cli-vit');
+    const c = await cli('convert', `${FIX}vit`, '-o', out, '--precision', 'int4', '--method', 'rtn', '--json');
+    expect(c.code, c.err).toBe(0);
+    expect(JSON.parse(c.out)).toMatchObject({ modelType: 'vit', precision: 'int4', method: 'rtn', files: expect.arrayContaining(['model.onnx', 'leanformer.json']) });
+    const g = await cli('generate', `${FIX}bert`, '--prompt-ids', '1,2', '--json');
+    expect(g.code).not.toBe(0);
+    expect(g.out).toBe('');
+    expect(g.err.trim().split('\n')).toHaveLength(1);
+    expect(g.err).toContain('encoder (bert)');
+  });
 });

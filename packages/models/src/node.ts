@@ -246,7 +246,8 @@ export interface ConvertReport {
 
 /**
  * Converts a Hugging Face folder to `<out>/model.onnx` (lowered for the target; external data when
- * large) with KV-cache inputs/outputs, copies the tokenizer files and writes `leanformer.json`.
+ * large) with KV-cache inputs/outputs (a decoder) or the encoder's inputs and `last_hidden_state` /
+ * `pooler_output` (BERT, RoBERTa, ViT, DeiT), copies the tokenizer files and writes `leanformer.json`.
  * Everything goes to a temporary folder beside `out`, renamed into place at the end (an existing
  * `out` folder is replaced only then); a failure removes the temporary folder.
  *
@@ -272,11 +273,9 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   if (existsSync(absOut) && !statSync(absOut).isDirectory()) throw new LeanformerError('IO_ERROR', `convert: output '${out}' exists and is not a folder`, { details: { path: out } });
   if (!existsSync(absOut)) checkOutputPath(absOut);
 
-  const files = folderFiles(dir);
-  const ckpt = readCheckpoint(files); // every header and the config checked before anything is written
-  const s = ckpt.spec;
-  o.onProgress?.(`building ${s.modelType} (${s.layers} layers)`);
-  let graph: Graph = buildCausalLM(s, ckpt.weights);
+  const m = openFolder(folderFiles(dir)); // every header and the config checked before anything is written
+  o.onProgress?.(`building ${m.modelType} (${m.layers} layers)`);
+  let graph: Graph = m.build();
   const parameters = [...graph.initializers.values()].reduce((n, v) => n + (v.const ? v.const.shape.reduce((a, d) => a * d, 1) : 0), 0);
   if (precision === 'fp16') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName })).graph;
   // rtn/hqq on MatMulNBits targets stream: the fp32 graph is written one tensor at a time to a staging
@@ -286,7 +285,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
     const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
-    const feeds = calibrated ? calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0) : [];
+    const feeds = calibrated ? m.calibration(c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0) : [];
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
       ...(calibrated ? { calibration: { backend: backend!, feeds } } : {}),
@@ -294,10 +293,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
     })).graph;
   }
   const lowered = streamed ? graph : lowerToOnnx(graph, target);
-  const info: ConvertedModelInfo = {
-    format: 'leanformer-converted-1', modelType: s.modelType, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, vocab: s.vocab,
-    maxPositions: s.maxPositions, eosTokenIds: [...ckpt.eosTokenIds], precision, ...(method ? { method } : {}), target: targetName,
-  };
+  const info = { format: 'leanformer-converted-1', ...m.info, precision, ...(method ? { method } : {}), target: targetName };
   const tmp = createTempPath(absOut);
   try {
     mkdirSync(tmp);
@@ -327,7 +323,28 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   } finally {
     discardTemp(tmp); // removes the temporary folder unless it was committed (also on SIGINT/SIGTERM)
   }
-  return { output: out, modelType: s.modelType, precision, ...(method ? { method } : {}), target: targetName, files: readdirSync(absOut).sort(), parameters, seconds: (performance.now() - t0) / 1000 };
+  return { output: out, modelType: m.modelType, precision, ...(method ? { method } : {}), target: targetName, files: readdirSync(absOut).sort(), parameters, seconds: (performance.now() - t0) / 1000 };
+}
+
+type ConvertFields = 'format' | 'precision' | 'method' | 'target';
+
+/**
+ * A checkpoint folder of either kind, read and checked: its graph (built on demand), calibration
+ * feeds for it, and what leanformer.json records.
+ */
+function openFolder(files: CheckpointFiles): { modelType: string; layers: number; build(): Graph; calibration(batches: number, tokens: number, seed: number): Record<string, Tensor>[]; info: Omit<ConvertedModelInfo, ConvertFields> | Omit<ConvertedEncoderInfo, ConvertFields> } {
+  if (checkpointKind(files) === 'encoder') {
+    const ck = readEncoderCheckpoint(files);
+    const s = ck.spec;
+    return { modelType: s.modelType, layers: s.layers, build: () => buildEncoder(s, ck.weights), calibration: (batches, tokens, seed) => encoderRandomFeeds(s, { batches, tokens, seed }), info: encoderInfo(s) };
+  }
+  const ck = readCheckpoint(files);
+  const s = ck.spec;
+  return {
+    modelType: s.modelType, layers: s.layers, build: () => buildCausalLM(s, ck.weights),
+    calibration: (batches, tokens, seed) => calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, batches, tokens, seed),
+    info: { kind: 'decoder', modelType: s.modelType, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, vocab: s.vocab, maxPositions: s.maxPositions, eosTokenIds: [...ck.eosTokenIds] },
+  };
 }
 
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
