@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LeanformerError, Tensor, type Backend } from '@leanformer/core';
 import { main, type Io } from '@leanformer/cli';
+import { createLoraAdapter, injectLora, mergeLora } from '@leanformer/peft';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { buildEncoder } from './encoders.js';
@@ -120,6 +121,31 @@ describe('BERT token types', () => {
     expect(same).toBeLessThan(1e-6);
     expect(moved).toBeGreaterThan(1e-2);
     await orig.dispose(); await swap.dispose();
+  });
+});
+
+describe('LoRA on an imported encoder', () => {
+  it('PEFT target names (query, value) select the checkpoint-named layers; the injected graph equals the merged one', async () => {
+    const ck = readEncoderCheckpoint(folderFiles(`${FIX}bert`));
+    const g = buildEncoder(ck.spec, ck.weights);
+    const base = createLoraAdapter(g, { r: 4, alpha: 8, targetModules: ['query', 'value'] });
+    expect([...base.modules.keys()].sort()).toEqual(['encoder.layer.0.attention.self.query', 'encoder.layer.0.attention.self.value', 'encoder.layer.1.attention.self.query', 'encoder.layer.1.attention.self.value']);
+    // B is zero at init (output unchanged); give it values so the branch matters.
+    const adapter = { ...base, modules: new Map([...base.modules].map(([k, w], i) => [k, { ...w, B: new Tensor('float32', w.B.shape, Float32Array.from({ length: w.B.size }, (_, j) => Math.sin(i + j) * 0.1)) }])) };
+    const ort = createOrtBackend({ eps: ['cpu'] });
+    const ref = refOf('bert');
+    const run = async (graph: typeof g): Promise<Float32Array> => {
+      const exe = await ort.compile(graph);
+      const [B, S] = ref.inputs['input_ids']!.shape as [number, number];
+      const o = await exe.run({ input_ids: new Tensor('int64', [B, S], BigInt64Array.from(ref.inputs['input_ids']!.data, BigInt)), attention_mask: new Tensor('int64', [B, S], BigInt64Array.from(ref.inputs['attention_mask']!.data, BigInt)), token_type_ids: new Tensor('int64', [B, S], new BigInt64Array(B * S)) });
+      await exe.dispose();
+      return o['last_hidden_state']!.toFloat32();
+    };
+    const [plain, injected, merged] = [await run(g), await run(injectLora(g, adapter).graph), await run(mergeLora(g, adapter))];
+    let d = 0, moved = 0;
+    for (let i = 0; i < plain.length; i++) { d = Math.max(d, Math.abs(injected[i]! - merged[i]!)); moved = Math.max(moved, Math.abs(injected[i]! - plain[i]!)); }
+    expect(moved).toBeGreaterThan(1e-2);
+    expect(d).toBeLessThan(1e-4);
   });
 });
 
