@@ -192,12 +192,15 @@ describe('convert on encoders', () => {
 });
 
 describe('loadPretrained: the kind asked for', () => {
-  it('an encoder folder without { kind: \'encoder\' } and a decoder with it fail with NOT_SUPPORTED naming what the folder holds', async () => {
+  it('an encoder folder without { kind: \'encoder\' } (or given to readCheckpoint) and a decoder with it fail with NOT_SUPPORTED naming what the folder holds', async () => {
     const e1 = await loadPretrained(`${FIX}bert`).then(() => null, (x: unknown) => x) as LeanformerError;
     expect(e1).toBeInstanceOf(LeanformerError);
     expect([e1.code, e1.message]).toEqual(['NOT_SUPPORTED', expect.stringContaining("holds an encoder (bert), not a decoder; pass { kind: 'encoder' }")]);
     const e2 = await loadPretrained(`${FIX}../llama`, { kind: 'encoder' }).then(() => null, (x: unknown) => x) as LeanformerError;
     expect([e2.code, e2.message]).toEqual(['NOT_SUPPORTED', expect.stringContaining('holds a decoder (llama), not an encoder')]);
+    const { readCheckpoint } = await import('./pretrained.js');
+    const e3 = (() => { try { readCheckpoint(folderFiles(`${FIX}roberta`)); } catch (x) { return x; } })() as LeanformerError;
+    expect([e3.code, e3.message]).toEqual(['NOT_SUPPORTED', expect.stringContaining('model_type "roberta" is an encoder')]);
     const any = await loadPretrained(`${FIX}vit`, { kind: 'any' });
     expect(any.kind).toBe('encoder');
     await any.dispose();

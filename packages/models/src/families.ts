@@ -256,7 +256,7 @@ export const MODEL_FAMILIES: readonly ModelFamily[] = Object.freeze([
 export function familyOf(config: Readonly<Record<string, unknown>>, file: string): ModelFamily {
   const t = config['model_type'];
   const fam = MODEL_FAMILIES.find((f) => f.modelType === t);
-  if (!fam && encoderFamilyOf(config)) throw new LeanformerError('NOT_SUPPORTED', `${file}: model_type ${JSON.stringify(t)} is an encoder (no LM head, no KV cache): read it with readEncoderCheckpoint (loadPretrained and convert take either kind)`, { details: { file, field: 'model_type' } });
+  if (!fam && encoderFamilyOf(config)) throw new LeanformerError('NOT_SUPPORTED', `${file}: model_type ${JSON.stringify(t)} is an encoder (no LM head, no KV cache): read it with readEncoderCheckpoint (or loadPretrained with { kind: 'encoder' }; convert takes either kind)`, { details: { file, field: 'model_type' } });
   if (!fam) {
     const arch = Array.isArray(config['architectures']) ? ` (architectures: ${(config['architectures'] as unknown[]).join(', ')})` : '';
     throw new LeanformerError('NOT_SUPPORTED', `${file}: model_type ${JSON.stringify(t)}${arch} is not supported; supported: ${[...MODEL_FAMILIES, ...ENCODER_FAMILIES].map((f) => f.modelType).join(', ')}`, { details: { file, field: 'model_type' } });

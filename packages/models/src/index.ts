@@ -1,7 +1,8 @@
-// @leanformer/models: Hugging Face checkpoints → IR (families as data), tokenizers, chat templates,
-// generate(). Browser-safe: file access comes from the caller (see CheckpointFiles); Node helpers are
+// @leanformer/models: Hugging Face checkpoints → IR (decoder and encoder families as data), tokenizers,
+// chat templates, generate(). Browser-safe: file access comes from the caller (see CheckpointFiles); Node helpers are
 // in '@leanformer/models/node'.
 export * from './families.js';
+export * from './encoders.js';
 export * from './build.js';
 export * from './checkpoint.js';
 export * from './tokenizer.js';
