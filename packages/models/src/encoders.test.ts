@@ -21,7 +21,7 @@ const refOf = (name: string): Ref => JSON.parse(readFileSync(`${FIX}${name}/refe
 const work = mkdtempSync(join(tmpdir(), 'lf-encoders-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** The reference's inputs as feeds; inputs the reference left out (BERT's token_type_ids) take transformers' default, zeros. */
+/** The reference's inputs as feeds; an input the reference left out would take transformers' default, zeros. */
 function feedsOf(m: PretrainedEncoder, ref: Ref): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   for (const name of m.inputs) {
@@ -98,8 +98,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('BERT token types', () => {
   it('token_type_ids select rows of the token-type table: ids of 1 equal ids of 0 on a checkpoint whose row 0 is the original row 1', async () => {
-    // The PyTorch reference runs with segment ids 0 only (transformers 5's generic tokenizer drops
-    // token_type_ids), so the segment-1 path is checked against the model itself with the rows swapped.
+    // Beside the PyTorch reference (a sentence pair, segments 0 and 1): the rows are really selected by id.
     const ck = readEncoderCheckpoint(folderFiles(`${FIX}bert`));
     const ttName = 'embeddings.token_type_embeddings.weight';
     const swapped = { ...ck.weights, read: (n: string) => {
