@@ -61,6 +61,20 @@ describe.each(BACKENDS)('encoder parity with transformers on tiny random checkpo
   }
 });
 
+describe('encoder checkpoint from memory (the browser path)', () => {
+  it('memoryFiles + readEncoderCheckpoint + buildEncoder give the folder\'s numbers', async () => {
+    const { memoryFiles } = await import('./pretrained.js');
+    const dir = `${FIX}roberta`;
+    const ck = readEncoderCheckpoint(memoryFiles(Object.fromEntries(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]))));
+    const ref = refOf('roberta');
+    expect(ck.tokenizer!.encode(ref.sentences![0]!.text)).toEqual(ref.sentences![0]!.ids);
+    const exe = await createOrtBackend({ eps: ['cpu'] }).compile(buildEncoder(ck.spec, ck.weights));
+    const o = await exe.run(Object.fromEntries(['input_ids', 'attention_mask'].map((k) => [k, new Tensor('int64', ref.inputs[k]!.shape, BigInt64Array.from(ref.inputs[k]!.data, BigInt))])));
+    expect(maxAbsDiff(o['last_hidden_state']!, ref.last_hidden_state)).toBeLessThanOrEqual(1e-4);
+    await exe.dispose();
+  });
+});
+
 describe('encoder inputs', () => {
   it('BERT takes token_type_ids, RoBERTa (one token type) does not; ViT/DeiT take pixel_values; DeiT keeps its distillation token', async () => {
     const want: Record<string, { inputs: string[]; tokens?: number }> = {
