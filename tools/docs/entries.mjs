@@ -21,8 +21,9 @@ export function packageEntries() {
     if (!existsSync(pj)) continue;
     const { name, exports } = JSON.parse(readFileSync(pj, 'utf8'));
     for (const [subpath, target] of Object.entries(exports ?? {})) {
+      if (typeof target === 'string') continue; // ./package.json
       const types = target?.import?.types;
-      if (typeof types !== 'string') continue; // ./package.json
+      if (typeof types !== 'string') throw new Error(`${name}: exports['${subpath}'] has no import.types; use { import: { types: './dist/x.d.ts', default: './dist/x.js' }, require: { types: './dist/x.d.cts', default: './dist/x.cjs' } }`);
       const m = /^\.\/dist\/(.+)\.d\.ts$/.exec(types);
       if (!m) throw new Error(`${name}: exports['${subpath}'].import.types is '${types}', expected ./dist/<entry>.d.ts`);
       const file = [`packages/${dir}/src/${m[1]}.ts`, `packages/${dir}/${m[1]}/index.ts`].find((f) => existsSync(join(ROOT, f)));
