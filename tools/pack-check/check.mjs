@@ -76,8 +76,11 @@ function sourceFiles(dir) {
   return out;
 }
 
-/** Checks one package folder; returns `{ name, dir, files, problems }`. */
-export function checkPackage(dir) {
+/**
+ * Checks one package folder; returns `{ name, dir, files, problems }`. `files`: the paths its tarball
+ * holds (from {@link packTarballs}); without them, `npm pack --dry-run` lists them.
+ */
+export function checkPackage(dir, packed) {
   const pj = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const problems = [];
   for (const f of ['name', 'version', 'license', 'description']) if (typeof pj[f] !== 'string' || pj[f] === '') problems.push(`package.json has no "${f}"`);
@@ -85,9 +88,9 @@ export function checkPackage(dir) {
   if (!pj.engines?.node) problems.push('package.json has no "engines.node"');
   if (!pj.exports || typeof pj.exports !== 'object') problems.push('package.json has no "exports" map');
   if (pj.private) problems.push('package.json is "private" (npm refuses to publish it)');
-  let files = [];
+  let files = packed ?? [];
   try {
-    files = packedFiles(dir);
+    if (!packed) files = packedFiles(dir);
   } catch (e) {
     problems.push(`npm pack --dry-run failed: ${String(e.stderr ?? e.message).trim().split('\n').pop()}`);
     return { name: pj.name, dir, files, problems };
@@ -122,19 +125,15 @@ export function packageDirs() {
     .filter((d) => existsSync(join(d, 'package.json')));
 }
 
-/** Checks every packages/* folder. */
-export function checkAllPackages() {
-  return packageDirs().map(checkPackage);
-}
-
 /**
  * `npm pack` of the given package folders (default: every packages/* folder) into `dest`, in one
- * npm call; returns `[{ name, dir, tarball }]` (tarball: absolute path), in the order given.
+ * npm call; returns `[{ name, dir, tarball, files }]` (tarball: absolute path; files: the paths in
+ * it), in the order given.
  */
 export function packTarballs(dest, dirs = packageDirs()) {
   const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dest, ...dirs], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
   const json = JSON.parse(out.slice(out.indexOf('[')));
-  return json.map((p, i) => ({ name: p.name, dir: dirs[i], tarball: join(dest, p.filename) }));
+  return json.map((p, i) => ({ name: p.name, dir: dirs[i], tarball: join(dest, p.filename), files: p.files.map((f) => f.path) }));
 }
 
 // attw's `node16` profile (as `attw --profile node16`): node10 resolution is not checked.
@@ -175,12 +174,15 @@ const ATTW_KIND = {
   InternalResolutionError: 'an import inside the types does not resolve',
 };
 
-/** Packs every package into a temp folder and lints each tarball: `[{ name, problems }]`. */
-export async function lintAllTarballs() {
-  const dest = mkdtempSync(join(tmpdir(), 'lf-packlint-'));
+/** Packs every package once into a temp folder; checks each and lints its tarball. */
+export async function checkAllPackages() {
+  const dest = mkdtempSync(join(tmpdir(), 'lf-pack-'));
   try {
     const out = [];
-    for (const t of packTarballs(dest)) out.push({ name: t.name, problems: await lintTarball(t.tarball) });
+    for (const t of packTarballs(dest)) {
+      const r = checkPackage(t.dir, t.files);
+      out.push({ ...r, problems: [...r.problems, ...(await lintTarball(t.tarball))] });
+    }
     return out;
   } finally {
     rmSync(dest, { recursive: true, force: true });
@@ -189,8 +191,7 @@ export async function lintAllTarballs() {
 
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
-  const lint = new Map((await lintAllTarballs()).map((r) => [r.name, r.problems]));
-  const res = checkAllPackages().map((r) => ({ ...r, problems: [...r.problems, ...(lint.get(r.name) ?? [])] }));
+  const res = await checkAllPackages();
   if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(res.map(({ files, ...r }) => ({ ...r, fileCount: files.length })), null, 2)}\n`);
   else for (const r of res) process.stdout.write(`${r.problems.length ? 'FAIL' : 'ok  '} ${r.name} (${r.files.length} files)\n${r.problems.map((p) => `     ${p}\n`).join('')}`);
   process.exitCode = res.some((r) => r.problems.length) ? 1 : 0;
