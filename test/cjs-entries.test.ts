@@ -19,7 +19,7 @@ function cjsEntries(): Map<string, string> {
     if (!existsSync(pj)) continue;
     const { name, exports } = JSON.parse(readFileSync(pj, 'utf8')) as { name: string; exports?: Record<string, unknown> };
     for (const [sub, target] of Object.entries(exports ?? {})) {
-      const req = typeof target === 'object' && target !== null ? (target as { require?: string }).require : undefined;
+      const req = typeof target === 'object' && target !== null ? (target as { require?: { default?: string } }).require?.default : undefined;
       if (req) out.set(sub === '.' ? name : `${name}/${sub.slice(2)}`, join(root, 'packages', dir, req));
     }
   }
