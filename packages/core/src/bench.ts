@@ -116,7 +116,9 @@ export function benchHtml(result: BenchResult, options: { readonly command?: str
   for (const [unit, keys] of groups) if (keys.length >= 2) charts.push(svgBarChart({ title: `figures in ${unit.replace(/_/g, ' ')}`, items: keys.map(item), unit: unit.replace(/_/g, ' ') }));
   const rows = metrics.map(([k, v]) => [k, typeof v === 'number' ? formatFigure(v) : v === null ? 'null' : typeof v === 'string' ? v : JSON.stringify(v)]);
   const notes = (result as { notes?: unknown }).notes;
-  const noteList = Array.isArray(notes) && notes.length ? `<h2>notes</h2><ul>${notes.map((n) => `<li>${escapeXml(String(n))}</li>`).join('')}</ul>` : '';
+  // Suites keep notes as a list of lines or as metric → explanation.
+  const noteItems = Array.isArray(notes) ? notes.map(String) : notes && typeof notes === 'object' ? Object.entries(notes).map(([k, v]) => `${k}: ${String(v)}`) : [];
+  const noteList = noteItems.length ? `<h2>notes</h2><ul>${noteItems.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : '';
   const extra = Object.entries(result as unknown as Record<string, unknown>).filter(([k]) => !['suite', 'metrics', 'notes'].includes(k));
   const extraTable = extra.length ? `<h2>other fields</h2>${htmlTable(['field', 'value'], extra.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))}` : '';
   const body = [

@@ -70,5 +70,6 @@ describe('html pictures', () => {
     expect(svgs[1]!.match(/<rect /g)).toHaveLength(2);
     expect(svgs[1]).toContain('<path'); // the p25–p75 whisker
     for (const k of ['m0_ms_p25', 'lonely_mb', 'x&lt;y', 'peer &amp; co']) expect(html).toContain(k);
+    expect(benchHtml({ suite: 'peft', metrics: { a_ms: 1 }, notes: { a_ms: 'median of 10' } } as never)).toContain('<li>a_ms: median of 10</li>');
   });
 });
