@@ -98,7 +98,7 @@ export interface PatternPictureOptions {
   readonly heads: number;
   /** Sequence length: queries and keys 0 … len-1. */
   readonly len: number;
-  /** Pixels per query/key cell (default: 512 / len, at least 1, at most 12). */
+  /** Pixels per query/key cell (default: the grid about 1000 px wide, cells of 1 to 12 px). */
   readonly cell?: number;
 }
 
@@ -110,8 +110,9 @@ function layout(p: AttentionPattern, o: PatternPictureOptions) {
   if (!Number.isInteger(o.heads) || o.heads < 1 || o.heads > 64) throw new LeanformerError('INVALID_ARGUMENT', `pattern picture: heads must be an integer in 1…64, got ${o.heads}`, { details: { argument: 'heads' } });
   if (!Number.isInteger(o.len) || o.len < 1 || o.len > 1024) throw new LeanformerError('INVALID_ARGUMENT', `pattern picture: len must be an integer in 1…1024, got ${o.len}`, { details: { argument: 'len' } });
   validatePattern(p, p.kind === 'moa' ? o.heads : undefined);
-  const cell = o.cell ?? Math.min(12, Math.max(1, Math.floor(512 / o.len)));
   const cols = Math.ceil(Math.sqrt(o.heads));
+  // About 1000 px across the grid, cells of 1…12 px.
+  const cell = o.cell ?? Math.min(12, Math.max(1, Math.floor((1000 / cols - GAP) / o.len)));
   const rows = Math.ceil(o.heads / cols);
   const panel = o.len * cell;
   return { cell, cols, rows, panel };

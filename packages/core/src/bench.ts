@@ -83,8 +83,9 @@ export function median(xs: readonly number[]): number {
 const UNIT_SUFFIXES = ['ms_per_token', 'mb_per_cpu_s', 'mb_per_s', 'tokens_per_s', 'seconds_per_gb', 'seconds', 'bytes', 'params', 'mflops', 'ms', 'us', 'mb', 'gb', 's'] as const;
 // Spreads of a figure `x`, drawn as its whisker: `x_p25`/`x_p75`.
 const SPREAD = /_(p25|p75)$/;
-// Ratios between two figures (ours vs a peer, a speed-up): drawn against a rule at 1×.
-const RATIO = /(_vs_|speedup|_ratio)/;
+// Ratios between two figures (ours vs a peer, a speed-up): drawn against a rule at 1×. A difference
+// named `…_diff_…_vs_…` is not a ratio.
+const isRatio = (k: string): boolean => /(_vs_|_over_|_to_|speedup|_ratio)/.test(k) && !/diff/.test(k);
 
 /**
  * A self-contained HTML page of one bench result: bar charts that put figures of the same unit side by
@@ -105,11 +106,11 @@ export function benchHtml(result: BenchResult, options: { readonly command?: str
     return typeof lo === 'number' && typeof hi === 'number' ? { label: k, value: v, low: lo, high: hi } : { label: k, value: v };
   };
   const charts: string[] = [];
-  const ratios = [...numeric.keys()].filter((k) => RATIO.test(k) && !SPREAD.test(k));
+  const ratios = [...numeric.keys()].filter((k) => isRatio(k) && !SPREAD.test(k));
   if (ratios.length) charts.push(svgBarChart({ title: 'ratios (rule at 1×)', items: ratios.map(item), reference: 1, unit: '×' }));
   const groups = new Map<string, string[]>();
   for (const k of numeric.keys()) {
-    if (RATIO.test(k) || SPREAD.test(k)) continue;
+    if (isRatio(k) || SPREAD.test(k)) continue;
     const unit = UNIT_SUFFIXES.find((u) => k.endsWith(`_${u}`));
     if (unit) groups.set(unit, [...(groups.get(unit) ?? []), k]);
   }

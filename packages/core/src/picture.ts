@@ -48,13 +48,13 @@ export interface BarChartOptions {
   readonly items: readonly BarItem[];
   /** Appended to each value label (e.g. 'ms'). */
   readonly unit?: string;
-  /** A vertical rule at this value (e.g. 1 for ratios); bars at or above it are drawn in the "good" colour. */
+  /** A vertical rule at this value (e.g. 1 for ratios). Bars keep one colour: whether more is better depends on the metric. */
   readonly reference?: number;
   /** Total width in px (default 720). */
   readonly width?: number;
 }
 
-const COLORS = { bar: '#3b6ea8', good: '#2e8b57', bad: '#c0504d', rule: '#444', text: '#222', muted: '#888' } as const;
+const COLORS = { bar: '#3b6ea8', rule: '#444', text: '#222', muted: '#888' } as const;
 
 /**
  * A horizontal bar chart as an inline `<svg>` string: one row per item, label on the left, value on
@@ -85,9 +85,8 @@ export function svgBarChart(o: BarChartOptions): string {
       parts.push(`<text x="${labelW + 4}" y="${y + 14}" fill="${COLORS.muted}">n/a</text>`);
       return;
     }
-    const color = o.reference === undefined ? COLORS.bar : it.value >= o.reference ? COLORS.good : COLORS.bad;
     const x0 = x(Math.min(0, it.value)), x1 = x(Math.max(0, it.value));
-    parts.push(`<rect x="${x0.toFixed(1)}" y="${y + 3}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${row - 8}" fill="${color}"><title>${escapeXml(`${it.label}: ${formatFigure(it.value)}${o.unit ? ` ${o.unit}` : ''}`)}</title></rect>`);
+    parts.push(`<rect x="${x0.toFixed(1)}" y="${y + 3}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${row - 8}" fill="${COLORS.bar}"><title>${escapeXml(`${it.label}: ${formatFigure(it.value)}${o.unit ? ` ${o.unit}` : ''}`)}</title></rect>`);
     if (it.low !== undefined && it.high !== undefined) {
       const ym = y + row / 2 - 1;
       parts.push(`<path d="M${x(it.low).toFixed(1)} ${ym}H${x(it.high).toFixed(1)}M${x(it.low).toFixed(1)} ${ym - 4}v8M${x(it.high).toFixed(1)} ${ym - 4}v8" stroke="${COLORS.rule}" fill="none"/>`);
@@ -134,7 +133,7 @@ export function htmlDocument(title: string, body: string): string {
     '<style>',
     'body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fff;max-width:1100px}',
     'h1{font-size:20px}h2{font-size:16px;margin-top:28px}',
-    'table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}',
+    'table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;max-width:760px;overflow-wrap:anywhere}',
     'th{background:#f0f3f7}td.num{text-align:right;font-variant-numeric:tabular-nums}',
     '.muted{color:#777;font-size:12px}svg{display:block;margin:8px 0}',
     '</style></head><body>',

@@ -120,13 +120,13 @@ export function quantReportHtml(d: QuantReportData): string {
     `<p>${r.layersQuantized} layers quantized for ${escapeXml(r.target)}: ${mb(r.bytesBefore)} → ${mb(r.bytesAfter)}${r.bytesBefore > 0 ? ` (${(r.bytesAfter / r.bytesBefore).toFixed(3)}×)` : ''} in ${r.seconds} s${d.output ? ` → ${escapeXml(d.output)}` : ''}.` +
       (worst ? ` Largest relative weight error: ${formatFigure(worst.relError)} (${escapeXml(worst.name)}).` : '') + '</p>',
     r.reason ? `<p><b>Nothing quantized:</b> ${escapeXml(r.reason)}</p>` : '',
-    `<h2>options</h2>${htmlTable(['option', 'value'], Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))}`,
-    `<h2>bytes by dtype</h2>${htmlTable(['dtype', 'before', 'after'], dtypes.map((t) => [t, String(d.bytesByDtype.before[t] ?? 0), String(d.bytesByDtype.after[t] ?? 0)]))}`,
-    svgBarChart({ title: 'bytes by dtype, before | after', unit: 'MB', items: dtypes.flatMap((t) => [{ label: `${t} before`, value: (d.bytesByDtype.before[t] ?? 0) / 1e6 }, { label: `${t} after`, value: (d.bytesByDtype.after[t] ?? 0) / 1e6 }]) }),
     d.layers.length ? '<h2>per layer</h2>' : '',
     d.layers.length ? svgBarChart({ title: 'relative weight error ‖Ŵ − W‖ / ‖W‖ per layer', items: d.layers.map((l) => ({ label: l.name, value: l.relError })) }) : '',
     d.layers.length ? svgBarChart({ title: 'layer size after / before', unit: '×', items: d.layers.map((l) => ({ label: l.name, value: l.bytesBefore > 0 ? l.bytesAfter / l.bytesBefore : null })) }) : '',
-    d.layers.length ? htmlTable(['layer', 'kind', 'K × N', 'bits', 'block', 'rel. error', 'max |Δ|', 'bytes before', 'bytes after'],
+    `<h2>bytes by dtype</h2>${htmlTable(['dtype', 'before', 'after'], dtypes.map((t) => [t, String(d.bytesByDtype.before[t] ?? 0), String(d.bytesByDtype.after[t] ?? 0)]))}`,
+    svgBarChart({ title: 'bytes by dtype, before | after', unit: 'MB', items: dtypes.flatMap((t) => [{ label: `${t} before`, value: (d.bytesByDtype.before[t] ?? 0) / 1e6 }, { label: `${t} after`, value: (d.bytesByDtype.after[t] ?? 0) / 1e6 }]) }),
+    `<h2>options</h2>${htmlTable(['option', 'value'], Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))}`,
+    d.layers.length ? '<h2>every layer</h2>' + htmlTable(['layer', 'kind', 'K × N', 'bits', 'block', 'rel. error', 'max |Δ|', 'bytes before', 'bytes after'],
       d.layers.map((l) => [l.name, l.kind, `${l.K} × ${l.N}`, String(l.bits), l.blockSize ? String(l.blockSize) : '—', formatFigure(l.relError), formatFigure(l.maxAbsError), String(l.bytesBefore), String(l.bytesAfter)])) : '',
     d.notes?.length ? `<h2>notes</h2><ul>${d.notes.map((n) => `<li>${escapeXml(n)}</li>`).join('')}</ul>` : '',
   ].join('\n');
