@@ -3,18 +3,18 @@
 import { LeanformerError, encodePng, escapeXml, type RgbaImage } from '@leanformer/core';
 import { allowed, patternDensity, PATTERN_KINDS, validatePattern, type AttentionPattern, type HeadSpan } from './pattern.js';
 
-/** The text forms {@link parsePatternSpec} reads, one per pattern kind. */
-export const PATTERN_SPEC_FORMS: readonly string[] = [
-  'dense',
-  'window:<W>                                   (the last W keys)',
-  'sinks-window:sinks=<S>,window=<W>           (StreamingLLM: first S keys + last W)',
-  'block-sparse:block=<B>,local=<L>,stride=<V>[,strided]   (ORT SparseAttention layout)',
-  'moa:<alpha>+<beta>/<alpha>+<beta>/…         (MoA: one elastic span alpha + beta·L per head)',
-  'topk:window=<W>,k=<K>                       (ALISA: window part only; the top-k keys depend on the scores)',
+/** The text forms {@link parsePatternSpec} reads, one per pattern kind: `[form, what it means]`. */
+export const PATTERN_SPEC_FORMS: readonly (readonly [string, string])[] = [
+  ['dense', 'every earlier key'],
+  ['window:<W>', 'the last W keys'],
+  ['sinks-window:sinks=<S>,window=<W>', 'StreamingLLM: the first S keys and the last W'],
+  ['block-sparse:block=<B>,local=<L>,stride=<V>[,strided]', 'ORT SparseAttention local + vertical-stride blocks'],
+  ['moa:<alpha>+<beta>/<alpha>+<beta>/…', 'MoA: one elastic span alpha + beta·L per head'],
+  ['topk:window=<W>,k=<K>', 'ALISA: drawn by its window part (the top-k keys depend on the scores)'],
 ];
 
 function specError(spec: string, why: string): LeanformerError {
-  return new LeanformerError('INVALID_ARGUMENT', `attention pattern spec '${spec}': ${why}; forms: ${PATTERN_SPEC_FORMS.map((f) => f.split(/\s{2,}/)[0]).join(' | ')}`, { details: { argument: 'pattern' } });
+  return new LeanformerError('INVALID_ARGUMENT', `attention pattern spec '${spec}': ${why}; forms: ${PATTERN_SPEC_FORMS.map(([f]) => f).join(' | ')}`, { details: { argument: 'pattern' } });
 }
 
 /** `key=value,…` (bare words are flags) with only the allowed keys. */

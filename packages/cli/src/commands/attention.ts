@@ -17,7 +17,7 @@ export const attentionCommand: Command = {
     heads: { type: 'string', arg: '<N>', description: 'heads to draw, 1…64 (default: the MoA span count, else 4)' },
     len: { type: 'string', arg: '<L>', description: 'tokens (queries and keys), 1…1024 (default 64)' },
   },
-  details: `Usage: ${USAGE}\nPattern specs:\n${PATTERN_SPEC_FORMS.map((f) => `  ${f}`).join('\n')}\nExample: leanformer attention show moa:4+0/8+0.125/2+0.25/0+0.5 --png moa.png`,
+  details: `Usage: ${USAGE}\nPattern specs:\n${PATTERN_SPEC_FORMS.map(([f, about]) => `  ${f.padEnd(56)}${about}`).join('\n')}\nExample: leanformer attention show moa:4+0/8+0.125/2+0.25/0+0.5 --png moa.png`,
   async run({ positionals, values, io }) {
     if (positionals[0] !== 'show') throw new UsageError(`attention: the only subcommand is 'show', got '${positionals[0]}'; usage: ${USAGE}`);
     const png = values.png as string | undefined, svg = values.svg as string | undefined;
