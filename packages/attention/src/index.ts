@@ -6,3 +6,4 @@ export * from './retrieval.js';
 export * from './builder.js';
 export * from './moa.js';
 export * from './lower.js';
+export * from './picture.js';

@@ -1,4 +1,6 @@
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main, type Io } from './index.js';
@@ -68,5 +70,27 @@ describe('leanformer bench', () => {
     const j = JSON.parse(r.out);
     expect(j.suite).toBe('kv-gqa-int8');
     expect(j.metrics.agrees).toBe(true);
+  });
+
+  it('--html writes a self-contained page of the same run beside the one JSON object; a bad path fails before the run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lf-bench-html-'));
+    try {
+      const file = join(dir, 'kv.html');
+      const r = await cli('bench', 'kv-gqa-int8', '--json', '--html', file);
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out);
+      const html = readFileSync(file, 'utf8');
+      expect(html).toMatch(/^<!doctype html>/);
+      expect(html).toContain("default-src 'none'");
+      expect(html).toContain('<code>leanformer bench kv-gqa-int8</code>');
+      for (const k of Object.keys(j.metrics)) expect(html, k).toContain(`<td>${k}</td>`);
+      const t0 = performance.now();
+      const bad = await cli('bench', 'kv-gqa-int8', '--html', join(dir, 'no', 'such', 'x.html'));
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/Output folder .* does not exist/);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -5,6 +5,7 @@ import { benchInt, median, Tensor, type Backend, type BenchSuite, type Executor 
 import { decodeFloats, encodeFloats, matmulStack, quantizeModel, syntheticBf16Weights, type QuantWorkerPool } from '@leanformer/quant';
 import { createQuantWorkerPool } from '@leanformer/quant/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
+import { PYTHON_QUANTIZER_PEER } from './rtn-speed.js';
 
 /** Options of {@link runQuantBench}. */
 export interface QuantBenchOptions {
@@ -128,11 +129,13 @@ export const quantSuite: BenchSuite = {
   params: { layers: { description: 'MatMul layers of 4096² (quick: 2)', default: '8' }, width: { description: 'layer width', default: '4096' } },
   async run(o) {
     const pool = createQuantWorkerPool(o.threads ? { threads: o.threads } : {});
+    const layers = benchInt(o.params, 'layers', o.quick ? 2 : 8);
     try {
-      return await runQuantBench({
-        quick: o.quick, backend: createOrtBackend({ eps: ['cpu'] }), pool,
-        width: benchInt(o.params, 'width', 4096), layers: benchInt(o.params, 'layers', o.quick ? 2 : 8),
-      });
+      const res = await runQuantBench({ quick: o.quick, backend: createOrtBackend({ eps: ['cpu'] }), pool, width: benchInt(o.params, 'width', 4096), layers });
+      // int4 vs fp32 is timed here; quantize_seconds_per_gb's peer runs outside Node.
+      const peer = `quantize_seconds_per_gb: ${PYTHON_QUANTIZER_PEER(layers, 5)}`;
+      o.log(`peer: ${peer}\n`);
+      return { ...res, notes: [peer] };
     } finally { await pool.dispose(); }
   },
 };

@@ -7,6 +7,10 @@ import { benchInt, median, type BenchSuite } from '@leanformer/core';
 import { matmulStack, quantizeModel } from '@leanformer/quant';
 import { createQuantWorkerPool } from '@leanformer/quant/node';
 
+/** The peer of the quantize-time figures: ORT's own Python quantizer, which needs Python and pip's onnxruntime. */
+export const PYTHON_QUANTIZER_PEER = (layers: number, reps: number): string =>
+  `ORT's Python MatMulNBitsQuantizer on the same model: python3 packages/quant/fixtures/time_ort_quantizer.py --layers ${layers} --reps ${reps} (needs pip's onnxruntime; tools/device/run-gpu-checks.sh quant-time interleaves both)`;
+
 export const rtnSpeedSuite: BenchSuite = {
   name: 'quant-rtn',
   summary: 'RTN int4 quantize seconds per GB of fp32 weights, on this thread and on a worker pool',
@@ -31,9 +35,11 @@ export const rtnSpeedSuite: BenchSuite = {
       for (let i = 0; i < reps; i++) pooled.push(await time({ pool }));
     } finally { await pool.dispose(); }
     const r = (x: number): number => Math.round(x * 1000) / 1000;
+    o.log(`peer: ${PYTHON_QUANTIZER_PEER(layers, reps)}\n`);
     return {
       suite: 'quant-rtn',
       metrics: { layers, width, weight_gb: r(gb), threads, single_s_per_gb: single.map(r), single_median: r(median(single)), pool_s_per_gb: pooled.map(r), pool_median: r(median(pooled)) },
+      notes: [PYTHON_QUANTIZER_PEER(layers, reps)],
     };
   },
 };

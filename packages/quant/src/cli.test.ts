@@ -80,6 +80,22 @@ describe('quant CLI commands', () => {
     expect((await logits(out)).length).toBe(4 * 256);
   });
 
+  it('quantize --report writes a self-contained HTML page with every rewritten layer; --json stays one object', async () => {
+    const o = io();
+    const out = join(dir, 'qr.onnx'), html = join(dir, 'report.html');
+    const code = await cmds.quantize!.run({ positionals: [input], values: { output: out, method: 'rtn', bits: '4', json: true, report: html }, io: o.io });
+    expect(code).toBe(0);
+    const report = JSON.parse(o.out.join(''));
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/^<!doctype html>/);
+    expect(page).toContain("default-src 'none'");
+    expect(page.match(/<tr><td>[^<]+<\/td><td>(linear|embedding)<\/td>/g)).toHaveLength(report.layersQuantized);
+    expect(page).toContain(`${report.layersQuantized} layers quantized for ort-cpu`);
+    await expect(cmds.quantize!.run({ positionals: [input], values: { output: out, method: 'rtn', stream: true, report: html }, io: o.io })).rejects.toThrow(/--report is not available with --stream/);
+    await expect(cmds.quantize!.run({ positionals: [input], values: { output: out, method: 'rtn', report: join(dir, 'no', 'r.html') }, io: o.io })).rejects.toThrow(/does not exist/);
+    await expect(cmds.quantize!.run({ positionals: [input], values: { output: out, method: 'rtn', report: input }, io: o.io })).rejects.toThrow();
+  });
+
   it('quantize names what is wrong', async () => {
     const o = io();
     await expect(cmds.quantize!.run({ positionals: [input], values: { output: join(dir, 'x.onnx'), method: 'nope' }, io: o.io })).rejects.toThrow(/--method must be one of/);

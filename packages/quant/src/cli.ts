@@ -14,6 +14,7 @@ import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
 import { isLfpack, lfpackStats, lfpackVersion, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
+import { quantReportHtml } from './report.js';
 import { quantizeModelStreaming, sparsifyModelStreaming, type StreamDeps, type StreamTarget } from './stream/quantize-stream.js';
 import { packModelStreaming, unpackModelStreaming } from './stream/lfpack-stream.js';
 
@@ -174,6 +175,7 @@ export function quantCommands(): QuantCommand[] {
       'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
       stream: { type: 'boolean', description: `process the model tensor by tensor with external data in and out (${STREAMING.join(', ')}; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight` },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
+      report: { type: 'string', arg: '<file.html>', description: 'also write a self-contained HTML report: per-layer weight error and bytes, bytes by dtype before/after, the options (not with --stream)' },
     },
     details: `Usage: ${QUANTIZE_USAGE}\nMethods:\n${QUANT_METHOD_ENTRIES.map((e) => `  ${e.name.padEnd(12)}${e.summary}${e.calibration !== 'none' ? ' (needs --calib or --calib-random)' : ''}`).join('\n')}\n${CALIBRATED.join(', ')} need --calib or --calib-random.\n--stream (${STREAMING.join(', ')}) writes <out.onnx> plus <out.onnx>.data and never holds the whole model.`,
     async run({ positionals, values, io }) {
@@ -184,6 +186,11 @@ export function quantCommands(): QuantCommand[] {
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
       const weights = weightOptions(values);
+      const reportFile = values.report as string | undefined;
+      if (reportFile !== undefined) {
+        if (values.stream) throw new UsageError('--report is not available with --stream (the streaming pass never holds the whole model); drop --stream to get the report', 'report');
+        checkOutput(reportFile, [positionals[0]!, out]);
+      }
       if (values.stream) return quantizeStreamed(positionals[0]!, out, method, targetName, weights, values, io);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
       const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
@@ -194,8 +201,13 @@ export function quantCommands(): QuantCommand[] {
         const feeds = values.calib !== undefined ? readCalibrationDir(values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!, 0, calibNotes);
         calibration = { backend: await calibrationBackend(), feeds };
       }
-      const { graph: q, report, notes } = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration });
+      const r = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration, measureLayers: reportFile !== undefined });
+      const { graph: q, report, notes } = r;
       await saveModel(lowerToOnnx(q, parseTarget(targetName)), out);
+      if (reportFile !== undefined) {
+        const options = { ...weights, method, target: targetName, calibration: values.calib ?? (calibRandom !== undefined ? `${calibRandom} random batches` : undefined) };
+        writeFileAtomic(reportFile, quantReportHtml({ report, layers: r.layers!, bytesByDtype: r.bytesByDtype!, options, notes: [...calibNotes, ...notes], input: positionals[0]!, output: out }));
+      }
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
         io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);

@@ -13,6 +13,8 @@ export type {
   QuantizeOptions, QuantizeReport, QuantizeResult, SparsifyOptions, SparsifyReport, QuantWorkerPool, RtnJob, RtnJobResult,
   GroupJob, LayerJob, LayerQuantOptions, LayerResult, ModelSearch, PackedLayer, QuantMethod, QuantMethodEntry,
 } from './quantize-model.js';
+export { quantReportHtml, weightError, bytesByDtype } from './report.js';
+export type { QuantLayerStat, QuantReportData } from './report.js';
 export * from './lfpack.js';
 export * from './reference-backend.js';
 export * from './demo.js';

@@ -16,6 +16,7 @@ export type { QuantWorkerPool, RtnJob, RtnJobResult } from './workers/types.js';
 import { collectActivationStats, type ActivationStats, type CalibrationData } from './calibration.js';
 import { prune24, type LinearWeight, type ScaledQuantizedWeight } from './methods.js';
 import { emitQGather, emitQMatMul, floatBytes } from './emit.js';
+import { bytesByDtype, measureQuantizedNode, weightError, type QuantLayerStat } from './report.js';
 import {
   QUANT_METHODS, quantMethod, type GroupJob, type LayerQuantOptions, type LayerResult, type QuantMethod, type QuantMethodEntry,
 } from './methods/registry.js';
@@ -65,6 +66,12 @@ export interface QuantizeOptions {
    * on 4096×4096; 2.7× with level 4).
    */
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Also measure every rewritten layer (relative weight error as the runtime computes it, bytes) and the
+   * bytes per dtype: the result's `layers` and `bytesByDtype`, what `quantize --report` draws. Costs one
+   * dequantize per layer.
+   */
+  readonly measureLayers?: boolean;
   /** Progress callback (layer name, index, total). */
   readonly onLayer?: (name: string, index: number, total: number) => void;
   /**
@@ -95,6 +102,10 @@ export interface QuantizeResult {
   readonly report: QuantizeReport;
   /** Facts the user should know (fallbacks, folded scales, rounded zero points). */
   readonly notes: string[];
+  /** Per-layer figures, with `measureLayers` only. */
+  readonly layers?: QuantLayerStat[];
+  /** Initializer bytes per dtype before and after, with `measureLayers` only. */
+  readonly bytesByDtype?: { readonly before: Record<string, number>; readonly after: Record<string, number> };
 }
 
 /** A linear layer with its [K, N] float32 weight (read on first access). */
@@ -103,11 +114,13 @@ type Linear = LinearLayer & { readonly w: Float32Array };
 /** `l` with `w` computed on first read: a pooled RTN reads float32 weights in place and never needs the copy. */
 function withWeight(l: LinearLayer): Linear {
   let w: Float32Array | undefined;
-  const make = (): Float32Array => {
-    const raw = l.weight.const!.toFloat32();
-    return l.transposed ? transposeKN(raw, l.N, l.K) : raw;
-  };
-  return Object.defineProperty({ ...l }, 'w', { get: () => (w ??= make()), enumerable: true }) as Linear;
+  return Object.defineProperty({ ...l }, 'w', { get: () => (w ??= floatKN(l)), enumerable: true }) as Linear;
+}
+
+/** A layer's float weight as [K, N], read afresh from its initializer. */
+function floatKN(l: LinearLayer): Float32Array {
+  const raw = l.weight.const!.toFloat32();
+  return l.transposed ? transposeKN(raw, l.N, l.K) : raw;
 }
 
 /** The [K, N] float32 values of a layer's weight without a copy when its storage already is that, else `l.w`. */
@@ -287,6 +300,9 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   weightsAsInitializers(g);
   g.opsets.set('leanformer', 1);
   const bytesBefore = initializerBytes(g);
+  const measured: QuantLayerStat[] | undefined = options.measureLayers ? [] : undefined;
+  const dtypesBefore = measured ? bytesByDtype(g) : undefined;
+  const measuredResult = (res: QuantizeResult): QuantizeResult => (measured ? { ...res, layers: measured, bytesByDtype: { before: dtypesBefore!, after: bytesByDtype(res.graph) } } : res);
   const layers = findLinearLayers(g, { exclude }).map(withWeight);
   const bitsOf = (l: Linear): QuantBits => (isEdgeLayer(l, layers) ? edgeBits : bits);
   const oldWeights: Value[] = [];
@@ -305,11 +321,12 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
       cast.output(0).type = { kind: 'tensor', dtype: dt, shape: l.weight.const!.shape };
       oldWeights.push(l.weight);
       l.node.setInput(1, cast.output(0));
+      if (measured) measured.push({ name: l.weight.name, kind: 'cast', K: l.K, N: l.N, bits: 16, blockSize: 0, ...weightError(l.weight.const!.toFloat32(), t.toFloat32()), bytesBefore: l.weight.const!.byteLength, bytesAfter: t.byteLength });
       tick(l.weight.name);
     }
     dropUnused(g, oldWeights);
     g.metadataProps.set('leanformer.quant', JSON.stringify({ method, target: targetName }));
-    return finish(g, method, 16, 0, targetName, layers.length, bytesBefore, t0, notes, exclude !== undefined);
+    return measuredResult(finish(g, method, 16, 0, targetName, layers.length, bytesBefore, t0, notes, exclude !== undefined));
   }
 
   // Calibration statistics for the methods that need them.
@@ -326,8 +343,10 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
 
   let quantized = 0;
   const shared = new Map<object, (Value | null)[]>();
-  const emitted = (l: Linear, res: LayerResult, input?: Value): void => {
-    emitQMatMul(l, res.weight, { forceUint8: r.forceUint8, accuracyLevel: res.accuracyLevel ?? r.accFor(res.weight.bits), input, shared }, notes);
+  const emitted = (l: Linear, res: LayerResult, input?: Value, inputScale?: Float32Array): void => {
+    const node = emitQMatMul(l, res.weight, { forceUint8: r.forceUint8, accuracyLevel: res.accuracyLevel ?? r.accFor(res.weight.bits), input, shared }, notes);
+    // Measured against a fresh read of the float initializer (a method may have worked on l.w in place).
+    if (measured) measured.push(measureQuantizedNode('linear', l.weight.name, node, floatKN(l), l.K, l.N, l.weight.const!.byteLength, inputScale));
     oldWeights.push(l.weight);
     quantized++;
     tick(l.weight.name);
@@ -341,7 +360,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     for (const grp of groups) {
       const res = entry.quantizeGroup(jobOf(grp), candidate);
       const input = applyInputScale(grp, res[0]!.inputScale, notes);
-      grp.forEach((l, i) => emitted(l, { weight: res[i]!.weight }, input));
+      grp.forEach((l, i) => emitted(l, { weight: res[i]!.weight }, input, res[0]!.inputScale));
     }
   } else {
     const quantizeLayer = entry.quantizeLayer!.bind(entry);
@@ -367,7 +386,8 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     for (const e of findEmbeddings(g, { exclude })) {
       const t = await quantizeEmbedding(r, e, e.table.const!.toFloat32(), options.clip ?? false, options.pool);
       if (!t) continue;
-      emitQGather(e, t.packed, edgeBits, t.blockSize);
+      const node = emitQGather(e, t.packed, edgeBits, t.blockSize);
+      if (measured) measured.push(measureQuantizedNode('embedding', e.table.name, node, transposeKN(e.table.const!.toFloat32(), e.V, e.D), e.D, e.V, e.table.const!.byteLength));
       oldWeights.push(e.table);
       quantized++;
       edgeQuantized = true;
@@ -379,7 +399,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   if (r.slow8()) notes.push('8-bit layers use MatMulNBits accuracy_level 4 (int8 activations): ONNX Runtime 1.30 CPU runs 8-bit weights at level 0 far slower than fp32; pass --accuracy-level 0 (library: accuracyLevel: 0) to keep float compute');
   if (edgeBits !== bits && (edgeQuantized || layers.some((l) => isEdgeLayer(l, layers)))) notes.push(`embeddings and LM head quantized to ${edgeBits} bits; pass --edge-bits ${bits} (library: edgeBits: ${bits}) to quantize them like the rest`);
   g.metadataProps.set('leanformer.quant', JSON.stringify({ method, bits, edgeBits, blockSize: blockArg, symmetric, target: targetName }));
-  return finish(g, method, bits, blockArg, targetName, quantized, bytesBefore, t0, notes, exclude !== undefined);
+  return measuredResult(finish(g, method, bits, blockArg, targetName, quantized, bytesBefore, t0, notes, exclude !== undefined));
 }
 
 /**

@@ -140,6 +140,9 @@ export const decoderLayerSuite: BenchSuite = {
         result.ort = { ep: cfg.ort, error: String(e instanceof Error ? e.message : e).slice(0, 500) };
       }
     }
-    return { suite: 'tfjs-decoder-layer', metrics: { tfjs_tokens_per_s: result['tfjs']?.tokensPerSec ?? null, ort_tokens_per_s: result['ort']?.tokensPerSec ?? null, tfjs_to_ort: result['ratioTfjsToOrt'] ?? null }, ...result };
+    // The peers are opt-in (ORT: a second runtime in the same run; PyTorch: a GPU-machine script): say how to get them.
+    const peerNote = 'ort_tokens_per_s and tfjs_to_ort are null without --param ort=<cpu|webgpu> (ORT on the same graph in the same run); the PyTorch peer is packages/runtime-tfjs/bench/decoder_layer_torch.py (same shapes)';
+    if (!cfg.ort) o.log(`peer: ${peerNote}\n`);
+    return { suite: 'tfjs-decoder-layer', metrics: { tfjs_tokens_per_s: result['tfjs']?.tokensPerSec ?? null, ort_tokens_per_s: result['ort']?.tokensPerSec ?? null, tfjs_to_ort: result['ratioTfjsToOrt'] ?? null }, ...result, ...(cfg.ort ? {} : { notes: [peerNote] }) };
   },
 };

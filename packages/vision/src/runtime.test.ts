@@ -97,6 +97,24 @@ describe('output parity with timm (fixtures from make_timm_fixtures.py)', () => 
   }
 });
 
+describe("timm's own ONNX export (committed: the peer of `leanformer bench vision`)", () => {
+  it('is in the fixtures folder and reproduces timm\'s logits on ORT CPU', async () => {
+    const file = `${FIXTURES}efficientvit_m0.timm.onnx`;
+    expect(existsSync(file), `${file} is missing: bench vision would report efficientvit_m0_vs_timm_onnx: null`).toBe(true);
+    const io = readSafetensors(new Uint8Array(readFileSync(`${FIXTURES}efficientvit_m0.io.safetensors`))).tensors;
+    const input = io.get('input')!;
+    const want = io.get('logits')!.toFloat32();
+    const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)), { executionProviders: ['cpu'] });
+    try {
+      const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input.toFloat32(), [...input.shape]) });
+      const got = out[session.outputNames[0]!]!.data as Float32Array;
+      expect(within(maxDiff(got, want), want), `max |diff| ${maxDiff(got, want)}`).toBe(true);
+    } finally {
+      await session.release();
+    }
+  });
+});
+
 describe('weights from the initializers of a timm ONNX export', () => {
   for (const [name, build] of PARITY) {
     const have = existsSync(`${FIXTURES}${name}.params.onnx`) && existsSync(`${FIXTURES}${name}.safetensors`);

@@ -2,7 +2,8 @@
 // Suites are data (core's BenchSuite) exported by each package's `./bench` subpath; a suite's name
 // starts with its package's prefix (`quant`, `quant-rtn`, `attention-swa`, …), so running one loads
 // only that package's benchmarks. `leanformer bench list` loads them all.
-import { intFlag, LeanformerError, UsageError, type BenchResult, type BenchSuite } from '@leanformer/core';
+import { benchHtml, intFlag, LeanformerError, UsageError, type BenchResult, type BenchSuite } from '@leanformer/core';
+import { checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import type { Command } from '../registry.js';
 
 /** Suite-name prefix → the package whose `./bench` entry holds those suites. */
@@ -95,6 +96,7 @@ export const benchCommand: Command = {
   options: {
     quick: { type: 'boolean', description: 'smaller sizes and fewer runs (minutes → seconds)' },
     json: { type: 'boolean', description: 'print one JSON object { "suite", "metrics": { … }, … }' },
+    html: { type: 'string', arg: '<file.html>', description: "also write a self-contained HTML page: our figures beside the peer's (bars per unit, ratios against 1×) and every metric" },
     ep: { type: 'string', arg: '<cpu|webgpu>', description: 'device where a suite has a choice (ORT execution provider or tfjs backend); default cpu' },
     threads: { type: 'string', arg: '<N>', description: 'threads where a suite uses them (ORT intra-op, the quantize worker pool)' },
     param: { type: 'string', multiple: true, arg: '<name=value>', description: "a suite's own parameter (repeatable; 'leanformer bench list' names them)" },
@@ -111,12 +113,18 @@ export const benchCommand: Command = {
     const ep = (ctx.values.ep as string | undefined) ?? 'cpu';
     if (ep !== 'cpu' && ep !== 'webgpu') throw new UsageError(`bench: --ep must be cpu or webgpu, got '${ep}'`, 'ep');
     const threads = intFlag('threads', ctx.values.threads, { min: 1 });
+    const html = ctx.values.html as string | undefined;
+    if (html !== undefined) checkOutputPath(html); // before minutes of benchmarking, not after
     const suite = await findBenchSuite(name);
     const params = benchParams(suite, (ctx.values.param as string[] | undefined) ?? []);
     const result: BenchResult = await suite.run({
       quick: Boolean(ctx.values.quick), ep, threads, params,
       log: (t) => ctx.io.err(t),
     });
+    if (html !== undefined) {
+      const argv = ['leanformer bench', name, ...(ctx.values.quick ? ['--quick'] : []), ...(ep !== 'cpu' ? [`--ep ${ep}`] : []), ...(threads ? [`--threads ${threads}`] : []), ...Object.entries(params).map(([k, v]) => `--param ${k}=${v}`)];
+      writeFileAtomic(html, benchHtml(result, { command: argv.join(' ') }));
+    }
     if (ctx.values.json) ctx.io.out(`${JSON.stringify(result)}\n`);
     else for (const [k, v] of Object.entries(result.metrics)) ctx.io.out(`${k.padEnd(36)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
     return 0;
