@@ -22,4 +22,5 @@ export * from './analysis/index.js';
 export * from './ir/printer.js';
 export * from './command.js';
 export * from './bench.js';
+export * from './progress.js';
 export * from './numeric.js';
