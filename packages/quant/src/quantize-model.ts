@@ -11,6 +11,7 @@ import {
   packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type MatMulNBitsTensors, type QuantBits,
 } from './blockwise.js';
 import type { QuantWorkerPool } from './workers/types.js';
+import type { ProgressCallback } from '@leanformer/core';
 
 export type { QuantWorkerPool, RtnJob, RtnJobResult } from './workers/types.js';
 import { collectActivationStats, type ActivationStats, type CalibrationData } from './calibration.js';
@@ -65,8 +66,12 @@ export interface QuantizeOptions {
    * on 4096×4096; 2.7× with level 4).
    */
   readonly accuracyLevel?: 0 | 1 | 2 | 3 | 4;
-  /** Progress callback (layer name, index, total). */
-  readonly onLayer?: (name: string, index: number, total: number) => void;
+  /**
+   * Progress: calibrated methods report `{ phase: 'calibrate', unit: 'runs' }` per calibration batch,
+   * then `{ phase: 'quantize', done, total, unit: 'layers', item: <weight name> }` after each layer
+   * (done 0 first).
+   */
+  readonly onProgress?: ProgressCallback;
   /**
    * Runs RTN off this thread (method 'rtn': linear layers and embeddings), several layers in
    * flight and large ones split over all threads; the output is byte-identical. Node:
@@ -292,9 +297,11 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   const oldWeights: Value[] = [];
   let done = 0;
   const total = layers.length;
-  const tick = (name: string): void => { options.onLayer?.(name, ++done, total); };
+  const tick = (name: string): void => { done++; options.onProgress?.({ phase: 'quantize', done, total, unit: 'layers', item: name }); };
+  const start = (): void => { options.onProgress?.({ phase: 'quantize', done: 0, total, unit: 'layers' }); };
 
   if (entry.cast) {
+    start();
     const conv = entry.cast === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
     const dtype = entry.cast === 'float16' ? DTypes.float16 : DTypes.bfloat16;
     for (const l of layers) {
@@ -316,8 +323,9 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   let stats = new Map<string, ActivationStats>();
   if (entry.calibration !== 'none') {
     const names = [...new Set(layers.map((l) => l.input.name))];
-    stats = await collectActivationStats(graph, names, options.calibration!, { hessianFor: entry.calibration === 'hessian' ? new Set(names) : undefined });
+    stats = await collectActivationStats(graph, names, options.calibration!, { hessianFor: entry.calibration === 'hessian' ? new Set(names) : undefined, onProgress: options.onProgress });
   }
+  start();
   const statsOf = (l: Linear): ActivationStats => {
     const s = stats.get(l.input.name);
     if (!s || s.count === 0) throw new LeanformerError('EXECUTION_FAILED', `calibration saw no rows for '${l.input.name}'`);
