@@ -3,6 +3,7 @@
 // starts with its package's prefix (`quant`, `quant-rtn`, `attention-swa`, …), so running one loads
 // only that package's benchmarks. `leanformer bench list` loads them all.
 import { intFlag, LeanformerError, UsageError, type BenchResult, type BenchSuite } from '@leanformer/core';
+import { commandProgressBar } from '@leanformer/core/node';
 import type { Command } from '../registry.js';
 
 /** Suite-name prefix → the package whose `./bench` entry holds those suites. */
@@ -113,10 +114,13 @@ export const benchCommand: Command = {
     const threads = intFlag('threads', ctx.values.threads, { min: 1 });
     const suite = await findBenchSuite(name);
     const params = benchParams(suite, (ctx.values.param as string[] | undefined) ?? []);
-    const result: BenchResult = await suite.run({
-      quick: Boolean(ctx.values.quick), ep, threads, params,
-      log: (t) => ctx.io.err(t),
-    });
+    // A spinner with the elapsed time until the suite reports progress of its own; notes print above it.
+    const bar = commandProgressBar(ctx.io, ctx.values);
+    bar.update({ phase: `bench ${suite.name}`, done: 0, total: null, unit: 'runs' });
+    let result: BenchResult;
+    try {
+      result = await suite.run({ quick: Boolean(ctx.values.quick), ep, threads, params, log: (t) => bar.log(t), onProgress: bar.update });
+    } finally { bar.done(); }
     if (ctx.values.json) ctx.io.out(`${JSON.stringify(result)}\n`);
     else for (const [k, v] of Object.entries(result.metrics)) ctx.io.out(`${k.padEnd(36)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
     return 0;
