@@ -355,8 +355,10 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     const quantizeLayer = entry.quantizeLayer!.bind(entry);
     // A weight shared by several layers is quantized once when the result depends on the weight alone.
     const once = new Map<string, Promise<LayerResult>>();
-    // Up to two layers (or 128 MB of weights) in flight: a pool overlaps them; in-thread methods run one by one.
-    await inFlight(layers, (l) => l.K * l.N * 4, (l) => {
+    // Up to two layers (or 128 MB of weights) in flight: a pool overlaps them. In-thread methods run one
+    // by one as they are started, so they get no byte budget: running ahead would only hold results
+    // longer and report progress in bursts.
+    await inFlight(layers, (l) => l.K * l.N * 4, options.pool ? IN_FLIGHT_BYTES : 0, (l) => {
       const key = sharedKey(entry, l, bitsOf(l));
       const hit = key !== null ? once.get(key) : undefined;
       if (hit) return hit;
@@ -428,14 +430,14 @@ const IN_FLIGHT_BYTES = 128 * 2 ** 20;
 
 /**
  * Starts `start(item)` for items in order while at most two run or their summed `bytes` stay
- * within IN_FLIGHT_BYTES, and hands each result to `done` in the items' order.
+ * within `budget`, and hands each result to `done` in the items' order.
  */
-async function inFlight<T, R>(items: readonly T[], bytes: (t: T) => number, start: (t: T) => Promise<R>, done: (t: T, r: R) => void): Promise<void> {
+async function inFlight<T, R>(items: readonly T[], bytes: (t: T) => number, budget: number, start: (t: T) => Promise<R>, done: (t: T, r: R) => void): Promise<void> {
   const pending: { item: T; bytes: number; result: Promise<R> }[] = [];
   let held = 0;
   let next = 0;
   while (next < items.length || pending.length > 0) {
-    while (next < items.length && (pending.length < 2 || held + bytes(items[next]!) <= IN_FLIGHT_BYTES)) {
+    while (next < items.length && (pending.length < 2 || held + bytes(items[next]!) <= budget)) {
       const item = items[next++]!;
       const result = start(item);
       result.catch(() => {}); // awaited below in order; this keeps a later layer's failure from being reported as unhandled first
