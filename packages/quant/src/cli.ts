@@ -250,7 +250,7 @@ export function quantCommands(): QuantCommand[] {
       let report;
       try {
         let graph;
-        ({ graph, report } = sparsifyModel(await readAnyModel(positionals[0]!, bar.update), { pattern: '2:4' }));
+        ({ graph, report } = sparsifyModel(await readAnyModel(positionals[0]!, bar.update), { pattern: '2:4', onProgress: bar.update }));
         writing(bar, out);
         await saveModel(graph, out);
       } finally { bar.done(); }

@@ -96,6 +96,13 @@ describe('onProgress', () => {
     expect(items.every((n) => model.initializers.has(n!))).toBe(true); // weight names of the input model
   });
 
+  it('sparsifyModel reports each pruned layer', () => {
+    const events: ProgressEvent[] = [];
+    const { report } = sparsifyModel(model, { pattern: '2:4', onProgress: (e) => events.push(e) });
+    expect(events.map((e) => e.done)).toEqual(Array.from({ length: report.layersSparsified + 1 }, (_, i) => i));
+    expect(events.every((e) => e.phase === 'sparsify' && e.total === report.layersSparsified)).toBe(true);
+  });
+
   it('reports the calibration runs first for calibrated methods', async () => {
     const stack = matmulStack(64, 3, 2);
     const feed = (k: number) => ({ x: Tensor.from('float32', [1, 64], Array.from({ length: 64 }, (_, i) => Math.cos(i * k))) });

@@ -468,6 +468,8 @@ export interface SparsifyOptions {
   readonly exclude?: RegExp | string;
   /** Also quantize the surviving weights (RTN). */
   readonly quantize?: { readonly bits: QuantBits; readonly blockSize?: number; readonly symmetric?: boolean };
+  /** Progress: `{ phase: 'sparsify', done, total, unit: 'layers', item: <weight name> }` after each layer (done 0 first). */
+  readonly onProgress?: ProgressCallback;
 }
 
 /** What `leanformer sparsify --json` prints. */
@@ -504,8 +506,9 @@ export function sparsifyModel(graph: Graph, options: SparsifyOptions): { graph: 
   const old: Value[] = [];
   let zeros = 0, total = 0, count = 0;
   if (options.quantize) { ensureQMatMulSchema(); g.opsets.set('leanformer', 1); }
-  for (const l of findLinearLayers(g, { exclude }).map(withWeight)) {
-    if (l.K % 4 !== 0) continue;
+  const layers = findLinearLayers(g, { exclude }).filter((l) => l.K % 4 === 0);
+  options.onProgress?.({ phase: 'sparsify', done: 0, total: layers.length, unit: 'layers' });
+  for (const l of layers.map(withWeight)) {
     const { pruned } = prune24(l.w, l.K, l.N);
     for (const v of pruned) if (v === 0) zeros++;
     total += pruned.length;
@@ -520,6 +523,7 @@ export function sparsifyModel(graph: Graph, options: SparsifyOptions): { graph: 
       const nw = g.addInitializer(g.uniqueName(`${l.weight.name}_2of4`), floatTensor(dt, l.weight.const!.shape, data));
       l.node.setInput(1, nw);
     }
+    options.onProgress?.({ phase: 'sparsify', done: count, total: layers.length, unit: 'layers', item: l.weight.name });
   }
   dropUnused(g, old);
   g.metadataProps.set('leanformer.sparsity', '2:4');
