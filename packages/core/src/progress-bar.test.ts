@@ -45,6 +45,11 @@ describe('createProgressBar', () => {
     vi.advanceTimersByTime(4000);
     bar.update({ phase: 'write', done: 10e6, total: 40e6, unit: 'bytes' });
     expect(r.writes.at(-1)).toBe(`${CLEAR}write [#####---------------] 10.0/40.0 MB  2.5 MB/s  ETA 12s`);
+    vi.advanceTimersByTime(1000);
+    bar.update({ phase: 'write', done: 0, total: 8e6, unit: 'bytes' }); // the same phase again, from 0
+    vi.advanceTimersByTime(1000);
+    bar.update({ phase: 'write', done: 4e6, total: 8e6, unit: 'bytes' });
+    expect(r.writes.at(-1)).toBe(`${CLEAR}write [##########----------] 4.0/8.0 MB  4.0 MB/s  ETA 1s`);
     bar.done();
   });
 

@@ -54,7 +54,7 @@ function frame(s: PhaseState, nowMs: number, spin: number, columns: number): str
   const e = s.event;
   const elapsed = (nowMs - s.startMs) / 1000;
   const rate = elapsed >= 0.2 && e.done > s.startDone ? (e.done - s.startDone) / elapsed : 0;
-  const perSecond = rate > 0 ? `${unitName(e.unit) === 'MB' ? (rate / 1e6).toFixed(1) : rate < 10 ? rate.toFixed(1) : Math.round(rate)} ${unitName(e.unit)}/s` : '';
+  const perSecond = rate > 0 ? `${e.unit === 'bytes' ? (rate / 1e6).toFixed(1) : rate < 10 ? rate.toFixed(1) : Math.round(rate)} ${unitName(e.unit)}/s` : '';
   const head: string[] = [e.phase]; // joined by one space
   const tail: string[] = []; // rate, ETA or elapsed, item: joined by two
   if (e.total !== null && e.total > 0) {
@@ -110,7 +110,8 @@ export function createProgressBar(o: ProgressBarOptions): ProgressBar {
     update(e) {
       if (!o.enabled || finished) return;
       const now = Date.now();
-      if (!state || state.event.phase !== e.phase || state.event.unit !== e.unit) state = { event: e, startMs: now, startDone: e.done };
+      // A new phase (or a count that went back: the same phase run again) restarts the rate's clock.
+      if (!state || state.event.phase !== e.phase || state.event.unit !== e.unit || e.done < state.event.done) state = { event: e, startMs: now, startDone: e.done };
       else state = { ...state, event: e };
       if (!timer) {
         timer = setInterval(tick, interval);
