@@ -27,12 +27,13 @@ const [input, output, mode] = process.argv.slice(2);
 const { quantizeModelStreaming, packModelStreaming } = await import(${JSON.stringify(dist('packages/quant/dist/node.js'))});
 const { encodeModel, lowerToOnnx } = await import(${JSON.stringify(dist('packages/onnx/dist/index.js'))});
 const { loadModel } = await import(${JSON.stringify(dist('packages/onnx/dist/node.js'))});
-const progress = (name, i) => process.stdout.write('layer ' + i + '\\n');
+let finished = 0; // layers (or tensors) done: every event with an item reports one more
+const progress = (e) => { if (e.item) process.stdout.write('layer ' + (++finished) + '\\n'); };
 if (mode === 'pack') {
-  const r = await packModelStreaming(input, output, { loadModel, encodeModel: (g) => encodeModel(g) }, { onTensor: progress });
+  const r = await packModelStreaming(input, output, { loadModel, encodeModel: (g) => encodeModel(g) }, { onProgress: progress });
   process.stdout.write('done ' + r.tensors + '\\n');
 } else {
-  const r = await quantizeModelStreaming(input, output, { method: 'rtn', bits: 4, blockSize: 32, onLayer: progress }, { loadModel, encodeModel, lowerToOnnx });
+  const r = await quantizeModelStreaming(input, output, { method: 'rtn', bits: 4, blockSize: 32, onProgress: progress }, { loadModel, encodeModel, lowerToOnnx });
   process.stdout.write('done ' + r.layersQuantized + '\\n');
 }
 `;

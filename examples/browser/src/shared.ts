@@ -1,7 +1,7 @@
 // What the page's worker and the Node-side server share: the built-in demo model, the quantization
 // call (the same library calls `leanformer quantize` makes), inspect-style facts, seeded inputs and
 // output agreement. Browser-safe: no Node-only import may appear here (the page bundles this file).
-import { analyzeGraph, cosine, maxAbsDiff, parseTarget, rng, Tensor, transformerDecoder, type Graph, type TargetName, type Value } from '@leanformer/core';
+import { analyzeGraph, cosine, maxAbsDiff, parseTarget, rng, Tensor, transformerDecoder, type Graph, type ProgressCallback, type TargetName, type Value } from '@leanformer/core';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeReport } from '@leanformer/quant';
 
@@ -38,11 +38,11 @@ export const DEFAULT_QUANT: QuantSettings = Object.freeze({ method: 'rtn', bits:
 export async function quantizeOnnx(
   bytes: Uint8Array,
   s: QuantSettings,
-  onLayer?: (name: string, index: number, total: number) => void,
+  onProgress?: ProgressCallback,
 ): Promise<{ bytes: Uint8Array; report: QuantizeReport; notes: string[] }> {
   const graph = decodeModel(bytes);
   const { graph: q, report, notes } = await quantizeModel(graph, {
-    method: s.method, bits: s.bits, blockSize: s.blockSize, target: s.target, onLayer,
+    method: s.method, bits: s.bits, blockSize: s.blockSize, target: s.target, onProgress,
   });
   return { bytes: encodeModel(lowerToOnnx(q, parseTarget(s.target))), report, notes };
 }

@@ -111,7 +111,7 @@ async function quantize(req: Extract<Request, { cmd: 'quantize' }>, eps: readonl
   const settings = eps.includes('webgpu') ? { ...req.settings, target: 'ort-webgpu' as const } : req.settings;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a positive integer, got ${runs}`);
   const t0 = performance.now();
-  const q = await quantizeOnnx(current.bytes, settings, (name, i, n) => post({ id, type: 'progress', stage: `quantizing ${name}`, fraction: (i + 1) / n }));
+  const q = await quantizeOnnx(current.bytes, settings, (e) => post({ id, type: 'progress', stage: `quantizing ${e.item ?? ''}`, fraction: e.total ? e.done / e.total : 0 }));
   const quantizeMs = performance.now() - t0;
   const feeds = seededFeeds(current.graph);
   const before = await time(id, 'float model', current.bytes, feeds, runs, eps);

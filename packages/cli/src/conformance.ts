@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { LeanformerError, type Tensor } from '@leanformer/core';
+import { LeanformerError, type ProgressCallback, type Tensor } from '@leanformer/core';
 import type { CliBackend } from './backends.js';
 import { allclose, ONNX_TOLERANCE, type Tolerance } from '@leanformer/core';
 import { readTestDataSet } from './model.js';
@@ -95,15 +95,18 @@ export async function runConformanceCase(c: ConformanceCase, backend: CliBackend
   }
 }
 
-/** Runs every case under `root` one after another; `onStart` gets the count and `onCase` each result (progress). */
-export async function runConformance(root: string, backend: CliBackend, options: { direct?: boolean; tolerance?: Tolerance; onStart?: (total: number) => void; onCase?: (r: CaseResult) => void } = {}): Promise<ConformanceReport> {
+/**
+ * Runs every case under `root` one after another. `onProgress` gets `{ phase: 'conformance', done,
+ * total, unit: 'cases', item: <case name> }` after each case (done 0 first).
+ */
+export async function runConformance(root: string, backend: CliBackend, options: { direct?: boolean; tolerance?: Tolerance; onProgress?: ProgressCallback } = {}): Promise<ConformanceReport> {
   const cases: CaseResult[] = [];
   const found = findCases(root);
-  options.onStart?.(found.length);
+  options.onProgress?.({ phase: 'conformance', done: 0, total: found.length, unit: 'cases' });
   for (const c of found) {
     const r = await runConformanceCase(c, backend, options);
     cases.push(r);
-    options.onCase?.(r);
+    options.onProgress?.({ phase: 'conformance', done: cases.length, total: found.length, unit: 'cases', item: r.name });
   }
   const count = (s: CaseResult['status']) => cases.filter((r) => r.status === s).length;
   return { total: cases.length, passed: count('passed'), failed: count('failed'), errored: count('errored'), cases };

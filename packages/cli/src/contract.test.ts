@@ -14,12 +14,14 @@ import { fromNodeError } from './node-errors.js';
 const dir = mkdtempSync(join(tmpdir(), 'lf-cli-contract-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+/** Runs the CLI in-process; stderr counts as a terminal only when `onTerminal` (progress bars draw then). */
+async function cliIo(onTerminal: boolean, argv: readonly string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '', err = '';
-  const io: Io = { out: (t) => { out += t; }, err: (t) => { err += t; }, stderrIsTTY: false };
+  const io: Io = { out: (t) => { out += t; }, err: (t) => { err += t; }, stderrIsTTY: onTerminal };
   const code = await main(argv, io);
   return { code, out, err };
 }
+const cli = (...argv: string[]) => cliIo(false, argv);
 
 /** x[shape] → Relu → y: a model whose only input has the given (possibly symbolic) shape. */
 function reluModel(name: string, shape: readonly Dim[]): string {
@@ -222,11 +224,18 @@ describe('finetune', () => {
   const good = { input_ids: [1, 2, 3, 4], labels: [-100, 2, 3, 4] };
   const tune = (...extra: string[]) => cli('finetune', decoder, '-o', join(dir, 'tuned.onnx'), '--method', 'lora', '--steps', '2', '--batch', '2', ...extra);
 
-  it('progress lines end with a newline', async () => {
-    const r = await tune('--data', data('good.jsonl', [good, good, good]));
-    expect(r.code).toBe(0);
-    expect(r.err).toMatch(/^(step \d+\/2 loss \d+\.\d{4}\n)+$/);
-    expect(r.err.split('\n').filter(Boolean)).toHaveLength(2);
+  it('progress: a bar of steps with the last loss on a terminal, its line cleared at the end; nothing without one or with --json', async () => {
+    const file = data('good.jsonl', [good, good, good]);
+    const args = ['finetune', decoder, '-o', join(dir, 'tuned.onnx'), '--method', 'lora', '--steps', '2', '--batch', '2', '--data', file];
+    const tty = await cliIo(true, args);
+    expect(tty.code).toBe(0);
+    expect(tty.err).toMatch(/^\r\x1b\[Kfinetune \[#{10}-{10}\] 1\/2 steps .*loss \d+\.\d{4}/);
+    expect(tty.err.endsWith('\r\x1b[K')).toBe(true);
+    const pipe = await cliIo(false, args);
+    expect([pipe.code, pipe.err]).toEqual([0, '']);
+    const json = await cliIo(true, [...args, '--json']);
+    expect([json.code, json.err]).toEqual([0, '']);
+    expect(JSON.parse(json.out)).toMatchObject({ method: 'lora', steps: 2 });
   }, 60_000);
 
   it('--data is validated up front, naming the line: ids in [0, vocab), no string ids, at least one unmasked label per line', async () => {

@@ -18,7 +18,7 @@ export type { Command, OptionSpec } from './registry.js';
 export { registerCliBackend, cliBackend, cliBackendNames } from './backends.js';
 export type { CliBackend, CliBackendEntry, CliBackendOptions } from './backends.js';
 export type { Io } from './io.js';
-export { processIo, progress } from './io.js';
+export { processIo } from './io.js';
 export { findCases, runConformanceCase, runConformance } from './conformance.js';
 export type { ConformanceCase, CaseResult, ConformanceReport } from './conformance.js';
 export { outputMetrics } from './compare.js';

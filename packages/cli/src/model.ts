@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LeanformerError, rng, Tensor, type DType, type Dim, type Executor, type Graph, type Tensor as T } from '@leanformer/core';
+import { LeanformerError, rng, Tensor, type DType, type Dim, type Executor, type Graph, type ProgressCallback, type Tensor as T } from '@leanformer/core';
 import { readTensorFile } from '@leanformer/onnx/node';
 
 /** A missing path or a folder is an IO_ERROR naming the path (checked without reading the file). */
@@ -94,15 +94,16 @@ export function readTestDataSet(dir: string, inputNames: readonly string[], outp
   return { inputs, expected: load(numbered(dir, 'output'), outputNames, 'output') };
 }
 
-/** Median of timings (ms) of `repeat` runs after one warm-up run; returns the last run's outputs too. */
-export async function timeRuns(exe: Executor, feeds: Record<string, T>, repeat: number, onRun?: () => void): Promise<{ msPerRun: number; outputs: Record<string, T> }> {
+/** Median of timings (ms) of `repeat` runs after one warm-up run; returns the last run's outputs too. `onProgress`: `{ phase: 'run', unit: 'runs' }` per timed run. */
+export async function timeRuns(exe: Executor, feeds: Record<string, T>, repeat: number, onProgress?: ProgressCallback): Promise<{ msPerRun: number; outputs: Record<string, T> }> {
   let outputs = await exe.run(feeds);
   const times: number[] = [];
+  onProgress?.({ phase: 'run', done: 0, total: repeat, unit: 'runs' });
   for (let i = 0; i < repeat; i++) {
     const t0 = performance.now();
     outputs = await exe.run(feeds);
     times.push(performance.now() - t0);
-    onRun?.();
+    onProgress?.({ phase: 'run', done: i + 1, total: repeat, unit: 'runs' });
   }
   times.sort((a, b) => a - b);
   const mid = times.length >> 1;

@@ -3,6 +3,7 @@
 // Benchmarks are not tests: they time real work and compare against a peer in the same run.
 import { LeanformerError } from './errors.js';
 import { escapeXml, formatFigure, htmlDocument, htmlTable, svgBarChart, type BarItem } from './picture.js';
+import type { ProgressCallback } from './progress.js';
 
 /** One named parameter a suite accepts (`leanformer bench <suite> --param name=value`). */
 export interface BenchParam {
@@ -21,8 +22,10 @@ export interface BenchRunOptions {
   readonly threads: number | undefined;
   /** The `--param name=value` pairs, already checked against the suite's `params`. */
   readonly params: Readonly<Record<string, string>>;
-  /** Progress and human-readable notes (stderr in the CLI); the result goes in the returned JSON. */
+  /** Human-readable notes (stderr in the CLI, printed above its progress bar); the result goes in the returned JSON. */
   log(text: string): void;
+  /** Where a suite reports progress (cases, runs, layers); the CLI draws it as a bar on a terminal. */
+  readonly onProgress?: ProgressCallback;
 }
 
 /** What every suite returns (suites may add fields): `leanformer bench <suite> --json` prints it as one JSON object. */

@@ -18,6 +18,8 @@ export interface CommandOption {
 export interface CommandIo {
   out(text: string): void;
   err(text: string): void;
+  /** True when stderr is an interactive terminal: progress bars are drawn only then (absent = not). */
+  readonly stderrIsTTY?: boolean;
 }
 
 /** What a command's `run` receives. */

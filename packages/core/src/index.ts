@@ -23,4 +23,5 @@ export * from './ir/printer.js';
 export * from './command.js';
 export * from './bench.js';
 export * from './picture.js';
+export * from './progress.js';
 export * from './numeric.js';

@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LeanformerError } from './errors.js';
 
+export { commandProgressBar, createProgressBar, type ProgressBar, type ProgressBarOptions } from './progress-bar.js';
+
 // One registry per process, shared by every loaded copy of this module (ESM and CJS builds, or two
 // installs): one set of handlers, and the lone-listener test in onSignal stays true.
 interface TempRegistry { readonly live: Set<string>; installed: boolean; removedStale: string[] }

@@ -1,6 +1,7 @@
 // `leanformer tokenize`, `convert` and `generate` as plain CommandSpec objects; the CLI registers them
 // (packages/cli/src/commands/extensions.ts) and handles parsing, help and error reporting.
 import { intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type TargetName } from '@leanformer/core';
+import { commandProgressBar } from '@leanformer/core/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
 import type { Sampling } from '@leanformer/kv-cache';
@@ -74,13 +75,16 @@ export function modelsCommands(): CommandSpec[] {
       if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
       const target = str(values, 'target');
       if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
-      const report = await convertCheckpoint(positionals[0]!, out, {
-        ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
-        ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
-        ...(target ? { target: target as TargetName } : {}),
-        // Progress lines only on an interactive stderr (never in pipes, logs or --json runs).
-        ...(!values['json'] && (io as { stderrIsTTY?: boolean }).stderrIsTTY ? { onProgress: (m: string) => io.err(`${m}\n`) } : {}),
-      });
+      const bar = commandProgressBar(io, values); // drawn only on a terminal, never with --json
+      let report;
+      try {
+        report = await convertCheckpoint(positionals[0]!, out, {
+          ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
+          ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
+          ...(target ? { target: target as TargetName } : {}),
+          onProgress: bar.update,
+        });
+      } finally { bar.done(); }
       io.out(values['json'] ? `${JSON.stringify(report)}\n` : `wrote ${report.output} (${report.files.join(', ')}) in ${report.seconds.toFixed(1)} s\n`);
       return 0;
     },

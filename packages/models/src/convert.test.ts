@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LeanformerError, Tensor } from '@leanformer/core';
+import { LeanformerError, Tensor, type ProgressEvent } from '@leanformer/core';
 import { createTempPath, discardTemp, liveTempPaths } from '@leanformer/core/node';
 import { generate } from './pretrained.js';
 import { convertCheckpoint, loadPretrained, type PretrainedModel } from './node.js';
@@ -80,7 +80,13 @@ describe('convert', () => {
 
   it('int8 RTN (streamed): logits cosine vs transformers ≥ 0.999', async () => {
     const out = join(work, 'int8');
-    await convertCheckpoint(LLAMA, out, { precision: 'int8' }); // rtn: the streaming path (staging file removed)
+    const events: ProgressEvent[] = [];
+    await convertCheckpoint(LLAMA, out, { precision: 'int8', onProgress: (e) => events.push(e) }); // rtn: the streaming path (staging file removed)
+    // Progress: build, write (the staging file), then the streamed quantizer's layers 0…total.
+    expect([...new Set(events.map((e) => e.phase))]).toEqual(['build', 'write', 'quantize']);
+    const q8 = events.filter((e) => e.phase === 'quantize');
+    expect(q8.map((e) => e.done)).toEqual(Array.from({ length: q8.length }, (_, i) => i));
+    expect(q8.at(-1)!.done).toBe(q8[0]!.total);
     expect(readdirSync(out).filter((f) => f.startsWith('model') || f.startsWith('stage')).sort()).toEqual(['model.onnx', 'model.onnx.data']);
     const q = await loadPretrained(out);
     try { expect(cosine(await lastLogits(q), ref.logits)).toBeGreaterThanOrEqual(0.999); } finally { await q.dispose(); }

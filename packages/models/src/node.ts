@@ -4,7 +4,7 @@
 // folder renamed into place, so a failure leaves nothing behind).
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LeanformerError, Tensor, parseTarget, type Backend, type Executor, type Graph, type TargetName } from '@leanformer/core';
+import { LeanformerError, Tensor, parseTarget, type Backend, type Executor, type Graph, type ProgressCallback, type TargetName } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
@@ -228,7 +228,11 @@ export interface ConvertOptions {
   readonly target?: TargetName;
   /** Calibration sequences of random token ids for gptq/awq/smoothquant (default 8 × 32 tokens). */
   readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number };
-  readonly onProgress?: (message: string) => void;
+  /**
+   * Progress: `{ phase: 'build' }` (item: model type and layer count), then quantize's own events
+   * (`'calibrate'`, `'quantize'` in layers) for fp16/int4/int8, and `{ phase: 'write', item: 'model.onnx' }`.
+   */
+  readonly onProgress?: ProgressCallback;
 }
 
 /** What {@link convertCheckpoint} returns (and `convert --json` prints). */
@@ -274,10 +278,10 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   if (!existsSync(absOut)) checkOutputPath(absOut);
 
   const m = openFolder(folderFiles(dir)); // every header and the config checked before anything is written
-  o.onProgress?.(`building ${m.modelType} (${m.layers} layers)`);
+  o.onProgress?.({ phase: 'build', done: 0, total: null, unit: 'layers', item: `${m.modelType} (${m.layers} layers)` });
   let graph: Graph = m.build();
   const parameters = [...graph.initializers.values()].reduce((n, v) => n + (v.const ? v.const.shape.reduce((a, d) => a * d, 1) : 0), 0);
-  if (precision === 'fp16') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName })).graph;
+  if (precision === 'fp16') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName, onProgress: o.onProgress })).graph;
   // rtn/hqq on MatMulNBits targets stream: the fp32 graph is written one tensor at a time to a staging
   // ONNX file, which quant's streaming quantizer reads lazily; peak memory is a few tensors, not the model.
   const streamed = quantized && (method === 'rtn' || method === 'hqq') && (STREAM_TARGETS as readonly string[]).includes(targetName);
@@ -289,7 +293,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
       ...(calibrated ? { calibration: { backend: backend!, feeds } } : {}),
-      onLayer: (name, i, n) => o.onProgress?.(`quantizing ${i + 1}/${n} ${name}`),
+      onProgress: o.onProgress,
     })).graph;
   }
   const lowered = streamed ? graph : lowerToOnnx(graph, target);
@@ -297,7 +301,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   const tmp = createTempPath(absOut);
   try {
     mkdirSync(tmp);
-    o.onProgress?.('writing model.onnx');
+    o.onProgress?.({ phase: 'write', done: 0, total: null, unit: 'files', item: 'model.onnx' });
     // Above EXTERNAL_DATA_BYTES the weights go to model.onnx.data, written one tensor at a time (the
     // checkpoint's tensors are read lazily and released after writing); below, one protobuf is simpler.
     const weightBytes = [...lowered.initializers.values()].reduce((n, v) => n + (v.const?.byteLength ?? 0), 0);
@@ -306,7 +310,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
       await saveModel(lowered, stage, { externalData: { location: 'stage.onnx.data' } });
       await quantizeModelStreaming(stage, join(tmp, 'model.onnx'), {
         method: method as 'rtn' | 'hqq', bits: precision === 'int4' ? 4 : 8, target: targetName as (typeof STREAM_TARGETS)[number],
-        onLayer: (name, i, n) => o.onProgress?.(`quantizing ${i}/${n} ${name}`),
+        onProgress: o.onProgress,
       }, { loadModel: (p, lo) => loadModel(p, lo), encodeModel, lowerToOnnx });
       rmSync(stage);
       rmSync(join(tmp, 'stage.onnx.data'));

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { intFlag, LeanformerError, numberFlag, Tensor, UsageError, type CommandOption, type CommandSpec, type Graph } from '@leanformer/core';
-import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
+import { assertOutputsDistinct, checkOutputPath, commandProgressBar, writeFileAtomic } from '@leanformer/core/node';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { FINETUNE_METHODS, finetune, type FinetuneMethod } from './finetune.js';
 import { combineAdapters, injectLora, mergeLora, unmergeLora, type LoraAdapter } from './lora.js';
@@ -203,6 +203,7 @@ export function peftCommands(): PeftCommand[] {
       const targets = typeof values.targets === 'string' ? values.targets.split(',').filter(Boolean) : 'all-linear';
       const ckPath = typeof values.checkpoint === 'string' ? values.checkpoint : undefined;
       const t0 = performance.now();
+      const bar = commandProgressBar(io, values); // steps, rate, ETA and the last loss; only on a terminal, never with --json
       const res = await finetune(graph, {
         method: method as FinetuneMethod, data, steps, evalData: held, lr, targetModules: targets, naming,
         lora: { r, alpha, useRslora: values.rslora === true },
@@ -210,8 +211,8 @@ export function peftCommands(): PeftCommand[] {
         resumeFrom: typeof values.resume === 'string' ? readFileSync(values.resume) : undefined,
         checkpointEvery: ckPath ? checkpointEvery : undefined,
         onCheckpoint: ckPath ? (bytes) => writeFileAtomic(ckPath, bytes) : undefined,
-        onProgress: values.json ? undefined : (p) => { if (p.step === 1 || p.step % 10 === 0 || p.step === p.steps) io.err(`step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}\n`); },
-      });
+        onProgress: (p) => bar.update({ ...p, item: `loss ${p.loss.toFixed(4)}` }),
+      }).finally(() => bar.done());
       await saveModel(res.graph, out); // atomic: saveModel writes a temporary and renames it
       if (ckPath) writeFileAtomic(ckPath, res.checkpoint);
       if (res.adapter && typeof values['adapter-out'] === 'string') writeAdapterDir(values['adapter-out'], res.adapter, naming);

@@ -4,7 +4,7 @@ import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { createTfjsBackend, crossEntropyLoss, Trainer } from '@leanformer/runtime-tfjs';
 import {
   exportPaca, finetune, GaLoreAdamW, injectPaca, pacaParamNames, registerPeftKernels, selectPartialConnections, svd,
-  syntheticInstructionTask, weloreCompress, welorePlan,
+  syntheticInstructionTask, weloreCompress, welorePlan, type FinetuneProgress,
 } from './index.js';
 
 const model = () => transformerDecoder({ vocabSize: 24, hidden: 32, layers: 1, heads: 2, ffn: 64, seed: 7, initStd: 0.15 });
@@ -169,8 +169,12 @@ describe('finetune', () => {
     const straight = await finetune(model(), { ...opts, steps: 6 });
     let ck: Uint8Array | undefined;
     await finetune(model(), { ...opts, steps: 3, checkpointEvery: 3, onCheckpoint: (b) => { ck = b; } });
-    const resumed = await finetune(model(), { ...opts, steps: 6, resumeFrom: ck });
+    const events: FinetuneProgress[] = [];
+    const resumed = await finetune(model(), { ...opts, steps: 6, resumeFrom: ck, onProgress: (p) => { events.push(p); } });
     expect(resumed.losses).toHaveLength(3);
+    // Progress counts the run's steps from the checkpoint's: done 4, 5, 6 of 6, with each step's loss.
+    expect(events.map((e) => [e.phase, e.done, e.total, e.unit])).toEqual([4, 5, 6].map((d) => ['finetune', d, 6, 'steps']));
+    expect(events.map((e) => e.loss)).toEqual(resumed.losses);
     for (let i = 0; i < 3; i++) expect(resumed.losses[i]).toBeCloseTo(straight.losses[3 + i]!, 5);
     await expect(finetune(model(), { ...opts, method: 'lora', steps: 4, resumeFrom: ck })).rejects.toThrow(/method 'galore'/);
   }, 30_000);

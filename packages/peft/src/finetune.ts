@@ -2,7 +2,7 @@
 // reference) over runtime-tfjs autograd, with progress, checkpoints and resumption, returning
 // the exported model (merged, updated or compressed) and held-out losses before and after.
 
-import { cloneGraph, LeanformerError, readSafetensors, readSafetensorsHeader, Tensor, writeSafetensors, type Graph, type TfjsBackendName, type Value } from '@leanformer/core';
+import { cloneGraph, LeanformerError, readSafetensors, readSafetensorsHeader, Tensor, writeSafetensors, type Graph, type ProgressEvent, type TfjsBackendName, type Value } from '@leanformer/core';
 import {
   createOptimizer, createTfjsBackend, crossEntropyLoss, defaultTrainable, learningRate, toTfTensor, Trainer,
   type LossSpec, type LrSchedule, type Optimizer, type TfjsBackend, type TrainBatch,
@@ -20,12 +20,17 @@ export type FinetuneMethod = 'lora' | 'paca' | 'welore' | 'galore' | 'full';
 /** Every method {@link finetune} accepts. */
 export const FINETUNE_METHODS: readonly FinetuneMethod[] = Object.freeze(['lora', 'paca', 'welore', 'galore', 'full']);
 
-/** Progress after each step. */
-export interface FinetuneProgress {
-  readonly step: number;
-  readonly steps: number;
+/**
+ * Progress after each optimizer step: core's {@link ProgressEvent} (`done` steps of `total`) plus the
+ * step's training loss, learning rate and the time since training began.
+ */
+export interface FinetuneProgress extends ProgressEvent {
+  readonly phase: 'finetune';
+  readonly unit: 'steps';
+  readonly total: number;
   readonly loss: number;
   readonly lr: number;
+  /** Milliseconds this step took. */
   readonly ms: number;
 }
 
@@ -245,7 +250,7 @@ export async function finetune(graph: Graph, o: FinetuneOptions): Promise<Finetu
       const ms = performance.now() - t0;
       losses.push(loss);
       stepMs.push(ms);
-      await o.onProgress?.({ step, steps: o.steps, loss, lr: rate, ms });
+      await o.onProgress?.({ phase: 'finetune', done: step, total: o.steps, unit: 'steps', loss, lr: rate, ms });
       if (o.checkpointEvery && o.onCheckpoint && step % o.checkpointEvery === 0) await o.onCheckpoint(await checkpoint(vars, opt, o.method, step), step);
     }
     const weights = new Map<string, Tensor>();

@@ -37,6 +37,7 @@ export const methodTableSuite: BenchSuite = {
     ];
     const table: { method: string; bytes_ratio: number; cosine: number; seconds: number }[] = [];
     o.log('| method | bytes ratio | logits cosine | seconds |\n| --- | --- | --- | --- |\n');
+    o.onProgress?.({ phase: 'quant-table', done: 0, total: rows.length, unit: 'cases' });
     for (const [label, q] of rows) {
       const t = performance.now();
       const g = q === 'sparse' ? sparsifyModel(graph, { pattern: '2:4' }).graph
@@ -45,6 +46,7 @@ export const methodTableSuite: BenchSuite = {
       const row = { method: label, bytes_ratio: +(initializerBytes(g) / before).toFixed(3), cosine: +cosine(await run(g), ref).toFixed(5), seconds: +((performance.now() - t) / 1000).toFixed(1) };
       table.push(row);
       o.log(`| ${label} | ${row.bytes_ratio.toFixed(3)} | ${row.cosine.toFixed(5)} | ${row.seconds.toFixed(1)} |\n`);
+      o.onProgress?.({ phase: 'quant-table', done: table.length, total: rows.length, unit: 'cases', item: label });
     }
     return { suite: 'quant-table', metrics: Object.fromEntries(table.map((r) => [r.method, r.cosine])), table };
   },

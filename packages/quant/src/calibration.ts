@@ -1,6 +1,6 @@
 // Calibration: runs a graph through any Backend with the values of interest added as graph
 // outputs (observers), and keeps per-channel statistics plus a bounded sample of rows.
-import { cloneGraph, constantOf, DTypes, LeanformerError, Tensor, type Backend, type Graph, type Value } from '@leanformer/core';
+import { cloneGraph, constantOf, DTypes, LeanformerError, Tensor, type Backend, type Graph, type ProgressCallback, type Value } from '@leanformer/core';
 import { Rng } from './synthetic.js';
 import { HessianAccumulator } from './methods.js';
 
@@ -76,7 +76,8 @@ export class ActivationObserver {
 
 /**
  * Runs `graph` on every calibration feed with the named values exposed as extra outputs, and
- * returns their statistics. The graph itself is not changed (a clone is compiled).
+ * returns their statistics. The graph itself is not changed (a clone is compiled). `onProgress`
+ * gets `{ phase: 'calibrate', done, total: feeds, unit: 'runs' }` (done 0 first).
  *
  * @example
  * ```ts
@@ -84,7 +85,7 @@ export class ActivationObserver {
  * stats.get('h1')!.absMax; // per-channel max |x|
  * ```
  */
-export async function collectActivationStats(graph: Graph, valueNames: readonly string[], calib: CalibrationData, options: { hessianFor?: ReadonlySet<string> } = {}): Promise<Map<string, ActivationStats>> {
+export async function collectActivationStats(graph: Graph, valueNames: readonly string[], calib: CalibrationData, options: { hessianFor?: ReadonlySet<string>; onProgress?: ProgressCallback | undefined } = {}): Promise<Map<string, ActivationStats>> {
   if (calib.feeds.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'calibration needs at least one feed (batch of inputs)');
   const g = cloneGraph(graph);
   const names = [...new Set(valueNames)];
@@ -97,8 +98,10 @@ export async function collectActivationStats(graph: Graph, valueNames: readonly 
   const maxRows = calib.maxRows ?? 1024;
   const perBatch = Math.max(1, Math.ceil(maxRows / calib.feeds.length));
   const obs = new Map<string, ActivationObserver>();
+  const progress = (done: number): void => { options.onProgress?.({ phase: 'calibrate', done, total: calib.feeds.length, unit: 'runs' }); };
+  progress(0);
   try {
-    for (const feed of calib.feeds) {
+    for (const [i, feed] of calib.feeds.entries()) {
       const out = await exe.run(feed, { fetches: names });
       for (const n of names) {
         const t = out[n];
@@ -109,6 +112,7 @@ export async function collectActivationStats(graph: Graph, valueNames: readonly 
         if (o.K !== K) throw new LeanformerError('SHAPE_MISMATCH', `calibration: '${n}' changed its last dimension between batches (${o.K} → ${K})`);
         o.add(t.toFloat32());
       }
+      progress(i + 1);
     }
   } finally {
     await exe.dispose();

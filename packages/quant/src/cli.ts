@@ -6,9 +6,9 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type TargetName,
+  intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ProgressCallback, type Tensor, type Backend, type Graph, type TargetName,
 } from '@leanformer/core';
-import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
+import { assertOutputsDistinct, checkOutputPath, commandProgressBar, writeFileAtomic, type ProgressBar } from '@leanformer/core/node';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
 import { isLfpack, lfpackStats, lfpackVersion, packModel, unpackModel, type ModelCodec } from './lfpack.js';
@@ -33,6 +33,7 @@ async function calibrationBackend(): Promise<Backend> {
 export type QuantOptionSpec = CommandOption;
 /** A quant command: core's CommandSpec, registered by @leanformer/cli as it is. */
 export type QuantCommand = CommandSpec;
+type QuantCommandIo = Parameters<QuantCommand['run']>[0]['io'];
 
 function need(values: Readonly<Record<string, unknown>>, name: string, usage: string): string {
   const v = values[name];
@@ -52,14 +53,16 @@ function checkOutput(out: string, inputs: readonly string[]): void {
 /**
  * Reads .onnx or .lfpack into the IR, reading the file once: its first 12 bytes tell the format, then
  * an .lfpack is read whole and unpacked, an .onnx is loaded by @leanformer/onnx/node (external data
- * resolved beside it).
+ * resolved beside it). `onProgress` gets `{ phase: 'read', total: null }` once, then an .lfpack's
+ * unpack progress.
  */
-export async function readAnyModel(path: string): Promise<Graph> {
+export async function readAnyModel(path: string, onProgress?: ProgressCallback): Promise<Graph> {
   checkInputFile(path);
   const head = new Uint8Array(12);
   const fd = openSync(path, 'r');
   try { readSync(fd, head, 0, 12, 0); } finally { closeSync(fd); }
-  if (isLfpack(head)) return unpackModel(readFileSync(path), CODEC);
+  onProgress?.({ phase: 'read', done: 0, total: null, unit: 'files', item: path });
+  if (isLfpack(head)) return unpackModel(readFileSync(path), CODEC, { onProgress });
   try {
     return await loadModel(path);
   } catch (e) {
@@ -102,6 +105,11 @@ const CALIBRATED = QUANT_METHOD_ENTRIES.filter((e) => e.calibration !== 'none').
 const STREAMING = QUANT_METHOD_ENTRIES.filter((e) => e.streams).map((e) => e.name);
 const QUANTIZE_USAGE = `leanformer quantize <in.onnx> -o <out.onnx> --method ${QUANTIZERS.join('|')} --bits 4|8 [--edge-bits 4|8] [--block-size N] [--symmetric] [--target ort-cpu|ort-cuda|ort-tensorrt|ort-webgpu|ort-wasm] [--calib <dir> | --calib-random N] [--exclude <regex>] [--stream] [--json]`;
 
+/** Shows that an output is being written (encoding and writing report no counts of their own). */
+function writing(bar: ProgressBar, out: string): void {
+  bar.update({ phase: 'write', done: 0, total: null, unit: 'files', item: out });
+}
+
 /** `--exclude`, checked as a regular expression here so a bad pattern is a usage error naming it. */
 function excludeOpt(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
@@ -124,7 +132,7 @@ function weightOptions(values: Readonly<Record<string, unknown>>) {
 }
 
 /** `quantize --stream`: any streaming registry method, layer by layer (see quantizeModelStreaming); prints the same report. */
-async function quantizeStreamed(input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: { out(t: string): void; err(t: string): void }): Promise<number> {
+async function quantizeStreamed(input: string, out: string, method: string, targetName: string, weights: ReturnType<typeof weightOptions>, values: Readonly<Record<string, unknown>>, io: QuantCommandIo): Promise<number> {
   const entry = quantMethod(method)!;
   if (!entry.streams) throw new UsageError(`quantize --stream supports --method ${STREAMING.join(', ')}, got '${method}'`, 'method');
   const streamTargets: readonly string[] = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'];
@@ -139,7 +147,11 @@ async function quantizeStreamed(input: string, out: string, method: string, targ
     const lazy = await sd.loadModel(input, { externalData: 'lazy' }); // graph and input names only; no weight is read
     calibration = { feeds: values.calib !== undefined ? readCalibrationDir(values.calib as string, lazy) : randomCalibrationFeeds(lazy, calibRandom!, 0, calibNotes) };
   }
-  const r = await quantizeModelStreaming(input, out, { method: entry.name as QuantMethod, calibration, ...weights, target: targetName as StreamTarget }, sd);
+  const bar = commandProgressBar(io, values);
+  let r;
+  try {
+    r = await quantizeModelStreaming(input, out, { method: entry.name as QuantMethod, calibration, ...weights, target: targetName as StreamTarget, onProgress: bar.update }, sd);
+  } finally { bar.done(); }
   const report = { method: r.method, bits: r.bits, blockSize: r.blockSize, target: r.target, layersQuantized: r.layersQuantized, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter, seconds: r.seconds, ...(r.reason ? { reason: r.reason } : {}) };
   if (values.json) io.out(`${JSON.stringify(report)}\n`);
   else io.out(`${report.method} ${report.bits}-bit (streamed) for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
@@ -194,20 +206,25 @@ export function quantCommands(): QuantCommand[] {
       if (values.stream) return quantizeStreamed(positionals[0]!, out, method, targetName, weights, values, io);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
       const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
-      const graph = await readAnyModel(positionals[0]!);
-      let calibration;
+      const bar = commandProgressBar(io, values);
+      let report, notes;
       const calibNotes: string[] = []; // --calib-random: the range each integer input was drawn from
-      if (values.calib !== undefined || calibRandom !== undefined) {
-        const feeds = values.calib !== undefined ? readCalibrationDir(values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!, 0, calibNotes);
-        calibration = { backend: await calibrationBackend(), feeds };
-      }
-      const r = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration, measureLayers: reportFile !== undefined });
-      const { graph: q, report, notes } = r;
-      await saveModel(lowerToOnnx(q, parseTarget(targetName)), out);
-      if (reportFile !== undefined) {
-        const options = { ...weights, method, target: targetName, calibration: values.calib ?? (calibRandom !== undefined ? `${calibRandom} random batches` : undefined) };
-        writeFileAtomic(reportFile, quantReportHtml({ report, layers: r.layers!, bytesByDtype: r.bytesByDtype!, options, notes: [...calibNotes, ...notes], input: positionals[0]!, output: out }));
-      }
+      try {
+        const graph = await readAnyModel(positionals[0]!, bar.update);
+        let calibration;
+        if (values.calib !== undefined || calibRandom !== undefined) {
+          const feeds = values.calib !== undefined ? readCalibrationDir(values.calib as string, graph) : randomCalibrationFeeds(graph, calibRandom!, 0, calibNotes);
+          calibration = { backend: await calibrationBackend(), feeds };
+        }
+        const r = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration, measureLayers: reportFile !== undefined, onProgress: bar.update });
+        ({ report, notes } = r);
+        writing(bar, out);
+        await saveModel(lowerToOnnx(r.graph, parseTarget(targetName)), out);
+        if (reportFile !== undefined) {
+          const options = { ...weights, method, target: targetName, calibration: values.calib ?? (calibRandom !== undefined ? `${calibRandom} random batches` : undefined) };
+          writeFileAtomic(reportFile, quantReportHtml({ report, layers: r.layers!, bytesByDtype: r.bytesByDtype!, options, notes: [...calibNotes, ...notes], input: positionals[0]!, output: out }));
+        }
+      } finally { bar.done(); }
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
         io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
@@ -233,14 +250,21 @@ export function quantCommands(): QuantCommand[] {
       const out = need(values, 'output', usage);
       checkOutput(out, [positionals[0]!]);
       if (values.pattern !== undefined && values.pattern !== '2:4') throw new UsageError(`--pattern must be 2:4 (the only pattern), got '${String(values.pattern)}'`, 'pattern');
+      const bar = commandProgressBar(io, values);
       if (values.stream) {
-        const r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4' }, STREAM_DEPS);
+        let r;
+        try { r = await sparsifyModelStreaming(positionals[0]!, out, { pattern: '2:4', onProgress: bar.update }, STREAM_DEPS); } finally { bar.done(); }
         if (values.json) io.out(`${JSON.stringify(r)}\n`);
         else io.out(`2:4 pruned ${r.layersSparsified} layers (streamed) → ${out}\n`);
         return 0;
       }
-      const { graph, report } = sparsifyModel(await readAnyModel(positionals[0]!), { pattern: '2:4' });
-      await saveModel(graph, out);
+      let report;
+      try {
+        let graph;
+        ({ graph, report } = sparsifyModel(await readAnyModel(positionals[0]!, bar.update), { pattern: '2:4', onProgress: bar.update }));
+        writing(bar, out);
+        await saveModel(graph, out);
+      } finally { bar.done(); }
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else io.out(`2:4 pruned ${report.layersSparsified} layers (${(report.sparsity * 100).toFixed(1)}% zeros) → ${out}\nnote: ${report.note}\n`);
       return 0;
@@ -259,16 +283,22 @@ export function quantCommands(): QuantCommand[] {
     async run({ positionals, values, io }) {
       const out = need(values, 'output', 'leanformer pack <in.onnx> -o <out.lfpack>');
       checkOutput(out, [positionals[0]!]);
+      const bar = commandProgressBar(io, values);
       if (values.stream) {
-        const r = await packModelStreaming(positionals[0]!, out, { loadModel: STREAM_DEPS.loadModel, encodeModel });
+        let r;
+        try { r = await packModelStreaming(positionals[0]!, out, { loadModel: STREAM_DEPS.loadModel, encodeModel }, { onProgress: bar.update }); } finally { bar.done(); }
         if (values.json) io.out(`${JSON.stringify(r)}\n`);
         else io.out(`packed ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
-      const graph = await readAnyModel(positionals[0]!);
-      weightsAsInitializers(graph); // Constant / Identity weights (e.g. paddle2onnx) are packed like initializers
-      const bytes = packModel(graph, CODEC);
-      writeFileAtomic(out, bytes);
+      let bytes;
+      try {
+        const graph = await readAnyModel(positionals[0]!, bar.update);
+        weightsAsInitializers(graph); // Constant / Identity weights (e.g. paddle2onnx) are packed like initializers
+        bytes = packModel(graph, CODEC, { onProgress: bar.update });
+        writing(bar, out);
+        writeFileAtomic(out, bytes);
+      } finally { bar.done(); }
       const s = lfpackStats(bytes);
       if (values.json) io.out(`${JSON.stringify({ ...s, fileBytes: bytes.length })}\n`);
       else io.out(`packed ${s.tensors} tensors: ${mb(s.rawBytes)} → ${mb(s.packedBytes)}${ratio(s.rawBytes, s.packedBytes)}, file ${mb(bytes.length)} → ${out}\n`);
@@ -287,17 +317,22 @@ export function quantCommands(): QuantCommand[] {
     async run({ positionals, values, io }) {
       const out = need(values, 'output', 'leanformer unpack <in.lfpack> -o <out.onnx>');
       checkOutput(out, [positionals[0]!]);
+      const bar = commandProgressBar(io, values);
       if (values.stream) {
-        const r = await unpackModelStreaming(positionals[0]!, out, { decodeModel, encodeModel });
+        let r;
+        try { r = await unpackModelStreaming(positionals[0]!, out, { decodeModel, encodeModel }, { onProgress: bar.update }); } finally { bar.done(); }
         if (!r.verified) io.err(UNVERIFIED_NOTE(positionals[0]!));
         io.out(`unpacked ${r.tensors} tensors (streamed) → ${out}\n`);
         return 0;
       }
       checkInputFile(positionals[0]!);
       const bytes = readFileSync(positionals[0]!);
-      const graph = unpackModel(bytes, CODEC);
+      try {
+        const graph = unpackModel(bytes, CODEC, { onProgress: bar.update });
+        writing(bar, out);
+        await saveModel(graph, out);
+      } finally { bar.done(); }
       if (lfpackVersion(bytes) < 2) io.err(UNVERIFIED_NOTE(positionals[0]!));
-      await saveModel(graph, out);
       io.out(`unpacked → ${out}\n`);
       return 0;
     },

@@ -246,6 +246,11 @@ export function layoutLfpack(model: Uint8Array, streams: readonly LfpackStreamIn
   }
 }
 
+/** The raw (decoded) size of a packed tensor in bytes: its element count times 4 (float32) or 2 (float16, bfloat16). */
+export function lfpackRawBytes(e: Pick<LfpackTensorEntry, 'dtype' | 'shape'>): number {
+  return e.shape.reduce((a, b) => a * b, 1) * (e.dtype === 'float32' ? 4 : 2);
+}
+
 /**
  * Decodes one checked stream into the tensor the manifest describes, checking the embedded
  * model's placeholder for it (an empty tensor of the same dtype). Shared by both unpackers.

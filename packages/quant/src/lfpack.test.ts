@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneGraph, DTypes, Graph, Tensor, tensorType, type Graph as G } from '@leanformer/core';
+import { cloneGraph, DTypes, Graph, Tensor, tensorType, type Graph as G, type ProgressEvent } from '@leanformer/core';
 import { isLfpack, lfpackStats, packModel, readLfpackManifest, unpackModel, type ModelCodec } from './lfpack.js';
 import { Rng, syntheticBf16Weights } from './synthetic.js';
 
@@ -47,6 +47,21 @@ describe('.lfpack', () => {
     const s = lfpackStats(bytes);
     expect(s.tensors).toBe(2);
     expect(s.ratio).toBeLessThan(0.8);
+  });
+
+  it('reports pack and unpack progress in raw bytes of the packed tensors', () => {
+    const packed: ProgressEvent[] = [];
+    const unpacked: ProgressEvent[] = [];
+    const codec = memoryCodec();
+    const bytes = packModel(model(), codec, { onProgress: (e) => packed.push(e) });
+    unpackModel(bytes, codec, { onProgress: (e) => unpacked.push(e) });
+    const raw = 64 * 300 * 4 + 512 * 256 * 2; // w32 (float32) + wbf (bfloat16); 'small' stays in the model
+    expect(lfpackStats(bytes).rawBytes).toBe(raw);
+    for (const [phase, events] of [['pack', packed], ['unpack', unpacked]] as const) {
+      expect(events.map((e) => e.done)).toEqual([0, 64 * 300 * 4, raw]);
+      expect(events.every((e) => e.phase === phase && e.total === raw && e.unit === 'bytes')).toBe(true);
+      expect(events.slice(1).map((e) => e.item)).toEqual(['w32', 'wbf']);
+    }
   });
 
   it('rejects files that are not .lfpack or whose sections are out of range', () => {

@@ -1,8 +1,8 @@
 // The .lfpack container's public API: pack a model, unpack it, read its manifest and sizes. The
 // byte format, its checks and the layout both packers share are in lfpack-format.ts.
-import { cloneGraph, crc32c, Tensor, type Graph } from '@leanformer/core';
+import { cloneGraph, crc32c, Tensor, type Graph, type ProgressCallback } from '@leanformer/core';
 import { encodeFloats, type PackableFloat } from './dfloat11.js';
-import { decodeLfpackModel, decodeLfpackTensor, layoutLfpack, PACKABLE, parseLfpackHeader, verifyLfpackSection, type LfpackHeader, type LfpackManifest, type LfpackStreamInfo, type ModelCodec } from './lfpack-format.js';
+import { decodeLfpackModel, decodeLfpackTensor, layoutLfpack, lfpackRawBytes, PACKABLE, parseLfpackHeader, verifyLfpackSection, type LfpackHeader, type LfpackManifest, type LfpackStreamInfo, type ModelCodec } from './lfpack-format.js';
 
 export { isLfpack } from './lfpack-format.js';
 export type { LfpackManifest, LfpackSection, LfpackTensorEntry, ModelCodec } from './lfpack-format.js';
@@ -11,6 +11,8 @@ export type { LfpackManifest, LfpackSection, LfpackTensorEntry, ModelCodec } fro
 export interface PackOptions {
   /** Initializers with fewer elements stay inside the ONNX part. Default 1024. */
   readonly minElements?: number;
+  /** `{ phase: 'pack', done, total, unit: 'bytes', item: <tensor name> }`: raw bytes coded so far (done 0 first). */
+  readonly onProgress?: ProgressCallback;
 }
 
 function bitsOf(t: Tensor): Uint16Array | Uint32Array {
@@ -34,12 +36,17 @@ export function packModel(graph: Graph, codec: ModelCodec, options: PackOptions 
   const minElements = options.minElements ?? 1024;
   const g = cloneGraph(graph);
   const streams: (LfpackStreamInfo & { bytes: Uint8Array })[] = [];
-  for (const v of g.initializers.values()) {
+  const packable = [...g.initializers.values()].filter((v) => PACKABLE.has(v.const!.dtype.name) && v.const!.size >= minElements);
+  const total = packable.reduce((n, v) => n + v.const!.byteLength, 0);
+  let done = 0;
+  options.onProgress?.({ phase: 'pack', done, total, unit: 'bytes' });
+  for (const v of packable) {
     const t = v.const!;
-    if (!PACKABLE.has(t.dtype.name) || t.size < minElements) continue;
     const bytes = encodeFloats(t.dtype.name as PackableFloat, bitsOf(t));
     streams.push({ name: v.name, dtype: t.dtype.name as PackableFloat, shape: t.shape, length: bytes.length, crc32c: crc32c(bytes), bytes });
     g.setInitializer(v, Tensor.zeros(t.dtype, [0]));
+    done += t.byteLength;
+    options.onProgress?.({ phase: 'pack', done, total, unit: 'bytes', item: v.name });
   }
   const model = codec.encode(g);
   const { head, manifest, fileBytes } = layoutLfpack(model, streams);
@@ -72,18 +79,25 @@ function readHeader(bytes: Uint8Array): LfpackHeader {
  * Every section's checksum is checked before it is decoded (version 2): a damaged file throws
  * CORRUPT_FILE naming the header, the embedded model or the tensor. Version 1 files (no
  * checksums) are read with the structural checks only; {@link lfpackVersion} tells them apart.
+ * `options.onProgress` gets `{ phase: 'unpack', done, total, unit: 'bytes', item: <tensor name> }`
+ * (raw bytes restored so far, done 0 first).
  *
  * @example
  * ```ts
  * const graph = unpackModel(readFileSync('model.lfpack'), { encode: encodeModel, decode: decodeModel });
  * ```
  */
-export function unpackModel(bytes: Uint8Array, codec: ModelCodec): Graph {
+export function unpackModel(bytes: Uint8Array, codec: ModelCodec, options: { readonly onProgress?: ProgressCallback } = {}): Graph {
   const { manifest: m } = readHeader(bytes);
   const g = decodeLfpackModel(m.model, bytes.subarray(m.model.offset, m.model.offset + m.model.length), codec);
+  const total = m.tensors.reduce((n, e) => n + lfpackRawBytes(e), 0);
+  let done = 0;
+  options.onProgress?.({ phase: 'unpack', done, total, unit: 'bytes' });
   for (const e of m.tensors) {
     const { value, tensor } = decodeLfpackTensor(g, e, bytes.subarray(e.offset, e.offset + e.length));
     g.setInitializer(value, tensor);
+    done += tensor.byteLength;
+    options.onProgress?.({ phase: 'unpack', done, total, unit: 'bytes', item: e.name });
   }
   return g;
 }
@@ -115,7 +129,7 @@ export function lfpackStats(bytes: Uint8Array): { tensors: number; rawBytes: num
   let raw = 0, packed = 0;
   for (const s of [m.model, ...m.tensors]) verifyLfpackSection(s, bytes.subarray(s.offset, s.offset + s.length));
   for (const e of m.tensors) {
-    raw += e.shape.reduce((a, b) => a * b, 1) * (e.dtype === 'float32' ? 4 : 2);
+    raw += lfpackRawBytes(e);
     packed += e.length;
   }
   return { tensors: m.tensors.length, rawBytes: raw, packedBytes: packed, ratio: raw ? packed / raw : 1, version, verified: checksummed };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder } from '@leanformer/core';
+import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder, type ProgressEvent } from '@leanformer/core';
 import { syntheticWeight } from './synthetic.js';
 import { cosine } from './linalg.js';
 import { quantizeModel, sparsifyModel } from './quantize-model.js';
@@ -80,6 +80,37 @@ describe('quantizeModel on the builder decoder', () => {
     const ex = await quantizeModel(model, { method: 'rtn', exclude: 'lm_head|mlp' });
     expect(ex.report.layersQuantized).toBe(cfg.layers * 4 + 1);
     await expect(quantizeModel(model, { method: 'rtn', edgeBits: 5 as 4 })).rejects.toThrow(/edgeBits/);
+  });
+});
+
+describe('onProgress', () => {
+  it('reports done 0, then each linear layer once in order, up to the total', async () => {
+    const events: ProgressEvent[] = [];
+    await quantizeModel(model, { method: 'rtn', bits: 4, blockSize: 32, onProgress: (e) => events.push(e) });
+    const linear = cfg.layers * 7 + 1; // the projections and lm_head (the embedding gather is not a linear layer)
+    expect(events[0]).toEqual({ phase: 'quantize', done: 0, total: linear, unit: 'layers' });
+    expect(events.map((e) => e.done)).toEqual(Array.from({ length: linear + 1 }, (_, i) => i));
+    expect(events.every((e) => e.phase === 'quantize' && e.total === linear && e.unit === 'layers')).toBe(true);
+    const items = events.slice(1).map((e) => e.item);
+    expect(new Set(items).size).toBe(linear);
+    expect(items.every((n) => model.initializers.has(n!))).toBe(true); // weight names of the input model
+  });
+
+  it('sparsifyModel reports each pruned layer', () => {
+    const events: ProgressEvent[] = [];
+    const { report } = sparsifyModel(model, { pattern: '2:4', onProgress: (e) => events.push(e) });
+    expect(events.map((e) => e.done)).toEqual(Array.from({ length: report.layersSparsified + 1 }, (_, i) => i));
+    expect(events.every((e) => e.phase === 'sparsify' && e.total === report.layersSparsified)).toBe(true);
+  });
+
+  it('reports the calibration runs first for calibrated methods', async () => {
+    const stack = matmulStack(64, 3, 2);
+    const feed = (k: number) => ({ x: Tensor.from('float32', [1, 64], Array.from({ length: 64 }, (_, i) => Math.cos(i * k))) });
+    const events: ProgressEvent[] = [];
+    await quantizeModel(stack, { method: 'awq', bits: 8, blockSize: 32, calibration: { backend, feeds: [feed(1), feed(2), feed(3)] }, onProgress: (e) => events.push(e) });
+    expect(events.filter((e) => e.phase === 'calibrate').map((e) => [e.done, e.total, e.unit])).toEqual([[0, 3, 'runs'], [1, 3, 'runs'], [2, 3, 'runs'], [3, 3, 'runs']]);
+    expect(events.findIndex((e) => e.phase === 'quantize')).toBe(4);
+    expect(events.at(-1)).toMatchObject({ phase: 'quantize', done: 3, total: 3 });
   });
 });
 

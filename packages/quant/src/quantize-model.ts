@@ -11,6 +11,7 @@ import {
   packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type MatMulNBitsTensors, type QuantBits,
 } from './blockwise.js';
 import type { QuantWorkerPool } from './workers/types.js';
+import type { ProgressCallback } from '@leanformer/core';
 
 export type { QuantWorkerPool, RtnJob, RtnJobResult } from './workers/types.js';
 import { collectActivationStats, type ActivationStats, type CalibrationData } from './calibration.js';
@@ -72,8 +73,12 @@ export interface QuantizeOptions {
    * dequantize per layer.
    */
   readonly measureLayers?: boolean;
-  /** Progress callback (layer name, index, total). */
-  readonly onLayer?: (name: string, index: number, total: number) => void;
+  /**
+   * Progress: calibrated methods report `{ phase: 'calibrate', unit: 'runs' }` per calibration batch,
+   * then `{ phase: 'quantize', done, total, unit: 'layers', item: <weight name> }` after each layer
+   * (done 0 first).
+   */
+  readonly onProgress?: ProgressCallback;
   /**
    * Runs RTN off this thread (method 'rtn': linear layers and embeddings), several layers in
    * flight and large ones split over all threads; the output is byte-identical. Node:
@@ -308,9 +313,11 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   const oldWeights: Value[] = [];
   let done = 0;
   const total = layers.length;
-  const tick = (name: string): void => { options.onLayer?.(name, ++done, total); };
+  const tick = (name: string): void => { done++; options.onProgress?.({ phase: 'quantize', done, total, unit: 'layers', item: name }); };
+  const start = (): void => { options.onProgress?.({ phase: 'quantize', done: 0, total, unit: 'layers' }); };
 
   if (entry.cast) {
+    start();
     const conv = entry.cast === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
     const dtype = entry.cast === 'float16' ? DTypes.float16 : DTypes.bfloat16;
     for (const l of layers) {
@@ -333,8 +340,9 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   let stats = new Map<string, ActivationStats>();
   if (entry.calibration !== 'none') {
     const names = [...new Set(layers.map((l) => l.input.name))];
-    stats = await collectActivationStats(graph, names, options.calibration!, { hessianFor: entry.calibration === 'hessian' ? new Set(names) : undefined });
+    stats = await collectActivationStats(graph, names, options.calibration!, { hessianFor: entry.calibration === 'hessian' ? new Set(names) : undefined, onProgress: options.onProgress });
   }
+  start();
   const statsOf = (l: Linear): ActivationStats => {
     const s = stats.get(l.input.name);
     if (!s || s.count === 0) throw new LeanformerError('EXECUTION_FAILED', `calibration saw no rows for '${l.input.name}'`);
@@ -366,8 +374,10 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
     const quantizeLayer = entry.quantizeLayer!.bind(entry);
     // A weight shared by several layers is quantized once when the result depends on the weight alone.
     const once = new Map<string, Promise<LayerResult>>();
-    // Up to two layers (or 128 MB of weights) in flight: a pool overlaps them; in-thread methods run one by one.
-    await inFlight(layers, (l) => l.K * l.N * 4, (l) => {
+    // Up to two layers (or 128 MB of weights) in flight: a pool overlaps them. In-thread methods run one
+    // by one as they are started, so they get no byte budget: running ahead would only hold results
+    // longer and report progress in bursts.
+    await inFlight(layers, (l) => l.K * l.N * 4, options.pool ? IN_FLIGHT_BYTES : 0, (l) => {
       const key = sharedKey(entry, l, bitsOf(l));
       const hit = key !== null ? once.get(key) : undefined;
       if (hit) return hit;
@@ -440,14 +450,14 @@ const IN_FLIGHT_BYTES = 128 * 2 ** 20;
 
 /**
  * Starts `start(item)` for items in order while at most two run or their summed `bytes` stay
- * within IN_FLIGHT_BYTES, and hands each result to `done` in the items' order.
+ * within `budget`, and hands each result to `done` in the items' order.
  */
-async function inFlight<T, R>(items: readonly T[], bytes: (t: T) => number, start: (t: T) => Promise<R>, done: (t: T, r: R) => void): Promise<void> {
+async function inFlight<T, R>(items: readonly T[], bytes: (t: T) => number, budget: number, start: (t: T) => Promise<R>, done: (t: T, r: R) => void): Promise<void> {
   const pending: { item: T; bytes: number; result: Promise<R> }[] = [];
   let held = 0;
   let next = 0;
   while (next < items.length || pending.length > 0) {
-    while (next < items.length && (pending.length < 2 || held + bytes(items[next]!) <= IN_FLIGHT_BYTES)) {
+    while (next < items.length && (pending.length < 2 || held + bytes(items[next]!) <= budget)) {
       const item = items[next++]!;
       const result = start(item);
       result.catch(() => {}); // awaited below in order; this keeps a later layer's failure from being reported as unhandled first
@@ -478,6 +488,8 @@ export interface SparsifyOptions {
   readonly exclude?: RegExp | string;
   /** Also quantize the surviving weights (RTN). */
   readonly quantize?: { readonly bits: QuantBits; readonly blockSize?: number; readonly symmetric?: boolean };
+  /** Progress: `{ phase: 'sparsify', done, total, unit: 'layers', item: <weight name> }` after each layer (done 0 first). */
+  readonly onProgress?: ProgressCallback;
 }
 
 /** What `leanformer sparsify --json` prints. */
@@ -514,8 +526,9 @@ export function sparsifyModel(graph: Graph, options: SparsifyOptions): { graph: 
   const old: Value[] = [];
   let zeros = 0, total = 0, count = 0;
   if (options.quantize) { ensureQMatMulSchema(); g.opsets.set('leanformer', 1); }
-  for (const l of findLinearLayers(g, { exclude }).map(withWeight)) {
-    if (l.K % 4 !== 0) continue;
+  const layers = findLinearLayers(g, { exclude }).filter((l) => l.K % 4 === 0);
+  options.onProgress?.({ phase: 'sparsify', done: 0, total: layers.length, unit: 'layers' });
+  for (const l of layers.map(withWeight)) {
     const { pruned } = prune24(l.w, l.K, l.N);
     for (const v of pruned) if (v === 0) zeros++;
     total += pruned.length;
@@ -530,6 +543,7 @@ export function sparsifyModel(graph: Graph, options: SparsifyOptions): { graph: 
       const nw = g.addInitializer(g.uniqueName(`${l.weight.name}_2of4`), floatTensor(dt, l.weight.const!.shape, data));
       l.node.setInput(1, nw);
     }
+    options.onProgress?.({ phase: 'sparsify', done: count, total: layers.length, unit: 'layers', item: l.weight.name });
   }
   dropUnused(g, old);
   g.metadataProps.set('leanformer.sparsity', '2:4');

@@ -72,7 +72,7 @@ export async function runTfjsConformance(dir: string, options: TfjsConformanceOp
  *
  * @example
  * ```ts
- * await train(graph, { ..., onProgress: async (p) => { if (p.step % 100 === 0) saveCheckpointFile('ckpt.safetensors', await trainer.checkpoint()); } });
+ * await train(graph, { ..., onProgress: async (p) => { if (p.done % 100 === 0) saveCheckpointFile('ckpt.safetensors', await trainer.checkpoint()); } });
  * ```
  */
 export function saveCheckpointFile(path: string, bytes: Uint8Array): void {

@@ -3,7 +3,7 @@
 // starts with its package's prefix (`quant`, `quant-rtn`, `attention-swa`, …), so running one loads
 // only that package's benchmarks. `leanformer bench list` loads them all.
 import { benchHtml, intFlag, LeanformerError, UsageError, type BenchResult, type BenchSuite } from '@leanformer/core';
-import { checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
+import { checkOutputPath, commandProgressBar, writeFileAtomic } from '@leanformer/core/node';
 import type { Command } from '../registry.js';
 
 /** Suite-name prefix → the package whose `./bench` entry holds those suites. */
@@ -117,10 +117,13 @@ export const benchCommand: Command = {
     if (html !== undefined) checkOutputPath(html); // before minutes of benchmarking, not after
     const suite = await findBenchSuite(name);
     const params = benchParams(suite, (ctx.values.param as string[] | undefined) ?? []);
-    const result: BenchResult = await suite.run({
-      quick: Boolean(ctx.values.quick), ep, threads, params,
-      log: (t) => ctx.io.err(t),
-    });
+    // A spinner with the elapsed time until the suite reports progress of its own; notes print above it.
+    const bar = commandProgressBar(ctx.io, ctx.values);
+    bar.update({ phase: `bench ${suite.name}`, done: 0, total: null, unit: 'runs' });
+    let result: BenchResult;
+    try {
+      result = await suite.run({ quick: Boolean(ctx.values.quick), ep, threads, params, log: (t) => bar.log(t), onProgress: bar.update });
+    } finally { bar.done(); }
     if (html !== undefined) {
       const argv = ['leanformer bench', name, ...(ctx.values.quick ? ['--quick'] : []), ...(ep !== 'cpu' ? [`--ep ${ep}`] : []), ...(threads ? [`--threads ${threads}`] : []), ...Object.entries(params).map(([k, v]) => `--param ${k}=${v}`)];
       writeFileAtomic(html, benchHtml(result, { command: argv.join(' ') }));

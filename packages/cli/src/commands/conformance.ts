@@ -1,8 +1,8 @@
 import { intFlag, LeanformerError } from '@leanformer/core';
+import { commandProgressBar } from '@leanformer/core/node';
 import { cliBackend, cliBackendNames } from '../backends.js';
 import { ONNX_TOLERANCE } from '@leanformer/core';
 import { runConformance } from '../conformance.js';
-import { progress } from '../io.js';
 import type { Command } from '../registry.js';
 
 /** `leanformer conformance <dir> [--backend …] [--direct] [--json]` */
@@ -24,13 +24,9 @@ cases), 2 on bad usage.`,
     const name = (values['backend'] as string | undefined) ?? 'ort-cpu';
     const threads = intFlag('threads', values['threads'], { min: 1 });
     const backend = await cliBackend(name).create(threads ? { threads } : {});
-    let bar = progress(io, 0, 'conformance');
-    const report = await runConformance(positionals[0]!, backend, {
-      direct: Boolean(values['direct']),
-      onStart: (n) => { bar = progress(io, n, 'conformance'); },
-      onCase: (r) => bar.tick(r.name),
-    });
-    bar.done();
+    const bar = commandProgressBar(io, values);
+    let report;
+    try { report = await runConformance(positionals[0]!, backend, { direct: Boolean(values['direct']), onProgress: bar.update }); } finally { bar.done(); }
     if (report.total === 0) throw new LeanformerError('INVALID_ARGUMENT', `no cases found under ${positionals[0]!}: a case is a folder with model.onnx and test_data_set_* folders`, { details: { path: positionals[0]! } });
     if (values['json']) {
       io.out(`${JSON.stringify(report)}\n`);

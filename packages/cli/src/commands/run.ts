@@ -1,7 +1,7 @@
 import { intFlag, UsageError, type Tensor } from '@leanformer/core';
+import { commandProgressBar } from '@leanformer/core/node';
 import { cliBackend, cliBackendNames } from '../backends.js';
 import { outputMetrics } from '../compare.js';
-import { progress } from '../io.js';
 import { DEFAULT_SYMBOLIC_DIM, generateInputs, readTestDataSet, timeRuns, type InputSpec } from '../model.js';
 import { prepareModel } from '../pipeline.js';
 import type { Command } from '../registry.js';
@@ -85,9 +85,10 @@ Exit status: 0 when the model ran (whatever the errors), 1 when it could not, 2 
       } else {
         feeds = generateInputs(inputs, { seed, dims });
       }
-      const bar = progress(io, repeat, 'run');
-      const { msPerRun, outputs } = await timeRuns(exe, feeds, repeat, () => bar.tick());
-      bar.done();
+      const bar = commandProgressBar(io, values);
+      let timed;
+      try { timed = await timeRuns(exe, feeds, repeat, bar.update); } finally { bar.done(); }
+      const { msPerRun, outputs } = timed;
       const report: RunReport = {
         backend: backendName,
         epUsed: exe.info.device,

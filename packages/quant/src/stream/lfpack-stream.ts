@@ -4,10 +4,10 @@
 // writes header, manifest and model and copies the coded streams after them in chunks; unpack
 // decodes each stream straight into the output's external-data file. Outputs are written under
 // temporary names and renamed when complete.
-import { cloneGraph, crc32c, DTypes, LeanformerError, Tensor, type Graph } from '@leanformer/core';
+import { cloneGraph, crc32c, DTypes, LeanformerError, Tensor, type Graph, type ProgressCallback } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, yieldForSignals } from '@leanformer/core/node';
 import { encodeFloats, type PackableFloat } from '../dfloat11.js';
-import { decodeLfpackModel, decodeLfpackTensor, layoutLfpack, PACKABLE, parseLfpackHeader } from '../lfpack-format.js';
+import { decodeLfpackModel, decodeLfpackTensor, layoutLfpack, lfpackRawBytes, PACKABLE, parseLfpackHeader } from '../lfpack-format.js';
 import { AtomicModelOutput, readExactly, ReuseReader, writeAll, writtenTensor, type NodeFs, type Placement } from './output.js';
 import type { StreamPlacer } from './quantize-stream.js';
 
@@ -49,6 +49,8 @@ async function nodeModules(): Promise<{ fs: NodeFs; path: typeof import('node:pa
  * the same bytes `packModel` produces, with memory bounded by the largest float tensor and its
  * coded stream. Float initializers of at least `minElements` elements are coded; the rest stay
  * in the embedded model (held in memory, as the model part of the container must be one block).
+ * `onProgress` gets `{ phase: 'pack', done, total, unit: 'bytes', item: <tensor name> }`: raw bytes
+ * coded so far of the packable tensors' total (done 0 first).
  *
  * @example
  * ```ts
@@ -60,7 +62,7 @@ async function nodeModules(): Promise<{ fs: NodeFs; path: typeof import('node:pa
  */
 export async function packModelStreaming(
   input: string, output: string, deps: StreamPackDeps,
-  options: { minElements?: number; onTensor?: (name: string, index: number, total: number) => void } = {},
+  options: { minElements?: number; onProgress?: ProgressCallback } = {},
 ): Promise<StreamPackReport> {
   const t0 = performance.now();
   const { fs, path } = await nodeModules();
@@ -85,6 +87,8 @@ export async function packModelStreaming(
     sfd = fs.openSync(scratch, 'w+');
     let end = 0;
     const packable = [...g.initializers.values()].filter((v) => PACKABLE.has(v.const!.dtype.name) && v.const!.size >= minElements);
+    const total = packable.reduce((n, v) => n + v.const!.byteLength, 0);
+    options.onProgress?.({ phase: 'pack', done: 0, total, unit: 'bytes' });
     for (const v of packable) {
       const t = v.const!;
       const raw = reader.tensor(t, v.name);
@@ -97,7 +101,7 @@ export async function packModelStreaming(
       rawBytes += t.byteLength;
       t.release();
       g.setInitializer(v, Tensor.zeros(t.dtype, [0]));
-      options.onTensor?.(v.name, entries.length, packable.length);
+      options.onProgress?.({ phase: 'pack', done: rawBytes, total, unit: 'bytes', item: v.name });
       await yieldForSignals(); // SIGINT/SIGTERM stop the run here and remove its temporaries
     }
     const model = deps.encodeModel(g);
@@ -137,7 +141,9 @@ export async function packModelStreaming(
 /**
  * Restores an ONNX model with external data from an .lfpack file, one tensor at a time: each
  * coded stream is read at its offset, decoded (bit-identical) and written to `<output>.data`;
- * memory follows the largest tensor. Writes `output` and its data file atomically.
+ * memory follows the largest tensor. Writes `output` and its data file atomically. `onProgress`
+ * gets `{ phase: 'unpack', done, total, unit: 'bytes', item: <tensor name> }`: raw bytes restored so
+ * far (done 0 first).
  *
  * @example
  * ```ts
@@ -145,7 +151,7 @@ export async function packModelStreaming(
  * await unpackModelStreaming('model.lfpack', 'restored.onnx', { decodeModel, encodeModel });
  * ```
  */
-export async function unpackModelStreaming(input: string, output: string, deps: StreamUnpackDeps, options: { sizeThreshold?: number } = {}): Promise<StreamPackReport> {
+export async function unpackModelStreaming(input: string, output: string, deps: StreamUnpackDeps, options: { sizeThreshold?: number; onProgress?: ProgressCallback } = {}): Promise<StreamPackReport> {
   const t0 = performance.now();
   const { fs, path } = await nodeModules();
   const target = path.resolve(output);
@@ -170,11 +176,14 @@ export async function unpackModelStreaming(input: string, output: string, deps: 
     out = new AtomicModelOutput(fs, target, `${path.basename(target)}.data`, path);
     const placed = new Map<Tensor, Placement>();
     let rawBytes = 0;
+    const total = m.tensors.reduce((n, e) => n + lfpackRawBytes(e), 0);
+    options.onProgress?.({ phase: 'unpack', done: 0, total, unit: 'bytes' });
     for (const e of m.tensors) {
       const { value, tensor } = decodeLfpackTensor(g, e, reader.range(input, e.offset, e.length, `stream of '${e.name}'`));
       const bytes = tensor.bytes();
       rawBytes += bytes.length;
       g.setInitializer(value, writtenTensor(fs, out, DTypes[e.dtype], e.shape, bytes, placed));
+      options.onProgress?.({ phase: 'unpack', done: rawBytes, total, unit: 'bytes', item: e.name });
       await yieldForSignals();
     }
     const modelBytes = deps.encodeModel(g, {

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
-import { LeanformerError, parseTarget } from '@leanformer/core';
+import { LeanformerError, parseTarget, type ProgressEvent } from '@leanformer/core';
 import { quantizeModel, sparsifyModel } from '../quantize-model.js';
 import { randomCalibrationFeeds } from '../calibration.js';
 import { ReferenceBackend } from '../reference-backend.js';
@@ -50,8 +50,12 @@ describe('quantizeModelStreaming', () => {
   it('matches quantizeModel bit for bit with the same options (rtn int4, embedding and LM head int8) and leaves the input untouched', async () => {
     const f = await writeSyntheticDecoder(join(dir, 'in.onnx'), cfg, { encodeModel });
     const before = [sha(f.model), sha(f.data)];
-    const report = await quantizeModelStreaming(f.model, join(dir, 'q.onnx'), { method: 'rtn', bits: 4, blockSize: 32 }, deps);
+    const events: ProgressEvent[] = [];
+    const report = await quantizeModelStreaming(f.model, join(dir, 'q.onnx'), { method: 'rtn', bits: 4, blockSize: 32, onProgress: (e) => events.push(e) }, deps);
     expect(report.layersQuantized).toBe(cfg.layers * 7 + 2); // + LM head + embedding (issue 16 item 5: it used to stay fp32)
+    // Progress counts the linear layers (the embedding gather comes after): done 0, 1, …, total.
+    expect(events.map((e) => e.done)).toEqual(Array.from({ length: cfg.layers * 7 + 2 }, (_, i) => i));
+    expect(events.every((e) => e.phase === 'quantize' && e.unit === 'layers' && e.total === cfg.layers * 7 + 1)).toBe(true);
     expect(report.bytesAfter / report.bytesBefore).toBeLessThan(0.25);
     expect([sha(f.model), sha(f.data)]).toEqual(before);
     expect(existsSync(join(dir, 'q.onnx.data'))).toBe(true);

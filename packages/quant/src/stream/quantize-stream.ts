@@ -7,7 +7,7 @@
 // quantizer's working arrays for that weight (codes: one byte per weight), and the graph.
 import {
   cloneGraph, DTypes, ensureQGatherSchema, ensureQMatMulSchema, findEmbeddings, findLinearLayers, float32ToBfloat16Bits, float32ToFloat16Bits,
-  LeanformerError, parseTarget, Tensor, weightsAsInitializers, type DType, type Graph, type LinearLayer, type Target, type Value,
+  LeanformerError, parseTarget, Tensor, weightsAsInitializers, type DType, type Graph, type LinearLayer, type ProgressCallback, type Target, type Value,
 } from '@leanformer/core';
 import { perChannelBlockSize, quantizeRtn, transposeKN, type QuantBits, type QuantizedWeight } from '../blockwise.js';
 import { prune24 } from '../methods.js';
@@ -85,8 +85,8 @@ export interface StreamQuantizeOptions {
   readonly dataLocation?: string;
   /** Initializers smaller than this many bytes are embedded in the model (default 1024). */
   readonly sizeThreshold?: number;
-  /** Progress: called after each layer with its weight name, 1-based index and the layer count. */
-  readonly onLayer?: (name: string, index: number, total: number) => void;
+  /** Progress: `{ phase: 'quantize', done, total, unit: 'layers', item: <weight name> }` after each linear layer (done 0 first). */
+  readonly onProgress?: ProgressCallback;
 }
 
 /** Result of {@link quantizeModelStreaming}. */
@@ -150,7 +150,8 @@ export async function quantizeModelStreaming(input: string, output: string, opti
   const res = await runStreaming(input, output, options, deps, parseTarget(target), async (run, layers, floatGraph) => {
     const tn = entry.targetNote?.(target);
     if (tn) run.notes.push(tn);
-    const tick = (name: string): void => { count++; options.onLayer?.(name, count, layers.length); };
+    const tick = (name: string): void => { count++; options.onProgress?.({ phase: 'quantize', done: count, total: layers.length, unit: 'layers', item: name }); };
+    options.onProgress?.({ phase: 'quantize', done: 0, total: layers.length, unit: 'layers' });
     let edgeQuantized = false;
     const shared = new Map<object, (Value | null)[]>();
     const emit = (l: LinearLayer, q: LayerResult, input?: Value): void => {
@@ -236,7 +237,8 @@ export interface StreamSparsifyOptions {
   readonly quantize?: { readonly bits: QuantBits; readonly blockSize?: number; readonly symmetric?: boolean };
   readonly dataLocation?: string;
   readonly sizeThreshold?: number;
-  readonly onLayer?: (name: string, index: number, total: number) => void;
+  /** Progress: `{ phase: 'sparsify', done, total, unit: 'layers', item: <weight name> }` after each layer (done 0 first). */
+  readonly onProgress?: ProgressCallback;
 }
 
 /** Result of {@link sparsifyModelStreaming}. */
@@ -274,6 +276,7 @@ export async function sparsifyModelStreaming(input: string, output: string, opti
   let zeros = 0, total = 0, count = 0;
   const r = await runStreaming(input, output, options, deps, qz ? parseTarget('ort-cpu') : null, async (run, all) => {
     const layers = all.filter((l) => l.K % 4 === 0);
+    options.onProgress?.({ phase: 'sparsify', done: 0, total: layers.length, unit: 'layers' });
     for (const l of layers) {
       const { pruned } = prune24(run.readFloat(l), l.K, l.N);
       for (const v of pruned) if (v === 0) zeros++;
@@ -293,7 +296,7 @@ export async function sparsifyModelStreaming(input: string, output: string, opti
       }
       await yieldForSignals();
       count++;
-      options.onLayer?.(l.weight.name, count, layers.length); // (count is bumped apart: ?.() skips its arguments when absent)
+      options.onProgress?.({ phase: 'sparsify', done: count, total: layers.length, unit: 'layers', item: l.weight.name });
     }
     run.graph.metadataProps.set('leanformer.sparsity', '2:4');
     if (qz) run.notes.push(SPARSITY_NOTE);

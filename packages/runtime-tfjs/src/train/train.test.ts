@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tf } from '../setup.js';
 import { learningRate } from './schedule.js';
 import { syntheticSequenceTask } from './synthetic.js';
-import { crossEntropyLoss, train, Trainer } from './train.js';
+import { crossEntropyLoss, train, Trainer, type TrainProgress } from './train.js';
 
 const F = DTypes.float32;
 
@@ -106,6 +106,14 @@ describe('optimizers', () => {
       w = w.map((p, i) => p - 0.1 * buf![i]!);
     }
     Array.from(weights.get('w')!.toFloat32()).forEach((x, i) => expect(x).toBeCloseTo(w[i]!, 5));
+  });
+
+  it('reports core progress events after every step, with loss and gradient norm', async () => {
+    const events: TrainProgress[] = [];
+    const { losses } = await train(quadratic(), { loss: 'loss', data: () => ({}), steps: 3, optimizer: { type: 'sgd', lr: 0.1 }, trainable: ['w'], onProgress: (p) => { events.push(p); } });
+    expect(events.map((e) => [e.phase, e.done, e.total, e.unit])).toEqual([1, 2, 3].map((d) => ['train', d, 3, 'steps']));
+    expect(events.map((e) => e.loss)).toEqual(losses);
+    expect(events.every((e) => e.gradNorm > 0 && e.lr === 0.1)).toBe(true);
   });
 
   it('clips the global gradient norm', async () => {

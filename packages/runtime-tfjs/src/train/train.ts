@@ -2,7 +2,7 @@
 // tfjs autograd differentiates the graph's ops, and a small loop adds optimizers, schedules,
 // clipping, accumulation and safetensors checkpoints.
 
-import { LeanformerError, readSafetensors, readSafetensorsHeader, Tensor, writeSafetensors, type Graph, type TfjsBackendName, type Value } from '@leanformer/core';
+import { LeanformerError, readSafetensors, readSafetensorsHeader, Tensor, writeSafetensors, type Graph, type ProgressEvent, type TfjsBackendName, type Value } from '@leanformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { createTfjsBackend, feedsToTf, TfjsBackend } from '../backend.js';
 import { CompiledGraph } from '../compile.js';
@@ -25,11 +25,14 @@ export type LossSpec =
 /** Where batches come from: a function of (step, micro-batch index), or an (async) iterable. */
 export type DataSource = ((step: number, micro: number) => TrainBatch | Promise<TrainBatch>) | Iterable<TrainBatch> | AsyncIterable<TrainBatch>;
 
-/** Progress reported after every optimizer step. */
-export interface TrainProgress {
-  /** 1-based count of optimizer steps done. */
-  readonly step: number;
-  readonly steps: number;
+/**
+ * Progress reported after every optimizer step: core's {@link ProgressEvent} (`done`: optimizer steps
+ * taken, 1-based; `total`: the steps the schedule spans) plus the step's loss, rate and gradient norm.
+ */
+export interface TrainProgress extends ProgressEvent {
+  readonly phase: 'train';
+  readonly unit: 'steps';
+  readonly total: number;
   /** Mean loss over this step's micro-batches. */
   readonly loss: number;
   readonly lr: number;
@@ -216,7 +219,7 @@ export class Trainer {
     this.optimizer.apply(this.compiled.variables, grads, lr);
     for (const g of grads.values()) g.dispose();
     this.stepCount++;
-    return { step: this.stepCount, steps: this.options.totalSteps ?? this.stepCount, loss: lossSum / n, lr, gradNorm };
+    return { phase: 'train', done: this.stepCount, total: this.options.totalSteps ?? this.stepCount, unit: 'steps', loss: lossSum / n, lr, gradNorm };
   }
 
   /** Current values of the trained initializers, as IR tensors of their original dtypes. */
@@ -296,7 +299,7 @@ async function* batches(data: DataSource, steps: number, acc: number, start: num
  * const { losses, weights } = await train(graph, {
  *   loss: crossEntropyLoss('logits', 'labels'), data: task, steps: 100,
  *   optimizer: { type: 'adamw', lr: 3e-3, weightDecay: 0 }, schedule: { type: 'cosine', warmupSteps: 10 },
- *   clipGradNorm: 1, onProgress: (p) => console.log(p.step, p.loss),
+ *   clipGradNorm: 1, onProgress: (p) => console.log(p.done, p.loss),
  * });
  * ```
  */
