@@ -23,3 +23,4 @@ export * from './ir/printer.js';
 export * from './command.js';
 export * from './bench.js';
 export * from './numeric.js';
+export * from './source.js';

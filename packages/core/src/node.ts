@@ -9,6 +9,7 @@ import { accessSync, constants, readdirSync, realpathSync, renameSync, rmSync, s
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LeanformerError } from './errors.js';
+export { readSource, sourcePath } from './node-source.js';
 
 // One registry per process, shared by every loaded copy of this module (ESM and CJS builds, or two
 // installs): one set of handlers, and the lone-listener test in onSignal stays true.
