@@ -6,3 +6,5 @@ export * from './build.js';
 export * from './checkpoint.js';
 export * from './tokenizer.js';
 export * from './pretrained.js';
+export { readFolder, loadPretrained } from './load.js';
+export type { FolderSource, ReadFolderOptions, PretrainedModel, LoadPretrainedOptions } from './load.js';

@@ -5,7 +5,7 @@
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LeanformerError, Tensor, parseTarget, type Backend, type Graph, type TargetName } from '@leanformer/core';
-import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, writeFileAtomic } from '@leanformer/core/node';
+import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, sourcePath, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
@@ -14,7 +14,8 @@ import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM } from './build.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
-import { readCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
+import { compilePretrained, loadPretrained as loadPretrainedFrom, type FolderSource, type LoadPretrainedOptions, type PretrainedModel } from './load.js';
+import { readCheckpoint, TOKENIZER_FILES, type CheckpointFiles } from './pretrained.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /**
@@ -70,21 +71,7 @@ export interface ConvertedModelInfo {
   readonly target: TargetName;
 }
 
-/** A model ready to generate, with its tokenizer (when the folder has one). */
-export interface PretrainedModel extends RunnableModel {
-  readonly tokenizer?: TextTokenizer;
-  readonly modelType: string;
-  readonly vocab: number;
-  /** 'hf' (built in memory from the checkpoint) or 'converted' (model.onnx from convert). */
-  readonly source: 'hf' | 'converted';
-  dispose(): Promise<void>;
-}
-
-/** Options of {@link loadPretrained}. */
-export interface LoadPretrainedOptions {
-  /** Default ORT CPU. */
-  readonly backend?: Backend;
-}
+export type { LoadPretrainedOptions, PretrainedModel } from './load.js';
 
 /**
  * The tokenizer of a model folder (tokenizer.json, with tokenizer_config.json and chat_template.jinja
@@ -106,7 +93,10 @@ export function tokenizerIn(dir: string): TextTokenizer | undefined {
 
 /**
  * Loads a folder for generation: a Hugging Face checkpoint (config.json + safetensors, converted in
- * memory to fp32) or a folder written by {@link convertCheckpoint} (leanformer.json + model.onnx).
+ * memory to fp32, optionally quantized) or a folder written by {@link convertCheckpoint}
+ * (leanformer.json + model.onnx), given as a path; or anything the browser-safe `loadPretrained` of
+ * '@leanformer/models' takes (folder URL, File list, name → source map, CheckpointFiles).
+ * The backend defaults to ORT CPU.
  *
  * @example
  * ```ts
@@ -114,20 +104,20 @@ export function tokenizerIn(dir: string): TextTokenizer | undefined {
  * for await (const t of generate(model, model.tokenizer, { prompt: 'Hello', maxNewTokens: 8 })) process.stdout.write(t.text);
  * ```
  */
-export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
+export async function loadPretrained(source: FolderSource, o: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
   const backend = o.backend ?? createOrtBackend({ eps: ['cpu'] });
+  const dir = sourcePath(source);
+  if (dir === undefined) return loadPretrainedFrom(source, { ...o, backend });
   const infoPath = join(dir, 'leanformer.json');
   if (existsSync(infoPath)) {
     const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo;
     if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
+    if (o.quantize) throw new LeanformerError('INVALID_ARGUMENT', `loadPretrained: quantize applies to Hugging Face checkpoints; '${dir}' was written by convert (precision ${info.precision})`, { details: { argument: 'quantize' } });
     const executor = await backend.compile(await loadModel(join(dir, 'model.onnx')));
     const tokenizer = tokenizerIn(dir);
     return { executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
   }
-  const ckpt = readCheckpoint(folderFiles(dir));
-  const executor = await backend.compile(buildCausalLM(ckpt.spec, ckpt.weights));
-  const s = ckpt.spec;
-  return { executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
+  return compilePretrained(readCheckpoint(folderFiles(dir)), backend, o.quantize);
 }
 
 /** Weight bytes above which `convert` writes external data (`model.onnx.data`). */
