@@ -27,7 +27,7 @@ function model(): Graph {
 // models/m.onnx + models/m.onnx.data (external), plus the same model in one file.
 const ref = decodeModel(encodeModel(model()));
 const modelsDir = join(dir, 'models');
-let onnx: Uint8Array, ext: Uint8Array, single: Uint8Array;
+let onnx: Uint8Array<ArrayBuffer>, ext: Uint8Array<ArrayBuffer>, single: Uint8Array<ArrayBuffer>;
 let server: Server;
 let base = '';
 const served: string[] = [];
@@ -36,9 +36,9 @@ beforeAll(async () => {
   const { mkdirSync } = await import('node:fs');
   mkdirSync(modelsDir);
   saveModelSync(model(), join(modelsDir, 'm.onnx'), { externalData: true });
-  onnx = readFileSync(join(modelsDir, 'm.onnx'));
-  ext = readFileSync(join(modelsDir, 'm.onnx.data'));
-  single = encodeModel(model());
+  onnx = new Uint8Array(readFileSync(join(modelsDir, 'm.onnx')));
+  ext = new Uint8Array(readFileSync(join(modelsDir, 'm.onnx.data')));
+  single = new Uint8Array(encodeModel(model()));
   const files: Record<string, Uint8Array> = { '/models/m.onnx': onnx, '/models/m.onnx.data': ext, '/single.onnx': single };
   server = createServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
@@ -106,7 +106,7 @@ describe('importModel', () => {
     const short = await importModel(new Blob([onnx]), { externalData: () => ext.subarray(0, 100) }).catch((x: unknown) => x);
     expect(short).toMatchObject({ code: 'EXTERNAL_DATA', message: expect.stringContaining("tensor 'w'") });
     const g = decodeModel(onnx.slice(), { externalData: (info, n) => new Uint8Array(n) }); // same model, data at another name
-    const moved = encodeModel(g, { externalData: (t, name) => (name === 'w' ? { location: 'gone.data', offset: 0, length: t.byteLength } : undefined) });
+    const moved = new Uint8Array(encodeModel(g, { externalData: (t, name) => (name === 'w' ? { location: 'gone.data', offset: 0, length: t.byteLength } : undefined) }));
     const e = await importModel(new Blob([moved]), { externalData: (loc) => `${base}/models/${loc}` }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'IO_ERROR', details: { status: 404, url: `${base}/models/gone.data` } });
   });
@@ -114,7 +114,7 @@ describe('importModel', () => {
   it('refuses external locations that leave the model folder, before reading anything', async () => {
     for (const location of ['../secret.bin', '/etc/passwd', 'https://evil.example/x.data', 'a/../../b']) {
       const g = decodeModel(onnx.slice(), { externalData: (info, n) => new Uint8Array(n) });
-      const bad = encodeModel(g, { externalData: (t, name) => (name === 'w' ? { location, offset: 0, length: t.byteLength } : undefined) });
+      const bad = new Uint8Array(encodeModel(g, { externalData: (t, name) => (name === 'w' ? { location, offset: 0, length: t.byteLength } : undefined) }));
       await expect(importModel(new Blob([bad]), { externalData: () => { throw new Error('must not be asked'); } })).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     }
   });
