@@ -113,6 +113,15 @@ describe('readSource', () => {
     expect(calls.map((c) => c.loaded)).toEqual([50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 300_000]);
   });
 
+  it('stops a stream read when its signal aborts, with the signal\'s reason', async () => {
+    const ctl = new AbortController();
+    let pulls = 0;
+    const endless = new ReadableStream<Uint8Array>({ pull(c) { pulls++; c.enqueue(new Uint8Array(1000)); } });
+    const reading = readSource(endless, { signal: ctl.signal, onProgress: ({ loaded }) => { if (loaded >= 5000) ctl.abort(new Error('user cancelled')); } });
+    await expect(reading).rejects.toThrow('user cancelled');
+    expect(pulls).toBeLessThan(10);
+  });
+
   it('refuses what is not a source, naming what was given and what is allowed', async () => {
     for (const [bad, given] of [[42, 'a number'], [null, 'null'], [{ url: 'x' }, 'an object (Object)'], [['a'], 'an array']] as const) {
       const e = await readSource(bad as never).catch((x: unknown) => x);
