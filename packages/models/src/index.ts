@@ -7,4 +7,4 @@ export * from './checkpoint.js';
 export * from './tokenizer.js';
 export * from './pretrained.js';
 export { readFolder, loadPretrained } from './load.js';
-export type { FolderSource, ReadFolderOptions, PretrainedModel, LoadPretrainedOptions } from './load.js';
+export type { ConvertedModelInfo, FolderSource, ReadFolderOptions, PretrainedModel, LoadPretrainedOptions } from './load.js';

@@ -2,14 +2,17 @@
 // folder picker gives them), a name → source map; the tiny Llama's 32 greedy tokens must equal
 // transformers' (fixtures/llama/reference.json) whichever way it came in. Plus progress, the
 // quantize option and the errors for bad folder sources.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tensor, type LoadProgress } from '@leanformer/core';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { loadPretrained as loadPretrainedWeb, readFolder } from './load.js';
-import { folderFiles, loadPretrained } from './node.js';
+import { loadModel, saveModel } from '@leanformer/onnx/node';
+import { convertCheckpoint, folderFiles, loadPretrained } from './node.js';
 import { quantizeModel } from '@leanformer/quant';
 import { buildCausalLM } from './build.js';
 import { generate, readCheckpoint } from './pretrained.js';
@@ -21,16 +24,25 @@ const files = Object.fromEntries(readdirSync(LLAMA).map((f) => [f, new Uint8Arra
 // What loading reads: everything but reference.json (the test's own file).
 const neededBytes = Object.entries(files).filter(([n]) => n !== 'reference.json').reduce((n, [, b]) => n + b.length, 0);
 
+// A folder written by convert (int4 RTN), its model.onnx re-saved with external data (model.onnx.data).
+const tmp = mkdtempSync(join(tmpdir(), 'lf-load-'));
+const CONVERTED = join(tmp, 'llama-int4');
+let converted: Record<string, Uint8Array<ArrayBuffer>> = {};
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
 let server: Server;
 let base = '';
 const served: string[] = [];
 beforeAll(async () => {
+  await convertCheckpoint(LLAMA, CONVERTED, { precision: 'int4', method: 'rtn' });
+  await saveModel(await loadModel(join(CONVERTED, 'model.onnx')), join(CONVERTED, 'model.onnx'), { externalData: { sizeThreshold: 1024 } });
+  converted = Object.fromEntries(readdirSync(CONVERTED).map((f) => [f, new Uint8Array(readFileSync(join(CONVERTED, f)))]));
   server = createServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
     served.push(path);
-    const m = /^\/(llama|broken)\/([\w.-]+)$/.exec(path);
+    const m = /^\/(llama|converted|broken)\/([\w.-]+)$/.exec(path);
     if (m?.[1] === 'broken') { res.writeHead(500, 'Internal Server Error').end(); return; }
-    const body = m ? files[m[2]!] : undefined;
+    const body = m ? (m[1] === 'converted' ? converted : files)[m[2]!] : undefined;
     if (!body) { res.writeHead(404, 'Not Found').end(); return; }
     res.writeHead(200, { 'Content-Length': body.length }).end(body);
   });
@@ -94,10 +106,27 @@ describe('loadPretrained from anywhere', () => {
     expect(dot / Math.sqrt(nf * nq)).toBeGreaterThan(0.95); // measured 0.968 (int4 RTN, block 32, on 64-wide random weights)
   }, 60_000);
 
+  it('a folder written by convert, by URL (external data fetched beside model.onnx) and as Files: the same tokens as from disk', async () => {
+    expect(Object.keys(converted).sort()).toContain('model.onnx.data');
+    const want = await greedy(await loadPretrained(CONVERTED), 16);
+    served.length = 0;
+    const calls: LoadProgress[] = [];
+    const viaUrl = await loadPretrainedWeb(`${base}/converted/`, { backend: createOrtBackend({ eps: ['cpu'] }), onProgress: (p) => calls.push(p) });
+    expect(viaUrl.source).toBe('converted');
+    expect(await greedy(viaUrl, 16)).toEqual(want);
+    expect(served).toEqual(expect.arrayContaining(['/converted/leanformer.json', '/converted/model.onnx', '/converted/model.onnx.data', '/converted/tokenizer.json']));
+    checkProgress(calls, converted['model.onnx']!.length + converted['model.onnx.data']!.length);
+    const picked = Object.entries(converted).map(([n, b]) => new File([b], n));
+    expect(await greedy(await loadPretrained(picked), 16)).toEqual(want);
+    const noData = picked.filter((f) => f.name !== 'model.onnx.data');
+    await expect(loadPretrained(noData)).rejects.toMatchObject({ code: 'EXTERNAL_DATA', message: "model.onnx names external data 'model.onnx.data', which is missing from the given files" });
+    await expect(loadPretrained(`${base}/converted/`, { quantize: { method: 'rtn' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { argument: 'quantize' } });
+  }, 60_000);
+
   it('refuses bad folder sources, naming what was given', async () => {
     const backend = createOrtBackend({ eps: ['cpu'] });
     await expect(loadPretrainedWeb(`${base}/nothing/`, { backend })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: `config.json: missing from ${base}/nothing/; a Hugging Face checkpoint folder needs config.json` });
-    await expect(loadPretrainedWeb(`${base}/broken/`, { backend })).rejects.toMatchObject({ code: 'IO_ERROR', details: { status: 500, url: `${base}/broken/config.json` } });
+    await expect(loadPretrainedWeb(`${base}/broken/`, { backend })).rejects.toMatchObject({ code: 'IO_ERROR', details: { status: 500, url: `${base}/broken/leanformer.json` } });
     await expect(loadPretrainedWeb(LLAMA, { backend })).rejects.toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringContaining("from '@leanformer/models/node'") });
     await expect(loadPretrainedWeb(`${base}/llama/`)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { argument: 'backend' } });
     await expect(readFolder([new Blob([]) as File])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('give File objects') });

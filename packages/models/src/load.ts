@@ -1,12 +1,13 @@
 // Checkpoint folders from wherever they are (browser-safe): a folder URL (files fetched by name), a
 // folder picker's files, a name → source map, or CheckpointFiles; and loadPretrained over them.
 // The Node entry's loadPretrained adds folders on disk (and converted folders) and a default backend.
-import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type LoadProgress, type ReadSourceOptions } from '@leanformer/core';
+import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type Executor, type LoadProgress, type ReadSourceOptions, type TargetName } from '@leanformer/core';
+import { importModel } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeOptions } from '@leanformer/quant';
 import { buildCausalLM } from './build.js';
 import { parseJsonFile, shardNames } from './checkpoint.js';
 import { memoryFiles, readCheckpoint, TOKENIZER_FILES, type Checkpoint, type CheckpointFiles, type RunnableModel } from './pretrained.js';
-import type { TextTokenizer } from './tokenizer.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /**
  * A checkpoint folder: its URL (files fetched by name beside it; a URL not ending in '/' is taken as
@@ -37,8 +38,7 @@ const FOLDER_FILES: readonly string[] = ['config.json', 'model.safetensors.index
  */
 export async function readFolder(source: FolderSource, o: ReadFolderOptions = {}): Promise<CheckpointFiles> {
   if (isCheckpointFiles(source)) return source;
-  const named = namedSources(source);
-  const upfront = named?.total; // all Blobs: the size of every file that may be read, known now
+  const { sourceOf, total: upfront } = folderSources(source); // upfront: all Blobs, the size of every file that may be read
   let done = 0;
   let known = upfront ?? 0;
   const contents: Record<string, Uint8Array> = {};
@@ -60,7 +60,6 @@ export async function readFolder(source: FolderSource, o: ReadFolderOptions = {}
     done += bytes.byteLength;
     contents[name] = bytes;
   };
-  const sourceOf = (name: string): ByteSource | undefined => (named ? named.files.get(name) : new URL(name, folderUrl(source as string | URL)));
   for (const name of FOLDER_FILES) {
     const from = sourceOf(name);
     if (from !== undefined) await read(name, from);
@@ -98,11 +97,13 @@ export interface LoadPretrainedOptions extends ReadFolderOptions {
 }
 
 /**
- * Loads a Hugging Face checkpoint folder for {@link generate} in any JavaScript runtime: files from a
- * folder URL, a folder picker, a name → source map or {@link CheckpointFiles} (see
- * {@link FolderSource}); the decoder is built in memory (fp32), optionally quantized, and compiled
- * on `options.backend`. Folder paths and folders written by `convertCheckpoint` are loaded by
- * `loadPretrained` of '@leanformer/models/node'.
+ * Loads a model folder for {@link generate} in any JavaScript runtime: files from a folder URL, a
+ * folder picker, a name → source map or {@link CheckpointFiles} (see {@link FolderSource}). A
+ * Hugging Face checkpoint is built in memory (fp32), optionally quantized, and compiled on
+ * `options.backend`; a folder written by `convertCheckpoint` (leanformer.json) has its model.onnx
+ * imported with `importModel` (external data beside it) and compiled. `onProgress` counts the
+ * checkpoint's files, or model.onnx and its data. Folder paths are loaded by `loadPretrained` of
+ * '@leanformer/models/node'.
  *
  * @example
  * ```ts
@@ -117,7 +118,62 @@ export interface LoadPretrainedOptions extends ReadFolderOptions {
  */
 export async function loadPretrained(source: FolderSource, o: LoadPretrainedOptions = {}): Promise<PretrainedModel> {
   if (!o.backend) throw new LeanformerError('INVALID_ARGUMENT', "loadPretrained: pass options.backend (e.g. createOrtBackend from '@leanformer/runtime-ort/web'); the Node entry '@leanformer/models/node' defaults to ORT CPU", { details: { argument: 'backend' } });
-  return compilePretrained(readCheckpoint(await readFolder(source, o)), o.backend, o.quantize);
+  const { sourceOf } = folderSources(source);
+  const infoBytes = await readIfPresent(sourceOf('leanformer.json'), o.signal ? { signal: o.signal } : {});
+  if (!infoBytes) return compilePretrained(readCheckpoint(await readFolder(source, o)), o.backend, o.quantize);
+  // A folder written by convert: its model.onnx (and external data) as they are.
+  const where = describeFolder(source);
+  const info = parseConvertedInfo(utf8(infoBytes), where, o);
+  const model = sourceOf('model.onnx');
+  if (model === undefined) throw new LeanformerError('INVALID_ARGUMENT', `model.onnx: missing from ${where}, which has leanformer.json (a folder written by convert)`, { details: { file: 'model.onnx' } });
+  const graph = await importModel(model, { ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}), externalData: (location) => sourceOf(location) ?? missing(location, where) });
+  const text = async (name: string) => { const b = await readIfPresent(sourceOf(name), o.signal ? { signal: o.signal } : {}); return b && utf8(b); };
+  const [tokenizerJson, tokenizerConfig, chatTemplate] = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'].map(text));
+  const tokenizer = tokenizerJson !== undefined ? loadTokenizer({ tokenizerJson, ...(tokenizerConfig !== undefined ? { tokenizerConfig } : {}), ...(chatTemplate !== undefined ? { chatTemplate } : {}) }) : undefined;
+  return convertedModel(info, await o.backend.compile(graph), tokenizer);
+}
+
+/** What `convert` writes beside model.onnx (leanformer.json): what the generator needs to run it. */
+export interface ConvertedModelInfo {
+  readonly format: 'leanformer-converted-1';
+  readonly modelType: string;
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly vocab: number;
+  readonly maxPositions: number;
+  readonly eosTokenIds: readonly number[];
+  readonly precision: string;
+  readonly method?: string;
+  readonly target: TargetName;
+}
+
+/** Parses and checks leanformer.json; refuses `quantize` (the folder's weights are already final). Shared with the Node entry. */
+export function parseConvertedInfo(text: string, where: string, o: Pick<LoadPretrainedOptions, 'quantize'>): ConvertedModelInfo {
+  const info = parseJsonFile(text, 'leanformer.json') as unknown as ConvertedModelInfo;
+  if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
+  if (o.quantize) throw new LeanformerError('INVALID_ARGUMENT', `loadPretrained: quantize applies to Hugging Face checkpoints; ${where} was written by convert (precision ${info.precision})`, { details: { argument: 'quantize' } });
+  return info;
+}
+
+/** A converted folder's compiled model as a {@link PretrainedModel}. Shared with the Node entry. */
+export function convertedModel(info: ConvertedModelInfo, executor: Executor, tokenizer: TextTokenizer | undefined): PretrainedModel {
+  return { executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
+}
+
+const utf8 = (b: Uint8Array): string => new TextDecoder('utf-8').decode(b);
+
+function missing(location: string, where: string): never {
+  throw new LeanformerError('EXTERNAL_DATA', `model.onnx names external data '${location}', which is missing from ${where}`, { details: { file: location } });
+}
+
+/** The bytes of an optional file: undefined when there is no source or the server says 404. */
+async function readIfPresent(from: ByteSource | undefined, o: ReadSourceOptions): Promise<Uint8Array | undefined> {
+  if (from === undefined) return undefined;
+  try { return await readSource(from, o); } catch (e) {
+    if (e instanceof LeanformerError && e.details['status'] === 404) return undefined;
+    throw e;
+  }
 }
 
 /** Builds, optionally quantizes and compiles a read checkpoint (shared with the Node entry). */
@@ -136,13 +192,16 @@ function isCheckpointFiles(x: unknown): x is CheckpointFiles {
 const isFile = (x: unknown): x is File => typeof File !== 'undefined' && x instanceof File;
 
 /**
- * The files of a picker or a name → source map, by name (with their total size when all are
- * Blobs); undefined for a folder URL. Anything else is INVALID_ARGUMENT naming what was given.
+ * The source of each file of a folder by name (undefined: not in the folder, as far as can be told
+ * without asking a server), with the total size of the files loading may read when all are Blobs.
+ * Anything that is not a folder source is INVALID_ARGUMENT naming what was given.
  */
-function namedSources(source: FolderSource): { files: Map<string, ByteSource>; total: number | undefined } | undefined {
+function folderSources(source: Exclude<FolderSource, CheckpointFiles> | CheckpointFiles): { sourceOf(name: string): ByteSource | undefined; total: number | undefined } {
+  if (isCheckpointFiles(source)) return { sourceOf: (name) => { const r = source.bytes(name); return r && r.read(0, r.size); }, total: undefined };
   if (typeof source === 'string' || source instanceof URL) {
     if (!sourceUrl(source)) throw new LeanformerError('NOT_SUPPORTED', `loadPretrained: '${source}' is a folder path; folders on disk are loaded by loadPretrained from '@leanformer/models/node' (here give a folder URL, a folder picker's files or a name → source map)`, { details: { source } });
-    return undefined;
+    const folder = folderUrl(source);
+    return { sourceOf: (name) => new URL(name, folder), total: undefined };
   }
   const list = typeof source === 'object' && source !== null && (Symbol.iterator in source || typeof (source as ArrayLike<File>).length === 'number') ? Array.from(source as ArrayLike<File>) : undefined;
   const files = new Map<string, ByteSource>();
@@ -159,7 +218,7 @@ function namedSources(source: FolderSource): { files: Map<string, ByteSource>; t
   }
   const wanted = [...files].filter(([n]) => FOLDER_FILES.includes(n) || n.endsWith('.safetensors'));
   const total = wanted.every(([, s]) => typeof Blob !== 'undefined' && s instanceof Blob) ? wanted.reduce((n, [, s]) => n + (s as Blob).size, 0) : undefined;
-  return { files, total };
+  return { sourceOf: (name) => files.get(name), total };
 }
 
 /** The folder URL of a folder source: `…/llama` and `…/llama/` both mean the folder `…/llama/`. */

@@ -14,7 +14,7 @@ import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM } from './build.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
-import { compilePretrained, loadPretrained as loadPretrainedFrom, type FolderSource, type LoadPretrainedOptions, type PretrainedModel } from './load.js';
+import { compilePretrained, convertedModel, loadPretrained as loadPretrainedFrom, parseConvertedInfo, type ConvertedModelInfo, type FolderSource, type LoadPretrainedOptions, type PretrainedModel } from './load.js';
 import { readCheckpoint, TOKENIZER_FILES, type CheckpointFiles } from './pretrained.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
@@ -56,22 +56,7 @@ export function folderFiles(dir: string): CheckpointFiles {
   };
 }
 
-/** What `convert` writes beside model.onnx: what the generator needs to run it. */
-export interface ConvertedModelInfo {
-  readonly format: 'leanformer-converted-1';
-  readonly modelType: string;
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly vocab: number;
-  readonly maxPositions: number;
-  readonly eosTokenIds: readonly number[];
-  readonly precision: string;
-  readonly method?: string;
-  readonly target: TargetName;
-}
-
-export type { LoadPretrainedOptions, PretrainedModel } from './load.js';
+export type { ConvertedModelInfo, LoadPretrainedOptions, PretrainedModel } from './load.js';
 
 /**
  * The tokenizer of a model folder (tokenizer.json, with tokenizer_config.json and chat_template.jinja
@@ -110,12 +95,8 @@ export async function loadPretrained(source: FolderSource, o: LoadPretrainedOpti
   if (dir === undefined) return loadPretrainedFrom(source, { ...o, backend });
   const infoPath = join(dir, 'leanformer.json');
   if (existsSync(infoPath)) {
-    const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo;
-    if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
-    if (o.quantize) throw new LeanformerError('INVALID_ARGUMENT', `loadPretrained: quantize applies to Hugging Face checkpoints; '${dir}' was written by convert (precision ${info.precision})`, { details: { argument: 'quantize' } });
-    const executor = await backend.compile(await loadModel(join(dir, 'model.onnx')));
-    const tokenizer = tokenizerIn(dir);
-    return { executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
+    const info = parseConvertedInfo(readFileSync(infoPath, 'utf8'), `'${dir}'`, o);
+    return convertedModel(info, await backend.compile(await loadModel(join(dir, 'model.onnx'))), tokenizerIn(dir));
   }
   return compilePretrained(readCheckpoint(folderFiles(dir)), backend, o.quantize);
 }
