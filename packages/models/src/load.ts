@@ -1,6 +1,7 @@
-// Checkpoint folders from wherever they are (browser-safe): a folder URL (files fetched by name), a
-// folder picker's files, a name → source map, or CheckpointFiles; and loadPretrained over them (HF checkpoints and folders written by convert).
-// The Node entry's loadPretrained adds folders on disk and a default backend (ORT CPU).
+// Model folders from wherever they are (browser-safe): a folder URL (files fetched by name), a
+// folder picker's files, a name → source map, or CheckpointFiles; and loadPretrained over them (HF
+// checkpoints and folders written by convert). The Node entry's loadPretrained adds folders on disk
+// and a default backend (ORT CPU).
 import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type Executor, type LoadProgress, type ReadSourceOptions, type TargetName } from '@leanformer/core';
 import { importModel } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeOptions } from '@leanformer/quant';
