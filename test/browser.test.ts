@@ -19,9 +19,14 @@ import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { agreement, seededFeeds } from '../examples/browser/src/shared.js';
 import { startServer, type BrowserExampleServer } from '../examples/browser/server.mjs';
 import type { LfpackResult, LoadResult, QuantizeResultMsg } from '../examples/browser/src/protocol.js';
+import { CHAT_QUANTIZE, type ChatLoadResult, type ChatTurn } from '../examples/browser/src/chat-protocol.js';
+import { generate, type PretrainedModel } from '@leanformer/models';
+import { loadPretrained } from '@leanformer/models/node';
 
 /** What the page keeps on `window.leanformerReport` (see examples/browser/src/main.ts). */
 interface PageReport { load?: LoadResult; quantize?: Omit<QuantizeResultMsg, 'model'>; lfpack?: LfpackResult; error?: string }
+/** What the chat page keeps on `window.leanformerChat` (see examples/browser/src/chat.ts). */
+interface ChatReport { load?: ChatLoadResult; turns: ChatTurn[]; error?: string }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env['LEANFORMER_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -29,7 +34,10 @@ const haveChromium = existsSync(CHROMIUM);
 const SCREENSHOT = process.env['LEANFORMER_UPDATE_SCREENSHOT'] === '1'
   ? join(root, 'examples/browser/screenshot.png')
   : join(mkdtempSync(join(tmpdir(), 'lf-browser-shot-')), 'screenshot.png');
+const CHAT_SCREENSHOT = process.env['LEANFORMER_UPDATE_SCREENSHOT'] === '1' ? join(root, 'examples/browser/chat.png') : join(dirname(SCREENSHOT), 'chat.png');
 const VIEWPORT = { width: 1200, height: 900 };
+const LLAMA = join(root, 'packages/models/fixtures/llama');
+const MAX_NEW = 24;
 
 if (!haveChromium) console.warn(`browser e2e: skipped, ${CHROMIUM} is missing; install Debian's chromium package (apt-get install chromium) or set LEANFORMER_CHROMIUM`);
 
@@ -210,6 +218,71 @@ describe.skipIf(!haveChromium)('examples/browser in headless Chromium', () => {
     expect(consoleErrors).toEqual([]);
     console.log(`browser e2e (hqq): ${JSON.stringify({ quant: q.quant, quantBytes: q.quantBytes, quantizeMs: Math.round(q.quantizeMs), agreement: q.agreement })}`);
   }, 90_000);
+
+  it('chat page: loads the built-in Hugging Face folder, quantizes to int4, streams the same greedy ids as Node (ORT CPU); and a picked folder in fp32', async () => {
+    await page.goto(`${server.url}chat.html`);
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.isChecked('#quantize')).toBe(true);
+    await page.click('#load-builtin');
+    await page.waitForSelector('#weights, .bad', { timeout: 60_000 });
+    const prompt = 'Hello! What can you do?';
+    const ask = async (text: string): Promise<ChatTurn> => {
+      const before = await page.evaluate(() => (window as unknown as { leanformerChat: ChatReport }).leanformerChat.turns.length);
+      await page.fill('#prompt', text);
+      await page.fill('#max-new', String(MAX_NEW));
+      await page.click('#send');
+      await page.waitForFunction((n) => { const c = (window as unknown as { leanformerChat: ChatReport }).leanformerChat; return c.turns.length > n || c.error !== undefined; }, before, { timeout: 60_000 });
+      const c = await page.evaluate(() => (window as unknown as { leanformerChat: ChatReport }).leanformerChat);
+      expect(c.error).toBeUndefined();
+      return c.turns.at(-1)!;
+    };
+    const turn = await ask(prompt);
+    const report = await page.evaluate(() => (window as unknown as { leanformerChat: ChatReport }).leanformerChat);
+    expect(report.load).toMatchObject({ modelType: 'llama', layers: 2, vocab: 512, ep: 'wasm', weights: 'rtn int4 (block 32) for ort-wasm', hasChatTemplate: true });
+    expect(report.load!.bytesRead).toBeGreaterThan(statSync(join(LLAMA, 'model.safetensors')).size);
+
+    // Node: the same folder, the same quantization, ORT CPU; the same chat template and greedy decoding.
+    const node = await loadPretrained(LLAMA, { quantize: CHAT_QUANTIZE });
+    const nodeGreedy = async (m: PretrainedModel, messages: { role: string; content: string }[]) => {
+      const promptIds = m.tokenizer!.encode(m.tokenizer!.applyChatTemplate(messages));
+      const ids: number[] = [];
+      let text = '';
+      for await (const t of generate(m, m.tokenizer, { promptIds, maxNewTokens: MAX_NEW })) { ids.push(t.id); text += t.text; }
+      return { promptIds, ids, text };
+    };
+    try {
+      const want = await nodeGreedy(node, [{ role: 'user', content: prompt }]);
+      expect(turn.promptIds).toEqual(want.promptIds);
+      expect(turn.ids).toEqual(want.ids);
+      expect(turn.reply).toBe(want.text);
+      // The page streamed the reply: the chat log shows it, and the tokens came one by one.
+      expect(await page.textContent('.msg.assistant')).toBe(want.text);
+      expect(turn.ids.length).toBe(MAX_NEW); // the tiny random model never says EOS this soon
+      // A second turn sees the first (the template over the whole conversation).
+      const second = await ask('Tell me more.');
+      const want2 = await nodeGreedy(node, [{ role: 'user', content: prompt }, { role: 'assistant', content: want.text }, { role: 'user', content: 'Tell me more.' }]);
+      expect(second.promptIds).toEqual(want2.promptIds);
+      expect(second.ids).toEqual(want2.ids);
+    } finally { await node.dispose(); }
+    await page.screenshot({ path: CHAT_SCREENSHOT, fullPage: true });
+    expect(pngSize(readFileSync(CHAT_SCREENSHOT)).width).toBe(VIEWPORT.width);
+
+    // The folder picker (webkitdirectory): the same folder's files, this time in fp32.
+    await page.uncheck('#quantize');
+    await page.setInputFiles('#load-folder', LLAMA);
+    await page.waitForFunction(() => (window as unknown as { leanformerChat: ChatReport }).leanformerChat.load?.weights === 'fp32' || (window as unknown as { leanformerChat: ChatReport }).leanformerChat.error !== undefined, undefined, { timeout: 60_000 });
+    const picked = await page.evaluate(() => (window as unknown as { leanformerChat: ChatReport }).leanformerChat);
+    expect(picked.error).toBeUndefined();
+    expect(picked.load!.source).toBe('llama');
+    const fp32Turn = await ask(prompt);
+    const fp32 = await loadPretrained(LLAMA);
+    try {
+      expect(fp32Turn.ids).toEqual((await nodeGreedy(fp32, [{ role: 'user', content: prompt }])).ids);
+      expect(fp32Turn.ids).not.toEqual(turn.ids); // int4 and fp32 really were different models
+    } finally { await fp32.dispose(); }
+    expect(consoleErrors).toEqual([]);
+    console.log(`browser e2e (chat): ${JSON.stringify({ load: report.load, int4: { promptTokens: turn.promptIds.length, prefillMs: turn.prefillMs, decodeTokensPerSecond: turn.decodeTokensPerSecond, ids: turn.ids }, fp32: { loadMs: picked.load!.loadMs, decodeTokensPerSecond: fp32Turn.decodeTokensPerSecond } })}`);
+  }, 120_000);
 });
 
 // What a user's bundler sees: the built packages (dist, through their package.json exports and

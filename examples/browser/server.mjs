@@ -2,11 +2,13 @@
 // src/worker.ts, with leanformer's packages taken from their sources) with esbuild for the browser,
 // builds /models/demo.onnx and /models/demo.lfpack in Node, and then serves only these routes:
 //
-//   /                      index.html
+//   /                      index.html (quantize & compare)
+//   /chat.html             chat.html (load a model folder → quantize → chat)
 //   /app/<file>            the esbuild bundles (in memory)
 //   /ort/<file>            onnxruntime-web's .wasm/.mjs files, read from node_modules (no CDN)
 //   /models/demo.onnx      the demo model (the same bytes the page's "Built-in demo model" builds)
 //   /models/demo.lfpack    the same model with entropy-coded float weights
+//   /hf/llama/<file>       packages/models/fixtures/llama, a tiny Hugging Face Llama folder (read per request)
 //
 //   node examples/browser/server.mjs [--port N]     # 127.0.0.1, an ephemeral port unless --port
 //
@@ -21,8 +23,9 @@ import { build } from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+const llamaDir = join(root, 'packages/models/fixtures/llama');
 
-const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.map': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.lfpack': 'application/octet-stream' };
+const MIME = { '.json': 'application/json', '.jinja': 'text/plain; charset=utf-8', '.safetensors': 'application/octet-stream', '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.map': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.lfpack': 'application/octet-stream' };
 const mimeOf = (name) => MIME[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream';
 
 /** esbuild options shared by both bundles: '@leanformer/*' resolves to packages/<name>/src (tsconfig paths). */
@@ -60,7 +63,7 @@ async function bundlePage(log) {
   const r = await build({
     ...common,
     plugins: [nodeGuard(dynamicNodeImports)],
-    entryPoints: { main: join(here, 'src/main.ts'), worker: join(here, 'src/worker.ts') },
+    entryPoints: { main: join(here, 'src/main.ts'), worker: join(here, 'src/worker.ts'), chat: join(here, 'src/chat.ts'), 'chat-worker': join(here, 'src/chat-worker.ts') },
     outdir: '/app',
     platform: 'browser',
     target: 'es2022',
@@ -89,9 +92,11 @@ export async function startServer({ port = 0, log = () => {} } = {}) {
   const [app, models] = await Promise.all([bundlePage(log), buildModels()]);
   log(`bundled the page and built the demo models in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const ortFiles = new Set(readdirSync(ortDist).filter((f) => /^ort-wasm[\w.-]*\.(wasm|mjs)$/.test(f)));
+  const llamaFiles = new Set(readdirSync(llamaDir));
   const files = new Map([
     ['/', { body: readFileSync(join(here, 'index.html')), type: MIME['.html'] }],
     ['/index.html', { body: readFileSync(join(here, 'index.html')), type: MIME['.html'] }],
+    ['/chat.html', { body: readFileSync(join(here, 'chat.html')), type: MIME['.html'] }],
     ['/models/demo.onnx', { body: models.onnx, type: MIME['.onnx'] }],
     ['/models/demo.lfpack', { body: models.lfpack, type: MIME['.lfpack'] }],
     ...Object.entries(app).map(([p, body]) => [p, { body, type: mimeOf(p) }]),
@@ -103,6 +108,8 @@ export async function startServer({ port = 0, log = () => {} } = {}) {
     let file = files.get(path);
     if (!file && path.startsWith('/ort/') && ortFiles.has(path.slice(5))) {
       file = { body: readFileSync(join(ortDist, path.slice(5))), type: mimeOf(path) };
+    } else if (!file && path.startsWith('/hf/llama/') && llamaFiles.has(path.slice(10))) {
+      file = { body: readFileSync(join(llamaDir, path.slice(10))), type: mimeOf(path) };
     }
     if (!file) { res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`not found: ${path}\n`); return; }
     res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length, 'Cache-Control': 'no-store' });

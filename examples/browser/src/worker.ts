@@ -1,6 +1,6 @@
 // The page's worker: everything heavy (decoding, quantizing, .lfpack decoding, ONNX Runtime sessions)
 // runs here, off the main thread, and reports progress as it goes (see protocol.ts).
-import { isLeanformerError, type Graph } from '@leanformer/core';
+import { isLeanformerError, readSource, type Graph } from '@leanformer/core';
 import { decodeModel, encodeModel } from '@leanformer/onnx';
 import { isLfpack, lfpackStats, unpackModel } from '@leanformer/quant';
 import { createOrtBackend } from '@leanformer/runtime-ort/web';
@@ -17,25 +17,9 @@ let current: Loaded | undefined;
 
 const post = (m: Reply, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
-/** Fetches a same-origin URL, reporting download progress. */
-async function download(id: number, url: string): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`GET ${url}: HTTP ${res.status} ${res.statusText}`);
-  const total = Number(res.headers.get('content-length') ?? 0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let got = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    got += value.length;
-    post({ id, type: 'progress', stage: `downloading ${url}`, ...(total ? { fraction: got / total } : {}) });
-  }
-  const out = new Uint8Array(got);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
+/** Reads a URL (relative ones against the page) with core's readSource, reporting download progress. */
+function download(id: number, url: string): Promise<Uint8Array> {
+  return readSource(url, { onProgress: ({ loaded, total }) => post({ id, type: 'progress', stage: `downloading ${url}`, ...(total ? { fraction: loaded / total } : {}) }) });
 }
 
 async function load(req: Extract<Request, { cmd: 'load' }>): Promise<LoadResult> {

@@ -25,7 +25,7 @@ export { outputMetrics } from './compare.js';
 export type { OutputMetrics } from './compare.js';
 export { generateInputs, readTestDataSet, timeRuns, DEFAULT_SYMBOLIC_DIM } from './model.js';
 export type { InputSpec, TestDataSet } from './model.js';
-export { prepareModel, importModel } from './pipeline.js';
+export { prepareModel, importModelFile } from './pipeline.js';
 export type { Prepared } from './pipeline.js';
 export { summarize, formatSummary } from './commands/inspect.js';
 export { builtinCommands } from './commands/index.js';

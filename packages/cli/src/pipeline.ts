@@ -26,14 +26,14 @@ export async function prepareModel(modelPath: string, backend: CliBackend, direc
       : exe.inputNames.map((name) => ({ name, dtype: null, shape: null, isTensor: true }));
     return { exe, inputs };
   }
-  const graph = await importModel(modelPath);
+  const graph = await importModelFile(modelPath);
   const exe = await backend.backend.compile(graph);
   const specs = graphInputSpecs(graph).filter((s) => exe.inputNames.includes(s.name));
   return { exe, inputs: specs };
 }
 
 /** `loadModel` with decode failures phrased for a user who may have passed the wrong file. */
-export async function importModel(modelPath: string): Promise<Graph> {
+export async function importModelFile(modelPath: string): Promise<Graph> {
   checkModelPath(modelPath); // a clear IO_ERROR for missing paths and folders first; loadModel reads the file once
   try {
     return await loadModel(modelPath);

@@ -25,3 +25,4 @@ export * from './bench.js';
 export * from './picture.js';
 export * from './progress.js';
 export * from './numeric.js';
+export * from './source.js';

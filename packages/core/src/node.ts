@@ -9,6 +9,7 @@ import { accessSync, constants, readdirSync, realpathSync, renameSync, rmSync, s
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LeanformerError } from './errors.js';
+export { readSource, sourcePath } from './node-source.js';
 
 export { commandProgressBar, createProgressBar, type ProgressBar, type ProgressBarOptions } from './progress-bar.js';
 

@@ -7,3 +7,5 @@ export * from './build.js';
 export * from './checkpoint.js';
 export * from './tokenizer.js';
 export * from './pretrained.js';
+export { readFolder, loadPretrained } from './load.js';
+export type { ConvertedEncoderInfo, ConvertedModelInfo, FolderSource, LoadedKind, LoadPretrainedOptions, PretrainedEncoder, PretrainedKind, PretrainedModel, ReadFolderOptions } from './load.js';

@@ -4,8 +4,8 @@
 // folder renamed into place, so a failure leaves nothing behind).
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LeanformerError, Tensor, parseTarget, type Backend, type Executor, type Graph, type ProgressCallback, type TargetName } from '@leanformer/core';
-import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, writeFileAtomic } from '@leanformer/core/node';
+import { LeanformerError, Tensor, parseTarget, type Graph, type ProgressCallback, type TargetName } from '@leanformer/core';
+import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, sourcePath, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
@@ -14,8 +14,9 @@ import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM } from './build.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
-import { buildEncoder, encoderInputs, encoderOutputs, encoderRandomFeeds, type EncoderSpec } from './encoders.js';
-import { checkpointKind, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
+import { buildEncoder, encoderRandomFeeds } from './encoders.js';
+import { compilePretrained, convertedModel, encoderInfo, loadPretrained as loadPretrainedFrom, parseConvertedInfo, type ConvertedEncoderInfo, type ConvertedModelInfo, type FolderSource, type LoadedKind, type LoadPretrainedOptions, type PretrainedKind } from './load.js';
+import { checkpointKind, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles } from './pretrained.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /**
@@ -56,89 +57,7 @@ export function folderFiles(dir: string): CheckpointFiles {
   };
 }
 
-/** What `convert` writes beside model.onnx: what the generator needs to run it. */
-export interface ConvertedModelInfo {
-  readonly format: 'leanformer-converted-1';
-  /** Absent in folders converted before encoders were supported. */
-  readonly kind?: 'decoder';
-  readonly modelType: string;
-  readonly layers: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly vocab: number;
-  readonly maxPositions: number;
-  readonly eosTokenIds: readonly number[];
-  readonly precision: string;
-  readonly method?: string;
-  readonly target: TargetName;
-}
-
-/** What `convert` writes beside an encoder's model.onnx: its inputs and outputs. */
-export interface ConvertedEncoderInfo {
-  readonly format: 'leanformer-converted-1';
-  readonly kind: 'encoder';
-  readonly modelType: string;
-  readonly layers: number;
-  readonly hidden: number;
-  /** As {@link encoderInputs}. */
-  readonly inputs: readonly string[];
-  /** As {@link encoderOutputs}. */
-  readonly outputs: readonly string[];
-  /** ViT/DeiT: `pixel_values` is `[batch, channels, size, size]`. */
-  readonly image?: { readonly size: number; readonly channels: number };
-  readonly precision: string;
-  readonly method?: string;
-  readonly target: TargetName;
-}
-
-/** A model ready to generate, with its tokenizer (when the folder has one). */
-export interface PretrainedModel extends RunnableModel {
-  readonly kind: 'decoder';
-  readonly tokenizer?: TextTokenizer;
-  readonly modelType: string;
-  readonly vocab: number;
-  /** 'hf' (built in memory from the checkpoint) or 'converted' (model.onnx from convert). */
-  readonly source: 'hf' | 'converted';
-  dispose(): Promise<void>;
-}
-
-/**
- * An encoder ready to run (BERT, RoBERTa, ViT, DeiT): `executor.run` takes the {@link encoderInputs}
- * (int64 `[batch, seq]` ids and masks, or float32 `pixel_values`) and returns `last_hidden_state`
- * and, where the checkpoint has a pooler, `pooler_output`.
- */
-export interface PretrainedEncoder {
-  readonly kind: 'encoder';
-  readonly executor: Executor;
-  readonly modelType: string;
-  readonly layers: number;
-  readonly hidden: number;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  /** ViT/DeiT: `pixel_values` is `[batch, channels, size, size]`. */
-  readonly image?: { readonly size: number; readonly channels: number };
-  /** BERT's WordPiece or RoBERTa's byte-level BPE; undefined without tokenizer.json. */
-  readonly tokenizer?: TextTokenizer;
-  /** 'hf' (built in memory from the checkpoint) or 'converted' (model.onnx from convert). */
-  readonly source: 'hf' | 'converted';
-  dispose(): Promise<void>;
-}
-
-function encoderInfo(s: EncoderSpec): Pick<ConvertedEncoderInfo, 'kind' | 'modelType' | 'layers' | 'hidden' | 'inputs' | 'outputs' | 'image'> {
-  const e = s.embeddings;
-  return { kind: 'encoder', modelType: s.modelType, layers: s.layers, hidden: s.hidden, inputs: encoderInputs(s), outputs: encoderOutputs(s), ...(e.kind === 'patch' ? { image: { size: e.imageSize, channels: e.channels } } : {}) };
-}
-
-/** Options of {@link loadPretrained}. */
-export interface LoadPretrainedOptions {
-  /** Default ORT CPU. */
-  readonly backend?: Backend;
-  /**
-   * What the caller expects (default 'decoder'): a folder of the other kind fails with NOT_SUPPORTED
-   * saying which it holds; 'any' takes either and returns the union (tell them apart by `kind`).
-   */
-  readonly kind?: 'decoder' | 'encoder' | 'any';
-}
+export type { ConvertedEncoderInfo, ConvertedModelInfo, LoadedKind, LoadPretrainedOptions, PretrainedEncoder, PretrainedKind, PretrainedModel } from './load.js';
 
 /**
  * The tokenizer of a model folder (tokenizer.json, with tokenizer_config.json and chat_template.jinja
@@ -159,10 +78,12 @@ export function tokenizerIn(dir: string): TextTokenizer | undefined {
 }
 
 /**
- * Loads a folder: a Hugging Face checkpoint (config.json + safetensors, converted in memory to fp32)
- * or a folder written by {@link convertCheckpoint} (leanformer.json + model.onnx). Decoders come back
- * ready for {@link generate}; encoders (BERT, RoBERTa, ViT, DeiT) with `{ kind: 'encoder' }` as a
- * {@link PretrainedEncoder}; `{ kind: 'any' }` takes either.
+ * Loads a folder: a Hugging Face checkpoint (config.json + safetensors, converted in memory to fp32,
+ * optionally quantized) or a folder written by {@link convertCheckpoint} (leanformer.json + model.onnx),
+ * given as a path; or anything the browser-safe `loadPretrained` of '@leanformer/models' takes (folder
+ * URL, File list, name → source map, CheckpointFiles). Decoders come back ready for {@link generate};
+ * encoders (BERT, RoBERTa, ViT, DeiT) with `{ kind: 'encoder' }`; `{ kind: 'any' }` takes either.
+ * The backend defaults to ORT CPU.
  *
  * @example
  * ```ts
@@ -172,41 +93,16 @@ export function tokenizerIn(dir: string): TextTokenizer | undefined {
  * const { last_hidden_state } = await bert.executor.run({ input_ids, attention_mask, token_type_ids });
  * ```
  */
-export async function loadPretrained(dir: string, o?: LoadPretrainedOptions & { readonly kind?: 'decoder' }): Promise<PretrainedModel>;
-export async function loadPretrained(dir: string, o: LoadPretrainedOptions & { readonly kind: 'encoder' }): Promise<PretrainedEncoder>;
-export async function loadPretrained(dir: string, o: LoadPretrainedOptions): Promise<PretrainedModel | PretrainedEncoder>;
-export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {}): Promise<PretrainedModel | PretrainedEncoder> {
+export async function loadPretrained<K extends PretrainedKind | undefined = undefined>(source: FolderSource, o: LoadPretrainedOptions & { readonly kind?: K } = {}): Promise<LoadedKind<K>> {
   const backend = o.backend ?? createOrtBackend({ eps: ['cpu'] });
-  const want = o.kind ?? 'decoder';
-  // The kind is checked before anything is compiled.
-  const expect = (kind: 'decoder' | 'encoder', modelType: string): void => {
-    if (want !== 'any' && kind !== want) throw new LeanformerError('NOT_SUPPORTED', `loadPretrained: '${dir}' holds ${kind === 'encoder' ? 'an encoder' : 'a decoder'} (${modelType}), not ${want === 'encoder' ? 'an encoder' : 'a decoder'}; pass { kind: '${kind}' } (or 'any')`, { details: { path: dir, field: 'kind' } });
-  };
+  const dir = sourcePath(source);
+  if (dir === undefined) return loadPretrainedFrom(source, { ...o, backend });
   const infoPath = join(dir, 'leanformer.json');
   if (existsSync(infoPath)) {
-    const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo | ConvertedEncoderInfo;
-    if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
-    expect(info.kind ?? 'decoder', info.modelType);
-    const executor = await backend.compile(await loadModel(join(dir, 'model.onnx')));
-    const tokenizer = tokenizerIn(dir);
-    if (info.kind === 'encoder') {
-      const { kind, modelType, layers, hidden, inputs, outputs, image } = info;
-      return { kind, executor, modelType, layers, hidden, inputs, outputs, ...(image ? { image } : {}), source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
-    }
-    return { kind: 'decoder', executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
+    const info = parseConvertedInfo(readFileSync(infoPath, 'utf8'), `'${dir}'`, o); // the kind is checked before anything is compiled
+    return convertedModel(info, await backend.compile(await loadModel(join(dir, 'model.onnx'))), tokenizerIn(dir)) as LoadedKind<K>;
   }
-  const files = folderFiles(dir);
-  if (checkpointKind(files) === 'encoder') {
-    const ck = readEncoderCheckpoint(files);
-    expect('encoder', ck.spec.modelType);
-    const executor = await backend.compile(buildEncoder(ck.spec, ck.weights));
-    return { ...encoderInfo(ck.spec), kind: 'encoder', executor, source: 'hf', ...(ck.tokenizer ? { tokenizer: ck.tokenizer } : {}), dispose: () => executor.dispose() };
-  }
-  const ckpt = readCheckpoint(files);
-  expect('decoder', ckpt.spec.modelType);
-  const executor = await backend.compile(buildCausalLM(ckpt.spec, ckpt.weights));
-  const s = ckpt.spec;
-  return { kind: 'decoder', executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
+  return compilePretrained(folderFiles(dir), backend, o, `'${dir}'`) as Promise<LoadedKind<K>>;
 }
 
 /** Weight bytes above which `convert` writes external data (`model.onnx.data`). */

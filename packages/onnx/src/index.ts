@@ -7,3 +7,5 @@ export {
 } from './lower.js';
 export type { FormChoice, LoweringContext, LoweringForm, NodeLowering, OnnxLowering, SkippedForm } from './lower.js';
 export * from './lowerings/index.js';
+export { importModel } from './import.js';
+export type { ImportModelOptions, ExternalDataSourceResolver } from './import.js';

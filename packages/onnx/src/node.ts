@@ -3,8 +3,9 @@
 // to a temporary file and renamed, so a failed or interrupted save leaves no partial file.
 import { closeSync, fstatSync, openSync, readFileSync, readSync, realpathSync, writeSync, type PathLike } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { LeanformerError, type Graph, type Tensor, type TensorSource } from '@leanformer/core';
-import { commitTemp, createTempPath, discardTemp } from '@leanformer/core/node';
+import { LeanformerError, type ByteSource, type Graph, type Tensor, type TensorSource } from '@leanformer/core';
+import { commitTemp, createTempPath, discardTemp, readSource, sourcePath } from '@leanformer/core/node';
+import { importWith, urlSibling, type ImportModelOptions } from './import.js';
 import { decodeModel, decodeTensor, encodeModel, type ExternalDataInfo } from './model.js';
 
 /** Options of loadModel. */
@@ -64,6 +65,28 @@ function readRange(fd: number, offset: number, length: number, what: string): Ui
  */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Graph> {
   return loadModelSync(path, options);
+}
+
+/**
+ * Imports an ONNX model into the IR from a file path or file: URL, or anything the browser-safe
+ * `importModel` of '@leanformer/onnx' takes (URL, Blob/File, bytes, ReadableStream), with progress.
+ * External data is read beside a file (confined to its folder, as {@link loadModel} does) or
+ * fetched beside a URL, unless `options.externalData` says where it is.
+ *
+ * @example
+ * ```ts
+ * import { importModel } from '@leanformer/onnx/node';
+ * const graph = await importModel('model.onnx', { onProgress: ({ loaded, total }) => console.log(loaded, total) });
+ * ```
+ */
+export async function importModel(source: ByteSource, options: ImportModelOptions = {}): Promise<Graph> {
+  return importWith({
+    read: readSource,
+    sibling: (model, location) => {
+      const path = sourcePath(model);
+      return path === undefined ? urlSibling(model, location) : resolveExternalPath(dirname(resolve(path)), location);
+    },
+  }, source, options);
 }
 
 /** Synchronous form of {@link loadModel}. */

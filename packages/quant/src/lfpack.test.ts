@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cloneGraph, DTypes, Graph, Tensor, tensorType, type Graph as G, type ProgressEvent } from '@leanformer/core';
-import { isLfpack, lfpackStats, packModel, readLfpackManifest, unpackModel, type ModelCodec } from './lfpack.js';
+import { isLfpack, lfpackStats, packModel, readLfpackManifest, unpackModel, unpackModelFrom, type ModelCodec } from './lfpack.js';
 import { Rng, syntheticBf16Weights } from './synthetic.js';
 
 /**
@@ -62,6 +62,20 @@ describe('.lfpack', () => {
       expect(events.every((e) => e.phase === phase && e.total === raw && e.unit === 'bytes')).toBe(true);
       expect(events.slice(1).map((e) => e.item)).toEqual(['w32', 'wbf']);
     }
+  });
+
+  it('unpacks from a Blob and a ReadableStream with progress; refuses a non-source by name', async () => {
+    const g = model();
+    const codec = memoryCodec();
+    const bytes = new Uint8Array(packModel(g, codec));
+    const half = bytes.length >> 1;
+    for (const source of [new Blob([bytes]), new ReadableStream<Uint8Array>({ start(c) { c.enqueue(bytes.slice(0, half)); c.enqueue(bytes.slice(half)); c.close(); } })]) {
+      const seen: number[] = [];
+      const back = await unpackModelFrom(source, codec, { onProgress: (p) => seen.push(p.loaded) });
+      expect(seen.at(-1)).toBe(bytes.length);
+      expect(Buffer.from(back.initializers.get('wbf')!.const!.bytes()).equals(Buffer.from(g.initializers.get('wbf')!.const!.bytes()))).toBe(true);
+    }
+    await expect(unpackModelFrom({} as never, codec)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('got an object') });
   });
 
   it('rejects files that are not .lfpack or whose sections are out of range', () => {

@@ -1,6 +1,6 @@
 // The .lfpack container's public API: pack a model, unpack it, read its manifest and sizes. The
 // byte format, its checks and the layout both packers share are in lfpack-format.ts.
-import { cloneGraph, crc32c, Tensor, type Graph, type ProgressCallback } from '@leanformer/core';
+import { cloneGraph, crc32c, readSource, Tensor, type ByteSource, type Graph, type ProgressCallback, type ReadSourceOptions } from '@leanformer/core';
 import { encodeFloats, type PackableFloat } from './dfloat11.js';
 import { decodeLfpackModel, decodeLfpackTensor, layoutLfpack, lfpackRawBytes, PACKABLE, parseLfpackHeader, verifyLfpackSection, type LfpackHeader, type LfpackManifest, type LfpackStreamInfo, type ModelCodec } from './lfpack-format.js';
 
@@ -100,6 +100,20 @@ export function unpackModel(bytes: Uint8Array, codec: ModelCodec, options: { rea
     options.onProgress?.({ phase: 'unpack', done, total, unit: 'bytes', item: e.name });
   }
   return g;
+}
+
+/**
+ * {@link unpackModel} over any byte source: a URL (fetch), `Blob`/`File`, `ArrayBuffer`/`Uint8Array`
+ * or `ReadableStream`, with download progress. In Node, read a path with `readSource` from
+ * '@leanformer/core/node' and pass the bytes.
+ *
+ * @example
+ * ```ts
+ * const graph = await unpackModelFrom('/models/demo.lfpack', { encode: encodeModel, decode: decodeModel }, { onProgress: ({ loaded, total }) => show(loaded, total) });
+ * ```
+ */
+export async function unpackModelFrom(source: ByteSource, codec: ModelCodec, options: ReadSourceOptions = {}): Promise<Graph> {
+  return unpackModel(await readSource(source, options), codec);
 }
 
 /**

@@ -31,6 +31,12 @@ export interface OrtBackendOptions {
    * `info.fallbacks`, not as console noise. Also sets `ort.env.logLevel`, which ORT reads at its first session.
    */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Whether the runtime writes outputs into preallocated CPU tensors passed as fetches. onnxruntime-node
+   * does (default true); onnxruntime-web's WebAssembly build does not (it binds them on its own heap
+   * and hands the untouched tensor back), so `./web` sets false: such outputs are fetched and copied in.
+   */
+  readonly writesPreallocatedOutputs?: boolean;
 }
 
 /** Why one execution provider was skipped. */
@@ -151,7 +157,7 @@ export class OrtBackend implements Backend {
         fallbacks.push({ ep, stage: 'session', reason: message(e) });
         continue;
       }
-      return new OrtExecutor(this.ort, session, { backend: 'ort', device: ep, fallbacks: Object.freeze(fallbacks) }, fetches);
+      return new OrtExecutor(this.ort, session, { backend: 'ort', device: ep, fallbacks: Object.freeze(fallbacks) }, fetches, this.options.writesPreallocatedOutputs ?? true);
     }
     const reasons = fallbacks.map((f) => `${f.ep}: ${f.reason}`).join('; ');
     if (fallbacks.length === 1) {
@@ -180,7 +186,7 @@ export class OrtExecutor implements Executor {
   private session: InferenceSession | null;
 
   /** @internal created by {@link OrtBackend}. */
-  constructor(private readonly ort: OrtModule, session: InferenceSession, readonly info: OrtExecutorInfo, private readonly defaultFetches?: readonly string[]) {
+  constructor(private readonly ort: OrtModule, session: InferenceSession, readonly info: OrtExecutorInfo, private readonly defaultFetches?: readonly string[], private readonly writesPreallocated = true) {
     this.session = session;
     this.inputNames = Object.freeze([...session.inputNames]);
     this.outputNames = Object.freeze([...session.outputNames]);
@@ -209,7 +215,7 @@ export class OrtExecutor implements Executor {
       if (!this.outputNames.includes(n)) throw new LeanformerError('INVALID_ARGUMENT', `Unknown fetch '${n}'; outputs: ${this.outputNames.join(', ')}`);
     }
     const fetches: Record<string, OrtTensor | null> = {};
-    for (const n of new Set([...names, ...Object.keys(pre)])) fetches[n] = pre[n] ? toOrtTensor(this.ort, pre[n]!, n) : null;
+    for (const n of new Set([...names, ...Object.keys(pre)])) fetches[n] = pre[n] && this.writesPreallocated ? toOrtTensor(this.ort, pre[n]!, n) : null;
     let result: Record<string, OrtTensor>;
     try {
       result = (await session.run(ortFeeds, fetches)) as Record<string, OrtTensor>;
@@ -218,7 +224,13 @@ export class OrtExecutor implements Executor {
     }
     const out: Record<string, Tensor> = {};
     for (const n of Object.keys(fetches)) {
-      out[n] = pre[n] ?? fromOrtTensor(result[n]!, n);
+      const p = pre[n];
+      if (p && !this.writesPreallocated) {
+        const got = fromOrtTensor(result[n]!, n);
+        if (got.dtype !== p.dtype || got.size !== p.size) throw new LeanformerError('EXECUTION_FAILED', `Output '${n}' is ${got.dtype.name}[${got.shape.join(', ')}], the preallocated tensor ${p.dtype.name}[${p.shape.join(', ')}]`, { details: { name: n } });
+        (p.data as Float32Array).set(got.data as Float32Array);
+      }
+      out[n] = p ?? fromOrtTensor(result[n]!, n);
     }
     return out;
   }

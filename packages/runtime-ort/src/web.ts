@@ -49,5 +49,5 @@ export function createOrtBackend(options: Omit<OrtBackendOptions, 'ort'> & { rea
     if (wasm.numThreads !== undefined) ort.env.wasm.numThreads = wasm.numThreads;
     if (wasm.proxy !== undefined) ort.env.wasm.proxy = wasm.proxy;
   }
-  return new OrtBackend({ eps: ['webgpu', 'wasm'], ...rest, ort: ortWeb });
+  return new OrtBackend({ eps: ['webgpu', 'wasm'], ...rest, ort: ortWeb, writesPreallocatedOutputs: false });
 }

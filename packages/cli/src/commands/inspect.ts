@@ -1,7 +1,7 @@
 import { formatType, parseTarget, targetName, type Graph, type Target } from '@leanformer/core';
 import { explainLowering, type NodeLowering } from '@leanformer/onnx';
 import type { Command } from '../registry.js';
-import { importModel } from '../pipeline.js';
+import { importModelFile } from '../pipeline.js';
 
 /** What `leanformer inspect --json` prints. */
 export interface ModelSummary {
@@ -121,7 +121,7 @@ export const inspectCommand: Command = {
     const lowering = values['lowering'];
     // The target is checked before the model is read, so a typo fails fast with the allowed names.
     const target = typeof lowering === 'string' ? parseTarget(lowering) : null;
-    const graph = await importModel(path);
+    const graph = await importModelFile(path);
     if (target) {
       const r = loweringReport(graph, target);
       io.out(values['json'] ? `${JSON.stringify(r)}\n` : formatLoweringReport(path, r));
