@@ -1,6 +1,6 @@
 // `leanformer tokenize`, `convert` and `generate` as plain CommandSpec objects; the CLI registers them
 // (packages/cli/src/commands/extensions.ts) and handles parsing, help and error reporting.
-import { intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type TargetName } from '@leanformer/core';
+import { COMPUTE_PRECISIONS, intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type ComputePrecision, type TargetName } from '@leanformer/core';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
 import type { Sampling } from '@leanformer/kv-cache';
@@ -67,14 +67,18 @@ export function modelsCommands(): CommandSpec[] {
       precision: { type: 'string', arg: '<p>', description: `${CONVERT_PRECISIONS.join('|')} (default fp32)` },
       method: { type: 'string', arg: '<m>', description: 'int4/int8 method: rtn, hqq, gptq, awq, smoothquant, qserve (default rtn)' },
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
-      json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, files, parameters, seconds }' },
+      compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, else fp32; bf16: ort-cuda)` },
+      json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {
       const out = str(values, 'output');
       if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
       const target = str(values, 'target');
       if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
+      const compute = str(values, 'compute');
+      if (compute !== undefined && !(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`convert: --compute '${compute}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, 'compute');
       const report = await convertCheckpoint(positionals[0]!, out, {
+        ...(compute ? { compute: compute as ComputePrecision } : {}),
         ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
         ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
         ...(target ? { target: target as TargetName } : {}),

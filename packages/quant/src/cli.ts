@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type Tensor, type Backend, type Graph, type TargetName,
+  COMPUTE_PRECISIONS, computePrecisionPass, computePrecisionProblem, DTypes, intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ComputePrecision, type Tensor, type Backend, type Graph, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, writeFileAtomic } from '@leanformer/core/node';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
@@ -172,6 +172,7 @@ export function quantCommands(): QuantCommand[] {
       'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
       exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
       'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
+      compute: { type: 'string', arg: '<p>', description: 'activations after quantization: fp32 (default), fp16 or bf16 (bf16: ort-cuda); graph inputs and outputs stay float32 behind Casts' },
       stream: { type: 'boolean', description: `process the model tensor by tensor with external data in and out (${STREAMING.join(', ')}; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight` },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
     },
@@ -184,6 +185,11 @@ export function quantCommands(): QuantCommand[] {
       const targetName = (values.target as string | undefined) ?? 'ort-cpu';
       if (!(TARGET_NAMES as readonly string[]).includes(targetName) || !targetName.startsWith('ort-')) throw new UsageError(`--target must be one of ort-cpu, ort-cuda, ort-tensorrt, ort-webgpu, ort-wasm, got '${targetName}'`, 'target');
       const weights = weightOptions(values);
+      const compute = (values.compute as string | undefined) ?? 'fp32';
+      if (!(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`--compute must be one of ${COMPUTE_PRECISIONS.join(', ')}, got '${compute}'`, 'compute');
+      const computeProblem = computePrecisionProblem(parseTarget(targetName), compute as ComputePrecision);
+      if (computeProblem) throw new UsageError(`--compute ${compute}: ${computeProblem}`, 'compute');
+      if (values.stream && compute !== 'fp32') throw new UsageError('--compute fp16/bf16 needs the whole model in memory; drop --stream', 'compute');
       if (values.stream) return quantizeStreamed(positionals[0]!, out, method, targetName, weights, values, io);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
       const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
@@ -195,7 +201,10 @@ export function quantCommands(): QuantCommand[] {
         calibration = { backend: await calibrationBackend(), feeds };
       }
       const { graph: q, report, notes } = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration });
-      await saveModel(lowerToOnnx(q, parseTarget(targetName)), out);
+      // 16-bit compute after quantization (calibration saw fp32); the file's inputs/outputs keep their float32 type.
+      const io32 = [...q.inputs, ...q.outputs].filter((v) => v.dtype === DTypes.float32).map((v) => v.name);
+      const narrowed = compute === 'fp32' ? q : computePrecisionPass({ precision: compute as ComputePrecision, keep: io32 }).run(q, {}).graph;
+      await saveModel(lowerToOnnx(narrowed, parseTarget(targetName)), out);
       if (values.json) io.out(`${JSON.stringify(report)}\n`);
       else {
         io.out(`${report.method} ${report.bits}-bit block ${report.blockSize || 'per-channel'} for ${report.target}: ${report.layersQuantized} layers, ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}${ratio(report.bytesBefore, report.bytesAfter)} in ${report.seconds}s → ${out}\n`);
