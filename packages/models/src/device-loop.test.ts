@@ -9,7 +9,7 @@ import { GraphBuilder, type TargetName } from '@leanformer/core';
 import { loadModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { generate } from './pretrained.js';
-import { generateInGraph, greedyLoopGraph } from './device-loop.js';
+import { generateInGraph, greedyLoopGraph } from '@leanformer/kv-cache';
 import { convertCheckpoint, loadPretrained } from './node.js';
 
 const LLAMA = fileURLToPath(new URL('../fixtures/llama', import.meta.url));

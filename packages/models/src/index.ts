@@ -6,4 +6,3 @@ export * from './build.js';
 export * from './checkpoint.js';
 export * from './tokenizer.js';
 export * from './pretrained.js';
-export * from './device-loop.js';

@@ -1,7 +1,8 @@
 // Device-resident greedy decoding: the decoder step becomes the body of an ONNX Loop whose
 // loop-carried state is the KV cache, with the argmax inside, so one run produces N tokens and the KV
 // cache never crosses host↔device (onnxruntime-node cannot keep outputs on the CUDA device between
-// runs). Browser-safe: a graph transform plus a run helper over any Executor.
+// runs). Browser-safe: a graph transform plus a run helper over any Executor; checked against the host
+// loop on the tiny Llama in packages/models/src/device-loop.test.ts (it needs convert and the fixture).
 import { attr, DTypes, Graph, LeanformerError, Tensor, tensorType, type Executor, type Value } from '@leanformer/core';
 
 /** The KV-cache step graph's shape facts {@link greedyLoopGraph} needs. */
