@@ -1,4 +1,6 @@
-// `leanformer bench gpu [--quick] --json`: ONNX Runtime's CUDA EP on the figures of issue #14, inputs
+// `leanformer bench gpu [--quick] --json` (kv-cache's `./gpu-bench` entry, the CLI's `gpu` prefix: it times
+// the in-graph decode loop, and runtime-ort cannot depend on kv-cache):
+// ONNX Runtime's CUDA EP on the figures of issue #14, inputs
 // made and outputs reduced inside the graphs where host copies would dominate. Needs the CUDA EP
 // (tools/device/README.md: the GPU machine's two-call recipe); a clear BACKEND_UNAVAILABLE otherwise.
 // The PyTorch peer runs in the same command (tools/device/gpu-suite.sh, tools/device/gpu_peer.py).
@@ -249,3 +251,6 @@ export const gpuSuite: BenchSuite = {
     return { suite: 'gpu', ep, metrics, ...details, quick: o.quick, node: process.version };
   },
 };
+
+/** The suites of this entry (`leanformer bench gpu`). */
+export const benches: readonly BenchSuite[] = [gpuSuite];
