@@ -175,7 +175,7 @@ export const gpuSuite: BenchSuite = {
         msPerLayerFp16: ms.fp16, msPerLayerInt4: ms.int4, layersChained: L,
         hbmFractionFp16: (K * N * 2) / (ms.fp16! / 1e3) / hbm, hbmFractionInt4: (K * N / 2 + K * N / 16) / (ms.int4! / 1e3) / hbm,
       };
-      o.log(`gemv ${tag}: fp16 ${ms.fp16!.toFixed(4)} ms, int4 ${ms.int4!.toFixed(4)} ms per layer`);
+      o.log(`gemv ${tag}: fp16 ${ms.fp16!.toFixed(4)} ms, int4 ${ms.int4!.toFixed(4)} ms per layer\n`);
     }
 
     // Sliding window 512 vs dense causal GQA prefill.
@@ -189,12 +189,12 @@ export const gpuSuite: BenchSuite = {
     }
     metrics[`swa_speedup_${S >= 1024 ? `${S / 1024}k` : S}_${ep}`] = gqa.dense! / gqa.window512!;
     details['gqa_prefill'] = { seq: S, heads: 32, kvHeads: 8, headDim: 128, denseMs: gqa.dense, window512Ms: gqa.window512 };
-    o.log(`gqa ${S}: dense ${gqa.dense!.toFixed(2)} ms, window 512 ${gqa.window512!.toFixed(2)} ms`);
+    o.log(`gqa ${S}: dense ${gqa.dense!.toFixed(2)} ms, window 512 ${gqa.window512!.toFixed(2)} ms\n`);
 
     // Converted decoders: prefill and decode.
     const newTokens = benchInt(o.params, 'new-tokens', o.quick ? 16 : 64);
     for (const [label, dir] of [['fp16', o.params['model-fp16']], ['int4', o.params['model-int4']]] as const) {
-      if (!dir) { o.log(`no --param model-${label}: skipping its prefill/decode figures`); continue; }
+      if (!dir) { o.log(`no --param model-${label}: skipping its prefill/decode figures\n`); continue; }
       const info = readInfo(dir);
       const step = await loadModel(join(dir, 'model.onnx'));
       const wBytes = weightBytes(step);
@@ -239,7 +239,7 @@ export const gpuSuite: BenchSuite = {
         metrics[`decode_tokens_per_s_${label}_${ctx}`] = 1e3 / ms;
         metrics[`hbm_fraction_${label}_${ctx}`] = (wBytes + kvRead) / (ms / 1e3) / hbm;
         metrics[`kv_host_bytes_per_token_${label}_${ctx}`] = 0; // prompt ids in, new ids out; KV is Loop state
-        o.log(`${label} ctx ${ctx}: in-graph ${(1e3 / ms).toFixed(1)} tok/s, host loop ${(host[ctx] as { tokensPerS: number }).tokensPerS.toFixed(1)} tok/s`);
+        o.log(`${label} ctx ${ctx}: in-graph ${(1e3 / ms).toFixed(1)} tok/s, host loop ${(host[ctx] as { tokensPerS: number }).tokensPerS.toFixed(1)} tok/s\n`);
       }
       await loopExe.dispose();
       row['inGraphLoop'] = inGraph;
