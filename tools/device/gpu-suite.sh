@@ -18,7 +18,14 @@ quick=; [ "${1:-}" = --quick ] && quick=--quick
 W=/tmp/lf-gpu; mkdir -p "$W"
 export PYTHONUNBUFFERED=1
 log() { echo "=== $* ($(date +%T))" | tee -a "$OUT/log"; }
-lf() { node --max-old-space-size=32000 --input-type=module -e "const { main } = await import('@leanformer/cli'); process.exit(await main(process.argv.slice(1)));" "$@"; }
+# The CLI from the carried packages, imported by name from the working folder (where enter.sh links
+# node_modules); a script, so `timeout` can run it.
+lf=$W/lf
+cat > "$lf" <<'EOS'
+#!/usr/bin/env bash
+exec node --max-old-space-size=32000 --input-type=module -e "const { main } = await import('@leanformer/cli'); process.exit(await main(process.argv.slice(1)));" "$@"
+EOS
+chmod +x "$lf"
 gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1)
 log "gpu: $gpu"
 # HBM bandwidth for the fraction-of-limit figures: H100 SXM 3.35 TB/s, H200 4.8 TB/s.
@@ -28,15 +35,15 @@ layers=22; [ -n "$quick" ] && layers=4
 log model; timeout 180 python3 "$here/gpu_peer.py" make-model --out "$W/hf" --layers $layers > "$W/model.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 log "peer (background)"; ( timeout 300 python3 "$here/gpu_peer.py" peer --model "$W/hf" $quick > "$OUT/peer.json" 2>"$W/peer.err"; echo "peer rc=$?" >> "$OUT/log" ) &
 peer=$!
-log convert-fp16; ( time timeout 240 lf convert "$W/hf" -o "$W/fp16" --target ort-cuda --json ) > "$W/convert-fp16.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-log convert-int4; ( time timeout 300 lf convert "$W/hf" -o "$W/int4" --target ort-cuda --precision int4 --json ) > "$W/convert-int4.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+log convert-fp16; ( time timeout 240 "$lf" convert "$W/hf" -o "$W/fp16" --target ort-cuda --json ) > "$W/convert-fp16.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+log convert-int4; ( time timeout 300 "$lf" convert "$W/hf" -o "$W/int4" --target ort-cuda --precision int4 --json ) > "$W/convert-int4.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 log "wait peer"; wait $peer; tail -c 2000 "$W/peer.err" >> "$OUT/log"
-log bench; timeout 300 lf bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 nodes=$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend/test/data/node"))' 2>/dev/null)
 if [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "conform skipped (quick or no onnx test data)"; else
-  log conform-direct; timeout 200 lf conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-  log conform-ir; timeout 200 lf conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+  log conform-direct; timeout 120 "$lf" conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+  log conform-ir; timeout 120 "$lf" conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 fi
 log assemble
 node --input-type=module - "$W" "$OUT" "$gpu" <<'EOF' 2>>"$OUT/log"
