@@ -11,7 +11,10 @@
 #             tokens/s (in-graph Loop and host loop) with kv_host_bytes_per_token and HBM fraction
 #   check     cuda-check.mjs: every ort-cuda form on CUDA vs CPU, per-node placement from ORT's profiler
 #   conform   ONNX backend node tests (from the Python onnx package there) on ort-cuda, direct vs IR
+# STEPS="model convert bench" (say) runs a subset; peer/check/conform need nothing but the model step.
 set -uo pipefail
+steps=" ${STEPS:-model peer convert bench check conform} "
+on() { [[ "$steps" == *" $1 "* ]]; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 quick=; [ "${1:-}" = --quick ] && quick=--quick
 : "${OUT:=/tmp/gpu-suite-out}"; mkdir -p "$OUT"
@@ -32,16 +35,17 @@ log "gpu: $gpu"
 case "$gpu" in *H200*) hbm=4800 ;; *H100*PCIe*) hbm=2000 ;; *) hbm=3350 ;; esac
 layers=22; [ -n "$quick" ] && layers=4
 
-log model; timeout 180 python3 "$here/gpu_peer.py" make-model --out "$W/hf" --layers $layers > "$W/model.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-log "peer (background)"; ( timeout 300 python3 "$here/gpu_peer.py" peer --model "$W/hf" $quick > "$OUT/peer.json" 2>"$W/peer.err"; echo "peer rc=$?" >> "$OUT/log" ) &
-peer=$!
-log convert-fp16; ( time timeout 240 "$lf" convert "$W/hf" -o "$W/fp16" --target ort-cuda --json ) > "$W/convert-fp16.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-log convert-int4; ( time timeout 300 "$lf" convert "$W/hf" -o "$W/int4" --target ort-cuda --precision int4 --json ) > "$W/convert-int4.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-log "wait peer"; wait $peer; tail -c 2000 "$W/peer.err" >> "$OUT/log"
-log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-nodes=$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend/test/data/node"))' 2>/dev/null)
-if [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "conform skipped (quick or no onnx test data)"; else
+on model && { log model; timeout 180 python3 "$here/gpu_peer.py" make-model --out "$W/hf" --layers $layers > "$W/model.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
+peer=
+on peer && { log "peer (background)"; ( timeout 300 python3 "$here/gpu_peer.py" peer --model "$W/hf" $quick > "$OUT/peer.json" 2>"$W/peer.err"; echo "peer rc=$?" >> "$OUT/log" ) &
+peer=$!; }
+on convert && { log convert-fp16; ( time timeout 240 "$lf" convert "$W/hf" -o "$W/fp16" --target ort-cuda --json ) > "$W/convert-fp16.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+log convert-int4; ( time timeout 300 "$lf" convert "$W/hf" -o "$W/int4" --target ort-cuda --precision int4 --json ) > "$W/convert-int4.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
+[ -n "$peer" ] && { log "wait peer"; wait $peer; tail -c 2000 "$W/peer.err" >> "$OUT/log"; }
+on bench && { log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
+on check && { log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
+nodes=$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend","test","data","node"))' 2>>"$OUT/log")
+if ! on conform; then :; elif [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "conform skipped (quick, or no ONNX backend test data at '$nodes': $(ls "$(dirname "$nodes")" 2>&1 | head -3 | tr '\n' ' '))"; else
   log conform-direct; timeout 120 "$lf" conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
   log conform-ir; timeout 120 "$lf" conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 fi
