@@ -46,8 +46,8 @@ on bench && { log bench; timeout 300 "$lf" bench gpu $quick --json --param model
 on check && { log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 nodes=$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend","test","data","node"))' 2>>"$OUT/log")
 if ! on conform; then :; elif [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "conform skipped (quick, or no ONNX backend test data at '$nodes': $(ls "$(dirname "$nodes")" 2>&1 | head -3 | tr '\n' ' '))"; else
-  log conform-direct; timeout 120 "$lf" conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
-  log conform-ir; timeout 120 "$lf" conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+  log conform-direct; timeout 90 "$lf" conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
+  log conform-ir; timeout 90 "$lf" conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 fi
 log assemble
 node --input-type=module - "$W" "$OUT" "$gpu" <<'EOF' 2>>"$OUT/log"
