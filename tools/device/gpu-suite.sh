@@ -12,6 +12,7 @@
 #   check     cuda-check.mjs: every ort-cuda form on CUDA vs CPU, per-node placement from ORT's profiler
 #   conform   ONNX backend node tests (from the Python onnx package there) on ort-cuda, direct vs IR
 # STEPS="model convert bench" (say) runs a subset; peer/check/conform need nothing but the model step.
+# BENCH_ARGS="--param profile=yes" (say) adds parameters to `bench gpu`.
 set -uo pipefail
 steps=" ${STEPS:-model peer convert bench check conform} "
 on() { [[ "$steps" == *" $1 "* ]]; }
@@ -42,7 +43,7 @@ peer=$!; }
 on convert && { log convert-fp16; ( time timeout 240 "$lf" convert "$W/hf" -o "$W/fp16" --target ort-cuda --json ) > "$W/convert-fp16.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 log convert-int4; ( time timeout 300 "$lf" convert "$W/hf" -o "$W/int4" --target ort-cuda --precision int4 --json ) > "$W/convert-int4.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 [ -n "$peer" ] && { log "wait peer"; wait $peer; tail -c 2000 "$W/peer.err" >> "$OUT/log"; }
-on bench && { log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
+on bench && { log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm ${BENCH_ARGS:-} > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 on check && { log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 nodes=$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend","test","data","node"))' 2>>"$OUT/log")
 if ! on conform; then :; elif [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "conform skipped (quick, or no ONNX backend test data at '$nodes': $(ls "$(dirname "$nodes")" 2>&1 | head -3 | tr '\n' ' '))"; else

@@ -10,15 +10,17 @@
 //   prefill_tokens_per_s   a converted fp16 decoder (--param model-fp16=<dir>) on 2K tokens (logits stay on the device)
 //   decode_tokens_per_s    converted fp16 / int4 decoders, greedy, in-graph Loop (KV on the device)
 //                          and the host loop, at contexts 1K and 4K; kv_host_bytes_per_token for each
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   attr, benchInt, benchNumber, DTypes, Graph, LeanformerError, median, Tensor, tensorType,
   type BenchSuite, type Executor, type Value,
 } from '@leanformer/core';
 import { decodeStream, generateInGraph, greedyLoopGraph } from '@leanformer/kv-cache';
-import { loadModel } from '@leanformer/onnx/node';
-import { createOrtBackend, type OrtBackend } from '@leanformer/runtime-ort/node';
+import { encodeModel } from '@leanformer/onnx';
+import { loadModel, saveModel } from '@leanformer/onnx/node';
+import { createOrtBackend, ortNode, toOrtTensor, type OrtBackend } from '@leanformer/runtime-ort/node';
 
 /** Median ms of `reps` runs after `warm` untimed ones. */
 async function timeRuns(run: () => Promise<unknown>, reps: number, warm = 2): Promise<number> {
@@ -107,11 +109,39 @@ function readInfo(dir: string): ConvertedInfo {
   return JSON.parse(readFileSync(join(dir, 'leanformer.json'), 'utf8')) as ConvertedInfo;
 }
 
-/** Bytes of a converted model's initializers (what one decode step reads at least once). */
-function weightBytes(g: Graph): number {
-  let n = 0;
-  for (const v of g.initializers.values()) n += v.const?.byteLength ?? 0;
-  return n;
+/** Bytes of a converted model's files (≈ its weights: what one decode step reads at least once). */
+function weightBytes(dir: string): number {
+  const f = (n: string) => (existsSync(join(dir, n)) ? statSync(join(dir, n)).size : 0);
+  return f('model.onnx') + f('model.onnx.data');
+}
+
+/**
+ * ORT's profiler over `runs` runs of `model` on `ep`: per op, node count and summed node time, and the
+ * summed `model_run` time. On the CUDA EP a node's time is its host side (launch, plus waits where the
+ * kernel syncs), so wall time well above the GPU's work marks launch- or host-bound execution.
+ */
+async function profile(model: Uint8Array | string, feeds: Readonly<Record<string, Tensor>>, ep: string, runs: number): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'lf-gpu-prof-'));
+  try {
+    const s = await ortNode.InferenceSession.create(model, { executionProviders: [ep], enableProfiling: true, profileFilePrefix: join(dir, 'p') });
+    const f = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrtTensor(ortNode, t, k)]));
+    for (let i = 0; i < runs; i++) await s.run(f);
+    s.endProfiling();
+    await s.release();
+    const file = readdirSync(dir).find((n) => n.endsWith('.json'))!;
+    const ev = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat?: string; name?: string; dur?: number; args?: { op_name?: string; provider?: string } }[];
+    const byOp: Record<string, { nodes: number; ms: number }> = {};
+    let runMs = 0;
+    for (const e of ev) {
+      if (e.cat === 'Session' && e.name === 'model_run') runMs += (e.dur ?? 0) / 1e3;
+      if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
+      const k = `${e.args?.op_name ?? '?'}@${(e.args?.provider ?? '?').replace('ExecutionProvider', '')}`;
+      const r = (byOp[k] ??= { nodes: 0, ms: 0 });
+      r.nodes++; r.ms += (e.dur ?? 0) / 1e3;
+    }
+    const top = Object.fromEntries(Object.entries(byOp).sort((a, b) => b[1].ms - a[1].ms).slice(0, 8).map(([k, v]) => [k, { nodesPerRun: v.nodes / runs, msPerRun: v.ms / runs }]));
+    return { runs, modelRunMsPerRun: runMs / runs, nodeMsPerRun: Object.values(byOp).reduce((a, v) => a + v.ms, 0) / runs, topOps: top };
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
 async function cudaBackend(ep: 'cuda' | 'cpu'): Promise<OrtBackend> {
@@ -140,6 +170,7 @@ export const gpuSuite: BenchSuite = {
     contexts: { description: 'decode contexts, comma-separated', default: '1024,4096' },
     prefill: { description: 'prompt tokens of the prefill figure', default: '2048' },
     ep: { description: "'cuda', or 'cpu' to check the suite's graphs without a GPU (figures meaningless)", default: 'cuda' },
+    profile: { description: "'yes': also run each figure's graph under ORT's profiler (time per op)", default: 'no' },
     'new-tokens': { description: 'decode tokens timed per context', default: '64 (quick 16)' },
   },
   async run(o) {
@@ -154,6 +185,8 @@ export const gpuSuite: BenchSuite = {
     const contexts = list('contexts', '1024,4096').map(Number);
     if (contexts.some((c) => !Number.isInteger(c) || c < 1)) throw new LeanformerError('INVALID_ARGUMENT', `bench gpu: --param contexts takes positive integers, got '${o.params['contexts']}'`, { details: { argument: 'contexts' } });
     const backend = await cudaBackend(ep);
+    const profiles: Record<string, unknown> = {};
+    const prof = o.params['profile'] === 'yes';
     const hbm = benchNumber(o.params, 'hbm-gbps', 3350) * 1e9;
     const L = benchInt(o.params, 'layers', 8);
     const reps = o.quick ? 5 : 20;
@@ -168,6 +201,7 @@ export const gpuSuite: BenchSuite = {
         const exe = await backend.compile(gemvChain(K, N, L, int4));
         ms[int4 ? 'int4' : 'fp16'] = (await timeRuns(() => exe.run(x), reps)) / L;
         await exe.dispose();
+        if (prof) profiles[`gemv_${K}x${N}_${int4 ? 'int4' : 'fp16'}`] = await profile(encodeModel(gemvChain(K, N, L, int4)), x, ep, 10);
       }
       const tag = `${K}x${N}`;
       metrics[`int4_gemv_ratio_${tag}`] = ms.int4! / ms.fp16!;
@@ -186,6 +220,7 @@ export const gpuSuite: BenchSuite = {
       const exe = await backend.compile(gqaPrefill(S, 32, 8, 128, w));
       gqa[w ? 'window512' : 'dense'] = await timeRuns(() => exe.run(seed), o.quick ? 3 : 5, 1);
       await exe.dispose();
+      if (prof) profiles[`gqa_${S}_${w ? 'window512' : 'dense'}`] = await profile(encodeModel(gqaPrefill(S, 32, 8, 128, w)), seed, ep, 3);
     }
     metrics[`swa_speedup_${S >= 1024 ? `${S / 1024}k` : S}_${ep}`] = gqa.dense! / gqa.window512!;
     details['gqa_prefill'] = { seq: S, heads: 32, kvHeads: 8, headDim: 128, denseMs: gqa.dense, window512Ms: gqa.window512 };
@@ -196,14 +231,14 @@ export const gpuSuite: BenchSuite = {
     for (const [label, dir] of [['fp16', o.params['model-fp16']], ['int4', o.params['model-int4']]] as const) {
       if (!dir) { o.log(`no --param model-${label}: skipping its prefill/decode figures\n`); continue; }
       const info = readInfo(dir);
-      const step = await loadModel(join(dir, 'model.onnx'));
-      const wBytes = weightBytes(step);
+      const wBytes = weightBytes(dir);
       const kvDtype = info.compute === 'fp16' ? 'float16' : 'float32';
       const kvElt = kvDtype === 'float16' ? 2 : 4;
       const prompt = (n: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % info.vocab);
       const row: Record<string, unknown> = { weightBytes: wBytes, kvDtype };
       // Prefill (fp16 only): full logits computed on the device, one small output fetched.
-      const stepExe: Executor = await backend.compile(step);
+      // From the file: ORT reads the external data itself (a 1B fp16 model is over protobuf's 2 GiB).
+      const stepExe: Executor = await backend.createExecutorFromBytes(join(dir, 'model.onnx'));
       if (label === 'fp16') {
         const P = benchInt(o.params, 'prefill', 2048);
         const feeds: Record<string, Tensor> = { tokens: new Tensor('int64', [1, P], BigInt64Array.from(prompt(P), BigInt)) };
@@ -227,7 +262,18 @@ export const gpuSuite: BenchSuite = {
       await stepExe.dispose();
       row['hostLoop'] = host;
       // In-graph loop: one run per generation; decode time = t(1 + n) − t(1) over n tokens.
-      const loopExe = await backend.compile(greedyLoopGraph(step, info));
+      const tmp = mkdtempSync(join(tmpdir(), 'lf-gpu-loop-'));
+      let loopExe: Executor;
+      try {
+        await saveModel(greedyLoopGraph(await loadModel(join(dir, 'model.onnx')), info), join(tmp, 'loop.onnx'), { externalData: true });
+        loopExe = await backend.createExecutorFromBytes(join(tmp, 'loop.onnx'));
+        if (prof) {
+          const p = prompt(contexts[0]!);
+          profiles[`loop_${label}_${contexts[0]}_${1 + newTokens}_tokens`] = await profile(join(tmp, 'loop.onnx'), {
+            tokens: new Tensor('int64', [1, p.length], BigInt64Array.from(p, BigInt)), max_new_tokens: Tensor.from('int64', [], [BigInt(1 + newTokens)]),
+          }, ep, 2);
+        }
+      } finally { rmSync(tmp, { recursive: true, force: true }); }
       const inGraph: Record<string, unknown> = {};
       for (const ctx of contexts) {
         const p = prompt(ctx);
@@ -248,7 +294,7 @@ export const gpuSuite: BenchSuite = {
     if (metrics['decode_tokens_per_s_int4_1024'] !== undefined && metrics['decode_tokens_per_s_fp16_1024'] !== undefined) {
       metrics['int4_over_fp16_decode_1024'] = metrics['decode_tokens_per_s_int4_1024']! / metrics['decode_tokens_per_s_fp16_1024']!;
     }
-    return { suite: 'gpu', ep, metrics, ...details, quick: o.quick, node: process.version };
+    return { suite: 'gpu', ep, metrics, ...details, ...(prof ? { profiles } : {}), quick: o.quick, node: process.version };
   },
 };
 

@@ -26,8 +26,11 @@ describe('bench gpu', () => {
     await convertCheckpoint(LLAMA, int4, { target: 'ort-cuda', precision: 'int4' });
     const r = await gpuSuite.run({
       quick: true, ep: 'cpu', threads: 1, log,
-      params: { ep: 'cpu', gemv: '64x64,64x128', layers: '2', 'swa-seq': '256', contexts: '16,32', prefill: '64', 'new-tokens': '48', 'model-fp16': fp16, 'model-int4': int4 },
-    }) as { metrics: Record<string, number> };
+      params: { ep: 'cpu', gemv: '64x64,64x128', layers: '2', 'swa-seq': '256', contexts: '16,32', prefill: '64', 'new-tokens': '48', 'model-fp16': fp16, 'model-int4': int4, profile: 'yes' },
+    }) as { metrics: Record<string, number>; profiles: Record<string, { nodeMsPerRun: number; topOps: Record<string, unknown> }> };
+    // ORT's profiler per figure: the in-graph loop's time is in the Loop node, the GEMV's in its MatMulNBits.
+    expect(Object.keys(r.profiles['loop_fp16_16_49_tokens']!.topOps)).toContain('Loop@CPU');
+    expect(Object.keys(r.profiles['gemv_64x64_int4']!.topOps)).toContain('MatMulNBits@CPU');
     const m = r.metrics;
     for (const k of ['int4_gemv_ratio_64x64', 'int4_gemv_ratio_64x128', 'swa_speedup_256_cpu', 'prefill_tokens_per_s_fp16_64', 'decode_tokens_per_s_fp16_16', 'decode_tokens_per_s_int4_32', 'hbm_fraction_int4_32']) {
       expect(m[k], k).toBeGreaterThan(0);
