@@ -157,6 +157,7 @@ async function cudaBackend(ep: 'cuda' | 'cpu'): Promise<OrtBackend> {
   return backend;
 }
 
+/** `leanformer bench gpu`: the CUDA figures of issue #14 (see the file comment; tools/device/gpu-suite.sh runs it with its peer). */
 export const gpuSuite: BenchSuite = {
   name: 'gpu',
   summary: "ORT's CUDA EP: int4 GEMV vs fp16, window vs dense GQA at 32K, fp16 prefill, decode tokens/s (in-graph loop vs host loop)",
