@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder, type TargetName } from '@leanformer/core';
+import { main, type Io } from '@leanformer/cli';
 import { loadModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { generate } from './pretrained.js';
@@ -40,6 +41,22 @@ describe('greedyLoopGraph', () => {
       expect(r.compute).toBe(target === 'ort-cuda' ? 'fp16' : 'fp32');
     }, 60_000);
   }
+
+  it('leanformer generate --in-graph prints the host loop\'s tokens; sampling is refused', async () => {
+    const dir = join(work, 'ort-cpu-fp32'); // written by the first test
+    const cli = async (...argv: string[]) => {
+      let out = '', err = '';
+      const io: Io = { out: (t) => { out += t; }, err: (t) => { err += t; }, stderrIsTTY: false };
+      return { code: await main(argv, io), out, err };
+    };
+    const args = ['generate', dir, '--prompt-ids', ref.promptIds.join(','), '--max-new-tokens', '12', '--json'];
+    const [host, loop] = [await cli(...args), await cli(...args, '--in-graph')];
+    expect([host.code, loop.code]).toEqual([0, 0]);
+    expect(JSON.parse(loop.out).newIds).toEqual(JSON.parse(host.out).newIds);
+    const bad = await cli(...args, '--in-graph', '--temperature', '0.7');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--in-graph is greedy only/);
+  }, 60_000);
 
   it('refuses a graph that is not a KV-cache decoder step, and bad arguments', async () => {
     const b = new GraphBuilder('x');
