@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', bench: 'bench/index.ts' },
+  entry: { index: 'src/index.ts', bench: 'bench/index.ts', 'gpu-bench': 'gpu-bench/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

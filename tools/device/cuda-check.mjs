@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // On the GPU machine (ORT's CUDA EP staged, see README.md beside this file): runs what leanformer emits for
 // `ort-cuda` on the CUDA EP and on the CPU EP with the same bytes and feeds, and prints one JSON object:
-// per case the EP that ran it, ORT's fallbacks, the nodes no CUDA kernel domain covers, and the output
+// per case the EP that ran it, ORT's fallbacks, the nodes no CUDA kernel domain covers, the nodes ORT's
+// profiler saw run outside the CUDA EP (placement), and the output
 // difference from CPU. Cases: the builder decoder quantized by each method (MatMulNBits 4/8-bit,
 // GatherBlockQuantized, the NF4 codebook form), a window-attention layer, and a tiny Hugging Face Llama
 // converted to int4 GPTQ for ort-cuda and decoded greedily on both EPs.
@@ -17,7 +18,7 @@ import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { generate } from '@leanformer/models';
 import { convertCheckpoint, loadPretrained } from '@leanformer/models/node';
 
-const cuda = createOrtBackend({ eps: ['cuda'] });
+const cuda = createOrtBackend({ eps: ['cuda'], placement: true });
 const cpu = createOrtBackend({ eps: ['cpu'] });
 const target = parseTarget('ort-cuda');
 const out = { device: 'ort-cuda vs ort-cpu, same ONNX bytes and feeds', cases: {} };
@@ -31,6 +32,9 @@ async function compare(name, graph, feeds) {
     row.ep = a.info.device;
     row.fallbacks = a.info.fallbacks.map((f) => `${f.ep}: ${f.reason}`.slice(0, 300));
     const ya = await a.run(feeds), yb = await b.run(feeds);
+    // ORT's own per-node placement (its profiler): every node that ran outside the CUDA EP, by name and op.
+    const p = a.placement();
+    row.placement = { nodes: p.nodes, byProvider: p.byProvider, outside: p.outside.map((n) => `${n.name} (${n.op}) on ${n.provider}`) };
     const k = a.outputNames[0];
     const [x, y] = [ya[k].toFloat32(), yb[k].toFloat32()];
     row.maxAbsDiffVsCpu = maxAbsDiff(x, y);

@@ -11,6 +11,8 @@ export interface CliBackend {
 export interface CliBackendOptions {
   /** Intra-op threads (ORT `intraOpNumThreads`); runtime default when absent. */
   readonly threads?: number;
+  /** Profile sessions so executors report per-node placement (`placement()`; ORT in Node only). */
+  readonly placement?: boolean;
 }
 
 /** One row of the CLI backend table. */
@@ -35,7 +37,9 @@ function ort(ep: OrtEp, eps: readonly OrtEp[], description: string): CliBackendE
     async create(options) {
       // onnxruntime-web for wasm (it runs in Node too); onnxruntime-node for everything else.
       const mod = ep === 'wasm' ? await import('@leanformer/runtime-ort/web') : await import('@leanformer/runtime-ort/node');
-      const backend = mod.createOrtBackend({ eps, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
+      const backend = ep === 'wasm'
+        ? mod.createOrtBackend({ eps, ...(options.threads ? { intraOpNumThreads: options.threads } : {}) })
+        : (mod as typeof import('@leanformer/runtime-ort/node')).createOrtBackend({ eps, ...(options.threads ? { intraOpNumThreads: options.threads } : {}), ...(options.placement ? { placement: true } : {}) });
       return {
         backend,
         // onnxruntime-node reads a path itself (and external data beside it); onnxruntime-web gets the bytes.

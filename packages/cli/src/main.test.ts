@@ -65,10 +65,12 @@ describe('leanformer main', () => {
     const r = await cli('run', `${CASE}/model.onnx`, '--direct', '--json', '--repeat', '3', '--backend', 'ort-tensorrt');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j)).toEqual(['backend', 'epUsed', 'msPerRun', 'outputs']);
+    expect(Object.keys(j)).toEqual(['backend', 'epUsed', 'msPerRun', 'outputs', 'placement']);
     expect(j.backend).toBe('ort-tensorrt');
     expect(j.epUsed).toBe('cpu'); // no TensorRT or CUDA libraries here
     expect(j.msPerRun).toBeGreaterThan(0);
     expect(j.outputs).toEqual([{ name: 'c', shape: [3, 3], maxAbsErr: null, maxRelErr: null, cosine: null }]);
+    // ORT's profiler: the one MatMul ran on the EP that was used.
+    expect(j.placement).toEqual({ nodes: 1, byProvider: { CPUExecutionProvider: 1 }, outside: [] });
   });
 });

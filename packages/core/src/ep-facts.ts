@@ -134,3 +134,29 @@ export function attentionDtypeProblem(target: Target, dtype: DType | null | unde
   if (target.runtime === 'ort' && target.ep === 'cuda' && dtype !== DTypes.float16 && dtype !== DTypes.bfloat16) return 'the CUDA GroupQueryAttention kernel takes float16/bfloat16 only';
   return null;
 }
+
+/**
+ * The compute precision each target gets when none is asked for: fp16 on the GPU EPs whose kernels
+ * want it (ORT CUDA: GroupQueryAttention is float16/bfloat16 only, MatMulNBits and the fused norms
+ * run fp16; WebGPU: shader-f16), fp32 elsewhere (ORT CPU/WASM compute most ops in fp32 and convert
+ * fp16 around them; TensorRT picks its own precision from an fp32 graph).
+ */
+export function defaultComputePrecision(target: Target): 'fp32' | 'fp16' {
+  return target.runtime === 'ort' && (target.ep === 'cuda' || target.ep === 'webgpu') ? 'fp16' : 'fp32';
+}
+
+/**
+ * Why `target` cannot run a graph in compute precision `p`, or null. bf16 needs ORT's CUDA EP
+ * (MatMul, MatMulNBits, GroupQueryAttention, SimplifiedLayerNormalization have bfloat16 kernels
+ * there); WebGPU has no bfloat16 and ORT CPU lacks most bfloat16 kernels.
+ *
+ * @example
+ * ```ts
+ * computePrecisionProblem({ runtime: 'ort', ep: 'webgpu' }, 'bf16'); // 'ort-webgpu has no bfloat16 kernels …'
+ * ```
+ */
+export function computePrecisionProblem(target: Target, p: 'fp32' | 'fp16' | 'bf16'): string | null {
+  if (p !== 'bf16') return null;
+  if (target.runtime === 'ort' && target.ep === 'cuda') return null;
+  return `${targetName(target)} has no bfloat16 kernels for a whole decoder (bf16 compute is for ort-cuda; use fp16 or fp32)`;
+}

@@ -55,6 +55,8 @@ export interface DecoderKVSpec {
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** Element type of the graph's past/present tensors (default float32; float16 for fp16-compute GPU graphs). */
+  readonly kvDtype?: 'float32' | 'float16';
 }
 
 /** Options of {@link generateIds}. */
@@ -110,8 +112,12 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
   const { layers, kvHeads: G, headDim: D } = kv;
   const per = G * cap * D;
   // buf[l][side][0 = key, 1 = value]
-  const buf = Array.from({ length: layers }, () => [0, 1].map(() => [new Float32Array(per), new Float32Array(per)]));
-  const view = (a: Float32Array, len: number): Tensor => new Tensor('float32', [1, G, len, D], a.subarray(0, G * len * D));
+  const kvDt = kv.kvDtype ?? 'float32';
+  if (kvDt !== 'float32' && kvDt !== 'float16') throw new LeanformerError('INVALID_ARGUMENT', `generate: kvDtype must be float32 or float16, got '${String(kvDt)}'`);
+  // float16 KV is held as its bit patterns (what ORT's float16 tensors take and return).
+  const alloc = (): Float32Array | Uint16Array => (kvDt === 'float16' ? new Uint16Array(per) : new Float32Array(per));
+  const buf = Array.from({ length: layers }, () => [0, 1].map(() => [alloc(), alloc()]));
+  const view = (a: Float32Array | Uint16Array, len: number): Tensor => new Tensor(kvDt, [1, G, len, D], a.subarray(0, G * len * D));
   const seeded = rng(o.seed ?? 1);
   const random = (): number => seeded.uniform();
   const sampling = o.sampling ?? { kind: 'greedy' };
@@ -137,7 +143,10 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
     for (let l = 0; l < layers; l++) {
       for (const [name, dst] of [[`present_key_${l}`, outputs[`present_key_${l}`]!], [`present_value_${l}`, outputs[`present_value_${l}`]!]] as const) {
         const got = res[name];
-        if (got && got !== dst && got.data !== dst.data) (dst.data as Float32Array).set(got.toFloat32());
+        if (got && got !== dst && got.data !== dst.data) {
+          if (kvDt === 'float16') (dst.data as Uint16Array).set(got.data as Uint16Array);
+          else (dst.data as Float32Array).set(got.toFloat32());
+        }
       }
     }
     const logits = res.logits;

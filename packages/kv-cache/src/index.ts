@@ -10,3 +10,4 @@ export * from './prefix.js';
 export * from './scheduler.js';
 export * from './decode.js';
 export * from './acrosskv.js';
+export * from './device-loop.js';

@@ -1,11 +1,15 @@
 // `leanformer tokenize`, `convert` and `generate` as plain CommandSpec objects; the CLI registers them
 // (packages/cli/src/commands/extensions.ts) and handles parsing, help and error reporting.
-import { intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type TargetName } from '@leanformer/core';
+import { COMPUTE_PRECISIONS, intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type ComputePrecision, type TargetName } from '@leanformer/core';
 import { commandProgressBar } from '@leanformer/core/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
 import type { Sampling } from '@leanformer/kv-cache';
-import { CONVERT_PRECISIONS, convertCheckpoint, loadPretrained, tokenizerIn } from './node.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateInGraph, greedyLoopGraph } from '@leanformer/kv-cache';
+import { loadModel } from '@leanformer/onnx/node';
+import { CONVERT_PRECISIONS, convertCheckpoint, loadPretrained, tokenizerIn, type ConvertedModelInfo } from './node.js';
 import { generate } from './pretrained.js';
 
 type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
@@ -68,17 +72,21 @@ export function modelsCommands(): CommandSpec[] {
       precision: { type: 'string', arg: '<p>', description: `${CONVERT_PRECISIONS.join('|')} (default fp32)` },
       method: { type: 'string', arg: '<m>', description: 'int4/int8 method: rtn, hqq, gptq, awq, smoothquant, qserve (default rtn)' },
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
-      json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, files, parameters, seconds }' },
+      compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, else fp32; bf16: ort-cuda)` },
+      json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {
       const out = str(values, 'output');
       if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
       const target = str(values, 'target');
       if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
+      const compute = str(values, 'compute');
+      if (compute !== undefined && !(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`convert: --compute '${compute}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, 'compute');
       const bar = commandProgressBar(io, values); // drawn only on a terminal, never with --json
       let report;
       try {
         report = await convertCheckpoint(positionals[0]!, out, {
+          ...(compute ? { compute: compute as ComputePrecision } : {}),
           ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
           ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
           ...(target ? { target: target as TargetName } : {}),
@@ -89,6 +97,33 @@ export function modelsCommands(): CommandSpec[] {
       return 0;
     },
   };
+
+  /** `generate --in-graph`: kv-cache's greedyLoopGraph over a converted folder's model, one run. */
+  async function inGraph(dir: string, backendName: string, promptIds: number[] | undefined, prompt: string | undefined, maxNewTokens: number, values: Values, io: { out(t: string): void }): Promise<number> {
+    if (backendName === 'tfjs-cpu') throw new UsageError('generate --in-graph runs on ONNX Runtime (ort-cpu, ort-cuda, ort-webgpu)', 'in-graph');
+    if (samplingOf(values).kind !== 'greedy' || values['repetition-penalty'] !== undefined || values['chat'] === true) throw new UsageError('generate --in-graph is greedy only: drop --temperature/--top-k/--top-p/--repetition-penalty/--chat', 'in-graph');
+    const infoPath = join(dir, 'leanformer.json');
+    if (!existsSync(infoPath)) throw new LeanformerError('INVALID_ARGUMENT', `generate --in-graph needs a folder written by convert (leanformer.json); '${dir}' has none`, { details: { argument: '--in-graph' } });
+    const info = JSON.parse(readFileSync(infoPath, 'utf8')) as ConvertedModelInfo;
+    const tokenizer = tokenizerIn(dir);
+    if (!promptIds && !tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `generate: --prompt needs tokenizer.json in '${dir}'; pass --prompt-ids`, { details: { argument: '--prompt' } });
+    const ids = promptIds ?? tokenizer!.encode(prompt!);
+    const bad = ids.find((t) => t >= info.vocab);
+    if (bad !== undefined) throw new LeanformerError('INVALID_ARGUMENT', `--prompt-ids: token ${bad} is outside the vocabulary (0..${info.vocab - 1})`, { details: { argument: '--prompt-ids' } });
+    if (ids.length + maxNewTokens > info.maxPositions) throw new LeanformerError('SIZE_LIMIT', `generate: prompt (${ids.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's ${info.maxPositions} positions`);
+    const backend = createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });
+    const exe = await backend.compile(greedyLoopGraph(await loadModel(join(dir, 'model.onnx')), info));
+    try {
+      const t0 = performance.now();
+      let newIds = await generateInGraph(exe, ids, maxNewTokens);
+      const ms = performance.now() - t0;
+      const eos = newIds.findIndex((t) => info.eosTokenIds.includes(t));
+      if (eos >= 0) newIds = newIds.slice(0, eos + 1); // the loop runs all steps; stop at EOS as the host loop does
+      const text = tokenizer ? tokenizer.decode(newIds) : '';
+      io.out(values['json'] ? `${JSON.stringify({ promptIds: ids, newIds, text, ms, epUsed: exe.info.device })}\n` : `${tokenizer ? text : newIds.join(' ')}\n`);
+      return 0;
+    } finally { await exe.dispose(); }
+  }
 
   const generateCmd: CommandSpec = {
     name: 'generate',
@@ -106,6 +141,7 @@ export function modelsCommands(): CommandSpec[] {
       'repetition-penalty': { type: 'string', arg: '<X>', description: 'transformers-style repetition penalty over prompt and output (default 1, off)' },
       chat: { type: 'boolean', description: "wrap --prompt as one user message with the checkpoint's chat template" },
       backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu; tfjs-cpu runs HF folders, not converted ones)` },
+      'in-graph': { type: 'boolean', description: 'greedy decode inside the graph (ONNX Loop, KV cache stays on the device: one run for all tokens); converted folders, ORT backends' },
       json: { type: 'boolean', description: 'print { promptIds, newIds, text, prefillMs, decodeTokensPerSecond }' },
     },
     async run({ positionals, values, io }) {
@@ -124,6 +160,7 @@ export function modelsCommands(): CommandSpec[] {
       if (values['chat'] === true && prompt === undefined) throw new UsageError('--chat needs --prompt <text>', 'chat');
       const backendName = str(values, 'backend') ?? 'ort-cpu';
       if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new UsageError(`generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, 'backend');
+      if (values['in-graph'] === true) return inGraph(positionals[0]!, backendName, promptIds, prompt, maxNewTokens, values, io);
       const backend = backendName === 'tfjs-cpu'
         ? (await import('@leanformer/runtime-tfjs')).createTfjsBackend('cpu')
         : createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });

@@ -2,7 +2,7 @@
 // folder picker's files, a name → source map, or CheckpointFiles; and loadPretrained over them (HF
 // checkpoints and folders written by convert). The Node entry's loadPretrained adds folders on disk
 // and a default backend (ORT CPU).
-import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type Executor, type LoadProgress, type ReadSourceOptions, type TargetName } from '@leanformer/core';
+import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type ComputePrecision, type Executor, type LoadProgress, type ReadSourceOptions, type TargetName } from '@leanformer/core';
 import { importModel } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeOptions } from '@leanformer/quant';
 import { buildCausalLM } from './build.js';
@@ -185,6 +185,8 @@ export interface ConvertedModelInfo {
   readonly precision: string;
   readonly method?: string;
   readonly target: TargetName;
+  /** Float type of activations and KV cache (absent in folders written before it existed: fp32). */
+  readonly compute?: ComputePrecision;
 }
 
 /** What `convert` writes beside an encoder's model.onnx (leanformer.json): its inputs and outputs. */
@@ -203,6 +205,8 @@ export interface ConvertedEncoderInfo {
   readonly precision: string;
   readonly method?: string;
   readonly target: TargetName;
+  /** Float type of activations (absent in folders written before it existed: fp32). */
+  readonly compute?: ComputePrecision;
 }
 
 /** The leanformer.json fields that describe an encoder (convert writes them). Shared with the Node entry. */
@@ -230,7 +234,7 @@ export function convertedModel(info: ConvertedModelInfo | ConvertedEncoderInfo, 
     const { kind, modelType, layers, hidden, inputs, outputs, image } = info;
     return { kind, executor, modelType, layers, hidden, inputs, outputs, ...(image ? { image } : {}), source: 'converted', ...tok, dispose: () => executor.dispose() };
   }
-  return { kind: 'decoder', executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...tok, dispose: () => executor.dispose() };
+  return { kind: 'decoder', executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, kvDtype: info.compute === 'fp16' ? 'float16' : 'float32', maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...tok, dispose: () => executor.dispose() };
 }
 
 /** NOT_SUPPORTED when a folder holds the other kind than the caller asked for (default 'decoder'). */

@@ -4,7 +4,10 @@
 // folder renamed into place, so a failure leaves nothing behind).
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LeanformerError, Tensor, parseTarget, type Graph, type ProgressCallback, type TargetName } from '@leanformer/core';
+import {
+  COMPUTE_PRECISIONS, LeanformerError, Tensor, computePrecisionPass, computePrecisionProblem, defaultComputePrecision, parseTarget,
+  type ComputePrecision, type Graph, type ProgressCallback, type TargetName,
+} from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, sourcePath, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
@@ -122,6 +125,13 @@ export interface ConvertOptions {
   readonly method?: QuantMethod;
   /** Default ort-cpu. */
   readonly target?: TargetName;
+  /**
+   * Float type of activations, float weights and the KV cache (core's `computePrecisionPass`; logits
+   * stay float32). Default per target (`defaultComputePrecision`): fp16 on ort-cuda and ort-webgpu,
+   * fp32 elsewhere. bf16 is for ort-cuda; its KV inputs/outputs stay float32 (ORT's JS tensors have
+   * no bfloat16). Quantization calibrates on the fp32 graph before the conversion.
+   */
+  readonly compute?: ComputePrecision;
   /** Calibration sequences of random token ids for gptq/awq/smoothquant (default 8 × 32 tokens). */
   readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number };
   /**
@@ -138,6 +148,7 @@ export interface ConvertReport {
   readonly precision: string;
   readonly method?: string;
   readonly target: TargetName;
+  readonly compute: ComputePrecision;
   readonly files: string[];
   /** Float elements in the built graph's initializers (weights and RoPE tables), before quantization. */
   readonly parameters: number;
@@ -167,6 +178,10 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   const targetName = o.target ?? 'ort-cpu';
   const target = parseTarget(targetName);
   if (target.runtime !== 'ort') throw new LeanformerError('NOT_SUPPORTED', `convert writes ONNX for ONNX Runtime targets; '${targetName}' is a tfjs target (run an HF folder with generate --backend instead)`, { details: { field: 'target' } });
+  const compute = o.compute ?? defaultComputePrecision(target);
+  if (!(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new LeanformerError('INVALID_ARGUMENT', `convert: compute precision '${String(compute)}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, { details: { field: 'compute' } });
+  const computeProblem = computePrecisionProblem(target, compute);
+  if (computeProblem) throw new LeanformerError('NOT_SUPPORTED', `convert: ${computeProblem}`, { details: { field: 'compute' } });
   const absIn = resolve(dir), absOut = resolve(out);
   assertOutputsDistinct({ inputs: [absIn], outputs: [absOut] });
   if (absOut === absIn || absOut.startsWith(absIn + '/') || absIn.startsWith(absOut + '/')) throw new LeanformerError('OUTPUT_IS_INPUT', `convert: output folder '${out}' must not be the checkpoint folder or inside it (or contain it)`, { details: { path: out } });
@@ -177,10 +192,12 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   o.onProgress?.({ phase: 'build', done: 0, total: null, unit: 'layers', item: `${m.modelType} (${m.layers} layers)` });
   let graph: Graph = m.build();
   const parameters = [...graph.initializers.values()].reduce((n, v) => n + (v.const ? v.const.shape.reduce((a, d) => a * d, 1) : 0), 0);
-  if (precision === 'fp16') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName, onProgress: o.onProgress })).graph;
+  // fp16 weights under fp32 compute: a Cast before each MatMul; under 16-bit compute the pass below stores them.
+  if (precision === 'fp16' && compute === 'fp32') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName, onProgress: o.onProgress })).graph;
   // rtn/hqq on MatMulNBits targets stream: the fp32 graph is written one tensor at a time to a staging
   // ONNX file, which quant's streaming quantizer reads lazily; peak memory is a few tensors, not the model.
-  const streamed = quantized && (method === 'rtn' || method === 'hqq') && (STREAM_TARGETS as readonly string[]).includes(targetName);
+  // The compute conversion needs the quantized graph in memory, so 16-bit compute does not stream.
+  const streamed = compute === 'fp32' && quantized && (method === 'rtn' || method === 'hqq') && (STREAM_TARGETS as readonly string[]).includes(targetName);
   if (quantized && !streamed) {
     const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
@@ -192,8 +209,13 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
       onProgress: o.onProgress,
     })).graph;
   }
+  if (compute !== 'fp32') {
+    const kv = graph.inputs.concat(graph.outputs).map((v) => v.name).filter((n) => /^(past|present)_(key|value)_\d+$/.test(n));
+    const outputs = m.info.kind === 'encoder' ? [...m.info.outputs] : ['logits']; // graph outputs stay float32
+    graph = computePrecisionPass({ precision: compute, keep: compute === 'bf16' ? [...outputs, ...kv] : outputs }).run(graph, {}).graph;
+  }
   const lowered = streamed ? graph : lowerToOnnx(graph, target);
-  const info = { format: 'leanformer-converted-1', ...m.info, precision, ...(method ? { method } : {}), target: targetName };
+  const info = { format: 'leanformer-converted-1', ...m.info, precision, ...(method ? { method } : {}), target: targetName, compute };
   const tmp = createTempPath(absOut);
   try {
     mkdirSync(tmp);
@@ -223,10 +245,10 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   } finally {
     discardTemp(tmp); // removes the temporary folder unless it was committed (also on SIGINT/SIGTERM)
   }
-  return { output: out, modelType: m.modelType, precision, ...(method ? { method } : {}), target: targetName, files: readdirSync(absOut).sort(), parameters, seconds: (performance.now() - t0) / 1000 };
+  return { output: out, modelType: m.modelType, precision, ...(method ? { method } : {}), target: targetName, compute, files: readdirSync(absOut).sort(), parameters, seconds: (performance.now() - t0) / 1000 };
 }
 
-type ConvertFields = 'format' | 'precision' | 'method' | 'target';
+type ConvertFields = 'format' | 'precision' | 'method' | 'target' | 'compute';
 
 /**
  * A checkpoint folder of either kind, read and checked: its graph (built on demand), calibration

@@ -132,6 +132,8 @@ export interface RunnableModel {
   readonly layers: number;
   readonly kvHeads: number;
   readonly headDim: number;
+  /** Element type of the KV cache tensors (default float32; float16 for fp16-compute conversions). */
+  readonly kvDtype?: 'float32' | 'float16';
   /** Longest prompt + generation (the position tables' size). */
   readonly maxPositions: number;
   readonly eosTokenIds: readonly number[];

@@ -33,6 +33,23 @@ async function logits(path: string): Promise<Float32Array> {
 }
 
 describe('quant CLI commands', () => {
+  it('quantize --compute fp16 --target ort-cuda: MatMulNBits on fp16 activations and scales, float32 IO; ORT CPU within 1e-2 of --compute fp32', async () => {
+    const args = { method: 'rtn', bits: '4', target: 'ort-cuda', json: true } as const;
+    const [a, b] = [join(dir, 'c16.onnx'), join(dir, 'c32.onnx')];
+    expect(await cmds.quantize!.run({ positionals: [input], values: { ...args, output: a, compute: 'fp16' }, io: io().io })).toBe(0);
+    expect(await cmds.quantize!.run({ positionals: [input], values: { ...args, output: b }, io: io().io })).toBe(0);
+    const g = await loadModel(a);
+    const mm = g.nodes.filter((n) => n.op === 'MatMulNBits');
+    expect(mm.length).toBeGreaterThan(0);
+    for (const n of mm) expect([n.input(0).dtype, n.input(2).dtype]).toEqual([DTypes.float16, DTypes.float16]);
+    expect(g.outputs[0]!.dtype).toBe(DTypes.float32);
+    const [x, y] = [await logits(a), await logits(b)];
+    let d = 0;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i]! - y[i]!));
+    expect(d).toBeLessThan(1e-2); // fp16 rounding of activations (|logit| ≲ 4)
+    await expect(cmds.quantize!.run({ positionals: [input], values: { ...args, output: join(dir, 'bf.onnx'), compute: 'bf16', target: 'ort-webgpu' }, io: io().io })).rejects.toThrow(/ort-webgpu has no bfloat16 kernels/);
+  });
+
   it('quantize --stream works tensor by tensor from external data and matches the in-memory result', async () => {
     const extIn = join(dir, 'ext-in.onnx');
     await saveModel(model, extIn, { externalData: { sizeThreshold: 0 } });

@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ProgressCallback, type Tensor, type Backend, type Graph, type TargetName,
+  COMPUTE_PRECISIONS, computePrecisionPass, computePrecisionProblem, DTypes, intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ComputePrecision, type ProgressCallback, type Tensor, type Backend, type Graph, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commandProgressBar, writeFileAtomic, type ProgressBar } from '@leanformer/core/node';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
@@ -185,6 +185,7 @@ export function quantCommands(): QuantCommand[] {
       'calib-random': { type: 'string', arg: '<N>', description: 'calibrate on N random batches instead' },
       exclude: { type: 'string', arg: '<regex>', description: 'leave layers whose node or weight name matches in float' },
       'accuracy-level': { type: 'string', arg: '<0-4>', description: 'MatMulNBits accuracy_level: 0 float compute, 4 int8 activations (fastest on ORT CPU); default 0 for 4-bit, 4 for 8-bit layers on ort-cpu/ort-wasm' },
+      compute: { type: 'string', arg: '<p>', description: 'activations after quantization: fp32 (default), fp16 or bf16 (bf16: ort-cuda); graph inputs and outputs stay float32 behind Casts' },
       stream: { type: 'boolean', description: `process the model tensor by tensor with external data in and out (${STREAMING.join(', ')}; ort-cpu/cuda/wasm/webgpu): memory bounded by the largest weight` },
       json: { type: 'boolean', description: 'print { method, bits, blockSize, target, layersQuantized, bytesBefore, bytesAfter, seconds }' },
       report: { type: 'string', arg: '<file.html>', description: 'also write a self-contained HTML report: per-layer weight error and bytes, bytes by dtype before/after, the options (not with --stream)' },
@@ -203,6 +204,11 @@ export function quantCommands(): QuantCommand[] {
         if (values.stream) throw new UsageError('--report is not available with --stream (the streaming pass never holds the whole model); drop --stream to get the report', 'report');
         checkOutput(reportFile, [positionals[0]!, out]);
       }
+      const compute = (values.compute as string | undefined) ?? 'fp32';
+      if (!(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`--compute must be one of ${COMPUTE_PRECISIONS.join(', ')}, got '${compute}'`, 'compute');
+      const computeProblem = computePrecisionProblem(parseTarget(targetName), compute as ComputePrecision);
+      if (computeProblem) throw new UsageError(`--compute ${compute}: ${computeProblem}`, 'compute');
+      if (values.stream && compute !== 'fp32') throw new UsageError('--compute fp16/bf16 needs the whole model in memory; drop --stream', 'compute');
       if (values.stream) return quantizeStreamed(positionals[0]!, out, method, targetName, weights, values, io);
       if (values.calib !== undefined && values['calib-random'] !== undefined) throw new UsageError('pass either --calib or --calib-random, not both', 'calib');
       const calibRandom = intFlag('calib-random', values['calib-random'], { min: 1 });
@@ -219,7 +225,10 @@ export function quantCommands(): QuantCommand[] {
         const r = await quantizeModel(graph, { method: method as QuantMethod, ...weights, target: targetName as TargetName, calibration, measureLayers: reportFile !== undefined, onProgress: bar.update });
         ({ report, notes } = r);
         writing(bar, out);
-        await saveModel(lowerToOnnx(r.graph, parseTarget(targetName)), out);
+        // 16-bit compute after quantization (calibration saw fp32); the file's inputs/outputs keep their float32 type.
+        const io32 = [...r.graph.inputs, ...r.graph.outputs].filter((v) => v.dtype === DTypes.float32).map((v) => v.name);
+        const narrowed = compute === 'fp32' ? r.graph : computePrecisionPass({ precision: compute as ComputePrecision, keep: io32 }).run(r.graph, {}).graph;
+        await saveModel(lowerToOnnx(narrowed, parseTarget(targetName)), out);
         if (reportFile !== undefined) {
           const options = { ...weights, method, target: targetName, calibration: values.calib ?? (calibRandom !== undefined ? `${calibRandom} random batches` : undefined) };
           writeFileAtomic(reportFile, quantReportHtml({ report, layers: r.layers!, bytesByDtype: r.bytesByDtype!, options, notes: [...calibNotes, ...notes], input: positionals[0]!, output: out }));

@@ -5,6 +5,7 @@ import {
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import type { InferenceSession, OrtModule, OrtTensor } from './ort-types.js';
 import { fromOrtTensor, toOrtTensor } from './tensors.js';
+import { placementFromProfile, type OrtPlacement } from './placement.js';
 
 /** An execution provider by name, or with a device id (`{ name: 'cuda', deviceId: 1 }`). */
 export type OrtEpSpec = OrtEp | { readonly name: OrtEp; readonly deviceId?: number };
@@ -37,6 +38,19 @@ export interface OrtBackendOptions {
    * and hands the untouched tensor back), so `./web` sets false: such outputs are fetched and copied in.
    */
   readonly writesPreallocatedOutputs?: boolean;
+  /**
+   * ORT's profiler on every session, for {@link OrtExecutor.placement}. The node entry's
+   * `createOrtBackend({ placement: true })` supplies one that writes to a temporary folder.
+   */
+  readonly profiler?: OrtProfiler;
+}
+
+/** Where ORT writes a session's profile, and how to read it back (the file system is the caller's). */
+export interface OrtProfiler {
+  /** A fresh file prefix for one session (ORT appends a date and `.json`). */
+  prefix(): string;
+  /** The trace events ORT wrote for `prefix`, parsed; the file is removed. */
+  read(prefix: string): unknown;
 }
 
 /** Why one execution provider was skipped. */
@@ -151,13 +165,15 @@ export class OrtBackend implements Backend {
       const m = model(ep);
       if (typeof m === 'object' && !(m instanceof Uint8Array)) { fallbacks.push({ ep, stage: 'lowering', reason: m.skip }); continue; }
       let session: InferenceSession;
+      const profile = this.options.profiler ? this.options.profiler.prefix() : undefined;
       try {
-        session = await this.ort.InferenceSession.create(m, this.sessionOptions(spec));
+        session = await this.ort.InferenceSession.create(m, { ...this.sessionOptions(spec), ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}) });
       } catch (e) {
         fallbacks.push({ ep, stage: 'session', reason: message(e) });
         continue;
       }
-      return new OrtExecutor(this.ort, session, { backend: 'ort', device: ep, fallbacks: Object.freeze(fallbacks) }, fetches, this.options.writesPreallocatedOutputs ?? true);
+      const profiled = profile ? { profiler: this.options.profiler!, prefix: profile } : undefined;
+      return new OrtExecutor(this.ort, session, { backend: 'ort', device: ep, fallbacks: Object.freeze(fallbacks) }, fetches, profiled, this.options.writesPreallocatedOutputs ?? true);
     }
     const reasons = fallbacks.map((f) => `${f.ep}: ${f.reason}`).join('; ');
     if (fallbacks.length === 1) {
@@ -184,9 +200,15 @@ export class OrtExecutor implements Executor {
   /** The inputs as the loaded model declares them (what a caller needs to make feeds for a file it has not parsed). */
   readonly inputs: readonly OrtInputInfo[];
   private session: InferenceSession | null;
+  private ran = false;
+  private placed: OrtPlacement | undefined;
 
   /** @internal created by {@link OrtBackend}. */
-  constructor(private readonly ort: OrtModule, session: InferenceSession, readonly info: OrtExecutorInfo, private readonly defaultFetches?: readonly string[], private readonly writesPreallocated = true) {
+  constructor(
+    private readonly ort: OrtModule, session: InferenceSession, readonly info: OrtExecutorInfo, private readonly defaultFetches?: readonly string[],
+    private readonly profiled?: { readonly profiler: OrtProfiler; readonly prefix: string },
+    private readonly writesPreallocated = true,
+  ) {
     this.session = session;
     this.inputNames = Object.freeze([...session.inputNames]);
     this.outputNames = Object.freeze([...session.outputNames]);
@@ -222,6 +244,7 @@ export class OrtExecutor implements Executor {
     } catch (e) {
       throw new LeanformerError('EXECUTION_FAILED', `ONNX Runtime (${this.info.device}) failed to run: ${message(e)}`, { cause: e });
     }
+    this.ran = true;
     const out: Record<string, Tensor> = {};
     for (const n of Object.keys(fetches)) {
       const p = pre[n];
@@ -235,10 +258,36 @@ export class OrtExecutor implements Executor {
     return out;
   }
 
+  /**
+   * Where ORT ran each node in the runs so far, from its profiler: ends profiling (later runs are not
+   * profiled, so time them after this) and reads the trace. Needs a backend with a `profiler`
+   * (`createOrtBackend({ placement: true })` in Node) and at least one run; the report is kept, so a
+   * second call returns it again.
+   *
+   * @example
+   * ```ts
+   * const exe = await createOrtBackend({ eps: ['cuda'], placement: true }).compile(graph);
+   * await exe.run(feeds);
+   * exe.placement().outside; // nodes ORT ran outside the CUDA EP
+   * ```
+   */
+  placement(): OrtPlacement {
+    if (this.placed) return this.placed;
+    if (!this.profiled) throw new LeanformerError('INVALID_ARGUMENT', "placement(): this executor was created without ORT's profiler; create the backend with a profiler (createOrtBackend({ placement: true }) in Node)");
+    if (!this.session) throw new LeanformerError('INVALID_ARGUMENT', 'placement(): this executor was disposed; compile the graph again');
+    if (!this.ran) throw new LeanformerError('INVALID_ARGUMENT', 'placement(): run the executor at least once first (the profiler records the nodes a run executes)');
+    this.session.endProfiling();
+    this.placed = placementFromProfile(this.profiled.profiler.read(this.profiled.prefix), this.info.device);
+    return this.placed;
+  }
+
   /** Releases the ORT session; later `run` calls throw. Safe to call twice. */
   async dispose(): Promise<void> {
     const s = this.session;
     this.session = null;
-    if (s) await s.release();
+    if (!s) return;
+    // A profiled session that was never asked for its placement still writes (and must remove) its trace.
+    if (this.profiled && !this.placed) { try { s.endProfiling(); this.profiled.profiler.read(this.profiled.prefix); } catch { /* nothing was written */ } }
+    await s.release();
   }
 }

@@ -1,5 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { OrtBackend, type OrtBackendOptions } from './backend.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { LeanformerError } from '@leanformer/core';
+import { OrtBackend, type OrtBackendOptions, type OrtProfiler } from './backend.js';
 import type { OrtModule } from './ort-types.js';
 
 export * from './index.js';
@@ -20,6 +24,35 @@ export const ortNode: OrtModule & { env: { logLevel?: string } } = ort as unknow
  * exe.info.fallbacks; // why tensorrt and cuda were skipped
  * ```
  */
-export function createOrtBackend(options: Omit<OrtBackendOptions, 'ort'> = {}): OrtBackend {
-  return new OrtBackend({ ...options, ort: ortNode });
+export function createOrtBackend(options: Omit<OrtBackendOptions, 'ort'> & { readonly placement?: boolean } = {}): OrtBackend {
+  const { placement, ...rest } = options;
+  return new OrtBackend({ ...rest, ...(placement ? { profiler: tempProfiler() } : {}), ort: ortNode });
+}
+
+/**
+ * ORT's profiler writing into one temporary folder (a file per session, removed once read; the
+ * folder is removed with its last file). For `executor.placement()`.
+ */
+export function tempProfiler(): OrtProfiler {
+  let dir: string | undefined;
+  let n = 0;
+  let open = 0;
+  return {
+    prefix() {
+      dir ??= mkdtempSync(join(tmpdir(), 'lf-ort-profile-'));
+      open++;
+      return join(dir, `s${n++}`);
+    },
+    read(prefix) {
+      const d = dirname(prefix), stem = `${basename(prefix)}_`;
+      const file = readdirSync(d).find((f) => f.startsWith(stem) && f.endsWith('.json'));
+      try {
+        if (!file) throw new LeanformerError('IO_ERROR', `ORT wrote no profile for ${prefix} (expected ${stem}<date>.json in ${d})`);
+        return JSON.parse(readFileSync(join(d, file), 'utf8')) as unknown;
+      } finally {
+        if (file) rmSync(join(d, file), { force: true });
+        if (--open === 0 && dir) { rmSync(dir, { recursive: true, force: true }); dir = undefined; }
+      }
+    },
+  };
 }

@@ -11,6 +11,7 @@ export const BENCH_PACKAGES: Readonly<Record<string, string>> = Object.freeze({
   quant: '@leanformer/quant/bench',
   attention: '@leanformer/attention/bench',
   kv: '@leanformer/kv-cache/bench',
+  gpu: '@leanformer/kv-cache/gpu-bench',
   peft: '@leanformer/peft/bench',
   vision: '@leanformer/vision/bench',
   onnx: '@leanformer/onnx/bench',

@@ -21,6 +21,18 @@ export interface RunReport {
   readonly epUsed: string;
   readonly msPerRun: number;
   readonly outputs: readonly RunOutput[];
+  /**
+   * Where ONNX Runtime ran each node, from its profiler (ORT in Node): node count per provider and
+   * every node outside `epUsed`, by name and op. Absent for other runtimes.
+   */
+  readonly placement?: OrtPlacementSummary;
+}
+
+/** The placement part of {@link RunReport} (runtime-ort's `OrtPlacement`). */
+export interface OrtPlacementSummary {
+  readonly nodes: number;
+  readonly byProvider: Readonly<Record<string, number>>;
+  readonly outside: readonly { readonly name: string; readonly op: string; readonly provider: string }[];
 }
 
 /** Parses `--dim name=N` occurrences (N ≥ 1). */
@@ -58,7 +70,7 @@ export const runCommand: Command = {
     seed: { type: 'string', arg: '<N>', description: 'seed of generated inputs when --data is absent (default 0)' },
     dim: { type: 'string', multiple: true, arg: '<name=N>', description: `size of a symbolic dimension for generated inputs (default ${DEFAULT_SYMBOLIC_DIM})` },
     threads: { type: 'string', arg: '<N>', description: 'intra-op threads (runtime default when absent)' },
-    json: { type: 'boolean', description: 'print one JSON object: { backend, epUsed, msPerRun, outputs: [{ name, shape, maxAbsErr, maxRelErr, cosine }] }' },
+    json: { type: 'boolean', description: 'print one JSON object: { backend, epUsed, msPerRun, outputs: [{ name, shape, maxAbsErr, maxRelErr, cosine }], placement: { nodes, byProvider, outside: [{ name, op, provider }] } (ORT)}' },
   },
   details: `Without --data, inputs are generated from the declared shapes: floats uniform in [-1, 1), integers in [0, 10),
 symbolic dimensions ${DEFAULT_SYMBOLIC_DIM} unless --dim says otherwise. With expected outputs, each output reports
@@ -72,7 +84,8 @@ Exit status: 0 when the model ran (whatever the errors), 1 when it could not, 2 
     const seed = intFlag('seed', values['seed'], { min: 0 }) ?? 0;
     const threads = intFlag('threads', values['threads'], { min: 1 });
     const dims = dimOptions(values['dim']);
-    const backend = await entry.create(threads ? { threads } : {});
+    const json = Boolean(values['json']);
+    const backend = await entry.create({ ...(threads ? { threads } : {}), ...(json ? { placement: true } : {}) });
     const { exe, inputs } = await prepareModel(path, backend, Boolean(values['direct']));
     try {
       checkDimNames(dims, inputs);
@@ -84,6 +97,14 @@ Exit status: 0 when the model ran (whatever the errors), 1 when it could not, 2 
         expected = set.expected;
       } else {
         feeds = generateInputs(inputs, { seed, dims });
+      }
+      // Placement: one profiled run, then profiling ends, so the timed runs below are not profiled.
+      let placement: OrtPlacementSummary | undefined;
+      const placed = exe as { placement?: () => OrtPlacementSummary };
+      if (json && typeof placed.placement === 'function') {
+        await exe.run(feeds);
+        const { nodes, byProvider, outside } = placed.placement();
+        placement = { nodes, byProvider, outside };
       }
       const bar = commandProgressBar(io, values);
       let timed;
@@ -99,6 +120,7 @@ Exit status: 0 when the model ran (whatever the errors), 1 when it could not, 2 
           const m = want ? outputMetrics(got, want) : { maxAbsErr: null, maxRelErr: null, cosine: null };
           return { name, shape: [...got.shape], ...m };
         }),
+        ...(placement ? { placement } : {}),
       };
       if (values['json']) {
         io.out(`${JSON.stringify(report)}\n`);

@@ -10,3 +10,4 @@ export * from './fusions.js';
 export * from './decompose.js';
 export * from './presets.js';
 export { NONDETERMINISTIC_OPS, implicitInputs, tensorsEqual } from './util.js';
+export * from './precision.js';
