@@ -10,7 +10,7 @@
 #   bench     `leanformer bench gpu`: int4 GEMV ratio, window vs dense GQA 32K, prefill 2K, decode
 #             tokens/s (in-graph Loop and host loop) with kv_host_bytes_per_token and HBM fraction
 #   check     cuda-check.mjs: every ort-cuda form on CUDA vs CPU, per-node placement from ORT's profiler
-#   conform   ONNX backend node tests (from the Python onnx package there) on ort-cuda, direct vs IR
+#   conform   ONNX backend node tests (ONNX_NODE_TESTS, or the Python onnx package's copy) on ort-cuda, direct vs IR
 # STEPS="model convert bench" (say) runs a subset; peer/check/conform need nothing but the model step.
 # BENCH_ARGS="--param profile=yes" (say) adds parameters to `bench gpu`.
 set -uo pipefail
@@ -45,7 +45,9 @@ log convert-int4; ( time timeout 300 "$lf" convert "$W/hf" -o "$W/int4" --target
 [ -n "$peer" ] && { log "wait peer"; wait $peer; tail -c 2000 "$W/peer.err" >> "$OUT/log"; }
 on bench && { log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm ${BENCH_ARGS:-} > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 on check && { log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
-nodes=$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend","test","data","node"))' 2>>"$OUT/log")
+# The node tests: ONNX_NODE_TESTS (e.g. Debian's libonnx-testdata node folder, carried as a tarball and
+# unpacked there), else the Python onnx package's copy where it ships one (the GPU machine's does not).
+nodes=${ONNX_NODE_TESTS:-$(python3 -c 'import onnx,os;print(os.path.join(os.path.dirname(onnx.__file__),"backend","test","data","node"))' 2>>"$OUT/log")}
 if ! on conform; then :; elif [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "conform skipped (quick, or no ONNX backend test data at '$nodes': $(ls "$(dirname "$nodes")" 2>&1 | head -3 | tr '\n' ' '))"; else
   log conform-direct; timeout 90 "$lf" conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
   log conform-ir; timeout 90 "$lf" conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
