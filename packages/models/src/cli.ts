@@ -65,14 +65,14 @@ export function modelsCommands(): CommandSpec[] {
 
   const convert: CommandSpec = {
     name: 'convert',
-    summary: 'Convert a Hugging Face checkpoint folder to model.onnx with a KV cache (optionally quantized)',
+    summary: 'Convert a Hugging Face checkpoint folder to model.onnx (decoders with a KV cache, encoders; optionally quantized)',
     positionals: ['<hf-dir>'],
     options: {
       output: { type: 'string', short: 'o', arg: '<out-dir>', description: 'output folder (required; replaced only once everything is written)' },
-      precision: { type: 'string', arg: '<p>', description: `${CONVERT_PRECISIONS.join('|')} (default fp32)` },
+      precision: { type: 'string', arg: '<p>', description: `weights: ${CONVERT_PRECISIONS.join('|')} (default fp32; bf16 also computes in bf16 on ort-cuda)` },
       method: { type: 'string', arg: '<m>', description: 'int4/int8 method: rtn, hqq, gptq, awq, smoothquant, qserve (default rtn)' },
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
-      compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, else fp32; bf16: ort-cuda)` },
+      compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, bf16 with --precision bf16 on ort-cuda, else fp32)` },
       json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {

@@ -79,4 +79,21 @@ describe('convert --target ort-cuda: fp16 compute by default', () => {
     await expect(convertCheckpoint(LLAMA, join(work, 'x'), { compute: 'bf16' })).rejects.toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringMatching(/ort-cpu has no bfloat16 kernels/) });
     await expect(convertCheckpoint(LLAMA, join(work, 'y'), { compute: 'fp8' as 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/fp32, fp16, bf16/) });
   });
+  it('precision bf16: bf16 weights widened to float32 on ort-cpu (runs on ORT CPU near the fp32 reference); bf16 compute on ort-cuda', async () => {
+    const cpu = join(work, 'bf16-cpu');
+    const r = await convertCheckpoint(LLAMA, cpu, { precision: 'bf16' });
+    expect(r.compute).toBe('fp32');
+    const g = await loadModel(join(cpu, 'model.onnx'));
+    expect([...g.initializers.values()].some((v) => v.dtype?.name === 'bfloat16')).toBe(true);
+    const m = await loadPretrained(cpu);
+    try {
+      const x = await lastLogits(m);
+      // bf16 keeps 8 significand bits (relative weight error ≤ 2^-9); the logits stay close to transformers fp32.
+      expect(cosine(x, Float32Array.from(ref.logits))).toBeGreaterThan(0.9999); // measured 0.999989
+    } finally { await m.dispose(); }
+    const cuda = join(work, 'bf16-cuda');
+    expect((await convertCheckpoint(LLAMA, cuda, { precision: 'bf16', target: 'ort-cuda' })).compute).toBe('bf16');
+    expect((await opsOf(cuda)).get('GroupQueryAttention')?.split(',')[0]).toBe('bfloat16');
+    await expect(convertCheckpoint(LLAMA, join(work, 'z'), { precision: 'bf16', target: 'ort-cuda', compute: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round the bf16 weights/) });
+  }, 60_000);
 });

@@ -115,11 +115,11 @@ export const EXTERNAL_DATA_BYTES = 256 * 1024 * 1024;
 const STREAM_TARGETS = ['ort-cpu', 'ort-cuda', 'ort-wasm', 'ort-webgpu'] as const;
 
 /** Precisions `convert` writes. */
-export const CONVERT_PRECISIONS = ['fp32', 'fp16', 'int4', 'int8'] as const;
+export const CONVERT_PRECISIONS = ['fp32', 'fp16', 'bf16', 'int4', 'int8'] as const;
 
 /** Options of {@link convertCheckpoint}. */
 export interface ConvertOptions {
-  /** Default fp32. */
+  /** Weight precision (default fp32): fp16/bf16 floats, or int4/int8 by `method`. bf16 computes in bf16 on ort-cuda. */
   readonly precision?: (typeof CONVERT_PRECISIONS)[number];
   /** Weight method for int4/int8 (default rtn): any of @leanformer/quant's methods. */
   readonly method?: QuantMethod;
@@ -178,7 +178,10 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   const targetName = o.target ?? 'ort-cpu';
   const target = parseTarget(targetName);
   if (target.runtime !== 'ort') throw new LeanformerError('NOT_SUPPORTED', `convert writes ONNX for ONNX Runtime targets; '${targetName}' is a tfjs target (run an HF folder with generate --backend instead)`, { details: { field: 'target' } });
-  const compute = o.compute ?? defaultComputePrecision(target);
+  // bf16 weights compute in bf16 where the target has the kernels (ort-cuda); elsewhere they are stored
+  // bf16 and widened to float32 before each MatMul. Otherwise the target's default compute precision.
+  const compute = o.compute ?? (precision === 'bf16' ? (computePrecisionProblem(target, 'bf16') ? 'fp32' : 'bf16') : defaultComputePrecision(target));
+  if (precision === 'bf16' && compute === 'fp16') throw new LeanformerError('INVALID_ARGUMENT', 'convert: precision bf16 with compute fp16 would round the bf16 weights to fp16; use compute bf16 (ort-cuda) or fp32', { details: { field: 'compute' } });
   if (!(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new LeanformerError('INVALID_ARGUMENT', `convert: compute precision '${String(compute)}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, { details: { field: 'compute' } });
   const computeProblem = computePrecisionProblem(target, compute);
   if (computeProblem) throw new LeanformerError('NOT_SUPPORTED', `convert: ${computeProblem}`, { details: { field: 'compute' } });
@@ -192,8 +195,8 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   o.onProgress?.({ phase: 'build', done: 0, total: null, unit: 'layers', item: `${m.modelType} (${m.layers} layers)` });
   let graph: Graph = m.build();
   const parameters = [...graph.initializers.values()].reduce((n, v) => n + (v.const ? v.const.shape.reduce((a, d) => a * d, 1) : 0), 0);
-  // fp16 weights under fp32 compute: a Cast before each MatMul; under 16-bit compute the pass below stores them.
-  if (precision === 'fp16' && compute === 'fp32') graph = (await quantizeModel(graph, { method: 'fp16', target: targetName, onProgress: o.onProgress })).graph;
+  // fp16/bf16 weights under fp32 compute: a Cast before each MatMul; under 16-bit compute the pass below stores them.
+  if ((precision === 'fp16' || precision === 'bf16') && compute === 'fp32') graph = (await quantizeModel(graph, { method: precision, target: targetName, onProgress: o.onProgress })).graph;
   // rtn/hqq on MatMulNBits targets stream: the fp32 graph is written one tensor at a time to a staging
   // ONNX file, which quant's streaming quantizer reads lazily; peak memory is a few tensors, not the model.
   // The compute conversion needs the quantized graph in memory, so 16-bit compute does not stream.
