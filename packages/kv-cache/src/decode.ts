@@ -1,4 +1,5 @@
 import { LeanformerError, rng, Tensor, type Executor } from '@leanformer/core';
+import { KVCachePolicyState, type CachePolicy } from './policy.js';
 
 /** How the next token is picked from the last position's logits. */
 export type Sampling =
@@ -71,6 +72,8 @@ export interface GenerateOptions {
    * its logit divided by this when positive, multiplied when negative. Default 1 (off).
    */
   readonly repetitionPenalty?: number;
+  /** KV format and eviction budget (default: fp32, every position kept); see {@link CachePolicy}. */
+  readonly cache?: CachePolicy;
 }
 
 /** What {@link generateIds} returns. */
@@ -86,6 +89,8 @@ export interface DecodedToken {
   readonly token: number;
   /** The prefill run for the first token, one decode step for the others. */
   readonly ms: number;
+  /** Positions held in the KV cache after this run (at most the cache policy's budget). */
+  readonly kvLength: number;
 }
 
 /**
@@ -95,7 +100,9 @@ export interface DecodedToken {
  * then one run per token. KV lives in two preallocated buffers per layer and tensor; each run reads
  * the past from one and writes the present into the other through `RunOptions.outputs` (ping-pong,
  * no allocation per step). Works with ORT (preallocated CPU fetches are written into) and tfjs
- * (results are copied into them). Stops after `maxNewTokens` or after `eos`.
+ * (results are copied into them). Stops after `maxNewTokens` or after `eos`. A `cache` policy rounds
+ * stored K/V through its format and keeps at most its budget of positions between runs (the graph's
+ * positions continue from the kept length; see {@link CachePolicy}).
  *
  * @example
  * ```ts
@@ -105,6 +112,7 @@ export interface DecodedToken {
 export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv: DecoderKVSpec, o: GenerateOptions & { readonly eosSet?: ReadonlySet<number> }): AsyncGenerator<DecodedToken> {
   if (prompt.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'generate: prompt must not be empty');
   if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1)) throw new LeanformerError('INVALID_ARGUMENT', `generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
+  const policy = o.cache ? new KVCachePolicyState(o.cache, kv) : undefined;
   const cap = o.capacity ?? prompt.length + o.maxNewTokens;
   if (cap < prompt.length + o.maxNewTokens - 1) throw new LeanformerError('SIZE_LIMIT', `generate: capacity ${cap} cannot hold the prompt (${prompt.length}) and ${o.maxNewTokens} new tokens`);
   const { layers, kvHeads: G, headDim: D } = kv;
@@ -140,6 +148,11 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
         if (got && got !== dst && got.data !== dst.data) (dst.data as Float32Array).set(got.toFloat32());
       }
     }
+    let kept = past + S;
+    if (policy) {
+      const side2 = 1 - side;
+      kept = policy.afterRun(buf.map((b) => b[side2]![0]!), buf.map((b) => b[side2]![1]!), past, S, policy.needsQueries ? buf.map((_, l) => res[`query_${l}`]?.toFloat32()) : undefined);
+    }
     const logits = res.logits;
     if (!logits) throw new LeanformerError('EXECUTION_FAILED', "generate: the graph returned no 'logits'");
     const V = logits.shape[logits.shape.length - 1]!;
@@ -151,10 +164,10 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
     }
     const tok = sampleToken(last, sampling, random);
     seen.add(tok);
-    past += S;
+    past = kept;
     side = 1 - side;
     input = [tok];
-    yield { token: tok, ms };
+    yield { token: tok, ms, kvLength: kept };
     if ((o.eos !== undefined && tok === o.eos) || o.eosSet?.has(tok)) break;
   }
 }

@@ -22,6 +22,11 @@ export interface BuildOptions {
   readonly kvCache?: boolean;
   /** Graph name (default the model type). */
   readonly name?: string;
+  /**
+   * Also output each layer's queries after RoPE, `query_<l>` float32 `[1, seq, heads·headDim]` (the
+   * decode loop's H2O/SnapKV eviction scores positions with them). Default false.
+   */
+  readonly queryOutputs?: boolean;
 }
 
 /** Float dtypes a checkpoint's weights may have. */
@@ -177,6 +182,7 @@ export function buildCausalLM(spec: DecoderSpec, weights: WeightSource, o: Build
       q = ropeOp(b, q, H, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
       k = ropeOp(b, k, G, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
     }
+    if (o.queryOutputs) b.output(q, `query_${l}`);
     const att = attentionOp(b, q, k, v, {
       numHeads: H, kvHeads: G, scale: 1 / Math.sqrt(D),
       ...(spec.window !== undefined ? { pattern: { kind: 'window', window: spec.window } } : {}),

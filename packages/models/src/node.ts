@@ -11,7 +11,8 @@ import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { quantizeModel, QUANT_METHODS, type QuantMethod } from '@leanformer/quant';
 import { quantizeModelStreaming } from '@leanformer/quant/node';
-import { buildCausalLM } from './build.js';
+import { buildCausalLM, scaledRopeInvFreq } from './build.js';
+import { familyOf, type DecoderSpec } from './families.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
 import { readCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
@@ -84,6 +85,16 @@ export interface PretrainedModel extends RunnableModel {
 export interface LoadPretrainedOptions {
   /** Default ORT CPU. */
   readonly backend?: Backend;
+  /**
+   * Build an HF folder's graph with `query_<l>` outputs, which `generate`'s `evict: 'h2o' | 'snapkv'`
+   * needs (default false). A converted folder's model.onnx has none: NOT_SUPPORTED.
+   */
+  readonly queryOutputs?: boolean;
+}
+
+/** The RoPE inverse frequencies of a spec (undefined for learned positions). */
+function ropeOf(s: DecoderSpec): Float64Array | undefined {
+  return s.positions.kind === 'rope' ? scaledRopeInvFreq(s.headDim, s.positions.theta, s.positions.scaling) : undefined;
 }
 
 /**
@@ -120,14 +131,19 @@ export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {})
   if (existsSync(infoPath)) {
     const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo;
     if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
+    if (o.queryOutputs) throw new LeanformerError('NOT_SUPPORTED', `loadPretrained: '${dir}' is a converted folder, whose model.onnx has no query outputs; load the Hugging Face folder for queryOutputs (h2o/snapkv eviction)`, { details: { field: 'queryOutputs' } });
     const executor = await backend.compile(await loadModel(join(dir, 'model.onnx')));
     const tokenizer = tokenizerIn(dir);
-    return { executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
+    // convert copies config.json; its RoPE settings let eviction re-rotate kept keys.
+    const cfg = existsSync(join(dir, 'config.json')) ? parseJsonFile(readFileSync(join(dir, 'config.json'), 'utf8'), 'config.json') : undefined;
+    const rope = cfg ? ropeOf(familyOf(cfg, 'config.json').spec(cfg, 'config.json')) : undefined;
+    return { executor, ...(rope ? { ropeInvFreq: rope } : {}), layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...(tokenizer ? { tokenizer } : {}), dispose: () => executor.dispose() };
   }
   const ckpt = readCheckpoint(folderFiles(dir));
-  const executor = await backend.compile(buildCausalLM(ckpt.spec, ckpt.weights));
+  const executor = await backend.compile(buildCausalLM(ckpt.spec, ckpt.weights, { queryOutputs: o.queryOutputs ?? false }));
   const s = ckpt.spec;
-  return { executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
+  const rope = ropeOf(s);
+  return { executor, ...(rope ? { ropeInvFreq: rope } : {}), queryOutputs: o.queryOutputs ?? false, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
 }
 
 /** Weight bytes above which `convert` writes external data (`model.onnx.data`). */
