@@ -1,6 +1,7 @@
 // `leanformer tokenize`, `convert` and `generate` as plain CommandSpec objects; the CLI registers them
 // (packages/cli/src/commands/extensions.ts) and handles parsing, help and error reporting.
 import { intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type TargetName } from '@leanformer/core';
+import { readFileSync } from 'node:fs';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
 import { KV_EVICTIONS, KV_FORMATS, type Sampling } from '@leanformer/kv-cache';
@@ -67,6 +68,7 @@ export function modelsCommands(): CommandSpec[] {
       precision: { type: 'string', arg: '<p>', description: `${CONVERT_PRECISIONS.join('|')} (default fp32)` },
       method: { type: 'string', arg: '<m>', description: 'int4/int8 method: rtn, hqq, gptq, awq, smoothquant, qserve (default rtn)' },
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
+      'calib-text': { type: 'string', arg: '<file>', description: "gptq/awq/smoothquant calibration text, tokenized by the checkpoint's tokenizer (default: a built-in English passage)" },
       json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {
@@ -74,7 +76,15 @@ export function modelsCommands(): CommandSpec[] {
       if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
       const target = str(values, 'target');
       if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
+      const calibFile = str(values, 'calib-text');
+      let calibText: string | undefined;
+      if (calibFile !== undefined) {
+        try { calibText = readFileSync(calibFile, 'utf8'); } catch (e) {
+          throw new LeanformerError('IO_ERROR', `convert: cannot read --calib-text '${calibFile}' (${(e as Error).message})`, { details: { path: calibFile } });
+        }
+      }
       const report = await convertCheckpoint(positionals[0]!, out, {
+        ...(calibText !== undefined ? { calibration: { text: calibText } } : {}),
         ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
         ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
         ...(target ? { target: target as TargetName } : {}),

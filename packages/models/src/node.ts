@@ -13,6 +13,7 @@ import { quantizeModel, QUANT_METHODS, type QuantMethod } from '@leanformer/quan
 import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM, scaledRopeInvFreq } from './build.js';
 import { familyOf, type DecoderSpec } from './families.js';
+import { CALIBRATION_TEXT } from './calibration-text.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
 import { readCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
@@ -163,8 +164,13 @@ export interface ConvertOptions {
   readonly method?: QuantMethod;
   /** Default ort-cpu. */
   readonly target?: TargetName;
-  /** Calibration sequences of random token ids for gptq/awq/smoothquant (default 8 × 32 tokens). */
-  readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number };
+  /**
+   * Calibration for gptq/awq/smoothquant: `text` tokenized by the checkpoint's tokenizer and cut into
+   * sequences of `tokens` (default 32), at most `batches` of them (default 32); without `text`, the
+   * built-in English passage (CALIBRATION_TEXT, ~1,000 tokens). A folder without tokenizer.json gets
+   * `batches` (default 8) sequences of random token ids drawn with `seed`.
+   */
+  readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number; readonly text?: string };
   readonly onProgress?: (message: string) => void;
 }
 
@@ -223,7 +229,9 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
     const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
-    const feeds = calibrated ? calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0) : [];
+    const feeds = !calibrated ? [] : ckpt.tokenizer
+      ? textCalibrationFeeds(ckpt.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 32, c.tokens ?? 32)
+      : calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0);
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
       ...(calibrated ? { calibration: { backend: backend!, feeds } } : {}),
@@ -267,16 +275,27 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   return { output: out, modelType: s.modelType, precision, ...(method ? { method } : {}), target: targetName, files: readdirSync(absOut).sort(), parameters, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** Empty past K/V feeds of every layer. */
+function emptyPast(f: Record<string, Tensor>, layers: number, kvHeads: number, headDim: number): Record<string, Tensor> {
+  for (let l = 0; l < layers; l++) {
+    f[`past_key_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
+    f[`past_value_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
+  }
+  return f;
+}
+
+/** Calibration feeds from tokenized text: consecutive `tokens`-long sequences (at most `batches`), empty past. */
+function textCalibrationFeeds(ids: readonly number[], s: DecoderSpec, batches: number, tokens: number): Record<string, Tensor>[] {
+  const n = Math.min(batches, Math.floor(ids.length / tokens));
+  if (n < 1) throw new LeanformerError('INVALID_ARGUMENT', `convert: the calibration text encodes to ${ids.length} tokens, fewer than one sequence of ${tokens}; give a longer text`, { details: { field: 'calibration.text' } });
+  return Array.from({ length: n }, (_, i) => emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids.slice(i * tokens, (i + 1) * tokens), BigInt)) }, s.layers, s.kvHeads, s.headDim));
+}
+
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
 function calibrationFeeds(vocab: number, layers: number, kvHeads: number, headDim: number, batches: number, tokens: number, seed: number): Record<string, Tensor>[] {
   let x = (seed * 2654435761 + 1) >>> 0;
   const next = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
   return Array.from({ length: batches }, () => {
-    const f: Record<string, Tensor> = { tokens: new Tensor('int64', [1, tokens], BigInt64Array.from({ length: tokens }, () => BigInt(next() % vocab))) };
-    for (let l = 0; l < layers; l++) {
-      f[`past_key_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
-      f[`past_value_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
-    }
-    return f;
+    return emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from({ length: tokens }, () => BigInt(next() % vocab))) }, layers, kvHeads, headDim);
   });
 }
