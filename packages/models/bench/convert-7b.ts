@@ -126,13 +126,13 @@ process.stdout.write(JSON.stringify({ ...report, maxRssMB: Math.round(process.re
 const GENERATE_CHILD = (models: string, modelsNode: string): string => `
 const { generate } = await import(${JSON.stringify(models)});
 const { loadPretrained } = await import(${JSON.stringify(modelsNode)});
-const [dir, n] = process.argv.slice(1);
+const [dir, n, vocab] = process.argv.slice(1);
 const t0 = performance.now();
 const model = await loadPretrained(dir);
 const loadSeconds = (performance.now() - t0) / 1000;
 const ids = [];
 let prefillMs = 0, decodeMs = 0;
-for await (const t of generate(model, undefined, { promptIds: [1, 450, 4996, 17354, 1701, 29916, 432, 17204], maxNewTokens: Number(n), stopAtEos: false })) {
+for await (const t of generate(model, undefined, { promptIds: [1, 450, 4996, 17354, 1701, 29916, 432, 17204].map((t) => t % Number(vocab)), maxNewTokens: Number(n), stopAtEos: false })) {
   if (ids.length === 0) prefillMs = t.ms; else decodeMs += t.ms;
   ids.push(t.id);
 }
@@ -186,7 +186,7 @@ export const convert7bSuite: BenchSuite = {
       const outputBytes = folderBytes(out);
       rmSync(ckpt, { recursive: true, force: true }); // disk back before decoding
       o.log(`converted in ${convertWallSeconds.toFixed(0)} s, peak RSS ${convertRssMB} MB; decoding ${tokens} tokens\n`);
-      const g = child('generate', GENERATE_CHILD(import.meta.resolve('@leanformer/models'), import.meta.resolve('@leanformer/models/node')), [out, String(tokens)]);
+      const g = child('generate', GENERATE_CHILD(import.meta.resolve('@leanformer/models'), import.meta.resolve('@leanformer/models/node')), [out, String(tokens), String(cfg.vocab)]);
       return {
         suite: 'models-convert-7b',
         metrics: {
