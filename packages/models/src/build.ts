@@ -113,7 +113,7 @@ class Loader {
 
 function transpose(t: Tensor): Tensor {
   const [r, c] = t.shape as [number, number];
-  const a = t.toFloat32();
+  const a = t.data instanceof Float32Array ? t.data : t.toFloat32(); // no second copy of a float32 tensor (2 GB for a 128K × 4096 head)
   const out = new Float32Array(r * c);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j]!;
   return new Tensor('float32', [c, r], out);

@@ -386,7 +386,9 @@ async function runStreaming(
       readTable(v) {
         const t = v.const!;
         if (t.isLoaded || !t.lazySource) return t.toFloat32();
-        return Tensor.fromBytes(t.dtype, t.shape, reader.tensor(t, v.name).slice()).toFloat32();
+        const raw = reader.tensor(t, v.name);
+        // float32: a view of the reused read buffer (valid until the next read), as readFloat gives RTN.
+        return t.dtype === DTypes.float32 && raw.byteOffset % 4 === 0 ? new Float32Array(raw.buffer, raw.byteOffset, t.size) : Tensor.fromBytes(t.dtype, t.shape, raw.slice()).toFloat32();
       },
       emitQMatMul(l, q, o) {
         g.opsets.set('leanformer', Math.max(1, g.opsets.get('leanformer') ?? 1));
