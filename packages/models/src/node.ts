@@ -4,7 +4,7 @@
 // folder renamed into place, so a failure leaves nothing behind).
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LeanformerError, Tensor, parseTarget, type Backend, type Graph, type TargetName } from '@leanformer/core';
+import { LeanformerError, Tensor, parseTarget, type Backend, type Executor, type Graph, type TargetName } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
@@ -133,7 +133,11 @@ export async function loadPretrained(dir: string, o: LoadPretrainedOptions = {})
     const info = parseJsonFile(readFileSync(infoPath, 'utf8'), 'leanformer.json') as unknown as ConvertedModelInfo;
     if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
     if (o.queryOutputs) throw new LeanformerError('NOT_SUPPORTED', `loadPretrained: '${dir}' is a converted folder, whose model.onnx has no query outputs; load the Hugging Face folder for queryOutputs (h2o/snapkv eviction)`, { details: { field: 'queryOutputs' } });
-    const executor = await backend.compile(await loadModel(join(dir, 'model.onnx')));
+    // ORT opens model.onnx itself (external data read by ORT, no 2 GiB protobuf re-encode in JS: a
+    // 7B int4 model is 4.5 GB); other backends compile the graph.
+    const file = join(dir, 'model.onnx');
+    const direct = (backend as Partial<{ createExecutorFromBytes(model: string): Promise<Executor> }>).createExecutorFromBytes;
+    const executor = direct ? await direct.call(backend, file) : await backend.compile(await loadModel(file));
     const tokenizer = tokenizerIn(dir);
     // convert copies config.json; its RoPE settings let eviction re-rotate kept keys.
     const cfg = existsSync(join(dir, 'config.json')) ? parseJsonFile(readFileSync(join(dir, 'config.json'), 'utf8'), 'config.json') : undefined;

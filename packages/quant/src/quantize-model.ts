@@ -325,7 +325,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   };
 
   let quantized = 0;
-  const shared = new Map<object, (Value | null)[]>();
+  const shared = new WeakMap<object, (Value | null)[]>();
   const emitted = (l: Linear, res: LayerResult, input?: Value): void => {
     emitQMatMul(l, res.weight, { forceUint8: r.forceUint8, accuracyLevel: res.accuracyLevel ?? r.accFor(res.weight.bits), input, shared }, notes);
     oldWeights.push(l.weight);

@@ -152,7 +152,7 @@ export async function quantizeModelStreaming(input: string, output: string, opti
     if (tn) run.notes.push(tn);
     const tick = (name: string): void => { count++; options.onLayer?.(name, count, layers.length); };
     let edgeQuantized = false;
-    const shared = new Map<object, (Value | null)[]>();
+    const shared = new WeakMap<object, (Value | null)[]>(); // weak: the streaming pass must not keep every packed layer alive
     const emit = (l: LinearLayer, q: LayerResult, input?: Value): void => {
       run.emitQMatMul(l, q.weight, { forceUint8: r.forceUint8, accuracyLevel: q.accuracyLevel ?? r.accFor(q.weight.bits), input, shared });
       if (isEdgeLayer(l, layers)) edgeQuantized = true;
@@ -314,7 +314,7 @@ interface StreamRun {
   /** Writes bytes to the output data file now; the tensor reads them back lazily. */
   written(dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor;
   /** Replaces the layer by QMatMul over the quantized weight (written now, by the one emitter) and drops the float weight. */
-  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value; shared?: Map<object, (Value | null)[]> }): void;
+  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value; shared?: WeakMap<object, (Value | null)[]> }): void;
   /** Releases the layer's float weight and removes it (and an unused bias) from the graph. */
   dropWeight(l: LinearLayer): void;
   /** Releases an initializer and removes it when nothing reads it any more. */
