@@ -90,6 +90,8 @@ describe('convert', () => {
     mkdirSync(parent);
     await expect(convertCheckpoint(TRAINED, join(parent, 'out'), { precision: 'int4', method: 'gptq', calibration: { text: 'too short' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'calibration.text' } });
     expect(readdirSync(parent)).toEqual([]);
+    await expect(convertCheckpoint(TRAINED, join(parent, 'out'), { precision: 'int4', method: 'rtn', calibration: { text: 'unused' } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'calibration.text' } });
+    expect(readdirSync(parent)).toEqual([]);
   }, 60_000);
 
   it('an existing output folder is replaced only at the end, leaving nothing else beside it', async () => {

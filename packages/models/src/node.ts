@@ -210,6 +210,8 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   const method = o.method ?? (quantized ? 'rtn' : undefined);
   if (method !== undefined && !quantized) throw new LeanformerError('INVALID_ARGUMENT', `convert: --method applies to int4/int8 only, not precision ${precision}`, { details: { field: 'method' } });
   if (method !== undefined && (!QUANT_METHODS.includes(method) || method === 'fp16' || method === 'bf16')) throw new LeanformerError('INVALID_ARGUMENT', `convert: method '${method}' is not one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')}`, { details: { field: 'method' } });
+  const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
+  if (o.calibration?.text !== undefined && !calibrated) throw new LeanformerError('INVALID_ARGUMENT', `convert: calibration text applies to the calibrated methods gptq, awq and smoothquant, not ${method ?? precision}`, { details: { field: 'calibration.text' } });
   const targetName = o.target ?? 'ort-cpu';
   const target = parseTarget(targetName);
   if (target.runtime !== 'ort') throw new LeanformerError('NOT_SUPPORTED', `convert writes ONNX for ONNX Runtime targets; '${targetName}' is a tfjs target (run an HF folder with generate --backend instead)`, { details: { field: 'target' } });
@@ -230,7 +232,6 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   // ONNX file, which quant's streaming quantizer reads lazily; peak memory is a few tensors, not the model.
   const streamed = quantized && (method === 'rtn' || method === 'hqq') && (STREAM_TARGETS as readonly string[]).includes(targetName);
   if (quantized && !streamed) {
-    const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
     const feeds = !calibrated ? [] : ckpt.tokenizer
