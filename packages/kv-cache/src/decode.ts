@@ -65,7 +65,10 @@ export interface GenerateOptions {
   readonly seed?: number;
   /** Stop after producing this token. */
   readonly eos?: number;
-  /** KV capacity in tokens (prompt + generated); buffers are allocated once with it. Default prompt + maxNewTokens. */
+  /**
+   * KV capacity in tokens; buffers are allocated once with it. Default: what the runs write at most,
+   * prompt + maxNewTokens − 1 (the last token is never fed), or under a cache budget max(prompt, budget + 1).
+   */
   readonly capacity?: number;
   /**
    * Repetition penalty as in transformers (CTRL): every token already in the prompt or generated has
@@ -113,8 +116,11 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
   if (prompt.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'generate: prompt must not be empty');
   if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1)) throw new LeanformerError('INVALID_ARGUMENT', `generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
   const policy = o.cache ? new KVCachePolicyState(o.cache, kv) : undefined;
-  const cap = o.capacity ?? prompt.length + o.maxNewTokens;
-  if (cap < prompt.length + o.maxNewTokens - 1) throw new LeanformerError('SIZE_LIMIT', `generate: capacity ${cap} cannot hold the prompt (${prompt.length}) and ${o.maxNewTokens} new tokens`);
+  // Positions a run writes at most: the prompt, then the kept past + 1 (≤ budget + 1 under a budget).
+  const full = prompt.length + o.maxNewTokens - 1;
+  const need = o.cache?.budget !== undefined ? Math.max(prompt.length, Math.min(full, o.cache.budget + 1)) : full;
+  const cap = o.capacity ?? need;
+  if (cap < need) throw new LeanformerError('SIZE_LIMIT', `generate: capacity ${cap} cannot hold the prompt (${prompt.length}) and ${o.maxNewTokens} new tokens${o.cache?.budget !== undefined ? ` under a budget of ${o.cache.budget}` : ''}`);
   const { layers, kvHeads: G, headDim: D } = kv;
   const per = G * cap * D;
   // buf[l][side][0 = key, 1 = value]
