@@ -89,7 +89,7 @@ const checks = {
   // Item 14: import.meta is empty in CommonJS; the fixtures folder (read by the vision bench) was resolved from it.
   '@leanformer/vision/cli': (m) => fs.existsSync(path.join(m.visionFixturesDir(), 'efficientvit_m0.safetensors')),
   // The benchmark entries: their suites as data (running one is a benchmark, not a test).
-  ...Object.fromEntries(['attention', 'kv-cache', 'onnx', 'peft', 'quant', 'runtime-ort', 'runtime-tfjs', 'vision'].map((p) => ['@leanformer/' + p + '/bench', (m) => m.benches.map((b) => b.name)])),
+  ...Object.fromEntries(['attention', 'kv-cache', 'models', 'onnx', 'peft', 'quant', 'runtime-ort', 'runtime-tfjs', 'vision'].map((p) => ['@leanformer/' + p + '/bench', (m) => m.benches.map((b) => b.name)])),
   '@leanformer/kv-cache/gpu-bench': (m) => m.benches.map((b) => b.name),
   '@leanformer/cli': async (m) => { let out = ''; const code = await m.main(['--help'], { out: (t) => { out += t; }, err: () => {}, stderrIsTTY: false }); return [code, out.includes('Usage: leanformer')]; },
 };
@@ -137,6 +137,7 @@ const EXPECTED: Record<string, unknown> = {
   '@leanformer/vision/cli': true,
   '@leanformer/cli': [0, true],
   '@leanformer/attention/bench': ['attention', 'attention-swa', 'attention-interleave', 'attention-micro', 'attention-profile', 'attention-gqa-check'],
+  '@leanformer/models/bench': ['models-convert-7b'],
   '@leanformer/kv-cache/bench': ['kv', 'kv-gqa-int8'],
   '@leanformer/kv-cache/gpu-bench': ['gpu'],
   '@leanformer/onnx/bench': ['onnx-import'],

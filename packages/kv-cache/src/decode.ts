@@ -1,4 +1,5 @@
 import { LeanformerError, rng, Tensor, type Executor } from '@leanformer/core';
+import { KVCachePolicyState, type CachePolicy } from './policy.js';
 
 /** How the next token is picked from the last position's logits. */
 export type Sampling =
@@ -66,13 +67,18 @@ export interface GenerateOptions {
   readonly seed?: number;
   /** Stop after producing this token. */
   readonly eos?: number;
-  /** KV capacity in tokens (prompt + generated); buffers are allocated once with it. Default prompt + maxNewTokens. */
+  /**
+   * KV capacity in tokens; buffers are allocated once with it. Default: what the runs write at most,
+   * prompt + maxNewTokens − 1 (the last token is never fed), or under a cache budget max(prompt, budget + 1).
+   */
   readonly capacity?: number;
   /**
    * Repetition penalty as in transformers (CTRL): every token already in the prompt or generated has
    * its logit divided by this when positive, multiplied when negative. Default 1 (off).
    */
   readonly repetitionPenalty?: number;
+  /** KV format and eviction budget (default: fp32, every position kept); see {@link CachePolicy}. */
+  readonly cache?: CachePolicy;
 }
 
 /** What {@link generateIds} returns. */
@@ -88,6 +94,8 @@ export interface DecodedToken {
   readonly token: number;
   /** The prefill run for the first token, one decode step for the others. */
   readonly ms: number;
+  /** Positions held in the KV cache after this run (at most the cache policy's budget). */
+  readonly kvLength: number;
 }
 
 /**
@@ -97,7 +105,9 @@ export interface DecodedToken {
  * then one run per token. KV lives in two preallocated buffers per layer and tensor; each run reads
  * the past from one and writes the present into the other through `RunOptions.outputs` (ping-pong,
  * no allocation per step). Works with ORT (preallocated CPU fetches are written into) and tfjs
- * (results are copied into them). Stops after `maxNewTokens` or after `eos`.
+ * (results are copied into them). Stops after `maxNewTokens` or after `eos`. A `cache` policy rounds
+ * stored K/V through its format and keeps at most its budget of positions between runs (the graph's
+ * positions continue from the kept length; see {@link CachePolicy}).
  *
  * @example
  * ```ts
@@ -107,13 +117,18 @@ export interface DecodedToken {
 export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv: DecoderKVSpec, o: GenerateOptions & { readonly eosSet?: ReadonlySet<number> }): AsyncGenerator<DecodedToken> {
   if (prompt.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'generate: prompt must not be empty');
   if (!(Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1)) throw new LeanformerError('INVALID_ARGUMENT', `generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
-  const cap = o.capacity ?? prompt.length + o.maxNewTokens;
-  if (cap < prompt.length + o.maxNewTokens - 1) throw new LeanformerError('SIZE_LIMIT', `generate: capacity ${cap} cannot hold the prompt (${prompt.length}) and ${o.maxNewTokens} new tokens`);
+  const policy = o.cache ? new KVCachePolicyState(o.cache, kv) : undefined;
+  // Positions a run writes at most: the prompt, then the kept past + 1 (≤ budget + 1 under a budget).
+  const full = prompt.length + o.maxNewTokens - 1;
+  const need = o.cache?.budget !== undefined ? Math.max(prompt.length, Math.min(full, o.cache.budget + 1)) : full;
+  const cap = o.capacity ?? need;
+  if (cap < need) throw new LeanformerError('SIZE_LIMIT', `generate: capacity ${cap} cannot hold the prompt (${prompt.length}) and ${o.maxNewTokens} new tokens${o.cache?.budget !== undefined ? ` under a budget of ${o.cache.budget}` : ''}`);
   const { layers, kvHeads: G, headDim: D } = kv;
   const per = G * cap * D;
   // buf[l][side][0 = key, 1 = value]
   const kvDt = kv.kvDtype ?? 'float32';
   if (kvDt !== 'float32' && kvDt !== 'float16') throw new LeanformerError('INVALID_ARGUMENT', `generate: kvDtype must be float32 or float16, got '${String(kvDt)}'`);
+  if (policy && kvDt !== 'float32') throw new LeanformerError('NOT_SUPPORTED', 'generate: KV cache policies (kv format, window, eviction) work on a float32 KV cache; this model keeps float16 KV (fp16 compute): convert it with compute fp32, or drop the cache options', { details: { field: 'cache' } });
   // float16 KV is held as its bit patterns (what ORT's float16 tensors take and return).
   const alloc = (): Float32Array | Uint16Array => (kvDt === 'float16' ? new Uint16Array(per) : new Float32Array(per));
   const buf = Array.from({ length: layers }, () => [0, 1].map(() => [alloc(), alloc()]));
@@ -149,6 +164,11 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
         }
       }
     }
+    let kept = past + S;
+    if (policy) {
+      const side2 = 1 - side;
+      kept = policy.afterRun(buf.map((b) => b[side2]![0]! as Float32Array), buf.map((b) => b[side2]![1]! as Float32Array), past, S, policy.needsQueries ? buf.map((_, l) => res[`query_${l}`]?.toFloat32()) : undefined);
+    }
     const logits = res.logits;
     if (!logits) throw new LeanformerError('EXECUTION_FAILED', "generate: the graph returned no 'logits'");
     const V = logits.shape[logits.shape.length - 1]!;
@@ -160,10 +180,10 @@ export async function* decodeStream(exe: Executor, prompt: ArrayLike<number>, kv
     }
     const tok = sampleToken(last, sampling, random);
     seen.add(tok);
-    past += S;
+    past = kept;
     side = 1 - side;
     input = [tok];
-    yield { token: tok, ms };
+    yield { token: tok, ms, kvLength: kept };
     if ((o.eos !== undefined && tok === o.eos) || o.eosSet?.has(tok)) break;
   }
 }

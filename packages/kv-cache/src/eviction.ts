@@ -30,8 +30,15 @@ export function streamingKeep(len: number, budget: number, sinks = 4): number[] 
   return keep;
 }
 
-/** Indices of the `k` largest scores among `candidates` (ties: earlier first), returned sorted ascending. */
-function topKIndices(score: ArrayLike<number>, candidates: number[], k: number): number[] {
+/**
+ * Indices of the `k` largest scores among `candidates` (ties: earlier first), returned sorted ascending.
+ *
+ * @example
+ * ```ts
+ * topKIndices([0.1, 0.5, 0.5, 0.2], [0, 1, 2, 3], 2); // [1, 2]
+ * ```
+ */
+export function topKIndices(score: ArrayLike<number>, candidates: number[], k: number): number[] {
   return [...candidates].sort((a, b) => score[b]! - score[a]! || a - b).slice(0, Math.max(0, k)).sort((a, b) => a - b);
 }
 

@@ -9,5 +9,6 @@ export * from './harness.js';
 export * from './prefix.js';
 export * from './scheduler.js';
 export * from './decode.js';
+export * from './policy.js';
 export * from './acrosskv.js';
 export * from './device-loop.js';

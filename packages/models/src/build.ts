@@ -22,6 +22,11 @@ export interface BuildOptions {
   readonly kvCache?: boolean;
   /** Graph name (default the model type). */
   readonly name?: string;
+  /**
+   * Also output each layer's queries after RoPE, `query_<l>` float32 `[1, seq, heads·headDim]` (the
+   * decode loop's H2O/SnapKV eviction scores positions with them). Default false.
+   */
+  readonly queryOutputs?: boolean;
 }
 
 /** Float dtypes a checkpoint's weights may have. */
@@ -122,7 +127,7 @@ export class Loader {
 
 function transpose(t: Tensor): Tensor {
   const [r, c] = t.shape as [number, number];
-  const a = t.toFloat32();
+  const a = t.data instanceof Float32Array ? t.data : t.toFloat32(); // no second copy of a float32 tensor (2 GB for a 128K × 4096 head)
   const out = new Float32Array(r * c);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j]!;
   return new Tensor('float32', [c, r], out);
@@ -199,6 +204,7 @@ export function buildCausalLM(spec: DecoderSpec, weights: WeightSource, o: Build
       q = ropeOp(b, q, H, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
       k = ropeOp(b, k, G, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
     }
+    if (o.queryOutputs) b.output(q, `query_${l}`);
     const att = attentionOp(b, q, k, v, {
       numHeads: H, kvHeads: G, scale: 1 / Math.sqrt(D),
       ...(spec.window !== undefined ? { pattern: { kind: 'window', window: spec.window } } : {}),

@@ -32,7 +32,7 @@ describe('leanformer tokenize / convert / generate', () => {
     const r = await cli('generate', LLAMA, '--prompt-ids', ref.promptIds.join(','), '--max-new-tokens', '8', '--json');
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out);
-    expect(Object.keys(j)).toEqual(['promptIds', 'newIds', 'text', 'prefillMs', 'decodeTokensPerSecond']);
+    expect(Object.keys(j)).toEqual(['promptIds', 'newIds', 'text', 'prefillMs', 'decodeTokensPerSecond', 'kv']);
     expect(j.promptIds).toEqual(ref.promptIds);
     expect(j.newIds).toEqual(ref.greedyIds.slice(0, 8));
     expect(typeof j.text).toBe('string');

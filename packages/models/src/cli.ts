@@ -4,7 +4,7 @@ import { COMPUTE_PRECISIONS, intFlag, LeanformerError, numberFlag, TARGET_NAMES,
 import { commandProgressBar } from '@leanformer/core/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
-import type { Sampling } from '@leanformer/kv-cache';
+import { KV_EVICTIONS, KV_FORMATS, type Sampling } from '@leanformer/kv-cache';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateInGraph, greedyLoopGraph } from '@leanformer/kv-cache';
@@ -73,6 +73,7 @@ export function modelsCommands(): CommandSpec[] {
       method: { type: 'string', arg: '<m>', description: 'int4/int8 method: rtn, hqq, gptq, awq, smoothquant, qserve (default rtn)' },
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
       compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, bf16 with --precision bf16 on ort-cuda, else fp32)` },
+      'calib-text': { type: 'string', arg: '<file>', description: "gptq/awq/smoothquant calibration text, tokenized by the checkpoint's tokenizer (default: a built-in English passage)" },
       json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {
@@ -80,12 +81,20 @@ export function modelsCommands(): CommandSpec[] {
       if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
       const target = str(values, 'target');
       if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
+      const calibFile = str(values, 'calib-text');
+      let calibText: string | undefined;
+      if (calibFile !== undefined) {
+        try { calibText = readFileSync(calibFile, 'utf8'); } catch (e) {
+          throw new LeanformerError('IO_ERROR', `convert: cannot read --calib-text '${calibFile}' (${(e as Error).message})`, { details: { path: calibFile } });
+        }
+      }
       const compute = str(values, 'compute');
       if (compute !== undefined && !(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`convert: --compute '${compute}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, 'compute');
       const bar = commandProgressBar(io, values); // drawn only on a terminal, never with --json
       let report;
       try {
         report = await convertCheckpoint(positionals[0]!, out, {
+          ...(calibText !== undefined ? { calibration: { text: calibText } } : {}),
           ...(compute ? { compute: compute as ComputePrecision } : {}),
           ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
           ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
@@ -142,7 +151,10 @@ export function modelsCommands(): CommandSpec[] {
       chat: { type: 'boolean', description: "wrap --prompt as one user message with the checkpoint's chat template" },
       backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu; tfjs-cpu runs HF folders, not converted ones)` },
       'in-graph': { type: 'boolean', description: 'greedy decode inside the graph (ONNX Loop, KV cache stays on the device: one run for all tokens); converted folders, ORT backends' },
-      json: { type: 'boolean', description: 'print { promptIds, newIds, text, prefillMs, decodeTokensPerSecond }' },
+      kv: { type: 'string', arg: '<f>', description: `KV cache format: ${KV_FORMATS.join('|')} (default fp32; K/V rounded through it as stored)` },
+      window: { type: 'string', arg: '<N>', description: 'keep at most N positions in the KV cache (the latest, unless --evict)' },
+      evict: { type: 'string', arg: '<p>', description: `which positions survive beyond --window: ${KV_EVICTIONS.join('|')} (h2o/snapkv: HF folders only)` },
+      json: { type: 'boolean', description: 'print { promptIds, newIds, text, prefillMs, decodeTokensPerSecond, kv: { format, window, evict, length } }' },
     },
     async run({ positionals, values, io }) {
       const prompt = str(values, 'prompt');
@@ -158,13 +170,22 @@ export function modelsCommands(): CommandSpec[] {
       const seed = intFlag('seed', values['seed'], { min: 0 });
       const repetitionPenalty = numberFlag('repetition-penalty', values['repetition-penalty'], POSITIVE);
       if (values['chat'] === true && prompt === undefined) throw new UsageError('--chat needs --prompt <text>', 'chat');
+      const kv = str(values, 'kv');
+      if (kv !== undefined && !(KV_FORMATS as readonly string[]).includes(kv)) throw new UsageError(`generate: --kv '${kv}' is not one of ${KV_FORMATS.join(', ')}`, 'kv');
+      const window = intFlag('window', values['window'], { min: 1 });
+      const evict = str(values, 'evict');
+      if (evict !== undefined && !(KV_EVICTIONS as readonly string[]).includes(evict)) throw new UsageError(`generate: --evict '${evict}' is not one of ${KV_EVICTIONS.join(', ')}`, 'evict');
+      if (evict !== undefined && window === undefined) throw new UsageError(`generate: --evict ${evict} needs --window N (the positions kept)`, 'evict');
+      if (evict === 'streaming' && window! <= 4) throw new UsageError(`generate: --evict streaming keeps 4 sink positions, so --window must be > 4, got ${window}`, 'window');
+      const cacheOpts = { ...(kv ? { kv: kv as (typeof KV_FORMATS)[number] } : {}), ...(window !== undefined ? { window } : {}), ...(evict ? { evict: evict as (typeof KV_EVICTIONS)[number] } : {}) };
       const backendName = str(values, 'backend') ?? 'ort-cpu';
       if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new UsageError(`generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, 'backend');
+      if (values['in-graph'] === true && Object.keys(cacheOpts).length > 0) throw new UsageError('generate: --in-graph keeps the whole KV cache on the device (greedy, no --kv/--window/--evict)', 'in-graph');
       if (values['in-graph'] === true) return inGraph(positionals[0]!, backendName, promptIds, prompt, maxNewTokens, values, io);
       const backend = backendName === 'tfjs-cpu'
         ? (await import('@leanformer/runtime-tfjs')).createTfjsBackend('cpu')
         : createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });
-      const model = await loadPretrained(positionals[0]!, { backend });
+      const model = await loadPretrained(positionals[0]!, { backend, ...(evict === 'h2o' || evict === 'snapkv' ? { queryOutputs: true } : {}) });
       try {
         if (promptIds) {
           const bad = promptIds.find((t) => t >= model.vocab);
@@ -174,15 +195,16 @@ export function modelsCommands(): CommandSpec[] {
         const text0 = values['chat'] === true ? model.tokenizer!.applyChatTemplate([{ role: 'user', content: prompt! }]) : prompt;
         const ids = promptIds ?? model.tokenizer!.encode(text0!);
         const newIds: number[] = [];
-        let text = '', prefillMs = 0, decodeMs = 0;
-        for await (const t of generate(model, model.tokenizer, { promptIds: ids, maxNewTokens, sampling, ...(seed !== undefined ? { seed } : {}), ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}) })) {
+        let text = '', prefillMs = 0, decodeMs = 0, kvLength = 0;
+        for await (const t of generate(model, model.tokenizer, { promptIds: ids, maxNewTokens, sampling, ...(seed !== undefined ? { seed } : {}), ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}), ...cacheOpts })) {
           if (newIds.length === 0) prefillMs = t.ms; else decodeMs += t.ms;
+          kvLength = t.kvLength;
           newIds.push(t.id);
           text += t.text;
           if (!values['json']) io.out(model.tokenizer ? t.text : `${t.id} `);
         }
         const decodeTokensPerSecond = newIds.length > 1 ? (newIds.length - 1) / (decodeMs / 1000) : 0;
-        if (values['json']) io.out(`${JSON.stringify({ promptIds: ids, newIds, text: model.tokenizer ? model.tokenizer.decode(newIds) : '', prefillMs, decodeTokensPerSecond })}\n`);
+        if (values['json']) io.out(`${JSON.stringify({ promptIds: ids, newIds, text: model.tokenizer ? model.tokenizer.decode(newIds) : '', prefillMs, decodeTokensPerSecond, kv: { format: kv ?? 'fp32', window: window ?? null, evict: evict ?? (window !== undefined ? 'window' : null), length: kvLength } })}\n`);
         else io.out('\n');
         return 0;
       } finally {

@@ -5,7 +5,8 @@
 import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type ComputePrecision, type Executor, type LoadProgress, type ReadSourceOptions, type TargetName } from '@leanformer/core';
 import { importModel } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeOptions } from '@leanformer/quant';
-import { buildCausalLM } from './build.js';
+import { buildCausalLM, scaledRopeInvFreq } from './build.js';
+import { familyOf, type DecoderSpec } from './families.js';
 import { parseJsonFile, shardNames } from './checkpoint.js';
 import { buildEncoder, encoderInputs, encoderOutputs, type EncoderSpec } from './encoders.js';
 import { checkpointKind, memoryFiles, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
@@ -128,6 +129,11 @@ export interface LoadPretrainedOptions extends ReadFolderOptions {
    * (tell them apart by `kind`).
    */
   readonly kind?: PretrainedKind;
+  /**
+   * Build an HF decoder's graph with `query_<l>` outputs, which `generate`'s `evict: 'h2o' | 'snapkv'`
+   * needs (default false). A converted folder's model.onnx has none: NOT_SUPPORTED.
+   */
+  readonly queryOutputs?: boolean;
 }
 
 /** The result type of {@link loadPretrained} for a `kind` option. */
@@ -167,7 +173,7 @@ export async function loadPretrained<K extends PretrainedKind | undefined = unde
   const text = async (name: string) => { const b = await readIfPresent(sourceOf(name), o.signal ? { signal: o.signal } : {}); return b && utf8(b); };
   const [tokenizerJson, tokenizerConfig, chatTemplate] = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'].map(text));
   const tokenizer = tokenizerJson !== undefined ? loadTokenizer({ tokenizerJson, ...(tokenizerConfig !== undefined ? { tokenizerConfig } : {}), ...(chatTemplate !== undefined ? { chatTemplate } : {}) }) : undefined;
-  return convertedModel(info, await o.backend.compile(graph), tokenizer) as LoadedKind<K>;
+  return convertedModel(info, await o.backend.compile(graph), tokenizer, await text('config.json')) as LoadedKind<K>;
 }
 
 /** What `convert` writes beside a decoder's model.onnx (leanformer.json): what the generator needs to run it. */
@@ -219,22 +225,25 @@ export function encoderInfo(s: EncoderSpec): Pick<ConvertedEncoderInfo, 'kind' |
  * Parses and checks leanformer.json: its format, the kind the caller expects (checked before anything
  * is compiled), and refuses `quantize` (the folder's weights are already final). Shared with the Node entry.
  */
-export function parseConvertedInfo(text: string, where: string, o: Pick<LoadPretrainedOptions, 'quantize' | 'kind'>): ConvertedModelInfo | ConvertedEncoderInfo {
+export function parseConvertedInfo(text: string, where: string, o: Pick<LoadPretrainedOptions, 'quantize' | 'kind' | 'queryOutputs'>): ConvertedModelInfo | ConvertedEncoderInfo {
   const info = parseJsonFile(text, 'leanformer.json') as unknown as ConvertedModelInfo | ConvertedEncoderInfo;
   if (info.format !== 'leanformer-converted-1') throw new LeanformerError('DECODE_ERROR', `leanformer.json: format ${JSON.stringify(info.format)} is not 'leanformer-converted-1'`, { details: { file: 'leanformer.json', field: 'format' } });
   expectKind(o.kind, info.kind ?? 'decoder', info.modelType, where);
   if (o.quantize) throw new LeanformerError('INVALID_ARGUMENT', `loadPretrained: quantize applies to Hugging Face checkpoints; ${where} was written by convert (precision ${info.precision})`, { details: { argument: 'quantize' } });
+  if (o.queryOutputs) throw new LeanformerError('NOT_SUPPORTED', `loadPretrained: ${where} is a converted folder, whose model.onnx has no query outputs; load the Hugging Face folder for queryOutputs (h2o/snapkv eviction)`, { details: { field: 'queryOutputs' } });
   return info;
 }
 
 /** A converted folder's compiled model as a {@link PretrainedModel} or {@link PretrainedEncoder}. Shared with the Node entry. */
-export function convertedModel(info: ConvertedModelInfo | ConvertedEncoderInfo, executor: Executor, tokenizer: TextTokenizer | undefined): PretrainedModel | PretrainedEncoder {
+export function convertedModel(info: ConvertedModelInfo | ConvertedEncoderInfo, executor: Executor, tokenizer: TextTokenizer | undefined, configJson?: string): PretrainedModel | PretrainedEncoder {
   const tok = tokenizer ? { tokenizer } : {};
   if (info.kind === 'encoder') {
     const { kind, modelType, layers, hidden, inputs, outputs, image } = info;
     return { kind, executor, modelType, layers, hidden, inputs, outputs, ...(image ? { image } : {}), source: 'converted', ...tok, dispose: () => executor.dispose() };
   }
-  return { kind: 'decoder', executor, layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, kvDtype: info.compute === 'fp16' ? 'float16' : 'float32', maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...tok, dispose: () => executor.dispose() };
+  // convert copies config.json: its RoPE settings let eviction re-rotate kept keys.
+  const rope = configJson !== undefined ? ropeOf(specOf(configJson)) : undefined;
+  return { kind: 'decoder', executor, ...(rope ? { ropeInvFreq: rope } : {}), layers: info.layers, kvHeads: info.kvHeads, headDim: info.headDim, kvDtype: info.compute === 'fp16' ? 'float16' : 'float32', maxPositions: info.maxPositions, eosTokenIds: info.eosTokenIds, modelType: info.modelType, vocab: info.vocab, source: 'converted', ...tok, dispose: () => executor.dispose() };
 }
 
 /** NOT_SUPPORTED when a folder holds the other kind than the caller asked for (default 'decoder'). */
@@ -262,7 +271,7 @@ async function readIfPresent(from: ByteSource | undefined, o: ReadSourceOptions)
  * Reads a checkpoint folder's files as a decoder or an encoder (checking the kind the caller expects
  * before anything is built), builds, optionally quantizes and compiles it. Shared with the Node entry.
  */
-export async function compilePretrained(files: CheckpointFiles, backend: Backend, o: Pick<LoadPretrainedOptions, 'quantize' | 'kind'>, where: string): Promise<PretrainedModel | PretrainedEncoder> {
+export async function compilePretrained(files: CheckpointFiles, backend: Backend, o: Pick<LoadPretrainedOptions, 'quantize' | 'kind' | 'queryOutputs'>, where: string): Promise<PretrainedModel | PretrainedEncoder> {
   if (checkpointKind(files) === 'encoder') {
     const ck = readEncoderCheckpoint(files);
     expectKind(o.kind, 'encoder', ck.spec.modelType, where);
@@ -273,11 +282,13 @@ export async function compilePretrained(files: CheckpointFiles, backend: Backend
   }
   const ckpt = readCheckpoint(files);
   expectKind(o.kind, 'decoder', ckpt.spec.modelType, where);
-  let graph = buildCausalLM(ckpt.spec, ckpt.weights);
+  const queryOutputs = o.queryOutputs ?? false;
+  let graph = buildCausalLM(ckpt.spec, ckpt.weights, { queryOutputs });
   if (o.quantize) graph = (await quantizeModel(graph, o.quantize)).graph;
   const executor = await backend.compile(graph);
   const s = ckpt.spec;
-  return { kind: 'decoder', executor, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
+  const rope = ropeOf(s);
+  return { kind: 'decoder', executor, ...(rope ? { ropeInvFreq: rope } : {}), queryOutputs, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, maxPositions: s.maxPositions, eosTokenIds: ckpt.eosTokenIds, modelType: s.modelType, vocab: s.vocab, source: 'hf', ...(ckpt.tokenizer ? { tokenizer: ckpt.tokenizer } : {}), dispose: () => executor.dispose() };
 }
 
 function isCheckpointFiles(x: unknown): x is CheckpointFiles {
@@ -325,4 +336,15 @@ function folderUrl(source: string | URL): URL {
 
 function describeFolder(source: FolderSource): string {
   return typeof source === 'string' || source instanceof URL ? `${folderUrl(source).href}` : 'the given files';
+}
+
+/** The RoPE inverse frequencies of a decoder spec (undefined for learned positions). */
+function ropeOf(s: DecoderSpec): Float64Array | undefined {
+  return s.positions.kind === 'rope' ? scaledRopeInvFreq(s.headDim, s.positions.theta, s.positions.scaling) : undefined;
+}
+
+/** The decoder spec of a config.json text. */
+function specOf(configJson: string): DecoderSpec {
+  const cfg = parseJsonFile(configJson, 'config.json');
+  return familyOf(cfg, 'config.json').spec(cfg, 'config.json');
 }

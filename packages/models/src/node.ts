@@ -6,7 +6,7 @@ import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, re
 import { join, resolve } from 'node:path';
 import {
   COMPUTE_PRECISIONS, LeanformerError, Tensor, computePrecisionPass, computePrecisionProblem, defaultComputePrecision, parseTarget,
-  type ComputePrecision, type Graph, type ProgressCallback, type TargetName,
+  type ComputePrecision, type Executor, type Graph, type ProgressCallback, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, sourcePath, writeFileAtomic } from '@leanformer/core/node';
 import { encodeModel, lowerToOnnx } from '@leanformer/onnx';
@@ -15,6 +15,8 @@ import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { quantizeModel, QUANT_METHODS, type QuantMethod } from '@leanformer/quant';
 import { quantizeModelStreaming } from '@leanformer/quant/node';
 import { buildCausalLM } from './build.js';
+import type { DecoderSpec } from './families.js';
+import { CALIBRATION_TEXT } from './calibration-text.js';
 import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
 import { buildEncoder, encoderRandomFeeds } from './encoders.js';
@@ -103,7 +105,14 @@ export async function loadPretrained<K extends PretrainedKind | undefined = unde
   const infoPath = join(dir, 'leanformer.json');
   if (existsSync(infoPath)) {
     const info = parseConvertedInfo(readFileSync(infoPath, 'utf8'), `'${dir}'`, o); // the kind is checked before anything is compiled
-    return convertedModel(info, await backend.compile(await loadModel(join(dir, 'model.onnx'))), tokenizerIn(dir)) as LoadedKind<K>;
+    // ORT opens model.onnx itself (external data read by ORT, no 2 GiB protobuf re-encode in JS: a
+    // 7B int4 model is 4.5 GB); other backends compile the graph.
+    const file = join(dir, 'model.onnx');
+    const direct = (backend as Partial<{ createExecutorFromBytes(model: string): Promise<Executor> }>).createExecutorFromBytes;
+    const executor = direct ? await direct.call(backend, file) : await backend.compile(await loadModel(file));
+    // convert copies config.json; its RoPE settings let eviction re-rotate kept keys.
+    const config = existsSync(join(dir, 'config.json')) ? readFileSync(join(dir, 'config.json'), 'utf8') : undefined;
+    return convertedModel(info, executor, tokenizerIn(dir), config) as LoadedKind<K>;
   }
   return compilePretrained(folderFiles(dir), backend, o, `'${dir}'`) as Promise<LoadedKind<K>>;
 }
@@ -132,8 +141,13 @@ export interface ConvertOptions {
    * no bfloat16). Quantization calibrates on the fp32 graph before the conversion.
    */
   readonly compute?: ComputePrecision;
-  /** Calibration sequences of random token ids for gptq/awq/smoothquant (default 8 × 32 tokens). */
-  readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number };
+  /**
+   * Calibration for gptq/awq/smoothquant: `text` tokenized by the checkpoint's tokenizer and cut into
+   * sequences of `tokens` (default 32), at most `batches` of them (default 32); without `text`, the
+   * built-in English passage (CALIBRATION_TEXT, ~1,000 tokens). A folder without tokenizer.json gets
+   * `batches` (default 8) sequences of random token ids drawn with `seed`.
+   */
+  readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number; readonly text?: string };
   /**
    * Progress: `{ phase: 'build' }` (item: model type and layer count), then quantize's own events
    * (`'calibrate'`, `'quantize'` in layers) for fp16/int4/int8, and `{ phase: 'write', item: 'model.onnx' }`.
@@ -175,6 +189,8 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   const method = o.method ?? (quantized ? 'rtn' : undefined);
   if (method !== undefined && !quantized) throw new LeanformerError('INVALID_ARGUMENT', `convert: --method applies to int4/int8 only, not precision ${precision}`, { details: { field: 'method' } });
   if (method !== undefined && (!QUANT_METHODS.includes(method) || method === 'fp16' || method === 'bf16')) throw new LeanformerError('INVALID_ARGUMENT', `convert: method '${method}' is not one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')}`, { details: { field: 'method' } });
+  const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
+  if (o.calibration?.text !== undefined && !calibrated) throw new LeanformerError('INVALID_ARGUMENT', `convert: calibration text applies to the calibrated methods gptq, awq and smoothquant, not ${method ?? precision}`, { details: { field: 'calibration.text' } });
   const targetName = o.target ?? 'ort-cpu';
   const target = parseTarget(targetName);
   if (target.runtime !== 'ort') throw new LeanformerError('NOT_SUPPORTED', `convert writes ONNX for ONNX Runtime targets; '${targetName}' is a tfjs target (run an HF folder with generate --backend instead)`, { details: { field: 'target' } });
@@ -202,10 +218,9 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   // The compute conversion needs the quantized graph in memory, so 16-bit compute does not stream.
   const streamed = compute === 'fp32' && quantized && (method === 'rtn' || method === 'hqq') && (STREAM_TARGETS as readonly string[]).includes(targetName);
   if (quantized && !streamed) {
-    const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
-    const feeds = calibrated ? m.calibration(c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0) : [];
+    const feeds = calibrated ? m.calibration(c) : [];
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
       ...(calibrated ? { calibration: { backend: backend!, feeds } } : {}),
@@ -257,19 +272,38 @@ type ConvertFields = 'format' | 'precision' | 'method' | 'target' | 'compute';
  * A checkpoint folder of either kind, read and checked: its graph (built on demand), calibration
  * feeds for it, and what leanformer.json records.
  */
-function openFolder(files: CheckpointFiles): { modelType: string; layers: number; build(): Graph; calibration(batches: number, tokens: number, seed: number): Record<string, Tensor>[]; info: Omit<ConvertedModelInfo, ConvertFields> | Omit<ConvertedEncoderInfo, ConvertFields> } {
+function openFolder(files: CheckpointFiles): { modelType: string; layers: number; build(): Graph; calibration(c: NonNullable<ConvertOptions['calibration']>): Record<string, Tensor>[]; info: Omit<ConvertedModelInfo, ConvertFields> | Omit<ConvertedEncoderInfo, ConvertFields> } {
   if (checkpointKind(files) === 'encoder') {
     const ck = readEncoderCheckpoint(files);
     const s = ck.spec;
-    return { modelType: s.modelType, layers: s.layers, build: () => buildEncoder(s, ck.weights), calibration: (batches, tokens, seed) => encoderRandomFeeds(s, { batches, tokens, seed }), info: encoderInfo(s) };
+    return { modelType: s.modelType, layers: s.layers, build: () => buildEncoder(s, ck.weights), calibration: (c) => encoderRandomFeeds(s, { batches: c.batches ?? 8, tokens: c.tokens ?? 32, seed: c.seed ?? 0 }), info: encoderInfo(s) };
   }
   const ck = readCheckpoint(files);
   const s = ck.spec;
   return {
     modelType: s.modelType, layers: s.layers, build: () => buildCausalLM(s, ck.weights),
-    calibration: (batches, tokens, seed) => calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, batches, tokens, seed),
+    // Real text through the checkpoint's tokenizer (the caller's or the built-in passage); random ids without one.
+    calibration: (c) => ck.tokenizer
+      ? textCalibrationFeeds(ck.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 32, c.tokens ?? 32)
+      : calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0),
     info: { kind: 'decoder', modelType: s.modelType, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, vocab: s.vocab, maxPositions: s.maxPositions, eosTokenIds: [...ck.eosTokenIds] },
   };
+}
+
+/** Empty past K/V feeds of every layer. */
+function emptyPast(f: Record<string, Tensor>, layers: number, kvHeads: number, headDim: number): Record<string, Tensor> {
+  for (let l = 0; l < layers; l++) {
+    f[`past_key_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
+    f[`past_value_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
+  }
+  return f;
+}
+
+/** Calibration feeds from tokenized text: consecutive `tokens`-long sequences (at most `batches`), empty past. */
+function textCalibrationFeeds(ids: readonly number[], s: DecoderSpec, batches: number, tokens: number): Record<string, Tensor>[] {
+  const n = Math.min(batches, Math.floor(ids.length / tokens));
+  if (n < 1) throw new LeanformerError('INVALID_ARGUMENT', `convert: the calibration text encodes to ${ids.length} tokens, fewer than one sequence of ${tokens}; give a longer text`, { details: { field: 'calibration.text' } });
+  return Array.from({ length: n }, (_, i) => emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids.slice(i * tokens, (i + 1) * tokens), BigInt)) }, s.layers, s.kvHeads, s.headDim));
 }
 
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
@@ -277,11 +311,6 @@ function calibrationFeeds(vocab: number, layers: number, kvHeads: number, headDi
   let x = (seed * 2654435761 + 1) >>> 0;
   const next = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
   return Array.from({ length: batches }, () => {
-    const f: Record<string, Tensor> = { tokens: new Tensor('int64', [1, tokens], BigInt64Array.from({ length: tokens }, () => BigInt(next() % vocab))) };
-    for (let l = 0; l < layers; l++) {
-      f[`past_key_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
-      f[`past_value_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
-    }
-    return f;
+    return emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from({ length: tokens }, () => BigInt(next() % vocab))) }, layers, kvHeads, headDim);
   });
 }

@@ -21,7 +21,7 @@ async function prefillLogits(m: PretrainedModel, ids: readonly number[]): Promis
   return (await m.executor.run(feeds)).logits!.toFloat32();
 }
 
-const FAMILIES = ['llama', 'llama3-rope', 'llama-linear-fp16', 'mistral-window-bf16', 'qwen2', 'gpt2', 'phi3', 'gemma'];
+const FAMILIES = ['llama', 'llama3-rope', 'llama-linear-fp16', 'mistral-window-bf16', 'qwen2', 'gpt2', 'phi3', 'gemma', 'llama-trained'];
 
 // Measured max abs error: 1.6e-6 … 3.3e-6 (ORT CPU), 1.8e-6 … 3.8e-6 (tfjs-cpu); the references hold 7 digits.
 const BACKENDS: readonly [string, () => Backend][] = [['ort-cpu', () => createOrtBackend({ eps: ['cpu'] })], ['tfjs-cpu', () => createTfjsBackend('cpu')]];

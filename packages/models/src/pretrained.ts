@@ -1,7 +1,7 @@
 // A checkpoint folder as data (config, spec, weights, tokenizer, generation settings), read through a
 // CheckpointFiles accessor so the same code serves Node folders and browser File lists.
 import { LeanformerError, type Executor } from '@leanformer/core';
-import { decodeStream, type Sampling } from '@leanformer/kv-cache';
+import { checkCachePolicy, decodeStream, type CachePolicy, type KV_EVICTIONS, type KV_FORMATS, type Sampling } from '@leanformer/kv-cache';
 import type { WeightSource } from './build.js';
 import { parseJsonFile, safetensorsWeights, shardNames, type ByteReader } from './checkpoint.js';
 import { encoderFamilyOf, type EncoderSpec } from './encoders.js';
@@ -137,6 +137,10 @@ export interface RunnableModel {
   /** Longest prompt + generation (the position tables' size). */
   readonly maxPositions: number;
   readonly eosTokenIds: readonly number[];
+  /** RoPE inverse frequencies (absent for learned positions): eviction re-rotates kept keys with them. */
+  readonly ropeInvFreq?: ArrayLike<number>;
+  /** Whether the executor outputs `query_<l>` (needed by `evict: 'h2o' | 'snapkv'`). */
+  readonly queryOutputs?: boolean;
 }
 
 /** Options of {@link generate}. */
@@ -153,6 +157,12 @@ export interface GenerateTextOptions {
   readonly stopAtEos?: boolean;
   /** transformers' repetition penalty over prompt and generated tokens (default 1, off). */
   readonly repetitionPenalty?: number;
+  /** Stored KV format (default fp32): K/V are rounded through it as they enter the cache. */
+  readonly kv?: (typeof KV_FORMATS)[number];
+  /** Positions the KV cache keeps between steps (default all); the latest ones unless `evict` says otherwise. */
+  readonly window?: number;
+  /** Which positions survive beyond `window` (needs `window`); `h2o`/`snapkv` need a model with `queryOutputs`. */
+  readonly evict?: (typeof KV_EVICTIONS)[number];
 }
 
 /** One generated token and the text it adds. */
@@ -162,6 +172,8 @@ export interface GeneratedToken {
   readonly text: string;
   /** Milliseconds of the run that produced it (the prefill for the first). */
   readonly ms: number;
+  /** Positions in the KV cache after this token's run (≤ `window` when set). */
+  readonly kvLength: number;
 }
 
 /**
@@ -180,10 +192,15 @@ export async function* generate(model: RunnableModel, tokenizer: TextTokenizer |
   if (ids.length === 0) throw new LeanformerError('INVALID_ARGUMENT', 'generate: the prompt encodes to no tokens');
   const maxNewTokens = o.maxNewTokens ?? 32;
   if (ids.length + maxNewTokens > model.maxPositions) throw new LeanformerError('SIZE_LIMIT', `generate: prompt (${ids.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's ${model.maxPositions} positions`);
+  const cache: CachePolicy | undefined = o.kv !== undefined || o.window !== undefined || o.evict !== undefined
+    ? { ...(o.kv ? { format: o.kv } : {}), ...(o.window !== undefined ? { budget: o.window } : {}), ...(o.evict ? { evict: o.evict } : {}), ...(model.ropeInvFreq ? { ropeInvFreq: model.ropeInvFreq } : {}) }
+    : undefined;
+  if (cache) checkCachePolicy(cache);
+  if ((o.evict === 'h2o' || o.evict === 'snapkv') && !model.queryOutputs) throw new LeanformerError('NOT_SUPPORTED', `generate: evict '${o.evict}' scores positions with the model's queries; load the model with queryOutputs (an HF folder: loadPretrained(dir, { queryOutputs: true })), or use evict 'streaming' or a plain window`, { details: { field: 'evict' } });
   const eosSet = (o.stopAtEos ?? true) ? new Set(model.eosTokenIds) : new Set<number>();
   const out: number[] = [];
   let shown = '';
-  for await (const t of decodeStream(model.executor, ids, model, { maxNewTokens, ...(o.sampling ? { sampling: o.sampling } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: o.repetitionPenalty } : {}), eosSet })) {
+  for await (const t of decodeStream(model.executor, ids, model, { maxNewTokens, ...(o.sampling ? { sampling: o.sampling } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: o.repetitionPenalty } : {}), ...(cache ? { cache } : {}), eosSet })) {
     out.push(t.token);
     let text = '';
     if (tokenizer) {
@@ -191,7 +208,7 @@ export async function* generate(model: RunnableModel, tokenizer: TextTokenizer |
       // Hold back a trailing U+FFFD: the token may end mid-character.
       if (!all.endsWith('\uFFFD')) { text = all.startsWith(shown) ? all.slice(shown.length) : all; shown = all; }
     }
-    yield { id: t.token, text, ms: t.ms };
+    yield { id: t.token, text, ms: t.ms, kvLength: t.kvLength };
   }
 }
 

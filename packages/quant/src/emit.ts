@@ -35,7 +35,7 @@ export interface EmitOptions {
    * Tensors already emitted per quantized weight object: a weight shared by several layers
    * (quantized once, the same result object) is stored once and read by every QMatMul.
    */
-  readonly shared?: Map<object, (Value | null)[]>;
+  readonly shared?: WeakMap<object, (Value | null)[]>;
 }
 
 /**

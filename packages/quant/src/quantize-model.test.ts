@@ -168,3 +168,21 @@ describe('randomCalibrationFeeds', () => {
     expect((t.data as BigInt64Array).every((v) => v >= 0n && v < BigInt(cfg.vocabSize))).toBe(true);
   });
 });
+
+describe('quantizeEmbedding (RTN, chunked transpose)', () => {
+  it('a table of more rows than one chunk gives the bytes of quantizing its whole transpose, 4 and 8 bits', async () => {
+    const { quantizeEmbedding, resolveQuantOptions } = await import('./quantize-model.js');
+    const { quantizeRtnPacked, transposeKN } = await import('./blockwise.js');
+    const V = 4096 + 37, D = 32; // 2 chunks, the second partial
+    const table = syntheticWeight(V, D, 3);
+    for (const bits of [4, 8] as const) {
+      const r = resolveQuantOptions({ method: 'rtn', bits, edgeBits: bits });
+      const got = (await quantizeEmbedding(r, { V, D } as never, table, false))!.packed;
+      const want = quantizeRtnPacked(transposeKN(table, V, D), D, V, { bits, blockSize: 32, symmetric: false });
+      expect(got.bShape).toEqual(want.bShape);
+      expect(Buffer.from(got.B).equals(Buffer.from(want.B))).toBe(true);
+      expect(got.scales).toEqual(want.scales);
+      expect(got.zeroPoints).toEqual(want.zeroPoints);
+    }
+  });
+});

@@ -8,7 +8,7 @@ import {
   float32ToFloat16Bits, floatZeroPointsKept, LeanformerError, parseTarget, symmetricOnly, Tensor, weightsAsInitializers, type EmbeddingLayer, type Graph, type LinearLayer, type TargetName, type Value,
 } from '@leanformer/core';
 import {
-  packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type MatMulNBitsTensors, type QuantBits,
+  packMatMulNBits, perChannelBlockSize, quantizeRtn, quantizeRtnPacked, transposeKN, type BlockQuantOptions, type MatMulNBitsTensors, type QuantBits,
 } from './blockwise.js';
 import type { QuantWorkerPool } from './workers/types.js';
 import type { ProgressCallback } from '@leanformer/core';
@@ -350,7 +350,7 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
   };
 
   let quantized = 0;
-  const shared = new Map<object, (Value | null)[]>();
+  const shared = new WeakMap<object, (Value | null)[]>(); // weak: packed layers are not kept alive (streamed 7B convert)
   const emitted = (l: Linear, res: LayerResult, input?: Value, inputScale?: Float32Array): void => {
     const node = emitQMatMul(l, res.weight, { forceUint8: r.forceUint8, accuracyLevel: res.accuracyLevel ?? r.accFor(res.weight.bits), input, shared }, notes);
     // Measured against a fresh read of the float initializer (a method may have worked on l.w in place).
@@ -419,14 +419,38 @@ export async function quantizeModel(graph: Graph, options: QuantizeOptions): Pro
 export async function quantizeEmbedding(r: ResolvedQuantOptions, e: EmbeddingLayer, table: Float32Array, clip: boolean, pool?: QuantWorkerPool): Promise<{ packed: MatMulNBitsTensors; blockSize: number } | null> {
   const bs = r.blockArg || perChannelBlockSize(e.D);
   if (e.D % bs !== 0) return null;
-  const wt = transposeKN(table, e.V, e.D); // [D, V]: blocks along D per row
   const ro = { bits: r.edgeBits, blockSize: bs, symmetric: r.symmetric, clip };
+  if (!r.entry.quantizeEmbedding && !pool) return { packed: rtnPackedByRows(table, e.V, e.D, ro), blockSize: bs };
+  const wt = transposeKN(table, e.V, e.D); // [D, V]: blocks along D per row
   const packed = r.entry.quantizeEmbedding
     ? packMatMulNBits(r.entry.quantizeEmbedding(wt, e.D, e.V, ro), { forceUint8ZeroPoints: true })
-    : pool
-      ? (await pool.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!
-      : quantizeRtnPacked(wt, e.D, e.V, ro);
+    : (await pool!.quantizeRtn({ w: wt, K: e.D, N: e.V, options: ro, output: 'packed', forceUint8ZeroPoints: true })).packed!;
   return { packed, blockSize: bs };
+}
+
+/** Table rows transposed per chunk: bounds quantizeRtnPacked's [D, V] input to this many rows at a time. */
+const EMBED_CHUNK_ROWS = 4096;
+
+/**
+ * RTN MatMulNBits tensors of a `[V, D]` table as `[K = D, N = V]`, transposing `EMBED_CHUNK_ROWS` rows
+ * at a time (MatMulNBits' B, scales and zero points are laid out per N, so chunks along N concatenate):
+ * byte-identical to quantizing the whole transpose, without a second table-sized copy.
+ */
+function rtnPackedByRows(table: Float32Array, V: number, D: number, ro: BlockQuantOptions): MatMulNBitsTensors {
+  let out: { B: Uint8Array; scales: Float32Array; zp: Uint8Array | Float32Array | null; bShape: readonly [number, number, number] } | null = null;
+  for (let n0 = 0; n0 < V; n0 += EMBED_CHUNK_ROWS) {
+    const ns = Math.min(EMBED_CHUNK_ROWS, V - n0);
+    const p = quantizeRtnPacked(transposeKN(table.subarray(n0 * D, (n0 + ns) * D), ns, D), D, ns, ro);
+    const perB = p.B.length / ns, perS = p.scales.length / ns, perZ = p.zeroPoints ? p.zeroPoints.length / ns : 0;
+    out ??= {
+      B: new Uint8Array(V * perB), scales: new Float32Array(V * perS), bShape: [V, p.bShape[1], p.bShape[2]],
+      zp: p.zeroPoints ? new (p.zeroPoints.constructor as Uint8ArrayConstructor | Float32ArrayConstructor)(V * perZ) : null,
+    };
+    out.B.set(p.B, n0 * perB);
+    out.scales.set(p.scales, n0 * perS);
+    if (out.zp && p.zeroPoints) out.zp.set(p.zeroPoints, n0 * perZ);
+  }
+  return { B: out!.B, bShape: out!.bShape, scales: out!.scales, zeroPoints: out!.zp };
 }
 
 /** A model-wide candidate search: per candidate, the error summed over groups (in group order); the first least wins. */

@@ -17,6 +17,7 @@ export const BENCH_PACKAGES: Readonly<Record<string, string>> = Object.freeze({
   onnx: '@leanformer/onnx/bench',
   ort: '@leanformer/runtime-ort/bench',
   tfjs: '@leanformer/runtime-tfjs/bench',
+  models: '@leanformer/models/bench',
 });
 
 /** Imports with a computed specifier, so a CLI build without that package still starts. */

@@ -153,7 +153,7 @@ export async function quantizeModelStreaming(input: string, output: string, opti
     const tick = (name: string): void => { count++; options.onProgress?.({ phase: 'quantize', done: count, total: layers.length, unit: 'layers', item: name }); };
     options.onProgress?.({ phase: 'quantize', done: 0, total: layers.length, unit: 'layers' });
     let edgeQuantized = false;
-    const shared = new Map<object, (Value | null)[]>();
+    const shared = new WeakMap<object, (Value | null)[]>(); // weak: the streaming pass must not keep every packed layer alive
     const emit = (l: LinearLayer, q: LayerResult, input?: Value): void => {
       run.emitQMatMul(l, q.weight, { forceUint8: r.forceUint8, accuracyLevel: q.accuracyLevel ?? r.accFor(q.weight.bits), input, shared });
       if (isEdgeLayer(l, layers)) edgeQuantized = true;
@@ -317,7 +317,7 @@ interface StreamRun {
   /** Writes bytes to the output data file now; the tensor reads them back lazily. */
   written(dtype: DType, shape: readonly number[], bytes: Uint8Array): Tensor;
   /** Replaces the layer by QMatMul over the quantized weight (written now, by the one emitter) and drops the float weight. */
-  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value; shared?: Map<object, (Value | null)[]> }): void;
+  emitQMatMul(l: LinearLayer, q: QuantizedWeight | PackedLayer, o: { forceUint8: boolean; accuracyLevel: number; sparsity?: string; input?: Value; shared?: WeakMap<object, (Value | null)[]> }): void;
   /** Releases the layer's float weight and removes it (and an unused bias) from the graph. */
   dropWeight(l: LinearLayer): void;
   /** Releases an initializer and removes it when nothing reads it any more. */
@@ -389,7 +389,9 @@ async function runStreaming(
       readTable(v) {
         const t = v.const!;
         if (t.isLoaded || !t.lazySource) return t.toFloat32();
-        return Tensor.fromBytes(t.dtype, t.shape, reader.tensor(t, v.name).slice()).toFloat32();
+        const raw = reader.tensor(t, v.name);
+        // float32: a view of the reused read buffer (valid until the next read), as readFloat gives RTN.
+        return t.dtype === DTypes.float32 && raw.byteOffset % 4 === 0 ? new Float32Array(raw.buffer, raw.byteOffset, t.size) : Tensor.fromBytes(t.dtype, t.shape, raw.slice()).toFloat32();
       },
       emitQMatMul(l, q, o) {
         g.opsets.set('leanformer', Math.max(1, g.opsets.get('leanformer') ?? 1));
