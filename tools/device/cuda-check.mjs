@@ -4,21 +4,26 @@
 // per case the EP that ran it, ORT's fallbacks, the nodes no CUDA kernel domain covers, the nodes ORT's
 // profiler saw run outside the CUDA EP (placement), and the output
 // difference from CPU. Cases: the builder decoder quantized by each method (MatMulNBits 4/8-bit,
-// GatherBlockQuantized, the NF4 codebook form), a window-attention layer, and a tiny Hugging Face Llama
-// converted to int4 GPTQ for ort-cuda and decoded greedily on both EPs.
+// GatherBlockQuantized, the NF4 codebook form, QServe, fp16 weights), fp16 compute, every attention
+// pattern in each form (op / masked / blocked, MHA and GQA head counts), the PEFT graphs (LoRA hot-swap,
+// PaCA export, WeLore; @leanformer/peft loads runtime-tfjs, so the runtime bundle needs
+// @tensorflow/tfjs-core), EfficientViT-M0 and FasterNet-T0 in fp32 and fp16 compute, and a tiny Hugging
+// Face Llama converted to int4 GPTQ for ort-cuda and decoded greedily on both EPs.
 //   node tools/device/cuda-check.mjs > $OUT/cuda-check.json
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cosine, maxAbsDiff, parseTarget, Tensor, transformerDecoder } from '@leanformer/core';
+import { cloneGraph, computePrecisionPass, cosine, maxAbsDiff, parseTarget, Tensor, transformerDecoder } from '@leanformer/core';
 import { encodeModel, lowerToOnnx, nodesOutsideEp } from '@leanformer/onnx';
 import { quantizeModel, randomCalibrationFeeds } from '@leanformer/quant';
 import { attentionLayerGraph } from '@leanformer/attention';
+import { efficientvit, fasternet } from '@leanformer/vision';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { generate } from '@leanformer/models';
 import { convertCheckpoint, loadPretrained } from '@leanformer/models/node';
 
-const cuda = createOrtBackend({ eps: ['cuda'], placement: true });
+// CUDA_CHECK_EP=cpu runs the script end to end on a machine without CUDA (a dry run of the cases).
+const cuda = createOrtBackend({ eps: [process.env.CUDA_CHECK_EP ?? 'cuda'], placement: true });
 const cpu = createOrtBackend({ eps: ['cpu'] });
 const target = parseTarget('ort-cuda');
 const out = { device: 'ort-cuda vs ort-cpu, same ONNX bytes and feeds', cases: {} };
@@ -35,7 +40,8 @@ async function compare(name, graph, feeds) {
     // ORT's own per-node placement (its profiler): every node that ran outside the CUDA EP, by name and op.
     const p = a.placement();
     row.placement = { nodes: p.nodes, byProvider: p.byProvider, outside: p.outside.map((n) => `${n.name} (${n.op}) on ${n.provider}`) };
-    const k = a.outputNames[0];
+    const k = a.outputNames.find((n) => ya[n]?.dtype.name.startsWith('float')) ?? a.outputNames[0];
+    row.output = k;
     const [x, y] = [ya[k].toFloat32(), yb[k].toFloat32()];
     row.maxAbsDiffVsCpu = maxAbsDiff(x, y);
     row.cosineVsCpu = cosine(x, y);
@@ -59,6 +65,56 @@ for (const [name, o] of [
 const S = 1024, H = 8, D = 64;
 const qkv = (seed) => Tensor.from('float32', [1, S, H * D], Array.from({ length: S * H * D }, (_, i) => Math.sin(i * 0.37 + seed)));
 await compare('attention window 256, fp32 (S=1024)', attentionLayerGraph({ seq: S, heads: H, headDim: D, pattern: { kind: 'window', window: 256 } }), { q: qkv(1), k: qkv(2), v: qkv(3) });
+
+// 16-bit compute (what convert --target ort-cuda emits by default): the decoder in fp16, and int4 RTN with fp16 activations.
+const fp16 = (g) => computePrecisionPass({ precision: 'fp16', keep: [...g.inputs, ...g.outputs].map((v) => v.name) }).run(cloneGraph(g), {}).graph; // the pass edits its graph
+await compare('fp32 graph in fp16 compute', fp16(model), feeds);
+await compare('rtn4 in fp16 compute', fp16((await quantizeModel(model, { method: 'rtn', bits: 4, target: 'ort-cuda' })).graph), feeds);
+
+// Every attention pattern in each form the attention package emits ('op' = leanformer.Attention lowered by
+// the capability table; 'masked' / 'blocked' = its standard-op decompositions), S = 256, 8 heads × 64, GQA 8/2.
+const S2 = 256;
+const qkv2 = (seed, heads) => Tensor.from('float32', [1, S2, heads * D], Array.from({ length: S2 * heads * D }, (_, i) => Math.sin(i * 0.37 + seed)));
+for (const [pn, pattern] of [
+  ['dense', { kind: 'dense' }], ['window 64', { kind: 'window', window: 64 }], ['sinks-window 4+60', { kind: 'sinks-window', sinks: 4, window: 60 }],
+  ['block-sparse 16/2/4', { kind: 'block-sparse', blockSize: 16, localBlocks: 2, verticalStride: 4 }],
+  ['moa', { kind: 'moa', spans: Array.from({ length: H }, (_, h) => ({ alpha: 16 * (h + 1), beta: 0.125 })) }],
+]) {
+  for (const form of ['op', 'masked', 'blocked']) {
+    for (const kvHeads of [H, 2]) {
+      const name = `attention ${pn}, ${form}, ${H}/${kvHeads} heads`;
+      let g;
+      try { g = attentionLayerGraph({ seq: S2, heads: H, kvHeads, headDim: D, pattern, form }); } catch (e) { out.cases[name] = { notEmitted: String(e?.message ?? e).slice(0, 200) }; continue; }
+      await compare(name, g, { q: qkv2(1, H), k: qkv2(2, kvHeads), v: qkv2(3, kvHeads) });
+    }
+  }
+}
+
+// PEFT graphs: the LoRA hot-swap graph (A/B as inputs), a PaCA export, a WeLore-compressed model.
+const peft = await import('@leanformer/peft').catch((e) => { out.cases['PEFT graphs'] = { error: `@leanformer/peft not loadable here: ${String(e?.message ?? e).slice(0, 200)}` }; return undefined; });
+if (peft) {
+  const { exportPaca, injectPaca, loraHotSwapGraph, selectPartialConnections, weloreCompress } = peft;
+  const { graph: swap, slots } = loraHotSwapGraph(model, 'all-linear');
+  const ab = {};
+  slots.forEach((s, i) => {
+    ab[s.inputA] = Tensor.from('float32', [s.inFeatures, 4], Array.from({ length: s.inFeatures * 4 }, (_, j) => Math.sin(j * 0.11 + i) * 0.05));
+    ab[s.inputB] = Tensor.from('float32', [4, s.outFeatures], Array.from({ length: 4 * s.outFeatures }, (_, j) => Math.cos(j * 0.07 + i) * 0.05));
+  });
+  await compare(`LoRA hot-swap graph (${slots.length} slots, rank 4)`, swap, { ...feeds, ...ab });
+  const sel = selectPartialConnections(model, { targetModules: 'all-linear', ratio: 0.1, seed: 0 });
+  await compare('PaCA export', exportPaca(injectPaca(model, sel).graph), feeds);
+  await compare('WeLore compressed (50%)', weloreCompress(model, { targetModules: 'all-linear', compression: 0.5 }).graph, feeds);
+}
+
+// Vision models, fp32 and fp16 compute.
+{
+  const img = Tensor.from('float32', [1, 3, 224, 224], Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.013)));
+  for (const [name, m] of [['EfficientViT-M0', efficientvit('m0', { numClasses: 10, seed: 0 })], ['FasterNet-T0', fasternet('t0', { numClasses: 10, seed: 0 })]]) {
+    const input = m.graph.inputs[0].name;
+    await compare(`${name} fp32`, m.graph, { [input]: img });
+    await compare(`${name} fp16 compute`, fp16(m.graph), { [input]: img });
+  }
+}
 
 // A Hugging Face checkpoint converted for ort-cuda, decoded greedily on both EPs.
 const dir = mkdtempSync(join(tmpdir(), 'lf-cuda-'));
