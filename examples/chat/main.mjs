@@ -2,9 +2,10 @@
 // @huggingface/tokenizers, the checkpoint's chat template through @huggingface/jinja, the model built
 // in memory and run on ONNX Runtime CPU with a KV cache, tokens printed as they are generated.
 //
-// By default it chats with the tiny random-weight Llama in packages/models/fixtures/llama (made with
-// transformers by packages/models/fixtures/make_fixtures.py; its weights are random, so its replies
-// are noise, but every step is the real one). Point it at your own folder:
+// By default it chats with the tiny Llama in packages/models/fixtures/llama-trained (144 K parameters,
+// trained for a minute on this repository's sources by packages/models/fixtures/make_trained_llama.py:
+// it answers in TypeScript-flavoured fragments, not conversation, but every step is the real one).
+// Point it at your own folder:
 //
 //   node examples/chat/main.mjs [<hf-dir>] [--interactive]
 //
@@ -16,7 +17,7 @@ import { loadPretrained } from '@leanformer/models/node';
 
 const args = process.argv.slice(2);
 const interactive = args.includes('--interactive');
-const dir = args.find((a) => !a.startsWith('--')) ?? fileURLToPath(new URL('../../packages/models/fixtures/llama', import.meta.url));
+const dir = args.find((a) => !a.startsWith('--')) ?? fileURLToPath(new URL('../../packages/models/fixtures/llama-trained', import.meta.url));
 
 const model = await loadPretrained(dir);
 const tok = model.tokenizer;
