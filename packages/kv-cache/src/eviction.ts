@@ -98,18 +98,33 @@ export function snapkvKeep(queries: Float32Array, keys: Float32Array, o: { numHe
         for (let j = 0; j < prefix; j++) vote[j] += row[j]! / z;
       }
     }
-    const pooled = new Float64Array(prefix);
-    const r = Math.floor(kernel / 2);
-    for (let j = 0; j < prefix; j++) {
-      let m = 0;
-      for (let t = Math.max(0, j - r); t <= Math.min(prefix - 1, j + r); t++) m = Math.max(m, vote[t]!);
-      pooled[j] = m;
-    }
-    const keep = topKIndices(pooled, [...Array(prefix).keys()], budget - w);
-    for (let i = prefix; i < len; i++) keep.push(i);
-    out.push(keep);
+    out.push(snapkvSelect(vote, kernel, budget - w, len));
   }
   return out;
+}
+
+/**
+ * SnapKV's selection from the observation window's votes over the prefix positions: max-pool the
+ * votes with a window of `kernel` (the clustering step), keep the `keep` best prefix positions, then
+ * every position from the prefix's end to `len` (the window itself).
+ *
+ * @example
+ * ```ts
+ * snapkvSelect(Float64Array.from([0.1, 0.9, 0.2, 0.05]), 3, 1, 6); // [1, 4, 5]
+ * ```
+ */
+export function snapkvSelect(vote: Float64Array, kernel: number, keep: number, len: number): number[] {
+  const prefix = vote.length;
+  const pooled = new Float64Array(prefix);
+  const r = Math.floor(kernel / 2);
+  for (let j = 0; j < prefix; j++) {
+    let m = 0;
+    for (let t = Math.max(0, j - r); t <= Math.min(prefix - 1, j + r); t++) m = Math.max(m, vote[t]!);
+    pooled[j] = m;
+  }
+  const kept = topKIndices(pooled, [...Array(prefix).keys()], keep);
+  for (let i = prefix; i < len; i++) kept.push(i);
+  return kept;
 }
 
 /**

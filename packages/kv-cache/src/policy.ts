@@ -6,7 +6,7 @@
 // re-rotating RoPE keys so that relative distances stay consistent with the next token's position.
 import { float16BitsToFloat32, float32ToFloat16Bits, LeanformerError } from '@leanformer/core';
 import { applyRope } from '@leanformer/attention';
-import { streamingKeep, topKIndices } from './eviction.js';
+import { snapkvSelect, streamingKeep, topKIndices } from './eviction.js';
 import { dequantizeKV, kvBytesPerToken, quantizeKV, type KVQuantConfig } from './quant.js';
 
 /** Stored KV formats of {@link CachePolicy}. */
@@ -192,19 +192,10 @@ export class KVCachePolicyState {
     // snapkv: as snapkvKeep, with the stored rows of the latest `w` queries as the observation window.
     const w = Math.min(this.policy.observation ?? 32, budget, L);
     const prefix = L - w;
-    const rad = 3; // kernel 7
     return s.rows!.map((rs) => {
       const vote = new Float64Array(prefix);
       for (const r of rs) for (let j = 0; j < prefix; j++) vote[j] += r[j] ?? 0;
-      const pooled = new Float64Array(prefix);
-      for (let j = 0; j < prefix; j++) {
-        let m = 0;
-        for (let t = Math.max(0, j - rad); t <= Math.min(prefix - 1, j + rad); t++) m = Math.max(m, vote[t]!);
-        pooled[j] = m;
-      }
-      const keep = topKIndices(pooled, [...Array(prefix).keys()], budget - w);
-      for (let i = prefix; i < L; i++) keep.push(i);
-      return keep;
+      return snapkvSelect(vote, 7, budget - w, L);
     });
   }
 
