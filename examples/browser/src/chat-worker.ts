@@ -25,10 +25,10 @@ async function load(req: Extract<ChatRequest, { cmd: 'load' }>): Promise<ChatLoa
   const m = await loadPretrained(source, {
     backend,
     ...(req.quantize ? { quantize: CHAT_QUANTIZE } : {}),
-    onProgress: ({ loaded, total }) => {
-      bytesRead = loaded;
-      post({ id: req.id, type: 'progress', stage: `reading the folder: ${mb(loaded)}${total ? ` of ${mb(total)}` : ''}`, ...(total ? { fraction: loaded / total } : {}) });
-      if (total !== undefined && loaded === total) post({ id: req.id, type: 'progress', stage: `building the decoder${req.quantize ? ', quantizing to int4' : ''} and compiling it for onnxruntime-web` });
+    onProgress: ({ done, total, item }) => {
+      bytesRead = done;
+      post({ id: req.id, type: 'progress', stage: `reading the folder${item ? ` (${item})` : ''}: ${mb(done)}${total ? ` of ${mb(total)}` : ''}`, ...(total ? { fraction: done / total } : {}) });
+      if (total !== null && done === total) post({ id: req.id, type: 'progress', stage: `building the decoder${req.quantize ? ', quantizing to int4' : ''} and compiling it for onnxruntime-web` });
     },
   });
   if (!m.tokenizer) { await m.dispose(); throw new Error('this folder has no tokenizer.json: the chat needs one'); }

@@ -19,7 +19,7 @@ const post = (m: Reply, transfer: Transferable[] = []) => (self as unknown as Wo
 
 /** Reads a URL (relative ones against the page) with core's readSource, reporting download progress. */
 function download(id: number, url: string): Promise<Uint8Array> {
-  return readSource(url, { onProgress: ({ loaded, total }) => post({ id, type: 'progress', stage: `downloading ${url}`, ...(total ? { fraction: loaded / total } : {}) }) });
+  return readSource(url, { onProgress: ({ done, total }) => post({ id, type: 'progress', stage: `downloading ${url}`, ...(total ? { fraction: done / total } : {}) }) });
 }
 
 async function load(req: Extract<Request, { cmd: 'load' }>): Promise<LoadResult> {

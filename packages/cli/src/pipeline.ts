@@ -1,5 +1,5 @@
-import { LeanformerError, isLeanformerError, type Executor, type Graph } from '@leanformer/core';
-import { loadModel } from '@leanformer/onnx/node';
+import { LeanformerError, isLeanformerError, type Executor, type Graph, type ProgressCallback } from '@leanformer/core';
+import { importModel } from '@leanformer/onnx/node';
 import type { CliBackend } from './backends.js';
 import { checkModelPath, graphInputSpecs, readModelBytes, type InputSpec } from './model.js';
 
@@ -11,8 +11,8 @@ export interface Prepared {
 }
 
 /**
- * Opens `modelPath` on a backend. IR path: import the file into the IR (`loadModel`, which resolves external
- * data), then `backend.compile` (lowering for the EP, export, session). Direct path: the file's bytes as-is.
+ * Opens `modelPath` on a backend. IR path: import the file into the IR (`importModel`, which reads external
+ * data beside it), then `backend.compile` (lowering for the EP, export, session). Direct path: the file's bytes as-is.
  */
 export async function prepareModel(modelPath: string, backend: CliBackend, direct: boolean): Promise<Prepared> {
   if (direct) {
@@ -32,11 +32,14 @@ export async function prepareModel(modelPath: string, backend: CliBackend, direc
   return { exe, inputs: specs };
 }
 
-/** `loadModel` with decode failures phrased for a user who may have passed the wrong file. */
-export async function importModelFile(modelPath: string): Promise<Graph> {
-  checkModelPath(modelPath); // a clear IO_ERROR for missing paths and folders first; loadModel reads the file once
+/**
+ * `importModel` of a file with decode failures phrased for a user who may have passed the wrong
+ * file. `onProgress` gets the bytes read (`phase: 'read'`, unit 'bytes', model and external data).
+ */
+export async function importModelFile(modelPath: string, onProgress?: ProgressCallback): Promise<Graph> {
+  checkModelPath(modelPath); // a clear IO_ERROR for missing paths and folders first; importModel reads the file once
   try {
-    return await loadModel(modelPath);
+    return await importModel(modelPath, onProgress ? { onProgress } : {});
   } catch (e) {
     if (isLeanformerError(e, 'DECODE_ERROR')) throw new LeanformerError('DECODE_ERROR', `${modelPath} is not a readable ONNX model: ${e.message}`, { cause: e });
     throw e;

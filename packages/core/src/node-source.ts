@@ -8,12 +8,13 @@ import { readSource as readWebSource, sourceUrl, type ByteSource, type ReadSourc
 /**
  * Reads a source into memory: everything core's readSource reads (URL via fetch, Blob/File,
  * ArrayBuffer/typed array, ReadableStream), plus file paths and file: URLs, read in chunks with
- * progress. A missing or unreadable file is IO_ERROR naming the path.
+ * progress (`{ phase: 'read', unit: 'bytes', done, total: <file size>, item: <path> }`, from
+ * `done: 0` to `done === total`). A missing or unreadable file is IO_ERROR naming the path.
  *
  * @example
  * ```ts
  * import { readSource } from '@leanformer/core/node';
- * const bytes = await readSource('model.onnx', { onProgress: ({ loaded, total }) => console.log(loaded, total) });
+ * const bytes = await readSource('model.onnx', { onProgress: ({ done, total }) => console.log(done, total) });
  * ```
  */
 export async function readSource(source: ByteSource, options: ReadSourceOptions = {}): Promise<Uint8Array> {
@@ -48,6 +49,8 @@ async function readFileWithProgress(path: string, o: ReadSourceOptions): Promise
     const { size } = await fh.stat();
     const out = new Uint8Array(size);
     let loaded = 0;
+    const report = (done: number): void => { o.onProgress?.({ phase: 'read', done, total: size, unit: 'bytes', item: path }); };
+    report(0);
     while (loaded < size) {
       if (o.signal?.aborted) throw o.signal.reason;
       let n: number;
@@ -56,9 +59,8 @@ async function readFileWithProgress(path: string, o: ReadSourceOptions): Promise
       }
       if (n === 0) throw new LeanformerError('IO_ERROR', `'${path}' ended after ${loaded} of ${size} bytes (it shrank while being read)`, { details: { path } });
       loaded += n;
-      o.onProgress?.({ loaded, total: size });
+      report(loaded);
     }
-    if (size === 0) o.onProgress?.({ loaded: 0, total: 0 });
     return out;
   } finally {
     await fh.close();

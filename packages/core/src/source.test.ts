@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeanformerError } from './errors.js';
 import { readSource as readNodeSource } from './node-source.js';
-import { readSource, sourceUrl, type LoadProgress } from './source.js';
+import type { ProgressEvent } from './progress.js';
+import { readSource, sourceUrl } from './source.js';
 
 // 300 000 bytes: several network and stream chunks.
 const data = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 255);
@@ -42,12 +43,17 @@ const dir = mkdtempSync(join(tmpdir(), 'lf-source-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Reads with a progress recorder; checks the progress contract and returns the bytes and calls. */
-async function withProgress(read: (o: { onProgress: (p: LoadProgress) => void }) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; calls: LoadProgress[] }> {
-  const calls: LoadProgress[] = [];
+async function withProgress(read: (o: { onProgress: (p: ProgressEvent) => void }) => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; calls: ProgressEvent[] }> {
+  const calls: ProgressEvent[] = [];
   const bytes = await read({ onProgress: (p) => calls.push({ ...p }) });
-  expect(calls.length).toBeGreaterThan(0);
-  for (let i = 1; i < calls.length; i++) expect(calls[i]!.loaded).toBeGreaterThanOrEqual(calls[i - 1]!.loaded);
-  expect(calls.at(-1)).toEqual({ loaded: bytes.byteLength, total: bytes.byteLength });
+  expect(calls.length).toBeGreaterThan(1);
+  expect(calls[0]!.done).toBe(0); // a phase starts with done: 0
+  for (const c of calls) {
+    expect(c).toMatchObject({ phase: 'read', unit: 'bytes' });
+    if (c.total !== null) expect(c.done).toBeLessThanOrEqual(c.total);
+  }
+  for (let i = 1; i < calls.length; i++) expect(calls[i]!.done).toBeGreaterThanOrEqual(calls[i - 1]!.done);
+  expect(calls.at(-1)).toMatchObject({ done: bytes.byteLength, total: bytes.byteLength });
   return { bytes, calls };
 }
 
@@ -67,13 +73,14 @@ describe('readSource', () => {
       expect(same(bytes, data)).toBe(true);
       expect(calls.length).toBeGreaterThan(2); // several chunks, not one call at the end
       expect(calls.every((c) => c.total === data.length)).toBe(true);
+      expect(calls.every((c) => c.item === `${base}/data.bin`)).toBe(true);
     }
   });
 
   it('reads a chunked response with no total until the end', async () => {
     const { bytes, calls } = await withProgress((o) => readSource(`${base}/chunked.bin`, o));
     expect(same(bytes, data)).toBe(true);
-    expect(calls.slice(0, -1).every((c) => c.total === undefined)).toBe(true);
+    expect(calls.slice(0, -1).every((c) => c.total === null)).toBe(true);
   });
 
   it('names the URL and status of an HTTP error, and the URL of a connection failure', async () => {
@@ -93,8 +100,10 @@ describe('readSource', () => {
     const blob = new Blob([data.subarray(0, 100_000), data.subarray(100_000)]);
     const { bytes, calls } = await withProgress((o) => readSource(blob, o));
     expect(same(bytes, data)).toBe(true);
-    expect(calls.every((c) => c.total === data.length)).toBe(true);
-    expect(same(await readSource(new File([data], 'model.onnx')), data)).toBe(true);
+    expect(calls.every((c) => c.total === data.length && c.item === undefined)).toBe(true);
+    const file = await withProgress((o) => readSource(new File([data], 'model.onnx'), o));
+    expect(same(file.bytes, data)).toBe(true);
+    expect(file.calls.every((c) => c.item === 'model.onnx')).toBe(true);
   });
 
   it('returns ArrayBuffer and typed-array sources as views, without copying', async () => {
@@ -110,14 +119,14 @@ describe('readSource', () => {
     const chunks = Array.from({ length: 6 }, (_, i) => data.subarray(i * 50_000, (i + 1) * 50_000));
     const { bytes, calls } = await withProgress((o) => readSource(streamOf(chunks), o));
     expect(same(bytes, data)).toBe(true);
-    expect(calls.map((c) => c.loaded)).toEqual([50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 300_000]);
+    expect(calls.map((c) => c.done)).toEqual([0, 50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 300_000]);
   });
 
   it('stops a stream read when its signal aborts, with the signal\'s reason', async () => {
     const ctl = new AbortController();
     let pulls = 0;
     const endless = new ReadableStream<Uint8Array>({ pull(c) { pulls++; c.enqueue(new Uint8Array(1000)); } });
-    const reading = readSource(endless, { signal: ctl.signal, onProgress: ({ loaded }) => { if (loaded >= 5000) ctl.abort(new Error('user cancelled')); } });
+    const reading = readSource(endless, { signal: ctl.signal, onProgress: ({ done }) => { if (done >= 5000) ctl.abort(new Error('user cancelled')); } });
     await expect(reading).rejects.toThrow('user cancelled');
     expect(pulls).toBeLessThan(10);
   });
@@ -146,7 +155,14 @@ describe('readSource (Node entry)', () => {
   it('reads a path and a file: URL with progress; a missing file is IO_ERROR naming it', async () => {
     const p = join(dir, 'data.bin');
     writeFileSync(p, data);
-    expect(same((await withProgress((o) => readNodeSource(p, o))).bytes, data)).toBe(true);
+    const read = await withProgress((o) => readNodeSource(p, o));
+    expect(same(read.bytes, data)).toBe(true);
+    expect(read.calls.every((c) => c.item === p && c.total === data.length)).toBe(true);
+    const empty = join(dir, 'empty.bin');
+    writeFileSync(empty, new Uint8Array(0));
+    const calls: ProgressEvent[] = [];
+    expect((await readNodeSource(empty, { onProgress: (e) => calls.push(e) })).byteLength).toBe(0);
+    expect(calls).toEqual([{ phase: 'read', done: 0, total: 0, unit: 'bytes', item: empty }]);
     expect(same(await readNodeSource(pathToFileURL(p)), data)).toBe(true);
     expect(same(await readNodeSource(pathToFileURL(p).href), data)).toBe(true);
     expect(same(await readNodeSource(`${base}/data.bin`), data)).toBe(true); // and everything else through core's

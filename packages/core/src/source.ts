@@ -2,6 +2,7 @@
 // array, a ReadableStream. Browser-safe: file paths (and file: URLs) are read by the readSource of
 // '@leanformer/core/node', which accepts everything this one does plus those.
 import { LeanformerError } from './errors.js';
+import type { ProgressCallback } from './progress.js';
 
 /**
  * Where bytes can come from. A string is a URL when it starts with a scheme (`https:`, `http:`,
@@ -10,19 +11,15 @@ import { LeanformerError } from './errors.js';
  */
 export type ByteSource = string | URL | Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array>;
 
-/** Bytes read so far, and the size when known (Blob size, HTTP Content-Length, file size). */
-export interface LoadProgress {
-  readonly loaded: number;
-  readonly total?: number;
-}
-
 /** Options of {@link readSource}. */
 export interface ReadSourceOptions {
   /**
-   * Called as bytes arrive, with `loaded` never decreasing; the last call has `loaded` equal to the
-   * size of what was read (and `total` equal to it).
+   * Called with `{ phase: 'read', unit: 'bytes', done, total, item? }`: `done: 0` once the read
+   * starts, then after each chunk. `total` is the size when known (Blob size, HTTP Content-Length,
+   * file size), else null; `done` never decreases; the last call has `done === total`, the size of
+   * what was read. `item` names the URL, File or path (not given for bytes and streams).
    */
-  readonly onProgress?: (p: LoadProgress) => void;
+  readonly onProgress?: ProgressCallback;
   /** Cancels a fetch or a stream read (the error is the signal's reason). */
   readonly signal?: AbortSignal;
 }
@@ -90,7 +87,7 @@ function isReadableStream(x: unknown): x is ReadableStream<Uint8Array> {
  *
  * @example
  * ```ts
- * const bytes = await readSource('https://example.com/model.onnx', { onProgress: ({ loaded, total }) => console.log(loaded, total) });
+ * const bytes = await readSource('https://example.com/model.onnx', { onProgress: ({ done, total }) => console.log(done, total) });
  * const same = await readSource(fileInput.files[0]);
  * ```
  */
@@ -100,15 +97,24 @@ export async function readSource(source: ByteSource, options: ReadSourceOptions 
   if (typeof source === 'string') {
     throw new LeanformerError('NOT_SUPPORTED', `readSource: '${source}' is a file path; paths are read in Node by readSource from '@leanformer/core/node' (here give ${ALLOWED.split('; in Node')[0]})`, { details: { source } });
   }
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return readStream(source.stream() as ReadableStream<Uint8Array>, source.size, describeSource(source), options);
-  if (source instanceof ArrayBuffer) return done(new Uint8Array(source), options);
-  if (ArrayBuffer.isView(source)) return done(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), options);
-  if (isReadableStream(source)) return readStream(source, undefined, 'ReadableStream', options);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = (source as Partial<File>).name;
+    return readStream(source.stream() as ReadableStream<Uint8Array>, source.size, describeSource(source), typeof name === 'string' ? name : undefined, options);
+  }
+  if (source instanceof ArrayBuffer) return inMemory(new Uint8Array(source), options);
+  if (ArrayBuffer.isView(source)) return inMemory(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), options);
+  if (isReadableStream(source)) return readStream(source, undefined, 'ReadableStream', undefined, options);
   throw new LeanformerError('INVALID_ARGUMENT', `readSource: got ${describeSource(source)}; give ${ALLOWED}`, { details: { given: describeSource(source) } });
 }
 
-function done(bytes: Uint8Array, o: ReadSourceOptions): Uint8Array {
-  o.onProgress?.({ loaded: bytes.byteLength, total: bytes.byteLength });
+/** Reports one read's progress as core's ProgressEvent (phase 'read', unit 'bytes'). */
+function reportRead(o: ReadSourceOptions, done: number, total: number | null, item: string | undefined): void {
+  o.onProgress?.({ phase: 'read', done, total, unit: 'bytes', ...(item !== undefined ? { item } : {}) });
+}
+
+function inMemory(bytes: Uint8Array, o: ReadSourceOptions): Uint8Array {
+  reportRead(o, 0, bytes.byteLength, undefined);
+  reportRead(o, bytes.byteLength, bytes.byteLength, undefined);
   return bytes;
 }
 
@@ -130,12 +136,18 @@ async function fetchBytes(url: URL, o: ReadSourceOptions): Promise<Uint8Array> {
   // Content-Length counts the encoded bytes when the response is compressed: no total then.
   const length = res.headers.get('content-encoding') ? null : res.headers.get('content-length');
   const total = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-  if (!res.body) return done(new Uint8Array(await res.arrayBuffer()), o);
-  return readStream(res.body, total, `GET ${url.href}`, o);
+  const item = url.protocol === 'data:' ? 'data: URL' : url.href;
+  if (!res.body) {
+    reportRead(o, 0, total ?? null, item);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    reportRead(o, bytes.byteLength, bytes.byteLength, item);
+    return bytes;
+  }
+  return readStream(res.body, total, `GET ${url.href}`, item, o);
 }
 
 /** Reads a stream to its end; preallocates `total` bytes when known and grows past it if needed. */
-async function readStream(stream: ReadableStream<Uint8Array>, total: number | undefined, what: string, o: ReadSourceOptions): Promise<Uint8Array> {
+async function readStream(stream: ReadableStream<Uint8Array>, total: number | undefined, what: string, item: string | undefined, o: ReadSourceOptions): Promise<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   try { reader = stream.getReader(); } catch (e) {
     throw new LeanformerError('INVALID_ARGUMENT', `readSource: ${what} cannot be read (${(e as Error).message}; is it locked or already read?)`, { cause: e });
@@ -144,6 +156,7 @@ async function readStream(stream: ReadableStream<Uint8Array>, total: number | un
   o.signal?.addEventListener('abort', abort, { once: true });
   let buf = new Uint8Array(total ?? 1 << 16);
   let loaded = 0;
+  reportRead(o, 0, total ?? null, item);
   try {
     for (;;) {
       if (o.signal?.aborted) throw o.signal.reason;
@@ -162,13 +175,14 @@ async function readStream(stream: ReadableStream<Uint8Array>, total: number | un
       }
       buf.set(chunk, loaded);
       loaded += chunk.byteLength;
-      if (chunk.byteLength > 0) o.onProgress?.({ loaded, ...(total !== undefined ? { total } : {}) });
+      // Past a wrong Content-Length, the total is unknown again (done never exceeds total).
+      if (chunk.byteLength > 0) reportRead(o, loaded, total !== undefined && loaded <= total ? total : null, item);
     }
   } finally {
     o.signal?.removeEventListener('abort', abort);
     reader.releaseLock();
   }
   if (total !== undefined && loaded < total) throw new LeanformerError('IO_ERROR', `${what}: ended after ${loaded} of ${total} bytes`, { details: { loaded, total } });
-  o.onProgress?.({ loaded, total: loaded });
+  reportRead(o, loaded, loaded, item);
   return buf.byteLength === loaded ? buf : buf.subarray(0, loaded);
 }

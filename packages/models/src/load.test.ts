@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Tensor, type LoadProgress } from '@leanformer/core';
+import { Tensor, type ProgressEvent } from '@leanformer/core';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { loadPretrained as loadPretrainedWeb, readFolder } from './load.js';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
@@ -59,16 +59,22 @@ async function greedy(m: PretrainedModel, n = 32): Promise<number[]> {
   return ids;
 }
 
-function checkProgress(calls: LoadProgress[], size: number): void {
+/** Core's progress contract over all files read: phase 'read' in bytes, done never decreasing nor past total, ending at done === total === size. */
+function checkProgress(calls: ProgressEvent[], size: number): void {
   expect(calls.length).toBeGreaterThan(1);
-  for (let i = 1; i < calls.length; i++) expect(calls[i]!.loaded).toBeGreaterThanOrEqual(calls[i - 1]!.loaded);
-  expect(calls.at(-1)).toEqual({ loaded: size, total: size });
+  expect(calls[0]!.done).toBe(0);
+  for (const c of calls) {
+    expect(c).toMatchObject({ phase: 'read', unit: 'bytes' });
+    if (c.total !== null) expect(c.done).toBeLessThanOrEqual(c.total);
+  }
+  for (let i = 1; i < calls.length; i++) expect(calls[i]!.done).toBeGreaterThanOrEqual(calls[i - 1]!.done);
+  expect(calls.at(-1)).toMatchObject({ done: size, total: size });
 }
 
 describe('loadPretrained from anywhere', () => {
   it('a folder URL: fetches the files it needs (404 for absent optional ones), greedy ids equal transformers\'', async () => {
     served.length = 0;
-    const calls: LoadProgress[] = [];
+    const calls: ProgressEvent[] = [];
     const m = await loadPretrainedWeb(`${base}/llama`, { backend: createOrtBackend({ eps: ['cpu'] }), onProgress: (p) => calls.push(p) });
     expect(await greedy(m)).toEqual(ref.greedyIds);
     checkProgress(calls, neededBytes);
@@ -78,10 +84,12 @@ describe('loadPretrained from anywhere', () => {
 
   it('File objects as a folder picker gives them, and a name → source map (Node entry, default backend)', async () => {
     const picked = Object.entries(files).map(([n, b]) => new File([b], n));
-    const calls: LoadProgress[] = [];
+    const calls: ProgressEvent[] = [];
     expect(await greedy(await loadPretrained(picked, { onProgress: (p) => calls.push(p) }))).toEqual(ref.greedyIds);
     checkProgress(calls, neededBytes);
     expect(calls.every((c) => c.total === neededBytes)).toBe(true); // Files: the total is known from the start
+    expect(calls.find((c) => c.done === files['config.json']!.length)?.item).toBe('config.json');
+    expect(calls.slice(0, -1).at(-1)!.item).toBe('model.safetensors');
     const map = { ...files, 'model.safetensors': new Blob([files['model.safetensors']!]) };
     expect(await greedy(await loadPretrained(map), 4)).toEqual(ref.greedyIds.slice(0, 4));
   }, 60_000);
@@ -110,7 +118,7 @@ describe('loadPretrained from anywhere', () => {
     expect(Object.keys(converted).sort()).toContain('model.onnx.data');
     const want = await greedy(await loadPretrained(CONVERTED), 16);
     served.length = 0;
-    const calls: LoadProgress[] = [];
+    const calls: ProgressEvent[] = [];
     const viaUrl = await loadPretrainedWeb(`${base}/converted/`, { backend: createOrtBackend({ eps: ['cpu'] }), onProgress: (p) => calls.push(p) });
     expect(viaUrl.source).toBe('converted');
     expect(await greedy(viaUrl, 16)).toEqual(want);

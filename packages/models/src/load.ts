@@ -2,7 +2,7 @@
 // folder picker's files, a name → source map, or CheckpointFiles; and loadPretrained over them (HF
 // checkpoints and folders written by convert). The Node entry's loadPretrained adds folders on disk
 // and a default backend (ORT CPU).
-import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type ComputePrecision, type Executor, type LoadProgress, type ReadSourceOptions, type TargetName } from '@leanformer/core';
+import { LeanformerError, describeSource, readSource, sourceUrl, type Backend, type ByteSource, type ComputePrecision, type Executor, type ProgressEvent, type ReadSourceOptions, type TargetName } from '@leanformer/core';
 import { importModel } from '@leanformer/onnx';
 import { quantizeModel, type QuantizeOptions } from '@leanformer/quant';
 import { buildCausalLM, scaledRopeInvFreq } from './build.js';
@@ -20,7 +20,7 @@ import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
  */
 export type FolderSource = string | URL | ArrayLike<File> | Iterable<File> | Readonly<Record<string, ByteSource>> | CheckpointFiles;
 
-/** Options of {@link readFolder}. `onProgress` counts bytes over all files read (see {@link LoadProgress}). */
+/** Options of {@link readFolder}. `onProgress` counts bytes over all files read (core's `ProgressEvent`, phase 'read', unit 'bytes'). */
 export type ReadFolderOptions = ReadSourceOptions;
 
 /** Files {@link readFolder} reads when present (besides the safetensors shards). */
@@ -29,13 +29,14 @@ const FOLDER_FILES: readonly string[] = ['config.json', 'model.safetensors.index
 /**
  * Reads the files of a checkpoint folder that loading needs (config, tokenizer files, the
  * safetensors index and shards) into memory as {@link CheckpointFiles}, reporting bytes read over
- * all of them (`loaded` never decreases; the last call has `loaded === total`, all bytes read).
+ * all of them as `{ phase: 'read', unit: 'bytes', done, total, item: <file name> }` (`done` never
+ * decreases; `total` is null while unknown; the last call has `done === total`, all bytes read).
  * Other files of the folder are not read. Files a folder URL lacks (HTTP 404) are absent, and
  * {@link readCheckpoint} names the ones it needs; other HTTP errors name the URL and status.
  *
  * @example
  * ```ts
- * const files = await readFolder(input.files, { onProgress: ({ loaded, total }) => bar(loaded / (total ?? loaded)) });
+ * const files = await readFolder(input.files, { onProgress: ({ done, total }) => bar(done / (total ?? done)) });
  * const ckpt = readCheckpoint(files);
  * ```
  */
@@ -51,9 +52,9 @@ export async function readFolder(source: FolderSource, o: ReadFolderOptions = {}
     try {
       bytes = await readSource(from, {
         ...(o.signal ? { signal: o.signal } : {}),
-        onProgress: (p: LoadProgress) => {
-          if (upfront === undefined && p.total !== undefined && fileTotal === undefined) { fileTotal = p.total; known += p.total; }
-          o.onProgress?.({ loaded: done + p.loaded, ...(upfront !== undefined || fileTotal !== undefined ? { total: known } : {}) });
+        onProgress: (p: ProgressEvent) => {
+          if (upfront === undefined && p.total !== null && fileTotal === undefined) { fileTotal = p.total; known += p.total; }
+          o.onProgress?.({ phase: 'read', done: done + p.done, total: upfront !== undefined || fileTotal !== undefined ? known : null, unit: 'bytes', item: name });
         },
       });
     } catch (e) {
@@ -74,7 +75,7 @@ export async function readFolder(source: FolderSource, o: ReadFolderOptions = {}
     const from = sourceOf(name);
     if (from !== undefined) await read(name, from);
   }
-  o.onProgress?.({ loaded: done, total: done });
+  o.onProgress?.({ phase: 'read', done, total: done, unit: 'bytes' });
   return memoryFiles(contents);
 }
 
@@ -154,7 +155,7 @@ export type LoadedKind<K extends PretrainedKind | undefined> = K extends 'encode
  * const model = await loadPretrained(folderInput.files, {
  *   backend: createOrtBackend({ eps: ['wasm'] }),
  *   quantize: { method: 'rtn', bits: 4, target: 'ort-wasm' },
- *   onProgress: ({ loaded, total }) => console.log(loaded, total),
+ *   onProgress: ({ done, total }) => console.log(done, total),
  * });
  * for await (const t of generate(model, model.tokenizer, { prompt: 'Hello', maxNewTokens: 16 })) show(t.text);
  * ```

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DTypes, Graph, Tensor, graphDiff, tensorType, type LoadProgress } from '@leanformer/core';
+import { DTypes, Graph, Tensor, graphDiff, tensorType, type ProgressEvent } from '@leanformer/core';
 import { importModel } from './import.js';
 import { decodeModel, encodeModel } from './model.js';
 import { importModel as importModelNode, saveModelSync } from './node.js';
@@ -53,12 +53,18 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
 
 function recorder() {
-  const calls: LoadProgress[] = [];
-  return { calls, onProgress: (p: LoadProgress) => calls.push({ ...p }) };
+  const calls: ProgressEvent[] = [];
+  return { calls, onProgress: (p: ProgressEvent) => calls.push({ ...p }) };
 }
-function checkProgress(calls: LoadProgress[], size: number): void {
-  for (let i = 1; i < calls.length; i++) expect(calls[i]!.loaded).toBeGreaterThanOrEqual(calls[i - 1]!.loaded);
-  expect(calls.at(-1)).toEqual({ loaded: size, total: size });
+/** Core's progress contract over all files: phase 'read' in bytes, done never decreasing nor past total, ending at done === total === size. */
+function checkProgress(calls: ProgressEvent[], size: number): void {
+  expect(calls[0]).toMatchObject({ phase: 'read', unit: 'bytes', done: 0 });
+  for (const c of calls) {
+    expect(c).toMatchObject({ phase: 'read', unit: 'bytes' });
+    if (c.total !== null) expect(c.done).toBeLessThanOrEqual(c.total);
+  }
+  for (let i = 1; i < calls.length; i++) expect(calls[i]!.done).toBeGreaterThanOrEqual(calls[i - 1]!.done);
+  expect(calls.at(-1)).toMatchObject({ done: size, total: size });
 }
 
 describe('importModel', () => {
@@ -70,6 +76,7 @@ describe('importModel', () => {
     expect(served).toEqual(['/models/m.onnx', '/models/m.onnx.data']);
     checkProgress(p.calls, onnx.length + ext.length);
     expect(p.calls.some((c) => c.total === onnx.length)).toBe(true); // the total grew when the data file started
+    expect(new Set(p.calls.map((c) => c.item))).toEqual(new Set([`${base}/models/m.onnx`, `${base}/models/m.onnx.data`]));
   });
 
   it('reads a Blob, a File, bytes, an ArrayBuffer and a ReadableStream (single-file model)', async () => {
@@ -123,6 +130,7 @@ describe('importModel', () => {
     const p = recorder();
     expect(graphDiff(ref, await importModelNode(join(modelsDir, 'm.onnx'), { onProgress: p.onProgress }))).toBeNull();
     checkProgress(p.calls, onnx.length + ext.length);
+    expect(p.calls.at(-1)!.item).toBe(join(modelsDir, 'm.onnx.data'));
     expect(graphDiff(ref, await importModelNode(`${base}/models/m.onnx`))).toBeNull();
     await expect(importModelNode(join(dir, 'missing.onnx'))).rejects.toMatchObject({ code: 'IO_ERROR' });
   });

@@ -3,16 +3,18 @@
 // once, collecting the external tensors it names; then each data file is read once (beside the
 // model URL or file, or from the caller's resolver) and every tensor's range is checked against it
 // before the graph is returned.
-import { LeanformerError, describeSource, readSource, sourceUrl, type ByteSource, type Graph, type LoadProgress, type ReadSourceOptions } from '@leanformer/core';
+import { LeanformerError, describeSource, readSource, sourceUrl, type ByteSource, type Graph, type ProgressEvent, type ReadSourceOptions } from '@leanformer/core';
 import { decodeModel, type ExternalDataInfo } from './model.js';
 
 /** Gives the source of an external-data file named by the model (a relative `location`). */
 export type ExternalDataSourceResolver = (location: string) => ByteSource | Promise<ByteSource>;
 
 /**
- * Options of {@link importModel}. `onProgress` covers the model file and then its external-data
- * files: `loaded` counts every byte read so far (never decreasing); `total` is the sum of the sizes
- * known so far, so it grows when a data file starts; the last call has `loaded === total`.
+ * Options of {@link importModel}. `onProgress` gets core's `ProgressEvent` `{ phase: 'read', unit:
+ * 'bytes', done, total, item }` over the model file and then its external-data files: `done`
+ * counts every byte read so far (never decreasing); `total` is the sum of the sizes known so far
+ * (null while the current file's size is unknown), so it grows when a data file starts; `item` is
+ * the file being read where it has a name; the last call has `done === total`.
  */
 export interface ImportModelOptions extends ReadSourceOptions {
   /**
@@ -52,7 +54,7 @@ export function checkExternalLocation(location: string): void {
  * @example
  * ```ts
  * const graph = await importModel('https://example.com/model.onnx', {
- *   onProgress: ({ loaded, total }) => console.log(`${loaded} / ${total ?? '?'} bytes`),
+ *   onProgress: ({ done, total }) => console.log(`${done} / ${total ?? '?'} bytes`),
  * });
  * const fromPicker = await importModel(input.files[0], { externalData: (name) => filesByName[name] });
  * ```
@@ -70,9 +72,9 @@ export async function importWith(access: SourceAccess, source: ByteSource, o: Im
     const bytes = await access.read(s, {
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onProgress ? {
-        onProgress: (p: LoadProgress) => {
-          if (p.total !== undefined && fileTotal === undefined) { fileTotal = p.total; known += p.total; }
-          o.onProgress!({ loaded: done + p.loaded, ...(fileTotal !== undefined ? { total: known } : {}) });
+        onProgress: (p: ProgressEvent) => {
+          if (p.total !== null && fileTotal === undefined) { fileTotal = p.total; known += p.total; }
+          o.onProgress!({ ...p, done: done + p.done, total: fileTotal !== undefined ? known : null });
         },
       } : {}),
     });

@@ -76,7 +76,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
  * @example
  * ```ts
  * import { importModel } from '@leanformer/onnx/node';
- * const graph = await importModel('model.onnx', { onProgress: ({ loaded, total }) => console.log(loaded, total) });
+ * const graph = await importModel('model.onnx', { onProgress: ({ done, total }) => console.log(done, total) });
  * ```
  */
 export async function importModel(source: ByteSource, options: ImportModelOptions = {}): Promise<Graph> {

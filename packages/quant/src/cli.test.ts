@@ -1,10 +1,10 @@
 // The CLI command objects, run with the real ONNX codec, file I/O and ORT backend (as
 // @leanformer/cli wires them), on a small builder decoder written to a temp folder.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder } from '@leanformer/core';
+import { attr, DTypes, Graph, Tensor, tensorType, transformerDecoder, type ProgressEvent } from '@leanformer/core';
 import { decodeModel, encodeModel } from '@leanformer/onnx';
 import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
@@ -133,6 +133,23 @@ describe('quant CLI commands', () => {
     const b = decodeModel(readFileSync(back));
     for (const [name, v] of a.initializers) expect(Buffer.from(b.initializers.get(name)!.const!.bytes()).equals(Buffer.from(v.const!.bytes()))).toBe(true);
     expect(Array.from(await logits(packed))).toEqual(Array.from(await logits(input)));
+  });
+
+  it('readAnyModel reports the bytes it reads (model and external data; .lfpack read then unpack) as core ProgressEvents', async () => {
+    const ext = join(dir, 'ext.onnx');
+    await saveModel(model, ext, { externalData: true });
+    const packed = join(dir, 'progress.lfpack');
+    expect(await cmds.pack!.run({ positionals: [input], values: { output: packed, json: true }, io: io().io })).toBe(0);
+    const sizes = { [input]: statSync(input).size, [ext]: statSync(ext).size + statSync(`${ext}.data`).size, [packed]: statSync(packed).size };
+    for (const [path, size] of Object.entries(sizes)) {
+      const events: ProgressEvent[] = [];
+      await readAnyModel(path, (e) => events.push(e));
+      const read = events.filter((e) => e.phase === 'read');
+      expect(read[0]).toMatchObject({ done: 0, unit: 'bytes' });
+      for (let i = 1; i < read.length; i++) expect(read[i]!.done).toBeGreaterThanOrEqual(read[i - 1]!.done);
+      expect(read.at(-1)).toMatchObject({ done: size, total: size, unit: 'bytes' });
+      expect(events.slice(read.length).every((e) => e.phase === 'unpack')).toBe(path === packed || events.length === read.length);
+    }
   });
 
   it('sparsify --pattern 2:4 --json', async () => {

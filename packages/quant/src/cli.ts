@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import {
   COMPUTE_PRECISIONS, computePrecisionPass, computePrecisionProblem, DTypes, intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ComputePrecision, type ProgressCallback, type Tensor, type Backend, type Graph, type TargetName,
 } from '@leanformer/core';
-import { assertOutputsDistinct, checkOutputPath, commandProgressBar, writeFileAtomic, type ProgressBar } from '@leanformer/core/node';
+import { assertOutputsDistinct, checkOutputPath, commandProgressBar, readSource, writeFileAtomic, type ProgressBar } from '@leanformer/core/node';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
-import { loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
+import { importModel, loadModel, readTensorFile, saveModel } from '@leanformer/onnx/node';
 import { isLfpack, lfpackStats, lfpackVersion, packModel, unpackModel, type ModelCodec } from './lfpack.js';
 import { QUANT_METHOD_ENTRIES, QUANT_METHODS, quantMethod, quantizeModel, sparsifyModel, type QuantMethod } from './quantize-model.js';
 import { randomCalibrationFeeds } from './calibration.js';
@@ -52,19 +52,19 @@ function checkOutput(out: string, inputs: readonly string[]): void {
 
 /**
  * Reads .onnx or .lfpack into the IR, reading the file once: its first 12 bytes tell the format, then
- * an .lfpack is read whole and unpacked, an .onnx is loaded by @leanformer/onnx/node (external data
- * resolved beside it). `onProgress` gets `{ phase: 'read', total: null }` once, then an .lfpack's
- * unpack progress.
+ * an .lfpack is read whole and unpacked, an .onnx is imported by @leanformer/onnx/node (external data
+ * read beside it, confined to its folder). `onProgress` gets the bytes read (`phase: 'read'`, unit
+ * 'bytes', over the model and its data files), then an .lfpack's unpack progress.
  */
 export async function readAnyModel(path: string, onProgress?: ProgressCallback): Promise<Graph> {
   checkInputFile(path);
   const head = new Uint8Array(12);
   const fd = openSync(path, 'r');
   try { readSync(fd, head, 0, 12, 0); } finally { closeSync(fd); }
-  onProgress?.({ phase: 'read', done: 0, total: null, unit: 'files', item: path });
-  if (isLfpack(head)) return unpackModel(readFileSync(path), CODEC, { onProgress });
+  const progress = onProgress ? { onProgress } : {};
+  if (isLfpack(head)) return unpackModel(await readSource(path, progress), CODEC, progress);
   try {
-    return await loadModel(path);
+    return await importModel(path, progress);
   } catch (e) {
     if (isLeanformerError(e, 'DECODE_ERROR')) throw new LeanformerError('DECODE_ERROR', `${path} is not a readable ONNX model: ${e.message}`, { cause: e });
     throw e;

@@ -70,9 +70,15 @@ describe('.lfpack', () => {
     const bytes = new Uint8Array(packModel(g, codec));
     const half = bytes.length >> 1;
     for (const source of [new Blob([bytes]), new ReadableStream<Uint8Array>({ start(c) { c.enqueue(bytes.slice(0, half)); c.enqueue(bytes.slice(half)); c.close(); } })]) {
-      const seen: number[] = [];
-      const back = await unpackModelFrom(source, codec, { onProgress: (p) => seen.push(p.loaded) });
-      expect(seen.at(-1)).toBe(bytes.length);
+      const seen: ProgressEvent[] = [];
+      const back = await unpackModelFrom(source, codec, { onProgress: (p) => seen.push(p) });
+      const read = seen.filter((e) => e.phase === 'read');
+      expect(read[0]!.done).toBe(0);
+      expect(read.at(-1)).toMatchObject({ done: bytes.length, total: bytes.length, unit: 'bytes' });
+      for (let i = 1; i < read.length; i++) expect(read[i]!.done).toBeGreaterThanOrEqual(read[i - 1]!.done);
+      // then the unpack, in raw tensor bytes, ending at its total
+      expect(seen.slice(read.length).map((e) => e.phase)).toEqual(['unpack', 'unpack', 'unpack']);
+      expect(seen.at(-1)).toMatchObject({ phase: 'unpack', done: seen.at(-1)!.total });
       expect(Buffer.from(back.initializers.get('wbf')!.const!.bytes()).equals(Buffer.from(g.initializers.get('wbf')!.const!.bytes()))).toBe(true);
     }
     await expect(unpackModelFrom({} as never, codec)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('got an object') });

@@ -104,16 +104,17 @@ export function unpackModel(bytes: Uint8Array, codec: ModelCodec, options: { rea
 
 /**
  * {@link unpackModel} over any byte source: a URL (fetch), `Blob`/`File`, `ArrayBuffer`/`Uint8Array`
- * or `ReadableStream`, with download progress. In Node, read a path with `readSource` from
- * '@leanformer/core/node' and pass the bytes.
+ * or `ReadableStream`. `onProgress` gets the read (`phase: 'read'`, bytes downloaded) and then the
+ * unpack (`phase: 'unpack'`, raw tensor bytes), both core `ProgressEvent`s in bytes. In Node, read a
+ * path with `readSource` from '@leanformer/core/node' and pass the bytes.
  *
  * @example
  * ```ts
- * const graph = await unpackModelFrom('/models/demo.lfpack', { encode: encodeModel, decode: decodeModel }, { onProgress: ({ loaded, total }) => show(loaded, total) });
+ * const graph = await unpackModelFrom('/models/demo.lfpack', { encode: encodeModel, decode: decodeModel }, { onProgress: ({ phase, done, total }) => show(phase, done, total) });
  * ```
  */
 export async function unpackModelFrom(source: ByteSource, codec: ModelCodec, options: ReadSourceOptions = {}): Promise<Graph> {
-  return unpackModel(await readSource(source, options), codec);
+  return unpackModel(await readSource(source, options), codec, options.onProgress ? { onProgress: options.onProgress } : {});
 }
 
 /**

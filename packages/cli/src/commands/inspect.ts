@@ -1,4 +1,5 @@
 import { formatType, parseTarget, targetName, type Graph, type Target } from '@leanformer/core';
+import { commandProgressBar } from '@leanformer/core/node';
 import { explainLowering, type NodeLowering } from '@leanformer/onnx';
 import type { Command } from '../registry.js';
 import { importModelFile } from '../pipeline.js';
@@ -121,7 +122,9 @@ export const inspectCommand: Command = {
     const lowering = values['lowering'];
     // The target is checked before the model is read, so a typo fails fast with the allowed names.
     const target = typeof lowering === 'string' ? parseTarget(lowering) : null;
-    const graph = await importModelFile(path);
+    const bar = commandProgressBar(io, values); // MB read, on a terminal without --json
+    let graph: Graph;
+    try { graph = await importModelFile(path, bar.update); } finally { bar.done(); }
     if (target) {
       const r = loweringReport(graph, target);
       io.out(values['json'] ? `${JSON.stringify(r)}\n` : formatLoweringReport(path, r));
