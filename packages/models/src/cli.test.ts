@@ -57,6 +57,17 @@ describe('leanformer tokenize / convert / generate', () => {
     expect(b.text).toBe(a.text);
   });
 
+  it('an int4 GPTQ conversion of the trained tiny Llama runs on ORT CPU and tfjs-cpu (its com.microsoft kernels) with the same tokens', async () => {
+    const out = join(work, 'trained-int4');
+    const c = await cli('convert', `${FIX}llama-trained`, '-o', out, '--precision', 'int4', '--method', 'gptq', '--json');
+    expect(c.code, c.err).toBe(0);
+    const ort = JSON.parse((await cli('generate', out, '--prompt', 'export function ', '--max-new-tokens', '12', '--json')).out);
+    const tfjs = await cli('generate', out, '--prompt', 'export function ', '--max-new-tokens', '12', '--backend', 'tfjs-cpu', '--json');
+    expect(tfjs.code, tfjs.err).toBe(0);
+    expect(JSON.parse(tfjs.out).newIds).toEqual(ort.newIds);
+    expect(ort.newIds).toHaveLength(12);
+  }, 60_000);
+
   it('--chat encodes the chat template; --repetition-penalty changes the repeated greedy output', async () => {
     const chat = JSON.parse((await cli('generate', LLAMA, '--prompt', 'Hi!', '--chat', '--max-new-tokens', '2', '--json')).out);
     const tpl = JSON.parse((await cli('tokenize', LLAMA, '--text', '<|user|>\nHi!<|end|>\n<|assistant|>\n', '--json')).out);

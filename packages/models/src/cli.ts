@@ -149,7 +149,7 @@ export function modelsCommands(): CommandSpec[] {
       seed: { type: 'string', arg: '<S>', description: 'sampling seed (default 1)' },
       'repetition-penalty': { type: 'string', arg: '<X>', description: 'transformers-style repetition penalty over prompt and output (default 1, off)' },
       chat: { type: 'boolean', description: "wrap --prompt as one user message with the checkpoint's chat template" },
-      backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu; tfjs-cpu runs HF folders, not converted ones)` },
+      backend: { type: 'string', arg: '<b>', description: `${GENERATE_BACKENDS.join('|')} (default ort-cpu; tfjs-cpu runs HF and converted folders)` },
       'in-graph': { type: 'boolean', description: 'greedy decode inside the graph (ONNX Loop, KV cache stays on the device: one run for all tokens); converted folders, ORT backends' },
       kv: { type: 'string', arg: '<f>', description: `KV cache format: ${KV_FORMATS.join('|')} (default fp32; K/V rounded through it as stored)` },
       window: { type: 'string', arg: '<N>', description: 'keep at most N positions in the KV cache (the latest, unless --evict)' },
