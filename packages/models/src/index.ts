@@ -8,4 +8,4 @@ export * from './checkpoint.js';
 export * from './tokenizer.js';
 export * from './pretrained.js';
 export { readFolder, loadPretrained } from './load.js';
-export type { ConvertedEncoderInfo, ConvertedModelInfo, FolderSource, LoadedKind, LoadPretrainedOptions, PretrainedEncoder, PretrainedKind, PretrainedModel, ReadFolderOptions } from './load.js';
+export type { ConvertedEncoderInfo, ConvertedModelInfo, EncoderFacts, FolderSource, LoadedKind, LoadPretrainedOptions, PretrainedEncoder, PretrainedKind, PretrainedModel, ReadFolderOptions } from './load.js';

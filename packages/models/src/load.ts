@@ -95,16 +95,8 @@ export interface PretrainedModel extends RunnableModel {
  * (int64 `[batch, seq]` ids and masks, or float32 `pixel_values`) and returns `last_hidden_state`
  * and, where the checkpoint has a pooler, `pooler_output`.
  */
-export interface PretrainedEncoder {
-  readonly kind: 'encoder';
+export interface PretrainedEncoder extends EncoderFacts {
   readonly executor: Executor;
-  readonly modelType: string;
-  readonly layers: number;
-  readonly hidden: number;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  /** ViT/DeiT: `pixel_values` is `[batch, channels, size, size]`. */
-  readonly image?: { readonly size: number; readonly channels: number };
   /** BERT's WordPiece or RoBERTa's byte-level BPE; undefined without tokenizer.json. */
   readonly tokenizer?: TextTokenizer;
   /** 'hf' (built in memory from the checkpoint) or 'converted' (model.onnx from convert). */
@@ -196,9 +188,8 @@ export interface ConvertedModelInfo {
   readonly compute?: ComputePrecision;
 }
 
-/** What `convert` writes beside an encoder's model.onnx (leanformer.json): its inputs and outputs. */
-export interface ConvertedEncoderInfo {
-  readonly format: 'leanformer-converted-1';
+/** What an encoder is, as loaded and as `convert` records it (see {@link encoderInfo}). */
+export interface EncoderFacts {
   readonly kind: 'encoder';
   readonly modelType: string;
   readonly layers: number;
@@ -209,6 +200,11 @@ export interface ConvertedEncoderInfo {
   readonly outputs: readonly string[];
   /** ViT/DeiT: `pixel_values` is `[batch, channels, size, size]`. */
   readonly image?: { readonly size: number; readonly channels: number };
+}
+
+/** What `convert` writes beside an encoder's model.onnx (leanformer.json): its inputs and outputs. */
+export interface ConvertedEncoderInfo extends EncoderFacts {
+  readonly format: 'leanformer-converted-1';
   readonly precision: string;
   readonly method?: string;
   readonly target: TargetName;
@@ -217,7 +213,7 @@ export interface ConvertedEncoderInfo {
 }
 
 /** The leanformer.json fields that describe an encoder (convert writes them). Shared with the Node entry. */
-export function encoderInfo(s: EncoderSpec): Pick<ConvertedEncoderInfo, 'kind' | 'modelType' | 'layers' | 'hidden' | 'inputs' | 'outputs' | 'image'> {
+export function encoderInfo(s: EncoderSpec): EncoderFacts {
   const e = s.embeddings;
   return { kind: 'encoder', modelType: s.modelType, layers: s.layers, hidden: s.hidden, inputs: encoderInputs(s), outputs: encoderOutputs(s), ...(e.kind === 'patch' ? { image: { size: e.imageSize, channels: e.channels } } : {}) };
 }
