@@ -10,6 +10,7 @@ import { LeanformerError, Tensor, type ProgressEvent } from '@leanformer/core';
 import { createTempPath, discardTemp, liveTempPaths } from '@leanformer/core/node';
 import { generate } from './pretrained.js';
 import { convertCheckpoint, loadPretrained, type PretrainedModel } from './node.js';
+import { editConfig, editHeader } from './folder-edits.js';
 
 const LLAMA = fileURLToPath(new URL('../fixtures/llama', import.meta.url));
 const ref = JSON.parse(readFileSync(join(LLAMA, 'reference.json'), 'utf8')) as { promptIds: number[]; logits: number[]; greedyIds: number[] };
@@ -132,24 +133,7 @@ function broken(mutate: (dir: string) => void): { dir: string; out: string; pare
   return { dir, out: join(parent, 'out'), parent };
 }
 
-/** Rewrites model.safetensors with its header object changed (data section kept). */
-function editHeader(dir: string, edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void): void {
-  const p = join(dir, 'model.safetensors');
-  const bytes = readFileSync(p);
-  const n = Number(bytes.readBigUInt64LE(0));
-  const h = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
-  edit(h);
-  const json = Buffer.from(JSON.stringify(h));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(p, Buffer.concat([len, json, bytes.subarray(8 + n)]));
-}
 
-function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): void {
-  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  edit(c);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
-}
 
 const CASES: { name: string; code: string; mention: string[]; mutate: (dir: string) => void }[] = [
   { name: 'unknown model_type', code: 'NOT_SUPPORTED', mention: ['config.json', "model_type \"mamba\"", 'llama, mistral, qwen2, phi3, gemma, gpt2'], mutate: (d) => editConfig(d, (c) => { c['model_type'] = 'mamba'; }) },

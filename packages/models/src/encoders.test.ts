@@ -13,6 +13,7 @@ import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { buildEncoder } from './encoders.js';
 import { readEncoderCheckpoint } from './pretrained.js';
 import { convertCheckpoint, folderFiles, loadPretrained, tokenizerIn, type PretrainedEncoder } from './node.js';
+import { editConfig, editHeader } from './folder-edits.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/encoders/', import.meta.url));
 interface Flat { shape: number[]; data: number[] }
@@ -222,23 +223,7 @@ describe('loadPretrained: the kind asked for', () => {
 
 // ---- bad input on the encoder paths: a copy of a fixture with one thing broken, converted; an error
 // code naming the file and field, and nothing written.
-function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): void {
-  const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-  edit(c);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
-}
 
-function editHeader(dir: string, edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>) => void): void {
-  const p = join(dir, 'model.safetensors');
-  const bytes = readFileSync(p);
-  const n = Number(bytes.readBigUInt64LE(0));
-  const h = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
-  edit(h);
-  const json = Buffer.from(JSON.stringify(h));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(p, Buffer.concat([len, json, bytes.subarray(8 + n)]));
-}
 
 const BAD: { name: string; from: string; code: string; mention: string[]; mutate: (dir: string) => void }[] = [
   { name: 'unknown model_type lists the encoders', from: 'bert', code: 'NOT_SUPPORTED', mention: ['config.json', 'model_type "electra"', 'gpt2, bert, roberta, vit, deit'], mutate: (d) => editConfig(d, (c) => { c['model_type'] = 'electra'; }) },
