@@ -4,12 +4,12 @@ import { COMPUTE_PRECISIONS, intFlag, LeanformerError, numberFlag, TARGET_NAMES,
 import { commandProgressBar } from '@leanformer/core/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
-import { KV_EVICTIONS, KV_FORMATS, type Sampling } from '@leanformer/kv-cache';
+import { generateInGraph, greedyLoopGraph, KV_EVICTIONS, KV_FORMATS, type Sampling } from '@leanformer/kv-cache';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateInGraph, greedyLoopGraph } from '@leanformer/kv-cache';
 import { loadModel } from '@leanformer/onnx/node';
 import { CONVERT_PRECISIONS, convertCheckpoint, loadPretrained, tokenizerIn, type ConvertedModelInfo } from './node.js';
+import { parseConvertedInfo } from './load.js';
 import { generate } from './pretrained.js';
 
 type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
@@ -113,7 +113,8 @@ export function modelsCommands(): CommandSpec[] {
     if (samplingOf(values).kind !== 'greedy' || values['repetition-penalty'] !== undefined || values['chat'] === true) throw new UsageError('generate --in-graph is greedy only: drop --temperature/--top-k/--top-p/--repetition-penalty/--chat', 'in-graph');
     const infoPath = join(dir, 'leanformer.json');
     if (!existsSync(infoPath)) throw new LeanformerError('INVALID_ARGUMENT', `generate --in-graph needs a folder written by convert (leanformer.json); '${dir}' has none`, { details: { argument: '--in-graph' } });
-    const info = JSON.parse(readFileSync(infoPath, 'utf8')) as ConvertedModelInfo;
+    // Checked as loadPretrained checks it (format; a decoder, not an encoder folder).
+    const info = parseConvertedInfo(readFileSync(infoPath, 'utf8'), `'${dir}'`, { kind: 'decoder' }) as ConvertedModelInfo;
     const tokenizer = tokenizerIn(dir);
     if (!promptIds && !tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `generate: --prompt needs tokenizer.json in '${dir}'; pass --prompt-ids`, { details: { argument: '--prompt' } });
     const ids = promptIds ?? tokenizer!.encode(prompt!);
