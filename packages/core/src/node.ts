@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LeanformerError } from './errors.js';
 export { readSource, sourcePath } from './node-source.js';
+export { runMeasuredChild } from './node-child.js';
 
 export { commandProgressBar, createProgressBar, type ProgressBar, type ProgressBarOptions } from './progress-bar.js';
 

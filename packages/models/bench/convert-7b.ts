@@ -9,11 +9,12 @@
 //    /usr/bin/time -v when present);
 // 3. runs generate() on the converted folder in another child;
 // 4. returns one JSON object and deletes everything (unless --param keep=1).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchInt, LeanformerError, type BenchSuite } from '@leanformer/core';
+import { benchInt, type BenchSuite } from '@leanformer/core';
+import { runMeasuredChild } from '@leanformer/core/node';
 
 /** Shape of the synthetic checkpoint. */
 export interface SyntheticLlamaConfig {
@@ -146,18 +147,6 @@ for await (const t of generate(model, undefined, { promptIds: [1, 450, 4996, 173
 await model.dispose();
 process.stdout.write(JSON.stringify({ newIds: ids, loadSeconds: +loadSeconds.toFixed(1), prefillMs: Math.round(prefillMs), decodeTokensPerSecond: ids.length > 1 ? +((ids.length - 1) / (decodeMs / 1000)).toFixed(2) : 0, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\\n');`;
 
-/** Runs a child (under /usr/bin/time -v when present) and parses its last JSON line. */
-function child(kind: string, code: string, args: string[]): Record<string, unknown> {
-  const argv = ['--input-type=module', '-e', code, ...args];
-  const useTime = existsSync('/usr/bin/time');
-  const r = useTime ? spawnSync('/usr/bin/time', ['-v', process.execPath, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 })
-    : spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new LeanformerError('EXECUTION_FAILED', `bench models-convert-7b: the ${kind} child failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
-  if (m) out['timeMaxRssMB'] = Math.round(Number(m[1]) / 1024);
-  return out;
-}
 
 const folderBytes = (d: string): number => readdirSync(d).reduce((n, f) => n + statSync(join(d, f)).size, 0);
 
@@ -187,13 +176,13 @@ export const convert7bSuite: BenchSuite = {
       const writeSeconds = (performance.now() - t0) / 1000;
       o.log(`wrote ${(w.bytes / 1e9).toFixed(2)} GB (${w.shards.length} shards, ${(w.parameters / 1e9).toFixed(2)} B parameters) in ${writeSeconds.toFixed(0)} s; converting\n`);
       const t1 = performance.now();
-      const c = child('convert', CONVERT_CHILD(import.meta.resolve('@leanformer/models/node')), [ckpt, out]);
+      const c = runMeasuredChild('bench models-convert-7b: the convert child', CONVERT_CHILD(import.meta.resolve('@leanformer/models/node')), [ckpt, out]);
       const convertWallSeconds = (performance.now() - t1) / 1000;
       const convertRssMB = Math.max(c['maxRssMB'] as number, (c['timeMaxRssMB'] as number | undefined) ?? 0);
       const outputBytes = folderBytes(out);
       rmSync(ckpt, { recursive: true, force: true }); // disk back before decoding
       o.log(`converted in ${convertWallSeconds.toFixed(0)} s, peak RSS ${convertRssMB} MB; decoding ${tokens} tokens\n`);
-      const g = child('generate', GENERATE_CHILD(import.meta.resolve('@leanformer/models'), import.meta.resolve('@leanformer/models/node')), [out, String(tokens), String(cfg.vocab)]);
+      const g = runMeasuredChild('bench models-convert-7b: the generate child', GENERATE_CHILD(import.meta.resolve('@leanformer/models'), import.meta.resolve('@leanformer/models/node')), [out, String(tokens), String(cfg.vocab)]);
       return {
         suite: 'models-convert-7b',
         metrics: {

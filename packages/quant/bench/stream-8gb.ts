@@ -6,11 +6,12 @@
 //    reading that child's peak RSS from process.resourceUsage() (and /usr/bin/time -v when present);
 // 3. loads the first int4 model in onnxruntime-node (CPU) in another child and runs 8 tokens;
 // 4. returns one JSON object and deletes the files (unless --param keep=1).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchInt, LeanformerError, type BenchSuite } from '@leanformer/core';
+import { benchInt, type BenchSuite } from '@leanformer/core';
+import { runMeasuredChild } from '@leanformer/core/node';
 import { encodeModel } from '@leanformer/onnx';
 import { syntheticDecoderBytes, writeSyntheticDecoder } from '@leanformer/quant/node';
 
@@ -40,18 +41,6 @@ for (const v of r.logits.data) if (!Number.isFinite(v)) { finite = false; break;
 process.stdout.write(JSON.stringify({ dims: r.logits.dims, finite, loadSeconds: +loadSeconds.toFixed(2), runSeconds: +runSeconds.toFixed(2), maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\\n');
 process.exit(finite ? 0 : 1);`;
 
-/** Runs a child (optionally under /usr/bin/time -v) and parses its last JSON line. */
-function child(kind: string, code: string, args: string[]): Record<string, unknown> {
-  const argv = ['--input-type=module', '-e', code, ...args];
-  const useTime = existsSync('/usr/bin/time');
-  const r = useTime ? spawnSync('/usr/bin/time', ['-v', process.execPath, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 })
-    : spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new LeanformerError('EXECUTION_FAILED', `bench quant-stream: the ${kind} child failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
-  if (m) out['timeMaxRssMB'] = Math.round(Number(m[1]) / 1024);
-  return out;
-}
 
 export const stream8gbSuite: BenchSuite = {
   name: 'quant-stream',
@@ -81,14 +70,14 @@ export const stream8gbSuite: BenchSuite = {
         const t1 = performance.now();
         const out = join(dir, `decoder-${method}.onnx`);
         const code = QUANTIZE_CHILD(import.meta.resolve('@leanformer/quant'), import.meta.resolve('@leanformer/quant/node'), import.meta.resolve('@leanformer/onnx'), import.meta.resolve('@leanformer/onnx/node'));
-        const q = child('quantize', code, [files.model, out, method, String(calibCount)]);
+        const q = runMeasuredChild('bench quant-stream: the quantize child', code, [files.model, out, method, String(calibCount)]);
         const quantizeWallSeconds = (performance.now() - t1) / 1000;
         quantize[method] = {
           layers: q['layersQuantized'], seconds: q['seconds'], wallSeconds: +quantizeWallSeconds.toFixed(1),
           outputBytes: statSync(out).size + (existsSync(`${out}.data`) ? statSync(`${out}.data`).size : 0),
           maxRssMB: Math.max(q['maxRssMB'] as number, (q['timeMaxRssMB'] as number | undefined) ?? 0),
         };
-        run ??= child('ort', ORT_CHILD(import.meta.resolve('onnxruntime-node')), [out]);
+        run ??= runMeasuredChild('bench quant-stream: the ort child', ORT_CHILD(import.meta.resolve('onnxruntime-node')), [out]);
         rmSync(out, { force: true });
         rmSync(`${out}.data`, { force: true });
       }
