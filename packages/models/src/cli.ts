@@ -35,6 +35,12 @@ function samplingOf(values: Values): Sampling {
 const GENERATE_BACKENDS = ['ort-cpu', 'ort-cuda', 'ort-webgpu', 'tfjs-cpu'] as const;
 const POSITIVE = { min: 0, minExclusive: true } as const;
 
+/** --prompt-ids must name tokens of the vocabulary (0..vocab-1). */
+function checkPromptIds(ids: readonly number[], vocab: number): void {
+  const bad = ids.find((t) => t >= vocab);
+  if (bad !== undefined) throw new LeanformerError('INVALID_ARGUMENT', `--prompt-ids: token ${bad} is outside the vocabulary (0..${vocab - 1})`, { details: { argument: '--prompt-ids' } });
+}
+
 /**
  * The models package's CLI commands: `tokenize`, `convert`, `generate`.
  *
@@ -118,8 +124,7 @@ export function modelsCommands(): CommandSpec[] {
     const tokenizer = tokenizerIn(dir);
     if (!promptIds && !tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `generate: --prompt needs tokenizer.json in '${dir}'; pass --prompt-ids`, { details: { argument: '--prompt' } });
     const ids = promptIds ?? tokenizer!.encode(prompt!);
-    const bad = ids.find((t) => t >= info.vocab);
-    if (bad !== undefined) throw new LeanformerError('INVALID_ARGUMENT', `--prompt-ids: token ${bad} is outside the vocabulary (0..${info.vocab - 1})`, { details: { argument: '--prompt-ids' } });
+    checkPromptIds(ids, info.vocab);
     if (ids.length + maxNewTokens > info.maxPositions) throw new LeanformerError('SIZE_LIMIT', `generate: prompt (${ids.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's ${info.maxPositions} positions`);
     const backend = createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });
     const exe = await backend.compile(greedyLoopGraph(await loadModel(join(dir, 'model.onnx')), info));
@@ -188,10 +193,7 @@ export function modelsCommands(): CommandSpec[] {
         : createOrtBackend({ eps: [backendName.slice(4) as 'cpu' | 'cuda' | 'webgpu'] });
       const model = await loadPretrained(positionals[0]!, { backend, ...(evict === 'h2o' || evict === 'snapkv' ? { queryOutputs: true } : {}) });
       try {
-        if (promptIds) {
-          const bad = promptIds.find((t) => t >= model.vocab);
-          if (bad !== undefined) throw new LeanformerError('INVALID_ARGUMENT', `--prompt-ids: token ${bad} is outside the vocabulary (0..${model.vocab - 1})`, { details: { argument: '--prompt-ids' } });
-        }
+        if (promptIds) checkPromptIds(promptIds, model.vocab);
         if (!promptIds && !model.tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `generate: --prompt needs tokenizer.json in '${positionals[0]}'; pass --prompt-ids`, { details: { argument: '--prompt' } });
         const text0 = values['chat'] === true ? model.tokenizer!.applyChatTemplate([{ role: 'user', content: prompt! }]) : prompt;
         const ids = promptIds ?? model.tokenizer!.encode(text0!);
