@@ -1,6 +1,6 @@
 // `leanformer tokenize`, `convert` and `generate` as plain CommandSpec objects; the CLI registers them
 // (packages/cli/src/commands/extensions.ts) and handles parsing, help and error reporting.
-import { COMPUTE_PRECISIONS, intFlag, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type ComputePrecision, type TargetName } from '@leanformer/core';
+import { COMPUTE_PRECISIONS, intFlag, QUANT_BLOCK_SIZES, LeanformerError, numberFlag, TARGET_NAMES, UsageError, type CommandSpec, type ComputePrecision, type TargetName } from '@leanformer/core';
 import { commandProgressBar } from '@leanformer/core/node';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import type { QuantMethod } from '@leanformer/quant';
@@ -79,6 +79,7 @@ export function modelsCommands(): CommandSpec[] {
       method: { type: 'string', arg: '<m>', description: 'int4/int8 method: rtn, hqq, gptq, awq, smoothquant, qserve (default rtn)' },
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
       compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, bf16 with --precision bf16 on ort-cuda, else fp32)` },
+      'block-size': { type: 'string', arg: '<N>', description: 'int4/int8 weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default: the method\'s, 32 for most)' },
       'calib-text': { type: 'string', arg: '<file>', description: "gptq/awq/smoothquant calibration text, tokenized by the checkpoint's tokenizer (default: a built-in English passage)" },
       json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
@@ -96,10 +97,12 @@ export function modelsCommands(): CommandSpec[] {
       }
       const compute = str(values, 'compute');
       if (compute !== undefined && !(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`convert: --compute '${compute}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, 'compute');
+      const blockSize = intFlag('block-size', values['block-size'], { allowed: [0, ...QUANT_BLOCK_SIZES] });
       const bar = commandProgressBar(io, values); // drawn only on a terminal, never with --json
       let report;
       try {
         report = await convertCheckpoint(positionals[0]!, out, {
+          ...(blockSize !== undefined ? { blockSize } : {}),
           ...(calibText !== undefined ? { calibration: { text: calibText } } : {}),
           ...(compute ? { compute: compute as ComputePrecision } : {}),
           ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),

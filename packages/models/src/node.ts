@@ -132,6 +132,8 @@ export interface ConvertOptions {
   readonly precision?: (typeof CONVERT_PRECISIONS)[number];
   /** Weight method for int4/int8 (default rtn): any of @leanformer/quant's methods. */
   readonly method?: QuantMethod;
+  /** int4/int8: weights per scale along K (16…256, or 0 = per channel). Default: the method's (32 for most). */
+  readonly blockSize?: number;
   /** Default ort-cpu. */
   readonly target?: TargetName;
   /**
@@ -189,6 +191,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   const method = o.method ?? (quantized ? 'rtn' : undefined);
   if (method !== undefined && !quantized) throw new LeanformerError('INVALID_ARGUMENT', `convert: --method applies to int4/int8 only, not precision ${precision}`, { details: { field: 'method' } });
   if (method !== undefined && (!QUANT_METHODS.includes(method) || method === 'fp16' || method === 'bf16')) throw new LeanformerError('INVALID_ARGUMENT', `convert: method '${method}' is not one of ${QUANT_METHODS.filter((m) => m !== 'fp16' && m !== 'bf16').join(', ')}`, { details: { field: 'method' } });
+  if (o.blockSize !== undefined && !quantized) throw new LeanformerError('INVALID_ARGUMENT', `convert: --block-size applies to int4/int8 only, not precision ${precision}`, { details: { field: 'blockSize' } });
   const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
   if (o.calibration?.text !== undefined && !calibrated) throw new LeanformerError('INVALID_ARGUMENT', `convert: calibration text applies to the calibrated methods gptq, awq and smoothquant, not ${method ?? precision}`, { details: { field: 'calibration.text' } });
   const targetName = o.target ?? 'ort-cpu';
@@ -223,6 +226,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
     const feeds = calibrated ? m.calibration(c) : [];
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
+      ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
       ...(calibrated ? { calibration: { backend: backend!, feeds } } : {}),
       onProgress: o.onProgress,
     })).graph;
@@ -246,6 +250,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
       await saveModel(lowered, stage, { externalData: { location: 'stage.onnx.data' } });
       await quantizeModelStreaming(stage, join(tmp, 'model.onnx'), {
         method: method as 'rtn' | 'hqq', bits: precision === 'int4' ? 4 : 8, target: targetName as (typeof STREAM_TARGETS)[number],
+        ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
         onProgress: o.onProgress,
       }, { loadModel: (p, lo) => loadModel(p, lo), encodeModel, lowerToOnnx });
       rmSync(stage);
