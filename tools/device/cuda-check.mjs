@@ -10,10 +10,11 @@
 // @tensorflow/tfjs-core), EfficientViT-M0 and FasterNet-T0 in fp32 and fp16 compute, and a tiny Hugging
 // Face Llama converted to int4 GPTQ for ort-cuda and decoded greedily on both EPs.
 //   node tools/device/cuda-check.mjs > $OUT/cuda-check.json
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cloneGraph, computePrecisionPass, cosine, maxAbsDiff, parseTarget, Tensor, transformerDecoder } from '@leanformer/core';
+import { cloneGraph, computePrecisionPass, cosine, float32Ops, maxAbsDiff, parseTarget, Tensor, transformerDecoder } from '@leanformer/core';
+import { loadModel, saveModel } from '@leanformer/onnx/node';
 import { encodeModel, lowerToOnnx, nodesOutsideEp } from '@leanformer/onnx';
 import { quantizeModel, randomCalibrationFeeds } from '@leanformer/quant';
 import { attentionLayerGraph } from '@leanformer/attention';
@@ -28,12 +29,15 @@ const cpu = createOrtBackend({ eps: ['cpu'] });
 const target = parseTarget('ort-cuda');
 const out = { device: 'ort-cuda vs ort-cpu, same ONNX bytes and feeds', cases: {} };
 
-async function compare(name, graph, feeds) {
+// `cpuGraph`: what the CPU EP runs instead (bf16 compute: ORT CPU has no bfloat16 kernels for most ops,
+// so those cases compare with the fp32 graph on the CPU).
+async function compare(name, graph, feeds, cpuGraph) {
   const lowered = lowerToOnnx(graph, target);
   const bytes = encodeModel(lowered);
   const row = { outsideCudaByDomain: nodesOutsideEp(lowered, 'cuda').map((n) => `${n.domain || 'ai.onnx'}::${n.op}`) };
+  if (cpuGraph) row.cpuRuns = 'the fp32 graph';
   try {
-    const [a, b] = [await cuda.createExecutorFromBytes(bytes), await cpu.createExecutorFromBytes(bytes)];
+    const [a, b] = [await cuda.createExecutorFromBytes(bytes), await cpu.createExecutorFromBytes(cpuGraph ? encodeModel(lowerToOnnx(cpuGraph, target)) : bytes)];
     row.ep = a.info.device;
     row.fallbacks = a.info.fallbacks.map((f) => `${f.ep}: ${f.reason}`.slice(0, 300));
     const ya = await a.run(feeds), yb = await b.run(feeds);
@@ -70,6 +74,35 @@ await compare('attention window 256, fp32 (S=1024)', attentionLayerGraph({ seq: 
 const fp16 = (g) => computePrecisionPass({ precision: 'fp16', keep: [...g.inputs, ...g.outputs].map((v) => v.name) }).run(cloneGraph(g), {}).graph; // the pass edits its graph
 await compare('fp32 graph in fp16 compute', fp16(model), feeds);
 await compare('rtn4 in fp16 compute', fp16((await quantizeModel(model, { method: 'rtn', bits: 4, target: 'ort-cuda' })).graph), feeds);
+// bf16 compute (convert --precision bf16 --target ort-cuda). First the probe that fills core's ep-facts
+// FLOAT32_OPS: convert a graph to bf16 keeping the ops found so far in float32, create a CUDA session, and
+// add the op ORT names in "Could not find an implementation for <Op>(<ver>)" until the session loads.
+const io = (g) => [...g.inputs, ...g.outputs].map((v) => v.name);
+async function bf16Probe(name, graph, keep) {
+  const missing = [...float32Ops(target, 'bf16')];
+  for (let i = 0; i < 16; i++) {
+    const g = computePrecisionPass({ precision: 'bf16', keep, float32Ops: missing }).run(cloneGraph(graph), {}).graph;
+    try {
+      const e = await cuda.createExecutorFromBytes(encodeModel(lowerToOnnx(g, target)));
+      await e.dispose();
+      return (out.bf16Probe[name] = { float32Ops: missing });
+    } catch (err) {
+      const msg = String(err?.message ?? err);
+      const m = /implementation for (\w+)\(/.exec(msg);
+      if (!m || missing.includes(m[1])) return (out.bf16Probe[name] = { float32Ops: missing, error: msg.slice(0, 400) });
+      missing.push(m[1]);
+    }
+  }
+  return (out.bf16Probe[name] = { float32Ops: missing, error: 'gave up after 16 ops' });
+}
+out.bf16Probe = {};
+const probed = await bf16Probe('builder decoder', model, io(model));
+const bf16 = (g) => computePrecisionPass({ precision: 'bf16', keep: io(g), float32Ops: probed.float32Ops }).run(cloneGraph(g), {}).graph;
+await compare('fp32 graph in bf16 compute (CPU: fp32)', bf16(model), feeds, model);
+{
+  const q = (await quantizeModel(model, { method: 'rtn', bits: 4, target: 'ort-cuda' })).graph;
+  await compare('rtn4 in bf16 compute (CPU: rtn4 fp32)', bf16(q), feeds, q);
+}
 
 // Every attention pattern in each form the attention package emits ('op' = leanformer.Attention lowered by
 // the capability table; 'masked' / 'blocked' = its standard-op decompositions), S = 256, 8 heads × 64, GQA 8/2.
@@ -133,5 +166,47 @@ try {
   out.cases['tiny HF llama, convert int4 gptq --target ort-cuda, 16 greedy tokens'] = { ep: ids.cudaEp, cuda: ids.cuda, cpu: ids.cpu, identical: JSON.stringify(ids.cuda) === JSON.stringify(ids.cpu) };
 } catch (e) {
   out.cases['tiny HF llama, convert int4 gptq --target ort-cuda, 16 greedy tokens'] = { error: String(e?.message ?? e).slice(0, 500) };
+}
+// The trained tiny Llama (fixtures/llama-trained) converted for ort-cuda in each precision, decoded greedily
+// on CUDA; the reference is transformers' fp32 greedy continuation of the fixture's prompt (reference.json).
+try {
+  const ref = JSON.parse(readFileSync('packages/models/fixtures/llama-trained/reference.json', 'utf8'));
+  // bf16 through the probe: the fp32 conversion (fp32 compute) narrowed with the ops the probe found,
+  // written back into a converted folder that says compute bf16.
+  {
+    const name = 'trained tiny HF llama, bf16 compute (probed float32 ops), 16 greedy tokens';
+    try {
+      const conv = join(dir, 'trained-bf16-probed');
+      await convertCheckpoint('packages/models/fixtures/llama-trained', conv, { precision: 'bf16', compute: 'fp32', target: 'ort-cuda' });
+      const g = await loadModel(join(conv, 'model.onnx'));
+      const keep = [...g.inputs, ...g.outputs].map((v) => v.name).filter((n) => n === 'logits' || /^(past|present)_(key|value)_\d+$/.test(n));
+      const probe = await bf16Probe('trained tiny HF llama', g, keep);
+      await saveModel(computePrecisionPass({ precision: 'bf16', keep, float32Ops: probe.float32Ops }).run(g, {}).graph, join(conv, 'model.onnx'));
+      const info = JSON.parse(readFileSync(join(conv, 'leanformer.json'), 'utf8'));
+      writeFileSync(join(conv, 'leanformer.json'), JSON.stringify({ ...info, compute: 'bf16' }));
+      const m = await loadPretrained(conv, { backend: cuda });
+      const got = [];
+      for await (const t of generate(m, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 16, stopAtEos: false })) got.push(t.id);
+      const want = ref.greedyIds.slice(0, 16);
+      const same = got.findIndex((t, i) => t !== want[i]);
+      const p = m.executor.placement?.();
+      out.cases[name] = { ep: m.executor.info.device, float32Ops: probe.float32Ops, ids: got, transformersFp32: want, firstDifference: same < 0 ? null : same, ...(p ? { outside: p.outside.map((n) => `${n.name} (${n.op}) on ${n.provider}`) } : {}) };
+      await m.dispose();
+    } catch (e) { out.cases[name] = { error: String(e?.message ?? e).slice(0, 500) }; }
+  }
+  for (const precision of ['fp32', 'fp16', 'bf16', 'int8', 'int4']) {
+    const name = `trained tiny HF llama, convert --precision ${precision} --target ort-cuda, 16 greedy tokens`;
+    try {
+      const conv = join(dir, `trained-${precision}`);
+      const r = await convertCheckpoint('packages/models/fixtures/llama-trained', conv, { precision, target: 'ort-cuda', ...(precision === 'int4' ? { method: 'gptq' } : {}) });
+      const m = await loadPretrained(conv, { backend: cuda });
+      const got = [];
+      for await (const t of generate(m, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 16, stopAtEos: false })) got.push(t.id);
+      const want = ref.greedyIds.slice(0, 16);
+      const same = got.findIndex((t, i) => t !== want[i]);
+      out.cases[name] = { ep: m.executor.info.device, compute: r.compute, ids: got, transformersFp32: want, firstDifference: same < 0 ? null : same };
+      await m.dispose();
+    } catch (e) { out.cases[name] = { error: String(e?.message ?? e).slice(0, 500) }; }
+  }
 } finally { rmSync(dir, { recursive: true, force: true }); }
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

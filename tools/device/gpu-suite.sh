@@ -11,10 +11,12 @@
 #             tokens/s (in-graph Loop and host loop) with kv_host_bytes_per_token and HBM fraction
 #   check     cuda-check.mjs: every ort-cuda form on CUDA vs CPU, per-node placement from ORT's profiler
 #   conform   ONNX backend node tests (ONNX_NODE_TESTS, or the Python onnx package's copy) on ort-cuda, direct vs IR
+#   compile   the peer's static cache + torch.compile decode (last: its compile time is long and bounded by
+#             COMPILE_TIMEOUT, default 200 s; the figures above are kept if it runs out)
 # STEPS="model convert bench" (say) runs a subset; peer/check/conform need nothing but the model step.
 # BENCH_ARGS="--param profile=yes" (say) adds parameters to `bench gpu`.
 set -uo pipefail
-steps=" ${STEPS:-model peer convert bench check conform} "
+steps=" ${STEPS:-model peer convert bench check conform compile} "
 on() { [[ "$steps" == *" $1 "* ]]; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 quick=; [ "${1:-}" = --quick ] && quick=--quick
@@ -52,13 +54,14 @@ if ! on conform; then :; elif [ -n "$quick" ] || [ ! -d "$nodes" ]; then log "co
   log conform-direct; timeout 90 "$lf" conformance "$nodes" --backend ort-cuda --direct --json > "$W/conf-direct.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
   log conform-ir; timeout 90 "$lf" conformance "$nodes" --backend ort-cuda --json > "$W/conf-ir.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 fi
+on compile && [ -z "$quick" ] && { log "peer compile"; timeout "${COMPILE_TIMEOUT:-200}" python3 "$here/gpu_peer.py" peer --model "$W/hf" --compile-only > "$OUT/peer-compile.json" 2>"$W/peer-compile.err"; echo "rc=$?" >> "$OUT/log"; tail -c 1500 "$W/peer-compile.err" >> "$OUT/log"; }
 log assemble
 node --input-type=module - "$W" "$OUT" "$gpu" <<'EOF' 2>>"$OUT/log"
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 const [W, OUT, gpu] = process.argv.slice(2);
 const read = (p) => { try { const t = readFileSync(p, 'utf8'); const i = t.indexOf('{'); return i < 0 ? { error: t.slice(0, 500) } : JSON.parse(t.slice(i, t.lastIndexOf('}') + 1)); } catch (e) { return existsSync(p) ? { error: String(e).slice(0, 300) } : null; } };
 const out = { date: new Date().toISOString(), gpu, model: read(`${W}/model.json`), convert: { fp16: read(`${W}/convert-fp16.json`), int4: read(`${W}/convert-int4.json`) },
-  bench: read(`${OUT}/bench-gpu.json`), peer: read(`${OUT}/peer.json`), cudaCheck: read(`${OUT}/cuda-check.json`) };
+  bench: read(`${OUT}/bench-gpu.json`), peer: read(`${OUT}/peer.json`), peerCompile: read(`${OUT}/peer-compile.json`), cudaCheck: read(`${OUT}/cuda-check.json`) };
 const [d, ir] = [read(`${W}/conf-direct.json`), read(`${W}/conf-ir.json`)];
 if (d && ir && d.cases && ir.cases) {
   const pass = (r) => new Set(r.cases.filter((c) => c.status === 'passed').map((c) => c.name));

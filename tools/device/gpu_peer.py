@@ -2,7 +2,7 @@
 """PyTorch peer of `leanformer bench gpu`, run in the same command on the GPU machine (gpu-suite.sh).
 
   python3 gpu_peer.py make-model --out DIR [--layers 22]   a Llama-shaped HF folder, random fp16 weights
-  python3 gpu_peer.py peer --model DIR [--quick] [--compile] > peer.json
+  python3 gpu_peer.py peer --model DIR [--quick] [--compile | --compile-only] > peer.json
 
 The model: hidden 2048, 22 layers, 32 q / 4 kv heads, FFN 5632, vocab 32000 (TinyLlama-1.1B's shape),
 weights drawn on the GPU (speed does not depend on values). Figures, batch 1, fp16, CUDA-synchronized:
@@ -58,7 +58,7 @@ def decode_rate(model, ctx: int, n: int, reps: int, **gen) -> dict:
     return {'msPerToken': ms, 'tokensPerS': 1e3 / ms, 'prefillMs': t1 * 1e3}
 
 
-def peer(model_dir: str, quick: bool, compile_: bool) -> dict:
+def peer(model_dir: str, quick: bool, compile_: bool, compile_only: bool = False) -> dict:
     from transformers import AutoModelForCausalLM
     n = 16 if quick else 64
     reps = 2 if quick else 3
@@ -68,7 +68,7 @@ def peer(model_dir: str, quick: bool, compile_: bool) -> dict:
         out['transformers'] = transformers.__version__
     except Exception:  # noqa: BLE001
         pass
-    for impl in ['eager', 'sdpa']:
+    for impl in [] if compile_only else ['eager', 'sdpa']:
         model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float16, attn_implementation=impl).cuda().eval()
         with torch.inference_mode():
             for ctx in [1024, 4096]:
@@ -82,7 +82,7 @@ def peer(model_dir: str, quick: bool, compile_: bool) -> dict:
                 out['prefill_sdpa_2048'] = {'ms': ms, 'tokensPerS': 2048 / (ms / 1e3)}
         del model
         torch.cuda.empty_cache()
-    if compile_:
+    if compile_ or compile_only:
         t0 = time.perf_counter()
         try:
             model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float16, attn_implementation='sdpa').cuda().eval()
@@ -94,7 +94,7 @@ def peer(model_dir: str, quick: bool, compile_: bool) -> dict:
             out['decode_static_compile_error'] = str(e)[:500]
         out['compileSeconds'] = time.perf_counter() - t0
     # fp16 GEMV chains, batch 1 (the shapes of the suite's int4_gemv_ratio), CUDA-synchronized.
-    for K, N in [(4096, 4096), (4096, 14336)]:
+    for K, N in [] if compile_only else [(4096, 4096), (4096, 14336)]:
         L = 8
         ws = [torch.randn(K, N, device='cuda', dtype=torch.float16) * 0.02 for _ in range(L)]
         x = torch.randn(1, K, device='cuda', dtype=torch.float16)
@@ -120,11 +120,12 @@ def main() -> None:
     p.add_argument('--model', required=True)
     p.add_argument('--quick', action='store_true')
     p.add_argument('--compile', action='store_true')
+    p.add_argument('--compile-only', action='store_true', help='only the static cache + torch.compile decode figures')
     a = ap.parse_args()
     if a.cmd == 'make-model':
         make_model(a.out, a.layers)
     else:
-        json.dump(peer(a.model, a.quick, a.compile), sys.stdout, indent=2)
+        json.dump(peer(a.model, a.quick, a.compile, a.compile_only), sys.stdout, indent=2)
         print()
 
 

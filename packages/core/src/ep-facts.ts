@@ -160,3 +160,22 @@ export function computePrecisionProblem(target: Target, p: 'fp32' | 'fp16' | 'bf
   if (target.runtime === 'ort' && target.ep === 'cuda') return null;
   return `${targetName(target)} has no bfloat16 kernels for a whole decoder (bf16 compute is for ort-cuda; use fp16 or fp32)`;
 }
+
+// ONNX ops (default domain) a target runs only in float32 at a 16-bit compute precision, keyed
+// `<target>:<precision>`; computePrecisionPass keeps them float32 between Casts. Measured, not guessed:
+// tools/device/cuda-check.mjs's bf16 probe converts our decoders to bf16 and records every node ORT's
+// CUDA EP (1.29) reports it has no kernel for. Targets not listed have kernels for every op we emit.
+const FLOAT32_OPS: Readonly<Record<string, readonly string[]>> = {};
+
+/**
+ * Ops `target` has no kernel for in compute precision `p` (pass them to computePrecisionPass's
+ * `float32Ops`). Empty for fp32 and for targets with complete 16-bit coverage.
+ *
+ * @example
+ * ```ts
+ * computePrecisionPass({ precision: 'bf16', float32Ops: float32Ops(parseTarget('ort-cuda'), 'bf16') });
+ * ```
+ */
+export function float32Ops(target: Target, p: 'fp32' | 'fp16' | 'bf16'): readonly string[] {
+  return p === 'fp32' ? [] : FLOAT32_OPS[`${targetName(target)}:${p}`] ?? [];
+}

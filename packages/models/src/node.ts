@@ -5,7 +5,7 @@
 import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  COMPUTE_PRECISIONS, LeanformerError, Tensor, computePrecisionPass, computePrecisionProblem, defaultComputePrecision, parseTarget,
+  COMPUTE_PRECISIONS, LeanformerError, Tensor, computePrecisionPass, computePrecisionProblem, float32Ops, defaultComputePrecision, parseTarget,
   type ComputePrecision, type Executor, type Graph, type ProgressCallback, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commitTemp, createTempPath, discardTemp, sourcePath, writeFileAtomic } from '@leanformer/core/node';
@@ -234,7 +234,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   if (compute !== 'fp32') {
     const kv = graph.inputs.concat(graph.outputs).map((v) => v.name).filter((n) => /^(past|present)_(key|value)_\d+$/.test(n));
     const outputs = m.info.kind === 'encoder' ? [...m.info.outputs] : ['logits']; // graph outputs stay float32
-    graph = computePrecisionPass({ precision: compute, keep: compute === 'bf16' ? [...outputs, ...kv] : outputs }).run(graph, {}).graph;
+    graph = computePrecisionPass({ precision: compute, keep: compute === 'bf16' ? [...outputs, ...kv] : outputs, float32Ops: float32Ops(target, compute) }).run(graph, {}).graph;
   }
   const lowered = streamed ? graph : lowerToOnnx(graph, target);
   const info = { format: 'leanformer-converted-1', ...m.info, precision, ...(method ? { method } : {}), target: targetName, compute };

@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  COMPUTE_PRECISIONS, computePrecisionPass, computePrecisionProblem, DTypes, intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ComputePrecision, type ProgressCallback, type Tensor, type Backend, type Graph, type TargetName,
+  COMPUTE_PRECISIONS, computePrecisionPass, computePrecisionProblem, float32Ops, DTypes, intFlag, isLeanformerError, LeanformerError, parseTarget, QUANT_BLOCK_SIZES, TARGET_NAMES, UsageError, weightsAsInitializers, type CommandOption, type CommandSpec, type ComputePrecision, type ProgressCallback, type Tensor, type Backend, type Graph, type TargetName,
 } from '@leanformer/core';
 import { assertOutputsDistinct, checkOutputPath, commandProgressBar, readSource, writeFileAtomic, type ProgressBar } from '@leanformer/core/node';
 import { decodeModel, encodeModel, lowerToOnnx } from '@leanformer/onnx';
@@ -227,7 +227,7 @@ export function quantCommands(): QuantCommand[] {
         writing(bar, out);
         // 16-bit compute after quantization (calibration saw fp32); the file's inputs/outputs keep their float32 type.
         const io32 = [...r.graph.inputs, ...r.graph.outputs].filter((v) => v.dtype === DTypes.float32).map((v) => v.name);
-        const narrowed = compute === 'fp32' ? r.graph : computePrecisionPass({ precision: compute as ComputePrecision, keep: io32 }).run(r.graph, {}).graph;
+        const narrowed = compute === 'fp32' ? r.graph : computePrecisionPass({ precision: compute as ComputePrecision, keep: io32, float32Ops: float32Ops(parseTarget(targetName), compute as ComputePrecision) }).run(r.graph, {}).graph;
         await saveModel(lowerToOnnx(narrowed, parseTarget(targetName)), out);
         if (reportFile !== undefined) {
           const options = { ...weights, method, target: targetName, calibration: values.calib ?? (calibRandom !== undefined ? `${calibRandom} random batches` : undefined) };

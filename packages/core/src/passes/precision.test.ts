@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attr, DTypes, GraphBuilder, Tensor } from '../index.js';
+import { attr, DTypes, GraphBuilder, Tensor, type Graph, type Value } from '../index.js';
+import { evaluateNode } from '../ops/evaluate.js';
 import { computePrecisionPass } from './precision.js';
 
 /** x (float32 [2]) → Mul by a float32 weight → Cast(to float32) → Add ConstantOfShape(0.5) → y; plus a past passthrough. */
@@ -47,5 +48,79 @@ describe('computePrecisionPass', () => {
   it('refuses an unknown precision and keep names that are not graph inputs/outputs', () => {
     expect(() => computePrecisionPass({ precision: 'fp8' as 'fp16' })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/fp32, fp16, bf16/) }));
     expect(() => computePrecisionPass({ precision: 'fp16', keep: ['logits'] }).run(small(), {})).toThrow(/'logits', which are not graph inputs or outputs \(x, past, y, present\)/);
+  });
+});
+
+/** Runs `g` node by node with core's reference kernels (enough for these small graphs). */
+function run(g: Graph, feeds: Record<string, Tensor>): Record<string, Float32Array> {
+  const env = new Map<Value, Tensor>();
+  for (const v of g.inputs) env.set(v, feeds[v.name]!);
+  for (const v of g.initializers.values()) env.set(v, v.const!);
+  for (const n of g.nodes) {
+    const outs = evaluateNode(n, n.inputs.map((v) => (v ? env.get(v) : undefined)), g.opsets.get('') ?? 17);
+    if (!outs) throw new Error(`no reference kernel for ${n.op}`);
+    n.outputs.forEach((o, i) => o && env.set(o, outs[i]!));
+  }
+  return Object.fromEntries(g.outputs.map((v) => [v.name, env.get(v)!.toFloat32()]));
+}
+
+describe('computePrecisionPass: what stays float32', () => {
+  // RoPE-style angles: positions 4000…4007 times inverse frequencies, then Sin/Cos. In fp16 an angle near
+  // 4000 is rounded to a multiple of 2 (|sin| error up to ~1); kept float32, only the Cast of sin/cos to
+  // fp16 remains (≤ 2⁻¹¹ relative). Reference: float64 Math.sin/cos.
+  it('trigonometric arguments computed from positions stay float32; sin/cos within fp16 rounding of float64', () => {
+    const b = new GraphBuilder('rope');
+    const pos = b.input('pos', 'int64', [8]);
+    const inv = [1, 0.1, 0.01, 0.001];
+    const angles = b.mul(b.unsqueeze(b.cast(pos, 'float32'), [1]), b.constant(Tensor.from('float32', [4], inv)));
+    b.output(b.sin(angles), 'sin');
+    b.output(b.cos(angles), 'cos');
+    const g = b.build();
+    computePrecisionPass({ precision: 'fp16' }).run(g, {});
+    expect(g.nodes.find((n) => n.op === 'Sin')!.inputs[0]!.dtype).toBe(DTypes.float32);
+    expect(g.outputs.map((v) => v.dtype)).toEqual([DTypes.float16, DTypes.float16]);
+    const p = Array.from({ length: 8 }, (_, i) => 4000 + i);
+    const y = run(g, { pos: Tensor.from('int64', [8], p.map(BigInt)) });
+    let worst = 0;
+    p.forEach((t, i) => inv.forEach((f, j) => {
+      const a = Math.fround(Math.fround(t) * Math.fround(f));
+      worst = Math.max(worst, Math.abs(y.sin![i * 4 + j]! - Math.sin(a)), Math.abs(y.cos![i * 4 + j]! - Math.cos(a)));
+    }));
+    expect(worst).toBeLessThan(1e-3);
+  });
+
+  // RMSNorm of activations around 1000 (real checkpoints' residual streams reach thousands): x² = 1e6
+  // overflows fp16 (max 65504), so a 16-bit mean square is inf and the output 0. Kept float32: the
+  // output is within fp16 rounding of the float64 RMSNorm.
+  it('RMSNorm statistics stay float32: activations of 1000 normalize without overflow', () => {
+    const b = new GraphBuilder('rms');
+    const x = b.input('x', 'float32', [2, 4]);
+    b.output(b.rmsNorm(x, b.param('w', Tensor.from('float32', [4], [1, 1, 1, 1])), { epsilon: 1e-6 }), 'y');
+    const g = b.build();
+    computePrecisionPass({ precision: 'fp16', keep: ['x', 'y'] }).run(g, {});
+    expect(g.nodes.find((n) => n.op === 'Pow')!.outputs[0]!.dtype).toBe(DTypes.float32);
+    expect(g.nodes.find((n) => n.op === 'Div')!.inputs.map((v) => v!.dtype)).toEqual([DTypes.float16, DTypes.float16]);
+    const xs = [1000, -2000, 1500, 500, 3, -4, 1, 2];
+    const y = run(g, { x: Tensor.from('float32', [2, 4], xs) }).y!;
+    for (let r = 0; r < 2; r++) {
+      const row = xs.slice(r * 4, r * 4 + 4);
+      const rms = Math.sqrt(row.reduce((a, v) => a + v * v, 0) / 4 + 1e-6);
+      row.forEach((v, i) => expect(Math.abs(y[r * 4 + i]! - v / rms)).toBeLessThan(2e-3 * Math.max(1, Math.abs(v / rms))));
+    }
+  });
+
+  it('float32Ops: the named ops compute in float32 between Casts; everything else is 16-bit', () => {
+    const b = new GraphBuilder('ops');
+    const x = b.input('x', 'float32', [3]);
+    b.output(b.mul(b.op('Sigmoid', [b.add(x, x)]), x), 'y');
+    const g = b.build();
+    computePrecisionPass({ precision: 'bf16', float32Ops: ['Sigmoid'] }).run(g, {});
+    const sig = g.nodes.find((n) => n.op === 'Sigmoid')!;
+    expect([sig.inputs[0]!.dtype, sig.outputs[0]!.dtype]).toEqual([DTypes.float32, DTypes.float32]);
+    expect(sig.inputs[0]!.producer!.op).toBe('Cast');
+    expect(sig.outputs[0]!.uses.map((u) => u.node.op)).toEqual(['Cast']);
+    expect(g.nodes.find((n) => n.op === 'Mul')!.inputs.map((v) => v!.dtype)).toEqual([DTypes.bfloat16, DTypes.bfloat16]);
+    const y = run(g, { x: Tensor.from('bfloat16', [3], [0.5, -1, 2]) }).y!;
+    [0.5, -1, 2].forEach((v, i) => expect(y[i]).toBeCloseTo(v / (1 + Math.exp(-2 * v)), 2));
   });
 });
