@@ -185,6 +185,13 @@ function toGqa(node: Node): void {
   });
   n.output(0).type = node.output(0).type;
   replaceOutputs(node, [n.output(0), n.output(1), n.output(2)]);
+  // present is past + S long. Said with its own symbol: ORT's shape inference otherwise gives present
+  // past's shape, and its memory planner then reuses a computed past (a Cast of a float32 KV input, as
+  // bf16 compute has) in place for present, failing at run time ("Shape mismatch attempting to re-use buffer").
+  for (const o of [n.output(1), n.output(2)]) {
+    const t = o.type;
+    if (t?.kind === 'tensor' && t.shape && t.shape.length === 4 && typeof t.shape[2] !== 'number') o.type = { ...t, shape: [t.shape[0]!, t.shape[1]!, 'total_sequence_length', t.shape[3]!] };
+  }
 }
 
 function toMha(node: Node): void {
