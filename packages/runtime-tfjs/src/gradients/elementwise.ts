@@ -61,10 +61,11 @@ export const unaryGradients: GradConfig[] = [
   fromInput('Acosh', (x) => tf.rsqrt(tf.sub(tf.square(x), 1))),
   fromInput('Atanh', (x) => tf.reciprocal(tf.sub(1, tf.square(x)))),
   {
-    // Only float → float casts carry a gradient; from int or bool there is nothing to differentiate.
+    // Only float → float casts carry a gradient: a cast to int or bool is piecewise constant, and from
+    // int or bool there is nothing to differentiate.
     kernelName: 'Cast',
     inputsToSave: ['x'],
-    gradFunc: (dy, [x]) => ({ x: x!.dtype === 'float32' ? () => tf.clone(dy as T) : zerosOf(x!) }),
+    gradFunc: (dy, [x], attrs) => ({ x: x!.dtype === 'float32' && (attrs as { dtype?: string }).dtype === 'float32' ? () => tf.clone(dy as T) : zerosOf(x!) }),
   },
 ];
 

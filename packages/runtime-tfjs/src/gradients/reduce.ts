@@ -45,15 +45,6 @@ export const reduceGradients: GradConfig[] = [
     },
   },
   {
-    // y = x − log Σ eˣ along axis: dx = dy − eʸ · Σ dy
-    kernelName: 'LogSoftmax',
-    outputsToSave: [true],
-    gradFunc: (dy, [y], attrs) => {
-      const axis = Number(attrsOf(attrs)['axis']);
-      return { logits: () => tf.sub(dy as T, tf.mul(tf.exp(y!), tf.sum(dy as T, axis, true))) };
-    },
-  },
-  {
     // Each output sums a run of inputs: the gradient sums dy over the runs each input belongs to, i.e. the
     // cumulative sum in the opposite direction (exclusive stays exclusive).
     kernelName: 'Cumsum',

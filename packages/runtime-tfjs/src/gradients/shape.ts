@@ -32,10 +32,6 @@ export const shapeGradients: GradConfig[] = [
     },
   },
   {
-    kernelName: 'BroadcastTo',
-    gradFunc: (dy, _s, attrs) => ({ x: () => reduceTo(dy as T, attrsOf(attrs)['inputShape'] as number[]) }),
-  },
-  {
     // Output dim i is reps[i] copies of input dim i: view dy as [r₀, d₀, r₁, d₁, …] and sum the r axes.
     kernelName: 'Tile',
     inputsToSave: ['x'],
