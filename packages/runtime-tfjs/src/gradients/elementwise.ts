@@ -69,8 +69,8 @@ export const unaryGradients: GradConfig[] = [
   },
 ];
 
-/** Piecewise-constant unary kernels and predicates: zero gradient. */
-const ZERO_UNARY = ['Floor', 'Ceil', 'Round', 'Sign', 'Step', 'IsNan', 'IsInf', 'IsFinite', 'LogicalNot', 'OnesLike', 'ZerosLike'];
+/** Piecewise-constant unary kernels, predicates and arg-reductions: zero gradient. */
+const ZERO_UNARY = ['Floor', 'Ceil', 'Round', 'Sign', 'Step', 'IsNan', 'IsInf', 'IsFinite', 'LogicalNot', 'OnesLike', 'ZerosLike', 'ArgMax', 'ArgMin'];
 /** Comparisons, logic and integer division of two inputs: zero gradient. */
 const ZERO_BINARY = ['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr', 'FloorDiv'];
 

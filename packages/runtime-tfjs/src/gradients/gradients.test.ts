@@ -115,14 +115,14 @@ function conv2d([x, w]: F[], [sx, sw]: number[][], s: [number, number], d: [numb
   return out;
 }
 /**
- * Data movement: where each output element comes from, by running `op` on int32 positions of the
- * (float) inputs laid end to end; −1 (padding) reads `fill`.
+ * Data movement: where each output element comes from, by running `op` on the 1-based int32 positions
+ * of the (float) inputs laid end to end; 0 or −1 (padding) reads `fill`.
  */
 function moved(op: (...xs: T[]) => T, consts: (T | null)[], fill = 0) {
   let pos: Int32Array | undefined;
   return (xs: F[], shapes: number[][]) => {
     pos ??= tf.tidy(() => {
-      let offset = 0;
+      let offset = 1;
       const args = shapes.map((s, k) => {
         if (consts[k]) return consts[k]!;
         const t = tf.reshape(tf.range(offset, offset + size(s), 1, 'int32'), s);
@@ -132,8 +132,36 @@ function moved(op: (...xs: T[]) => T, consts: (T | null)[], fill = 0) {
       return op(...args).dataSync() as Int32Array;
     });
     const flat = Float64Array.from(xs.flatMap((x, k) => (consts[k] ? [] : [...x])));
-    return Float64Array.from(pos, (p) => (p < 0 ? fill : flat[p]!));
+    return Float64Array.from(pos, (p) => (p <= 0 ? fill : flat[p - 1]!));
   };
+}
+/** NHWC depthwise conv, filter [kh, kw, c, m], explicit pads [top, bottom, left, right]. */
+function depthwise([x, w]: F[], [sx, sw]: number[][], s: [number, number], d: [number, number], p: [number, number, number, number]): F {
+  const [n, h, wd, c] = sx as [number, number, number, number];
+  const [kh, kw, , m] = sw as [number, number, number, number];
+  const oh = Math.floor((h + p[0] + p[1] - (kh - 1) * d[0] - 1) / s[0]) + 1, ow = Math.floor((wd + p[2] + p[3] - (kw - 1) * d[1] - 1) / s[1]) + 1;
+  const out = new Float64Array(n * oh * ow * c * m);
+  for (let b = 0; b < n; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let ci = 0; ci < c; ci++) for (let k = 0; k < m; k++) {
+    let acc = 0;
+    for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
+      const y = i * s[0] + u * d[0] - p[0], z = j * s[1] + v * d[1] - p[2];
+      if (y >= 0 && y < h && z >= 0 && z < wd) acc += x![((b * h + y) * wd + z) * c + ci]! * w![((u * kw + v) * c + ci) * m + k]!;
+    }
+    out[(((b * oh + i) * ow + j) * c + ci) * m + k] = acc;
+  }
+  return out;
+}
+/** Valid NHWC pooling of windows k with strides s. */
+function pool([x]: F[], [sx]: number[][], k: [number, number], s: [number, number], f: (v: number[]) => number): F {
+  const [n, h, w, c] = sx as [number, number, number, number];
+  const oh = Math.floor((h - k[0]) / s[0]) + 1, ow = Math.floor((w - k[1]) / s[1]) + 1;
+  const out = new Float64Array(n * oh * ow * c);
+  for (let b = 0; b < n; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let ci = 0; ci < c; ci++) {
+    const v: number[] = [];
+    for (let u = 0; u < k[0]; u++) for (let q = 0; q < k[1]; q++) v.push(x![((b * h + i * s[0] + u) * w + j * s[1] + q) * c + ci]!);
+    out[((b * oh + i) * ow + j) * c + ci] = f(v);
+  }
+  return out;
 }
 
 const erf = (x: number): number => {
@@ -201,6 +229,8 @@ const cases: Case[] = [
   ] as [string, (x: T) => T, (v: number) => number][]).map(([k, op, f]): Case => ({
     name: k, kernels: [k], inputs: [f32([2, 3], { lo: -2, hi: 2, gap: 0.1, values: [-1.7, -0.6, -0.2, 0.3, 0.8, 1.6] })], op, ref: unary(f),
   })),
+  { name: 'ArgMax', kernels: ['ArgMax'], inputs: [f32([2, 3])], op: (x) => tf.cast(tf.argMax(x!, 1), 'float32'), ref: ([x], [s]) => reduce(x!, s!, [1], (v) => v.indexOf(Math.max(...v))) },
+  { name: 'ArgMin', kernels: ['ArgMin'], inputs: [f32([2, 3])], op: (x) => tf.cast(tf.argMin(x!, 0), 'float32'), ref: ([x], [s]) => reduce(x!, s!, [0], (v) => v.indexOf(Math.min(...v))) },
   {
     name: 'comparisons and logic', kernels: ['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr', 'LogicalNot'],
     inputs: [f32(X, { values: [-1, 0.55, 2, 0.25, -0.75, 1] }), f32([3], { values: [0.3, 0.5, 1.5] })],
@@ -281,6 +311,31 @@ const cases: Case[] = [
     name: `Conv2D ${name}`, kernels: ['Conv2D'], inputs: [f32([2, 7, 6, 3]), f32([3, 3, 3, 4])],
     op: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad as 'valid', 'NHWC', d), ref: (xs, ss) => conv2d(xs, ss, s, d, p),
   })),
+  ...([
+    ['stride 2, explicit pads, multiplier 2', [2, 2], [1, 1], [[0, 0], [1, 0], [2, 1], [0, 0]], [1, 0, 2, 1], 2],
+    ['stride 1, dilation 2, same', [1, 1], [2, 2], 'same', [2, 2, 2, 2], 1],
+    ['stride [1, 2], valid', [1, 2], [1, 1], 'valid', [0, 0, 0, 0], 1],
+  ] as [string, [number, number], [number, number], unknown, [number, number, number, number], number][]).map(([name, s, d, pad, p, m]): Case => ({
+    name: `DepthwiseConv2dNative ${name}`, kernels: ['DepthwiseConv2dNative'], inputs: [f32([2, 7, 6, 3]), f32([3, 3, 3, m])],
+    op: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad as 'valid', 'NHWC', d), ref: (xs, ss) => depthwise(xs, ss, s, d, p),
+  })),
+  ...([[[2, 2], [2, 2]], [[3, 2], [2, 1]], [[3, 3], [1, 1]]] as [number, number][][]).flatMap(([k, s]): Case[] => [
+    { name: `AvgPool ${k} stride ${s}`, kernels: ['AvgPool'], inputs: [f32([2, 7, 6, 3])], op: (x) => tf.avgPool(x as tf.Tensor4D, k as [number, number], s as [number, number], 'valid'), ref: (xs, ss) => pool(xs, ss, k as [number, number], s as [number, number], (v) => sum(v) / v.length) },
+    { name: `MaxPool ${k} stride ${s}`, kernels: ['MaxPool'], inputs: [f32([2, 7, 6, 3], { values: Array.from({ length: 252 }, (_, i) => Math.sin(i * 12.9898) * 4) })], op: (x) => tf.maxPool(x as tf.Tensor4D, k as [number, number], s as [number, number], 'valid'), ref: (xs, ss) => pool(xs, ss, k as [number, number], s as [number, number], (v) => Math.max(...v)) },
+  ]),
+  {
+    // tf.pool with dilation runs SpaceToBatchND, a valid pool, then BatchToSpaceND.
+    name: 'dilated average pool (SpaceToBatchND, BatchToSpaceND)', kernels: ['SpaceToBatchND', 'BatchToSpaceND', 'AvgPool'], inputs: [f32([1, 8, 7, 2])],
+    op: (x) => tf.pool(x as tf.Tensor4D, [2, 2], 'avg', 'valid', [2, 2], [1, 1]),
+    ref: ([x], [sx]) => {
+      const [, h, w, c] = sx as [number, number, number, number];
+      const oh = h - 2, ow = w - 2;
+      return Float64Array.from({ length: oh * ow * c }, (_, i) => {
+        const ci = i % c, j = Math.floor(i / c) % ow, r = Math.floor(i / (c * ow));
+        return ([[0, 0], [0, 2], [2, 0], [2, 2]] as const).reduce((a, [u, v]) => a + x![((r + u) * w + j + v) * c + ci]!, 0) / 4;
+      });
+    },
+  },
   // ---- data movement ----
   ...([
     ['Reshape', [f32([2, 6])], (x: T) => tf.reshape(x, [3, 4])],
@@ -299,7 +354,7 @@ const cases: Case[] = [
     ['MirrorPad', [f32([3, 4])], (x: T) => tf.mirrorPad(x, [[1, 2], [2, 1]], 'reflect')],
     ['MirrorPad', [f32([3, 4])], (x: T) => tf.mirrorPad(x, [[2, 0], [1, 3]], 'symmetric')],
   ] as [string, Input[], (...xs: T[]) => T][]).map(([k, inputs, op], i): Case => ({ name: `${k} #${i} of [${inputs.map((x) => x.shape.join(',')).join('] [')}]`, kernels: [k], inputs, op, ref: moved(op, inputs.map(() => null)) })),
-  { name: 'PadV2', kernels: ['PadV2'], inputs: [f32([2, 3])], op: (x) => tf.pad(x!, [[1, 0], [2, 3]], 0.5), ref: moved((x) => tf.pad(x, [[1, 0], [2, 3]], -1), [null], 0.5) },
+  { name: 'PadV2', kernels: ['PadV2'], inputs: [f32([2, 3])], op: (x) => tf.pad(x!, [[1, 0], [2, 3]], 0.5), ref: moved((x) => tf.pad(x, [[1, 0], [2, 3]], 0), [null], 0.5) },
   ...([
     ['axis 0, repeated ids', [4, 3], [2, 5], [0, 3, 3, 1, 0, 2, 3, 3, 0, 1], 0],
     ['axis 1, 2-D ids', [2, 5, 3], [2, 2], [4, 0, 4, 2], 1],
@@ -371,8 +426,13 @@ describe('runtime-tfjs gradients vs float64 finite differences', () => {
       });
       for (const k of c.kernels) expect(calls.get(k) ?? 0, `our ${k} gradient ran`).toBeGreaterThan(0);
 
-      // Central differences of L = Σ w·ref(x) in float64.
+      // The float64 forward is the op tfjs runs (else its differences would check another function).
       const x64 = vals.map((v) => Float64Array.from(v));
+      const y32 = tf.tidy(() => Array.from(c.op(...c.inputs.map((inp, k) => tf.tensor(vals[k]!, [...inp.shape], inp.dtype ?? 'float32'))).dataSync()));
+      const y64 = c.ref(x64, shapes);
+      y32.forEach((v, i) => expect(Math.abs(v - y64[i]!), `${c.name}: forward element ${i}`).toBeLessThanOrEqual(1e-4 + 1e-4 * Math.abs(y64[i]!)));
+
+      // Central differences of L = Σ w·ref(x) in float64.
       const loss = () => { const y = c.ref(x64, shapes); expect(y.length).toBe(outSize); return y.reduce((a, v, i) => a + v * w[i]!, 0); };
       let j = 0;
       c.inputs.forEach((_, k) => {

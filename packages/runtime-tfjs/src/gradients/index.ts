@@ -6,11 +6,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig } from '@tensorflow/tfjs-core';
 import { binaryGradients, unaryGradients, zeroGradients } from './elementwise.js';
 import { linalgGradients } from './linalg.js';
+import { poolGradients } from './pool.js';
 import { reduceGradients } from './reduce.js';
 import { shapeGradients } from './shape.js';
 
 /** Every gradient runtime-tfjs defines, one per tfjs kernel. */
-export const GRADIENTS: readonly GradConfig[] = [...unaryGradients, ...zeroGradients, ...binaryGradients, ...reduceGradients, ...shapeGradients, ...linalgGradients];
+export const GRADIENTS: readonly GradConfig[] = [...unaryGradients, ...zeroGradients, ...binaryGradients, ...reduceGradients, ...shapeGradients, ...linalgGradients, ...poolGradients];
 
 /**
  * The tfjs kernels runtime-tfjs defines a gradient for, sorted: training can differentiate through

@@ -6,7 +6,7 @@ import { reduceTo } from './util.js';
 
 type T = tf.Tensor;
 type Attrs = Record<string, unknown>;
-const pair = (v: unknown): [number, number] => (typeof v === 'number' ? [v, v] : [(v as number[])[0]!, (v as number[])[1]!]);
+export const pair = (v: unknown): [number, number] => (typeof v === 'number' ? [v, v] : [(v as number[])[0]!, (v as number[])[1]!]);
 
 /** y = op(a)·op(b) (op = optional transpose of the last two axes); batch axes broadcast. */
 const batchMatMul: GradConfig = {
@@ -23,7 +23,7 @@ const batchMatMul: GradConfig = {
 };
 
 /** [top, bottom, left, right] padding of a Conv2D, as tfjs resolves its `pad` attribute. */
-function convPads(pad: unknown, x: T, filter: T, strides: [number, number], dilations: [number, number]): [number, number, number, number] {
+export function convPads(pad: unknown, x: T, filter: T, strides: [number, number], dilations: [number, number]): [number, number, number, number] {
   if (pad === 'valid') return [0, 0, 0, 0];
   if (typeof pad === 'number') return [pad, pad, pad, pad];
   if (Array.isArray(pad)) {
