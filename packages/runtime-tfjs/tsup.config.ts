@@ -1,12 +1,7 @@
 import { defineConfig } from 'tsup';
-import { tfjsGradientsPlugin } from './tfjs-gradients.esbuild.mjs';
 
-// tfjs-core ships its gradient functions only as extensionless ESM files (dist/gradients/*), which
-// Node cannot import: those definitions are bundled, each rewired to import the public
-// `@tensorflow/tfjs-core` (external, the user's copy) instead of tfjs-core's internals
-// (tfjs-gradients.esbuild.mjs), so no tfjs-core runtime code lands in dist.
-const noExternal = [/@tensorflow\/tfjs-core\/dist\/register_all_gradients/];
-const esbuildPlugins = [tfjsGradientsPlugin];
+// @tensorflow/tfjs-core stays external (a peer dependency, the user's copy): runtime-tfjs's gradients
+// (src/gradients) import its public API, so dist holds no tfjs-core code (test/tfjs-dist.test.ts).
 
 export default defineConfig([
   {
@@ -18,8 +13,6 @@ export default defineConfig([
     target: 'es2022',
     platform: 'neutral',
     shims: true,
-    noExternal,
-    esbuildPlugins,
   },
   {
     // Node-only entry (fs): conformance over test directories, checkpoint files.
@@ -30,8 +23,6 @@ export default defineConfig([
     target: 'es2022',
     platform: 'node',
     shims: true,
-    noExternal,
-    esbuildPlugins,
   },
   {
     // Benchmarks (`leanformer bench tfjs-…`): they import the packages, this one included, by name.

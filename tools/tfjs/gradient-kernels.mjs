@@ -1,22 +1,21 @@
 #!/usr/bin/env node
-// Which of tfjs-core's gradient definitions (bundled into runtime-tfjs's dist and registered against the
-// user's tfjs-core) does fine-tuning actually reach? Wraps every registered gradient, runs two steps of each
-// finetune method (lora, paca, welore, galore, full) on a small builder decoder, and prints the kernels whose
-// gradients ran: the set hand-written gradients would have to cover to drop the bundled definitions.
+// Which tfjs kernels does training differentiate through, and does runtime-tfjs define each one's gradient?
+// Runs the cases of finetune-losses.mjs (5 finetune methods on a builder decoder, GPT-2 LoRA/full, BERT and
+// ViT full training) with each of our gradients wrapped to note its kernel, then prints the kernels used and
+// those of ours these runs never reach. A kernel without a gradient would fail the run with NOT_SUPPORTED
+// naming it (tfjs-core registers none of its own).
 //   node tools/tfjs/gradient-kernels.mjs     (after a build)
-import '@leanformer/runtime-tfjs';
-import { transformerDecoder } from '@leanformer/core';
-import { finetune, syntheticInstructionTask } from '@leanformer/peft';
+import * as tf from '@tensorflow/tfjs-core';
+import { tfjsGradientKernels, useTfjsBackend } from '@leanformer/runtime-tfjs';
+import { finetuneLosses } from './finetune-losses.mjs';
 
-const registry = globalThis._tfGlobals.get('gradRegistry'); // tfjs-core keeps its registries on the global namespace
+await useTfjsBackend('cpu'); // registers ours
+const ours = tfjsGradientKernels();
 const used = new Set();
-for (const [name, config] of registry) {
+for (const name of ours) {
+  const config = tf.getGradient(name);
   const f = config.gradFunc;
   config.gradFunc = (...args) => { used.add(name); return f(...args); };
 }
-const task = { vocab: 24, seqLen: 11, batch: 8 };
-for (const method of ['lora', 'paca', 'welore', 'galore', 'full']) {
-  const model = transformerDecoder({ vocabSize: 24, hidden: 32, layers: 2, heads: 4, kvHeads: 2, ffn: 64, seed: 0 });
-  await finetune(model, { method, data: syntheticInstructionTask({ ...task, seed: 1 }), steps: 2, lora: { r: 4 }, paca: { ratio: 0.25 }, galore: { rank: 4, updateProjGap: 10 }, welore: { compression: 0.2 } });
-}
-console.log(JSON.stringify({ registered: registry.size, used: [...used].sort() }));
+await finetuneLosses();
+console.log(JSON.stringify({ ours: ours.length, used: [...used].sort(), unusedOfOurs: ours.filter((k) => !used.has(k)) }));

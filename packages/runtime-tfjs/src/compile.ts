@@ -221,9 +221,10 @@ export class CompiledGraph {
    * Runs the graph on tfjs tensors (or host values) keyed by input name. Synchronous; call
    * inside `tf.tidy` or a gradient function. For inference (the default) intermediates are
    * disposed after their last use; with `training`, nothing is freed early (the gradient tape
-   * still needs it) and kernels use differentiable forms (explicit broadcasts).
+   * still needs it) and kernels use differentiable forms (explicit broadcasts). `onNode` is called
+   * before each node runs (top level only), e.g. to attribute tfjs kernels to nodes.
    */
-  execute(feeds: ReadonlyMap<string, RValue>, options: { fetches?: readonly string[]; training?: boolean } = {}): Map<string, RValue> {
+  execute(feeds: ReadonlyMap<string, RValue>, options: { fetches?: readonly string[]; training?: boolean; onNode?: (node: Node) => void } = {}): Map<string, RValue> {
     if (this.disposed) throw new LeanformerError('INVALID_ARGUMENT', 'this compiled graph was disposed');
     const { tf } = this;
     const env = new Map<string, RValue>(this.constants);
@@ -245,6 +246,7 @@ export class CompiledGraph {
         if (x === undefined) throw new LeanformerError('INVALID_GRAPH', `${node.describe()} reads '${v.name}', which nothing computed before it (graph not topologically sorted?)`);
         return x;
       });
+      options.onNode?.(node);
       const scratch: tfc.Tensor[] = [];
       let outs: readonly (RValue | null)[] | undefined;
       try {

@@ -3,10 +3,7 @@
 
 import { LeanformerError, type TfjsBackendName } from '@leanformer/core';
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core's bundles carry no gradient functions (the @tensorflow/tfjs umbrella adds them);
-// training needs them, so they are registered here. The build bundles this entry (its files are
-// extensionless ESM that Node cannot load as is); they register into tfjs' process-global registry.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { registerTfjsGradients } from './gradients/index.js';
 
 /** Options that pick and configure the tfjs backend. */
 export interface TfjsSetupOptions {
@@ -105,6 +102,8 @@ export async function useTfjsBackend(name: TfjsBackendName, options: TfjsSetupOp
     p.catch(() => ready.delete(name));
   }
   await p;
+  // tfjs-core's bundles carry no gradients (the @tensorflow/tfjs umbrella adds its own): training needs ours.
+  registerTfjsGradients();
   if (tf.getBackend() !== name) {
     // tfjs reports a failed backend init with console.warn (message and stack) and returns false; keep
     // that out of the user's terminal and carry it in the error's details instead.

@@ -222,25 +222,6 @@ export const shapeKernels: Record<string, Kernel> = {
     const idx = isHost(idxIn)
       ? c.tf.tensor(idxIn.data.map((v) => (v < 0 ? v + x.shape[axis]! : v)), [...idxIn.shape], 'int32')
       : normIndices(c.tf, idxIn, x.shape[axis]!);
-    if (c.training && axis === 0 && x.dtype === 'float32' && !c.tf.getKernel('UnsortedSegmentSum', c.tf.getBackend())) {
-      // Backends without UnsortedSegmentSum (wasm) cannot run Gather's stock gradient; an
-      // embedding-style gather (axis 0) takes its gradient through ScatterNd instead.
-      const { tf } = c;
-      const rows = x.shape.slice(1);
-      // The indices go in as an input and are saved: tensors merely closed over are freed
-      // when the forward pass ends, before the gradient runs.
-      const g = tf.customGrad(((table: tfc.Tensor, ids: tfc.Tensor, save: (ts: tfc.Tensor[]) => void) => {
-        save([ids]);
-        return {
-          value: tf.gather(table, ids, 0),
-          gradFunc: (dy: tfc.Tensor, saved: tfc.Tensor[]) => [
-            tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), tf.reshape(dy, [-1, ...rows]), table.shape),
-            tf.zerosLike(saved[0]!),
-          ],
-        };
-      }) as unknown as Parameters<typeof tf.customGrad>[0]);
-      return (g as unknown as (a: tfc.Tensor, b: tfc.Tensor) => tfc.Tensor)(x, idx);
-    }
     return c.tf.gather(x, idx, axis);
   },
   GatherElements: (c) => {

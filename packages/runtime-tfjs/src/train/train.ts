@@ -7,6 +7,7 @@ import type * as tfc from '@tensorflow/tfjs-core';
 import { createTfjsBackend, feedsToTf, TfjsBackend } from '../backend.js';
 import { CompiledGraph } from '../compile.js';
 import { fromTfData, toTfTensor } from '../dtypes.js';
+import { tfjsGradientKernels } from '../gradients/index.js';
 import { isHost } from '../kernel.js';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from './optimizers.js';
 import { learningRate, type LrSchedule } from './schedule.js';
@@ -172,10 +173,41 @@ export class Trainer {
       const out = new Map<string, tfc.Tensor>();
       for (const [tfName, g] of Object.entries(grads)) out.set(byTfName.get(tfName)!, g);
       return { loss: lossValue, grads: out };
+    } catch (e) {
+      // tfjs' backprop names a kernel without a gradient only in its message.
+      const kernel = /gradient function not found for (\w+)/.exec(String((e as Error | undefined)?.message))?.[1];
+      if (kernel) throw this.missingGradient(kernel, feeds, e);
+      throw e;
     } finally {
       for (const t of feeds.values()) t.dispose();
       for (const t of extra.values()) t.dispose();
     }
+  }
+
+  /**
+   * The error for a training step that differentiated through `kernel`, which has no gradient: which
+   * nodes emit it, found by running the forward pass again with that kernel wrapped to note the node
+   * running (error path only), and which kernels do have one.
+   */
+  private missingGradient(kernel: string, feeds: ReadonlyMap<string, tfc.Tensor>, cause: unknown): LeanformerError {
+    const { tf } = this;
+    const nodes = new Set<string>();
+    const backend = tf.getBackend();
+    const config = tf.getKernel(kernel, backend);
+    if (config) {
+      let current = '';
+      tf.unregisterKernel(kernel, backend);
+      tf.registerKernel({ ...config, kernelFunc: (args) => { if (current) nodes.add(current); return config.kernelFunc(args); } });
+      try {
+        tf.tidy(() => { this.compiled.execute(feeds, { fetches: this.fetchNames, training: true, onNode: (n) => { current = n.describe(); } }); });
+      } catch { /* attribution is best effort: the error below stands without it */ } finally {
+        tf.unregisterKernel(kernel, backend);
+        tf.registerKernel(config);
+      }
+    }
+    const where = nodes.size ? ` (emitted by ${[...nodes].join(', ')})` : ' (not emitted by a graph node: the loss function?)';
+    const supported = tfjsGradientKernels();
+    return new LeanformerError('NOT_SUPPORTED', `training differentiates through the tfjs kernel '${kernel}'${where}, which has no gradient; runtime-tfjs defines gradients for: ${supported.join(', ')}. Keep that node off the trainable path (train only weights after it) or express it with supported ops`, { cause, details: { kernel, nodes: [...nodes], supported } });
   }
 
   /**
