@@ -94,6 +94,13 @@ describe('convert --target ort-cuda: fp16 compute by default', () => {
     const cuda = join(work, 'bf16-cuda');
     expect((await convertCheckpoint(LLAMA, cuda, { precision: 'bf16', target: 'ort-cuda' })).compute).toBe('bf16');
     expect((await opsOf(cuda)).get('GroupQueryAttention')?.split(',')[0]).toBe('bfloat16');
+    // bf16 KV is a Cast of the float32 KV input (ORT's JS tensors have no bfloat16). GQA's present must not
+    // share past's length symbol, or ORT CUDA's planner reuses that computed past in place for present and
+    // fails at run time ("Shape mismatch attempting to re-use buffer"; GPU suite run 4, fixed in run 5).
+    const gc = await loadModel(join(cuda, 'model.onnx'));
+    const gqa = gc.nodes.find((n) => n.op === 'GroupQueryAttention')!;
+    expect(gqa.inputs[3]!.producer?.op).toBe('Cast');
+    expect([gqa.inputs[3]!.shape?.[2], gqa.outputs[1]!.shape?.[2], gqa.outputs[2]!.shape?.[2]]).toEqual(['past', 'total_sequence_length', 'total_sequence_length']);
     await expect(convertCheckpoint(LLAMA, join(work, 'z'), { precision: 'bf16', target: 'ort-cuda', compute: 'fp16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/round the bf16 weights/) });
   }, 60_000);
 });
