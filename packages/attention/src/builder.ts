@@ -36,11 +36,17 @@ export interface AttentionOpOptions {
   readonly pastKey?: Value;
   readonly pastValue?: Value;
   readonly name?: string;
+  /**
+   * RoPE applied by the node itself (its cos_cache/sin_cache inputs, {@link ropeTables}): q and k are
+   * rotated at positions past + i, and lowerings with a fused rotary (GroupQueryAttention's do_rotary)
+   * use it. Without it, q and k are taken as given (apply {@link ropeOp} before).
+   */
+  readonly rope?: RopeTables;
 }
 
 /**
  * Emits one `leanformer.Attention` node over projected `q [B,S,H·D]`, `k`/`v [B,S,G·D]`
- * (RoPE already applied). Returns the output and, with past K/V, the present K/V.
+ * (RoPE applied before, or by the node with `rope`). Returns the output and, with past K/V, the present K/V.
  */
 export function attentionOp(b: GraphBuilder, q: Value, k: Value, v: Value, o: AttentionOpOptions): { output: Value; presentKey?: Value; presentValue?: Value } {
   ensureAttentionSchema();
@@ -51,7 +57,7 @@ export function attentionOp(b: GraphBuilder, q: Value, k: Value, v: Value, o: At
     ...patternAttrs(o.pattern ?? { kind: 'dense' }, o.numHeads),
   } as AttrsInput;
   const withPast = !!(o.pastKey && o.pastValue);
-  const outs = b.op('Attention', [q, k, v, o.pastKey ?? null, o.pastValue ?? null], attrs, { domain: 'leanformer', outputs: withPast ? 3 : 1, ...(o.name ? { name: o.name } : {}) });
+  const outs = b.op('Attention', [q, k, v, o.pastKey ?? null, o.pastValue ?? null, ...(o.rope ? [o.rope.cos, o.rope.sin] : [])], attrs, { domain: 'leanformer', outputs: withPast ? 3 : 1, ...(o.name ? { name: o.name } : {}) });
   return withPast ? { output: outs[0]!, presentKey: outs[1]!, presentValue: outs[2]! } : { output: outs[0]! };
 }
 

@@ -200,13 +200,16 @@ export function buildCausalLM(spec: DecoderSpec, weights: WeightSource, o: Build
     let q: Value, k: Value, v: Value;
     if ('qkv' in w.attn) [q, k, v] = b.split(L.linear(h, w.attn.qkv, Hd, (H + 2 * G) * D), { axis: -1, sizes: [H * D, G * D, G * D] }) as [Value, Value, Value];
     else { q = L.linear(h, w.attn.q, Hd, H * D); k = L.linear(h, w.attn.k, Hd, G * D); v = L.linear(h, w.attn.v, Hd, G * D); }
-    if (invFreq && rope) {
+    // RoPE inside the attention node (GroupQueryAttention's fused rotary where the target has it), except
+    // when the rotated queries are graph outputs too (query_<l>, for SnapKV-style eviction).
+    const fusedRope = rope && !o.queryOutputs ? rope : undefined;
+    if (invFreq && rope && !fusedRope) {
       q = ropeOp(b, q, H, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
       k = ropeOp(b, k, G, D, invFreq, spec.maxPositions, offset, `model.layers.${l}`, rope);
     }
     if (o.queryOutputs) b.output(q, `query_${l}`);
     const att = attentionOp(b, q, k, v, {
-      numHeads: H, kvHeads: G, scale: 1 / Math.sqrt(D),
+      numHeads: H, kvHeads: G, scale: 1 / Math.sqrt(D), ...(fusedRope ? { rope: fusedRope } : {}),
       ...(spec.window !== undefined ? { pattern: { kind: 'window', window: spec.window } } : {}),
       ...(kv ? { pastKey: pastK[l]!, pastValue: pastV[l]! } : {}),
     });

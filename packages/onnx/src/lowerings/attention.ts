@@ -13,7 +13,7 @@
 //            step's scores stay in cache (window; no past; static shapes)
 //   reference    core's registered decomposition (blocked where it applies, else masked), last everywhere
 import {
-  Graph, Tensor, attentionAttrs, attentionDtypeProblem, attr, canBlockAttention, contribKernelProblem, tensorType, decomposeAttention, DTypes, GraphBuilder,
+  Graph, Tensor, attentionAttrs, attentionDtypeProblem, attentionHasRope, attr, expandAttentionRope, canBlockAttention, contribKernelProblem, tensorType, decomposeAttention, DTypes, GraphBuilder,
   type Node, type Target, type TargetName, type Value,
 } from '@leanformer/core';
 import { loweringContext, lowerWithForm, type LoweringContext, type LoweringForm, type OnnxLowering } from '../lowering-registry.js';
@@ -38,6 +38,7 @@ export interface AttentionLoweringOptions {
   readonly chunkSize?: number;
 }
 
+const headSize = (node: Node, heads: number): number => Number(node.input(0).shape?.[2]) / heads;
 const noPast = (node: Node): boolean => !(node.inputs[3] || node.inputs[4] || node.outputs[1] || node.outputs[2]);
 const staticShapes = (node: Node): boolean => Boolean(node.input(0).shape?.every((d) => typeof d === 'number')) && typeof node.input(1).shape?.[2] === 'number';
 
@@ -50,7 +51,9 @@ export function attentionFormBlocker(node: Node, target: Target, form: Attention
     case 'gqa':
       if (a.pattern !== 'dense' && a.pattern !== 'window') return `GroupQueryAttention has no '${a.pattern}' pattern (dense or local_window_size only)`;
       return contribKernelProblem(target, 'GroupQueryAttention') ?? attentionDtypeProblem(target, node.input(0).dtype)
-        ?? (Boolean(node.inputs[3]) !== Boolean(node.inputs[4]) ? 'past_key and past_value must be given together' : null);
+        ?? (Boolean(node.inputs[3]) !== Boolean(node.inputs[4]) ? 'past_key and past_value must be given together' : null)
+        // ORT (1.29/1.30, cpu and cuda) refuses do_rotary otherwise: "head_size shall be a multiple of 16".
+        ?? (attentionHasRope(node) && headSize(node, a.numHeads) % 16 !== 0 ? `GroupQueryAttention's rotary needs a head size that is a multiple of 16, got ${headSize(node, a.numHeads)}` : null);
     case 'blocked_mha':
       if (a.pattern !== 'window') return 'the blocked MultiHeadAttention form covers the window pattern';
       if (a.numHeads !== a.kvNumHeads) return 'MultiHeadAttention needs num_heads = kv_num_heads';
@@ -79,6 +82,8 @@ export function attentionFormBlocker(node: Node, target: Target, form: Attention
 
 /** The lowering of `form` with an optional chunk size (the table's forms use the measured defaults). */
 function lowerAs(node: Node, ctx: LoweringContext, form: AttentionForm, chunkSize?: number): void {
+  // GroupQueryAttention rotates q and k itself (do_rotary); every other form gets RoPE as standard ops first.
+  if (form !== 'gqa') expandAttentionRope(node);
   switch (form) {
     case 'masked': decomposeAttention(node, { form: 'masked' }); break;
     case 'blocked': {
@@ -162,6 +167,7 @@ function toGqa(node: Node): void {
   g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
   const q = node.input(0);
   const pk = node.inputs[3] ?? null, pv = node.inputs[4] ?? null;
+  const rope = attentionHasRope(node);
   // total length = past + new; seqlens_k is the 0-based index of each batch row's last key (total − 1).
   const S = b.shape(q, 1, 2);
   const B = b.shape(q, 0, 1);
@@ -173,7 +179,7 @@ function toGqa(node: Node): void {
   const D = Number(q.shape?.[2]) / a.numHeads;
   const n = g.insertBefore(node, {
     op: 'GroupQueryAttention', domain: 'com.microsoft', name: node.name,
-    inputs: [q, node.input(1), node.input(2), pk, pv, seqlens, total],
+    inputs: [q, node.input(1), node.input(2), pk, pv, seqlens, total, ...(rope ? [node.input(5), node.input(6)] : [])],
     outputs: [g.uniqueName(`${node.output(0).name}_gqa`), g.uniqueName(`${node.output(0).name}_gqa_pk`), g.uniqueName(`${node.output(0).name}_gqa_pv`)],
     attrs: {
       num_heads: attr.int(a.numHeads), kv_num_heads: attr.int(a.kvNumHeads),
@@ -181,6 +187,8 @@ function toGqa(node: Node): void {
       // Checked on onnxruntime-node 1.30 CPU (`leanformer bench attention-gqa-check`): local_window_size = w
       // gives exactly our window (q − k < w, the query itself included).
       ...(a.pattern === 'window' ? { local_window_size: attr.int(a.window) } : {}),
+      // Rotate-half RoPE at positions past + i, as leanformer.Attention's cos_cache/sin_cache say.
+      ...(rope ? { do_rotary: attr.int(1), rotary_interleaved: attr.int(0) } : {}),
     },
   });
   n.output(0).type = node.output(0).type;

@@ -9,7 +9,8 @@
 //                         (quantize_axis), dequantized per block of block_size values.
 //   GroupQueryAttention   causal attention, kv heads shared by num_heads/kv_num_heads query heads,
 //                         optional local_window_size and past K/V (present = concat(past, new)); every
-//                         batch row at full length (seqlens_k = total − 1), no rotary/softcap/extras.
+//                         batch row at full length (seqlens_k = total − 1), do_rotary with cos/sin caches
+//                         (rotate-half, positions past + i), no softcap/extras.
 //   MultiHeadAttention    attention with optional bias, attention_bias and unidirectional (causal); no
 //                         key_padding_mask, past or packed inputs.
 // The forms we emit are covered (packages/onnx/src/lowerings/attention.ts); other inputs and
@@ -157,11 +158,13 @@ export const contribKernels: Record<string, Kernel> = {
     const { tf } = c;
     const H = c.attr('num_heads', 0), G = c.attr('kv_num_heads', 0);
     if (!(H > 0 && G > 0 && H % G === 0)) c.fail(`num_heads (${H}) must be a positive multiple of kv_num_heads (${G})`);
-    for (const [name, off] of [['do_rotary', 0], ['softcap', 0], ['smooth_softmax', 0], ['qk_output', 0]] as const) {
+    for (const [name, off] of [['rotary_interleaved', 0], ['softcap', 0], ['smooth_softmax', 0], ['qk_output', 0]] as const) {
       if (c.attr(name, off) !== off) unsupported(c, `attribute ${name}=${c.attr(name, off)}`);
     }
     for (const name of ['k_quant_type', 'v_quant_type']) if (c.attr(name, 'NONE') !== 'NONE') unsupported(c, `attribute ${name}=${c.attr(name, 'NONE')}`);
-    ['cos_cache', 'sin_cache', 'position_ids', 'attention_bias', 'head_sink', 'k_scale', 'v_scale'].forEach((name, i) => { if (c.has(7 + i)) unsupported(c, `input ${name}`); });
+    ['position_ids', 'attention_bias', 'head_sink', 'k_scale', 'v_scale'].forEach((name, i) => { if (c.has(9 + i)) unsupported(c, `input ${name}`); });
+    const rotary = c.attr('do_rotary', 0) === 1;
+    if (rotary !== (c.has(7) && c.has(8))) c.fail('do_rotary=1 needs cos_cache and sin_cache (and they need do_rotary=1)');
     if (c.has(3) !== c.has(4)) c.fail('past_key and past_value must be given together');
     let q = c.t(0), kNew: T, vNew: T;
     if (q.rank !== 3) c.fail(`query must be [batch, sequence, hidden], got [${q.shape.join(', ')}]`);
@@ -177,6 +180,19 @@ export const contribKernels: Record<string, Kernel> = {
       [q, kNew, vNew] = tf.split(q, [H * D, G * D, G * D], 2) as [T, T, T];
     }
     if (!Number.isInteger(D) || kNew.shape[2] !== G * D) c.fail(`hidden sizes do not split into ${H} query and ${G} kv heads: query [${c.shape(0).join(', ')}], key [${kNew.shape.join(', ')}]`);
+    if (rotary) {
+      // Rotate-half RoPE on q and the new k at positions past + i (rows of the [max_positions, D/2] caches).
+      const P = c.has(3) ? c.shape(3)[2]! : 0;
+      const cosT = c.t(7), sinT = c.t(8);
+      if (cosT.rank !== 2 || cosT.shape[1]! * 2 !== D || cosT.shape[0]! < P + S) c.fail(`cos_cache must be [≥ ${P + S}, ${D / 2}], got [${cosT.shape.join(', ')}]`);
+      const cos = tf.reshape(tf.slice(tf.cast(cosT, 'float32'), [P, 0], [S, D / 2]), [1, S, 1, D / 2]);
+      const sin = tf.reshape(tf.slice(tf.cast(sinT, 'float32'), [P, 0], [S, D / 2]), [1, S, 1, D / 2]);
+      const rot = (x: T, heads: number): T => {
+        const [x1, x2] = tf.split(tf.reshape(x, [B, S, heads, D]), 2, 3) as [T, T];
+        return tf.reshape(tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x1, sin), tf.mul(x2, cos))], 3), [B, S, heads * D]);
+      };
+      q = rot(q, H); kNew = rot(kNew, G);
+    }
     let k = toHeads(tf, kNew, G), v = toHeads(tf, vNew, G);
     if (c.has(3)) {
       const pk = c.t(3), pv = c.t(4);

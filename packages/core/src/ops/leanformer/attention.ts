@@ -1,8 +1,11 @@
 // leanformer.Attention: causal scaled-dot-product attention (MHA / GQA / MQA) with a sparsity pattern.
 //
 // Semantics (normative):
-//   query  T [B, S, H·D]      key, value  T [B, S, G·D]      (RoPE / QK-norm are applied before, as standard ops)
+//   query  T [B, S, H·D]      key, value  T [B, S, G·D]      (QK-norm is applied before, as standard ops)
 //   past_key, past_value (optional) T [B, G, P, D]; present_* = concat(past, new) [B, G, T=P+S, D]
+//   cos_cache, sin_cache (optional, together) T [M, D/2]: RoPE (rotate-half) on query and key first, row
+//     P+i for the i-th query/key of this call; present_key holds the rotated keys. Without them q and k
+//     are used as given (RoPE, if any, applied before as standard ops).
 //   query i sits at absolute position P+i, key j at j; query head h reads kv head ⌊h / (H/G)⌋.
 //   score = (q·k)·scale (scale default 1/√D); a key is visible iff k ≤ q and the pattern allows it:
 //     dense         —
@@ -58,6 +61,8 @@ export const ATTENTION_SCHEMA: OpSchema = {
     { name: 'value', typeStr: 'T' },
     { name: 'past_key', option: 'optional', typeStr: 'T' },
     { name: 'past_value', option: 'optional', typeStr: 'T' },
+    { name: 'cos_cache', option: 'optional', typeStr: 'T' },
+    { name: 'sin_cache', option: 'optional', typeStr: 'T' },
   ],
   outputs: [
     { name: 'output', typeStr: 'T' },
@@ -93,6 +98,9 @@ export const ATTENTION_SCHEMA: OpSchema = {
     const D = typeof hid === 'number' ? hid / H : null;
     if (D !== null && !Number.isInteger(D)) ctx.fail(`query hidden size ${String(hid)} is not divisible by num_heads ${H}`);
     if (k?.kind === 'tensor' && k.shape && typeof k.shape[2] === 'number' && D !== null && k.shape[2] !== G * D) ctx.fail(`key hidden size ${k.shape[2]} must be kv_num_heads·head_size = ${G * D}`);
+    if ((ctx.node.inputs[5] != null) !== (ctx.node.inputs[6] != null)) ctx.fail('cos_cache and sin_cache come together');
+    const cache = ctx.inputTypes[5];
+    if (cache?.kind === 'tensor' && cache.shape && D !== null && typeof cache.shape[1] === 'number' && cache.shape[1] * 2 !== D) ctx.fail(`cos_cache must be [max_positions, head_size/2 = ${D / 2}], got ${cache.shape[1]} columns`);
     const hasPast = ctx.node.inputs[3] != null;
     const past = ctx.inputTypes[3];
     const P: Dim = hasPast ? (past?.kind === 'tensor' && past.shape ? past.shape[2] ?? null : null) : 0;
@@ -190,14 +198,52 @@ export function decomposeAttention(node: Node, o: { form?: AttentionDecompositio
 
 interface Heads { q5: Value; k4: Value; v4: Value; H: number; G: number; r: number; D: number; scale: number; dt: typeof DTypes.float32 }
 
+/** Whether a leanformer.Attention node applies RoPE itself (cos_cache/sin_cache inputs). */
+export function attentionHasRope(node: Node): boolean { return node.inputs[5] != null; }
+
+/** RoPE (rotate-half) on x [B,S,heads·D] at rows P…P+S−1 of the tables, P = past length (0 without past). */
+function rotate(b: GraphBuilder, node: Node, x: Value, heads: number, D: number): Value {
+  const i64 = DTypes.int64;
+  const S = b.squeeze(b.shape(x, 1, 2), [0]);
+  let pos = b.range(b.scalar(0, i64), S, b.scalar(1, i64));
+  if (node.inputs[3]) pos = b.add(pos, b.shape(node.inputs[3], 2, 3));
+  const c = b.unsqueeze(b.gather(node.inputs[5]!, pos, 0), [1]); // [S,1,D/2]
+  const s = b.unsqueeze(b.gather(node.inputs[6]!, pos, 0), [1]);
+  const [x1, x2] = b.split(b.reshape(x, [0, 0, heads, D]), { axis: 3, sizes: [D / 2, D / 2] }) as [Value, Value];
+  const y = b.concat([b.sub(b.mul(x1, c), b.mul(x2, s)), b.add(b.mul(x1, s), b.mul(x2, c))], 3);
+  return b.reshape(y, [0, 0, heads * D]);
+}
+
+/** The node's query and key with its RoPE applied (as given when it has none). */
+function ropedQK(b: GraphBuilder, node: Node, H: number, G: number, D: number): [Value, Value] {
+  if (!attentionHasRope(node)) return [node.input(0), node.input(1)];
+  return [rotate(b, node, node.input(0), H, D), rotate(b, node, node.input(1), G, D)];
+}
+
+/**
+ * Moves a leanformer.Attention node's RoPE out of it: standard ops rotate query and key before the
+ * node, whose cos_cache/sin_cache inputs are dropped (for forms that have no rotary of their own).
+ * Nothing changes when the node has no RoPE.
+ */
+export function expandAttentionRope(node: Node): void {
+  if (!attentionHasRope(node)) return;
+  const a = attentionAttrs(node);
+  const D = headDimOf(node, a.numHeads);
+  const [q, k] = ropedQK(GraphBuilder.editing(node.graph, node), node, a.numHeads, a.kvNumHeads, D);
+  node.setInput(0, q);
+  node.setInput(1, k);
+  node.truncateInputs(5);
+}
+
 function splitHeads(b: GraphBuilder, node: Node): Heads & { a: AttentionAttrs } {
   const a = attentionAttrs(node);
   const H = a.numHeads, G = a.kvNumHeads, r = H / G;
   const D = headDimOf(node, H);
   const dt = (node.input(0).dtype ?? DTypes.float32) as typeof DTypes.float32;
-  const q4 = b.transpose(b.reshape(node.input(0), [0, 0, H, D]), [0, 2, 1, 3]); // [B,H,S,D]
+  const [qIn, kIn] = ropedQK(b, node, H, G, D);
+  const q4 = b.transpose(b.reshape(qIn, [0, 0, H, D]), [0, 2, 1, 3]); // [B,H,S,D]
   const q5 = b.reshape(q4, [0, G, r, -1, D]); // [B,G,r,S,D]
-  let k4 = b.transpose(b.reshape(node.input(1), [0, 0, G, D]), [0, 2, 1, 3]); // [B,G,S,D]
+  let k4 = b.transpose(b.reshape(kIn, [0, 0, G, D]), [0, 2, 1, 3]); // [B,G,S,D]
   let v4 = b.transpose(b.reshape(node.input(2), [0, 0, G, D]), [0, 2, 1, 3]);
   const pk = node.inputs[3] ?? null, pv = node.inputs[4] ?? null;
   if (pk) k4 = b.concat([pk, k4], 2);
