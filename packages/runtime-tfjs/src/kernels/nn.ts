@@ -343,6 +343,16 @@ function nll(c: KernelContext, logp: T, target: T, weight: T | null): T {
   return c.fail(`reduction '${red}' is not supported; allowed: none, sum, mean`);
 }
 
+/** x / √(mean(x², axes from `axis`) + ε) · scale, and the inverse RMS (float32 compute). */
+function rmsNorm(c: KernelContext): { y: T; inv: T } {
+  const { tf } = c;
+  const x = c.t(0);
+  const axis = c.axis(c.attr('axis', -1), x.rank);
+  const axes = Array.from({ length: x.rank - axis }, (_, i) => axis + i);
+  const inv = tf.rsqrt(tf.add(tf.mean(tf.square(x), axes, true), c.attr('epsilon', 1e-5)));
+  return { y: tf.mul(tf.mul(x, inv), c.t(1)), inv };
+}
+
 export const nnKernels: Record<string, Kernel> = {
   NegativeLogLikelihoodLoss: (c) => nll(c, c.t(0), c.t(1), c.opt(2)),
   SoftmaxCrossEntropyLoss: (c) => {
@@ -418,14 +428,10 @@ export const nnKernels: Record<string, Kernel> = {
     if (c.has(2)) y = tf.add(y, c.t(2));
     return [y, c.node.outputs[1] ? mean : null, c.node.outputs[2] ? inv : null];
   },
-  RMSNormalization: (c) => {
-    const { tf } = c;
-    const x = c.t(0);
-    const axis = c.axis(c.attr('axis', -1), x.rank);
-    const axes = Array.from({ length: x.rank - axis }, (_, i) => axis + i);
-    const inv = tf.rsqrt(tf.add(tf.mean(tf.square(x), axes, true), c.attr('epsilon', 1e-5)));
-    return tf.mul(tf.mul(x, inv), c.t(1));
-  },
+  RMSNormalization: (c) => rmsNorm(c).y,
+  // ONNX Runtime's RMSNorm (registered in the default domain; what convert emits for ORT targets before
+  // opset 23): the same, with the optional inverse RMS output.
+  SimplifiedLayerNormalization: (c) => { const { y, inv } = rmsNorm(c); return [y, c.node.outputs[1] ? inv : null]; },
   LpNormalization: (c) => {
     const { tf } = c;
     const x = c.t(0);
