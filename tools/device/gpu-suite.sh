@@ -5,7 +5,7 @@
 # Writes under $OUT: log, gpu-suite.json (everything below in one object), and the raw JSON of
 # each step. Steps, each under its own time limit (a failed step is recorded, the rest still run):
 #   model     PyTorch makes a Llama-shaped 1.1B HF folder with random fp16 weights (gpu_peer.py)
-#   peer      transformers eager / SDPA decode at 1K and 4K, SDPA prefill 2K, fp16 GEMV (background)
+#   peer      transformers eager / SDPA decode at 1K and 4K, SDPA prefill 2K, fp16 GEMV (alone on the machine)
 #   convert   our `convert --target ort-cuda` of that folder: fp16, and int4 RTN (fp16 compute)
 #   bench     `leanformer bench gpu`: int4 GEMV ratio, window vs dense GQA 32K, prefill 2K, decode
 #             tokens/s (in-graph Loop and host loop) with kv_host_bytes_per_token and HBM fraction
@@ -39,12 +39,11 @@ case "$gpu" in *H200*) hbm=4800 ;; *H100*PCIe*) hbm=2000 ;; *) hbm=3350 ;; esac
 layers=22; [ -n "$quick" ] && layers=4
 
 on model && { log model; timeout 180 python3 "$here/gpu_peer.py" make-model --out "$W/hf" --layers $layers > "$W/model.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
-peer=
-on peer && { log "peer (background)"; ( timeout 300 python3 "$here/gpu_peer.py" peer --model "$W/hf" $quick > "$OUT/peer.json" 2>"$W/peer.err"; echo "peer rc=$?" >> "$OUT/log" ) &
-peer=$!; }
+# The peer runs alone: PyTorch eager decode is launch-bound, so a convert running beside it on the CPU
+# would slow it (runs 1-7 overlapped them; their eager figures varied 55-67 tok/s).
+on peer && { log peer; timeout 300 python3 "$here/gpu_peer.py" peer --model "$W/hf" $quick > "$OUT/peer.json" 2>"$W/peer.err"; echo "peer rc=$?" >> "$OUT/log"; tail -c 2000 "$W/peer.err" >> "$OUT/log"; }
 on convert && { log convert-fp16; ( time timeout 240 "$lf" convert "$W/hf" -o "$W/fp16" --target ort-cuda --json ) > "$W/convert-fp16.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"
 log convert-int4; ( time timeout 300 "$lf" convert "$W/hf" -o "$W/int4" --target ort-cuda --precision int4 --json ) > "$W/convert-int4.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
-[ -n "$peer" ] && { log "wait peer"; wait $peer; tail -c 2000 "$W/peer.err" >> "$OUT/log"; }
 on bench && { log bench; timeout 300 "$lf" bench gpu $quick --json --param model-fp16="$W/fp16" --param model-int4="$W/int4" --param hbm-gbps=$hbm ${BENCH_ARGS:-} > "$OUT/bench-gpu.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 on check && { log check; timeout 200 node "$here/cuda-check.mjs" > "$OUT/cuda-check.json" 2>>"$OUT/log"; echo "rc=$?" >> "$OUT/log"; }
 # The node tests: ONNX_NODE_TESTS (e.g. Debian's libonnx-testdata node folder, carried as a tarball and
