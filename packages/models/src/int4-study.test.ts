@@ -1,8 +1,9 @@
 // Study, not a check (runs only with LEANFORMER_INT4_STUDY=1, ~1 min): how often int4 weights keep the
 // first 8 greedy tokens of the trained tiny Llama (fixtures/llama-trained), per method, block size and
 // calibration text. Reference: our fp32 conversion (equal to transformers within 1e-4, parity.test.ts).
-// Prompts: the fixture's reference prompt plus the first 20 tokens of prose lines of the repository's
-// READMEs (the model was trained on the repository's sources and docs). Prints one JSON line per
+// Prompts: the fixture's reference prompt plus the first 20 tokens of each line of
+// fixtures/llama-trained/study-prompts.txt (prose lines of the repository's READMEs, frozen; the model was
+// trained on the repository's sources and docs). Prints one JSON line per
 // configuration: { config, refPromptKeeps8, refPromptCosine, keeps8, prompts, meanCosine }.
 //   LEANFORMER_INT4_STUDY=1 npx vitest run packages/models/src/int4-study.test.ts
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,33 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, it } from 'vitest';
-import { Tensor } from '@leanformer/core';
-import { generate } from './pretrained.js';
-import { convertCheckpoint, loadPretrained, type ConvertOptions, type PretrainedModel } from './node.js';
+import { cosine } from '@leanformer/core';
+import { greedyIds, prefillLogits } from './decode.test-support.js';
+import { convertCheckpoint, loadPretrained, type ConvertOptions } from './node.js';
 
 const TRAINED = fileURLToPath(new URL('../fixtures/llama-trained', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'lf-int4-study-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function greedy(m: PretrainedModel, promptIds: number[]): Promise<number[]> {
-  const ids: number[] = [];
-  for await (const t of generate(m, m.tokenizer, { promptIds, maxNewTokens: 8, stopAtEos: false })) ids.push(t.id);
-  return ids;
-}
-async function lastLogits(m: PretrainedModel, ids: readonly number[]): Promise<Float32Array> {
-  const feeds: Record<string, Tensor> = { tokens: new Tensor('int64', [1, ids.length], BigInt64Array.from(ids, BigInt)) };
-  for (let l = 0; l < m.layers; l++) {
-    feeds[`past_key_${l}`] = new Tensor('float32', [1, m.kvHeads, 0, m.headDim], new Float32Array(0));
-    feeds[`past_value_${l}`] = new Tensor('float32', [1, m.kvHeads, 0, m.headDim], new Float32Array(0));
-  }
-  return (await m.executor.run(feeds)).logits!.toFloat32();
-}
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { dot += a[i]! * b[i]!; na += a[i]! ** 2; nb += b[i]! ** 2; }
-  return dot / Math.sqrt(na * nb);
-}
 
 const CALIB = [undefined, 'packages/kv-cache/README.md', 'packages/attention/README.md', 'packages/peft/README.md', 'packages/vision/README.md'];
 const CONFIGS: [string, ConvertOptions][] = [
@@ -49,11 +31,10 @@ describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (tr
   it('prints keep-8 rates and cosines', async () => {
     const ref = JSON.parse(readFileSync(join(TRAINED, 'reference.json'), 'utf8')) as { promptIds: number[] };
     const fp32 = await loadPretrained(TRAINED);
-    const lines = ['packages/quant/README.md', 'packages/attention/README.md', 'packages/runtime-ort/README.md', 'README.md']
-      .flatMap((f) => readFileSync(join(ROOT, f), 'utf8').split('\n').filter((l) => l.length > 100 && /^[A-Z]/.test(l)));
-    const prompts = [ref.promptIds, ...lines.slice(0, 31).map((l) => fp32.tokenizer!.encode(l).slice(0, 20))];
+    const lines = readFileSync(join(TRAINED, 'study-prompts.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
+    const prompts = [ref.promptIds, ...lines.map((l) => fp32.tokenizer!.encode(l).slice(0, 20))];
     const refs: { ids: number[]; logits: Float32Array }[] = [];
-    for (const p of prompts) refs.push({ ids: await greedy(fp32, p), logits: await lastLogits(fp32, p) });
+    for (const p of prompts) refs.push({ ids: await greedyIds(fp32, 8, p), logits: await prefillLogits(fp32, p) });
     await fp32.dispose();
     for (const [config, o] of CONFIGS) {
       const out = join(work, String(CONFIGS.findIndex(([c]) => c === config)));
@@ -61,8 +42,8 @@ describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (tr
       const q = await loadPretrained(out);
       const keeps: boolean[] = [], cos: number[] = [];
       for (const [i, p] of prompts.entries()) {
-        keeps.push((await greedy(q, p)).every((t, j) => t === refs[i]!.ids[j]));
-        cos.push(cosine(await lastLogits(q, p), refs[i]!.logits));
+        keeps.push((await greedyIds(q, 8, p)).every((t, j) => t === refs[i]!.ids[j]));
+        cos.push(cosine(await prefillLogits(q, p), refs[i]!.logits));
       }
       await q.dispose();
       console.log(JSON.stringify({ config, refPromptKeeps8: keeps[0], refPromptCosine: +cos[0]!.toFixed(5), keeps8: keeps.filter(Boolean).length, prompts: prompts.length, meanCosine: +(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(5) }));

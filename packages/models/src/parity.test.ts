@@ -3,23 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Tensor, type Backend } from '@leanformer/core';
+import type { Backend } from '@leanformer/core';
 import { createOrtBackend } from '@leanformer/runtime-ort/node';
 import { createTfjsBackend } from '@leanformer/runtime-tfjs';
 import { generate } from './pretrained.js';
 import { loadPretrained, type PretrainedModel } from './node.js';
+import { prefillLogits } from './decode.test-support.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/', import.meta.url));
 interface Ref { family: string; promptIds: number[]; logits: number[]; logitsShape: [number, number]; greedyIds: number[]; windowCheck?: { altPromptIds: number[]; maxAbsDiffLast: number } }
-
-async function prefillLogits(m: PretrainedModel, ids: readonly number[]): Promise<Float32Array> {
-  const feeds: Record<string, Tensor> = { tokens: new Tensor('int64', [1, ids.length], BigInt64Array.from(ids, BigInt)) };
-  for (let l = 0; l < m.layers; l++) {
-    feeds[`past_key_${l}`] = new Tensor('float32', [1, m.kvHeads, 0, m.headDim], new Float32Array(0));
-    feeds[`past_value_${l}`] = new Tensor('float32', [1, m.kvHeads, 0, m.headDim], new Float32Array(0));
-  }
-  return (await m.executor.run(feeds)).logits!.toFloat32();
-}
 
 const FAMILIES = ['llama', 'llama3-rope', 'llama-linear-fp16', 'mistral-window-bf16', 'qwen2', 'gpt2', 'phi3', 'gemma', 'llama-trained'];
 
