@@ -1,5 +1,5 @@
 import {
-  DTypes, GraphBuilder, LeanformerError, Tensor, decomposeAttention, ensureAttentionSchema, rng, type AttrsInput, type Graph, type Value,
+  GraphBuilder, LeanformerError, Tensor, decomposeAttention, ensureAttentionSchema, rng, rotaryHalf, type AttrsInput, type Graph, type Value,
 } from '@leanformer/core';
 import { validatePattern, type AttentionPattern } from './pattern.js';
 import { ropeCache } from './rope.js';
@@ -89,18 +89,8 @@ export function ropeTables(b: GraphBuilder, invFreq: ArrayLike<number>, maxLen: 
  * tables `[maxLen, D/2]` are initializers: new ones per call, or `tables` from {@link ropeTables}.
  */
 export function ropeOp(b: GraphBuilder, x: Value, heads: number, headDim: number, invFreq: ArrayLike<number>, maxLen: number, offset: Value | null, prefix: string, tables?: RopeTables): Value {
-  const half = headDim / 2;
-  const { cos: cosT, sin: sinT } = tables ?? ropeTables(b, invFreq, maxLen, prefix);
-  const S = b.squeeze(b.shape(x, 1, 2), [0]);
-  const i64 = DTypes.int64;
-  let pos = b.range(b.scalar(0, i64), S, b.scalar(1, i64));
-  if (offset) pos = b.add(pos, offset);
-  const c = b.unsqueeze(b.gather(cosT, pos, 0), [1]); // [S,1,half]
-  const s = b.unsqueeze(b.gather(sinT, pos, 0), [1]);
-  const x4 = b.reshape(x, [0, 0, heads, headDim]);
-  const [x1, x2] = b.split(x4, { axis: 3, sizes: [half, half] }) as [Value, Value];
-  const y = b.concat([b.sub(b.mul(x1, c), b.mul(x2, s)), b.add(b.mul(x1, s), b.mul(x2, c))], 3);
-  return b.reshape(y, [0, 0, heads * headDim]);
+  const { cos, sin } = tables ?? ropeTables(b, invFreq, maxLen, prefix);
+  return rotaryHalf(b, x, heads, headDim, cos, sin, offset);
 }
 
 /** Options of {@link attentionBlock}. */

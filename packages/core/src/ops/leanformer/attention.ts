@@ -201,17 +201,31 @@ interface Heads { q5: Value; k4: Value; v4: Value; H: number; G: number; r: numb
 /** Whether a leanformer.Attention node applies RoPE itself (cos_cache/sin_cache inputs). */
 export function attentionHasRope(node: Node): boolean { return node.inputs[5] != null; }
 
-/** RoPE (rotate-half) on x [B,S,heads·D] at rows P…P+S−1 of the tables, P = past length (0 without past). */
-function rotate(b: GraphBuilder, node: Node, x: Value, heads: number, D: number): Value {
+/**
+ * Rotary embedding (rotate-half) with standard ops on `x [B,S,heads·D]`: row `offset + i` of the
+ * `cos`/`sin` tables `[maxLen, D/2]` for the i-th position, `offset` an int64 `[1]` value or null (0).
+ * The one RoPE decomposition: leanformer.Attention's own RoPE and @leanformer/attention's `ropeOp` use it.
+ *
+ * @example
+ * ```ts
+ * const q = rotaryHalf(b, qProj, 8, 64, cosTable, sinTable, b.shape(pastKey, 2, 3));
+ * ```
+ */
+export function rotaryHalf(b: GraphBuilder, x: Value, heads: number, D: number, cos: Value, sin: Value, offset: Value | null): Value {
   const i64 = DTypes.int64;
   const S = b.squeeze(b.shape(x, 1, 2), [0]);
   let pos = b.range(b.scalar(0, i64), S, b.scalar(1, i64));
-  if (node.inputs[3]) pos = b.add(pos, b.shape(node.inputs[3], 2, 3));
-  const c = b.unsqueeze(b.gather(node.inputs[5]!, pos, 0), [1]); // [S,1,D/2]
-  const s = b.unsqueeze(b.gather(node.inputs[6]!, pos, 0), [1]);
+  if (offset) pos = b.add(pos, offset);
+  const c = b.unsqueeze(b.gather(cos, pos, 0), [1]); // [S,1,D/2]
+  const s = b.unsqueeze(b.gather(sin, pos, 0), [1]);
   const [x1, x2] = b.split(b.reshape(x, [0, 0, heads, D]), { axis: 3, sizes: [D / 2, D / 2] }) as [Value, Value];
   const y = b.concat([b.sub(b.mul(x1, c), b.mul(x2, s)), b.add(b.mul(x1, s), b.mul(x2, c))], 3);
   return b.reshape(y, [0, 0, heads * D]);
+}
+
+/** The node's RoPE on x: positions continue after the past (its length, 0 without past). */
+function rotate(b: GraphBuilder, node: Node, x: Value, heads: number, D: number): Value {
+  return rotaryHalf(b, x, heads, D, node.inputs[5]!, node.inputs[6]!, node.inputs[3] ? b.shape(node.inputs[3], 2, 3) : null);
 }
 
 /** The node's query and key with its RoPE applied (as given when it has none). */
