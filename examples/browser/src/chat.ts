@@ -1,13 +1,13 @@
 // The chat page's main thread: folder choice, the conversation, progress. The work is in chat-worker.ts.
 // The latest results are also kept on `window.leanformerChat` (what the e2e test reads).
 import type { ChatLoadResult, ChatReply, ChatRequest, ChatTurn, FolderChoice } from './chat-protocol.js';
+import { $, esc, setStatus, showError, table } from './page.js';
 
 declare global {
   interface Window { leanformerChat: { load?: ChatLoadResult; turns: ChatTurn[]; error?: string } }
 }
 window.leanformerChat = { turns: [] };
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker('/app/chat-worker.js', { type: 'module' });
 let nextId = 1;
 const pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void; onToken?(text: string): void }>();
@@ -33,21 +33,12 @@ function call<T>(req: Body<ChatRequest>, onToken?: (text: string) => void): Prom
   });
 }
 
-function setStatus(text: string, fraction?: number): void {
-  $('status').textContent = text;
-  const bar = $<HTMLProgressElement>('progress');
-  if (fraction === undefined) bar.removeAttribute('value'); else bar.value = fraction;
-}
-
 function fail(message: string): void {
   window.leanformerChat.error = message;
-  $('status').innerHTML = `<span class="bad">Error:</span> ${esc(message)}`;
-  $<HTMLProgressElement>('progress').value = 0;
+  showError(message);
   busy(false);
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-const table = (rows: [string, string][]) => `<table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
 
 let loaded = false;
 function busy(on: boolean): void {

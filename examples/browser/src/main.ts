@@ -2,6 +2,7 @@
 // The latest results are also kept on `window.leanformerReport` (what the e2e test reads).
 import type { LfpackResult, LoadResult, ModelSource, QuantizeResultMsg, Reply, Request, RunTiming } from './protocol.js';
 import type { QuantSettings } from './shared.js';
+import { $, esc, setStatus, showError, table } from './page.js';
 
 declare global {
   interface Window {
@@ -10,7 +11,6 @@ declare global {
 }
 window.leanformerReport = {};
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker('/app/worker.js', { type: 'module' });
 let nextId = 1;
 const pending = new Map<number, { resolve(r: unknown): void; reject(e: Error): void }>();
@@ -35,23 +35,14 @@ function call<T>(req: Body<Request>, transfer: Transferable[] = []): Promise<T> 
   });
 }
 
-function setStatus(text: string, fraction?: number): void {
-  $('status').textContent = text;
-  const bar = $<HTMLProgressElement>('progress');
-  if (fraction === undefined) bar.removeAttribute('value'); else bar.value = fraction;
-}
-
 function fail(message: string): void {
   window.leanformerReport.error = message;
-  $('status').innerHTML = `<span class="bad">Error:</span> ${esc(message)}`;
-  $<HTMLProgressElement>('progress').value = 0;
+  showError(message);
   busy(false);
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const bytes = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`) + ` <span class="mono">(${n.toLocaleString('en')} B)</span>`;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
-const table = (rows: [string, string][]) => `<table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
 
 let modelLoaded = false;
 function busy(on: boolean): void {
