@@ -36,8 +36,8 @@ describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (tr
     const refs: { ids: number[]; logits: Float32Array }[] = [];
     for (const p of prompts) refs.push({ ids: await greedyIds(fp32, 8, p), logits: await prefillLogits(fp32, p) });
     await fp32.dispose();
-    for (const [config, o] of CONFIGS) {
-      const out = join(work, String(CONFIGS.findIndex(([c]) => c === config)));
+    for (const [ci, [config, o]] of CONFIGS.entries()) {
+      const out = join(work, String(ci));
       await convertCheckpoint(TRAINED, out, { precision: 'int4', ...o });
       const q = await loadPretrained(out);
       const keeps: boolean[] = [], cos: number[] = [];

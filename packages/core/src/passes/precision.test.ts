@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attr, DTypes, GraphBuilder, Tensor, type Graph, type Value } from '../index.js';
-import { evaluateNode } from '../ops/evaluate.js';
+import { attr, DTypes, GraphBuilder, Tensor, type Graph } from '../index.js';
+import { runReference } from '../ops/evaluate.test-support.js';
 import { computePrecisionPass } from './precision.js';
 
 /** x (float32 [2]) → Mul by a float32 weight → Cast(to float32) → Add ConstantOfShape(0.5) → y; plus a past passthrough. */
@@ -51,17 +51,10 @@ describe('computePrecisionPass', () => {
   });
 });
 
-/** Runs `g` node by node with core's reference kernels (enough for these small graphs). */
+/** `g`'s outputs by name, from core's reference kernels. */
 function run(g: Graph, feeds: Record<string, Tensor>): Record<string, Float32Array> {
-  const env = new Map<Value, Tensor>();
-  for (const v of g.inputs) env.set(v, feeds[v.name]!);
-  for (const v of g.initializers.values()) env.set(v, v.const!);
-  for (const n of g.nodes) {
-    const outs = evaluateNode(n, n.inputs.map((v) => (v ? env.get(v) : undefined)), g.opsets.get('') ?? 17);
-    if (!outs) throw new Error(`no reference kernel for ${n.op}`);
-    n.outputs.forEach((o, i) => o && env.set(o, outs[i]!));
-  }
-  return Object.fromEntries(g.outputs.map((v) => [v.name, env.get(v)!.toFloat32()]));
+  const ys = runReference(g, feeds);
+  return Object.fromEntries(g.outputs.map((v, i) => [v.name, ys[i]!.toFloat32()]));
 }
 
 describe('computePrecisionPass: what stays float32', () => {

@@ -101,6 +101,7 @@ function float32Islands(g: Graph, ops: ReadonlySet<string>): Set<Node> {
 
 /** Casts at the borders of the float32 islands: float32 into an island, `to` out of it. */
 function castIslandBorders(g: Graph, island: ReadonlySet<Node>, to: DType, keep: ReadonlySet<string>): void {
+  if (island.size === 0) return;
   const first = (users: readonly Node[]): Node => g.nodes.find((n) => users.includes(n))!;
   for (const v of [...g.values()]) {
     const inside = v.uses.filter((u) => island.has(u.node));

@@ -1,27 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Graph, type Value } from '../../ir/graph.js';
+import { Graph } from '../../ir/graph.js';
 import { tensorType } from '../../ir/types.js';
 import { DTypes } from '../../dtype.js';
 import { Tensor } from '../../tensor.js';
 import { attr } from '../../ir/attribute.js';
-import { evaluateNode } from '../evaluate.js';
 import { decomposeQMatMul, ensureQMatMulSchema } from './qmatmul.js';
 import { ensureQGatherSchema } from './gather-quantized.js';
 import { decompose } from '../../passes/decompose.js';
+import { runReference } from '../evaluate.test-support.js';
 import { rng } from '../../builder/rng.js';
-
-/** Runs a graph of standard ops with the reference kernels (tiny sizes only). */
-function run(g: Graph, feeds: Record<string, Tensor>): Tensor[] {
-  const env = new Map<Value, Tensor>();
-  for (const v of g.initializers.values()) env.set(v, v.const!);
-  for (const v of g.inputs) if (feeds[v.name]) env.set(v, feeds[v.name]!);
-  for (const n of g.nodes) {
-    const outs = evaluateNode(n, n.inputs.map((v) => (v ? env.get(v) : undefined)), g.opsets.get('') ?? 21, { maxElements: 1 << 22 });
-    if (!outs) throw new Error(`no reference kernel ran ${n.describe()}`);
-    n.outputs.forEach((o, i) => o && env.set(o, outs[i]!));
-  }
-  return g.outputs.map((o) => env.get(o)!);
-}
 
 /** A seeded pseudo-random sequence. */
 function seq(n: number, seed: number, mod: number): number[] {
@@ -63,7 +50,7 @@ describe('decomposeQMatMul', () => {
       decomposeQMatMul(node);
       expect(g.nodes.some((n) => n.domain === 'leanformer')).toBe(false);
       expect(g.outputs[0]!.name).toBe('Y');
-      const [y] = run(g, { A: Tensor.from('float32', [M, K], a) });
+      const [y] = runReference(g, { A: Tensor.from('float32', [M, K], a) });
       // float64 reference of the normative formula
       for (let m = 0; m < M; m++) {
         for (let n = 0; n < N; n++) {
@@ -102,7 +89,7 @@ describe('decomposeQGather', () => {
     expect(g.nodes.some((n) => n.domain === 'leanformer')).toBe(false);
     expect(g.outputs[0]!.name).toBe('emb');
     const ids = [4, 0, 2, 4];
-    const [y] = run(g, { ids: Tensor.from('int64', [2, 2], ids.map(BigInt)) });
+    const [y] = runReference(g, { ids: Tensor.from('int64', [2, 2], ids.map(BigInt)) });
     expect(y!.shape).toEqual([2, 2, D]);
     const out = y!.toFloat64();
     ids.forEach((row, i) => {
