@@ -54,6 +54,24 @@ async function compare(name, graph, feeds, cpuGraph) {
   out.cases[name] = row;
 }
 
+/** The first 16 greedy tokens of a converted folder on `backend`, with the EP that ran them and, where the
+ * backend reports placement, the nodes ORT ran outside it. */
+async function greedy16(conv, backend, promptIds) {
+  const m = await loadPretrained(conv, { backend });
+  try {
+    const ids = [];
+    for await (const t of generate(m, m.tokenizer, { promptIds, maxNewTokens: 16, stopAtEos: false })) ids.push(t.id);
+    const p = m.executor.placement?.(); // backends made with placement: true (the cuda one)
+    return { ep: m.executor.info.device, ids, ...(p ? { outside: p.outside.map((n) => `${n.name} (${n.op}) on ${n.provider}`) } : {}) };
+  } finally { await m.dispose(); }
+}
+
+/** `got` beside transformers' fp32 greedy tokens: the index of the first difference (null: none). */
+function againstReference(got, want) {
+  const i = got.findIndex((t, j) => t !== want[j]);
+  return { ids: got, transformersFp32: want, firstDifference: i < 0 ? null : i };
+}
+
 const model = transformerDecoder({ vocabSize: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, ffn: 256, seed: 3 });
 const feeds = { input_ids: Tensor.from('int64', [1, 16], Array.from({ length: 16 }, (_, i) => BigInt((i * 37 + 5) % 512))) };
 await compare('fp32', model, feeds);
@@ -154,16 +172,8 @@ const dir = mkdtempSync(join(tmpdir(), 'lf-cuda-'));
 try {
   const conv = join(dir, 'llama-int4');
   await convertCheckpoint('packages/models/fixtures/llama', conv, { precision: 'int4', method: 'gptq', target: 'ort-cuda' });
-  const ids = {};
-  for (const [ep, backend] of [['cuda', cuda], ['cpu', cpu]]) {
-    const m = await loadPretrained(conv, { backend });
-    const got = [];
-    for await (const t of generate(m, m.tokenizer, { promptIds: [1, 20, 30, 40], maxNewTokens: 16, stopAtEos: false })) got.push(t.id);
-    ids[ep] = got;
-    if (ep === 'cuda') ids.cudaEp = m.executor.info.device;
-    await m.dispose();
-  }
-  out.cases['tiny HF llama, convert int4 gptq --target ort-cuda, 16 greedy tokens'] = { ep: ids.cudaEp, cuda: ids.cuda, cpu: ids.cpu, identical: JSON.stringify(ids.cuda) === JSON.stringify(ids.cpu) };
+  const [a, b] = [await greedy16(conv, cuda, [1, 20, 30, 40]), await greedy16(conv, cpu, [1, 20, 30, 40])];
+  out.cases['tiny HF llama, convert int4 gptq --target ort-cuda, 16 greedy tokens'] = { ep: a.ep, cuda: a.ids, cpu: b.ids, identical: JSON.stringify(a.ids) === JSON.stringify(b.ids) };
 } catch (e) {
   out.cases['tiny HF llama, convert int4 gptq --target ort-cuda, 16 greedy tokens'] = { error: String(e?.message ?? e).slice(0, 500) };
 }
@@ -184,14 +194,8 @@ try {
       await saveModel(computePrecisionPass({ precision: 'bf16', keep, float32Ops: probe.float32Ops }).run(g, {}).graph, join(conv, 'model.onnx'));
       const info = JSON.parse(readFileSync(join(conv, 'leanformer.json'), 'utf8'));
       writeFileSync(join(conv, 'leanformer.json'), JSON.stringify({ ...info, compute: 'bf16' }));
-      const m = await loadPretrained(conv, { backend: cuda });
-      const got = [];
-      for await (const t of generate(m, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 16, stopAtEos: false })) got.push(t.id);
-      const want = ref.greedyIds.slice(0, 16);
-      const same = got.findIndex((t, i) => t !== want[i]);
-      const p = m.executor.placement?.();
-      out.cases[name] = { ep: m.executor.info.device, float32Ops: probe.float32Ops, ids: got, transformersFp32: want, firstDifference: same < 0 ? null : same, ...(p ? { outside: p.outside.map((n) => `${n.name} (${n.op}) on ${n.provider}`) } : {}) };
-      await m.dispose();
+      const r = await greedy16(conv, cuda, ref.promptIds);
+      out.cases[name] = { ep: r.ep, float32Ops: probe.float32Ops, ...againstReference(r.ids, ref.greedyIds.slice(0, 16)), ...(r.outside ? { outside: r.outside } : {}) };
     } catch (e) { out.cases[name] = { error: String(e?.message ?? e).slice(0, 500) }; }
   }
   for (const precision of ['fp32', 'fp16', 'bf16', 'int8', 'int4']) {
@@ -199,13 +203,8 @@ try {
     try {
       const conv = join(dir, `trained-${precision}`);
       const r = await convertCheckpoint('packages/models/fixtures/llama-trained', conv, { precision, target: 'ort-cuda', ...(precision === 'int4' ? { method: 'gptq' } : {}) });
-      const m = await loadPretrained(conv, { backend: cuda });
-      const got = [];
-      for await (const t of generate(m, m.tokenizer, { promptIds: ref.promptIds, maxNewTokens: 16, stopAtEos: false })) got.push(t.id);
-      const want = ref.greedyIds.slice(0, 16);
-      const same = got.findIndex((t, i) => t !== want[i]);
-      out.cases[name] = { ep: m.executor.info.device, compute: r.compute, ids: got, transformersFp32: want, firstDifference: same < 0 ? null : same };
-      await m.dispose();
+      const d = await greedy16(conv, cuda, ref.promptIds);
+      out.cases[name] = { ep: d.ep, compute: r.compute, ...againstReference(d.ids, ref.greedyIds.slice(0, 16)) };
     } catch (e) { out.cases[name] = { error: String(e?.message ?? e).slice(0, 500) }; }
   }
 } finally { rmSync(dir, { recursive: true, force: true }); }
