@@ -176,7 +176,7 @@ function toGqa(node: Node): void {
   // the int64 Shape data into the int32 input (ORT's GQA shape inference rejects that).
   const total = b.op('ReduceMax', [b.cast(T, DTypes.int32)], { keepdims: 0 });
   const seqlens = b.op('ReduceMax', [b.unsqueeze(b.cast(b.expand(b.sub(T, b.int64([1])), B), DTypes.int32), [1]), b.int64([1])], { keepdims: 0 }); // [B]
-  const D = Number(q.shape?.[2]) / a.numHeads;
+  const D = headSize(node, a.numHeads);
   const n = g.insertBefore(node, {
     op: 'GroupQueryAttention', domain: 'com.microsoft', name: node.name,
     inputs: [q, node.input(1), node.input(2), pk, pv, seqlens, total, ...(rope ? [node.input(5), node.input(6)] : [])],
@@ -206,7 +206,7 @@ function toMha(node: Node): void {
   const a = attentionAttrs(node);
   const g = node.graph;
   g.opsets.set('com.microsoft', Math.max(1, g.opsets.get('com.microsoft') ?? 1));
-  const D = Number(node.input(0).shape?.[2]) / a.numHeads;
+  const D = headSize(node, a.numHeads);
   const n = g.insertBefore(node, {
     op: 'MultiHeadAttention', domain: 'com.microsoft', name: node.name,
     inputs: [node.input(0), node.input(1), node.input(2)],
