@@ -2,7 +2,7 @@
 // @huggingface/tokenizers, the checkpoint's chat template through @huggingface/jinja, the model built
 // in memory and run on ONNX Runtime CPU with a KV cache, tokens printed as they are generated.
 //
-// By default it chats with the tiny Llama in packages/models/fixtures/llama-trained (144 K parameters,
+// By default it chats with the tiny Llama in packages/models/fixtures/llama-trained (919 K parameters,
 // trained for a minute on this repository's sources by packages/models/fixtures/make_trained_llama.py:
 // it answers in TypeScript-flavoured fragments, not conversation, but every step is the real one).
 // Point it at your own folder:

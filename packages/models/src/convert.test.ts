@@ -49,11 +49,13 @@ describe('convert', () => {
     } finally { await q.dispose(); }
   }, 120_000);
 
-  // fixtures/llama-trained: the same tiny Llama trained on text (make_trained_llama.py), so its
-  // next-token distributions are peaked as a real checkpoint's are. Measured cosine vs transformers'
-  // fp32 logits on its 20-token prompt: int4 gptq 0.9967 (calibrated on the built-in English text;
-  // 0.9940 on random ids), rtn 0.9950, hqq 0.9943, awq 0.9946; int8 rtn 0.9999.
-  it('int4 GPTQ on the trained tiny Llama: logits cosine vs transformers ≥ 0.99; int8 keeps the first 8 greedy tokens', async () => {
+  // fixtures/llama-trained: a tiny Llama (4 layers, hidden 128) trained on text (make_trained_llama.py),
+  // so its next-token distributions are peaked as a real checkpoint's are. transformers' first 8 greedy
+  // tokens on its prompt have margins 0.76…6.4 logits. Measured: int4 gptq cosine 0.997 vs
+  // transformers' fp32 logits, int8 0.9999. int4-study.test.ts measures the 8-token bar over 29 prompts
+  // and every method (README, "Quantized quality"): it holds on this prompt for every int4 method tried;
+  // over the 29 prompts, whose fp32 margins go down to 0.002 logits, gptq keeps all 8 on 6–15.
+  it('int4 GPTQ on the trained tiny Llama keeps transformers\' first 8 greedy tokens, logits cosine ≥ 0.99; int8 too, cosine ≥ 0.9995', async () => {
     const q4 = join(work, 'trained-gptq'), q8 = join(work, 'trained-int8');
     await convertCheckpoint(TRAINED, q4, { precision: 'int4', method: 'gptq' });
     await convertCheckpoint(TRAINED, q8, { precision: 'int8' });
@@ -61,10 +63,7 @@ describe('convert', () => {
     try {
       expect(cosine(await prefillLogits(a, trainedRef.promptIds), trainedRef.logits)).toBeGreaterThanOrEqual(0.99);
       expect(cosine(await prefillLogits(b, trainedRef.promptIds), trainedRef.logits)).toBeGreaterThanOrEqual(0.9995);
-      // The first 8 greedy tokens have margins 0.40…3.6 logits (logit RMS 4.9); int4's logit error
-      // (RMS ≈ 0.4 at cosine 0.997) flips some of them. int4-study.test.ts measures it over 29 prompts:
-      // gptq keeps all 8 on 7–10 (by calibration text), rtn 6, awq 4–6, hqq 4; whether the reference
-      // prompt is among them changes with the calibration text. So the 8-token bar is asserted for int8 only.
+      expect(await greedy(a, 8, trainedRef.promptIds)).toEqual(trainedRef.greedyIds.slice(0, 8));
       expect(await greedy(b, 8, trainedRef.promptIds)).toEqual(trainedRef.greedyIds.slice(0, 8));
     } finally { await a.dispose(); await b.dispose(); }
   }, 120_000);

@@ -144,10 +144,11 @@ export interface ConvertOptions {
    */
   readonly compute?: ComputePrecision;
   /**
-   * Calibration for gptq/awq/smoothquant: `text` tokenized by the checkpoint's tokenizer and cut into
-   * sequences of `tokens` (default 32), at most `batches` of them (default 32); without `text`, the
-   * built-in English passage (CALIBRATION_TEXT, ~1,000 tokens). A folder without tokenizer.json gets
-   * `batches` (default 8) sequences of random token ids drawn with `seed`.
+   * Calibration for gptq/awq/smoothquant: `text` tokenized by the checkpoint's tokenizer, at most
+   * `batches` (default 128) sequences of `tokens` (default 64) taken evenly over the whole text; without
+   * `text`, the built-in English passage (CALIBRATION_TEXT, ~1,500 characters). More text helps GPTQ: its
+   * Hessian needs many more tokens than a layer has inputs. A folder without tokenizer.json gets
+   * `batches` (default 8) sequences of `tokens` (default 32) random token ids drawn with `seed`.
    */
   readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number; readonly text?: string };
   /**
@@ -292,7 +293,7 @@ function openFolder(files: CheckpointFiles): { modelType: string; layers: number
     modelType: s.modelType, layers: s.layers, build: () => buildCausalLM(s, ck.weights),
     // Real text through the checkpoint's tokenizer (the caller's or the built-in passage); random ids without one.
     calibration: (c) => ck.tokenizer
-      ? textCalibrationFeeds(ck.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 32, c.tokens ?? 32)
+      ? textCalibrationFeeds(ck.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 128, c.tokens ?? 64)
       : calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0),
     info: { kind: 'decoder', modelType: s.modelType, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, vocab: s.vocab, maxPositions: s.maxPositions, eosTokenIds: [...ck.eosTokenIds] },
   };
@@ -307,11 +308,18 @@ function emptyPast(f: Record<string, Tensor>, layers: number, kvHeads: number, h
   return f;
 }
 
-/** Calibration feeds from tokenized text: consecutive `tokens`-long sequences (at most `batches`), empty past. */
+/**
+ * Calibration feeds from tokenized text, empty past: at most `batches` sequences of `tokens`, taken at
+ * evenly spaced offsets over the whole text (a long file is sampled throughout, not only its start).
+ */
 function textCalibrationFeeds(ids: readonly number[], s: DecoderSpec, batches: number, tokens: number): Record<string, Tensor>[] {
-  const n = Math.min(batches, Math.floor(ids.length / tokens));
+  const fit = Math.floor(ids.length / tokens);
+  const n = Math.min(batches, fit);
   if (n < 1) throw new LeanformerError('INVALID_ARGUMENT', `convert: the calibration text encodes to ${ids.length} tokens, fewer than one sequence of ${tokens}; give a longer text`, { details: { field: 'calibration.text' } });
-  return Array.from({ length: n }, (_, i) => emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids.slice(i * tokens, (i + 1) * tokens), BigInt)) }, s.layers, s.kvHeads, s.headDim));
+  return Array.from({ length: n }, (_, i) => {
+    const at = Math.floor((i * fit) / n) * tokens; // sequence slots 0…fit−1, n of them spread evenly
+    return emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids.slice(at, at + tokens), BigInt)) }, s.layers, s.kvHeads, s.headDim);
+  });
 }
 
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
