@@ -61,7 +61,7 @@ async function greedy16(conv, backend, promptIds) {
   try {
     const ids = [];
     for await (const t of generate(m, m.tokenizer, { promptIds, maxNewTokens: 16, stopAtEos: false })) ids.push(t.id);
-    const p = m.executor.placement?.(); // backends made with placement: true (the cuda one)
+    const p = backend === cuda ? m.executor.placement?.() : undefined; // only the cuda backend has ORT's profiler on
     return { ep: m.executor.info.device, ids, ...(p ? { outside: p.outside.map((n) => `${n.name} (${n.op}) on ${n.provider}`) } : {}) };
   } finally { await m.dispose(); }
 }

@@ -80,7 +80,7 @@ export function modelsCommands(): CommandSpec[] {
       target: { type: 'string', arg: '<t>', description: `ort-cpu|ort-cuda|ort-webgpu|ort-wasm|ort-tensorrt (default ort-cpu)` },
       compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, bf16 with --precision bf16 on ort-cuda, else fp32)` },
       'block-size': { type: 'string', arg: '<N>', description: 'int4/int8 weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default: the method\'s, 32 for most)' },
-      'calib-text': { type: 'string', arg: '<file>', description: "gptq/awq/smoothquant calibration text, tokenized by the checkpoint's tokenizer (default: a built-in English passage)" },
+      'calib-text': { type: 'string', arg: '<file>', description: "gptq/awq/smoothquant calibration text, tokenized by the checkpoint's tokenizer: up to 128 sequences of 64 tokens spread over it (default: a built-in English passage of ~1,500 characters; text like the model's own use calibrates best)" },
       json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {

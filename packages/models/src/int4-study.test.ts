@@ -5,7 +5,7 @@
 // shapes, README "Quantized quality"). Prompts: the fixture's reference prompt plus the first 20 tokens
 // of each line of fixtures/llama-trained/study-prompts.txt (prose lines of the repository's READMEs,
 // frozen; the models were trained on the repository's sources and docs). Prints one JSON line per
-// configuration: { config, refPromptKeeps8, refPromptCosine, keeps8, prompts, meanCosine }, after one
+// configuration: { config, refPromptKeeps8, refPromptCosine, keeps8, prompts, kept (one 0/1 a prompt), meanCosine }, after one
 // line with the fp32 model's smallest top-1/top-2 margin over each prompt's first 8 greedy steps.
 //   LEANFORMER_INT4_STUDY=1 [LEANFORMER_INT4_STUDY_DIR=<hf-dir>] npx vitest run packages/models/src/int4-study.test.ts
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -55,6 +55,9 @@ describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (tr
     }
     await fp32.dispose();
     console.log(JSON.stringify({ model: MODEL, fp32MinMarginsFirst8: refs.map((r) => +r.margin.toFixed(3)) }));
+    // Pooled over every configuration: the share of prompts keeping all 8 tokens, by the fp32 model's
+    // smallest margin over them (the int4 logit error is ~0.3–1 logits RMS here).
+    const BINS = [0.05, 0.2, 0.5, Infinity], byBin = BINS.map(() => ({ kept: 0, of: 0 }));
     for (const [ci, [config, o]] of CONFIGS.entries()) {
       const out = join(work, String(ci));
       await convertCheckpoint(MODEL, out, { precision: 'int4', ...o });
@@ -66,7 +69,9 @@ describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (tr
       }
       await q.dispose();
       rmSync(out, { recursive: true, force: true });
-      console.log(JSON.stringify({ config, refPromptKeeps8: keeps[0], refPromptCosine: +cos[0]!.toFixed(5), keeps8: keeps.filter(Boolean).length, prompts: prompts.length, meanCosine: +(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(5) }));
+      keeps.forEach((k, i) => { const b = byBin[BINS.findIndex((x) => refs[i]!.margin < x)]!; b.of++; if (k) b.kept++; });
+      console.log(JSON.stringify({ config, refPromptKeeps8: keeps[0], refPromptCosine: +cos[0]!.toFixed(5), keeps8: keeps.filter(Boolean).length, prompts: prompts.length, kept: keeps.map((k) => (k ? '1' : '0')).join(''), meanCosine: +(cos.reduce((a, b) => a + b, 0) / cos.length).toFixed(5) }));
     }
+    console.log(JSON.stringify({ keptByMinMargin: Object.fromEntries(BINS.map((x, i) => [`< ${x}`, `${byBin[i]!.kept}/${byBin[i]!.of}`])) }));
   }, 1_200_000);
 });
