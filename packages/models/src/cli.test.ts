@@ -1,5 +1,5 @@
 // `leanformer tokenize | convert | generate` through the CLI's main() (the extension table loads them).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,5 +96,17 @@ describe('leanformer tokenize / convert / generate', () => {
     const hex = await cli('generate', LLAMA, '--prompt-ids', '1', '--temperature', '0x2');
     expect([hex.code, hex.err]).toEqual([2, "leanformer generate: --temperature must be a number > 0 (decimal), got '0x2'\n"]);
     expect((await cli('convert', LLAMA)).code).toBe(2);
+    const both = await cli('convert', LLAMA, '-o', join(work, 'bad-calib'), '--precision', 'int4', '--method', 'gptq', '--calib-self', '--calib-text', 'README.md');
+    expect([both.code, both.err]).toEqual([2, 'leanformer convert: give --calib-text or --calib-self, not both\n']);
+    expect(existsSync(join(work, 'bad-calib'))).toBe(false);
   });
+
+  it('convert --calib-self: int4 GPTQ calibrated on the model\'s own samples, reported in leanformer.json as gptq', async () => {
+    const out = join(work, 'self-int4');
+    const c = await cli('convert', `${FIX}llama-trained`, '-o', out, '--precision', 'int4', '--method', 'gptq', '--calib-self', '--json');
+    expect(c.code, c.err).toBe(0);
+    expect(JSON.parse(c.out)).toMatchObject({ precision: 'int4', method: 'gptq' });
+    const g = JSON.parse((await cli('generate', out, '--prompt', 'export function ', '--max-new-tokens', '4', '--json')).out);
+    expect(g.newIds).toHaveLength(4);
+  }, 60_000);
 });

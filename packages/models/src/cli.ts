@@ -60,7 +60,7 @@ export function modelsCommands(): CommandSpec[] {
     },
     async run({ positionals, values, io }) {
       const text = str(values, 'text');
-      if (text === undefined) throw new UsageError('tokenize: --text <text> is required', 'text');
+      if (text === undefined) throw new UsageError('--text <text> is required', 'text');
       const tokenizer = tokenizerIn(positionals[0]!);
       if (!tokenizer) throw new LeanformerError('INVALID_ARGUMENT', `tokenizer.json: missing in '${positionals[0]}'`, { details: { file: 'tokenizer.json' } });
       const ids = tokenizer.encode(text);
@@ -81,13 +81,15 @@ export function modelsCommands(): CommandSpec[] {
       compute: { type: 'string', arg: '<p>', description: `activations and KV cache: ${COMPUTE_PRECISIONS.join('|')} (default fp16 for ort-cuda/ort-webgpu, bf16 with --precision bf16 on ort-cuda, else fp32)` },
       'block-size': { type: 'string', arg: '<N>', description: 'int4/int8 weights per scale along K: 16, 32, 64, 128 or 256; 0 = per-channel (default: the method\'s, 32 for most)' },
       'calib-text': { type: 'string', arg: '<file>', description: "gptq/awq/smoothquant calibration text, tokenized by the checkpoint's tokenizer: up to 128 sequences of 64 tokens spread over it (default: a built-in English passage of ~1,500 characters; text like the model's own use calibrates best)" },
+      'calib-self': { type: 'boolean', description: 'gptq/awq/smoothquant: calibrate on 64 sequences of 64 tokens sampled from the model itself (self-calibration; decoders, not with --calib-text)' },
       json: { type: 'boolean', description: 'print { output, modelType, precision, method, target, compute, files, parameters, seconds }' },
     },
     async run({ positionals, values, io }) {
       const out = str(values, 'output');
-      if (!out) throw new UsageError('convert: -o <out-dir> is required', 'output');
+      if (!out) throw new UsageError('-o <out-dir> is required', 'output');
+      if (values['calib-self'] === true && values['calib-text'] !== undefined) throw new UsageError('give --calib-text or --calib-self, not both', 'calib-self');
       const target = str(values, 'target');
-      if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`convert: --target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
+      if (target !== undefined && !(TARGET_NAMES as readonly string[]).includes(target)) throw new UsageError(`--target '${target}' is not one of ${TARGET_NAMES.join(', ')}`, 'target');
       const calibFile = str(values, 'calib-text');
       let calibText: string | undefined;
       if (calibFile !== undefined) {
@@ -96,14 +98,14 @@ export function modelsCommands(): CommandSpec[] {
         }
       }
       const compute = str(values, 'compute');
-      if (compute !== undefined && !(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`convert: --compute '${compute}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, 'compute');
+      if (compute !== undefined && !(COMPUTE_PRECISIONS as readonly string[]).includes(compute)) throw new UsageError(`--compute '${compute}' is not one of ${COMPUTE_PRECISIONS.join(', ')}`, 'compute');
       const blockSize = intFlag('block-size', values['block-size'], { allowed: [0, ...QUANT_BLOCK_SIZES] });
       const bar = commandProgressBar(io, values); // drawn only on a terminal, never with --json
       let report;
       try {
         report = await convertCheckpoint(positionals[0]!, out, {
           ...(blockSize !== undefined ? { blockSize } : {}),
-          ...(calibText !== undefined ? { calibration: { text: calibText } } : {}),
+          ...(calibText !== undefined ? { calibration: { text: calibText } } : values['calib-self'] === true ? { calibration: { self: true } } : {}),
           ...(compute ? { compute: compute as ComputePrecision } : {}),
           ...(str(values, 'precision') ? { precision: str(values, 'precision') as (typeof CONVERT_PRECISIONS)[number] } : {}),
           ...(str(values, 'method') ? { method: str(values, 'method') as QuantMethod } : {}),
@@ -168,7 +170,7 @@ export function modelsCommands(): CommandSpec[] {
     async run({ positionals, values, io }) {
       const prompt = str(values, 'prompt');
       const idsText = str(values, 'prompt-ids');
-      if ((prompt === undefined) === (idsText === undefined)) throw new UsageError('generate: give exactly one of --prompt <text> and --prompt-ids <1,2,3>', 'prompt');
+      if ((prompt === undefined) === (idsText === undefined)) throw new UsageError('give exactly one of --prompt <text> and --prompt-ids <1,2,3>', 'prompt');
       let promptIds: number[] | undefined;
       if (idsText !== undefined) {
         if (!/^\d+(,\d+)*$/.test(idsText.replace(/\s/g, ''))) throw new UsageError(`--prompt-ids must be comma-separated token ids, got '${idsText}'`, 'prompt-ids');
@@ -180,16 +182,16 @@ export function modelsCommands(): CommandSpec[] {
       const repetitionPenalty = numberFlag('repetition-penalty', values['repetition-penalty'], POSITIVE);
       if (values['chat'] === true && prompt === undefined) throw new UsageError('--chat needs --prompt <text>', 'chat');
       const kv = str(values, 'kv');
-      if (kv !== undefined && !(KV_FORMATS as readonly string[]).includes(kv)) throw new UsageError(`generate: --kv '${kv}' is not one of ${KV_FORMATS.join(', ')}`, 'kv');
+      if (kv !== undefined && !(KV_FORMATS as readonly string[]).includes(kv)) throw new UsageError(`--kv '${kv}' is not one of ${KV_FORMATS.join(', ')}`, 'kv');
       const window = intFlag('window', values['window'], { min: 1 });
       const evict = str(values, 'evict');
-      if (evict !== undefined && !(KV_EVICTIONS as readonly string[]).includes(evict)) throw new UsageError(`generate: --evict '${evict}' is not one of ${KV_EVICTIONS.join(', ')}`, 'evict');
-      if (evict !== undefined && window === undefined) throw new UsageError(`generate: --evict ${evict} needs --window N (the positions kept)`, 'evict');
-      if (evict === 'streaming' && window! <= 4) throw new UsageError(`generate: --evict streaming keeps 4 sink positions, so --window must be > 4, got ${window}`, 'window');
+      if (evict !== undefined && !(KV_EVICTIONS as readonly string[]).includes(evict)) throw new UsageError(`--evict '${evict}' is not one of ${KV_EVICTIONS.join(', ')}`, 'evict');
+      if (evict !== undefined && window === undefined) throw new UsageError(`--evict ${evict} needs --window N (the positions kept)`, 'evict');
+      if (evict === 'streaming' && window! <= 4) throw new UsageError(`--evict streaming keeps 4 sink positions, so --window must be > 4, got ${window}`, 'window');
       const cacheOpts = { ...(kv ? { kv: kv as (typeof KV_FORMATS)[number] } : {}), ...(window !== undefined ? { window } : {}), ...(evict ? { evict: evict as (typeof KV_EVICTIONS)[number] } : {}) };
       const backendName = str(values, 'backend') ?? 'ort-cpu';
-      if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new UsageError(`generate: --backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, 'backend');
-      if (values['in-graph'] === true && Object.keys(cacheOpts).length > 0) throw new UsageError('generate: --in-graph keeps the whole KV cache on the device (greedy, no --kv/--window/--evict)', 'in-graph');
+      if (!(GENERATE_BACKENDS as readonly string[]).includes(backendName)) throw new UsageError(`--backend '${backendName}' is not one of ${GENERATE_BACKENDS.join(', ')}`, 'backend');
+      if (values['in-graph'] === true && Object.keys(cacheOpts).length > 0) throw new UsageError('--in-graph keeps the whole KV cache on the device (greedy, no --kv/--window/--evict)', 'in-graph');
       if (values['in-graph'] === true) return inGraph(positionals[0]!, backendName, promptIds, prompt, maxNewTokens, values, io);
       const backend = backendName === 'tfjs-cpu'
         ? (await import('@leanformer/runtime-tfjs')).createTfjsBackend('cpu')

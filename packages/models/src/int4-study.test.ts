@@ -34,6 +34,7 @@ const CONFIGS: [string, ConvertOptions][] = [
   ['gptq', { method: 'gptq' }], ['gptq block 16', { method: 'gptq', blockSize: 16 }],
   ...README_CALIB.map((f): [string, ConvertOptions] => [`gptq calib=${f}`, { method: 'gptq', calibration: { text: readFileSync(join(ROOT, f), 'utf8') } }]),
   ['gptq calib=package sources, 512 × 128 tokens', { method: 'gptq', calibration: { text: sources(), batches: 512, tokens: 128 } }],
+  ['gptq self-calibration (64 × 64 sampled tokens)', { method: 'gptq', calibration: { self: true } }],
 ];
 
 describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (trained tiny Llama)', () => {

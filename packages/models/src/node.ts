@@ -21,7 +21,7 @@ import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
 import { buildEncoder, encoderRandomFeeds } from './encoders.js';
 import { compilePretrained, convertedModel, encoderInfo, loadPretrained as loadPretrainedFrom, parseConvertedInfo, type ConvertedEncoderInfo, type ConvertedModelInfo, type FolderSource, type LoadedKind, type LoadPretrainedOptions, type PretrainedKind } from './load.js';
-import { checkpointKind, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles } from './pretrained.js';
+import { checkpointKind, generate, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles } from './pretrained.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /**
@@ -149,8 +149,12 @@ export interface ConvertOptions {
    * `text`, the built-in English passage (CALIBRATION_TEXT, ~1,500 characters). More text helps GPTQ: its
    * Hessian needs many more tokens than a layer has inputs. A folder without tokenizer.json gets
    * `batches` (default 8) sequences of `tokens` (default 32) random token ids drawn with `seed`.
+   * `self: true` (decoders; not with `text`): self-calibration (Williams et al., NAACL 2025) — `batches`
+   * (default 64) sequences of `tokens` (default 64) sampled from the fp32 model itself, from BOS at
+   * temperature 1, seeded by `seed`: text like the model's own without any data (costs one generation of
+   * batches × tokens tokens on ORT CPU).
    */
-  readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number; readonly text?: string };
+  readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number; readonly text?: string; readonly self?: boolean };
   /**
    * Progress: `{ phase: 'build' }` (item: model type and layer count), then quantize's own events
    * (`'calibrate'`, `'quantize'` in layers) for fp16/int4/int8, and `{ phase: 'write', item: 'model.onnx' }`.
@@ -195,6 +199,8 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   if (o.blockSize !== undefined && !quantized) throw new LeanformerError('INVALID_ARGUMENT', `convert: --block-size applies to int4/int8 only, not precision ${precision}`, { details: { field: 'blockSize' } });
   const calibrated = method === 'gptq' || method === 'awq' || method === 'smoothquant';
   if (o.calibration?.text !== undefined && !calibrated) throw new LeanformerError('INVALID_ARGUMENT', `convert: calibration text applies to the calibrated methods gptq, awq and smoothquant, not ${method ?? precision}`, { details: { field: 'calibration.text' } });
+  if (o.calibration?.self && !calibrated) throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration applies to the calibrated methods gptq, awq and smoothquant, not ${method ?? precision}`, { details: { field: 'calibration.self' } });
+  if (o.calibration?.self && o.calibration.text !== undefined) throw new LeanformerError('INVALID_ARGUMENT', 'convert: give calibration text or self-calibration, not both', { details: { field: 'calibration.self' } });
   const targetName = o.target ?? 'ort-cpu';
   const target = parseTarget(targetName);
   if (target.runtime !== 'ort') throw new LeanformerError('NOT_SUPPORTED', `convert writes ONNX for ONNX Runtime targets; '${targetName}' is a tfjs target (run an HF folder with generate --backend instead)`, { details: { field: 'target' } });
@@ -227,7 +233,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   if (quantized && !streamed) {
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
-    const feeds = calibrated ? m.calibration(c) : [];
+    const feeds = !calibrated ? [] : c.self ? await selfCalibrationFeeds(dir, m, c, o.onProgress) : m.calibration(c);
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
       ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
@@ -281,7 +287,15 @@ type ConvertFields = 'format' | 'precision' | 'method' | 'target' | 'compute';
  * A checkpoint folder of either kind, read and checked: its graph (built on demand), calibration
  * feeds for it, and what leanformer.json records.
  */
-function openFolder(files: CheckpointFiles): { modelType: string; layers: number; build(): Graph; calibration(c: NonNullable<ConvertOptions['calibration']>): Record<string, Tensor>[]; info: Omit<ConvertedModelInfo, ConvertFields> | Omit<ConvertedEncoderInfo, ConvertFields> } {
+interface OpenedFolder {
+  modelType: string; layers: number; build(): Graph;
+  calibration(c: NonNullable<ConvertOptions['calibration']>): Record<string, Tensor>[];
+  /** Decoders: the id self-calibration starts each sequence from (BOS, else the first EOS). */
+  startTokenId?: number;
+  info: Omit<ConvertedModelInfo, ConvertFields> | Omit<ConvertedEncoderInfo, ConvertFields>;
+}
+
+function openFolder(files: CheckpointFiles): OpenedFolder {
   if (checkpointKind(files) === 'encoder') {
     const ck = readEncoderCheckpoint(files);
     const s = ck.spec;
@@ -291,6 +305,7 @@ function openFolder(files: CheckpointFiles): { modelType: string; layers: number
   const s = ck.spec;
   return {
     modelType: s.modelType, layers: s.layers, build: () => buildCausalLM(s, ck.weights),
+    ...(s.bosTokenId ?? ck.eosTokenIds[0]) !== undefined ? { startTokenId: s.bosTokenId ?? ck.eosTokenIds[0] } : {},
     // Real text through the checkpoint's tokenizer (the caller's or the built-in passage); random ids without one.
     calibration: (c) => ck.tokenizer
       ? textCalibrationFeeds(ck.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 128, c.tokens ?? 64)
@@ -320,6 +335,33 @@ function textCalibrationFeeds(ids: readonly number[], s: DecoderSpec, batches: n
     const at = Math.floor((i * fit) / n) * tokens; // sequence slots 0…fit−1, n of them spread evenly
     return emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids.slice(at, at + tokens), BigInt)) }, s.layers, s.kvHeads, s.headDim);
   });
+}
+
+/**
+ * Self-calibration feeds: `batches` (default 64) sequences of `tokens` (default 64) ids, each the start
+ * token followed by tokens sampled from the fp32 model (loaded in memory on ORT CPU) at temperature 1
+ * over the whole vocabulary, sequence i seeded with seed·1,000,003 + i + 1; empty past.
+ */
+async function selfCalibrationFeeds(dir: string, m: OpenedFolder, c: NonNullable<ConvertOptions['calibration']>, onProgress: ProgressCallback | undefined): Promise<Record<string, Tensor>[]> {
+  if (m.info.kind !== 'decoder') throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration generates text, so it needs a decoder; '${dir}' is a ${m.modelType} encoder`, { details: { field: 'calibration.self' } });
+  if (m.startTokenId === undefined) throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration starts from config.json's 'bos_token_id' (or an EOS id); '${dir}' has neither`, { details: { field: 'calibration.self', file: 'config.json' } });
+  const info = m.info;
+  const batches = c.batches ?? 64, tokens = c.tokens ?? 64;
+  if (!Number.isInteger(batches) || batches < 1) throw new LeanformerError('INVALID_ARGUMENT', `convert: calibration.batches must be a positive integer, got ${batches}`, { details: { field: 'calibration.batches' } });
+  if (!Number.isInteger(tokens) || tokens < 2 || tokens > info.maxPositions) throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration sequences need 2…${info.maxPositions} tokens (the model's positions), got ${tokens}`, { details: { field: 'calibration.tokens' } });
+  const model = await loadPretrained(dir);
+  try {
+    const feeds: Record<string, Tensor>[] = [];
+    onProgress?.({ phase: 'self-calibrate', done: 0, total: batches, unit: 'runs' });
+    for (let i = 0; i < batches; i++) {
+      const ids = [m.startTokenId];
+      const opts = { promptIds: [m.startTokenId], maxNewTokens: tokens - 1, stopAtEos: false, sampling: { kind: 'top-k', k: info.vocab, temperature: 1 } as const, seed: (c.seed ?? 0) * 1_000_003 + i + 1 };
+      for await (const t of generate(model, undefined, opts)) ids.push(t.id);
+      feeds.push(emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids, BigInt)) }, info.layers, info.kvHeads, info.headDim));
+      onProgress?.({ phase: 'self-calibrate', done: i + 1, total: batches, unit: 'runs' });
+    }
+    return feeds;
+  } finally { await model.dispose(); }
 }
 
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
