@@ -156,8 +156,9 @@ export interface ConvertOptions {
    */
   readonly calibration?: { readonly batches?: number; readonly tokens?: number; readonly seed?: number; readonly text?: string; readonly self?: boolean };
   /**
-   * Progress: `{ phase: 'build' }` (item: model type and layer count), then quantize's own events
-   * (`'calibrate'`, `'quantize'` in layers) for fp16/int4/int8, and `{ phase: 'write', item: 'model.onnx' }`.
+   * Progress: `{ phase: 'build' }` (item: model type and layer count), `'self-calibrate'` (sequences
+   * sampled, with `calibration.self`), then quantize's own events (`'calibrate'`, `'quantize'` in layers)
+   * for fp16/int4/int8, and `{ phase: 'write', item: 'model.onnx' }`.
    */
   readonly onProgress?: ProgressCallback;
 }
@@ -303,9 +304,10 @@ function openFolder(files: CheckpointFiles): OpenedFolder {
   }
   const ck = readCheckpoint(files);
   const s = ck.spec;
+  const startTokenId = s.bosTokenId ?? ck.eosTokenIds[0];
   return {
     modelType: s.modelType, layers: s.layers, build: () => buildCausalLM(s, ck.weights),
-    ...(s.bosTokenId ?? ck.eosTokenIds[0]) !== undefined ? { startTokenId: s.bosTokenId ?? ck.eosTokenIds[0] } : {},
+    ...(startTokenId !== undefined ? { startTokenId } : {}),
     // Real text through the checkpoint's tokenizer (the caller's or the built-in passage); random ids without one.
     calibration: (c) => ck.tokenizer
       ? textCalibrationFeeds(ck.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 128, c.tokens ?? 64)
