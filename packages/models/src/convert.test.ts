@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cosine, LeanformerError, type ProgressEvent } from '@leanformer/core';
 import { createTempPath, discardTemp, liveTempPaths } from '@leanformer/core/node';
-import { greedyIds, prefillLogits } from './decode.test-support.js';
+import { greedyIds, prefillLogits, studyPrompts } from './decode.test-support.js';
 import { convertCheckpoint, loadPretrained, type PretrainedModel } from './node.js';
 import { editConfig, editHeader } from './folder-edits.js';
 import { loadModel } from '@leanformer/onnx/node';
@@ -87,8 +87,7 @@ describe('convert', () => {
   // int4 study and README "Quantized quality" have it on more models) and is reproducible by seed.
   it('self-calibration (calibration.self): GPTQ on sequences sampled from the model itself beats the built-in passage over 29 prompts; same seed, same bytes', async () => {
     const fp32 = await loadPretrained(TRAINED);
-    const lines = readFileSync(join(TRAINED, 'study-prompts.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
-    const prompts = [trainedRef.promptIds, ...lines.map((l) => fp32.tokenizer!.encode(l).slice(0, 20))];
+    const prompts = studyPrompts(fp32.tokenizer!);
     const refs: Float32Array[] = [];
     for (const p of prompts) refs.push(await prefillLogits(fp32, p));
     await fp32.dispose();

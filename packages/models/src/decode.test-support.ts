@@ -1,7 +1,23 @@
 // Test support (not part of the package's entries): decoding helpers the models tests share.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Tensor } from '@leanformer/core';
 import { generate } from './pretrained.js';
 import type { PretrainedModel } from './load.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+const TRAINED = fileURLToPath(new URL('../fixtures/llama-trained', import.meta.url));
+
+/**
+ * The int4 study's 29 prompts: fixtures/llama-trained's reference prompt, then the first 20 tokens of
+ * each line of its study-prompts.txt (prose lines of the repository's READMEs, frozen).
+ */
+export function studyPrompts(tokenizer: TextTokenizer): number[][] {
+  const ref = JSON.parse(readFileSync(join(TRAINED, 'reference.json'), 'utf8')) as { promptIds: number[] };
+  const lines = readFileSync(join(TRAINED, 'study-prompts.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
+  return [ref.promptIds, ...lines.map((l) => tokenizer.encode(l).slice(0, 20))];
+}
 
 /** Logits of one prefill run over `ids` with an empty KV cache (float32 [ids.length · vocab]). */
 export async function prefillLogits(m: PretrainedModel, ids: readonly number[]): Promise<Float32Array> {

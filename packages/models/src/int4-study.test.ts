@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, it } from 'vitest';
 import { cosine } from '@leanformer/core';
-import { greedyIds, prefillLogits } from './decode.test-support.js';
+import { greedyIds, prefillLogits, studyPrompts } from './decode.test-support.js';
 import { convertCheckpoint, loadPretrained, type ConvertOptions } from './node.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/llama-trained', import.meta.url));
@@ -39,17 +39,17 @@ const CONFIGS: [string, ConvertOptions][] = [
 
 describe.skipIf(!process.env.LEANFORMER_INT4_STUDY)('int4 greedy-token study (trained tiny Llama)', () => {
   it('prints keep-8 rates and cosines', async () => {
-    const ref = JSON.parse(readFileSync(join(FIXTURE, 'reference.json'), 'utf8')) as { promptIds: number[] };
     const fp32 = await loadPretrained(MODEL);
-    const lines = readFileSync(join(FIXTURE, 'study-prompts.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
-    const prompts = [ref.promptIds, ...lines.map((l) => fp32.tokenizer!.encode(l).slice(0, 20))];
+    const prompts = studyPrompts(fp32.tokenizer!);
     const refs: { ids: number[]; logits: Float32Array; margin: number }[] = [];
     for (const p of prompts) {
       const ids = await greedyIds(fp32, 8, p);
+      // Top-1 − top-2 at each of the 8 greedy steps: one causal prefill over the prompt and the first 7
+      // greedy tokens, whose last 8 rows predict steps 1…8.
+      const seq = [...p, ...ids.slice(0, 7)], all = await prefillLogits(fp32, seq), V = all.length / seq.length;
       let margin = Infinity;
-      for (let s = 0; s < 8; s++) { // top-1 − top-2 of the last row, teacher-forced on the greedy tokens
-        const seq = [...p, ...ids.slice(0, s)], all = await prefillLogits(fp32, seq), V = all.length / seq.length;
-        const row = [...all.subarray((seq.length - 1) * V)].sort((a, b) => b - a);
+      for (let r = p.length - 1; r < seq.length; r++) {
+        const row = [...all.subarray(r * V, (r + 1) * V)].sort((a, b) => b - a);
         margin = Math.min(margin, row[0]! - row[1]!);
       }
       refs.push({ ids, logits: await prefillLogits(fp32, p), margin });

@@ -311,13 +311,14 @@ function openFolder(files: CheckpointFiles): OpenedFolder {
     // Real text through the checkpoint's tokenizer (the caller's or the built-in passage); random ids without one.
     calibration: (c) => ck.tokenizer
       ? textCalibrationFeeds(ck.tokenizer.encode(c.text ?? CALIBRATION_TEXT), s, c.batches ?? 128, c.tokens ?? 64)
-      : calibrationFeeds(s.vocab, s.layers, s.kvHeads, s.headDim, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0),
+      : calibrationFeeds(s, c.batches ?? 8, c.tokens ?? 32, c.seed ?? 0),
     info: { kind: 'decoder', modelType: s.modelType, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim, vocab: s.vocab, maxPositions: s.maxPositions, eosTokenIds: [...ck.eosTokenIds] },
   };
 }
 
-/** Empty past K/V feeds of every layer. */
-function emptyPast(f: Record<string, Tensor>, layers: number, kvHeads: number, headDim: number): Record<string, Tensor> {
+/** The decoder graph's feeds for one prefill of `ids` (int64 [1, ids.length]) with an empty past K/V in every layer. */
+function sequenceFeed(ids: readonly number[], { layers, kvHeads, headDim }: { layers: number; kvHeads: number; headDim: number }): Record<string, Tensor> {
+  const f: Record<string, Tensor> = { tokens: new Tensor('int64', [1, ids.length], BigInt64Array.from(ids, BigInt)) };
   for (let l = 0; l < layers; l++) {
     f[`past_key_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
     f[`past_value_${l}`] = new Tensor('float32', [1, kvHeads, 0, headDim], new Float32Array(0));
@@ -335,7 +336,7 @@ function textCalibrationFeeds(ids: readonly number[], s: DecoderSpec, batches: n
   if (n < 1) throw new LeanformerError('INVALID_ARGUMENT', `convert: the calibration text encodes to ${ids.length} tokens, fewer than one sequence of ${tokens}; give a longer text`, { details: { field: 'calibration.text' } });
   return Array.from({ length: n }, (_, i) => {
     const at = Math.floor((i * fit) / n) * tokens; // sequence slots 0…fit−1, n of them spread evenly
-    return emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids.slice(at, at + tokens), BigInt)) }, s.layers, s.kvHeads, s.headDim);
+    return sequenceFeed(ids.slice(at, at + tokens), s);
   });
 }
 
@@ -359,7 +360,7 @@ async function selfCalibrationFeeds(dir: string, m: OpenedFolder, c: NonNullable
       const ids = [m.startTokenId];
       const opts = { promptIds: [m.startTokenId], maxNewTokens: tokens - 1, stopAtEos: false, sampling: { kind: 'top-k', k: info.vocab, temperature: 1 } as const, seed: (c.seed ?? 0) * 1_000_003 + i + 1 };
       for await (const t of generate(model, undefined, opts)) ids.push(t.id);
-      feeds.push(emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from(ids, BigInt)) }, info.layers, info.kvHeads, info.headDim));
+      feeds.push(sequenceFeed(ids, info));
       onProgress?.({ phase: 'self-calibrate', done: i + 1, total: batches, unit: 'runs' });
     }
     return feeds;
@@ -367,10 +368,8 @@ async function selfCalibrationFeeds(dir: string, m: OpenedFolder, c: NonNullable
 }
 
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
-function calibrationFeeds(vocab: number, layers: number, kvHeads: number, headDim: number, batches: number, tokens: number, seed: number): Record<string, Tensor>[] {
+function calibrationFeeds(s: DecoderSpec, batches: number, tokens: number, seed: number): Record<string, Tensor>[] {
   let x = (seed * 2654435761 + 1) >>> 0;
   const next = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
-  return Array.from({ length: batches }, () => {
-    return emptyPast({ tokens: new Tensor('int64', [1, tokens], BigInt64Array.from({ length: tokens }, () => BigInt(next() % vocab))) }, layers, kvHeads, headDim);
-  });
+  return Array.from({ length: batches }, () => sequenceFeed(Array.from({ length: tokens }, () => next() % s.vocab), s));
 }
