@@ -21,7 +21,7 @@ import type { ByteReader } from './checkpoint.js';
 import { parseJsonFile } from './checkpoint.js';
 import { buildEncoder, encoderRandomFeeds } from './encoders.js';
 import { compilePretrained, convertedModel, encoderInfo, loadPretrained as loadPretrainedFrom, parseConvertedInfo, type ConvertedEncoderInfo, type ConvertedModelInfo, type FolderSource, type LoadedKind, type LoadPretrainedOptions, type PretrainedKind } from './load.js';
-import { checkpointKind, generate, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles } from './pretrained.js';
+import { checkpointKind, generate, readCheckpoint, readEncoderCheckpoint, TOKENIZER_FILES, type CheckpointFiles, type RunnableModel } from './pretrained.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 /**
@@ -234,7 +234,7 @@ export async function convertCheckpoint(dir: string, out: string, o: ConvertOpti
   if (quantized && !streamed) {
     const backend = calibrated ? createOrtBackend({ eps: ['cpu'] }) : undefined;
     const c = o.calibration ?? {};
-    const feeds = !calibrated ? [] : c.self ? await selfCalibrationFeeds(dir, m, c, o.onProgress) : m.calibration(c);
+    const feeds = !calibrated ? [] : c.self ? await selfCalibrationFeeds(dir, m, () => backend!.compile(graph), c, o.onProgress) : m.calibration(c);
     graph = (await quantizeModel(graph, {
       method: method!, bits: precision === 'int4' ? 4 : 8, target: targetName,
       ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
@@ -342,18 +342,20 @@ function textCalibrationFeeds(ids: readonly number[], s: DecoderSpec, batches: n
 
 /**
  * Self-calibration feeds: `batches` (default 64) sequences of `tokens` (default 64) ids, each the start
- * token followed by tokens sampled from the fp32 model (loaded in memory on ORT CPU) at temperature 1
- * over the whole vocabulary, sequence i seeded with seed·1,000,003 + i + 1; empty past.
+ * token followed by tokens sampled at temperature 1 over the whole vocabulary from the fp32 graph convert
+ * is about to quantize (`compile` runs it on ORT CPU once the options are checked), sequence i seeded
+ * with seed·1,000,003 + i + 1; empty past.
  */
-async function selfCalibrationFeeds(dir: string, m: OpenedFolder, c: NonNullable<ConvertOptions['calibration']>, onProgress: ProgressCallback | undefined): Promise<Record<string, Tensor>[]> {
+async function selfCalibrationFeeds(dir: string, m: OpenedFolder, compile: () => Promise<Executor>, c: NonNullable<ConvertOptions['calibration']>, onProgress: ProgressCallback | undefined): Promise<Record<string, Tensor>[]> {
   if (m.info.kind !== 'decoder') throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration generates text, so it needs a decoder; '${dir}' is a ${m.modelType} encoder`, { details: { field: 'calibration.self' } });
   if (m.startTokenId === undefined) throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration starts from config.json's 'bos_token_id' (or an EOS id); '${dir}' has neither`, { details: { field: 'calibration.self', file: 'config.json' } });
   const info = m.info;
   const batches = c.batches ?? 64, tokens = c.tokens ?? 64;
   if (!Number.isInteger(batches) || batches < 1) throw new LeanformerError('INVALID_ARGUMENT', `convert: calibration.batches must be a positive integer, got ${batches}`, { details: { field: 'calibration.batches' } });
   if (!Number.isInteger(tokens) || tokens < 2 || tokens > info.maxPositions) throw new LeanformerError('INVALID_ARGUMENT', `convert: self-calibration sequences need 2…${info.maxPositions} tokens (the model's positions), got ${tokens}`, { details: { field: 'calibration.tokens' } });
-  const model = await loadPretrained(dir);
+  const executor = await compile();
   try {
+    const model: RunnableModel = { executor, ...info };
     const feeds: Record<string, Tensor>[] = [];
     onProgress?.({ phase: 'self-calibrate', done: 0, total: batches, unit: 'runs' });
     for (let i = 0; i < batches; i++) {
@@ -364,7 +366,7 @@ async function selfCalibrationFeeds(dir: string, m: OpenedFolder, c: NonNullable
       onProgress?.({ phase: 'self-calibrate', done: i + 1, total: batches, unit: 'runs' });
     }
     return feeds;
-  } finally { await model.dispose(); }
+  } finally { await executor.dispose(); }
 }
 
 /** Calibration feeds for the KV-cache graph: random token ids over the vocabulary, empty past. */
